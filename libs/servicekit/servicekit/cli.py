@@ -1,0 +1,60 @@
+"""The command line every service shares: ``rathaus-<service> serve|migrate|seed|openapi``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from servicekit.migrations import upgrade
+from servicekit.openapi import to_yaml
+from servicekit.server import serve
+from servicekit.settings import ServiceSettings
+
+Seeder = Callable[[FastAPI], Awaitable[None]]
+
+
+def run_cli(
+    *,
+    settings: ServiceSettings,
+    create_app: Callable[[ServiceSettings], FastAPI],
+    service_dir: Path,
+    seed: Seeder | None = None,
+    with_database: bool = True,
+    argv: Sequence[str] | None = None,
+) -> None:
+    parser = argparse.ArgumentParser(prog=f"rathaus-{settings.service_name}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the API (graceful shutdown on SIGTERM/SIGINT)")
+    if with_database:
+        commands.add_parser("migrate", help="upgrade the database to the newest migration")
+    if seed is not None:
+        commands.add_parser("seed", help="load demo data (idempotent)")
+    openapi = commands.add_parser("openapi", help="print the OpenAPI contract as YAML")
+    openapi.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    args = parser.parse_args(argv)
+
+    if args.command == "serve":
+        serve(create_app(settings), settings)
+    elif args.command == "migrate":
+        upgrade(service_dir, settings.database_url)
+    elif args.command == "seed":
+        assert seed is not None
+        asyncio.run(_seed(create_app(settings), seed))
+    elif args.command == "openapi":
+        text = to_yaml(create_app(settings).openapi())
+        if args.output:
+            args.output.write_text(text, encoding="utf-8")
+        else:
+            print(text, end="")  # noqa: T201 - the command's output
+
+
+async def _seed(app: FastAPI, seed: Seeder) -> None:
+    try:
+        await seed(app)
+    finally:
+        if app.state.database is not None:
+            await app.state.database.dispose()

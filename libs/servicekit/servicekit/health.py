@@ -1,0 +1,57 @@
+"""/livez answers while the process runs; /readyz only while its dependencies answer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from servicekit.problems import ProblemDetails, ServiceUnavailable
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+logger = logging.getLogger("servicekit.health")
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = {}
+
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/livez", response_model=Health, summary="Liveness")
+async def livez() -> Health:
+    """The process is up and serving."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    summary="Readiness",
+    responses={503: {"model": ProblemDetails, "description": "A dependency is unreachable"}},
+)
+async def readyz(request: Request) -> Health:
+    """The service and everything it depends on (its database, ...) answer."""
+    checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
+    timeout: float = request.app.state.readiness_timeout_s
+    results: dict[str, str] = {}
+    failed = False
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check(), timeout=timeout)
+            results[name] = "ok"
+        except Exception as exc:  # any failure of a dependency means "not ready"
+            logger.warning(
+                "readiness check failed", extra={"check": name, "error": type(exc).__name__}
+            )
+            results[name] = "unavailable"
+            failed = True
+    if failed:
+        raise ServiceUnavailable("A dependency is unreachable.", checks=results)
+    return Health(status="ok", checks=results)

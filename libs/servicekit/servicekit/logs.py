@@ -1,0 +1,54 @@
+"""JSON logging with the request id on every line; no personal data is logged by the kit."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+from servicekit.requestid import current_request_id
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id()
+        # uvicorn adds an ANSI-coloured copy of some messages; JSON lines need only one.
+        record.__dict__.pop("color_message", None)
+        return True
+
+
+def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -> None:
+    """Route every logger (ours, uvicorn's, sqlalchemy's) through one JSON handler on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RequestIdFilter())
+    formatter: logging.Formatter
+    if json:
+        formatter = JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            static_fields={"service": service},
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
+        )
+    else:
+        formatter = logging.Formatter(
+            "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
+        )
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # Our access log (servicekit.requestid) logs route templates; uvicorn's and httpx's log
+    # raw URLs, whose paths and queries may carry tokens or personal data.
+    logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """A log config that leaves logging to ``configure_logging``."""
+    return {"version": 1, "disable_existing_loggers": False}

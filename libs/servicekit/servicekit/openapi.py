@@ -1,0 +1,101 @@
+"""The OpenAPI document a service publishes as its contract.
+
+FastAPI's generated document is adjusted so that it tells the truth about our errors: every
+error response is ``application/problem+json`` with the ProblemDetails schema (FastAPI's own
+HTTPValidationError never reaches a client), and operations that take a body also document the
+400 a malformed body gets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from servicekit.problems import PROBLEM_MEDIA_TYPE
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
+_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+
+
+def _problem_content() -> dict[str, Any]:
+    return {PROBLEM_MEDIA_TYPE: {"schema": dict(_PROBLEM_REF)}}
+
+
+def _fix_operation(operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for status, response in responses.items():
+        if status[:1] in {"4", "5"}:
+            response["content"] = _problem_content()
+    if "422" in responses:
+        responses["422"]["description"] = "The request is not valid"
+    if "requestBody" in operation and "400" not in responses:
+        responses["400"] = {
+            "description": "The request body is not well-formed",
+            "content": _problem_content(),
+        }
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+        servers=app.servers,
+    )
+    for path_item in document.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method in _METHODS:
+                _fix_operation(operation)
+    schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    if (
+        any(
+            "ProblemDetails" in str(op.get("responses"))
+            for item in document.get("paths", {}).values()
+            for op in item.values()
+            if isinstance(op, dict)
+        )
+        and "ProblemDetails" not in schemas
+    ):
+        from servicekit.problems import ProblemDetails
+
+        schemas["ProblemDetails"] = ProblemDetails.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        for name, schema in schemas["ProblemDetails"].pop("$defs", {}).items():
+            schemas.setdefault(name, schema)
+    document["components"]["schemas"] = dict(sorted(schemas.items()))
+    return document
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def to_yaml(document: dict[str, Any]) -> str:
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+
+
+def write_contract(app: FastAPI, path: Path) -> bool:
+    """Write the app's contract to ``path``; True when the file changed."""
+    text = to_yaml(app.openapi())
+    old = path.read_text(encoding="utf-8") if path.exists() else None
+    if old == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True

@@ -1,0 +1,105 @@
+"""X-Request-ID: accepted from the caller when well-formed, created otherwise, echoed back.
+
+The id lives in a context variable for the duration of the request so that every log line
+carries it (see ``servicekit.logs``) and outgoing calls can pass it on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicekit.problems import PROBLEM_MEDIA_TYPE, internal_error_body
+
+REQUEST_ID_HEADER = "x-request-id"
+_VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+access_logger = logging.getLogger("servicekit.access")
+error_logger = logging.getLogger("servicekit.errors")
+
+
+def current_request_id() -> str | None:
+    return request_id_var.get()
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    # Unmatched paths are not logged verbatim: they may carry tokens or personal data.
+    return str(path) if path else "<unmatched>"
+
+
+class RequestIdMiddleware:
+    """Pure ASGI middleware: request id in, request id out, one access log line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if incoming and _VALID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        status = 500
+        started = time.perf_counter()
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            # The last line of defence: log with the request id, answer a bare 500 problem
+            # (no stack trace reaches the client) and do not re-raise into the server.
+            error_logger.exception("unhandled error")
+            status = 500
+            if scope["type"] != "http" or response_started:
+                raise
+            body = json.dumps(internal_error_body(scope.get("path", ""), request_id)).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"x-request-id", request_id.encode("latin-1")),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            if scope["type"] == "http":
+                access_logger.info(
+                    "request",
+                    extra={
+                        "method": scope.get("method"),
+                        "route": _route_template(scope),
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)

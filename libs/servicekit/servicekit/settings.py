@@ -1,0 +1,54 @@
+"""Settings shared by every service; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class InsecureSettingsError(ValueError):
+    """Raised when a setting that is only fit for development is used elsewhere."""
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings. Subclasses set ``model_config`` with their own ``env_prefix``."""
+
+    model_config = SettingsConfigDict(env_prefix="RATHAUS_", extra="ignore", frozen=True)
+
+    service_name: str = "service"
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///var/service.db"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_echo: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_json: bool = True
+    readiness_timeout_s: float = Field(default=2.0, gt=0)
+    shutdown_timeout_s: float = Field(default=15.0, gt=0)
+
+    def insecure_settings(self) -> list[str]:
+        """Names the settings that are acceptable only in development; subclasses extend."""
+        problems: list[str] = []
+        if self.database_url.startswith("sqlite"):
+            problems.append("database_url: SQLite is for development and tests; use PostgreSQL")
+        return problems
+
+    @model_validator(mode="after")
+    def _refuse_insecure_defaults_in_production(self) -> Self:
+        if self.environment is Environment.PRODUCTION:
+            problems = self.insecure_settings()
+            if problems:
+                raise InsecureSettingsError(
+                    "insecure settings refused in production: " + "; ".join(problems)
+                )
+        return self

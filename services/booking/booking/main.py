@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from booking import models  # noqa: F401 - registers every table on Base.metadata
+from booking.settings import BookingSettings
+from servicekit.app import create_service_app
+
+
+def create_app(settings: BookingSettings | None = None) -> FastAPI:
+    settings = settings or BookingSettings()
+    return create_service_app(
+        settings,
+        title="Rathaus Booking",
+        version="1.0.0",
+        description=(
+            "Online appointment booking for citizen services with digital pre-information, "
+            "check-in and queue calling."
+        ),
+        routers=[],
+    )

@@ -1,0 +1,1 @@
+"""Imports every feature's models so that alembic and the app see all tables."""

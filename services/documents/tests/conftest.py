@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+
+from documents.main import create_app
+from documents.settings import DocumentsSettings
+from servicekit.testing import ServiceUnderTest
+
+
+def make_app(database_url: str) -> FastAPI:
+    return create_app(DocumentsSettings(environment="test", database_url=database_url))
+
+
+@pytest.fixture(scope="session")
+def service_under_test() -> ServiceUnderTest:
+    return ServiceUnderTest(
+        name="documents", service_dir=Path(__file__).resolve().parents[1], make_app=make_app
+    )

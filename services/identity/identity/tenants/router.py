@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from identity.db import SessionDep
+from identity.tenants.errors import TenantNotFound
+from identity.tenants.repository import TenantRepository
+from identity.tenants.schemas import AGS_PATTERN, TenantList, TenantOut
+from identity.tenants.service import TenantService
+from servicekit.problems import ValidationFailed, problem_responses
+
+router = APIRouter(prefix="/identity/v1/tenants", tags=["tenants"])
+
+
+def _service(session: SessionDep) -> TenantService:
+    return TenantService(TenantRepository(session))
+
+
+TenantServiceDep = Annotated[TenantService, Depends(_service)]
+
+
+@router.get("", response_model=TenantList)
+async def list_tenants(service: TenantServiceDep) -> TenantList:
+    """The municipalities this Rathaus serves."""
+    tenants = await service.list()
+    return TenantList(items=[TenantOut.model_validate(t) for t in tenants])
+
+
+@router.get(
+    "/{ags}",
+    response_model=TenantOut,
+    responses=problem_responses(TenantNotFound, ValidationFailed),
+)
+async def get_tenant(
+    ags: Annotated[str, Path(pattern=AGS_PATTERN, description="Amtlicher Gemeindeschlüssel")],
+    service: TenantServiceDep,
+) -> TenantOut:
+    """One municipality by its AGS."""
+    return TenantOut.model_validate(await service.get(ags))

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from identity.tenants.errors import TenantNotFound
+from identity.tenants.models import Tenant
+from identity.tenants.repository import TenantRepository
+
+
+class TenantService:
+    def __init__(self, tenants: TenantRepository) -> None:
+        self.tenants = tenants
+
+    async def get(self, ags: str) -> Tenant:
+        tenant = await self.tenants.get(ags)
+        if tenant is None:
+            raise TenantNotFound(f"No municipality with AGS {ags} is served here.")
+        return tenant
+
+    async def list(self) -> Sequence[Tenant]:
+        return await self.tenants.list()
+
+    async def ensure(self, ags: str, name: str) -> Tenant:
+        """The tenant with this AGS, created when missing (idempotent seeding)."""
+        existing = await self.tenants.get(ags)
+        if existing is not None:
+            return existing
+        return await self.tenants.add(Tenant(ags=ags, name=name))
