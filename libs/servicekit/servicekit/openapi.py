@@ -8,6 +8,7 @@ HTTPValidationError never reaches a client), and operations that take a body als
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,18 @@ def _fix_operation(operation: dict[str, Any]) -> None:
             response["content"] = _problem_content()
     if "422" in responses:
         responses["422"]["description"] = "The request is not valid"
+    # Every operation can fail unexpectedly; say what the client then gets.
+    responses.setdefault(
+        "default", {"description": "An unexpected error", "content": _problem_content()}
+    )
     if "requestBody" in operation and "400" not in responses:
         responses["400"] = {
             "description": "The request body is not well-formed",
             "content": _problem_content(),
         }
     operation["responses"] = dict(sorted(responses.items()))
+    # An operation without a security requirement is public: say so explicitly.
+    operation.setdefault("security", [])
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -86,8 +93,25 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+_NUMBER_LIKE = re.compile(r"^[-+]?[0-9][0-9_.eE+-]*$")
+
+
+class _ContractDumper(yaml.SafeDumper):
+    """Quotes strings that a YAML 1.2 reader would take for numbers (an AGS like 06999001)."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "'" if _NUMBER_LIKE.match(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_ContractDumper.add_representer(str, _represent_str)
+
+
 def to_yaml(document: dict[str, Any]) -> str:
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(
+        document, Dumper=_ContractDumper, sort_keys=False, allow_unicode=True, width=100
+    )
 
 
 def write_contract(app: FastAPI, path: Path) -> bool:

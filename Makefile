@@ -1,0 +1,61 @@
+# Rathaus: `make run` starts everything with demo data; `make test` runs the whole suite.
+# Both set up what they need on a fresh machine (Python 3.11+, Node.js with npm).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICES := identity booking documents
+PACKAGES := servicekit booking documents identity gateway
+# uv verifies TLS with the system's certificate store, as pip does here.
+export UV_SYSTEM_CERTS := 1
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help install run test lint typecheck contracts clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml $(wildcard */pyproject.toml */*/pyproject.toml)
+	$(UV) sync --all-packages --locked
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.synced node_modules/.installed ## create the environment and install everything
+
+run: $(VENV)/.synced ## migrate, seed and start every service locally (SQLite, var/)
+	$(BIN)/python scripts/run_local.py
+
+lint: install ## ruff, formatting and architecture boundaries
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: install ## mypy --strict on every package
+	$(BIN)/mypy $(addprefix -p ,$(PACKAGES))
+
+test: lint typecheck ## the whole suite: lint, types, tests on SQLite and PostgreSQL
+	$(BIN)/pytest
+
+contracts: install ## write each service's OpenAPI contract to contracts/<service>/v1.yaml
+	@for service in $(SERVICES); do \
+		$(BIN)/rathaus-$$service openapi --output contracts/$$service/v1.yaml; \
+		echo "contracts/$$service/v1.yaml"; \
+	done
+	node_modules/.bin/redocly lint --config redocly.yaml contracts/*/v1.yaml
+
+clean: ## remove the environment and local data
+	rm -rf $(VENV) $(TOOLS) node_modules var

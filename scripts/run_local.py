@@ -1,0 +1,110 @@
+"""`make run`: migrate, seed and start every Rathaus service locally, stop them all on Ctrl-C.
+
+Everything runs on the embedded defaults (SQLite files and blobs under var/), with each
+service's own settings read from its environment prefix as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SERVICES = ["identity", "booking", "documents"]  # started in this order, then the gateway
+PORTS = {"gateway": 8000, "identity": 8001, "booking": 8002, "documents": 8003}
+
+
+def _command(service: str, *args: str) -> list[str]:
+    return [str(BIN / f"rathaus-{service}"), *args]
+
+
+def _has_subcommand(service: str, name: str) -> bool:
+    result = subprocess.run(
+        _command(service, "--help"), capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    return f"{{{name}" in result.stdout or f",{name}" in result.stdout
+
+
+def _prepare(service: str) -> None:
+    print(f"[{service}] migrating", flush=True)
+    subprocess.run(_command(service, "migrate"), cwd=ROOT, check=True)
+    if _has_subcommand(service, "seed"):
+        print(f"[{service}] seeding demo data", flush=True)
+        subprocess.run(_command(service, "seed"), cwd=ROOT, check=True)
+
+
+def _wait_ready(name: str, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    url = f"http://127.0.0.1:{PORTS[name]}/readyz"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{name} exited with status {process.returncode}; see its log above")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{name} did not become ready at {url}")
+
+
+def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> int:
+    (ROOT / "var").mkdir(exist_ok=True)
+    for service in SERVICES:
+        _prepare(service)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name in [*SERVICES, "gateway"]:
+            # Each service gets its own process group, so Ctrl-C reaches only this script,
+            # which then stops the services gracefully (SIGTERM lets in-flight requests finish).
+            processes[name] = subprocess.Popen(
+                _command(name, "serve"), cwd=ROOT, env=env, start_new_session=True
+            )
+            _wait_ready(name, processes[name])
+        gateway = f"http://127.0.0.1:{PORTS['gateway']}"
+        lines = [
+            "",
+            "Rathaus is running. Press Ctrl-C to stop.",
+            f"  API docs (gateway)   {gateway}/docs",
+            f"  OpenAPI (gateway)    {gateway}/openapi.json",
+            *(
+                f"  {name:<20} http://127.0.0.1:{PORTS[name]}  (docs: /docs, health: /readyz)"
+                for name in SERVICES
+            ),
+            "",
+        ]
+        print("\n".join(lines), flush=True)
+        while all(process.poll() is None for process in processes.values()):
+            time.sleep(0.5)
+        failed = [name for name, process in processes.items() if process.poll() is not None]
+        print(f"stopped unexpectedly: {', '.join(failed)}; stopping the others", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping all services ...", flush=True)
+        return 0
+    finally:
+        _stop(processes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
