@@ -44,8 +44,12 @@ lint: install ## ruff, formatting and architecture boundaries
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-typecheck: install ## mypy --strict on every package
+TYPED_TEST_DIRS := libs/servicekit/tests $(wildcard services/*/tests) $(wildcard gateway/tests) tests scripts
+
+typecheck: install ## mypy --strict on every package and its tests
 	$(BIN)/mypy $(addprefix -p ,$(PACKAGES))
+	@# Test folders share module names (conftest), so each is checked on its own.
+	@for dir in $(TYPED_TEST_DIRS); do echo "mypy $$dir"; $(BIN)/mypy $$dir; done
 
 test: lint typecheck ## the whole suite: lint, types, tests on SQLite and PostgreSQL
 	$(BIN)/pytest

@@ -53,7 +53,7 @@ def test_committed_contract_equals_generated_contract(service: str) -> None:
     committed = (ROOT / "contracts" / service / "v1.yaml").read_text(encoding="utf-8")
 
     assert generated_contract(service) == committed, (
-        f"contracts/{service}/v1.yaml differs from the code: run `make contracts` and review the diff"
+        f"contracts/{service}/v1.yaml differs from the code: run `make contracts`, review the diff"
     )
 
 

@@ -202,6 +202,22 @@ def fresh_database_url(
 
 
 @pytest.fixture
+def empty_database_url(db_backend: str, database_registry: DatabaseRegistry) -> str:
+    """A database with no tables at all (migration tests)."""
+    if db_backend == "sqlite":
+        return (
+            f"sqlite+aiosqlite:///{database_registry.tmp_dir / f'empty-{os.urandom(5).hex()}.db'}"
+        )
+    server = _postgres()
+    return server.sqlalchemy_url(server.create_database("rathaus_empty"))
+
+
+def run_in_thread(function: Callable[[], None]) -> None:
+    """Run blocking code that starts its own event loop (alembic) off the test loop's thread."""
+    _in_thread(function)
+
+
+@pytest.fixture
 def live_service(
     service_under_test: ServiceUnderTest, fresh_database_url: str
 ) -> Iterator[LiveServer]:
