@@ -1,0 +1,4 @@
+-- Each service owns its own database; none reads another's tables.
+CREATE DATABASE identity;
+CREATE DATABASE booking;
+CREATE DATABASE documents;

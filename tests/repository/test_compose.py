@@ -1,0 +1,101 @@
+"""compose.yaml: valid against the Compose Specification, and its references hold."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.repository.conftest import ROOT
+
+COMPOSE = ROOT / "compose.yaml"
+BIN = Path(sys.executable).parent
+APP_SERVICES = {"identity", "booking", "documents", "gateway"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    return document
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    result = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_depends_on_names_a_defined_service(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    missing = {
+        (name, dependency)
+        for name, service in services.items()
+        for dependency in service.get("depends_on", {})
+        if dependency not in services
+    }
+
+    assert not missing
+
+
+def test_every_named_volume_is_declared(compose: dict[str, Any]) -> None:
+    declared = set(compose.get("volumes", {}))
+    used = {
+        volume.split(":", 1)[0]
+        for service in compose["services"].values()
+        for volume in service.get("volumes", [])
+        if not volume.startswith((".", "/"))
+    }
+
+    assert used <= declared
+
+
+def test_each_application_service_runs_as_its_own_container(compose: dict[str, Any]) -> None:
+    built = {
+        name: service["build"]["args"]["SERVICE"]
+        for name, service in compose["services"].items()
+        if "build" in service
+    }
+
+    assert APP_SERVICES <= set(built)
+    assert all(built[name] == name for name in APP_SERVICES)
+    assert all(arg in APP_SERVICES for arg in built.values())
+    for name in APP_SERVICES:
+        assert "healthcheck" in compose["services"][name]
+
+
+def test_each_service_reads_its_own_database_from_env(compose: dict[str, Any]) -> None:
+    for name in ("identity", "booking", "documents"):
+        for container in (name, f"{name}-migrate"):
+            environment = compose["services"][container]["environment"]
+            url = environment[f"{name.upper()}_DATABASE_URL"]
+            assert url.startswith("postgresql+asyncpg://")
+            assert url.endswith(f"/{name}")
+
+
+def test_dockerfile_runs_as_non_root() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+
+    assert "\nUSER 10001\n" in dockerfile
+
+
+def test_the_schema_check_rejects_an_invalid_compose_file(tmp_path: Path) -> None:
+    broken = tmp_path / "compose.yaml"
+    broken.write_text("services:\n  web:\n    image: x\n    replicas_typo: 3\n")
+
+    result = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(broken)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode != 0
