@@ -7,11 +7,12 @@ from fastapi import FastAPI
 
 from documents.main import create_app
 from documents.settings import DocumentsSettings
+from servicekit.settings import Environment
 from servicekit.testing import ServiceUnderTest
 
 
 def make_app(database_url: str) -> FastAPI:
-    return create_app(DocumentsSettings(environment="test", database_url=database_url))
+    return create_app(DocumentsSettings(environment=Environment.TEST, database_url=database_url))
 
 
 @pytest.fixture(scope="session")

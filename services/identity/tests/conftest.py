@@ -7,11 +7,12 @@ from fastapi import FastAPI
 
 from identity.main import create_app
 from identity.settings import IdentitySettings
+from servicekit.settings import Environment
 from servicekit.testing import ServiceUnderTest
 
 
 def make_app(database_url: str) -> FastAPI:
-    return create_app(IdentitySettings(environment="test", database_url=database_url))
+    return create_app(IdentitySettings(environment=Environment.TEST, database_url=database_url))
 
 
 @pytest.fixture(scope="session")
