@@ -6,7 +6,7 @@ import pytest
 from alembic import command
 
 from servicekit.migrations import alembic_config
-from servicekit.testing.plugin import run_in_thread
+from servicekit.testing.postgres import run_in_thread
 from tests.repository.conftest import ROOT
 
 SERVICES = ("identity", "booking", "documents")

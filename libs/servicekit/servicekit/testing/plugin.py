@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from servicekit.db import create_engine
 from servicekit.migrations import upgrade
 from servicekit.testing.live import LiveServer, run_live_server
-from servicekit.testing.postgres import PostgresServer, locate_postgres
+from servicekit.testing.postgres import PostgresServer, locate_postgres, run_in_thread
 from servicekit.testing.service import ServiceUnderTest
 
 ALL_BACKENDS = ("sqlite", "postgresql")
@@ -35,23 +34,6 @@ def _backends() -> list[str]:
         return list(ALL_BACKENDS)
     chosen = [name.strip() for name in wanted.split(",") if name.strip() in ALL_BACKENDS]
     return chosen or list(ALL_BACKENDS)
-
-
-def _in_thread(function: Callable[[], None]) -> None:
-    # Alembic's env runs its own event loop; keep it off the test loop's thread.
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            function()
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
 
 
 @dataclass
@@ -92,7 +74,7 @@ class DatabaseRegistry:
             else:
                 server = _postgres()
                 url = server.sqlalchemy_url(server.create_database(f"rathaus_{service.name}_tpl"))
-            _in_thread(lambda: upgrade(service.service_dir, url))
+            run_in_thread(lambda: upgrade(service.service_dir, url))
             self.templates[key] = url
         return self.templates[key]
 
@@ -210,11 +192,6 @@ def empty_database_url(db_backend: str, database_registry: DatabaseRegistry) -> 
         )
     server = _postgres()
     return server.sqlalchemy_url(server.create_database("rathaus_empty"))
-
-
-def run_in_thread(function: Callable[[], None]) -> None:
-    """Run blocking code that starts its own event loop (alembic) off the test loop's thread."""
-    _in_thread(function)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import threading
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,14 +27,15 @@ from sqlalchemy.engine import make_url
 T = TypeVar("T")
 
 
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, even while another loop is running."""
+def run_in_thread(function: Callable[[], T]) -> T:
+    """Run blocking code on a thread of its own: code that starts its own event loop
+    (``asyncio.run``, alembic's env) must stay off the thread of the running test loop."""
     result: list[T] = []
     error: list[BaseException] = []
 
     def target() -> None:
         try:
-            result.append(asyncio.run(coro))
+            result.append(function())
         except BaseException as exc:
             error.append(exc)
 
@@ -44,6 +45,11 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     if error:
         raise error[0]
     return result[0]
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, even while another loop is running."""
+    return run_in_thread(lambda: asyncio.run(coro))
 
 
 @dataclass
