@@ -1,15 +1,106 @@
 from __future__ import annotations
 
+import base64
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from documents.crypto.keys import KeyRing, decode_kek
+from documents.crypto.stream import DEFAULT_CHUNK_SIZE
 from servicekit.settings import ServiceSettings
+
+# Known to everyone who reads this file: fit for a developer's machine only.
+DEVELOPMENT_KEK = base64.b64encode(b"rathaus-documents-development-kk").decode()
+MIB = 1024 * 1024
+
+
+class StorageBackend(StrEnum):
+    LOCAL = "local"
+    S3 = "s3"
 
 
 class DocumentsSettings(ServiceSettings):
-    """Settings of the documents service, read from ``DOCUMENTS_*`` environment variables."""
+    """Settings of the documents service, read from ``DOCUMENTS_*`` environment variables.
+
+    Mappings (``keks``, ``tenant_*``) are given as JSON, e.g.
+    ``DOCUMENTS_KEKS='{"2026-11": "<base64 of 32 bytes>"}'``.
+    """
 
     model_config = SettingsConfigDict(env_prefix="DOCUMENTS_", extra="ignore", frozen=True)
 
     service_name: str = "documents"
     port: int = 8003
     database_url: str = "sqlite+aiosqlite:///var/documents.db"
+
+    storage_backend: StorageBackend = StorageBackend.LOCAL
+    blob_dir: Path = Path("var/blobs")
+    s3_bucket: str = "rathaus-documents"
+    s3_prefix: str = "blobs/"
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_create_bucket: bool = False
+
+    keks: dict[str, SecretStr] = Field(
+        default_factory=lambda: {"development": SecretStr(DEVELOPMENT_KEK)},
+        description="Key-encryption keys by id, base64 of 32 bytes each",
+    )
+    active_kek_id: str = "development"
+    encryption_chunk_size: int = Field(default=DEFAULT_CHUNK_SIZE, ge=4096, le=16 * MIB)
+
+    max_upload_bytes: int = Field(default=20 * MIB, ge=1)
+    tenant_max_upload_bytes: dict[str, int] = Field(default_factory=dict)
+    retention_days: int = Field(default=90, ge=0)
+    tenant_retention_days: dict[str, int] = Field(default_factory=dict)
+
+    clamd_host: str | None = None
+    clamd_port: int = Field(default=3310, ge=1, le=65535)
+    clamd_socket: str | None = None
+    scanner_timeout_s: float = Field(default=30.0, gt=0)
+
+    booking_url: str = "http://127.0.0.1:8002"
+    booking_timeout_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("keks")
+    @classmethod
+    def _keks_are_aes256(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        if not value:
+            raise ValueError("at least one key-encryption key is needed")
+        for secret in value.values():
+            decode_kek(secret.get_secret_value())
+        return value
+
+    @model_validator(mode="after")
+    def _active_kek_is_known(self) -> Self:
+        if self.active_kek_id not in self.keks:
+            raise ValueError(f"active_kek_id {self.active_kek_id!r} is not one of keks")
+        return self
+
+    def _uses_development_kek(self) -> bool:
+        development = decode_kek(DEVELOPMENT_KEK)
+        return any(
+            decode_kek(secret.get_secret_value()) == development for secret in self.keks.values()
+        )
+
+    def insecure_settings(self) -> list[str]:
+        # The kit refuses these in production; a published KEK would make encryption moot.
+        problems = super().insecure_settings()
+        if self._uses_development_kek():
+            problems.append("keks: the built-in development key-encryption key")
+        return problems
+
+    def key_ring(self) -> KeyRing:
+        return KeyRing(
+            {kek_id: decode_kek(s.get_secret_value()) for kek_id, s in self.keks.items()},
+            self.active_kek_id,
+        )
+
+    def upload_limit(self, tenant: str) -> int:
+        return self.tenant_max_upload_bytes.get(tenant, self.max_upload_bytes)
+
+    def retention_days_for(self, tenant: str) -> int:
+        return self.tenant_retention_days.get(tenant, self.retention_days)

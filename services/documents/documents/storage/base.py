@@ -1,0 +1,35 @@
+"""Blob stores hold encrypted blobs under random ids; they never see plaintext.
+
+A write takes an async stream of bytes and either stores all of it or nothing: a failed or
+cancelled write (a body over the size limit, a client that went away) leaves no object behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Protocol
+
+
+class BlobNotFound(Exception):
+    """No blob with this id."""
+
+
+class BlobStore(Protocol):
+    async def write(self, blob_id: str, chunks: AsyncIterable[bytes]) -> int:
+        """Store the stream under ``blob_id``; the number of bytes written. All or nothing."""
+
+    def read(self, blob_id: str) -> AsyncIterator[bytes]:
+        """The stored bytes, streamed; raises :class:`BlobNotFound`."""
+
+    async def delete(self, blob_id: str) -> None:
+        """Remove the blob; deleting a missing blob is not an error (idempotent)."""
+
+    async def exists(self, blob_id: str) -> bool: ...
+
+    async def list_ids(self) -> list[str]:
+        """Every stored blob id (for sweeping orphans and for tests)."""
+
+    async def check(self) -> None:
+        """Raise when the store cannot be reached (readiness)."""
+
+    async def close(self) -> None: ...
