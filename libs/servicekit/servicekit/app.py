@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from servicekit.auth.verifier import TokenVerifier
 from servicekit.db import Database
 from servicekit.health import ReadinessCheck
 from servicekit.health import router as health_router
@@ -30,6 +31,7 @@ def create_service_app(
     readiness_checks: dict[str, ReadinessCheck] | None = None,
     on_startup: Sequence[LifecycleHook] = (),
     on_shutdown: Sequence[LifecycleHook] = (),
+    token_verifier: TokenVerifier | None = None,
 ) -> FastAPI:
     database = (
         Database(
@@ -50,6 +52,7 @@ def create_service_app(
         finally:
             for hook in on_shutdown:
                 await hook(app)
+            await app.state.token_verifier.aclose()
             if database is not None:
                 await database.dispose()
 
@@ -62,6 +65,8 @@ def create_service_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    # Read per request, so tests may swap it (servicekit.testing.tokens does).
+    app.state.token_verifier = token_verifier or TokenVerifier.from_settings(settings)
     app.state.database = database
     app.state.readiness_timeout_s = settings.readiness_timeout_s
     checks: dict[str, ReadinessCheck] = {}

@@ -35,6 +35,13 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     readiness_timeout_s: float = Field(default=2.0, gt=0)
     shutdown_timeout_s: float = Field(default=15.0, gt=0)
+    # Token checks (servicekit.auth): whose tokens this service trusts.
+    auth_issuer: str = "http://127.0.0.1:8000/identity"
+    auth_audience: str = "rathaus"
+    auth_jwks_url: str = "http://127.0.0.1:8001/identity/v1/jwks"
+    auth_leeway_s: int = Field(default=30, ge=0, le=300)
+    auth_jwks_cache_s: float = Field(default=300.0, gt=0)
+    auth_jwks_min_refetch_s: float = Field(default=30.0, ge=0)
 
     def insecure_settings(self) -> list[str]:
         """Names the settings that are acceptable only in development; subclasses extend."""

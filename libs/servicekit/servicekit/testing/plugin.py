@@ -24,6 +24,7 @@ from servicekit.migrations import upgrade
 from servicekit.testing.live import LiveServer, run_live_server
 from servicekit.testing.postgres import PostgresServer, locate_postgres, run_in_thread
 from servicekit.testing.service import ServiceUnderTest
+from servicekit.testing.tokens import TokenFactory
 
 ALL_BACKENDS = ("sqlite", "postgresql")
 
@@ -154,11 +155,21 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
         yield db_session
 
 
+@pytest.fixture(scope="session")
+def tokens() -> TokenFactory:
+    """Signs real access tokens with the run's own keys; the ``app`` fixture trusts them."""
+    return TokenFactory()
+
+
 @pytest.fixture
 async def app(
-    service_under_test: ServiceUnderTest, database_url: str, connection: AsyncConnection
+    service_under_test: ServiceUnderTest,
+    database_url: str,
+    connection: AsyncConnection,
+    tokens: TokenFactory,
 ) -> AsyncIterator[FastAPI]:
     application = service_under_test.make_app(database_url)
+    tokens.trust(application)
     database = application.state.database
     engine = database.engine if database is not None else None
     if database is not None:
@@ -196,10 +207,12 @@ def empty_database_url(db_backend: str, database_registry: DatabaseRegistry) -> 
 
 @pytest.fixture
 def live_service(
-    service_under_test: ServiceUnderTest, fresh_database_url: str
+    service_under_test: ServiceUnderTest, fresh_database_url: str, tokens: TokenFactory
 ) -> Iterator[LiveServer]:
-    """The service under uvicorn on a loopback port, on a fresh database."""
-    server = run_live_server(service_under_test.make_app(fresh_database_url))
+    """The service under uvicorn on a loopback port, on a fresh database; it trusts ``tokens``."""
+    application = service_under_test.make_app(fresh_database_url)
+    tokens.trust(application)
+    server = run_live_server(application)
     yield server
     server.stop()
 

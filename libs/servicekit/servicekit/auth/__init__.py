@@ -1,0 +1,55 @@
+"""Token checks for every service: identity's access tokens in, a :class:`Principal` out.
+
+Public face::
+
+    CurrentPrincipal   Annotated dependency: the caller, 401 invalid-token without a valid token
+    OptionalPrincipal  None without an Authorization header, 401 with a bad one
+    require_roles()    Annotated[Principal, require_roles("clerk", "admin")]: 403 without any
+    require_scopes()   Annotated[Principal, require_scopes("booking:read")]: 403 unless all held
+    AUTH_PROBLEMS      the problems a protected route can answer, for ``problem_responses``
+
+The tenant check is the service's: compare ``principal.tenant`` with the resource's tenant
+and answer 404 for another tenant's object. Verification (``TokenVerifier``) is wired by
+``create_service_app`` from the ``auth_*`` settings; all JOSE code is in ``jose_safe``.
+"""
+
+from servicekit.auth.dependencies import (
+    CurrentPrincipal,
+    OptionalPrincipal,
+    current_principal,
+    optional_principal,
+    require_roles,
+    require_scopes,
+)
+from servicekit.auth.errors import (
+    InsufficientRole,
+    InsufficientScope,
+    InvalidToken,
+    TokenKeysUnavailable,
+)
+from servicekit.auth.keys import KeySource, RemoteJwks, StaticKeys
+from servicekit.auth.principal import ROLES, Principal
+from servicekit.auth.verifier import TokenVerifier
+
+AUTH_PROBLEMS = (InvalidToken, InsufficientRole)
+"""For ``responses=problem_responses(*AUTH_PROBLEMS, ...)`` on a role-protected route."""
+
+__all__ = [
+    "AUTH_PROBLEMS",
+    "ROLES",
+    "CurrentPrincipal",
+    "InsufficientRole",
+    "InsufficientScope",
+    "InvalidToken",
+    "KeySource",
+    "OptionalPrincipal",
+    "Principal",
+    "RemoteJwks",
+    "StaticKeys",
+    "TokenKeysUnavailable",
+    "TokenVerifier",
+    "current_principal",
+    "optional_principal",
+    "require_roles",
+    "require_scopes",
+]

@@ -1,0 +1,191 @@
+"""The one module that touches python-jose (DESIGN.md: "Using python-jose safely").
+
+The rules kept here, each with a regression test in ``libs/servicekit/tests/test_auth.py``:
+
+1. every verification passes exactly the one algorithm bound to the key, never ``None``;
+2. keys are JWK dicts turned into key objects with their pinned algorithm, never raw PEM/DER;
+3. the key is picked by ``kid`` from our own key set; unknown kids are rejected;
+4. ``aud`` and ``iss`` are always checked; ``exp``, ``iat``, ``sub``, ``jti`` are required;
+5. every ``JOSEError`` (and the ``TypeError`` of a malformed claim) becomes ``TokenRejected``;
+8. nothing is decided from unverified claims: only ``kid``, ``alg`` and ``typ`` of the header
+   are read before the signature check, to pick the key and refuse early.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jose import jwk, jws, jwt
+from jose.exceptions import ExpiredSignatureError, JOSEError
+
+SIGNING_ALGORITHMS: frozenset[str] = frozenset({"RS256", "ES256"})
+"""The only algorithms a key may be bound to; HMAC and ``none`` are never accepted."""
+
+ACCESS_TOKEN_TYPE = "at+jwt"
+"""RFC 9068 ``typ`` of an access token: an ID token or other JWT is not an access token."""
+
+RSA_KEY_BITS = 3072
+
+_KTY_FOR_ALG = {"RS256": "RSA", "ES256": "EC"}
+
+
+class TokenRejected(Exception):
+    """The token is not acceptable; the message says why (for logs, never for clients)."""
+
+
+class UnknownKeyId(TokenRejected):
+    """The token names a ``kid`` that is not in the key set (a refetch may help)."""
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def thumbprint(public_jwk: Mapping[str, Any]) -> str:
+    """RFC 7638 JWK thumbprint (SHA-256), used as the ``kid``."""
+    kty = public_jwk["kty"]
+    members = ("e", "kty", "n") if kty == "RSA" else ("crv", "kty", "x", "y")
+    canonical = json.dumps(
+        {name: public_jwk[name] for name in members}, separators=(",", ":"), sort_keys=True
+    )
+    return _b64url(hashlib.sha256(canonical.encode("ascii")).digest())
+
+
+def generate_private_jwk(algorithm: str, *, rsa_bits: int = RSA_KEY_BITS) -> dict[str, Any]:
+    """A new private signing key as a JWK with ``kid``, ``alg`` and ``use: sig``."""
+    if algorithm == "RS256":
+        if rsa_bits < 2048:
+            raise ValueError("RSA signing keys need at least 2048 bits")
+        key: Any = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+    elif algorithm == "ES256":
+        key = ec.generate_private_key(ec.SECP256R1())
+    else:
+        raise ValueError(f"unsupported signing algorithm {algorithm!r}")
+    private: dict[str, Any] = jwk.construct(key, algorithm).to_dict()
+    private.update(alg=algorithm, use="sig")
+    private["kid"] = thumbprint(private)
+    return {name: _text(value) for name, value in private.items()}
+
+
+def _text(value: Any) -> Any:
+    return value.decode("ascii") if isinstance(value, bytes) else value
+
+
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+def public_jwk(private: Mapping[str, Any]) -> dict[str, Any]:
+    """The public half of a JWK: private members are dropped, never published."""
+    return {name: value for name, value in private.items() if name not in _PRIVATE_MEMBERS}
+
+
+def sign(claims: Mapping[str, Any], private: Mapping[str, Any]) -> str:
+    """Sign ``claims`` as an access token with the key's own ``alg`` and ``kid``."""
+    algorithm = private["alg"]
+    if algorithm not in SIGNING_ALGORITHMS:
+        raise ValueError(f"unsupported signing algorithm {algorithm!r}")
+    key = jwk.construct(dict(private), algorithm)
+    token: str = jwt.encode(
+        dict(claims),
+        key,
+        algorithm=algorithm,
+        headers={"kid": private["kid"], "typ": ACCESS_TOKEN_TYPE},
+    )
+    return token
+
+
+def pinned_algorithm(key: Mapping[str, Any]) -> str:
+    """The one algorithm a published key may verify; a key that does not say is refused."""
+    if key.get("use", "sig") != "sig":
+        raise TokenRejected("key is not a signing key")
+    algorithm = key.get("alg")
+    if algorithm not in SIGNING_ALGORITHMS:
+        raise TokenRejected(f"key is not bound to an accepted algorithm: {algorithm!r}")
+    if key.get("kty") != _KTY_FOR_ALG[algorithm]:
+        raise TokenRejected("key type does not match its algorithm")
+    if algorithm == "ES256" and key.get("crv") != "P-256":
+        raise TokenRejected("ES256 needs a P-256 key")
+    return str(algorithm)
+
+
+def unverified_key_id(token: str) -> str:
+    """The ``kid`` of the header: read only to pick a key, never to decide anything else."""
+    try:
+        header = jws.get_unverified_header(token)
+    except (JOSEError, ValueError, TypeError, KeyError) as exc:
+        raise TokenRejected(f"malformed token: {exc}") from None
+    kid = header.get("kid") if isinstance(header, Mapping) else None
+    if not isinstance(kid, str) or not kid:
+        raise TokenRejected("token names no key (kid)")
+    return kid
+
+
+def verify(
+    token: str,
+    keys: Mapping[str, Mapping[str, Any]],
+    *,
+    issuer: str,
+    audience: str,
+    leeway_s: int = 30,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The verified claims of ``token``, or :class:`TokenRejected`.
+
+    ``keys`` maps ``kid`` to public JWK; the token is verified against that one key only, with
+    the one algorithm the key is bound to.
+    """
+    kid = unverified_key_id(token)
+    key_data = keys.get(kid)
+    if key_data is None:
+        raise UnknownKeyId(f"unknown key id {kid!r}")
+    algorithm = pinned_algorithm(key_data)
+    try:
+        header = jws.get_unverified_header(token)
+        if header.get("alg") != algorithm:
+            raise TokenRejected(f"token algorithm {header.get('alg')!r} is not the key's")
+        if header.get("typ") != ACCESS_TOKEN_TYPE:
+            raise TokenRejected("token is not an access token (typ)")
+        key = jwk.construct(dict(key_data), algorithm)
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            audience=audience,
+            issuer=issuer,
+            options={
+                "require_aud": True,
+                "require_iss": True,
+                "require_exp": True,
+                "require_iat": True,
+                "require_sub": True,
+                "require_jti": True,
+                "leeway": leeway_s,
+            },
+        )
+    except ExpiredSignatureError:
+        raise TokenRejected("token expired") from None
+    except TokenRejected:
+        raise
+    except (JOSEError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise TokenRejected(f"token not valid: {exc}") from None
+    _check_times(claims, leeway_s=leeway_s, now=time.time() if now is None else now)
+    return claims
+
+
+def _check_times(claims: Mapping[str, Any], *, leeway_s: int, now: float) -> None:
+    # python-jose checks exp and nbf but only that iat is a number; a token from the future is
+    # as suspicious as one not yet valid.
+    for name in ("exp", "iat", "nbf"):
+        value = claims.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise TokenRejected(f"{name} is not a NumericDate")
+    if float(claims["iat"]) > now + leeway_s:
+        raise TokenRejected("token issued in the future")
+    if float(claims["exp"]) <= now - leeway_s:
+        raise TokenRejected("token expired")
