@@ -1,1 +1,6 @@
 """Imports every feature's models so that alembic and the app see all tables."""
+
+from documents.audit.models import AccessRecord
+from documents.uploads.models import Document
+
+__all__ = ["AccessRecord", "Document"]

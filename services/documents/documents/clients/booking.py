@@ -1,0 +1,97 @@
+"""A typed client for the part of booking's contract (contracts/booking/v1.yaml) we read.
+
+Booking decides who may see a booking: we pass the caller's own credentials on (their bearer
+token, or the secret of a manage link) and treat anything but a checklist as "not yours".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+
+
+class BookingUnavailable(Exception):
+    """Booking could not be asked; the caller must fail closed."""
+
+
+class ChecklistItem(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    title: str
+    required: bool = True
+
+
+class BookingChecklist(BaseModel):
+    """What booking tells us about one booking: whose, where, when, and what to bring."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    booking_id: str
+    tenant: str
+    office_id: str
+    starts_at: AwareDatetime
+    items: list[ChecklistItem]
+
+    def item(self, item_id: str) -> ChecklistItem | None:
+        return next((item for item in self.items if item.id == item_id), None)
+
+    @property
+    def appointment_at(self) -> datetime:
+        return self.starts_at
+
+
+@dataclass(frozen=True)
+class CallerCredentials:
+    """The credentials the caller brought, passed on unchanged."""
+
+    authorization: str | None = None
+    manage_token: str | None = None
+
+
+MANAGE_TOKEN_HEADER = "X-Manage-Token"
+
+
+class BookingClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport
+        )
+
+    async def checklist(
+        self, booking_id: str, credentials: CallerCredentials
+    ) -> BookingChecklist | None:
+        """The booking's checklist, or None when the caller may not see that booking."""
+        headers: dict[str, str] = {"Accept": "application/json"}
+        if credentials.authorization:
+            headers["Authorization"] = credentials.authorization
+        if credentials.manage_token:
+            headers[MANAGE_TOKEN_HEADER] = credentials.manage_token
+        if len(headers) == 1:
+            return None
+        try:
+            response = await self._http.get(
+                f"/booking/v1/bookings/{booking_id}/checklist", headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise BookingUnavailable(f"booking not reachable: {exc.__class__.__name__}") from exc
+        if response.status_code in {401, 403, 404, 422}:
+            return None
+        if response.status_code != 200:
+            raise BookingUnavailable(f"booking answered {response.status_code}")
+        try:
+            return BookingChecklist.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise BookingUnavailable("booking answered outside its contract") from exc
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from servicekit.problems import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+
+
+class BookingNotFound(NotFound):
+    type_slug = "booking-not-found"
+    title = "No such booking, or not yours"
+
+
+class DocumentNotFound(NotFound):
+    type_slug = "document-not-found"
+    title = "No such document, or not yours"
+
+
+class ChecklistItemNotFound(NotFound):
+    type_slug = "checklist-item-not-found"
+    title = "The booking's checklist has no such item"
+
+
+class UploadTooLarge(PayloadTooLarge):
+    type_slug = "upload-too-large"
+    title = "The file is larger than allowed"
+
+
+class UnsupportedFileType(UnsupportedMediaType):
+    type_slug = "unsupported-file-type"
+    title = "This kind of file is not accepted"
+
+
+class InvalidFileName(ValidationFailed):
+    type_slug = "invalid-file-name"
+    title = "The file name is not acceptable"
+
+
+class MissingFile(BadRequest):
+    type_slug = "missing-file"
+    title = "The request carries no file"
+
+
+class PurposeRequired(BadRequest):
+    type_slug = "purpose-required"
+    title = "A clerk must state the purpose of reading a document"
+
+
+class NotReleased(Conflict):
+    type_slug = "document-not-released"
+    title = "The document has not passed the malware scan"
+
+
+class ReviewNotAllowed(Forbidden):
+    type_slug = "review-not-allowed"
+    title = "Only a clerk of the booking's office reviews documents"
+
+
+class CitizenOnly(Forbidden):
+    type_slug = "citizen-only"
+    title = "Only the citizen who owns the booking may do this"
+
+
+class DocumentIntegrityError(Problem):
+    status = 500
+    type_slug = "document-integrity-error"
+    title = "The stored document failed its integrity check"
+
+
+class BookingUnavailableProblem(ServiceUnavailable):
+    type_slug = "booking-unavailable"
+    title = "The booking service cannot be asked right now"

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from documents.uploads.models import Document, ScanStatus
+
+
+class DocumentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, document: Document) -> Document:
+        self.session.add(document)
+        await self.session.flush()
+        return document
+
+    async def get(self, document_id: str) -> Document | None:
+        return await self.session.get(Document, document_id)
+
+    async def for_booking(self, booking_id: str) -> Sequence[Document]:
+        result = await self.session.scalars(
+            select(Document)
+            .where(Document.booking_id == booking_id)
+            .order_by(Document.created_at, Document.id)
+        )
+        return result.all()
+
+    async def pending_scan(self, limit: int = 100) -> Sequence[Document]:
+        result = await self.session.scalars(
+            select(Document)
+            .where(Document.scan_status == ScanStatus.PENDING)
+            .order_by(Document.created_at)
+            .limit(limit)
+        )
+        return result.all()
+
+    async def delete(self, document_id: str) -> bool:
+        """Delete the row (and with it the wrapped key); False when it was already gone."""
+        result = await self.session.execute(delete(Document).where(Document.id == document_id))
+        return bool(getattr(result, "rowcount", 0))
+
+    async def tenants(self) -> Sequence[str]:
+        result = await self.session.scalars(select(Document.tenant).distinct())
+        return result.all()
+
+    async def expired(self, tenant: str, before: datetime, limit: int) -> Sequence[tuple[str, str]]:
+        """(id, blob_id) of the tenant's documents whose appointment was before ``before``."""
+        result = await self.session.execute(
+            select(Document.id, Document.blob_id)
+            .where(Document.tenant == tenant, Document.appointment_at < before)
+            .order_by(Document.appointment_at, Document.id)
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in result.all()]
+
+    async def not_wrapped_by(self, kek_id: str, limit: int) -> Sequence[Document]:
+        result = await self.session.scalars(
+            select(Document).where(Document.kek_id != kek_id).order_by(Document.id).limit(limit)
+        )
+        return result.all()
+
+    async def set_wrapped_key(
+        self, document_id: str, *, old_kek_id: str, kek_id: str, wrapped: bytes
+    ) -> bool:
+        # Compare-and-set on the KEK id: two concurrent rewraps cannot overwrite each other.
+        result = await self.session.execute(
+            update(Document)
+            .where(Document.id == document_id, Document.kek_id == old_kek_id)
+            .values(kek_id=kek_id, wrapped_key=wrapped)
+        )
+        return bool(getattr(result, "rowcount", 0))

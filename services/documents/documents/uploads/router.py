@@ -1,0 +1,247 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from documents.audit.repository import AccessLogRepository
+from documents.clients.booking import MANAGE_TOKEN_HEADER, CallerCredentials
+from documents.components import ComponentsDep
+from documents.db import SessionDep
+from documents.intake.sniffing import ALLOWED_MEDIA_TYPES
+from documents.uploads.access import Caller
+from documents.uploads.errors import (
+    BookingNotFound,
+    BookingUnavailableProblem,
+    ChecklistItemNotFound,
+    CitizenOnly,
+    DocumentIntegrityError,
+    DocumentNotFound,
+    InvalidFileName,
+    MissingFile,
+    NotReleased,
+    PurposeRequired,
+    ReviewNotAllowed,
+    UnsupportedFileType,
+    UploadTooLarge,
+)
+from documents.uploads.repository import DocumentRepository
+from documents.uploads.schemas import (
+    DOCUMENT_ID_PATTERN,
+    ID_PATTERN,
+    BookingDocumentsOut,
+    DocumentOut,
+    ReviewIn,
+)
+from documents.uploads.service import DocumentService, UploadBody
+from servicekit.auth import InvalidToken, OptionalPrincipal
+from servicekit.problems import ValidationFailed, problem_responses
+
+router = APIRouter(prefix="/documents/v1", tags=["documents"])
+
+
+def _service(session: SessionDep, components: ComponentsDep) -> DocumentService:
+    return DocumentService(DocumentRepository(session), AccessLogRepository(session), components)
+
+
+async def _caller(
+    request: Request,
+    principal: OptionalPrincipal,
+    manage_token: Annotated[
+        str | None,
+        Header(
+            alias=MANAGE_TOKEN_HEADER,
+            description="The secret of a booking's manage link, for citizens without an account",
+            max_length=512,
+        ),
+    ] = None,
+) -> Caller:
+    if principal is None and not manage_token:
+        raise InvalidToken(
+            "Send an access token or the booking's manage-link token.", token_present=False
+        )
+    return Caller(
+        principal=principal,
+        credentials=CallerCredentials(
+            authorization=request.headers.get("authorization") if principal else None,
+            manage_token=manage_token,
+        ),
+    )
+
+
+DocumentServiceDep = Annotated[DocumentService, Depends(_service)]
+CallerDep = Annotated[Caller, Depends(_caller)]
+BookingId = Annotated[str, Path(pattern=ID_PATTERN, description="The booking's id")]
+ItemId = Annotated[str, Path(pattern=ID_PATTERN, description="The checklist item's id")]
+DocumentId = Annotated[str, Path(pattern=DOCUMENT_ID_PATTERN)]
+Purpose = Annotated[
+    str | None,
+    Query(
+        max_length=500,
+        description="Why a clerk reads this (recorded in the access log; required for content)",
+    ),
+]
+_ACCESS_PROBLEMS = (InvalidToken, BookingUnavailableProblem)
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "The file, either as the raw body (any Content-Type; name it with ?filename=) or as "
+            "multipart/form-data with a part named 'file'. Its type is decided by its content."
+        ),
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/bookings/{booking_id}/items/{item_id}/documents",
+    status_code=201,
+    response_model=DocumentOut,
+    openapi_extra=_UPLOAD_BODY,
+    responses=problem_responses(
+        *_ACCESS_PROBLEMS,
+        BookingNotFound,
+        ChecklistItemNotFound,
+        MissingFile,
+        UploadTooLarge,
+        UnsupportedFileType,
+        InvalidFileName,
+        ValidationFailed,
+    ),
+)
+async def upload_document(
+    request: Request,
+    booking_id: BookingId,
+    item_id: ItemId,
+    caller: CallerDep,
+    service: DocumentServiceDep,
+    filename: Annotated[
+        str | None, Query(max_length=255, description="The file's name, for raw-body uploads")
+    ] = None,
+) -> DocumentOut:
+    """Upload a document for one item of a booking's checklist (streamed, checked, encrypted)."""
+    length = request.headers.get("content-length")
+    body = UploadBody(
+        stream=request.stream(),
+        content_type=request.headers.get("content-type", "application/octet-stream"),
+        content_length=int(length) if length and length.isdigit() else None,
+        filename=filename,
+    )
+    document = await service.upload(booking_id, item_id, caller, body)
+    return DocumentOut.model_validate(document)
+
+
+@router.get(
+    "/bookings/{booking_id}/documents",
+    response_model=BookingDocumentsOut,
+    responses=problem_responses(*_ACCESS_PROBLEMS, BookingNotFound, ValidationFailed),
+)
+async def booking_documents(
+    booking_id: BookingId, caller: CallerDep, service: DocumentServiceDep, purpose: Purpose = None
+) -> BookingDocumentsOut:
+    """The booking's checklist with each item's documents, status and completeness."""
+    return await service.booking_documents(booking_id, caller, purpose)
+
+
+@router.get(
+    "/documents/{document_id}",
+    response_model=DocumentOut,
+    responses=problem_responses(*_ACCESS_PROBLEMS, DocumentNotFound, ValidationFailed),
+)
+async def get_document(
+    document_id: DocumentId, caller: CallerDep, service: DocumentServiceDep, purpose: Purpose = None
+) -> DocumentOut:
+    """One document's metadata."""
+    return DocumentOut.model_validate(await service.get(document_id, caller, purpose))
+
+
+def _content_disposition(name: str) -> str:
+    fallback = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+@router.get(
+    "/documents/{document_id}/content",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The document's bytes, as an attachment",
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in ALLOWED_MEDIA_TYPES
+            },
+        },
+        **problem_responses(
+            *_ACCESS_PROBLEMS,
+            DocumentNotFound,
+            PurposeRequired,
+            NotReleased,
+            DocumentIntegrityError,
+            ValidationFailed,
+        ),
+    },
+)
+async def download_document(
+    document_id: DocumentId, caller: CallerDep, service: DocumentServiceDep, purpose: Purpose = None
+) -> StreamingResponse:
+    """The document's content, streamed; only once the malware scan found it clean."""
+    download = await service.download(document_id, caller, purpose)
+    document = download.document
+    return StreamingResponse(
+        download.chunks,
+        media_type=document.media_type,
+        headers={
+            "Content-Length": str(document.size_bytes),
+            "Content-Disposition": _content_disposition(document.display_name),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
+@router.post(
+    "/documents/{document_id}/review",
+    response_model=DocumentOut,
+    responses=problem_responses(
+        *_ACCESS_PROBLEMS, DocumentNotFound, ReviewNotAllowed, ValidationFailed
+    ),
+)
+async def review_document(
+    document_id: DocumentId, decision: ReviewIn, caller: CallerDep, service: DocumentServiceDep
+) -> DocumentOut:
+    """A clerk accepts the document or asks for a replacement, with a reason the citizen sees."""
+    return DocumentOut.model_validate(await service.review(document_id, caller, decision))
+
+
+@router.delete(
+    "/documents/{document_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(*_ACCESS_PROBLEMS, DocumentNotFound, CitizenOnly, ValidationFailed),
+)
+async def delete_document(
+    document_id: DocumentId,
+    caller: CallerDep,
+    service: DocumentServiceDep,
+    components: ComponentsDep,
+    background: BackgroundTasks,
+) -> Response:
+    """The citizen withdraws a document: its key is destroyed, then its blob removed."""
+    blob_id = await service.delete(document_id, caller)
+    # After the commit (which destroys the key), so a rollback never leaves a row without blob.
+    background.add_task(components.blobs.delete, blob_id)
+    return Response(status_code=204)

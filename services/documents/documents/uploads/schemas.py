@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+DOCUMENT_ID_PATTERN = r"^[0-9a-f]{32}$"
+
+ItemStatus = Literal["missing", "pending_scan", "submitted", "accepted", "needs_replacement"]
+
+
+class DocumentOut(BaseModel):
+    """An uploaded document's metadata (never its content)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    booking_id: str
+    checklist_item_id: str
+    display_name: str
+    media_type: str = Field(examples=["application/pdf"])
+    size_bytes: int
+    sha256: str = Field(description="SHA-256 of the plaintext, hex")
+    scan_status: Literal["pending", "clean", "infected"]
+    review_status: Literal["submitted", "accepted", "needs_replacement"]
+    review_reason: str | None = Field(
+        default=None, description="Why the document needs replacing (shown to the citizen)"
+    )
+    reviewed_at: AwareDatetime | None = None
+    created_at: AwareDatetime
+
+
+class ChecklistItemOut(BaseModel):
+    id: str
+    title: str
+    required: bool
+    status: ItemStatus = Field(description="The state of the newest document for this item")
+    documents: list[DocumentOut]
+
+
+class BookingDocumentsOut(BaseModel):
+    """A booking's checklist with the documents handed in so far."""
+
+    booking_id: str
+    complete: bool = Field(
+        description="Every required item has a document that is clean and not rejected"
+    )
+    all_accepted: bool = Field(description="Every required item has an accepted document")
+    appointment_at: datetime
+    items: list[ChecklistItemOut]
+
+
+class ReviewIn(BaseModel):
+    """A clerk's decision on one document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["accepted", "needs_replacement"]
+    reason: str | None = Field(default=None, min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _reason_for_replacement(self) -> Self:
+        if self.decision == "needs_replacement" and not self.reason:
+            raise ValueError("a reason is required when a document needs replacement")
+        return self
+
+
+class PurgeOut(BaseModel):
+    purged: int = Field(description="Documents deleted by this run")

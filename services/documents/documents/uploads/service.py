@@ -1,0 +1,317 @@
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from documents.audit.models import AccessRecord
+from documents.audit.repository import AccessLogRepository
+from documents.components import Components
+from documents.crypto.keys import WrappedKey, new_data_key
+from documents.crypto.stream import IntegrityError, decrypt_stream
+from documents.intake.pipeline import (
+    MULTIPART_OVERHEAD,
+    BadName,
+    Intake,
+    MultipartFile,
+    NoFile,
+    TooLarge,
+    Unsupported,
+    limited,
+)
+from documents.scanning.scanner import ScannerUnavailable, ScanVerdict
+from documents.uploads.access import Access, Caller, resolve_access
+from documents.uploads.errors import (
+    BookingNotFound,
+    ChecklistItemNotFound,
+    CitizenOnly,
+    DocumentIntegrityError,
+    DocumentNotFound,
+    InvalidFileName,
+    MissingFile,
+    NotReleased,
+    PurposeRequired,
+    ReviewNotAllowed,
+    UnsupportedFileType,
+    UploadTooLarge,
+)
+from documents.uploads.models import Document, ReviewStatus, ScanStatus
+from documents.uploads.repository import DocumentRepository
+from documents.uploads.schemas import BookingDocumentsOut, ChecklistItemOut, DocumentOut, ReviewIn
+from servicekit.db import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UploadBody:
+    """A request body as it arrives: raw bytes of the file, or multipart/form-data."""
+
+    stream: AsyncIterable[bytes]
+    content_type: str
+    content_length: int | None
+    filename: str | None
+
+
+@dataclass(frozen=True)
+class Download:
+    document: Document
+    chunks: AsyncIterator[bytes]
+
+
+def _item_status(documents: Sequence[Document]) -> str:
+    if not documents:
+        return "missing"
+    newest = documents[-1]
+    if newest.review_status != ReviewStatus.SUBMITTED:
+        return newest.review_status
+    if newest.scan_status != ScanStatus.CLEAN:
+        return "pending_scan" if newest.scan_status == ScanStatus.PENDING else "needs_replacement"
+    return "submitted"
+
+
+class DocumentService:
+    def __init__(
+        self,
+        documents: DocumentRepository,
+        access_log: AccessLogRepository,
+        components: Components,
+    ) -> None:
+        self.documents = documents
+        self.access_log = access_log
+        self.components = components
+
+    async def access(self, booking_id: str, caller: Caller) -> Access:
+        return await resolve_access(self.components.booking, booking_id, caller)
+
+    async def _document_access(self, document_id: str, caller: Caller) -> tuple[Document, Access]:
+        document = await self.documents.get(document_id)
+        if document is None:
+            raise DocumentNotFound()
+        try:
+            access = await self.access(document.booking_id, caller)
+        except BookingNotFound as exc:
+            raise DocumentNotFound() from exc
+        if access.booking.tenant != document.tenant:
+            raise DocumentNotFound()
+        return document, access
+
+    async def _audit(
+        self, access: Access, action: str, purpose: str, document: Document | None = None
+    ) -> None:
+        principal = access.caller.principal
+        assert principal is not None
+        await self.access_log.append(
+            AccessRecord(
+                tenant=access.booking.tenant,
+                booking_id=access.booking.booking_id,
+                document_id=document.id if document else None,
+                actor=principal.subject,
+                actor_roles=" ".join(sorted(principal.roles)),
+                action=action,
+                purpose=purpose,
+            )
+        )
+
+    # -- upload ---------------------------------------------------------------------------
+
+    async def upload(
+        self, booking_id: str, item_id: str, caller: Caller, body: UploadBody
+    ) -> Document:
+        access = await self.access(booking_id, caller)
+        if access.booking.item(item_id) is None:
+            raise ChecklistItemNotFound()
+        settings = self.components.settings
+        limit = settings.upload_limit(access.booking.tenant)
+        is_multipart = body.content_type.lower().startswith("multipart/form-data")
+        body_limit = limit + MULTIPART_OVERHEAD if is_multipart else limit
+        if body.content_length is not None and body.content_length > body_limit:
+            raise UploadTooLarge(f"The limit is {limit} bytes.", limit_bytes=limit)
+
+        document_id = uuid.uuid4().hex
+        blob_id = secrets.token_urlsafe(24)
+        data_key = new_data_key()
+        stream = limited(body.stream, body_limit)
+        if is_multipart:
+            multipart = MultipartFile(stream, body.content_type)
+            plaintext = multipart.chunks()
+            filename = lambda: multipart.filename  # noqa: E731
+        else:
+            plaintext = stream
+            filename = lambda: body.filename  # noqa: E731
+        intake = Intake(
+            limit=limit,
+            data_key=data_key,
+            chunk_size=settings.encryption_chunk_size,
+            filename=filename,
+        )
+        try:
+            await self.components.blobs.write(blob_id, intake.encrypt(plaintext))
+        except TooLarge as exc:
+            raise UploadTooLarge(f"The limit is {limit} bytes.", limit_bytes=limit) from exc
+        except Unsupported as exc:
+            raise UnsupportedFileType(
+                "Accepted are PDF, JPEG and PNG, recognised by their content."
+            ) from exc
+        except BadName as exc:
+            raise InvalidFileName(str(exc)) from exc
+        except NoFile as exc:
+            raise MissingFile(str(exc)) from exc
+        assert intake.file_type is not None
+
+        wrapped = self.components.keys.wrap(data_key, document_id)
+        document = Document(
+            id=document_id,
+            tenant=access.booking.tenant,
+            booking_id=booking_id,
+            checklist_item_id=item_id,
+            office_id=access.booking.office_id,
+            appointment_at=access.booking.appointment_at,
+            blob_id=blob_id,
+            display_name=intake.display_name(),
+            media_type=intake.file_type.media_type,
+            size_bytes=intake.size,
+            sha256=intake.sha256,
+            kek_id=wrapped.kek_id,
+            wrapped_key=wrapped.wrapped,
+            scan_status=ScanStatus.PENDING,
+            review_status=ReviewStatus.SUBMITTED,
+            uploaded_by=caller.actor,
+        )
+        try:
+            await self.documents.add(document)
+            await self.scan(document, data_key)
+        except BaseException:
+            await self.components.blobs.delete(blob_id)
+            raise
+        return document
+
+    # -- scanning -------------------------------------------------------------------------
+
+    def _data_key(self, document: Document) -> bytes:
+        return self.components.keys.unwrap(
+            WrappedKey(kek_id=document.kek_id, wrapped=document.wrapped_key), document.id
+        )
+
+    async def scan(self, document: Document, data_key: bytes | None = None) -> None:
+        """Ask the scanner; on no answer the document stays pending (fail closed)."""
+        key = data_key if data_key is not None else self._data_key(document)
+        chunks = decrypt_stream(key, self.components.blobs.read(document.blob_id))
+        try:
+            result = await self.components.scanner.scan(chunks)
+        except ScannerUnavailable as exc:
+            log.warning("scanner unavailable, document stays pending", extra={"reason": str(exc)})
+            return
+        document.scanned_at = utcnow()
+        if result.verdict is ScanVerdict.CLEAN:
+            document.scan_status = ScanStatus.CLEAN
+        else:
+            document.scan_status = ScanStatus.INFECTED
+            document.scan_signature = result.signature
+        await self.documents.session.flush()
+
+    async def rescan_pending(self, limit: int = 100) -> int:
+        """Scan documents still pending; the number that got a verdict."""
+        done = 0
+        for document in await self.documents.pending_scan(limit):
+            await self.scan(document)
+            if document.scan_status != ScanStatus.PENDING:
+                done += 1
+        return done
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def booking_documents(
+        self, booking_id: str, caller: Caller, purpose: str | None
+    ) -> BookingDocumentsOut:
+        access = await self.access(booking_id, caller)
+        if access.is_clerk:
+            await self._audit(access, "list", purpose or "checklist review")
+        documents = [
+            d
+            for d in await self.documents.for_booking(booking_id)
+            if d.tenant == access.booking.tenant
+        ]
+        items: list[ChecklistItemOut] = []
+        complete = True
+        all_accepted = True
+        for item in access.booking.items:
+            mine = [d for d in documents if d.checklist_item_id == item.id]
+            status = _item_status(mine)
+            if item.required:
+                complete = complete and status in {"submitted", "accepted"}
+                all_accepted = all_accepted and status == "accepted"
+            items.append(
+                ChecklistItemOut(
+                    id=item.id,
+                    title=item.title,
+                    required=item.required,
+                    status=status,  # type: ignore[arg-type]
+                    documents=[DocumentOut.model_validate(d) for d in mine],
+                )
+            )
+        return BookingDocumentsOut(
+            booking_id=booking_id,
+            complete=complete,
+            all_accepted=all_accepted,
+            appointment_at=access.booking.appointment_at,
+            items=items,
+        )
+
+    async def get(self, document_id: str, caller: Caller, purpose: str | None) -> Document:
+        document, access = await self._document_access(document_id, caller)
+        if access.is_clerk:
+            await self._audit(access, "metadata", purpose or "checklist review", document)
+        return document
+
+    async def download(self, document_id: str, caller: Caller, purpose: str | None) -> Download:
+        document, access = await self._document_access(document_id, caller)
+        if access.is_clerk:
+            if not purpose or not purpose.strip():
+                raise PurposeRequired("Give the purpose of reading, e.g. ?purpose=...")
+            await self._audit(access, "download", purpose.strip(), document)
+        if document.scan_status != ScanStatus.CLEAN:
+            raise NotReleased(scan_status=document.scan_status)
+        chunks = decrypt_stream(
+            self._data_key(document), self.components.blobs.read(document.blob_id)
+        )
+        # Open the first chunk before answering: a damaged header or first chunk becomes a
+        # problem response; damage further in aborts the stream (never altered bytes).
+        try:
+            first = await anext(chunks, b"")
+        except IntegrityError as exc:
+            log.error("stored document failed its integrity check", extra={"document": document.id})
+            raise DocumentIntegrityError() from exc
+        return Download(document=document, chunks=_prepend(first, chunks))
+
+    # -- review and deletion --------------------------------------------------------------
+
+    async def review(self, document_id: str, caller: Caller, decision: ReviewIn) -> Document:
+        document, access = await self._document_access(document_id, caller)
+        if not access.is_clerk:
+            raise ReviewNotAllowed()
+        assert caller.principal is not None
+        await self._audit(access, "review", f"review: {decision.decision}", document)
+        document.review_status = decision.decision
+        document.review_reason = decision.reason if decision.decision != "accepted" else None
+        document.reviewed_by = caller.principal.subject
+        document.reviewed_at = utcnow()
+        await self.documents.session.flush()
+        return document
+
+    async def delete(self, document_id: str, caller: Caller) -> str:
+        """Delete the row and with it the data key; the blob id, to remove after commit."""
+        document, access = await self._document_access(document_id, caller)
+        if access.is_clerk:
+            raise CitizenOnly()
+        await self.documents.delete(document.id)
+        return document.blob_id
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk

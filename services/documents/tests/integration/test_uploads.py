@@ -1,0 +1,450 @@
+"""Upload safety, encryption at rest and access: the issue's "Done when" list."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from documents.storage.local import LocalBlobStore
+from documents.uploads.models import Document
+from servicekit.testing.tokens import TokenFactory
+
+LIMIT = 256 * 1024  # the tests' configured max_upload_bytes
+CANARY = b"CANARY-Erika-Mustermann-1964-08-12"
+UPLOAD = "/documents/v1/bookings/bk-1/items/passport/documents"
+
+
+def pdf(size: int = 20_000, canary: bytes = CANARY) -> bytes:
+    head = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + canary
+    return head + b"\n" + b"0" * max(0, size - len(head) - 8) + b"\n%%EOF\n"
+
+
+def citizen(
+    tokens: TokenFactory, sub: str = "citizen-1", tenant: str = "06999001"
+) -> dict[str, str]:
+    return tokens.headers(sub=sub, tenant=tenant, roles=["citizen"])
+
+
+def clerk(tokens: TokenFactory, sub: str = "clerk-1", tenant: str = "06999001") -> dict[str, str]:
+    return tokens.headers(sub=sub, tenant=tenant, roles=["clerk"])
+
+
+def store(app: FastAPI) -> LocalBlobStore:
+    blobs = app.state.components.blobs
+    assert isinstance(blobs, LocalBlobStore)
+    return blobs
+
+
+async def rows(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Document)) or 0)
+
+
+async def assert_nothing_left(app: FastAPI, session: AsyncSession) -> None:
+    assert await store(app).list_ids() == []
+    assert await store(app).list_partials() == []
+    assert await rows(session) == 0
+
+
+async def upload_raw(
+    client: httpx.AsyncClient, headers: dict[str, str], content: Any, **params: str
+) -> httpx.Response:
+    return await client.post(UPLOAD, content=content, headers=headers, params=params)
+
+
+async def upload_multipart(
+    client: httpx.AsyncClient, headers: dict[str, str], data: bytes, filename: str
+) -> httpx.Response:
+    return await client.post(
+        UPLOAD, files={"file": (filename, data, "application/pdf")}, headers=headers
+    )
+
+
+# -- accepted uploads -------------------------------------------------------------------
+
+
+async def test_raw_pdf_upload_is_stored_encrypted_with_its_sha256(
+    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory
+) -> None:
+    import hashlib
+
+    data = pdf()
+
+    response = await upload_raw(client, citizen(tokens), data, filename="Reisepass.pdf")
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["media_type"] == "application/pdf"
+    assert body["display_name"] == "Reisepass.pdf"
+    assert body["size_bytes"] == len(data)
+    assert body["sha256"] == hashlib.sha256(data).hexdigest()
+    assert body["scan_status"] == "clean"
+    assert len(await store(app).list_ids()) == 1
+
+
+async def test_multipart_png_upload_takes_the_type_from_the_content(
+    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(5000)
+
+    response = await client.post(
+        UPLOAD,
+        files={"file": ("foto.pdf", png, "application/pdf")},
+        headers=citizen(tokens),
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["media_type"] == "image/png"
+    assert response.json()["display_name"] == "foto.png"
+
+
+async def test_blob_on_disk_holds_no_plaintext(
+    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory
+) -> None:
+    response = await upload_raw(client, citizen(tokens), pdf(100_000))
+    assert response.status_code == 201
+
+    files = [p for p in store(app).directory.rglob("*") if p.is_file()]
+
+    assert len(files) == 1
+    on_disk = files[0].read_bytes()
+    assert CANARY not in on_disk
+    assert b"%PDF" not in on_disk
+
+
+async def test_two_identical_uploads_give_different_ciphertexts(
+    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory
+) -> None:
+    data = pdf()
+    for _ in range(2):
+        assert (await upload_raw(client, citizen(tokens), data)).status_code == 201
+
+    blobs = [p.read_bytes() for p in store(app).directory.rglob("*") if p.is_file()]
+
+    assert len(blobs) == 2
+    assert blobs[0] != blobs[1]
+
+
+async def test_exactly_the_limit_is_accepted(
+    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+) -> None:
+    response = await upload_raw(client, citizen(tokens), pdf(LIMIT))
+
+    assert response.status_code == 201, response.text
+    assert response.json()["size_bytes"] == LIMIT
+
+
+# -- refused uploads: right problem, nothing left behind ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "filename"),
+    [
+        (b"<?php system($_GET['cmd']); ?>\n" + b"A" * 1000, "invoice.pdf"),
+        (b"<html><body><script>alert(document.cookie)</script></body></html>", "scan.pdf"),
+        (
+            b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg">'
+            b"<script>alert(1)</script></svg>",
+            "photo.png",
+        ),
+        (b"%PDF-1.7\n<script>alert(1)</script>" + b"0" * 100, "polyglot.pdf"),
+        (b"MZ\x90\x00" + os.urandom(3000), "setup.pdf"),
+        (b"", "empty.pdf"),
+    ],
+    ids=["php-renamed-pdf", "html-script", "svg-script", "pdf-html-polyglot", "exe", "empty"],
+)
+async def test_content_outside_the_allow_list_is_415_and_leaves_nothing(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    booking: Any,
+    tokens: TokenFactory,
+    content: bytes,
+    filename: str,
+) -> None:
+    response = await upload_multipart(client, citizen(tokens), content, filename)
+
+    assert response.status_code == 415
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:rathaus:problem:unsupported-file-type"
+    await assert_nothing_left(app, session)
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "..\\..\\windows\\win.ini", "/etc/passwd"])
+async def test_path_in_the_file_name_is_422_and_leaves_nothing(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    booking: Any,
+    tokens: TokenFactory,
+    name: str,
+) -> None:
+    multipart = await upload_multipart(client, citizen(tokens), pdf(), name)
+    raw = await upload_raw(client, citizen(tokens), pdf(), filename=name)
+
+    for response in (multipart, raw):
+        assert response.status_code == 422
+        assert response.json()["type"] == "urn:rathaus:problem:invalid-file-name"
+    await assert_nothing_left(app, session)
+
+
+async def test_one_byte_over_the_limit_is_413_and_leaves_nothing(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    booking: Any,
+    tokens: TokenFactory,
+) -> None:
+    raw = await upload_raw(client, citizen(tokens), pdf(LIMIT + 1))
+    multipart = await upload_multipart(client, citizen(tokens), pdf(LIMIT + 1), "big.pdf")
+
+    for response in (raw, multipart):
+        assert response.status_code == 413
+        assert response.json()["type"] == "urn:rathaus:problem:upload-too-large"
+        assert response.json()["limit_bytes"] == LIMIT
+    await assert_nothing_left(app, session)
+
+
+async def test_chunked_body_without_length_is_cut_off_with_413_and_leaves_nothing(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    booking: Any,
+    tokens: TokenFactory,
+) -> None:
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield pdf(10_000)
+        while sent < 50 * LIMIT:
+            sent += 8192
+            yield b"0" * 8192
+
+    response = await upload_raw(client, citizen(tokens), endless())
+
+    assert response.status_code == 413
+    assert response.json()["type"] == "urn:rathaus:problem:upload-too-large"
+    assert sent < 2 * LIMIT  # the service stopped reading soon after the limit
+    await assert_nothing_left(app, session)
+
+
+async def test_declared_length_over_the_limit_is_refused_before_reading(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    booking: Any,
+    tokens: TokenFactory,
+) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        raise AssertionError("the body must not be read")
+        yield b""  # pragma: no cover
+
+    headers = {**citizen(tokens), "Content-Length": str(LIMIT + 1)}
+    response = await client.post(UPLOAD, content=body(), headers=headers)
+
+    assert response.status_code == 413
+    await assert_nothing_left(app, session)
+
+
+async def test_multipart_without_a_file_part_is_400(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    booking: Any,
+    tokens: TokenFactory,
+) -> None:
+    response = await client.post(
+        UPLOAD, data={"note": "hello"}, files={"other": ("a", b"x")}, headers=citizen(tokens)
+    )
+
+    assert response.status_code == 400
+    assert response.json()["type"] == "urn:rathaus:problem:missing-file"
+    await assert_nothing_left(app, session)
+
+
+async def test_per_tenant_limit_overrides_the_default(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    booking: Any,
+    tokens: TokenFactory,
+) -> None:
+    settings = app.state.components.settings
+    app.state.components.settings = settings.model_copy(
+        update={"tenant_max_upload_bytes": {"06999001": 10_000}}
+    )
+
+    response = await upload_raw(client, citizen(tokens), pdf(10_001))
+
+    assert response.status_code == 413
+    assert response.json()["limit_bytes"] == 10_000
+    await assert_nothing_left(app, session)
+
+
+# -- access ------------------------------------------------------------------------------
+
+
+async def test_unknown_checklist_item_is_404(
+    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+) -> None:
+    response = await client.post(
+        "/documents/v1/bookings/bk-1/items/nonsense/documents",
+        content=pdf(),
+        headers=citizen(tokens),
+    )
+
+    assert response.status_code == 404
+    assert response.json()["type"] == "urn:rathaus:problem:checklist-item-not-found"
+
+
+async def test_another_citizens_booking_and_document_are_404(
+    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+) -> None:
+    created = await upload_raw(client, citizen(tokens), pdf())
+    document_id = created.json()["id"]
+    stranger = citizen(tokens, sub="citizen-2")
+
+    for response in (
+        await client.get(f"/documents/v1/documents/{document_id}", headers=stranger),
+        await client.get(f"/documents/v1/documents/{document_id}/content", headers=stranger),
+        await client.delete(f"/documents/v1/documents/{document_id}", headers=stranger),
+        await client.get("/documents/v1/bookings/bk-1/documents", headers=stranger),
+        await upload_raw(client, stranger, pdf()),
+    ):
+        assert response.status_code == 404, response.text
+    unknown = await client.get(f"/documents/v1/documents/{'0' * 32}", headers=stranger)
+    assert unknown.status_code == 404
+    assert unknown.json() == {
+        **unknown.json(),
+        "type": "urn:rathaus:problem:document-not-found",
+    }
+
+
+async def test_clerk_of_another_municipality_gets_404(
+    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+) -> None:
+    document_id = (await upload_raw(client, citizen(tokens), pdf())).json()["id"]
+
+    response = await client.get(
+        f"/documents/v1/documents/{document_id}/content",
+        headers=clerk(tokens, tenant="05315000"),
+        params={"purpose": "curious"},
+    )
+
+    assert response.status_code == 404
+
+
+async def test_without_any_credentials_it_is_401(client: httpx.AsyncClient, booking: Any) -> None:
+    response = await client.get("/documents/v1/bookings/bk-1/documents")
+
+    assert response.status_code == 401
+    assert response.json()["type"] == "urn:rathaus:problem:invalid-token"
+
+
+async def test_manage_link_token_gives_the_citizen_access(
+    client: httpx.AsyncClient, booking: Any
+) -> None:
+    headers = {"X-Manage-Token": "manage-secret-1"}
+
+    created = await upload_raw(client, headers, pdf(), filename="pass.pdf")
+    wrong = await client.get(
+        "/documents/v1/bookings/bk-1/documents", headers={"X-Manage-Token": "guess"}
+    )
+
+    assert created.status_code == 201
+    assert wrong.status_code == 404
+
+
+async def test_booking_down_fails_closed_with_503(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    booking: Any,
+    tokens: TokenFactory,
+) -> None:
+    booking.down = True
+
+    response = await upload_raw(client, citizen(tokens), pdf())
+
+    assert response.status_code == 503
+    assert response.json()["type"] == "urn:rathaus:problem:booking-unavailable"
+    await assert_nothing_left(app, session)
+
+
+# -- download ----------------------------------------------------------------------------
+
+
+async def test_download_streams_the_plaintext_as_an_attachment(
+    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+) -> None:
+    data = pdf(50_000)
+    document_id = (
+        await upload_raw(client, citizen(tokens), data, filename="Bürger Antrag.pdf")
+    ).json()["id"]
+
+    response = await client.get(
+        f"/documents/v1/documents/{document_id}/content", headers=citizen(tokens)
+    )
+
+    assert response.status_code == 200
+    assert response.content == data
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"].startswith("attachment;")
+    assert "filename*=UTF-8''B%C3%BCrger%20Antrag.pdf" in response.headers["content-disposition"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["content-length"] == str(len(data))
+
+
+def _flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+async def test_flipped_byte_in_the_first_chunk_is_an_integrity_error(
+    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory
+) -> None:
+    document_id = (await upload_raw(client, citizen(tokens), pdf(20_000))).json()["id"]
+    [blob] = [p for p in store(app).directory.rglob("*") if p.is_file()]
+    _flip(blob, 100)
+
+    response = await client.get(
+        f"/documents/v1/documents/{document_id}/content", headers=citizen(tokens)
+    )
+
+    assert response.status_code == 500
+    assert response.json()["type"] == "urn:rathaus:problem:document-integrity-error"
+    assert CANARY not in response.content
+
+
+async def test_flipped_byte_later_on_aborts_the_stream_without_altered_bytes(
+    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory
+) -> None:
+    data = pdf(60_000)
+    document_id = (await upload_raw(client, citizen(tokens), data)).json()["id"]
+    [blob] = [p for p in store(app).directory.rglob("*") if p.is_file()]
+    _flip(blob, blob.stat().st_size - 100)  # inside the last chunk
+    received = bytearray()
+
+    async def read_all() -> None:
+        async with client.stream(
+            "GET", f"/documents/v1/documents/{document_id}/content", headers=citizen(tokens)
+        ) as response:
+            assert response.status_code == 200
+            async for chunk in response.aiter_raw():
+                received.extend(chunk)
+
+    with pytest.raises(Exception, match="chunk"):
+        await read_all()
+
+    assert len(received) < len(data)
+    assert data.startswith(bytes(received))
