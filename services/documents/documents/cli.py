@@ -1,15 +1,34 @@
+"""``rathaus-documents``: the kit's serve|migrate|openapi, plus the maintenance commands
+
+purge    delete documents past their tenant's retention period
+rewrap   move every wrapped data key to the active key-encryption key
+rescan   ask the scanner again about documents still pending
+"""
+
 from __future__ import annotations
 
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from documents.audit.repository import AccessLogRepository
+from documents.components import Components
 from documents.main import create_app
+from documents.retention.service import purge_expired
 from documents.settings import DocumentsSettings
+from documents.uploads.repository import DocumentRepository
+from documents.uploads.rotation import rewrap_all
+from documents.uploads.service import DocumentService
 from servicekit.cli import run_cli
+from servicekit.db import Database, utcnow
 from servicekit.settings import ServiceSettings
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
+MAINTENANCE = ("purge", "rewrap", "rescan")
 
 
 def _create_app(settings: ServiceSettings) -> FastAPI:
@@ -17,5 +36,45 @@ def _create_app(settings: ServiceSettings) -> FastAPI:
     return create_app(settings)
 
 
-def main() -> None:
-    run_cli(settings=DocumentsSettings(), create_app=_create_app, service_dir=SERVICE_DIR)
+async def _maintain(command: str, settings: DocumentsSettings, tenant: str | None) -> str:
+    app = create_app(settings)
+    database: Database = app.state.database
+    components: Components = app.state.components
+    try:
+        if command == "purge":
+            count = await purge_expired(
+                database.sessionmaker, components, now=utcnow(), tenant=tenant
+            )
+            return f"purged {count} documents"
+        if command == "rewrap":
+            count = await rewrap_all(database.sessionmaker, components.keys)
+            return f"rewrapped {count} data keys under {components.keys.active_id}"
+        async with database.sessionmaker() as session:
+            service = DocumentService(
+                DocumentRepository(session), AccessLogRepository(session), components
+            )
+            count = await service.rescan_pending()
+            await session.commit()
+        return f"{count} pending documents got a verdict"
+    finally:
+        await components.booking.aclose()
+        await components.blobs.close()
+        await database.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in MAINTENANCE:
+        parser = argparse.ArgumentParser(prog="rathaus-documents")
+        parser.add_argument("command", choices=MAINTENANCE)
+        parser.add_argument("--tenant", help="purge only this tenant (AGS)")
+        parsed = parser.parse_args(args)
+        message = asyncio.run(_maintain(parsed.command, DocumentsSettings(), parsed.tenant))
+        print(message)  # noqa: T201 - the command's output
+        return
+    run_cli(
+        settings=DocumentsSettings(),
+        create_app=_create_app,
+        service_dir=SERVICE_DIR,
+        argv=args,
+    )

@@ -1,0 +1,292 @@
+"""Retention purge (endpoint, idempotent, concurrent), KEK rotation and the S3 backend."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from documents.cli import _maintain
+from documents.components import Components
+from documents.crypto.keys import KeyRing, new_data_key
+from documents.crypto.stream import ChunkEncryptor
+from documents.main import build_components
+from documents.retention.service import purge_expired
+from documents.settings import DocumentsSettings, StorageBackend
+from documents.uploads.models import Document, ReviewStatus, ScanStatus
+from servicekit.db import Database
+from servicekit.settings import Environment
+from servicekit.testing.tokens import TokenFactory
+
+
+def key_b64() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def settings(database_url: str, tmp_path: Path, **overrides: Any) -> DocumentsSettings:
+    values: dict[str, Any] = {
+        "environment": Environment.TEST,
+        "database_url": database_url,
+        "keks": {"k1": key_b64()},
+        "active_kek_id": "k1",
+        "blob_dir": tmp_path / "blobs",
+        "retention_days": 30,
+    }
+    values.update(overrides)
+    return DocumentsSettings.model_validate(values)
+
+
+async def one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def create_document(
+    database: Database,
+    components: Components,
+    *,
+    appointment_at: datetime,
+    tenant: str = "06999001",
+    plaintext: bytes = b"%PDF-1.7 test",
+) -> Document:
+    """A stored, encrypted document written the way an upload writes it."""
+    document_id = uuid.uuid4().hex
+    blob_id = secrets.token_urlsafe(24)
+    data_key = new_data_key()
+    encryptor = ChunkEncryptor(data_key, chunk_size=4096)
+    await components.blobs.write(blob_id, one(encryptor.update(plaintext) + encryptor.finish()))
+    wrapped = components.keys.wrap(data_key, document_id)
+    document = Document(
+        id=document_id,
+        tenant=tenant,
+        booking_id="bk-1",
+        checklist_item_id="passport",
+        office_id="office-1",
+        appointment_at=appointment_at,
+        blob_id=blob_id,
+        display_name="a.pdf",
+        media_type="application/pdf",
+        size_bytes=len(plaintext),
+        sha256="0" * 64,
+        kek_id=wrapped.kek_id,
+        wrapped_key=wrapped.wrapped,
+        scan_status=ScanStatus.CLEAN,
+        review_status=ReviewStatus.SUBMITTED,
+    )
+    async with database.sessionmaker() as session:
+        session.add(document)
+        await session.commit()
+    return document
+
+
+async def count(database: Database) -> int:
+    async with database.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(Document)) or 0)
+
+
+async def test_purge_endpoint_deletes_expired_documents_of_the_admins_tenant_once(
+    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory
+) -> None:
+    booking.add("bk-old", starts_at=datetime.now(UTC) - timedelta(days=200))
+    citizen = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
+    old = await client.post(
+        "/documents/v1/bookings/bk-old/items/passport/documents",
+        content=b"%PDF-1.7 old",
+        headers=citizen,
+    )
+    recent = await client.post(
+        "/documents/v1/bookings/bk-1/items/passport/documents",
+        content=b"%PDF-1.7 new",
+        headers=citizen,
+    )
+    assert old.status_code == recent.status_code == 201
+    admin = tokens.headers(sub="admin-1", tenant="06999001", roles=["admin"])
+    other_admin = tokens.headers(sub="admin-2", tenant="05315000", roles=["admin"])
+
+    by_other_tenant = await client.post("/documents/v1/retention/purge", headers=other_admin)
+    first = await client.post("/documents/v1/retention/purge", headers=admin)
+    second = await client.post("/documents/v1/retention/purge", headers=admin)
+    by_citizen = await client.post("/documents/v1/retention/purge", headers=citizen)
+
+    assert by_other_tenant.json() == {"purged": 0}
+    assert first.json() == {"purged": 1}
+    assert second.json() == {"purged": 0}
+    assert by_citizen.status_code == 403
+    assert len(await app.state.components.blobs.list_ids()) == 1
+    gone = await client.get(f"/documents/v1/documents/{old.json()['id']}", headers=citizen)
+    kept = await client.get(f"/documents/v1/documents/{recent.json()['id']}", headers=citizen)
+    assert gone.status_code == 404
+    assert kept.status_code == 200
+
+
+async def test_concurrent_purges_delete_each_document_exactly_once(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    config = settings(fresh_database_url, tmp_path, tenant_retention_days={"05315000": 400})
+    components = build_components(config)
+    databases = [Database(fresh_database_url, pool_size=2) for _ in range(3)]
+    long_ago = datetime.now(UTC) - timedelta(days=100)
+    try:
+        for _ in range(25):
+            await create_document(databases[0], components, appointment_at=long_ago)
+        kept = await create_document(
+            databases[0], components, appointment_at=long_ago, tenant="05315000"
+        )
+        await create_document(databases[0], components, appointment_at=datetime.now(UTC))
+
+        results = await asyncio.gather(
+            *(purge_expired(db.sessionmaker, components, now=datetime.now(UTC)) for db in databases)
+        )
+
+        assert sum(results) == 25
+        assert await count(databases[0]) == 2
+        remaining = await components.blobs.list_ids()
+        assert len(remaining) == 2
+        assert kept.blob_id in remaining
+    finally:
+        for db in databases:
+            await db.dispose()
+        await components.booking.aclose()
+
+
+async def test_rewrap_moves_keys_to_the_new_kek_and_old_documents_stay_readable(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    old_key, new_key = key_b64(), key_b64()
+    before = settings(
+        fresh_database_url, tmp_path, keks={"2026-01": old_key}, active_kek_id="2026-01"
+    )
+    components = build_components(before)
+    database = Database(fresh_database_url)
+    try:
+        document = await create_document(
+            database, components, appointment_at=datetime.now(UTC), plaintext=b"%PDF-1.7 secret"
+        )
+        rotated = settings(
+            fresh_database_url,
+            tmp_path,
+            keks={"2026-01": old_key, "2026-07": new_key},
+            active_kek_id="2026-07",
+        )
+
+        first = await _maintain("rewrap", rotated, None)
+        second = await _maintain("rewrap", rotated, None)
+
+        assert first == "rewrapped 1 data keys under 2026-07"
+        assert second == "rewrapped 0 data keys under 2026-07"
+        async with database.sessionmaker() as session:
+            stored = await session.get(Document, document.id)
+        assert stored is not None
+        assert stored.kek_id == "2026-07"
+        only_new = KeyRing({"2026-07": base64.b64decode(new_key)}, "2026-07")
+        from documents.crypto.keys import WrappedKey
+        from documents.crypto.stream import decrypt_stream
+
+        data_key = only_new.unwrap(WrappedKey("2026-07", stored.wrapped_key), stored.id)
+        plaintext = b"".join(
+            [c async for c in decrypt_stream(data_key, components.blobs.read(stored.blob_id))]
+        )
+        assert plaintext == b"%PDF-1.7 secret"
+    finally:
+        await database.dispose()
+        await components.booking.aclose()
+
+
+def test_development_kek_is_refused_in_production() -> None:
+    with pytest.raises(ValueError, match="development key-encryption key"):
+        DocumentsSettings(
+            environment=Environment.PRODUCTION, database_url="postgresql+asyncpg://db/documents"
+        )
+
+
+def test_production_with_its_own_kek_is_accepted() -> None:
+    configured = DocumentsSettings.model_validate(
+        {
+            "environment": Environment.PRODUCTION,
+            "database_url": "postgresql+asyncpg://db/documents",
+            "keks": {"2026-11": key_b64()},
+            "active_kek_id": "2026-11",
+        }
+    )
+
+    assert configured.key_ring().active_id == "2026-11"
+
+
+@pytest.mark.parametrize("bad", [{"k": "c2hvcnQ="}, {}])
+def test_keks_must_be_aes_256(bad: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="key"):
+        DocumentsSettings.model_validate({"keks": bad, "active_kek_id": "k"})
+
+
+async def test_upload_and_download_through_s3(
+    s3_endpoint: str, fresh_database_url: str, tmp_path: Path, tokens: TokenFactory
+) -> None:
+    from documents.clients.booking import BookingClient
+    from documents.main import create_app
+
+    config = settings(
+        fresh_database_url,
+        tmp_path,
+        storage_backend=StorageBackend.S3,
+        s3_endpoint_url=s3_endpoint,
+        s3_bucket=f"docs-{os.urandom(4).hex()}",
+        s3_access_key_id="testing",
+        s3_secret_access_key="testing",
+        s3_create_bucket=True,
+    )
+    app = create_app(config)
+    tokens.trust(app)
+    starts = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+
+    def booking(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json={
+                "booking_id": "bk-1",
+                "tenant": "06999001",
+                "office_id": "o-1",
+                "starts_at": starts,
+                "items": [{"id": "passport", "title": "Pass", "required": True}],
+            },
+        )
+
+    app.state.components.booking = BookingClient("http://b", transport=httpx.MockTransport(booking))
+    headers = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
+    data = b"%PDF-1.7\nCANARY-S3\n" + os.urandom(300_000)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            created = await client.post(
+                "/documents/v1/bookings/bk-1/items/passport/documents",
+                content=data,
+                headers=headers,
+            )
+            assert created.status_code == 201, created.text
+            downloaded = await client.get(
+                f"/documents/v1/documents/{created.json()['id']}/content", headers=headers
+            )
+            refused = await client.post(
+                "/documents/v1/bookings/bk-1/items/passport/documents",
+                content=b"<?php echo 1; ?>",
+                headers=headers,
+            )
+        assert downloaded.content == data
+        assert refused.status_code == 415
+        blobs = app.state.components.blobs
+        [blob_id] = await blobs.list_ids()
+        stored = b"".join([c async for c in blobs.read(blob_id)])
+        assert b"CANARY-S3" not in stored
+    finally:
+        await app.state.components.booking.aclose()
+        await app.state.components.blobs.close()
+        await app.state.database.dispose()

@@ -1,0 +1,264 @@
+"""Checklist completeness, clerk review, the clerk access log, withdrawal and scanning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from documents.audit.models import AccessRecord
+from documents.scanning.scanner import ClamdScanner
+from documents.uploads.models import Document
+from servicekit.testing.live import free_port
+from servicekit.testing.tokens import TokenFactory
+
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def pdf(marker: bytes = b"") -> bytes:
+    return b"%PDF-1.7\n" + marker + b"\n" + b"0" * 5000 + b"\n%%EOF\n"
+
+
+def citizen(tokens: TokenFactory, sub: str = "citizen-1") -> dict[str, str]:
+    return tokens.headers(sub=sub, tenant="06999001", roles=["citizen"])
+
+
+def clerk(tokens: TokenFactory, sub: str = "clerk-1") -> dict[str, str]:
+    return tokens.headers(sub=sub, tenant="06999001", roles=["clerk"])
+
+
+async def upload(
+    client: httpx.AsyncClient, tokens: TokenFactory, item: str, data: bytes | None = None
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/documents/v1/bookings/bk-1/items/{item}/documents",
+        content=data or pdf(),
+        headers=citizen(tokens),
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def checklist(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
+    response = await client.get(
+        "/documents/v1/bookings/bk-1/documents", headers=headers, params={"purpose": "Termin"}
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_booking_is_complete_once_every_required_item_has_a_document(
+    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+) -> None:
+    before = await checklist(client, citizen(tokens))
+    await upload(client, tokens, "passport")
+    await upload(client, tokens, "photo")
+    after = await checklist(client, citizen(tokens))
+
+    assert before["complete"] is False
+    assert [item["status"] for item in before["items"]] == ["missing"] * 3
+    assert after["complete"] is True
+    assert after["all_accepted"] is False
+    assert [item["status"] for item in after["items"]] == ["submitted", "submitted", "missing"]
+
+
+async def test_clerk_review_reaches_the_citizen_with_the_reason(
+    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+) -> None:
+    passport = await upload(client, tokens, "passport")
+    photo = await upload(client, tokens, "photo")
+
+    accepted = await client.post(
+        f"/documents/v1/documents/{passport['id']}/review",
+        json={"decision": "accepted"},
+        headers=clerk(tokens),
+    )
+    rejected = await client.post(
+        f"/documents/v1/documents/{photo['id']}/review",
+        json={"decision": "needs_replacement", "reason": "Das Foto ist unscharf."},
+        headers=clerk(tokens),
+    )
+    seen_by_citizen = await checklist(client, citizen(tokens))
+
+    assert accepted.status_code == 200
+    assert rejected.status_code == 200
+    photo_item = seen_by_citizen["items"][1]
+    assert photo_item["status"] == "needs_replacement"
+    assert photo_item["documents"][0]["review_reason"] == "Das Foto ist unscharf."
+    assert seen_by_citizen["complete"] is False
+
+    await upload(client, tokens, "photo")
+    replaced = await checklist(client, citizen(tokens))
+    assert replaced["items"][1]["status"] == "submitted"
+    assert replaced["complete"] is True
+
+
+async def test_replacement_without_reason_is_422(
+    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+) -> None:
+    document = await upload(client, tokens, "passport")
+
+    response = await client.post(
+        f"/documents/v1/documents/{document['id']}/review",
+        json={"decision": "needs_replacement"},
+        headers=clerk(tokens),
+    )
+
+    assert response.status_code == 422
+
+
+async def test_citizen_cannot_review(
+    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+) -> None:
+    document = await upload(client, tokens, "passport")
+
+    response = await client.post(
+        f"/documents/v1/documents/{document['id']}/review",
+        json={"decision": "accepted"},
+        headers=citizen(tokens),
+    )
+
+    assert response.status_code == 403
+    assert response.json()["type"] == "urn:rathaus:problem:review-not-allowed"
+
+
+async def test_every_clerk_read_is_logged_with_who_what_and_why(
+    client: httpx.AsyncClient, session: AsyncSession, booking: Any, tokens: TokenFactory
+) -> None:
+    document = await upload(client, tokens, "passport")
+
+    await checklist(client, clerk(tokens))
+    content = await client.get(
+        f"/documents/v1/documents/{document['id']}/content",
+        headers=clerk(tokens),
+        params={"purpose": "Prüfung vor dem Termin"},
+    )
+    await client.get(f"/documents/v1/documents/{document['id']}/content", headers=citizen(tokens))
+
+    assert content.status_code == 200
+    records = (await session.scalars(select(AccessRecord).order_by(AccessRecord.id))).all()
+    assert [(r.actor, r.action, r.document_id) for r in records] == [
+        ("clerk-1", "list", None),
+        ("clerk-1", "download", document["id"]),
+    ]
+    assert records[1].purpose == "Prüfung vor dem Termin"
+    assert records[1].booking_id == "bk-1"
+    assert records[1].at is not None
+
+
+async def test_clerk_download_without_purpose_is_refused(
+    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+) -> None:
+    document = await upload(client, tokens, "passport")
+
+    response = await client.get(
+        f"/documents/v1/documents/{document['id']}/content", headers=clerk(tokens)
+    )
+
+    assert response.status_code == 400
+    assert response.json()["type"] == "urn:rathaus:problem:purpose-required"
+
+
+@pytest.mark.parametrize(
+    "statement", ["UPDATE document_access_log SET actor = 'x'", "DELETE FROM document_access_log"]
+)
+async def test_access_log_is_append_only_in_the_database(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    booking: Any,
+    tokens: TokenFactory,
+    statement: str,
+) -> None:
+    await checklist(client, clerk(tokens))
+    assert await session.scalar(select(func.count()).select_from(AccessRecord)) == 1
+
+    with pytest.raises((DBAPIError, IntegrityError)):
+        async with session.begin_nested():
+            await session.execute(text(statement))
+
+
+async def test_withdrawn_document_loses_its_key_and_its_blob(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    booking: Any,
+    tokens: TokenFactory,
+) -> None:
+    document = await upload(client, tokens, "passport")
+    assert len(await app.state.components.blobs.list_ids()) == 1
+
+    by_clerk = await client.delete(
+        f"/documents/v1/documents/{document['id']}", headers=clerk(tokens)
+    )
+    response = await client.delete(
+        f"/documents/v1/documents/{document['id']}", headers=citizen(tokens)
+    )
+    again = await client.delete(
+        f"/documents/v1/documents/{document['id']}", headers=citizen(tokens)
+    )
+
+    assert by_clerk.status_code == 403
+    assert response.status_code == 204
+    assert again.status_code == 404
+    assert await session.get(Document, document["id"]) is None
+    assert await app.state.components.blobs.list_ids() == []
+
+
+async def test_with_the_scanner_down_documents_stay_pending_and_are_not_handed_out(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    booking: Any,
+    tokens: TokenFactory,
+    fake_clamd: Any,
+) -> None:
+    app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=free_port(), timeout_s=2)
+    document = await upload(client, tokens, "passport")
+
+    pending = await client.get(
+        f"/documents/v1/documents/{document['id']}/content", headers=citizen(tokens)
+    )
+
+    assert document["scan_status"] == "pending"
+    assert pending.status_code == 409
+    assert pending.json()["type"] == "urn:rathaus:problem:document-not-released"
+
+    # The scanner is back: a rescan releases the document.
+    from documents.audit.repository import AccessLogRepository
+    from documents.uploads.repository import DocumentRepository
+    from documents.uploads.service import DocumentService
+
+    app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
+    service = DocumentService(
+        DocumentRepository(session), AccessLogRepository(session), app.state.components
+    )
+    assert await service.rescan_pending() == 1
+    await session.commit()
+
+    released = await client.get(
+        f"/documents/v1/documents/{document['id']}/content", headers=citizen(tokens)
+    )
+    assert released.status_code == 200
+
+
+async def test_infected_document_is_never_handed_out(
+    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory, fake_clamd: Any
+) -> None:
+    app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
+    document = await upload(client, tokens, "passport", pdf(EICAR))
+
+    response = await client.get(
+        f"/documents/v1/documents/{document['id']}/content", headers=citizen(tokens)
+    )
+    listed = await checklist(client, citizen(tokens))
+
+    assert document["scan_status"] == "infected"
+    assert response.status_code == 409
+    assert listed["items"][0]["status"] == "needs_replacement"
