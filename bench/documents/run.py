@@ -183,8 +183,9 @@ def stand_ins(tokens: TokenFactory) -> FastAPI:
             "booking_id": booking_id,
             "tenant": "06999001",
             "office_id": "office-1",
+            "status": "confirmed",
             "starts_at": starts,
-            "items": [{"id": "passport", "title": "Reisepass", "required": True}],
+            "items": [{"id": "passport", "name": "Reisepass", "mandatory": True}],
         }
 
     return app

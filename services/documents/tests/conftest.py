@@ -123,6 +123,7 @@ class FakeBooking:
         owner: str = "citizen-1",
         tenant: str = "06999001",
         office_id: str = "office-1",
+        status: str = "confirmed",
         starts_at: datetime | None = None,
         manage_token: str | None = None,
         items: list[dict[str, Any]] | None = None,
@@ -134,12 +135,13 @@ class FakeBooking:
                 "booking_id": booking_id,
                 "tenant": tenant,
                 "office_id": office_id,
+                "status": status,
                 "starts_at": (starts_at or datetime.now(UTC) + timedelta(days=3)).isoformat(),
                 "items": items
                 or [
-                    {"id": "passport", "title": "Reisepass", "required": True},
-                    {"id": "photo", "title": "Passfoto", "required": True},
-                    {"id": "extra", "title": "Sonstiges", "required": False},
+                    {"id": "passport", "name": "Reisepass", "mandatory": True},
+                    {"id": "photo", "name": "Passfoto", "mandatory": True},
+                    {"id": "extra", "name": "Sonstiges", "mandatory": False},
                 ],
             },
         }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import httpx
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
@@ -18,11 +19,13 @@ class BookingUnavailable(Exception):
 
 
 class ChecklistItem(BaseModel):
+    """A required document of a booked service (booking's ``ChecklistItem``)."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: str
-    title: str
-    required: bool = True
+    name: str
+    mandatory: bool = True
 
 
 class BookingChecklist(BaseModel):
@@ -33,8 +36,13 @@ class BookingChecklist(BaseModel):
     booking_id: str
     tenant: str
     office_id: str
+    status: Literal["held", "expired", "confirmed", "cancelled"]
     starts_at: AwareDatetime
     items: list[ChecklistItem]
+
+    @property
+    def open_for_uploads(self) -> bool:
+        return self.status in {"held", "confirmed"}
 
     def item(self, item_id: str) -> ChecklistItem | None:
         return next((item for item in self.items if item.id == item_id), None)

@@ -53,7 +53,7 @@ async def resolve_access(booking: BookingClient, booking_id: str, caller: Caller
         checklist = await booking.checklist(booking_id, caller.credentials)
     except BookingUnavailable as exc:
         raise BookingUnavailableProblem() from exc
-    if checklist is None or checklist.booking_id != booking_id:
+    if checklist is None or checklist.booking_id.lower() != booking_id.lower():
         raise BookingNotFound()
     principal = caller.principal
     if principal is not None and principal.tenant != checklist.tenant:

@@ -77,3 +77,8 @@ class DocumentIntegrityError(Problem):
 class BookingUnavailableProblem(ServiceUnavailable):
     type_slug = "booking-unavailable"
     title = "The booking service cannot be asked right now"
+
+
+class BookingClosed(Conflict):
+    type_slug = "booking-closed"
+    title = "The booking is cancelled or expired: no more uploads"

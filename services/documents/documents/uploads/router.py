@@ -13,6 +13,7 @@ from documents.db import SessionDep
 from documents.intake.sniffing import ALLOWED_MEDIA_TYPES
 from documents.uploads.access import Caller
 from documents.uploads.errors import (
+    BookingClosed,
     BookingNotFound,
     BookingUnavailableProblem,
     ChecklistItemNotFound,
@@ -115,6 +116,7 @@ _UPLOAD_BODY: dict[str, Any] = {
         *_ACCESS_PROBLEMS,
         BookingNotFound,
         ChecklistItemNotFound,
+        BookingClosed,
         MissingFile,
         UploadTooLarge,
         UnsupportedFileType,

@@ -24,6 +24,7 @@ from documents.intake.pipeline import (
 from documents.scanning.scanner import ScannerUnavailable, ScanVerdict
 from documents.uploads.access import Access, Caller, resolve_access
 from documents.uploads.errors import (
+    BookingClosed,
     BookingNotFound,
     ChecklistItemNotFound,
     CitizenOnly,
@@ -121,8 +122,11 @@ class DocumentService:
         self, booking_id: str, item_id: str, caller: Caller, body: UploadBody
     ) -> Document:
         access = await self.access(booking_id, caller)
+        booking_id = access.booking.booking_id
         if access.booking.item(item_id) is None:
             raise ChecklistItemNotFound()
+        if not access.booking.open_for_uploads:
+            raise BookingClosed(f"The booking is {access.booking.status}.")
         settings = self.components.settings
         limit = settings.upload_limit(access.booking.tenant)
         is_multipart = body.content_type.lower().startswith("multipart/form-data")
@@ -227,6 +231,7 @@ class DocumentService:
         self, booking_id: str, caller: Caller, purpose: str | None
     ) -> BookingDocumentsOut:
         access = await self.access(booking_id, caller)
+        booking_id = access.booking.booking_id
         if access.is_clerk:
             await self._audit(access, "list", purpose or "checklist review")
         documents = [
@@ -240,14 +245,14 @@ class DocumentService:
         for item in access.booking.items:
             mine = [d for d in documents if d.checklist_item_id == item.id]
             status = _item_status(mine)
-            if item.required:
+            if item.mandatory:
                 complete = complete and status in {"submitted", "accepted"}
                 all_accepted = all_accepted and status == "accepted"
             items.append(
                 ChecklistItemOut(
                     id=item.id,
-                    title=item.title,
-                    required=item.required,
+                    title=item.name,
+                    required=item.mandatory,
                     status=status,  # type: ignore[arg-type]
                     documents=[DocumentOut.model_validate(d) for d in mine],
                 )

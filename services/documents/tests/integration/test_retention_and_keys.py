@@ -255,8 +255,9 @@ async def test_upload_and_download_through_s3(
                 "booking_id": "bk-1",
                 "tenant": "06999001",
                 "office_id": "o-1",
+                "status": "confirmed",
                 "starts_at": starts,
-                "items": [{"id": "passport", "title": "Pass", "required": True}],
+                "items": [{"id": "passport", "name": "Pass", "mandatory": True}],
             },
         )
 

@@ -448,3 +448,23 @@ async def test_flipped_byte_later_on_aborts_the_stream_without_altered_bytes(
 
     assert len(received) < len(data)
     assert data.startswith(bytes(received))
+
+
+async def test_cancelled_booking_takes_no_more_uploads(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    booking: Any,
+    tokens: TokenFactory,
+) -> None:
+    booking.add("bk-gone", status="cancelled")
+
+    response = await client.post(
+        "/documents/v1/bookings/bk-gone/items/passport/documents",
+        content=pdf(),
+        headers=citizen(tokens),
+    )
+
+    assert response.status_code == 409
+    assert response.json()["type"] == "urn:rathaus:problem:booking-closed"
+    await assert_nothing_left(app, session)
