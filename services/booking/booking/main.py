@@ -3,6 +3,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from booking import models  # noqa: F401 - registers every table on Base.metadata
+from booking.availability.router import router as availability_router
+from booking.bookings.router import router as bookings_router
+from booking.catalogue.router import router as catalogue_router
+from booking.hours.router import router as hours_router
+from booking.offices.router import router as offices_router
 from booking.settings import BookingSettings
 from servicekit.app import create_service_app
 
@@ -17,5 +22,11 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             "Online appointment booking for citizen services with digital pre-information, "
             "check-in and queue calling."
         ),
-        routers=[],
+        routers=[
+            catalogue_router,
+            offices_router,
+            hours_router,
+            availability_router,
+            bookings_router,
+        ],
     )

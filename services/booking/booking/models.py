@@ -1,1 +1,22 @@
 """Imports every feature's models so that alembic and the app see all tables."""
+
+from booking.bookings.models import Booking, BookingItem, SlotClaim
+from booking.catalogue.models import RequiredDocument, Service
+from booking.hours.models import Closure, Holiday, OpeningRule
+from booking.idempotency.models import IdempotencyRecord
+from booking.offices.models import Office, OfficeService, OfficeStaff
+
+__all__ = [
+    "Booking",
+    "BookingItem",
+    "Closure",
+    "Holiday",
+    "IdempotencyRecord",
+    "Office",
+    "OfficeService",
+    "OfficeStaff",
+    "OpeningRule",
+    "RequiredDocument",
+    "Service",
+    "SlotClaim",
+]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -13,3 +14,20 @@ class BookingSettings(ServiceSettings):
     service_name: str = "booking"
     port: int = 8002
     database_url: str = "sqlite+aiosqlite:///var/booking.db"
+
+    hold_minutes: int = Field(default=10, ge=1, le=120, description="How long a hold keeps a slot")
+    open_bookings_per_service: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="Upcoming bookings per service one citizen (account or e-mail) may have",
+    )
+    idempotency_ttl_hours: int = Field(
+        default=24, ge=1, description="How long an Idempotency-Key is remembered"
+    )
+    idempotency_stale_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="After this long an unfinished request no longer blocks a retry with its key",
+    )
+    max_services_per_booking: int = Field(default=5, ge=1, le=20)

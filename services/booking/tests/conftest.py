@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,9 @@ from booking.main import create_app
 from booking.settings import BookingSettings
 from servicekit.settings import Environment
 from servicekit.testing import ServiceUnderTest
+
+# The tests share plain factory functions (booking_factories.py next to this file).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def make_app(database_url: str) -> FastAPI:

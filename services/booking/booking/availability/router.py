@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from booking.access import AgsPath
+from booking.availability.errors import TooManyServices
+from booking.availability.schemas import AvailableDay, AvailableDays, FreeSlot, FreeSlots
+from booking.catalogue.errors import ServiceNotFound
+from booking.dependencies import PlannerDep
+from servicekit.db import utcnow
+from servicekit.problems import ValidationFailed, problem_responses
+
+router = APIRouter(prefix="/booking/v1/tenants/{ags}/availability", tags=["availability"])
+
+ServiceIds = Annotated[
+    list[uuid.UUID],
+    Query(alias="service_id", description="One or more services; their durations add up"),
+]
+OfficeIds = Annotated[
+    list[uuid.UUID] | None,
+    Query(alias="office_id", description="Only these offices (default: every office)"),
+]
+
+
+@router.get(
+    "/days",
+    response_model=AvailableDays,
+    responses=problem_responses(ServiceNotFound, TooManyServices, ValidationFailed),
+)
+async def available_days(
+    ags: AgsPath,
+    planner: PlannerDep,
+    service_ids: ServiceIds,
+    month: Annotated[str, Query(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", examples=["2026-12"])],
+    office_ids: OfficeIds = None,
+) -> AvailableDays:
+    """The days of a month with a free slot, and at which offices."""
+    year, number = (int(part) for part in month.split("-"))
+    first = date(year, number, 1)
+    end = date(year + (number == 12), number % 12 + 1, 1)
+    days = await planner.available_days(ags, service_ids, office_ids or [], first, end, utcnow())
+    return AvailableDays(
+        month=month,
+        service_ids=list(dict.fromkeys(service_ids)),
+        days=[AvailableDay(date=day, office_ids=offices) for day, offices in sorted(days.items())],
+    )
+
+
+@router.get(
+    "/slots",
+    response_model=FreeSlots,
+    responses=problem_responses(ServiceNotFound, TooManyServices, ValidationFailed),
+)
+async def free_slots(
+    ags: AgsPath,
+    planner: PlannerDep,
+    service_ids: ServiceIds,
+    day: Annotated[date, Query(alias="date", description="A local day of the offices")],
+    office_ids: OfficeIds = None,
+) -> FreeSlots:
+    """The free slots of a day across the offices offering every requested service."""
+    slots = await planner.free_slots(ags, service_ids, office_ids or [], day, utcnow())
+    return FreeSlots(
+        date=day,
+        service_ids=list(dict.fromkeys(service_ids)),
+        slots=[FreeSlot(office_id=s.office_id, start=s.start, end=s.end) for s in slots],
+    )

@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from booking.bookings.models import Booking, BookingItem, BookingStatus, SlotClaim
+from booking.db import insert_ignoring_conflicts
+
+
+class BookingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Booking | None:
+        query = select(Booking).where(Booking.id == booking_id).options(selectinload(Booking.items))
+        if for_update:
+            query = query.with_for_update(of=Booking)
+        result = await self.session.scalars(query)
+        return result.one_or_none()
+
+    async def add(self, booking: Booking) -> Booking:
+        self.session.add(booking)
+        await self.session.flush()
+        return booking
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    # -- capacity ---------------------------------------------------------------------------
+
+    async def usage(
+        self, office_ids: Iterable[uuid.UUID], start: datetime, end: datetime, now: datetime
+    ) -> dict[tuple[uuid.UUID, datetime], int]:
+        """Seats in use per (office, unit) for units in ``[start, end)``; expired holds are free."""
+        rows = await self.session.execute(
+            select(SlotClaim.office_id, SlotClaim.unit_start, func.count())
+            .where(
+                SlotClaim.office_id.in_(list(office_ids)),
+                SlotClaim.unit_start >= start,
+                SlotClaim.unit_start < end,
+                or_(SlotClaim.expires_at.is_(None), SlotClaim.expires_at > now),
+            )
+            .group_by(SlotClaim.office_id, SlotClaim.unit_start)
+        )
+        return {(row[0], _utc(row[1])): row[2] for row in rows}
+
+    async def claim(
+        self,
+        *,
+        office_id: uuid.UUID,
+        units: Sequence[datetime],
+        booking_id: uuid.UUID,
+        capacity: int,
+        expires_at: datetime | None,
+        now: datetime,
+    ) -> bool:
+        """Take one seat of every unit for the booking, or report that some unit is full.
+
+        The seat is part of the primary key, so two transactions can never both own a seat;
+        ``ON CONFLICT DO NOTHING`` turns a lost race into "try the next seat" instead of an
+        error (PostgreSQL waits for the competing transaction to end before deciding).
+        Claims of expired holds are deleted first: that is what frees them.
+        """
+        if not units:
+            return True
+        await self.session.execute(
+            delete(SlotClaim).where(
+                SlotClaim.office_id == office_id,
+                SlotClaim.unit_start.in_(list(units)),
+                SlotClaim.expires_at.is_not(None),
+                SlotClaim.expires_at <= now,
+            )
+        )
+        rows = await self.session.execute(
+            select(SlotClaim.unit_start, SlotClaim.seat).where(
+                SlotClaim.office_id == office_id, SlotClaim.unit_start.in_(list(units))
+            )
+        )
+        taken: set[tuple[datetime, int]] = {(_utc(row[0]), row[1]) for row in rows}
+        for unit in sorted(units):
+            for seat in range(capacity):
+                if (unit, seat) in taken:
+                    continue
+                statement = insert_ignoring_conflicts(
+                    self.session,
+                    SlotClaim,
+                    office_id=office_id,
+                    unit_start=unit,
+                    seat=seat,
+                    booking_id=booking_id,
+                    expires_at=expires_at,
+                ).returning(SlotClaim.seat)
+                if (await self.session.execute(statement)).first() is not None:
+                    break
+            else:
+                return False
+        return True
+
+    async def claims_of(self, booking_id: uuid.UUID) -> list[tuple[uuid.UUID, datetime]]:
+        rows = await self.session.execute(
+            select(SlotClaim.office_id, SlotClaim.unit_start).where(
+                SlotClaim.booking_id == booking_id
+            )
+        )
+        return [(row[0], _utc(row[1])) for row in rows]
+
+    async def make_permanent(self, booking_id: uuid.UUID, now: datetime) -> int:
+        """Turn a hold's unexpired claims into confirmed ones; the number of claims turned."""
+        result = await self.session.execute(
+            update(SlotClaim)
+            .where(
+                SlotClaim.booking_id == booking_id,
+                SlotClaim.expires_at.is_not(None),
+                SlotClaim.expires_at > now,
+            )
+            .values(expires_at=None)
+        )
+        return int(getattr(result, "rowcount", 0))
+
+    async def release(
+        self, booking_id: uuid.UUID, units: Iterable[tuple[uuid.UUID, datetime]] | None = None
+    ) -> None:
+        """Free the booking's claims (all of them, or those of the given office units)."""
+        statement = delete(SlotClaim).where(SlotClaim.booking_id == booking_id)
+        if units is not None:
+            wanted = list(units)
+            if not wanted:
+                return
+            statement = statement.where(
+                or_(
+                    *(
+                        (SlotClaim.office_id == office_id) & (SlotClaim.unit_start == unit)
+                        for office_id, unit in wanted
+                    )
+                )
+            )
+        await self.session.execute(statement)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    async def open_counts(
+        self,
+        *,
+        tenant: str,
+        service_ids: Iterable[uuid.UUID],
+        subject: str | None,
+        email: str | None,
+        now: datetime,
+        exclude: uuid.UUID,
+    ) -> dict[uuid.UUID, int]:
+        """Upcoming confirmed bookings per service of the same citizen (account or e-mail)."""
+        owners = []
+        if subject is not None:
+            owners.append(Booking.citizen_subject == subject)
+        if email is not None:
+            owners.append(Booking.email == email)
+        if not owners:
+            return {}
+        rows = await self.session.execute(
+            select(BookingItem.service_id, func.count(func.distinct(Booking.id)))
+            .join(Booking, Booking.id == BookingItem.booking_id)
+            .where(
+                Booking.tenant == tenant,
+                Booking.status == BookingStatus.CONFIRMED,
+                Booking.starts_at > now,
+                Booking.id != exclude,
+                BookingItem.service_id.in_(list(service_ids)),
+                or_(*owners),
+            )
+            .group_by(BookingItem.service_id)
+        )
+        return {row[0]: row[1] for row in rows}
+
+    async def at_office(
+        self, office_id: uuid.UUID, start: datetime, end: datetime, now: datetime
+    ) -> Sequence[Booking]:
+        """Confirmed bookings and live holds of an office starting in ``[start, end)``."""
+        result = await self.session.scalars(
+            select(Booking)
+            .where(
+                Booking.office_id == office_id,
+                Booking.starts_at >= start,
+                Booking.starts_at < end,
+                or_(
+                    Booking.status == BookingStatus.CONFIRMED,
+                    (Booking.status == BookingStatus.HELD) & (Booking.hold_expires_at > now),
+                ),
+            )
+            .options(selectinload(Booking.items))
+            .order_by(Booking.starts_at, Booking.code)
+        )
+        return result.all()
+
+    async def of_citizen(self, tenant: str, subject: str) -> Sequence[Booking]:
+        result = await self.session.scalars(
+            select(Booking)
+            .where(Booking.tenant == tenant, Booking.citizen_subject == subject)
+            .options(selectinload(Booking.items))
+            .order_by(Booking.starts_at.desc())
+        )
+        return result.all()
+
+
+def _utc(value: datetime) -> datetime:
+    # Columns of a TypeDecorator come back through it; this guards against raw results.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

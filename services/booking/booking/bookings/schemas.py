@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from booking.catalogue.schemas import Leika
+
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+
+BookingStatusName = Literal["held", "expired", "confirmed", "cancelled"]
+
+
+class HoldIn(BaseModel):
+    """Hold a slot for one or several services (their durations add up) at one office."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    office_id: uuid.UUID
+    service_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
+    start: AwareDatetime = Field(description="A slot start from the availability endpoint")
+
+
+class ContactIn(BaseModel):
+    """The minimum needed to serve and reach the citizen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    email: Annotated[
+        str, StringConstraints(strip_whitespace=True, pattern=EMAIL_PATTERN, max_length=320)
+    ]
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()/-]{4,40}$")] | None = None
+
+
+class RescheduleIn(BaseModel):
+    """Move a confirmed booking; the new slot is taken before the old one is given back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime
+    office_id: uuid.UUID | None = Field(default=None, description="Another office (default: same)")
+
+
+class OfficeRef(BaseModel):
+    id: uuid.UUID
+    name: str
+    street: str
+    postal_code: str
+    city: str
+    time_zone: str
+
+
+class BookedService(BaseModel):
+    service_id: uuid.UUID
+    leika: Leika
+    name: str
+    duration_minutes: int
+
+
+class ChecklistItem(BaseModel):
+    """A required document of a booked service: what the citizen brings along."""
+
+    id: uuid.UUID = Field(description="Id of the required document (stable across edits)")
+    service_id: uuid.UUID
+    leika: Leika
+    name: str
+    description: str
+    mandatory: bool
+    accepted_formats: list[str]
+
+
+class Contact(BaseModel):
+    name: str
+    email: str
+    phone: str | None
+
+
+class BookingOut(BaseModel):
+    id: uuid.UUID
+    tenant: str
+    code: str = Field(description="Short code the citizen gives at the counter")
+    status: BookingStatusName
+    office: OfficeRef
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    hold_expires_at: AwareDatetime | None
+    services: list[BookedService]
+    contact: Contact | None
+    checklist: list[ChecklistItem] = Field(description="The pre-information: what to bring")
+    created_at: AwareDatetime
+    confirmed_at: AwareDatetime | None
+    cancelled_at: AwareDatetime | None
+
+
+class HoldOut(BookingOut):
+    manage_token: str = Field(
+        description=(
+            "Secret for managing the booking without an account (header X-Manage-Token). "
+            "Shown once: only its hash is stored."
+        )
+    )
+
+
+class BookingList(BaseModel):
+    items: list[BookingOut]
+
+
+class Checklist(BaseModel):
+    """The checklist of a booking, for the documents service and the citizen."""
+
+    booking_id: uuid.UUID
+    tenant: str
+    office_id: uuid.UUID
+    status: BookingStatusName
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    language: Literal["de", "en"]
+    items: list[ChecklistItem]
+
+
+class DayView(BaseModel):
+    office_id: uuid.UUID
+    date: date
+    time_zone: str
+    items: list[BookingOut]

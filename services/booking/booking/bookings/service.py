@@ -1,0 +1,370 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from booking.access import is_citizen_of
+from booking.availability.service import Planner
+from booking.bookings.errors import (
+    BookingClosed,
+    BookingLimitReached,
+    BookingNotConfirmed,
+    BookingNotFound,
+    BookingNotHeld,
+    HoldExpired,
+    SlotTaken,
+)
+from booking.bookings.models import Booking, BookingItem, BookingStatus
+from booking.bookings.repository import BookingRepository
+from booking.bookings.schemas import (
+    BookedService,
+    BookingOut,
+    BookingStatusName,
+    Checklist,
+    ChecklistItem,
+    Contact,
+    ContactIn,
+    HoldIn,
+    OfficeRef,
+    RescheduleIn,
+)
+from booking.bookings.secrets import hash_token, new_code, new_manage_token, token_matches
+from booking.catalogue.models import Service
+from booking.catalogue.repository import ServiceRepository
+from booking.hours.calendar import day_bounds
+from booking.language import Language
+from booking.offices.models import Office
+from booking.offices.repository import OfficeRepository
+from booking.offices.service import OfficeDirectory
+from booking.settings import BookingSettings
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from servicekit.problems import Forbidden
+
+
+class NotOfficeStaff(Forbidden):
+    type_slug = "not-office-staff"
+    title = "Only clerks of this office and administrators see its appointments"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Whoever asks about a booking: a token's principal and/or a manage-link token."""
+
+    principal: Principal | None
+    manage_token: str | None = None
+
+
+def status_of(booking: Booking, now: datetime) -> BookingStatusName:
+    if booking.status == BookingStatus.HELD:
+        expires = booking.hold_expires_at
+        return "expired" if expires is None or expires <= now else "held"
+    if booking.status == BookingStatus.CONFIRMED:
+        return "confirmed"
+    return "cancelled"
+
+
+class Bookings:
+    def __init__(
+        self,
+        bookings: BookingRepository,
+        planner: Planner,
+        offices: OfficeRepository,
+        services: ServiceRepository,
+        settings: BookingSettings,
+    ) -> None:
+        self.bookings = bookings
+        self.planner = planner
+        self.offices = offices
+        self.directory = OfficeDirectory(offices)
+        self.services = services
+        self.settings = settings
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def hold(
+        self, tenant: str, data: HoldIn, principal: Principal | None, language: Language
+    ) -> tuple[Booking, str]:
+        now = utcnow()
+        services = await self.planner.services_of(tenant, data.service_ids)
+        start = data.start.astimezone(UTC)
+        plan = await self.planner.plan_for(tenant, data.office_id, services, start)
+        self.planner.check_start(plan, start, now)
+        overrides = {o.service_id: o.duration_minutes for o in plan.office.services}
+        token = new_manage_token()
+        expires = now + timedelta(minutes=self.settings.hold_minutes)
+        booking = Booking(
+            id=uuid.uuid4(),
+            tenant=tenant,
+            office_id=plan.office.id,
+            code=new_code(),
+            status=BookingStatus.HELD,
+            starts_at=start,
+            ends_at=start + plan.length,
+            hold_expires_at=expires,
+            citizen_subject=(
+                principal.subject
+                if principal is not None and is_citizen_of(principal, tenant)
+                else None
+            ),
+            manage_token_hash=hash_token(token),
+            language=language,
+            created_at=now,
+            items=[
+                BookingItem(
+                    position=position,
+                    service_id=service.id,
+                    duration_minutes=overrides.get(service.id) or service.duration_minutes,
+                )
+                for position, service in enumerate(services)
+            ],
+        )
+        await self.bookings.add(booking)
+        claimed = await self.bookings.claim(
+            office_id=plan.office.id,
+            units=plan.units(start),
+            booking_id=booking.id,
+            capacity=plan.capacity,
+            expires_at=expires,
+            now=now,
+        )
+        if not claimed:
+            raise SlotTaken("Every counter is booked at this time; pick another slot.")
+        return booking, token
+
+    async def find(
+        self, booking_id: uuid.UUID, caller: Caller, *, for_update: bool = False
+    ) -> Booking:
+        """The booking if the caller may see it; 404 alike for missing and foreign ones."""
+        booking = await self.bookings.get(booking_id, for_update=for_update)
+        if booking is None or not await self._may_access(booking, caller):
+            raise BookingNotFound(f"No booking {booking_id} for you.")
+        return booking
+
+    async def _may_access(self, booking: Booking, caller: Caller) -> bool:
+        if token_matches(caller.manage_token, booking.manage_token_hash):
+            return True
+        principal = caller.principal
+        if principal is None or principal.tenant != booking.tenant:
+            return False
+        if principal.has_role("citizen") and booking.citizen_subject == principal.subject:
+            return True
+        if principal.has_role("clerk", "admin"):
+            office = await self.offices.get(booking.tenant, booking.office_id)
+            return office is not None and await self.directory.works_at(principal, office)
+        return False
+
+    async def confirm(self, booking_id: uuid.UUID, caller: Caller, contact: ContactIn) -> Booking:
+        now = utcnow()
+        booking = await self.find(booking_id, caller, for_update=True)
+        status = status_of(booking, now)
+        if status == "expired":
+            raise HoldExpired("The hold has run out; hold a slot again.")
+        if status != "held":
+            raise BookingNotHeld(f"The booking is {status}.")
+        email = contact.email.lower()
+        counts = await self.bookings.open_counts(
+            tenant=booking.tenant,
+            service_ids=[item.service_id for item in booking.items],
+            subject=booking.citizen_subject,
+            email=email,
+            now=now,
+            exclude=booking.id,
+        )
+        limit = self.settings.open_bookings_per_service
+        if any(count >= limit for count in counts.values()):
+            raise BookingLimitReached(
+                f"At most {limit} upcoming bookings per service; cancel one first."
+            )
+        claims = await self.bookings.claims_of(booking.id)
+        turned = await self.bookings.make_permanent(booking.id, now)
+        if not claims or turned != len(claims):
+            raise HoldExpired("The hold has run out; hold a slot again.")
+        booking.status = BookingStatus.CONFIRMED
+        booking.name = contact.name
+        booking.email = email
+        booking.phone = contact.phone
+        booking.confirmed_at = now
+        booking.hold_expires_at = None
+        await self.bookings.flush()
+        return booking
+
+    async def cancel(self, booking_id: uuid.UUID, caller: Caller) -> Booking:
+        now = utcnow()
+        booking = await self.find(booking_id, caller, for_update=True)
+        if booking.status == BookingStatus.CANCELLED:
+            return booking
+        if booking.status == BookingStatus.CONFIRMED and booking.starts_at <= now:
+            raise BookingClosed("The appointment has begun; it can no longer be cancelled.")
+        await self.bookings.release(booking.id)
+        booking.status = BookingStatus.CANCELLED
+        booking.cancelled_at = now
+        booking.hold_expires_at = None
+        await self.bookings.flush()
+        return booking
+
+    async def reschedule(
+        self, booking_id: uuid.UUID, caller: Caller, data: RescheduleIn
+    ) -> Booking:
+        now = utcnow()
+        booking = await self.find(booking_id, caller, for_update=True)
+        if booking.status == BookingStatus.CANCELLED or (
+            booking.status == BookingStatus.CONFIRMED and booking.starts_at <= now
+        ):
+            raise BookingClosed("A cancelled or begun appointment cannot be moved.")
+        if booking.status != BookingStatus.CONFIRMED:
+            raise BookingNotConfirmed("Confirm the held slot first, or hold another one.")
+        services = await self.planner.services_of(
+            booking.tenant, [item.service_id for item in booking.items]
+        )
+        office_id = data.office_id or booking.office_id
+        start = data.start.astimezone(UTC)
+        plan = await self.planner.plan_for(booking.tenant, office_id, services, start)
+        self.planner.check_start(plan, start, now)
+        new_units = plan.units(start)
+        old = set(await self.bookings.claims_of(booking.id))
+        # The new seats are taken while the old ones are still held: a lost race leaves the
+        # booking exactly as it was.
+        claimed = await self.bookings.claim(
+            office_id=office_id,
+            units=[unit for unit in new_units if (office_id, unit) not in old],
+            booking_id=booking.id,
+            capacity=plan.capacity,
+            expires_at=None,
+            now=now,
+        )
+        if not claimed:
+            raise SlotTaken("Every counter is booked at the new time; the booking is unchanged.")
+        keep = {(office_id, unit) for unit in new_units}
+        await self.bookings.release(booking.id, [claim for claim in old if claim not in keep])
+        overrides = {o.service_id: o.duration_minutes for o in plan.office.services}
+        by_id = {service.id: service for service in services}
+        for item in booking.items:
+            item.duration_minutes = (
+                overrides.get(item.service_id) or by_id[item.service_id].duration_minutes
+            )
+        booking.office_id = office_id
+        booking.starts_at = start
+        booking.ends_at = start + plan.length
+        await self.bookings.flush()
+        return booking
+
+    # -- views ------------------------------------------------------------------------------
+
+    async def of_citizen(self, principal: Principal) -> Sequence[Booking]:
+        return await self.bookings.of_citizen(principal.tenant, principal.subject)
+
+    async def office_day(
+        self, tenant: str, office_id: uuid.UUID, day: date, principal: Principal
+    ) -> tuple[Office, Sequence[Booking]]:
+        office = await self.directory.get(tenant, office_id)
+        if not await self.directory.works_at(principal, office):
+            raise NotOfficeStaff()
+        start, end = day_bounds(day, ZoneInfo(office.time_zone))
+        return office, await self.bookings.at_office(office.id, start, end, utcnow())
+
+    async def describe(
+        self, bookings: Sequence[Booking], language: Language, *, with_contact: bool = True
+    ) -> list[BookingOut]:
+        now = utcnow()
+        offices = await self.offices.get_many(b.office_id for b in bookings)
+        services: dict[uuid.UUID, Service] = {}
+        for tenant in {b.tenant for b in bookings}:
+            ids = {item.service_id for b in bookings if b.tenant == tenant for item in b.items}
+            services.update({s.id: s for s in await self.services.get_many(tenant, ids)})
+        return [
+            self._out(booking, offices[booking.office_id], services, language, now, with_contact)
+            for booking in bookings
+        ]
+
+    async def office_of(self, booking: Booking) -> Office:
+        return (await self.offices.get_many([booking.office_id]))[booking.office_id]
+
+    def _out(
+        self,
+        booking: Booking,
+        office: Office,
+        services: dict[uuid.UUID, Service],
+        language: Language,
+        now: datetime,
+        with_contact: bool,
+    ) -> BookingOut:
+        english = language == "en"
+        contact = None
+        if with_contact and booking.name is not None and booking.email is not None:
+            contact = Contact(name=booking.name, email=booking.email, phone=booking.phone)
+        return BookingOut(
+            id=booking.id,
+            tenant=booking.tenant,
+            code=booking.code,
+            status=status_of(booking, now),
+            office=OfficeRef(
+                id=office.id,
+                name=office.name,
+                street=office.street,
+                postal_code=office.postal_code,
+                city=office.city,
+                time_zone=office.time_zone,
+            ),
+            starts_at=booking.starts_at,
+            ends_at=booking.ends_at,
+            hold_expires_at=booking.hold_expires_at,
+            services=[
+                BookedService(
+                    service_id=item.service_id,
+                    leika=services[item.service_id].leika,
+                    name=(
+                        services[item.service_id].name_en
+                        if english
+                        else services[item.service_id].name_de
+                    ),
+                    duration_minutes=item.duration_minutes,
+                )
+                for item in booking.items
+            ],
+            contact=contact,
+            checklist=self._checklist(booking, services, language),
+            created_at=booking.created_at,
+            confirmed_at=booking.confirmed_at,
+            cancelled_at=booking.cancelled_at,
+        )
+
+    @staticmethod
+    def _checklist(
+        booking: Booking, services: dict[uuid.UUID, Service], language: Language
+    ) -> list[ChecklistItem]:
+        english = language == "en"
+        return [
+            ChecklistItem(
+                id=document.id,
+                service_id=service.id,
+                leika=service.leika,
+                name=document.name_en if english else document.name_de,
+                description=document.description_en if english else document.description_de,
+                mandatory=document.mandatory,
+                accepted_formats=list(document.accepted_formats),
+            )
+            for service in (services[item.service_id] for item in booking.items)
+            for document in service.documents
+        ]
+
+    async def checklist(self, booking: Booking, language: Language) -> Checklist:
+        services = {
+            s.id: s
+            for s in await self.services.get_many(
+                booking.tenant, [item.service_id for item in booking.items]
+            )
+        }
+        return Checklist(
+            booking_id=booking.id,
+            tenant=booking.tenant,
+            office_id=booking.office_id,
+            status=status_of(booking, utcnow()),
+            starts_at=booking.starts_at,
+            ends_at=booking.ends_at,
+            language=language,
+            items=self._checklist(booking, services, language),
+        )

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from booking.access import AgsPath, NotAdministrator, TenantAdmin
+from booking.db import SessionDep
+from booking.hours.errors import ClosureNotFound, HolidayNotFound
+from booking.hours.repository import HoursRepository
+from booking.hours.schemas import (
+    ClosureIn,
+    ClosureOut,
+    HolidayIn,
+    HolidayList,
+    HolidayOut,
+    OpeningHoursIn,
+    OpeningHoursOut,
+)
+from booking.hours.service import OpeningHours
+from booking.offices.errors import OfficeNotFound
+from booking.offices.repository import OfficeRepository
+from booking.offices.service import OfficeDirectory
+from servicekit.auth import InvalidToken
+from servicekit.db import utcnow
+from servicekit.problems import ValidationFailed, problem_responses
+
+router = APIRouter(prefix="/booking/v1/tenants/{ags}", tags=["opening hours"])
+
+
+def _hours(session: SessionDep) -> OpeningHours:
+    return OpeningHours(HoursRepository(session))
+
+
+def _directory(session: SessionDep) -> OfficeDirectory:
+    return OfficeDirectory(OfficeRepository(session))
+
+
+HoursDep = Annotated[OpeningHours, Depends(_hours)]
+DirectoryDep = Annotated[OfficeDirectory, Depends(_directory)]
+ADMIN_PROBLEMS = (InvalidToken, NotAdministrator, ValidationFailed)
+
+
+@router.get(
+    "/offices/{office_id}/opening-hours",
+    response_model=OpeningHoursOut,
+    responses=problem_responses(OfficeNotFound, ValidationFailed),
+)
+async def get_opening_hours(
+    ags: AgsPath, office_id: uuid.UUID, directory: DirectoryDep, hours: HoursDep
+) -> OpeningHoursOut:
+    """An office's weekly opening hours (local time) and its coming closures."""
+    return await hours.describe(await directory.get(ags, office_id))
+
+
+@router.put(
+    "/offices/{office_id}/opening-hours",
+    response_model=OpeningHoursOut,
+    responses=problem_responses(*ADMIN_PROBLEMS, OfficeNotFound),
+)
+async def replace_opening_hours(
+    ags: AgsPath,
+    office_id: uuid.UUID,
+    body: OpeningHoursIn,
+    _admin: TenantAdmin,
+    directory: DirectoryDep,
+    hours: HoursDep,
+) -> OpeningHoursOut:
+    """Replace an office's weekly opening hours (administrators); bookings stay as they are."""
+    return await hours.replace(await directory.get(ags, office_id), body)
+
+
+@router.post(
+    "/offices/{office_id}/closures",
+    status_code=201,
+    response_model=ClosureOut,
+    responses=problem_responses(*ADMIN_PROBLEMS, OfficeNotFound),
+)
+async def add_closure(
+    ags: AgsPath,
+    office_id: uuid.UUID,
+    body: ClosureIn,
+    _admin: TenantAdmin,
+    directory: DirectoryDep,
+    hours: HoursDep,
+) -> ClosureOut:
+    """Close an office for a while (administrators); existing bookings stay as they are."""
+    return ClosureOut.of(await hours.add_closure(await directory.get(ags, office_id), body))
+
+
+@router.delete(
+    "/offices/{office_id}/closures/{closure_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(*ADMIN_PROBLEMS, OfficeNotFound, ClosureNotFound),
+)
+async def delete_closure(
+    ags: AgsPath,
+    office_id: uuid.UUID,
+    closure_id: uuid.UUID,
+    _admin: TenantAdmin,
+    directory: DirectoryDep,
+    hours: HoursDep,
+) -> None:
+    """Remove a closure (administrators)."""
+    await hours.delete_closure(await directory.get(ags, office_id), closure_id)
+
+
+@router.get("/holidays", response_model=HolidayList, responses=problem_responses(ValidationFailed))
+async def list_holidays(
+    ags: AgsPath,
+    hours: HoursDep,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> HolidayList:
+    """Public holidays of the municipality in a year (this year by default)."""
+    items = await hours.holidays(ags, year or utcnow().year)
+    return HolidayList(items=[HolidayOut.of(h) for h in items])
+
+
+@router.put(
+    "/holidays/{day}",
+    response_model=HolidayOut,
+    responses=problem_responses(*ADMIN_PROBLEMS),
+)
+async def set_holiday(
+    ags: AgsPath, day: date, body: HolidayIn, _admin: TenantAdmin, hours: HoursDep
+) -> HolidayOut:
+    """Declare a public holiday: every office of the municipality is closed (administrators)."""
+    return HolidayOut.of(await hours.set_holiday(ags, day, body.name))
+
+
+@router.delete(
+    "/holidays/{day}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(*ADMIN_PROBLEMS, HolidayNotFound),
+)
+async def delete_holiday(ags: AgsPath, day: date, _admin: TenantAdmin, hours: HoursDep) -> None:
+    """Remove a public holiday (administrators)."""
+    await hours.delete_holiday(ags, day)

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, time
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from booking.hours.calendar import WeeklyRule
+from booking.hours.models import Closure, Holiday, OpeningRule
+
+WallTime = Annotated[time, Field(description="Local wall time of the office, HH:MM")]
+
+
+def _naive(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("opening hours are local wall times: give no offset")
+    return value
+
+
+class Break(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: WallTime
+    end: WallTime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Break:
+        _naive(self.start)
+        _naive(self.end)
+        if self.end <= self.start:
+            raise ValueError("a break ends after it starts")
+        return self
+
+
+class OpeningRuleIn(BaseModel):
+    """Weekly opening hours in the office's local time, valid for ``[valid_from, valid_until)``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weekday: int = Field(ge=1, le=7, description="ISO weekday: 1 = Monday ... 7 = Sunday")
+    opens: WallTime
+    closes: WallTime
+    breaks: list[Break] = Field(default_factory=list, max_length=10)
+    valid_from: date
+    valid_until: date | None = Field(default=None, description="First day it no longer applies")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OpeningRuleIn:
+        _naive(self.opens)
+        _naive(self.closes)
+        if self.closes <= self.opens:
+            raise ValueError("closes must be after opens (same local day)")
+        for item in self.breaks:
+            if item.start < self.opens or item.end > self.closes:
+                raise ValueError("breaks lie within the opening hours")
+        if self.valid_until is not None and self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        return self
+
+
+class OpeningRuleOut(OpeningRuleIn):
+    id: uuid.UUID
+
+    @classmethod
+    def of(cls, rule: OpeningRule) -> OpeningRuleOut:
+        return cls(
+            id=rule.id,
+            weekday=rule.weekday,
+            opens=rule.opens,
+            closes=rule.closes,
+            breaks=[
+                Break(start=time.fromisoformat(b["start"]), end=time.fromisoformat(b["end"]))
+                for b in rule.breaks
+            ],
+            valid_from=rule.valid_from,
+            valid_until=rule.valid_until,
+        )
+
+
+def weekly_rule(rule: OpeningRule) -> WeeklyRule:
+    return WeeklyRule(
+        weekday=rule.weekday,
+        opens=rule.opens,
+        closes=rule.closes,
+        breaks=tuple(
+            (time.fromisoformat(b["start"]), time.fromisoformat(b["end"])) for b in rule.breaks
+        ),
+        valid_from=rule.valid_from,
+        valid_until=rule.valid_until,
+    )
+
+
+class OpeningHoursIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[OpeningRuleIn] = Field(max_length=100)
+
+
+class ClosureIn(BaseModel):
+    """The office is closed for ``[starts_at, ends_at)``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    reason: Annotated[str, StringConstraints(max_length=200)] = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ClosureIn:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class ClosureOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    reason: str
+
+    @classmethod
+    def of(cls, closure: Closure) -> ClosureOut:
+        return cls.model_validate(closure)
+
+
+class HolidayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class HolidayOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    day: date
+    name: str
+
+    @classmethod
+    def of(cls, holiday: Holiday) -> HolidayOut:
+        return cls.model_validate(holiday)
+
+
+class HolidayList(BaseModel):
+    items: list[HolidayOut]
+
+
+class OpeningHoursOut(BaseModel):
+    office_id: uuid.UUID
+    time_zone: str
+    rules: list[OpeningRuleOut]
+    closures: list[ClosureOut] = Field(description="Closures that have not ended yet")

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.db import insert_ignoring_conflicts
+from booking.idempotency.models import IdempotencyRecord
+
+
+class IdempotencyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert_new(self, caller: str, key: str, request_hash: str, now: datetime) -> bool:
+        """Register the key as in progress; False when the caller used it already."""
+        statement = insert_ignoring_conflicts(
+            self.session,
+            IdempotencyRecord,
+            caller=caller,
+            key=key,
+            request_hash=request_hash,
+            started_at=now,
+        ).returning(IdempotencyRecord.key)
+        return (await self.session.execute(statement)).first() is not None
+
+    async def get(self, caller: str, key: str) -> IdempotencyRecord | None:
+        result = await self.session.scalars(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.caller == caller, IdempotencyRecord.key == key
+            )
+        )
+        return result.one_or_none()
+
+    async def forget_finished_before(self, caller: str, key: str, before: datetime) -> None:
+        await self.session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.caller == caller,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.finished_at < before,
+            )
+        )
+
+    async def take_over(self, caller: str, key: str, started_at: datetime, now: datetime) -> bool:
+        """Restart a request whose first attempt never finished (only one caller wins)."""
+        result = await self.session.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.caller == caller,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.finished_at.is_(None),
+                IdempotencyRecord.started_at == started_at,
+            )
+            .values(started_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def finish(
+        self, caller: str, key: str, status_code: int, response: dict[str, Any], now: datetime
+    ) -> None:
+        await self.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
+            .values(status_code=status_code, response=response, finished_at=now)
+        )
+
+    async def abandon(self, caller: str, key: str) -> None:
+        await self.session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.caller == caller,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.finished_at.is_(None),
+            )
+        )

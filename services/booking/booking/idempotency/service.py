@@ -1,0 +1,116 @@
+"""``Idempotency-Key`` for requests that create something.
+
+The key is registered in a short transaction of its own before the work starts, so a
+concurrent duplicate sees it at once and gets 409 instead of queueing behind the first; the
+response is stored in the request's own transaction, so it exists exactly when the work was
+committed. A failed request forgets its key, so the client may retry it. Keys are scoped per
+caller and bound to the request (method, path and body): the same key with another body is 422.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.idempotency.errors import IdempotencyKeyReused, IdempotentRequestInProgress
+from booking.idempotency.repository import IdempotencyRepository
+from servicekit.db import Database, utcnow
+
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+@dataclass(frozen=True)
+class Replay:
+    status_code: int
+    body: dict[str, Any]
+
+
+def fingerprint(method: str, path: str, body: BaseModel) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+class Idempotency:
+    def __init__(self, database: Database, *, ttl: timedelta, stale_after: timedelta) -> None:
+        self.database = database
+        self.ttl = ttl
+        self.stale_after = stale_after
+
+    async def begin(self, caller: str, key: str, request_hash: str) -> Replay | None:
+        """None when this request should run; the stored response when it already ran."""
+        async with self.database.sessionmaker() as session, session.begin():
+            records = IdempotencyRepository(session)
+            now = utcnow()
+            await records.forget_finished_before(caller, key, now - self.ttl)
+            if await records.insert_new(caller, key, request_hash, now):
+                return None
+            record = await records.get(caller, key)
+            if record is None:
+                raise IdempotentRequestInProgress("Retry in a moment.")
+            if record.request_hash != request_hash:
+                raise IdempotencyKeyReused(
+                    "Use a new Idempotency-Key for a request with another body or target."
+                )
+            if record.finished_at is not None and record.status_code is not None:
+                return Replay(status_code=record.status_code, body=dict(record.response or {}))
+            if record.started_at <= now - self.stale_after and await records.take_over(
+                caller, key, record.started_at, now
+            ):
+                return None
+            raise IdempotentRequestInProgress("The first request with this key is still running.")
+
+    async def finish(
+        self,
+        session: AsyncSession,
+        caller: str,
+        key: str,
+        status_code: int,
+        body: dict[str, Any],
+    ) -> None:
+        await IdempotencyRepository(session).finish(caller, key, status_code, body, utcnow())
+
+    async def abandon(self, caller: str, key: str) -> None:
+        async with self.database.sessionmaker() as session, session.begin():
+            await IdempotencyRepository(session).abandon(caller, key)
+
+    async def run(
+        self,
+        *,
+        session: AsyncSession,
+        caller: str,
+        key: str | None,
+        request_hash: str,
+        status_code: int,
+        action: Callable[[], Awaitable[BaseModel]],
+    ) -> JSONResponse:
+        """Run ``action`` once per (caller, key); replay its response for a repeated request.
+
+        Must be called before the request's session has begun a transaction: on SQLite a
+        second connection could otherwise not write.
+        """
+        if key is None:
+            result = await action()
+            return JSONResponse(result.model_dump(mode="json"), status_code=status_code)
+        replay = await self.begin(caller, key, request_hash)
+        if replay is not None:
+            return JSONResponse(
+                replay.body, status_code=replay.status_code, headers={REPLAY_HEADER: "true"}
+            )
+        try:
+            result = await action()
+            body = result.model_dump(mode="json")
+            await self.finish(session, caller, key, status_code, body)
+        except Exception:
+            # End the request's transaction first: its locks must not block forgetting the key.
+            await session.rollback()
+            await self.abandon(caller, key)
+            raise
+        return JSONResponse(body, status_code=status_code)

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from booking.hours.calendar import (
+    WeeklyRule,
+    day_bounds,
+    merge,
+    open_intervals,
+    slot_starts,
+    subtract,
+    units_of,
+)
+from booking.language import negotiate
+
+BERLIN = ZoneInfo("Europe/Berlin")
+MARCH_DST = date(2027, 3, 28)  # last Sunday of March: 02:00 CET -> 03:00 CEST
+OCTOBER_DST = date(2027, 10, 31)  # last Sunday of October: 03:00 CEST -> 02:00 CET
+
+
+def rule(weekday: int, opens: time, closes: time, *breaks: tuple[time, time]) -> WeeklyRule:
+    return WeeklyRule(
+        weekday=weekday,
+        opens=opens,
+        closes=closes,
+        breaks=breaks,
+        valid_from=date(2020, 1, 1),
+        valid_until=None,
+    )
+
+
+def test_dst_days_are_23_and_25_hours_long() -> None:
+    start, end = day_bounds(MARCH_DST, BERLIN)
+    assert end - start == timedelta(hours=23)
+    start, end = day_bounds(OCTOBER_DST, BERLIN)
+    assert end - start == timedelta(hours=25)
+
+
+def test_march_change_opening_hours_are_two_real_hours_shorter_than_local_reading() -> None:
+    periods = open_intervals(MARCH_DST, BERLIN, [rule(7, time(1), time(4))])
+
+    assert periods == [
+        (datetime(2027, 3, 28, 0, 0, tzinfo=UTC), datetime(2027, 3, 28, 2, 0, tzinfo=UTC))
+    ]
+    starts = list(slot_starts(periods, timedelta(minutes=30), timedelta(minutes=30)))
+    local = [s.astimezone(BERLIN).strftime("%H:%M") for s in starts]
+    assert local == ["01:00", "01:30", "03:00", "03:30"]
+
+
+def test_october_change_repeats_the_local_hour_with_distinct_instants() -> None:
+    periods = open_intervals(OCTOBER_DST, BERLIN, [rule(7, time(1), time(4))])
+
+    assert periods == [
+        (datetime(2027, 10, 30, 23, 0, tzinfo=UTC), datetime(2027, 10, 31, 3, 0, tzinfo=UTC))
+    ]
+    starts = list(slot_starts(periods, timedelta(minutes=30), timedelta(minutes=30)))
+    assert len(starts) == 8
+    assert len(set(starts)) == 8
+    local = [s.astimezone(BERLIN).strftime("%H:%M") for s in starts]
+    assert local.count("02:00") == 2
+    assert local.count("02:30") == 2
+
+
+def test_breaks_and_closures_cut_opening_hours_half_open() -> None:
+    day = date(2027, 1, 11)  # Monday
+    closure = (
+        datetime(2027, 1, 11, 14, 0, tzinfo=UTC),  # 15:00 local
+        datetime(2027, 1, 11, 15, 0, tzinfo=UTC),
+    )
+    periods = open_intervals(
+        day, BERLIN, [rule(1, time(8), time(17), (time(12), time(13)))], [closure]
+    )
+
+    local = [(a.astimezone(BERLIN).time(), b.astimezone(BERLIN).time()) for a, b in periods]
+    assert local == [(time(8), time(12)), (time(13), time(15)), (time(16), time(17))]
+
+
+def test_holiday_closes_the_day_and_validity_is_half_open() -> None:
+    day = date(2027, 1, 11)
+    ending = WeeklyRule(1, time(8), time(12), (), date(2020, 1, 1), day)
+    assert open_intervals(day, BERLIN, [ending]) == []
+    assert (
+        open_intervals(day, BERLIN, [rule(1, time(8), time(12))], holidays=frozenset({day})) == []
+    )
+
+
+def test_slots_fit_entirely_before_closing() -> None:
+    start = datetime(2027, 1, 11, 7, tzinfo=UTC)
+    periods = [(start, start + timedelta(minutes=60))]
+
+    starts = list(slot_starts(periods, timedelta(minutes=15), timedelta(minutes=40)))
+
+    assert starts == [start, start + timedelta(minutes=15)]
+    assert units_of(start, timedelta(minutes=40), timedelta(minutes=15)) == [
+        start,
+        start + timedelta(minutes=15),
+        start + timedelta(minutes=30),
+    ]
+
+
+def test_merge_and_subtract() -> None:
+    t = [datetime(2027, 1, 1, h, tzinfo=UTC) for h in range(6)]
+    assert merge([(t[2], t[4]), (t[0], t[2]), (t[3], t[5])]) == [(t[0], t[5])]
+    assert subtract([(t[0], t[5])], [(t[1], t[2]), (t[3], t[4])]) == [
+        (t[0], t[1]),
+        (t[2], t[3]),
+        (t[4], t[5]),
+    ]
+
+
+def test_accept_language_picks_the_preferred_supported_language() -> None:
+    assert negotiate(None) == "de"
+    assert negotiate("en-GB,en;q=0.9,de;q=0.8") == "en"
+    assert negotiate("fr, de;q=0.5, en;q=0.4") == "de"
+    assert negotiate("fr") == "de"
+    assert negotiate("en;q=0, de") == "de"
+    assert negotiate("*") == "de"
