@@ -15,14 +15,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from documents.audit.repository import AccessLogRepository
 from documents.components import Components
 from documents.main import create_app
 from documents.retention.service import purge_expired
 from documents.settings import DocumentsSettings
-from documents.uploads.repository import DocumentRepository
 from documents.uploads.rotation import rewrap_all
-from documents.uploads.service import DocumentService
+from documents.uploads.service import rescan_pending
 from servicekit.cli import run_cli
 from servicekit.db import Database, utcnow
 from servicekit.settings import ServiceSettings
@@ -49,12 +47,7 @@ async def _maintain(command: str, settings: DocumentsSettings, tenant: str | Non
         if command == "rewrap":
             count = await rewrap_all(database.sessionmaker, components.keys)
             return f"rewrapped {count} data keys under {components.keys.active_id}"
-        async with database.sessionmaker() as session:
-            service = DocumentService(
-                DocumentRepository(session), AccessLogRepository(session), components
-            )
-            count = await service.rescan_pending()
-            await session.commit()
+        count = await rescan_pending(database.sessionmaker, components)
         return f"{count} pending documents got a verdict"
     finally:
         await components.booking.aclose()

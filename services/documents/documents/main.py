@@ -1,16 +1,23 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 from fastapi import FastAPI
 
 from documents import models  # noqa: F401 - registers every table on Base.metadata
 from documents.clients.booking import BookingClient
 from documents.components import Components
 from documents.retention.router import router as retention_router
-from documents.scanning.scanner import scanner_from
+from documents.scanning.scanner import NoScanner, scanner_from
 from documents.settings import DocumentsSettings
 from documents.storage.factory import blob_store_from
 from documents.uploads.router import router as uploads_router
+from documents.uploads.service import rescan_pending
 from servicekit.app import create_service_app
+
+log = logging.getLogger(__name__)
 
 
 def build_components(settings: DocumentsSettings) -> Components:
@@ -23,11 +30,31 @@ def build_components(settings: DocumentsSettings) -> Components:
     )
 
 
+async def _rescan_forever(app: FastAPI, components: Components) -> None:
+    """Documents left pending while the scanner was down get their verdict once it is back."""
+    while True:
+        await asyncio.sleep(components.settings.rescan_interval_s)
+        try:
+            await rescan_pending(app.state.database.sessionmaker, components)
+        except Exception:  # the next round tries again; the loop must not die
+            log.exception("rescanning pending documents failed")
+
+
 def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
     settings = settings or DocumentsSettings()
     components = build_components(settings)
 
+    rescanner: list[asyncio.Task[None]] = []
+
+    async def start_rescanner(app: FastAPI) -> None:
+        if settings.rescan_interval_s > 0 and not isinstance(components.scanner, NoScanner):
+            rescanner.append(asyncio.create_task(_rescan_forever(app, components)))
+
     async def close_components(_app: FastAPI) -> None:
+        for task in rescanner:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await components.booking.aclose()
         await components.blobs.close()
 
@@ -41,6 +68,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
         ),
         routers=[uploads_router, retention_router],
         readiness_checks={"blob_store": components.blobs.check},
+        on_startup=[start_rescanner],
         on_shutdown=[close_components],
     )
     app.state.components = components

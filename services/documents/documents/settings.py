@@ -61,6 +61,9 @@ class DocumentsSettings(ServiceSettings):
     clamd_port: int = Field(default=3310, ge=1, le=65535)
     clamd_socket: str | None = None
     scanner_timeout_s: float = Field(default=30.0, gt=0)
+    rescan_interval_s: float = Field(
+        default=60.0, ge=0, description="How often pending documents are rescanned; 0: never"
+    )
 
     booking_url: str = "http://127.0.0.1:8002"
     booking_timeout_s: float = Field(default=5.0, gt=0)

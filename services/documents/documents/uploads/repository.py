@@ -38,6 +38,17 @@ class DocumentRepository:
         )
         return result.all()
 
+    async def record_scan(
+        self, document_id: str, *, status: str, signature: str | None, at: datetime | None
+    ) -> bool:
+        """Store a verdict on a document that is still pending (a concurrent scan may have won)."""
+        result = await self.session.execute(
+            update(Document)
+            .where(Document.id == document_id, Document.scan_status == ScanStatus.PENDING)
+            .values(scan_status=status, scan_signature=signature, scanned_at=at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     async def delete(self, document_id: str) -> bool:
         """Delete the row (and with it the wrapped key); False when it was already gone."""
         result = await self.session.execute(delete(Document).where(Document.id == document_id))

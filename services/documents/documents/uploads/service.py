@@ -6,6 +6,8 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from documents.audit.models import AccessRecord
 from documents.audit.repository import AccessLogRepository
 from documents.components import Components
@@ -21,7 +23,7 @@ from documents.intake.pipeline import (
     Unsupported,
     limited,
 )
-from documents.scanning.scanner import ScannerUnavailable, ScanVerdict
+from documents.scanning.scanner import ScannerUnavailable, ScanResult, ScanVerdict
 from documents.uploads.access import Access, Caller, resolve_access
 from documents.uploads.errors import (
     BookingClosed,
@@ -184,9 +186,10 @@ class DocumentService:
             review_status=ReviewStatus.SUBMITTED,
             uploaded_by=caller.actor,
         )
+        # Scanned before the row is written: no transaction stays open while the scanner reads.
+        _apply_verdict(document, await scan_blob(self.components, data_key, blob_id))
         try:
             await self.documents.add(document)
-            await self.scan(document, data_key)
         except BaseException:
             await self.components.blobs.delete(blob_id)
             raise
@@ -195,35 +198,7 @@ class DocumentService:
     # -- scanning -------------------------------------------------------------------------
 
     def _data_key(self, document: Document) -> bytes:
-        return self.components.keys.unwrap(
-            WrappedKey(kek_id=document.kek_id, wrapped=document.wrapped_key), document.id
-        )
-
-    async def scan(self, document: Document, data_key: bytes | None = None) -> None:
-        """Ask the scanner; on no answer the document stays pending (fail closed)."""
-        key = data_key if data_key is not None else self._data_key(document)
-        chunks = decrypt_stream(key, self.components.blobs.read(document.blob_id))
-        try:
-            result = await self.components.scanner.scan(chunks)
-        except ScannerUnavailable as exc:
-            log.warning("scanner unavailable, document stays pending", extra={"reason": str(exc)})
-            return
-        document.scanned_at = utcnow()
-        if result.verdict is ScanVerdict.CLEAN:
-            document.scan_status = ScanStatus.CLEAN
-        else:
-            document.scan_status = ScanStatus.INFECTED
-            document.scan_signature = result.signature
-        await self.documents.session.flush()
-
-    async def rescan_pending(self, limit: int = 100) -> int:
-        """Scan documents still pending; the number that got a verdict."""
-        done = 0
-        for document in await self.documents.pending_scan(limit):
-            await self.scan(document)
-            if document.scan_status != ScanStatus.PENDING:
-                done += 1
-        return done
+        return _data_key(self.components, document)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -313,6 +288,58 @@ class DocumentService:
             raise CitizenOnly()
         await self.documents.delete(document.id)
         return document.blob_id
+
+
+def _data_key(components: Components, document: Document) -> bytes:
+    return components.keys.unwrap(
+        WrappedKey(kek_id=document.kek_id, wrapped=document.wrapped_key), document.id
+    )
+
+
+async def scan_blob(components: Components, data_key: bytes, blob_id: str) -> ScanResult | None:
+    """The scanner's verdict on a stored blob, or None when it gives none (fail closed)."""
+    chunks = decrypt_stream(data_key, components.blobs.read(blob_id))
+    try:
+        return await components.scanner.scan(chunks)
+    except ScannerUnavailable as exc:
+        log.warning("scanner unavailable, document stays pending", extra={"reason": str(exc)})
+        return None
+
+
+def _apply_verdict(document: Document, result: ScanResult | None) -> None:
+    if result is None:
+        return
+    document.scanned_at = utcnow()
+    if result.verdict is ScanVerdict.CLEAN:
+        document.scan_status = ScanStatus.CLEAN
+    else:
+        document.scan_status = ScanStatus.INFECTED
+        document.scan_signature = result.signature
+
+
+async def rescan_pending(
+    sessionmaker: async_sessionmaker[AsyncSession], components: Components, limit: int = 100
+) -> int:
+    """Scan documents still pending; how many got a verdict. Each verdict in its own short
+    transaction, none open while the scanner reads."""
+    async with sessionmaker() as session:
+        pending = list(await DocumentRepository(session).pending_scan(limit))
+    done = 0
+    for document in pending:
+        result = await scan_blob(components, _data_key(components, document), document.blob_id)
+        if result is None:
+            continue
+        _apply_verdict(document, result)
+        async with sessionmaker() as session:
+            if await DocumentRepository(session).record_scan(
+                document.id,
+                status=document.scan_status,
+                signature=document.scan_signature,
+                at=document.scanned_at,
+            ):
+                done += 1
+            await session.commit()
+    return done
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

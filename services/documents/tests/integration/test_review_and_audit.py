@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from documents.audit.models import AccessRecord
 from documents.scanning.scanner import ClamdScanner
 from documents.uploads.models import Document
+from documents.uploads.service import rescan_pending
 from servicekit.testing.live import free_port
 from servicekit.testing.tokens import TokenFactory
 
@@ -231,16 +233,10 @@ async def test_with_the_scanner_down_documents_stay_pending_and_are_not_handed_o
     assert pending.json()["type"] == "urn:rathaus:problem:document-not-released"
 
     # The scanner is back: a rescan releases the document.
-    from documents.audit.repository import AccessLogRepository
-    from documents.uploads.repository import DocumentRepository
-    from documents.uploads.service import DocumentService
-
     app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
-    service = DocumentService(
-        DocumentRepository(session), AccessLogRepository(session), app.state.components
-    )
-    assert await service.rescan_pending() == 1
-    await session.commit()
+    sessionmaker = app.state.database.sessionmaker
+    assert await rescan_pending(sessionmaker, app.state.components) == 1
+    assert await rescan_pending(sessionmaker, app.state.components) == 0
 
     released = await client.get(
         f"/documents/v1/documents/{document['id']}/content", headers=citizen(tokens)
@@ -262,3 +258,65 @@ async def test_infected_document_is_never_handed_out(
     assert document["scan_status"] == "infected"
     assert response.status_code == 409
     assert listed["items"][0]["status"] == "needs_replacement"
+
+
+async def test_the_app_rescans_pending_documents_by_itself(
+    fresh_database_url: str, fake_clamd: Any, tmp_path: Any, tokens: TokenFactory
+) -> None:
+    import base64
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from documents.clients.booking import BookingClient
+    from documents.main import create_app
+    from documents.settings import DocumentsSettings
+
+    app = create_app(
+        DocumentsSettings.model_validate(
+            {
+                "environment": "test",
+                "database_url": fresh_database_url,
+                "blob_dir": tmp_path,
+                "keks": {"k": base64.b64encode(os.urandom(32)).decode()},
+                "active_kek_id": "k",
+                "clamd_host": "127.0.0.1",
+                "clamd_port": free_port(),  # nobody listens: the scanner is down
+                "scanner_timeout_s": 1,
+                "rescan_interval_s": 0.05,
+            }
+        )
+    )
+    tokens.trust(app)
+    starts = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    checklist = {
+        "booking_id": "bk-1",
+        "tenant": "06999001",
+        "office_id": "o",
+        "status": "confirmed",
+        "starts_at": starts,
+        "items": [{"id": "passport", "name": "Pass", "mandatory": True}],
+    }
+    app.state.components.booking = BookingClient(
+        "http://b", transport=httpx.MockTransport(lambda _: httpx.Response(200, json=checklist))
+    )
+    headers = citizen(tokens)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            created = await client.post(
+                "/documents/v1/bookings/bk-1/items/passport/documents",
+                content=pdf(),
+                headers=headers,
+            )
+            assert created.json()["scan_status"] == "pending"
+            app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
+            status = "pending"
+            for _ in range(200):
+                document = await client.get(
+                    f"/documents/v1/documents/{created.json()['id']}", headers=headers
+                )
+                status = document.json()["scan_status"]
+                if status != "pending":
+                    break
+                await asyncio.sleep(0.05)
+    assert status == "clean"
