@@ -15,6 +15,9 @@ from documents.components import Components
 from documents.uploads.repository import DocumentRepository
 
 BATCH = 200
+ORPHAN_GRACE = timedelta(hours=1)
+"""A blob is written just before its row commits; one older than this without a row is an
+orphan (its upload's commit failed, or a purge died between its commit and the blob delete)."""
 
 
 async def purge_expired(
@@ -24,7 +27,10 @@ async def purge_expired(
     now: datetime,
     tenant: str | None = None,
 ) -> int:
-    """Delete every expired document (of ``tenant``, or of all tenants); how many this run did."""
+    """Delete every expired document (of ``tenant``, or of all tenants); how many this run did.
+
+    A run over all tenants also sweeps orphaned blobs.
+    """
     async with sessionmaker() as session:
         tenants = [tenant] if tenant else list(await DocumentRepository(session).tenants())
     purged = 0
@@ -44,4 +50,23 @@ async def purge_expired(
             for blob_id in blobs:
                 await components.blobs.delete(blob_id)
             purged += len(blobs)
+    if tenant is None:
+        await sweep_orphans(sessionmaker, components, now=now)
     return purged
+
+
+async def sweep_orphans(
+    sessionmaker: async_sessionmaker[AsyncSession], components: Components, *, now: datetime
+) -> int:
+    """Delete blobs no document refers to (never readable: their keys are gone or never kept)."""
+    candidates = await components.blobs.list_older_than(now - ORPHAN_GRACE)
+    swept = 0
+    for start in range(0, len(candidates), BATCH):
+        batch = candidates[start : start + BATCH]
+        async with sessionmaker() as session:
+            known = await DocumentRepository(session).known_blobs(batch)
+        for blob_id in batch:
+            if blob_id not in known:
+                await components.blobs.delete(blob_id)
+                swept += 1
+    return swept

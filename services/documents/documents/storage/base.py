@@ -7,6 +7,7 @@ cancelled write (a body over the size limit, a client that went away) leaves no 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime
 from typing import Protocol
 
 
@@ -27,7 +28,10 @@ class BlobStore(Protocol):
     async def exists(self, blob_id: str) -> bool: ...
 
     async def list_ids(self) -> list[str]:
-        """Every stored blob id (for sweeping orphans and for tests)."""
+        """Every stored blob id (for tests and operators)."""
+
+    async def list_older_than(self, moment: datetime) -> list[str]:
+        """Ids of blobs last written before ``moment`` (for sweeping orphans)."""
 
     async def check(self) -> None:
         """Raise when the store cannot be reached (readiness)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -92,6 +93,20 @@ class LocalBlobStore:
                 return []
             return sorted(
                 p.name for p in self.directory.glob("*/*") if p.is_file() and _BLOB_ID.match(p.name)
+            )
+
+        return await anyio.to_thread.run_sync(scan)
+
+    async def list_older_than(self, moment: datetime) -> list[str]:
+        cutoff = moment.timestamp()
+
+        def scan() -> list[str]:
+            if not self.directory.exists():
+                return []
+            return sorted(
+                p.name
+                for p in self.directory.glob("*/*")
+                if p.is_file() and _BLOB_ID.match(p.name) and p.stat().st_mtime < cutoff
             )
 
         return await anyio.to_thread.run_sync(scan)

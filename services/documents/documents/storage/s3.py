@@ -7,6 +7,7 @@ fill, so memory stays at one part. A failed upload is aborted, so no object appe
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -181,6 +182,12 @@ class S3BlobStore:
         return True
 
     async def list_ids(self) -> list[str]:
+        return await self._list(None)
+
+    async def list_older_than(self, moment: datetime) -> list[str]:
+        return await self._list(moment)
+
+    async def _list(self, before: datetime | None) -> list[str]:
         await self._ensure_bucket()
 
         def scan() -> list[str]:
@@ -188,7 +195,8 @@ class S3BlobStore:
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
                 for item in page.get("Contents", []):
-                    ids.append(item["Key"][len(self.prefix) :])
+                    if before is None or item["LastModified"] < before:
+                        ids.append(item["Key"][len(self.prefix) :])
             return sorted(ids)
 
         return await anyio.to_thread.run_sync(scan)

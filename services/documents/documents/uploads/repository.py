@@ -54,6 +54,23 @@ class DocumentRepository:
         result = await self.session.execute(delete(Document).where(Document.id == document_id))
         return bool(getattr(result, "rowcount", 0))
 
+    async def known_blobs(self, blob_ids: Sequence[str]) -> set[str]:
+        """Those of ``blob_ids`` that a document row refers to."""
+        if not blob_ids:
+            return set()
+        result = await self.session.scalars(
+            select(Document.blob_id).where(Document.blob_id.in_(blob_ids))
+        )
+        return set(result.all())
+
+    async def follow_reschedule(self, booking_id: str, appointment_at: datetime) -> None:
+        """Keep the appointment time (the start of retention) in step with booking."""
+        await self.session.execute(
+            update(Document)
+            .where(Document.booking_id == booking_id, Document.appointment_at != appointment_at)
+            .values(appointment_at=appointment_at)
+        )
+
     async def tenants(self) -> Sequence[str]:
         result = await self.session.scalars(select(Document.tenant).distinct())
         return result.all()

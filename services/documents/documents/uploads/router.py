@@ -32,6 +32,8 @@ from documents.uploads.repository import DocumentRepository
 from documents.uploads.schemas import (
     DOCUMENT_ID_PATTERN,
     ID_PATTERN,
+    AccessLogOut,
+    AccessRecordOut,
     BookingDocumentsOut,
     DocumentOut,
     ReviewIn,
@@ -156,6 +158,38 @@ async def booking_documents(
 ) -> BookingDocumentsOut:
     """The booking's checklist with each item's documents, status and completeness."""
     return await service.booking_documents(booking_id, caller, purpose)
+
+
+@router.get(
+    "/bookings/{booking_id}/access-log",
+    response_model=AccessLogOut,
+    responses=problem_responses(*_ACCESS_PROBLEMS, BookingNotFound, ValidationFailed),
+)
+async def booking_access_log(
+    booking_id: BookingId, caller: CallerDep, service: DocumentServiceDep
+) -> AccessLogOut:
+    """Every clerk access to the booking's documents: who, what, when and why."""
+    records = await service.access_log(booking_id, caller)
+    return AccessLogOut(items=[AccessRecordOut.model_validate(r) for r in records])
+
+
+@router.delete(
+    "/bookings/{booking_id}/documents",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(*_ACCESS_PROBLEMS, BookingNotFound, CitizenOnly, ValidationFailed),
+)
+async def delete_booking_documents(
+    booking_id: BookingId,
+    caller: CallerDep,
+    service: DocumentServiceDep,
+    components: ComponentsDep,
+    background: BackgroundTasks,
+) -> Response:
+    """The citizen withdraws every document of the booking (keys destroyed, blobs removed)."""
+    for blob_id in await service.delete_all(booking_id, caller):
+        background.add_task(components.blobs.delete, blob_id)
+    return Response(status_code=204)
 
 
 @router.get(

@@ -69,3 +69,19 @@ class ReviewIn(BaseModel):
 
 class PurgeOut(BaseModel):
     purged: int = Field(description="Documents deleted by this run")
+
+
+class AccessRecordOut(BaseModel):
+    """One clerk access to the booking's documents."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    at: AwareDatetime
+    actor: str = Field(description="Subject of the clerk")
+    action: Literal["list", "metadata", "download", "review"]
+    purpose: str
+    document_id: str | None
+
+
+class AccessLogOut(BaseModel):
+    items: list[AccessRecordOut]

@@ -83,7 +83,7 @@ class DocumentService:
         components: Components,
     ) -> None:
         self.documents = documents
-        self.access_log = access_log
+        self.access_log_repository = access_log
         self.components = components
 
     async def access(self, booking_id: str, caller: Caller) -> Access:
@@ -106,7 +106,7 @@ class DocumentService:
     ) -> None:
         principal = access.caller.principal
         assert principal is not None
-        await self.access_log.append(
+        await self.access_log_repository.append(
             AccessRecord(
                 tenant=access.booking.tenant,
                 booking_id=access.booking.booking_id,
@@ -129,6 +129,7 @@ class DocumentService:
             raise ChecklistItemNotFound()
         if not access.booking.open_for_uploads:
             raise BookingClosed(f"The booking is {access.booking.status}.")
+        await self.documents.follow_reschedule(booking_id, access.booking.appointment_at)
         settings = self.components.settings
         limit = settings.upload_limit(access.booking.tenant)
         is_multipart = body.content_type.lower().startswith("multipart/form-data")
@@ -207,6 +208,7 @@ class DocumentService:
     ) -> BookingDocumentsOut:
         access = await self.access(booking_id, caller)
         booking_id = access.booking.booking_id
+        await self.documents.follow_reschedule(booking_id, access.booking.appointment_at)
         if access.is_clerk:
             await self._audit(access, "list", purpose or "checklist review")
         documents = [
@@ -280,6 +282,24 @@ class DocumentService:
         document.reviewed_at = utcnow()
         await self.documents.session.flush()
         return document
+
+    async def access_log(self, booking_id: str, caller: Caller) -> Sequence[AccessRecord]:
+        """Who read the booking's documents: for the citizen (their right to know) and staff."""
+        access = await self.access(booking_id, caller)
+        return await self.access_log_repository.for_booking(access.booking.booking_id)
+
+    async def delete_all(self, booking_id: str, caller: Caller) -> list[str]:
+        """The citizen withdraws every document of the booking; the blob ids to remove."""
+        access = await self.access(booking_id, caller)
+        if access.is_clerk:
+            raise CitizenOnly()
+        blobs: list[str] = []
+        for document in await self.documents.for_booking(access.booking.booking_id):
+            if document.tenant == access.booking.tenant and await self.documents.delete(
+                document.id
+            ):
+                blobs.append(document.blob_id)
+        return blobs
 
     async def delete(self, document_id: str, caller: Caller) -> str:
         """Delete the row and with it the data key; the blob id, to remove after commit."""

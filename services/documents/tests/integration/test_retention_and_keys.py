@@ -291,3 +291,27 @@ async def test_upload_and_download_through_s3(
         await app.state.components.booking.aclose()
         await app.state.components.blobs.close()
         await app.state.database.dispose()
+
+
+async def test_orphaned_blobs_are_swept_but_young_and_known_ones_stay(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    from documents.retention.service import sweep_orphans
+
+    components = build_components(settings(fresh_database_url, tmp_path))
+    database = Database(fresh_database_url)
+    try:
+        known = await create_document(database, components, appointment_at=datetime.now(UTC))
+        orphan = secrets.token_urlsafe(24)
+        await components.blobs.write(orphan, one(b"ciphertext of a failed upload"))
+
+        now = datetime.now(UTC)
+        young = await sweep_orphans(database.sessionmaker, components, now=now)
+        old = await sweep_orphans(database.sessionmaker, components, now=now + timedelta(hours=2))
+
+        assert young == 0
+        assert old == 1
+        assert await components.blobs.list_ids() == [known.blob_id]
+    finally:
+        await database.dispose()
+        await components.booking.aclose()

@@ -320,3 +320,62 @@ async def test_the_app_rescans_pending_documents_by_itself(
                     break
                 await asyncio.sleep(0.05)
     assert status == "clean"
+
+
+async def test_citizen_sees_who_read_their_documents_and_why(
+    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+) -> None:
+    document = await upload(client, tokens, "passport")
+    await client.get(
+        f"/documents/v1/documents/{document['id']}/content",
+        headers=clerk(tokens),
+        params={"purpose": "Identitätsprüfung"},
+    )
+
+    response = await client.get("/documents/v1/bookings/bk-1/access-log", headers=citizen(tokens))
+    stranger = await client.get(
+        "/documents/v1/bookings/bk-1/access-log", headers=citizen(tokens, sub="citizen-2")
+    )
+
+    assert response.status_code == 200
+    [record] = response.json()["items"]
+    assert record["actor"] == "clerk-1"
+    assert record["action"] == "download"
+    assert record["purpose"] == "Identitätsprüfung"
+    assert record["document_id"] == document["id"]
+    assert stranger.status_code == 404
+
+
+async def test_citizen_withdraws_every_document_of_a_booking(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    booking: Any,
+    tokens: TokenFactory,
+) -> None:
+    await upload(client, tokens, "passport")
+    await upload(client, tokens, "photo")
+
+    by_clerk = await client.delete("/documents/v1/bookings/bk-1/documents", headers=clerk(tokens))
+    response = await client.delete("/documents/v1/bookings/bk-1/documents", headers=citizen(tokens))
+
+    assert by_clerk.status_code == 403
+    assert response.status_code == 204
+    assert await session.scalar(select(func.count()).select_from(Document)) == 0
+    assert await app.state.components.blobs.list_ids() == []
+
+
+async def test_rescheduled_appointment_moves_the_retention_start(
+    client: httpx.AsyncClient, session: AsyncSession, booking: Any, tokens: TokenFactory
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    document = await upload(client, tokens, "passport")
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(days=40)
+    booking.bookings["bk-1"]["body"]["starts_at"] = later.isoformat()
+
+    await checklist(client, citizen(tokens))
+
+    stored = await session.get(Document, document["id"], populate_existing=True)
+    assert stored is not None
+    assert stored.appointment_at == later
