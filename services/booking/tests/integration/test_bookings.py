@@ -24,7 +24,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.bookings.models import Booking, SlotClaim
+from booking.bookings.schemas import HoldIn
 from booking.catalogue.models import Service
+from booking.idempotency.models import IdempotencyRecord
+from booking.idempotency.service import fingerprint
 from booking.offices.models import Office
 from servicekit.testing.tokens import TokenFactory
 
@@ -425,3 +428,27 @@ async def test_idempotent_confirm_replays_the_confirmation(
     assert again.json() == first.json()
     assert without_key.status_code == 409
     assert without_key.json()["type"] == "urn:rathaus:problem:booking-not-held"
+
+
+async def test_duplicate_while_the_first_request_runs_gets_409(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    office, service = await office_with_service(session)
+    body = hold_body(office, service, start=at(local_day(3), 9))
+    path = f"/booking/v1/tenants/{TENANT}/holds"
+    key = "f5a8e4e6-937c-4e82-8dae-7d5a6a3c4e45"
+    session.add(
+        IdempotencyRecord(
+            caller="anonymous",
+            key=key,
+            request_hash=fingerprint("POST", path, HoldIn.model_validate(body)),
+            started_at=datetime.now(UTC),
+        )
+    )
+    await session.flush()
+
+    response = await client.post(path, json=body, headers={"Idempotency-Key": key})
+
+    assert response.status_code == 409
+    assert response.json()["type"] == "urn:rathaus:problem:idempotent-request-in-progress"
+    assert await session.scalar(select(func.count()).select_from(Booking)) == 0

@@ -1,0 +1,274 @@
+"""Races through a real server: many parallel requests, one database deciding."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from booking_factories import TENANT, at, local_day
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from booking.bookings.models import Booking, BookingStatus, SlotClaim
+from servicekit.db import create_engine
+from servicekit.testing import LiveServer
+from servicekit.testing.tokens import TokenFactory
+
+PARALLEL = 50
+
+
+@pytest.fixture
+async def http(live_service: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    limits = httpx.Limits(max_connections=PARALLEL * 2, max_keepalive_connections=PARALLEL * 2)
+    async with httpx.AsyncClient(base_url=live_service.url, limits=limits, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture
+async def engine(fresh_database_url: str) -> AsyncIterator[AsyncEngine]:
+    # The same database the live service runs on (the fixture value is shared per test).
+    database = create_engine(fresh_database_url, pool_size=2)
+    yield database
+    await database.dispose()
+
+
+async def setup_office(
+    http: httpx.AsyncClient, tokens: TokenFactory, *, counters: int, name: str = "Bürgerbüro"
+) -> tuple[str, str]:
+    admin = tokens.headers(sub="admin-1", tenant=TENANT, roles=["admin"])
+    base = f"/booking/v1/tenants/{TENANT}"
+    service = await http.get(f"{base}/services", params={"leika": "99115001001000"})
+    items = service.json()["items"]
+    if items:
+        service_id = items[0]["id"]
+    else:
+        created = await http.post(
+            f"{base}/services",
+            json={
+                "leika": "99115001001000",
+                "name": {"de": "Personalausweis", "en": "Identity card"},
+                "duration_minutes": 20,
+                "required_documents": [{"name": {"de": "Lichtbild", "en": "Photo"}}],
+            },
+            headers=admin,
+        )
+        assert created.status_code == 201, created.text
+        service_id = created.json()["id"]
+    office = await http.post(
+        f"{base}/offices",
+        json={
+            "name": name,
+            "address": {"street": "Markt 1", "postal_code": "64283", "city": "Musterstadt"},
+            "counters": counters,
+            "services": [{"service_id": service_id}],
+        },
+        headers=admin,
+    )
+    assert office.status_code == 201, office.text
+    office_id = office.json()["id"]
+    hours = await http.put(
+        f"{base}/offices/{office_id}/opening-hours",
+        json={
+            "rules": [
+                {"weekday": d, "opens": "08:00", "closes": "12:00", "valid_from": "2020-01-01"}
+                for d in range(1, 8)
+            ]
+        },
+        headers=admin,
+    )
+    assert hours.status_code == 200, hours.text
+    return office_id, service_id
+
+
+async def race(http: httpx.AsyncClient, requests: list[dict[str, Any]]) -> list[httpx.Response]:
+    async def send(request: dict[str, Any]) -> httpx.Response:
+        return await http.request(**request)
+
+    return list(await asyncio.gather(*(send(r) for r in requests)))
+
+
+def statuses(responses: list[httpx.Response]) -> Counter[int]:
+    return Counter(r.status_code for r in responses)
+
+
+@pytest.mark.parametrize("capacity", [1, 3])
+async def test_parallel_holds_on_one_slot_never_exceed_its_counters(
+    http: httpx.AsyncClient, engine: AsyncEngine, tokens: TokenFactory, capacity: int
+) -> None:
+    office_id, service_id = await setup_office(http, tokens, counters=capacity)
+    start = at(local_day(3), 9)
+    body = {"office_id": office_id, "service_ids": [service_id], "start": start.isoformat()}
+
+    responses = await race(
+        http,
+        [
+            {"method": "POST", "url": f"/booking/v1/tenants/{TENANT}/holds", "json": body}
+            for _ in range(PARALLEL)
+        ],
+    )
+
+    assert statuses(responses) == {201: capacity, 409: PARALLEL - capacity}
+    for response in responses:
+        if response.status_code == 409:
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["type"] == "urn:rathaus:problem:slot-taken"
+    async with engine.connect() as connection:
+        claims = await connection.execute(
+            select(SlotClaim.unit_start, func.count())
+            .where(SlotClaim.office_id == uuid.UUID(office_id))
+            .group_by(SlotClaim.unit_start)
+        )
+        assert sorted(count for _, count in claims) == [capacity, capacity]
+        held = await connection.scalar(select(func.count()).select_from(Booking))
+        assert held == capacity
+
+
+async def test_parallel_confirmations_of_one_hold_confirm_it_once(
+    http: httpx.AsyncClient, engine: AsyncEngine, tokens: TokenFactory
+) -> None:
+    office_id, service_id = await setup_office(http, tokens, counters=1)
+    held = await http.post(
+        f"/booking/v1/tenants/{TENANT}/holds",
+        json={
+            "office_id": office_id,
+            "service_ids": [service_id],
+            "start": at(local_day(3), 9).isoformat(),
+        },
+    )
+    token = held.json()["manage_token"]
+
+    responses = await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/bookings/{held.json()['id']}/confirm",
+                "json": {"name": "Erika", "email": "erika@example.org"},
+                "headers": {"X-Manage-Token": token},
+            }
+            for _ in range(20)
+        ],
+    )
+
+    assert statuses(responses) == {200: 1, 409: 19}
+
+
+@pytest.mark.parametrize("capacity", [1, 3])
+async def test_parallel_reschedules_into_one_slot_move_only_as_many_as_it_holds(
+    http: httpx.AsyncClient, engine: AsyncEngine, tokens: TokenFactory, capacity: int
+) -> None:
+    crowded, service_id = await setup_office(http, tokens, counters=PARALLEL, name="Groß")
+    target, _ = await setup_office(http, tokens, counters=capacity, name="Klein")
+    day = local_day(3)
+    holds = await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/tenants/{TENANT}/holds",
+                "json": {
+                    "office_id": crowded,
+                    "service_ids": [service_id],
+                    "start": at(day, 9).isoformat(),
+                },
+            }
+            for _ in range(PARALLEL)
+        ],
+    )
+    assert statuses(holds) == {201: PARALLEL}
+    confirmations = await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/bookings/{h.json()['id']}/confirm",
+                "json": {"name": f"Bürger {n}", "email": f"b{n}@example.org"},
+                "headers": {"X-Manage-Token": h.json()["manage_token"]},
+            }
+            for n, h in enumerate(holds)
+        ],
+    )
+    assert statuses(confirmations) == {200: PARALLEL}
+
+    moves = await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/bookings/{h.json()['id']}/reschedule",
+                "json": {"start": at(day, 10).isoformat(), "office_id": target},
+                "headers": {"X-Manage-Token": h.json()["manage_token"]},
+            }
+            for h in holds
+        ],
+    )
+
+    assert statuses(moves) == {200: capacity, 409: PARALLEL - capacity}
+    async with engine.connect() as connection:
+        per_office = dict(
+            (
+                await connection.execute(
+                    select(Booking.office_id, func.count())
+                    .where(Booking.status == BookingStatus.CONFIRMED)
+                    .group_by(Booking.office_id)
+                )
+            ).all()
+        )
+        assert per_office == {
+            uuid.UUID(target): capacity,
+            uuid.UUID(crowded): PARALLEL - capacity,
+        }
+        target_claims = await connection.execute(
+            select(SlotClaim.unit_start, func.count())
+            .where(SlotClaim.office_id == uuid.UUID(target))
+            .group_by(SlotClaim.unit_start)
+        )
+        assert sorted(count for _, count in target_claims) == [capacity, capacity]
+        crowded_claims = await connection.scalar(
+            select(func.count())
+            .select_from(SlotClaim)
+            .where(SlotClaim.office_id == uuid.UUID(crowded))
+        )
+        assert crowded_claims == 2 * (PARALLEL - capacity)
+
+
+async def test_parallel_duplicates_with_one_idempotency_key_create_one_hold(
+    http: httpx.AsyncClient, engine: AsyncEngine, tokens: TokenFactory
+) -> None:
+    office_id, service_id = await setup_office(http, tokens, counters=3)
+    body = {
+        "office_id": office_id,
+        "service_ids": [service_id],
+        "start": at(local_day(3), 9).isoformat(),
+    }
+    headers = {
+        **tokens.headers(sub="citizen-erika", tenant=TENANT, roles=["citizen"]),
+        "Idempotency-Key": "e4f7d3d5-826b-4d71-9c9d-6c4f5f2b3d34",
+    }
+
+    responses = await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/tenants/{TENANT}/holds",
+                "json": body,
+                "headers": headers,
+            }
+            for _ in range(20)
+        ],
+    )
+
+    assert set(statuses(responses)) <= {201, 409}
+    created = {r.json()["id"] for r in responses if r.status_code == 201}
+    assert len(created) == 1
+    for response in responses:
+        if response.status_code == 409:
+            assert response.json()["type"] == "urn:rathaus:problem:idempotent-request-in-progress"
+    async with engine.connect() as connection:
+        assert await connection.scalar(select(func.count()).select_from(Booking)) == 1
