@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from booking.main import create_app
+from booking.seed import seed_demo
 from booking.settings import BookingSettings
 from servicekit.cli import run_cli
 from servicekit.settings import ServiceSettings
@@ -18,4 +19,9 @@ def _create_app(settings: ServiceSettings) -> FastAPI:
 
 
 def main() -> None:
-    run_cli(settings=BookingSettings(), create_app=_create_app, service_dir=SERVICE_DIR)
+    run_cli(
+        settings=BookingSettings(),
+        create_app=_create_app,
+        service_dir=SERVICE_DIR,
+        seed=seed_demo,
+    )
