@@ -65,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         message = asyncio.run(_maintain(parsed.command, DocumentsSettings(), parsed.tenant))
         print(message)  # noqa: T201 - the command's output
         return
+    if not args or args[0] in {"-h", "--help"}:
+        print(__doc__)  # noqa: T201 - the maintenance commands run_cli's help does not list
     run_cli(
         settings=DocumentsSettings(),
         create_app=_create_app,

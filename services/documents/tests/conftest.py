@@ -22,7 +22,7 @@ from documents.main import create_app
 from documents.settings import DocumentsSettings
 from servicekit.settings import Environment
 from servicekit.testing import ServiceUnderTest
-from servicekit.testing.live import free_port
+from servicekit.testing.live import LiveServer, free_port, run_live_server
 
 TEST_KEK = base64.b64encode(os.urandom(32)).decode()
 
@@ -179,3 +179,22 @@ def booking(app: FastAPI) -> FakeBooking:
         "http://booking.test", transport=httpx.MockTransport(fake.handle)
     )
     return fake
+
+
+@pytest.fixture
+def live_documents(fresh_database_url: str, tokens: Any) -> Iterator[tuple[LiveServer, FastAPI]]:
+    """The documents app under uvicorn on a fresh database, with the fake booking wired in."""
+    app = create_app(
+        settings_for_tests(
+            fresh_database_url, blob_dir=Path(tempfile.mkdtemp(prefix="documents-live-"))
+        )
+    )
+    tokens.trust(app)
+    fake = FakeBooking()
+    fake.add("bk-1")
+    app.state.components.booking = BookingClient(
+        "http://booking.test", transport=httpx.MockTransport(fake.handle)
+    )
+    server = run_live_server(app)
+    yield server, app
+    server.stop()
