@@ -1,16 +1,39 @@
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from identity import models  # noqa: F401 - registers every table on Base.metadata
+from identity.accounts.passwords import Passwords
+from identity.accounts.router import router as accounts_router
+from identity.audit.router import router as audit_router
+from identity.clients.router import router as clients_router
+from identity.clock import Clock, SystemClock
+from identity.dependencies import make_key_cipher
+from identity.keys.router import router as keys_router
+from identity.keys.source import DatabaseKeys
+from identity.login.router import router as login_router
+from identity.mail import Mailer, MemoryMailer
+from identity.oauth2.discovery import router as discovery_router
+from identity.oauth2.router import router as oauth2_router
 from identity.settings import IdentitySettings
 from identity.tenants.router import router as tenants_router
 from servicekit.app import create_service_app
+from servicekit.auth import TokenVerifier
+
+TOKEN_ENDPOINT = "/identity/v1/oauth2/token"
+REVOKE_ENDPOINT = "/identity/v1/oauth2/revoke"
 
 
-def create_app(settings: IdentitySettings | None = None) -> FastAPI:
+def create_app(
+    settings: IdentitySettings | None = None,
+    *,
+    clock: Clock | None = None,
+    mailer: Mailer | None = None,
+) -> FastAPI:
     settings = settings or IdentitySettings()
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Rathaus Identity",
         version="1.0.0",
@@ -18,5 +41,49 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             "Municipalities (tenants), accounts and roles, OAuth2 clients of partner "
             "authorities; signs tokens and publishes its keys (OIDC discovery, JWKS)."
         ),
-        routers=[tenants_router],
+        routers=[
+            tenants_router,
+            accounts_router,
+            clients_router,
+            login_router,
+            oauth2_router,
+            keys_router,
+            audit_router,
+            discovery_router,
+        ],
     )
+    app.state.clock = clock or SystemClock()
+    app.state.mailer = mailer or MemoryMailer()
+    app.state.passwords = Passwords(settings)
+    app.state.key_cipher = make_key_cipher(settings)
+    # Identity checks its own tokens against its own key table, not over HTTP.
+    app.state.token_verifier = TokenVerifier(
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        sources=[DatabaseKeys(app.state.database)],
+        leeway_s=settings.auth_leeway_s,
+    )
+    _document_oauth2_errors(app)
+    return app
+
+
+def _document_oauth2_errors(app: FastAPI) -> None:
+    """The token endpoints answer errors as RFC 6749 JSON, not problem+json: say so."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            for path in (TOKEN_ENDPOINT, REVOKE_ENDPOINT):
+                responses = document["paths"][path]["post"]["responses"]
+                for status in ("400", "401"):
+                    if status in responses:
+                        responses[status]["content"] = {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/OAuth2Error"}
+                            }
+                        }
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

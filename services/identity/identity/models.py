@@ -1,5 +1,19 @@
 """Imports every feature's models so that alembic and the app see all tables."""
 
+from identity.accounts.models import Account
+from identity.audit.models import AuditEvent
+from identity.clients.models import OAuthClient
+from identity.keys.models import SigningKey
+from identity.login.models import LoginThrottle
 from identity.tenants.models import Tenant
+from identity.tokens.models import RefreshToken
 
-__all__ = ["Tenant"]
+__all__ = [
+    "Account",
+    "AuditEvent",
+    "LoginThrottle",
+    "OAuthClient",
+    "RefreshToken",
+    "SigningKey",
+    "Tenant",
+]

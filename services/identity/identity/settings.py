@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+import base64
+import binascii
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
+
+DEVELOPMENT_KEY_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQtb25seS1rZXktZG8tbm90LXVzZSE"
+"""32 bytes, base64url: encrypts signing keys at rest on a developer's machine, nowhere else."""
 
 
 class IdentitySettings(ServiceSettings):
@@ -13,3 +21,47 @@ class IdentitySettings(ServiceSettings):
     service_name: str = "identity"
     port: int = 8001
     database_url: str = "sqlite+aiosqlite:///var/identity.db"
+
+    signing_algorithm: Literal["RS256", "ES256"] = "RS256"
+    rsa_key_bits: int = Field(default=3072, ge=3072)
+    key_encryption_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_KEY_ENCRYPTION_KEY),
+        description="base64url of 32 random bytes; encrypts private signing keys at rest",
+    )
+    access_token_ttl_s: int = Field(default=300, ge=30, le=3600)
+    refresh_token_ttl_s: int = Field(default=14 * 24 * 3600, ge=300)
+
+    password_min_length: int = Field(default=12, ge=8)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    lockout_threshold: int = Field(default=5, ge=1, description="failures per account")
+    lockout_ip_threshold: int = Field(default=50, ge=1, description="failures per client IP")
+    lockout_base_s: int = Field(default=60, ge=1, description="first lock; doubles each time")
+    lockout_max_s: int = Field(default=3600, ge=1)
+
+    @field_validator("key_encryption_key")
+    @classmethod
+    def _is_32_bytes(cls, value: SecretStr) -> SecretStr:
+        key_encryption_key_bytes(value)
+        return value
+
+    def insecure_settings(self) -> list[str]:
+        problems = super().insecure_settings()
+        if self.key_encryption_key.get_secret_value() == DEVELOPMENT_KEY_ENCRYPTION_KEY:
+            problems.append("key_encryption_key: the development key is public; set your own")
+        if self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2:
+            problems.append("argon2_*: below the OWASP minimum (19 MiB, 2 iterations)")
+        return problems
+
+
+def key_encryption_key_bytes(value: SecretStr) -> bytes:
+    text = value.get_secret_value()
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("key_encryption_key is not base64url") from None
+    if len(raw) != 32:
+        raise ValueError("key_encryption_key must be 32 bytes (base64url)")
+    return raw

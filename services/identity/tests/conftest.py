@@ -6,13 +6,13 @@ import pytest
 from fastapi import FastAPI
 
 from identity.main import create_app
-from identity.settings import IdentitySettings
-from servicekit.settings import Environment
+from identity.testing import FakeClock, settings_for_tests
 from servicekit.testing import ServiceUnderTest
 
 
 def make_app(database_url: str) -> FastAPI:
-    return create_app(IdentitySettings(environment=Environment.TEST, database_url=database_url))
+    # Each app gets its own clock; a test that moves time takes app.state.clock.
+    return create_app(settings_for_tests(database_url), clock=FakeClock())
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
+from identity.audit.service import Actor, AuditAction
 from identity.db import SessionDep
-from identity.tenants.errors import TenantNotFound
+from identity.dependencies import AuditDep, ClientIpDep
+from identity.tenants.errors import TenantExists, TenantNotFound
 from identity.tenants.repository import TenantRepository
-from identity.tenants.schemas import AGS_PATTERN, TenantList, TenantOut
+from identity.tenants.schemas import AGS_PATTERN, TenantIn, TenantList, TenantOut
 from identity.tenants.service import TenantService
+from servicekit.auth import AUTH_PROBLEMS, Principal, require_roles
 from servicekit.problems import ValidationFailed, problem_responses
 
 router = APIRouter(prefix="/identity/v1/tenants", tags=["tenants"])
@@ -39,3 +42,24 @@ async def get_tenant(
 ) -> TenantOut:
     """One municipality by its AGS."""
     return TenantOut.model_validate(await service.get(ags))
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=TenantOut,
+    responses=problem_responses(*AUTH_PROBLEMS, TenantExists, ValidationFailed),
+)
+async def create_tenant(
+    body: TenantIn,
+    service: TenantServiceDep,
+    admin: Annotated[Principal, require_roles("platform_admin")],
+    audit: AuditDep,
+    ip: ClientIpDep,
+) -> TenantOut:
+    """Serve a new municipality (platform admins)."""
+    tenant = await service.create(body.ags, body.name)
+    await audit.record(
+        AuditAction.TENANT_CREATED, actor=Actor(admin.subject, ip), tenant=tenant.ags
+    )
+    return TenantOut.model_validate(tenant)

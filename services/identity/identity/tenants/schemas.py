@@ -29,3 +29,12 @@ class TenantOut(BaseModel):
 
 class TenantList(BaseModel):
     items: list[TenantOut]
+
+
+class TenantIn(BaseModel):
+    """A municipality to serve (platform admins)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ags: Ags
+    name: Annotated[str, Field(min_length=1, max_length=200, examples=["Musterstadt"])]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from identity.tenants.errors import TenantNotFound
+from identity.tenants.errors import TenantExists, TenantNotFound
 from identity.tenants.models import Tenant
 from identity.tenants.repository import TenantRepository
 
@@ -25,4 +25,9 @@ class TenantService:
         existing = await self.tenants.get(ags)
         if existing is not None:
             return existing
+        return await self.tenants.add(Tenant(ags=ags, name=name))
+
+    async def create(self, ags: str, name: str) -> Tenant:
+        if await self.tenants.get(ags) is not None:
+            raise TenantExists(f"AGS {ags} is already served.")
         return await self.tenants.add(Tenant(ags=ags, name=name))

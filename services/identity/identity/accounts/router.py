@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+
+from identity.accounts.errors import (
+    AccountNotFound,
+    EmailTaken,
+    InvalidVerificationToken,
+    RoleNotGrantable,
+    WeakPassword,
+)
+from identity.accounts.passwords import Passwords
+from identity.accounts.repository import AccountRepository
+from identity.accounts.schemas import (
+    AccountList,
+    AccountOut,
+    CitizenRegistration,
+    EmailVerification,
+    RolesIn,
+    StaffAccountIn,
+)
+from identity.accounts.service import AccountService
+from identity.audit.service import Actor
+from identity.clock import ClockDep
+from identity.db import SessionDep
+from identity.dependencies import AuditDep, ClientIpDep
+from identity.mail import Mailer
+from identity.tenants.errors import TenantNotFound
+from identity.tenants.repository import TenantRepository
+from identity.tenants.schemas import AGS_PATTERN
+from identity.tenants.service import TenantService
+from servicekit.auth import AUTH_PROBLEMS, CurrentPrincipal, Principal, require_roles
+from servicekit.problems import ValidationFailed, problem_responses
+
+router = APIRouter(prefix="/identity/v1", tags=["accounts"])
+
+AgsPath = Annotated[str, Path(pattern=AGS_PATTERN, description="Amtlicher Gemeindeschlüssel")]
+Admin = Annotated[Principal, require_roles("admin", "platform_admin")]
+
+
+def passwords_of(request: Request) -> Passwords:
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
+def _service(
+    request: Request, session: SessionDep, audit: AuditDep, clock: ClockDep
+) -> AccountService:
+    mailer: Mailer = request.app.state.mailer
+    return AccountService(
+        AccountRepository(session),
+        TenantService(TenantRepository(session)),
+        passwords_of(request),
+        audit,
+        clock,
+        mailer,
+    )
+
+
+AccountServiceDep = Annotated[AccountService, Depends(_service)]
+
+
+@router.post(
+    "/tenants/{ags}/citizens",
+    status_code=201,
+    response_model=AccountOut,
+    responses=problem_responses(TenantNotFound, EmailTaken, WeakPassword, ValidationFailed),
+)
+async def register_citizen(
+    ags: AgsPath, body: CitizenRegistration, service: AccountServiceDep, ip: ClientIpDep
+) -> AccountOut:
+    """Self-registration of a citizen; a verification code is sent to the email address."""
+    account = await service.register_citizen(ags, body.email, body.password, Actor(None, ip))
+    return AccountOut.of(account)
+
+
+@router.post(
+    "/accounts/email-verification",
+    status_code=204,
+    responses=problem_responses(InvalidVerificationToken, ValidationFailed),
+)
+async def verify_email(body: EmailVerification, service: AccountServiceDep) -> None:
+    """Confirm an email address with the code that was sent to it."""
+    await service.verify_email(body.token)
+
+
+@router.get(
+    "/me", response_model=AccountOut, responses=problem_responses(*AUTH_PROBLEMS, AccountNotFound)
+)
+async def me(principal: CurrentPrincipal, service: AccountServiceDep) -> AccountOut:
+    """The caller's own account."""
+    return AccountOut.of(await service.me(principal))
+
+
+@router.get(
+    "/tenants/{ags}/accounts",
+    response_model=AccountList,
+    responses=problem_responses(*AUTH_PROBLEMS, TenantNotFound, ValidationFailed),
+)
+async def list_accounts(ags: AgsPath, admin: Admin, service: AccountServiceDep) -> AccountList:
+    """The municipality's accounts (its admins)."""
+    return AccountList(items=[AccountOut.of(a) for a in await service.list(ags, admin)])
+
+
+@router.post(
+    "/tenants/{ags}/accounts",
+    status_code=201,
+    response_model=AccountOut,
+    responses=problem_responses(
+        *AUTH_PROBLEMS, TenantNotFound, EmailTaken, WeakPassword, RoleNotGrantable
+    ),
+)
+async def create_staff_account(
+    ags: AgsPath, body: StaffAccountIn, admin: Admin, service: AccountServiceDep, ip: ClientIpDep
+) -> AccountOut:
+    """Create a clerk or admin of the municipality (its admins)."""
+    account = await service.create_staff(
+        ags, body.email, body.password, body.roles, admin, Actor(admin.subject, ip)
+    )
+    return AccountOut.of(account)
+
+
+@router.put(
+    "/tenants/{ags}/accounts/{account_id}/roles",
+    response_model=AccountOut,
+    responses=problem_responses(*AUTH_PROBLEMS, TenantNotFound, AccountNotFound, RoleNotGrantable),
+)
+async def set_roles(
+    ags: AgsPath,
+    account_id: Annotated[str, Path(max_length=36)],
+    body: RolesIn,
+    admin: Admin,
+    service: AccountServiceDep,
+    ip: ClientIpDep,
+) -> AccountOut:
+    """Replace an account's staff roles (its municipality's admins)."""
+    account = await service.set_roles(ags, account_id, body.roles, admin, Actor(admin.subject, ip))
+    return AccountOut.of(account)

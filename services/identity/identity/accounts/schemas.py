@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from identity.accounts.models import Account
+from identity.tenants.schemas import Ags
+
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    Field(examples=["erika.mustermann@example.org"]),
+]
+Password = Annotated[str, Field(min_length=1, max_length=1024, examples=["correct horse battery"])]
+StaffRole = Literal["clerk", "admin", "platform_admin"]
+Role = Literal["citizen", "clerk", "admin", "platform_admin", "partner"]
+
+
+class CitizenRegistration(BaseModel):
+    """A citizen's self-registration; a verification code goes to the email address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    password: Password
+
+
+class StaffAccountIn(BaseModel):
+    """A clerk or admin account created by the municipality's admin."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    password: Password
+    roles: list[StaffRole] = Field(min_length=1, examples=[["clerk"]])
+
+
+class RolesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[Role] = Field(examples=[["clerk", "admin"]])
+
+
+class EmailVerification(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class AccountOut(BaseModel):
+    id: str
+    tenant: Ags
+    email: str
+    roles: list[Role]
+    email_verified: bool
+    created_at: datetime
+
+    @field_validator("roles")
+    @classmethod
+    def _sorted(cls, roles: list[Role]) -> list[Role]:
+        return sorted(roles)
+
+    @classmethod
+    def of(cls, account: Account) -> AccountOut:
+        return cls(
+            id=account.id,
+            tenant=account.tenant_ags,
+            email=account.email,
+            roles=sorted(account.role_set),  # type: ignore[arg-type]
+            email_verified=account.email_verified_at is not None,
+            created_at=account.created_at,
+        )
+
+
+class AccountList(BaseModel):
+    items: list[AccountOut]

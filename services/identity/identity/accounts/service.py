@@ -1,0 +1,188 @@
+"""Accounts: citizens register themselves; tenant admins create and manage their clerks."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Iterable, Sequence
+
+from identity.accounts.errors import (
+    AccountNotFound,
+    EmailTaken,
+    InvalidVerificationToken,
+    RoleNotGrantable,
+    WeakPassword,
+)
+from identity.accounts.models import Account
+from identity.accounts.passwords import Passwords
+from identity.accounts.repository import AccountRepository
+from identity.audit.service import Actor, AuditAction, AuditLog
+from identity.clock import Clock
+from identity.mail import Mailer, Message
+from identity.tenants.errors import TenantNotFound
+from identity.tenants.service import TenantService
+from servicekit.auth import Principal
+
+STAFF_ROLES = frozenset({"clerk", "admin"})
+PLATFORM_GRANTABLE = STAFF_ROLES | {"platform_admin"}
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ensure_manages_tenant(principal: Principal, tenant_ags: str) -> None:
+    """A tenant admin manages their own municipality, a platform admin every one.
+
+    Anyone else gets the answer an unknown municipality gets: nothing is revealed.
+    """
+    if principal.has_role("platform_admin"):
+        return
+    if principal.has_role("admin") and principal.tenant == tenant_ags:
+        return
+    raise TenantNotFound(f"No municipality with AGS {tenant_ags} is served here.")
+
+
+class AccountService:
+    def __init__(
+        self,
+        accounts: AccountRepository,
+        tenants: TenantService,
+        passwords: Passwords,
+        audit: AuditLog,
+        clock: Clock,
+        mailer: Mailer,
+    ) -> None:
+        self.accounts = accounts
+        self.tenants = tenants
+        self.passwords = passwords
+        self.audit = audit
+        self.clock = clock
+        self.mailer = mailer
+
+    async def _new_account(
+        self, tenant_ags: str, email: str, password: str, roles: Iterable[str]
+    ) -> Account:
+        await self.tenants.get(tenant_ags)
+        email = normalise_email(email)
+        problems = self.passwords.problems(password, email=email)
+        if problems:
+            raise WeakPassword("The password needs " + ", ".join(problems) + ".")
+        account = Account(
+            id=str(uuid.uuid4()),
+            tenant_ags=tenant_ags,
+            email=email,
+            password_hash=await self.passwords.hash(password),
+            roles=" ".join(sorted(set(roles))),
+            created_at=self.clock.now(),
+        )
+        if not await self.accounts.add(account):
+            raise EmailTaken()
+        return account
+
+    async def register_citizen(
+        self, tenant_ags: str, email: str, password: str, actor: Actor
+    ) -> Account:
+        account = await self._new_account(tenant_ags, email, password, ["citizen"])
+        token = secrets.token_urlsafe(32)
+        account.email_verification_hash = token_hash(token)
+        await self.accounts.flush()
+        await self.mailer.send(
+            Message(
+                to=account.email,
+                subject="Bitte bestätigen Sie Ihre E-Mail-Adresse",
+                body=f"Ihr Bestätigungscode: {token}",
+            )
+        )
+        await self.audit.record(
+            AuditAction.ACCOUNT_CREATED,
+            actor=actor,
+            tenant=tenant_ags,
+            subject=account.id,
+            details={"roles": ["citizen"]},
+        )
+        return account
+
+    async def verify_email(self, token: str) -> Account:
+        account = await self.accounts.by_verification_hash(token_hash(token))
+        if account is None:
+            raise InvalidVerificationToken()
+        account.email_verification_hash = None
+        account.email_verified_at = self.clock.now()
+        await self.accounts.flush()
+        return account
+
+    def _check_grantable(self, by: Principal, roles: Iterable[str]) -> None:
+        allowed = PLATFORM_GRANTABLE if by.has_role("platform_admin") else STAFF_ROLES
+        refused = set(roles) - allowed
+        if refused:
+            raise RoleNotGrantable("Not grantable here: " + ", ".join(sorted(refused)) + ".")
+
+    async def create_staff(
+        self,
+        tenant_ags: str,
+        email: str,
+        password: str,
+        roles: Sequence[str],
+        by: Principal,
+        actor: Actor,
+    ) -> Account:
+        ensure_manages_tenant(by, tenant_ags)
+        self._check_grantable(by, roles)
+        account = await self._new_account(tenant_ags, email, password, roles)
+        await self.audit.record(
+            AuditAction.ACCOUNT_CREATED,
+            actor=actor,
+            tenant=tenant_ags,
+            subject=account.id,
+            details={"roles": sorted(set(roles))},
+        )
+        return account
+
+    async def get_in_tenant(self, tenant_ags: str, account_id: str, by: Principal) -> Account:
+        ensure_manages_tenant(by, tenant_ags)
+        account = await self.accounts.get(account_id)
+        if account is None or account.tenant_ags != tenant_ags:
+            raise AccountNotFound()
+        return account
+
+    async def list(self, tenant_ags: str, by: Principal) -> Sequence[Account]:
+        ensure_manages_tenant(by, tenant_ags)
+        return await self.accounts.in_tenant(tenant_ags)
+
+    async def set_roles(
+        self,
+        tenant_ags: str,
+        account_id: str,
+        roles: Sequence[str],
+        by: Principal,
+        actor: Actor,
+    ) -> Account:
+        account = await self.get_in_tenant(tenant_ags, account_id, by)
+        before = account.role_set
+        wanted = set(roles)
+        # A citizen stays a citizen; staff roles are what an admin changes.
+        self._check_grantable(by, (wanted ^ before) - {"citizen"})
+        if "citizen" in wanted ^ before:
+            raise RoleNotGrantable("The citizen role comes with self-registration only.")
+        account.roles = " ".join(sorted(wanted))
+        await self.accounts.flush()
+        await self.audit.record(
+            AuditAction.ROLE_CHANGE,
+            actor=actor,
+            tenant=tenant_ags,
+            subject=account.id,
+            details={"before": sorted(before), "after": sorted(wanted)},
+        )
+        return account
+
+    async def me(self, principal: Principal) -> Account:
+        account = await self.accounts.get(principal.subject)
+        if account is None or account.tenant_ags != principal.tenant:
+            raise AccountNotFound()
+        return account

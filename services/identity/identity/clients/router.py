@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from identity.accounts.service import ensure_manages_tenant
+from identity.audit.service import Actor
+from identity.clients.repository import ClientRepository
+from identity.clients.schemas import (
+    PartnerClientCreated,
+    PartnerClientIn,
+    PartnerClientList,
+    PartnerClientOut,
+)
+from identity.clients.service import ClientService
+from identity.clock import ClockDep
+from identity.db import SessionDep
+from identity.dependencies import AuditDep, ClientIpDep
+from identity.tenants.errors import TenantNotFound
+from identity.tenants.repository import TenantRepository
+from identity.tenants.schemas import AGS_PATTERN
+from identity.tenants.service import TenantService
+from servicekit.auth import AUTH_PROBLEMS, Principal, require_roles
+from servicekit.problems import ValidationFailed, problem_responses
+
+router = APIRouter(prefix="/identity/v1/tenants/{ags}/clients", tags=["partner clients"])
+
+AgsPath = Annotated[str, Path(pattern=AGS_PATTERN, description="Amtlicher Gemeindeschlüssel")]
+Admin = Annotated[Principal, require_roles("admin", "platform_admin")]
+
+
+def _service(session: SessionDep, audit: AuditDep, clock: ClockDep) -> ClientService:
+    return ClientService(
+        ClientRepository(session), TenantService(TenantRepository(session)), audit, clock
+    )
+
+
+ClientServiceDep = Annotated[ClientService, Depends(_service)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=PartnerClientCreated,
+    responses=problem_responses(*AUTH_PROBLEMS, TenantNotFound, ValidationFailed),
+)
+async def create_partner_client(
+    ags: AgsPath, body: PartnerClientIn, admin: Admin, service: ClientServiceDep, ip: ClientIpDep
+) -> PartnerClientCreated:
+    """Register a partner authority's client; its secret is shown only in this answer."""
+    ensure_manages_tenant(admin, ags)
+    client, secret = await service.create(ags, body.name, body.scopes, Actor(admin.subject, ip))
+    return PartnerClientCreated(**PartnerClientOut.of(client).model_dump(), client_secret=secret)
+
+
+@router.get(
+    "",
+    response_model=PartnerClientList,
+    responses=problem_responses(*AUTH_PROBLEMS, TenantNotFound, ValidationFailed),
+)
+async def list_partner_clients(
+    ags: AgsPath, admin: Admin, service: ClientServiceDep
+) -> PartnerClientList:
+    """The municipality's partner clients (never their secrets)."""
+    ensure_manages_tenant(admin, ags)
+    clients = await service.list(ags)
+    return PartnerClientList(items=[PartnerClientOut.of(client) for client in clients])

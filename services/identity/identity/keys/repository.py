@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity.keys.models import KeyState, SigningKey
+
+
+class SigningKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, kid: str) -> SigningKey | None:
+        return await self.session.get(SigningKey, kid)
+
+    async def active(self) -> SigningKey | None:
+        return await self.session.scalar(
+            select(SigningKey).where(SigningKey.state == KeyState.ACTIVE)
+        )
+
+    async def published(self) -> Sequence[SigningKey]:
+        result = await self.session.scalars(
+            select(SigningKey)
+            .where(SigningKey.state != KeyState.RETIRED)
+            .order_by(SigningKey.created_at.desc(), SigningKey.kid)
+        )
+        return result.all()
+
+    async def list(self) -> Sequence[SigningKey]:
+        result = await self.session.scalars(
+            select(SigningKey).order_by(SigningKey.created_at.desc(), SigningKey.kid)
+        )
+        return result.all()
+
+    async def add_if_possible(self, key: SigningKey) -> bool:
+        """Insert ``key``; False when the one-active-key rule refused it (a race was lost)."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(key)
+        except IntegrityError:
+            return False
+        return True
+
+    async def flush(self) -> None:
+        await self.session.flush()

@@ -1,0 +1,122 @@
+"""Password login with brute-force protection.
+
+After ``lockout_threshold`` failures an account is locked (and after ``lockout_ip_threshold``
+a client IP), first for ``lockout_base_s``, each further lock twice as long up to
+``lockout_max_s``. A locked account, an unknown account and a wrong password get the same answer
+after the same work (one argon2 verification), so the answer tells an attacker nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from identity.accounts.models import Account
+from identity.accounts.passwords import Passwords
+from identity.accounts.repository import AccountRepository
+from identity.accounts.service import normalise_email
+from identity.audit.service import Actor, AuditAction, AuditLog
+from identity.clock import Clock
+from identity.login.repository import ThrottleRepository
+from identity.settings import IdentitySettings
+from identity.tokens.errors import InvalidCredentials
+
+
+def _ip_key(ip: str) -> str:
+    return "ip:" + hashlib.sha256(ip.encode()).hexdigest()[:40]
+
+
+def _account_key(account: Account) -> str:
+    return f"account:{account.id}"
+
+
+class LoginService:
+    def __init__(
+        self,
+        accounts: AccountRepository,
+        throttles: ThrottleRepository,
+        passwords: Passwords,
+        audit: AuditLog,
+        clock: Clock,
+        settings: IdentitySettings,
+    ) -> None:
+        self.accounts = accounts
+        self.throttles = throttles
+        self.passwords = passwords
+        self.audit = audit
+        self.clock = clock
+        self.settings = settings
+
+    async def _locked(self, key: str) -> bool:
+        throttle = await self.throttles.get(key)
+        return (
+            throttle is not None
+            and throttle.locked_until is not None
+            and throttle.locked_until > self.clock.now()
+        )
+
+    async def authenticate(self, tenant: str, email: str, password: str, actor: Actor) -> Account:
+        """The account, or :class:`InvalidCredentials`; the caller commits either way."""
+        account = await self.accounts.by_email(tenant, normalise_email(email))
+        limits: list[tuple[str, int]] = []
+        if account is not None:
+            limits.append((_account_key(account), self.settings.lockout_threshold))
+        if actor.client_ip:
+            limits.append((_ip_key(actor.client_ip), self.settings.lockout_ip_threshold))
+        locked = [key for key, _ in limits if await self._locked(key)]
+        # Always verify, even when the answer is already known: same work, same timing class.
+        matches = await self.passwords.verify(
+            account.password_hash if account is not None else None, password
+        )
+        if account is not None and matches and not locked and account.disabled_at is None:
+            await self.throttles.reset(_account_key(account), self.clock.now())
+            if self.passwords.needs_rehash(account.password_hash):
+                account.password_hash = await self.passwords.hash(password)
+            await self.audit.record(
+                AuditAction.LOGIN, actor=actor, tenant=tenant, subject=account.id
+            )
+            return account
+
+        if account is None:
+            reason = "unknown_account"
+        elif locked:
+            reason = "locked"
+        elif account.disabled_at is not None:
+            reason = "disabled"
+        else:
+            reason = "wrong_password"
+        if not locked:
+            await self._count_failure(limits, tenant, account, actor)
+        await self.audit.record(
+            AuditAction.LOGIN,
+            outcome="failure",
+            actor=actor,
+            tenant=tenant,
+            subject=account.id if account else None,
+            details={"reason": reason},
+        )
+        raise InvalidCredentials()
+
+    async def _count_failure(
+        self,
+        limits: list[tuple[str, int]],
+        tenant: str,
+        account: Account | None,
+        actor: Actor,
+    ) -> None:
+        now = self.clock.now()
+        for key, threshold in limits:
+            failures, lockouts = await self.throttles.record_failure(key, now)
+            if failures < threshold:
+                continue
+            seconds = min(
+                self.settings.lockout_base_s * 2 ** min(lockouts, 20), self.settings.lockout_max_s
+            )
+            await self.throttles.lock(key, now + timedelta(seconds=seconds), now)
+            await self.audit.record(
+                AuditAction.LOCKOUT,
+                actor=actor,
+                tenant=tenant,
+                subject=account.id if account and key.startswith("account:") else None,
+                details={"scope": key.split(":", 1)[0], "seconds": seconds},
+            )

@@ -1,0 +1,164 @@
+"""The OAuth2 token endpoint (RFC 6749): password, refresh_token and client_credentials grants."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Annotated
+from urllib.parse import unquote_plus
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse
+
+from identity.audit.service import Actor, AuditAction
+from identity.clients.repository import ClientRepository
+from identity.clients.service import ClientService
+from identity.clock import ClockDep
+from identity.db import SessionDep
+from identity.dependencies import AuditDep, ClientIpDep
+from identity.login.router import NO_STORE, LoginServiceDep, TokenServiceDep
+from identity.oauth2.errors import OAUTH2_ERROR_RESPONSES, OAuth2Failure
+from identity.oauth2.schemas import OAuth2Token
+from identity.tenants.repository import TenantRepository
+from identity.tenants.schemas import AGS_PATTERN
+from identity.tenants.service import TenantService
+from identity.tokens.errors import InvalidCredentials, InvalidRefreshToken
+from identity.tokens.service import IssuedTokens
+
+router = APIRouter(prefix="/identity/v1/oauth2", tags=["oauth2"])
+
+FormText = Annotated[str | None, Form(max_length=2048)]
+
+
+def _clients(session: SessionDep, audit: AuditDep, clock: ClockDep) -> ClientService:
+    return ClientService(
+        ClientRepository(session), TenantService(TenantRepository(session)), audit, clock
+    )
+
+
+ClientServiceDep = Annotated[ClientService, Depends(_clients)]
+
+
+def _answer(issued: IssuedTokens) -> JSONResponse:
+    token = OAuth2Token(
+        access_token=issued.access_token,
+        expires_in=issued.expires_in,
+        refresh_token=issued.refresh_token,
+        scope=issued.scope or None,
+    )
+    return JSONResponse(token.model_dump(exclude_none=True), headers=NO_STORE)
+
+
+def _client_credentials(
+    request: Request, client_id: str | None, client_secret: str | None
+) -> tuple[str, str]:
+    """client_secret_basic or client_secret_post (RFC 6749 section 2.3.1), not both."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic" or client_secret is not None:
+            raise OAuth2Failure(
+                "invalid_client", "Use one client authentication method.", status=401
+            )
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise OAuth2Failure(
+                "invalid_client", "Malformed Basic credentials.", status=401
+            ) from None
+        user, sep, password = decoded.partition(":")
+        if not sep:
+            raise OAuth2Failure("invalid_client", "Malformed Basic credentials.", status=401)
+        return unquote_plus(user), unquote_plus(password)
+    if client_id and client_secret:
+        return client_id, client_secret
+    raise OAuth2Failure("invalid_client", "Client authentication is required.", status=401)
+
+
+@router.post("/token", response_model=OAuth2Token, responses=OAUTH2_ERROR_RESPONSES)
+async def token(
+    request: Request,
+    login: LoginServiceDep,
+    tokens: TokenServiceDep,
+    clients: ClientServiceDep,
+    audit: AuditDep,
+    ip: ClientIpDep,
+    grant_type: FormText = None,
+    username: FormText = None,
+    password: FormText = None,
+    tenant: Annotated[
+        str | None, Form(description="AGS of the municipality (password grant)")
+    ] = None,
+    refresh_token: FormText = None,
+    scope: FormText = None,
+    client_id: FormText = None,
+    client_secret: FormText = None,
+) -> JSONResponse:
+    """OAuth2 token endpoint (form-encoded; errors as RFC 6749 section 5.2)."""
+    actor = Actor(None, ip)
+    try:
+        if grant_type is None:
+            raise OAuth2Failure("invalid_request", "grant_type is required.")
+        if grant_type == "password":
+            if not username or not password or not tenant:
+                raise OAuth2Failure("invalid_request", "username, password and tenant needed.")
+            if not _is_ags(tenant):
+                raise OAuth2Failure("invalid_request", "tenant must be an AGS (8 digits).")
+            try:
+                account = await login.authenticate(tenant, username, password, actor)
+            except InvalidCredentials:
+                raise OAuth2Failure("invalid_grant", "Wrong username or password.") from None
+            return _answer(await tokens.for_account(account))
+        if grant_type == "refresh_token":
+            if not refresh_token:
+                raise OAuth2Failure("invalid_request", "refresh_token is required.")
+            try:
+                return _answer(await tokens.refresh(refresh_token, actor))
+            except InvalidRefreshToken:
+                raise OAuth2Failure("invalid_grant", "The refresh token is not valid.") from None
+        if grant_type == "client_credentials":
+            presented_id, presented_secret = _client_credentials(request, client_id, client_secret)
+            client = await clients.authenticate(presented_id, presented_secret)
+            if client is None:
+                await audit.record(
+                    AuditAction.CLIENT_TOKEN,
+                    outcome="failure",
+                    actor=actor,
+                    subject=presented_id[:100],
+                )
+                raise OAuth2Failure("invalid_client", "Client authentication failed.", status=401)
+            requested = frozenset(scope.split()) if scope else client.scope_set
+            if not requested <= client.scope_set:
+                raise OAuth2Failure("invalid_scope", "A requested scope is not granted to you.")
+            await audit.record(
+                AuditAction.CLIENT_TOKEN,
+                actor=Actor(client.client_id, ip),
+                tenant=client.tenant_ags,
+                subject=client.client_id,
+            )
+            return _answer(await tokens.for_client(client, requested))
+        raise OAuth2Failure(
+            "unsupported_grant_type", f"Grant type {grant_type!r} is not supported."
+        )
+    except OAuth2Failure as failure:
+        # Returned, not raised: failed attempts and revoked families must be committed.
+        return failure.response()
+
+
+def _is_ags(value: str) -> bool:
+    return re.fullmatch(AGS_PATTERN, value) is not None
+
+
+@router.post("/revoke", status_code=200, responses=OAUTH2_ERROR_RESPONSES)
+async def revoke(
+    tokens: TokenServiceDep,
+    ip: ClientIpDep,
+    token: FormText = None,
+    token_type_hint: FormText = None,
+) -> JSONResponse:
+    """RFC 7009 revocation of a refresh token (and its family); unknown tokens are ignored."""
+    if not token:
+        return OAuth2Failure("invalid_request", "token is required.").response()
+    await tokens.revoke(token, Actor(None, ip))
+    return JSONResponse({}, headers=NO_STORE)

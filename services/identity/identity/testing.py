@@ -1,0 +1,112 @@
+"""Test support for identity: settings fit for tests, a clock to advance, plain factories."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity.accounts.models import Account
+from identity.accounts.passwords import Passwords
+from identity.clients.models import OAuthClient
+from identity.clients.service import secret_hash
+from identity.settings import IdentitySettings
+from identity.tenants.models import Tenant
+from servicekit.db import utcnow
+from servicekit.settings import Environment
+
+TEST_KEY_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1lbmNyeXB0aW9uLWtleS0zMiE"
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+
+def settings_for_tests(database_url: str, **overrides: Any) -> IdentitySettings:
+    """Cheap argon2 and ES256 keys: the suite stays fast; production values are the defaults."""
+    values: dict[str, Any] = {
+        "environment": Environment.TEST,
+        "database_url": database_url,
+        "signing_algorithm": "ES256",
+        "key_encryption_key": TEST_KEY_ENCRYPTION_KEY,
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 1024,
+        "argon2_parallelism": 1,
+        "lockout_threshold": 3,
+        "lockout_base_s": 60,
+    }
+    values.update(overrides)
+    return IdentitySettings(**values)
+
+
+class FakeClock:
+    """Starts at the real now; tests move it forward instead of sleeping."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or utcnow()
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+_PASSWORDS: dict[str, Passwords] = {}
+
+
+def _passwords() -> Passwords:
+    if "test" not in _PASSWORDS:
+        _PASSWORDS["test"] = Passwords(settings_for_tests("sqlite+aiosqlite://"))
+    return _PASSWORDS["test"]
+
+
+async def create_tenant(
+    session: AsyncSession, ags: str = "06999001", name: str = "Musterstadt"
+) -> Tenant:
+    tenant = Tenant(ags=ags, name=name)
+    session.add(tenant)
+    await session.flush()
+    return tenant
+
+
+async def create_account(
+    session: AsyncSession,
+    *,
+    tenant: str = "06999001",
+    email: str = "erika@example.org",
+    password: str = DEFAULT_PASSWORD,
+    roles: tuple[str, ...] = ("citizen",),
+    account_id: str | None = None,
+) -> Account:
+    account = Account(
+        id=account_id or str(uuid.uuid4()),
+        tenant_ags=tenant,
+        email=email,
+        password_hash=await _passwords().hash(password),
+        roles=" ".join(sorted(roles)),
+        created_at=utcnow(),
+    )
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def create_partner_client(
+    session: AsyncSession,
+    *,
+    tenant: str = "06999001",
+    client_id: str = "partner-nachbarstadt",
+    secret: str = "s3cret-of-the-partner-client-0123456789",
+    scopes: tuple[str, ...] = ("booking:search", "cases:handover"),
+) -> OAuthClient:
+    client = OAuthClient(
+        client_id=client_id,
+        tenant_ags=tenant,
+        name="Nachbarstadt",
+        secret_hash=secret_hash(secret),
+        scopes=" ".join(sorted(scopes)),
+        created_at=utcnow(),
+    )
+    session.add(client)
+    await session.flush()
+    return client

@@ -1,0 +1,159 @@
+"""Access tokens (signed JWTs, 5 minutes) and refresh tokens (opaque, rotated on every use).
+
+A refresh token that is presented a second time was copied: the whole family (every token
+descended from the same login) is revoked, so the thief and the victim both have to log in again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from identity.accounts.models import Account
+from identity.accounts.repository import AccountRepository
+from identity.audit.service import Actor, AuditAction, AuditLog
+from identity.clients.models import OAuthClient
+from identity.clock import Clock
+from identity.keys.service import KeyService
+from identity.settings import IdentitySettings
+from identity.tokens.errors import InvalidRefreshToken
+from identity.tokens.models import RefreshToken
+from identity.tokens.repository import RefreshTokenRepository
+from servicekit.auth.jose_safe import sign
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    expires_in: int
+    scope: str
+    refresh_token: str | None = None
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenService:
+    def __init__(
+        self,
+        refresh_tokens: RefreshTokenRepository,
+        accounts: AccountRepository,
+        keys: KeyService,
+        audit: AuditLog,
+        clock: Clock,
+        settings: IdentitySettings,
+    ) -> None:
+        self.refresh_tokens = refresh_tokens
+        self.accounts = accounts
+        self.keys = keys
+        self.audit = audit
+        self.clock = clock
+        self.settings = settings
+
+    async def access_token(
+        self,
+        *,
+        subject: str,
+        tenant: str,
+        roles: frozenset[str],
+        scopes: frozenset[str],
+        client_id: str | None = None,
+    ) -> str:
+        now = int(self.clock.now().timestamp())
+        claims: dict[str, Any] = {
+            "iss": self.settings.auth_issuer,
+            "sub": subject,
+            "aud": self.settings.auth_audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.settings.access_token_ttl_s,
+            "jti": uuid.uuid4().hex,
+            "tenant": tenant,
+            "roles": sorted(roles),
+            "scope": " ".join(sorted(scopes)),
+        }
+        if client_id is not None:
+            claims["client_id"] = client_id
+        return sign(claims, await self.keys.signing_key())
+
+    async def for_account(self, account: Account, *, family_id: str | None = None) -> IssuedTokens:
+        """A new access token and a refresh token (a new family unless one is given)."""
+        access = await self.access_token(
+            subject=account.id,
+            tenant=account.tenant_ags,
+            roles=account.role_set,
+            scopes=frozenset(),
+        )
+        refresh = secrets.token_urlsafe(32)
+        now = self.clock.now()
+        await self.refresh_tokens.add(
+            RefreshToken(
+                id=str(uuid.uuid4()),
+                family_id=family_id or str(uuid.uuid4()),
+                account_id=account.id,
+                token_hash=_hash(refresh),
+                created_at=now,
+                expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl_s),
+            )
+        )
+        return IssuedTokens(
+            access_token=access,
+            expires_in=self.settings.access_token_ttl_s,
+            scope="",
+            refresh_token=refresh,
+        )
+
+    async def for_client(self, client: OAuthClient, scopes: frozenset[str]) -> IssuedTokens:
+        access = await self.access_token(
+            subject=client.client_id,
+            tenant=client.tenant_ags,
+            roles=frozenset({"partner"}),
+            scopes=scopes,
+            client_id=client.client_id,
+        )
+        return IssuedTokens(
+            access_token=access,
+            expires_in=self.settings.access_token_ttl_s,
+            scope=" ".join(sorted(scopes)),
+        )
+
+    async def refresh(self, presented: str, actor: Actor) -> IssuedTokens:
+        """Rotate: the presented token is used up and a new one of its family returned.
+
+        Raises :class:`InvalidRefreshToken`; on reuse the family is revoked first, and the
+        caller must commit that even though it answers with an error.
+        """
+        now = self.clock.now()
+        token = await self.refresh_tokens.by_hash(_hash(presented))
+        if token is None or token.revoked_at is not None or token.expires_at <= now:
+            raise InvalidRefreshToken()
+        account = await self.accounts.get(token.account_id)
+        if not await self.refresh_tokens.claim(token.id, now):
+            await self.refresh_tokens.revoke_family(token.family_id, now)
+            await self.audit.record(
+                AuditAction.REFRESH_REUSE,
+                outcome="family_revoked",
+                actor=actor,
+                tenant=account.tenant_ags if account else None,
+                subject=token.account_id,
+            )
+            raise InvalidRefreshToken()
+        if account is None or account.disabled_at is not None:
+            raise InvalidRefreshToken()
+        await self.audit.record(
+            AuditAction.TOKEN_REFRESH, actor=actor, tenant=account.tenant_ags, subject=account.id
+        )
+        return await self.for_account(account, family_id=token.family_id)
+
+    async def revoke(self, presented: str, actor: Actor) -> None:
+        """Logout: the token's whole family ends; an unknown token is silently ignored."""
+        token = await self.refresh_tokens.by_hash(_hash(presented))
+        if token is None:
+            return
+        await self.refresh_tokens.revoke_family(token.family_id, self.clock.now())
+        await self.audit.record(AuditAction.LOGOUT, actor=actor, subject=token.account_id)

@@ -1,0 +1,77 @@
+"""A third-party OAuth2/OIDC client library finds identity by discovery and checks its tokens.
+
+authlib fetches the token (client credentials, client_secret_basic) at the endpoint the
+discovery document names; joserfc (authlib's JOSE library) validates it against the JWKS.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity.testing import create_partner_client, create_tenant
+from servicekit.testing.tokens import TokenFactory
+
+SECRET = "s3cret-of-the-partner-client-0123456789"
+
+
+async def test_authlib_discovers_identity_and_validates_a_token_against_the_jwks(
+    app: FastAPI, session: AsyncSession
+) -> None:
+    with warnings.catch_warnings():
+        # authlib 1.9 asks for httpx2 but still works with httpx; the warning is not ours.
+        # Importing authlib.deprecate installs an "always" filter, so ignore after it.
+        import authlib.deprecate  # type: ignore[import-untyped]  # noqa: F401
+
+        warnings.simplefilter("ignore")
+        from authlib.integrations.starlette_client import OAuth  # type: ignore[import-untyped]
+    await create_tenant(session)
+    await create_partner_client(session)
+    settings = app.state.settings
+    oauth = OAuth()
+    oauth.register(
+        "rathaus",
+        client_id="partner-nachbarstadt",
+        client_secret=SECRET,
+        server_metadata_url=f"{settings.auth_issuer}/.well-known/openid-configuration",
+        client_kwargs={
+            "transport": httpx.ASGITransport(app=app),
+            "token_endpoint_auth_method": "client_secret_basic",
+        },
+    )
+    rathaus = oauth.create_client("rathaus")
+    assert rathaus is not None
+
+    metadata = await rathaus.load_server_metadata()
+    token = await rathaus.fetch_access_token(grant_type="client_credentials")
+    jwks = await rathaus.fetch_jwk_set()
+
+    assert metadata["issuer"] == settings.auth_issuer
+    key_set = KeySet.import_key_set(jwks)
+    decoded = jwt.decode(
+        token["access_token"], key_set, algorithms=metadata["id_token_signing_alg_values_supported"]
+    )
+    jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": metadata["issuer"]},
+        aud={"essential": True, "value": settings.auth_audience},
+        exp={"essential": True},
+        tenant={"essential": True, "value": "06999001"},
+    ).validate(decoded.claims)
+    assert decoded.header["kid"] in {key["kid"] for key in jwks["keys"]}
+
+
+async def test_a_token_signed_by_another_key_fails_the_libraries_check(
+    client: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    jwks = (await client.get("/identity/v1/jwks")).json()
+    foreign = tokens.issue()
+
+    with pytest.raises(JoseError):
+        jwt.decode(foreign, KeySet.import_key_set(jwks), algorithms=["ES256", "RS256"])
