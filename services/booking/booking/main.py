@@ -8,13 +8,14 @@ from booking.bookings.router import router as bookings_router
 from booking.catalogue.router import router as catalogue_router
 from booking.hours.router import router as hours_router
 from booking.offices.router import router as offices_router
+from booking.races import install_race_handlers
 from booking.settings import BookingSettings
 from servicekit.app import create_service_app
 
 
 def create_app(settings: BookingSettings | None = None) -> FastAPI:
     settings = settings or BookingSettings()
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Rathaus Booking",
         version="1.0.0",
@@ -30,3 +31,5 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             bookings_router,
         ],
     )
+    install_race_handlers(app)
+    return app
