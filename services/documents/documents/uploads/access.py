@@ -60,4 +60,8 @@ async def resolve_access(booking: BookingClient, booking_id: str, caller: Caller
         raise BookingNotFound()
     if principal is not None and principal.has_role(*CLERK_ROLES):
         return Access(booking=checklist, role=Role.CLERK, caller=caller)
-    return Access(booking=checklist, role=Role.CITIZEN, caller=caller)
+    if principal is None or principal.has_role("citizen") or caller.credentials.manage_token:
+        return Access(booking=checklist, role=Role.CITIZEN, caller=caller)
+    # Any other role (a partner client, a platform administrator) gets no citizen rights here,
+    # whatever booking lets it see.
+    raise BookingNotFound()

@@ -187,9 +187,9 @@ class DocumentService:
             review_status=ReviewStatus.SUBMITTED,
             uploaded_by=caller.actor,
         )
-        # Scanned before the row is written: no transaction stays open while the scanner reads.
-        _apply_verdict(document, await scan_blob(self.components, data_key, blob_id))
         try:
+            # Scanned before the row is written: no transaction is open while the scanner reads.
+            _apply_verdict(document, await scan_blob(self.components, data_key, blob_id))
             await self.documents.add(document)
         except BaseException:
             await self.components.blobs.delete(blob_id)

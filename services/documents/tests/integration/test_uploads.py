@@ -468,3 +468,14 @@ async def test_cancelled_booking_takes_no_more_uploads(
     assert response.status_code == 409
     assert response.json()["type"] == "urn:rathaus:problem:booking-closed"
     await assert_nothing_left(app, session)
+
+
+async def test_a_partner_client_gets_no_citizen_rights_even_if_booking_answers(
+    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+) -> None:
+    booking.add("bk-partner", owner="partner-1")
+    partner = tokens.headers(sub="partner-1", tenant="06999001", roles=["partner"])
+
+    response = await client.get("/documents/v1/bookings/bk-partner/documents", headers=partner)
+
+    assert response.status_code == 404
