@@ -1,26 +1,59 @@
+"""``rathaus-gateway serve|openapi``: serve with uvloop and httptools, optionally in N workers."""
+
 from __future__ import annotations
 
-from pathlib import Path
+import argparse
+from collections.abc import Sequence
 
-from fastapi import FastAPI
+import uvicorn
 
-from gateway.main import create_app
+from gateway.main import create_app, create_gateway
+from gateway.proxy import Proxy
 from gateway.settings import GatewaySettings
-from servicekit.cli import run_cli
-from servicekit.settings import ServiceSettings
-
-SERVICE_DIR = Path(__file__).resolve().parents[1]
+from servicekit.logs import configure_logging, uvicorn_log_config
+from servicekit.openapi import to_yaml
 
 
-def _create_app(settings: ServiceSettings) -> FastAPI:
-    assert isinstance(settings, GatewaySettings)
-    return create_app(settings)
+def app_from_environment() -> Proxy:
+    """The factory each worker process calls (settings come from GATEWAY_* variables)."""
+    settings = GatewaySettings()
+    configure_logging(
+        service=settings.service_name, level=settings.log_level, json=settings.log_json
+    )
+    return create_gateway(settings)
 
 
-def main() -> None:
-    run_cli(
-        settings=GatewaySettings(),
-        create_app=_create_app,
-        service_dir=SERVICE_DIR,
-        with_database=False,
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="rathaus-gateway")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the gateway (graceful shutdown on SIGTERM/SIGINT)")
+    openapi = commands.add_parser("openapi", help="print the merged OpenAPI document as YAML")
+    openapi.add_argument("--output", help="write to this file instead of stdout")
+    args = parser.parse_args(argv)
+    settings = GatewaySettings()
+    if args.command == "openapi":
+        text = to_yaml(create_app(settings).openapi())
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as out:
+                out.write(text)
+        else:
+            print(text, end="")  # noqa: T201 - the command's output
+        return
+    configure_logging(
+        service=settings.service_name, level=settings.log_level, json=settings.log_json
+    )
+    uvicorn.run(
+        "gateway.cli:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        log_config=uvicorn_log_config(),
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
+        server_header=False,
+        proxy_headers=False,
+        backlog=4096,
     )

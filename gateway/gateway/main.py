@@ -1,39 +1,97 @@
+"""create_app(): the gateway's FastAPI app (health, one OpenAPI, docs) behind the raw proxy."""
+
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 
-from gateway.routing import router
+from gateway.openapi import load_contracts, merge
+from gateway.proxy import Proxy
+from gateway.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
 from servicekit.app import create_service_app
 from servicekit.health import ReadinessCheck
 
+TITLE = "Rathaus API"
+DESCRIPTION = (
+    "The one entry for frontends and partner authorities: every service's API behind one "
+    "gateway. Component names carry their service as a prefix (e.g. identity.Tenant)."
+)
+
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     upstreams = Upstreams(
-        settings.upstreams(),
-        timeout_s=settings.upstream_timeout_s,
-        connect_timeout_s=settings.upstream_connect_timeout_s,
+        settings.services,
+        eject_s=settings.replica_eject_s,
+        failure_threshold=settings.breaker_failures,
+        open_s=settings.breaker_open_s,
+        readiness_timeout_s=settings.readiness_timeout_s,
+    )
+    limiter: Limiter = (
+        RedisLimiter(settings.redis_url, prefix=settings.rate_limit_prefix)
+        if settings.redis_url
+        else MemoryLimiter()
     )
     checks: dict[str, ReadinessCheck] = {
         name: partial(upstreams.ready, upstream) for name, upstream in upstreams.by_name.items()
     }
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start_health_checks(_app: FastAPI) -> None:
+        if settings.health_interval_s > 0:
+            tasks.append(asyncio.create_task(upstreams.health_loop(settings.health_interval_s)))
 
     async def close_upstreams(_app: FastAPI) -> None:
-        await upstreams.close()
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await upstreams.close(asyncio.get_running_loop())
+        await limiter.aclose()
 
     app = create_service_app(
         settings,
         title="Rathaus API Gateway",
         version="1.0.0",
         description="The one entry for frontends and partner authorities.",
-        routers=[router],
         with_database=False,
         readiness_checks=checks,
+        on_startup=[start_health_checks],
         on_shutdown=[close_upstreams],
     )
     app.state.upstreams = upstreams
+    app.state.limiter = limiter
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            contracts = load_contracts(
+                settings.contracts_dir, list(settings.services), settings.contract_version
+            )
+            app.openapi_schema = merge(contracts, title=TITLE, version="1", description=DESCRIPTION)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def create_gateway(settings: GatewaySettings | None = None) -> Proxy:
+    """The ASGI app to serve: the raw proxy, with the FastAPI app behind it for the rest.
+
+    Proxied requests skip FastAPI, its middleware and the kit's middleware entirely; lifespan
+    and every other path go to the FastAPI app (``proxy.app``).
+    """
+    settings = settings or GatewaySettings()
+    app = create_app(settings)
+    return Proxy(
+        app,
+        settings=settings,
+        upstreams=app.state.upstreams,
+        limiter=app.state.limiter,
+        verifier=lambda: getattr(app.state, "token_verifier", None),
+    )

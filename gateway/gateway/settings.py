@@ -1,9 +1,82 @@
+"""Settings of the gateway, read from ``GATEWAY_*`` environment variables.
+
+Structured settings are JSON in the environment, e.g.
+``GATEWAY_SERVICES='{"booking": ["http://10.0.0.5:8002", "http://10.0.0.6:8002"]}'``.
+"""
+
 from __future__ import annotations
 
-from pydantic import AnyHttpUrl, Field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
+
+_REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+class Bucket(BaseModel):
+    """A token bucket: ``burst`` requests at once, refilled at ``per_s`` requests a second."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    burst: int = Field(gt=0)
+    per_s: float = Field(gt=0)
+
+
+class RouteClass(BaseModel):
+    """How the gateway treats the requests whose path starts with one of ``prefixes``.
+
+    The first class that matches wins; the last one should be the catch-all (no prefixes).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    prefixes: tuple[str, ...] = ()
+    methods: frozenset[str] | None = None
+    auth: Literal["required", "optional"] = "optional"
+    timeout_s: float = Field(default=10.0, gt=0)
+    """Deadline for the response head (connect, retries and waiting included)."""
+    retries: int = Field(default=2, ge=0, le=5)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=0)
+    per_ip: Bucket | None = None
+    per_subject: Bucket | None = None
+
+
+def default_route_classes() -> tuple[RouteClass, ...]:
+    return (
+        RouteClass(
+            name="login",
+            prefixes=("/identity/v1/token", "/identity/v1/login", "/identity/v1/oauth"),
+            methods=frozenset({"POST"}),
+            timeout_s=5.0,
+            per_ip=Bucket(burst=10, per_s=0.2),
+        ),
+        RouteClass(
+            name="availability",
+            prefixes=("/booking/v1/availability", "/booking/v1/slots", "/booking/v1/search"),
+            timeout_s=5.0,
+            per_ip=Bucket(burst=30, per_s=2.0),
+            per_subject=Bucket(burst=30, per_s=2.0),
+        ),
+        RouteClass(
+            name="uploads",
+            prefixes=("/documents/v1/",),
+            methods=frozenset({"POST", "PUT"}),
+            timeout_s=120.0,
+            retries=0,
+            max_body_bytes=50 * 1024 * 1024,
+            per_ip=Bucket(burst=20, per_s=1.0),
+        ),
+        RouteClass(
+            name="default",
+            per_ip=Bucket(burst=200, per_s=50.0),
+            per_subject=Bucket(burst=200, per_s=50.0),
+        ),
+    )
 
 
 class GatewaySettings(ServiceSettings):
@@ -13,20 +86,44 @@ class GatewaySettings(ServiceSettings):
 
     service_name: str = "gateway"
     port: int = 8000
-    identity_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001")
-    booking_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
-    documents_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8003")
-    upstream_timeout_s: float = Field(default=30.0, gt=0)
-    upstream_connect_timeout_s: float = Field(default=2.0, gt=0)
+    workers: int = Field(default=1, ge=1, le=64)
 
-    def upstreams(self) -> dict[str, str]:
-        """Service name (the first path segment) to base URL."""
-        return {
-            "identity": str(self.identity_url).rstrip("/"),
-            "booking": str(self.booking_url).rstrip("/"),
-            "documents": str(self.documents_url).rstrip("/"),
+    services: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "identity": ["http://127.0.0.1:8001"],
+            "booking": ["http://127.0.0.1:8002"],
+            "documents": ["http://127.0.0.1:8003"],
         }
+    )
+    """Service name (the first path segment) to the base URLs of its replicas."""
+    route_classes: tuple[RouteClass, ...] = Field(default_factory=default_route_classes)
+
+    connect_timeout_s: float = Field(default=1.0, gt=0)
+    retry_backoff_s: float = Field(default=0.02, ge=0)
+    retry_backoff_cap_s: float = Field(default=0.25, ge=0)
+    replica_eject_s: float = Field(default=5.0, gt=0)
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_open_s: float = Field(default=5.0, gt=0)
+    health_interval_s: float = Field(default=5.0, ge=0)
+    """Active health checks of every replica; 0 turns them off (passive ejection remains)."""
+
+    cors_origins: tuple[str, ...] = ()
+    """Origins that browsers may call from (exact matches), per environment."""
+    cors_max_age_s: int = 600
+
+    redis_url: str | None = None
+    """Rate-limit buckets live here when set, shared by every gateway replica."""
+    rate_limit_prefix: str = "rathaus:gateway:rl:"
+    trust_forwarded_for: bool = False
+    """Take the client address from X-Forwarded-For (only behind a trusted load balancer)."""
+
+    contracts_dir: Path = _REPOSITORY / "contracts"
+    contract_version: str = "v1"
+    access_log: bool = True
 
     def insecure_settings(self) -> list[str]:
-        # The gateway keeps no database; only the upstream settings matter here.
-        return []
+        # The gateway keeps no database; the database_url inherited from the kit is unused.
+        problems: list[str] = []
+        if "*" in self.cors_origins:
+            problems.append("cors_origins: a wildcard lets every web page call the API")
+        return problems

@@ -1,0 +1,116 @@
+"""One API document: the services' published contracts merged into the gateway's /openapi.json.
+
+Paths are kept (they already start with ``/<service>/v<N>``; one that does not is prefixed).
+Components of every kind are namespaced ``<service>.<Name>`` and every ``$ref`` (and
+discriminator mapping, and security requirement) is rewritten to match, so two services may
+both have a ``ProblemDetails`` or a ``Tenant`` without colliding. Operation ids get the same
+prefix. Two services claiming one path is a configuration error and refuses to merge.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+logger = logging.getLogger("gateway.openapi")
+
+_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+_REF = "#/components/"
+
+
+class ContractConflict(ValueError):
+    """Two contracts claim the same path or operation id."""
+
+
+def _namespaced(service: str, name: str) -> str:
+    return f"{service}.{name}"
+
+
+def _rewrite(node: Any, service: str) -> Any:
+    if isinstance(node, dict):
+        result: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                result[key] = _rewrite_ref(value, service)
+            elif key == "mapping" and isinstance(value, dict):
+                result[key] = {
+                    k: _rewrite_ref(v, service) if isinstance(v, str) else v
+                    for k, v in value.items()
+                }
+            else:
+                result[key] = _rewrite(value, service)
+        return result
+    if isinstance(node, list):
+        return [_rewrite(item, service) for item in node]
+    return node
+
+
+def _rewrite_ref(ref: str, service: str) -> str:
+    if not ref.startswith(_REF):
+        return ref
+    kind, _, name = ref[len(_REF) :].partition("/")
+    return f"{_REF}{kind}/{_namespaced(service, name)}"
+
+
+def _rewrite_security(requirements: list[dict[str, Any]], service: str) -> list[dict[str, Any]]:
+    return [{_namespaced(service, k): v for k, v in item.items()} for item in requirements]
+
+
+def merge(
+    contracts: dict[str, dict[str, Any]], *, title: str, version: str, description: str
+) -> dict[str, Any]:
+    """Merge service name -> OpenAPI document into one document."""
+    paths: dict[str, Any] = {}
+    components: dict[str, dict[str, Any]] = {}
+    tags: dict[str, dict[str, Any]] = {}
+    operation_ids: set[str] = set()
+    for service, document in sorted(contracts.items()):
+        document = _rewrite(document, service)
+        for kind, entries in (document.get("components") or {}).items():
+            target = components.setdefault(kind, {})
+            for name, value in entries.items():
+                target[_namespaced(service, name)] = value
+        default_security = document.get("security")
+        for path, item in (document.get("paths") or {}).items():
+            if not path.startswith(f"/{service}/"):
+                path = f"/{service}{path}"
+            if path in paths:
+                raise ContractConflict(f"{path} is claimed twice")
+            for method, operation in item.items():
+                if method not in _METHODS or not isinstance(operation, dict):
+                    continue
+                if "operationId" in operation:
+                    operation["operationId"] = _namespaced(service, operation["operationId"])
+                    if operation["operationId"] in operation_ids:
+                        raise ContractConflict(f"{operation['operationId']} is used twice")
+                    operation_ids.add(operation["operationId"])
+                security = operation.get("security", default_security)
+                if security is not None:
+                    operation["security"] = _rewrite_security(security, service)
+                operation.setdefault("tags", [service])
+            paths[path] = item
+        for tag in document.get("tags") or []:
+            tags.setdefault(tag["name"], tag)
+    merged: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version, "description": description},
+        "paths": dict(sorted(paths.items())),
+        "components": {kind: dict(sorted(v.items())) for kind, v in sorted(components.items())},
+    }
+    if tags:
+        merged["tags"] = list(tags.values())
+    return merged
+
+
+def load_contracts(directory: Path, services: list[str], version: str) -> dict[str, Any]:
+    contracts: dict[str, Any] = {}
+    for service in services:
+        path = directory / service / f"{version}.yaml"
+        if not path.is_file():
+            logger.warning("no contract for a service", extra={"service": service})
+            continue
+        contracts[service] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return contracts

@@ -1,0 +1,125 @@
+"""Token buckets per client address and per token subject, per route class.
+
+``MemoryLimiter`` keeps the buckets in the process (one gateway replica, or a budget per
+replica); ``RedisLimiter`` keeps them in Redis, refilled and taken atomically by one Lua
+script on the server's clock, so that every gateway replica draws from one budget.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from gateway.settings import Bucket
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_s: int
+    """Seconds until the bucket is full again."""
+    retry_after_s: int
+    """Seconds until the next request would pass (0 when allowed)."""
+    window_s: int
+    policy: str
+
+
+def _decide(policy: str, bucket: Bucket, allowed: bool, tokens: float) -> Decision:
+    missing = bucket.burst - tokens
+    reset_s = math.ceil(missing / bucket.per_s) if missing > 0 else 0
+    retry = 0 if allowed else max(1, math.ceil((1.0 - tokens) / bucket.per_s))
+    return Decision(
+        allowed=allowed,
+        limit=bucket.burst,
+        remaining=max(0, int(tokens)),
+        reset_s=reset_s,
+        retry_after_s=retry,
+        window_s=max(1, math.ceil(bucket.burst / bucket.per_s)),
+        policy=policy,
+    )
+
+
+class Limiter(Protocol):
+    async def take(self, policy: str, key: str, bucket: Bucket) -> Decision: ...
+
+    async def aclose(self) -> None: ...
+
+
+class MemoryLimiter:
+    """Buckets in a dict; stale ones are swept now and then so memory stays bounded."""
+
+    def __init__(self, *, max_keys: int = 100_000) -> None:
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._max_keys = max_keys
+
+    async def take(self, policy: str, key: str, bucket: Bucket) -> Decision:
+        return self.take_now(policy, key, bucket, time.monotonic())
+
+    def take_now(self, policy: str, key: str, bucket: Bucket, now: float) -> Decision:
+        state = self._buckets.get(key)
+        if state is None:
+            tokens = float(bucket.burst)
+            if len(self._buckets) >= self._max_keys:
+                self._sweep(now)
+        else:
+            tokens = min(float(bucket.burst), state[0] + (now - state[1]) * bucket.per_s)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        self._buckets[key] = (tokens, now)
+        return _decide(policy, bucket, allowed, tokens)
+
+    def _sweep(self, now: float) -> None:
+        # A bucket untouched for a minute is (nearly always) full: forgetting it changes nothing.
+        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60.0}
+        if len(self._buckets) >= self._max_keys:
+            self._buckets.clear()
+
+    async def aclose(self) -> None:
+        self._buckets.clear()
+
+
+# KEYS[1] bucket key; ARGV: burst, per_s. Returns {allowed, tokens * 1000}.
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local burst = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil then
+  tokens = burst
+else
+  tokens = math.min(burst, tokens + (now - ts) * rate)
+end
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {allowed, math.floor(tokens * 1000)}
+"""
+
+
+class RedisLimiter:
+    def __init__(self, url: str, *, prefix: str) -> None:
+        self._redis: Redis = Redis.from_url(url)
+        self._prefix = prefix
+        self._script = self._redis.register_script(_TAKE)
+
+    async def take(self, policy: str, key: str, bucket: Bucket) -> Decision:
+        result = await self._script(keys=[self._prefix + key], args=[bucket.burst, bucket.per_s])
+        allowed, milli_tokens = int(result[0]), int(result[1])
+        return _decide(policy, bucket, bool(allowed), milli_tokens / 1000)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()

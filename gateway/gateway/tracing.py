@@ -1,0 +1,39 @@
+"""X-Request-ID and W3C Trace Context at the edge.
+
+A well-formed incoming ``X-Request-ID`` is kept, otherwise one is made. An incoming valid
+``traceparent`` keeps its trace id and flags and gets the gateway's own span as parent for the
+service; otherwise a new trace starts (sampled). The service sees both headers, and the client
+gets them back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+_TRACEPARENT = re.compile(rb"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
+_ZERO_TRACE = b"0" * 32
+_ZERO_SPAN = b"0" * 16
+
+
+def request_id(incoming: bytes | None) -> bytes:
+    if incoming is not None and _REQUEST_ID.match(incoming):
+        return incoming
+    return os.urandom(16).hex().encode()
+
+
+def traceparent(incoming: bytes | None) -> bytes:
+    """The traceparent to send on: same trace, the gateway's span as the parent."""
+    span = os.urandom(8).hex().encode()
+    if incoming is not None:
+        match = _TRACEPARENT.match(incoming.strip().lower())
+        if match is not None:
+            version, trace, parent, flags, rest = match.groups()
+            # Version ff is invalid; a future version may carry more fields after ours.
+            if version != b"ff" and trace != _ZERO_TRACE and parent != _ZERO_SPAN:
+                if version == b"00" and rest:
+                    pass
+                else:
+                    return b"00-" + trace + b"-" + span + b"-" + flags
+    return b"00-" + os.urandom(16).hex().encode() + b"-" + span + b"-01"

@@ -1,0 +1,125 @@
+"""Real servers for the gateway's tests: test upstreams (threads or killable processes) and
+gateways on loopback ports, configured per test."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from gateway.main import create_gateway
+from gateway.settings import Bucket, GatewaySettings, RouteClass
+from servicekit.settings import Environment
+from servicekit.testing import LiveServer, run_live_server
+from servicekit.testing.live import free_port
+from servicekit.testing.tokens import TokenFactory
+
+UPSTREAM_SCRIPT = Path(__file__).resolve().parent / "upstream_app.py"
+
+_spec = importlib.util.spec_from_file_location("gateway_test_upstream", UPSTREAM_SCRIPT)
+assert _spec is not None
+assert _spec.loader is not None
+_upstream = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_upstream)
+build_upstream: Callable[[str], FastAPI] = _upstream.build_app
+
+GENEROUS = RouteClass(name="default", per_ip=Bucket(burst=100_000, per_s=100_000))
+
+
+@pytest.fixture(scope="session")
+def alpha() -> Iterator[LiveServer]:
+    server = run_live_server(build_upstream("alpha"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def beta() -> Iterator[LiveServer]:
+    server = run_live_server(build_upstream("beta"))
+    yield server
+    server.stop()
+
+
+class UpstreamProcess:
+    """A test upstream in its own process, so that a test can kill it outright."""
+
+    def __init__(self, name: str, port: int | None = None) -> None:
+        self.name = name
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(UPSTREAM_SCRIPT), self.name, str(self.port)]
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/livez", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError("upstream process did not start")
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def upstream_process() -> Iterator[Callable[[str], UpstreamProcess]]:
+    started: list[UpstreamProcess] = []
+
+    def start(name: str) -> UpstreamProcess:
+        process = UpstreamProcess(name)
+        process.start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
+
+
+GatewayFactory = Callable[..., LiveServer]
+
+
+@pytest.fixture
+def start_gateway(tokens: TokenFactory) -> Iterator[GatewayFactory]:
+    """Starts a gateway on a loopback port: ``start_gateway(services={...}, **settings)``."""
+    servers: list[LiveServer] = []
+
+    def start(**overrides: Any) -> LiveServer:
+        values: dict[str, Any] = {
+            "environment": Environment.TEST,
+            "health_interval_s": 0,
+            "route_classes": (GENEROUS,),
+            "access_log": False,
+        }
+        values.update(overrides)
+        proxy = create_gateway(GatewaySettings(**values))
+        tokens.trust(proxy.app)  # type: ignore[arg-type]
+        server = run_live_server(proxy)  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client

@@ -1,0 +1,226 @@
+"""Routing, replicas, streaming both ways, tracing, edge headers, WebSocket pass-through."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+
+import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from gateway.settings import RouteClass
+from servicekit.testing import LiveServer
+from servicekit.testing.live import free_port
+
+
+async def test_request_reaches_its_service_with_path_query_and_method(
+    start_gateway, alpha: LiveServer, beta: LiveServer, http: httpx.AsyncClient
+) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url], "beta": [beta.url]})
+
+    to_alpha = await http.delete(f"{gateway.url}/alpha/v1/echo?x=1&y=%C3%A4")
+    to_beta = await http.get(f"{gateway.url}/beta/v1/echo")
+
+    assert to_alpha.status_code == 200
+    assert to_alpha.json()["service"] == "alpha"
+    assert to_alpha.json()["method"] == "DELETE"
+    assert to_alpha.json()["query"] == "x=1&y=%C3%A4"
+    assert to_beta.json()["service"] == "beta"
+
+
+async def test_unknown_service_gets_404_problem(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url]})
+
+    response = await http.get(f"{gateway.url}/nowhere/v1/echo")
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_round_robin_spreads_requests_over_replicas(
+    start_gateway, upstream_process, http: httpx.AsyncClient
+) -> None:
+    first, second = upstream_process("alpha"), upstream_process("alpha")
+    gateway = start_gateway(services={"alpha": [first.url, second.url]})
+
+    for _ in range(6):
+        await http.post(f"{gateway.url}/alpha/v1/count/rr")
+
+    on_first = (await http.get(f"{first.url}/alpha/v1/count/rr")).json()["calls"]
+    on_second = (await http.get(f"{second.url}/alpha/v1/count/rr")).json()["calls"]
+    assert (on_first, on_second) == (3, 3)
+
+
+async def test_dead_replica_is_skipped_even_for_post(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    gateway = start_gateway(services={"alpha": [dead, alpha.url]})
+
+    statuses = [(await http.post(f"{gateway.url}/alpha/v1/echo")).status_code for _ in range(6)]
+
+    assert statuses == [200] * 6
+
+
+async def test_upload_is_streamed_to_the_service_intact(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    roomy = RouteClass(name="uploads", max_body_bytes=8 * 1024 * 1024)
+    gateway = start_gateway(services={"alpha": [alpha.url]}, route_classes=(roomy,))
+    payload = os.urandom(3 * 1024 * 1024)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(payload), 100_000):
+            yield payload[start : start + 100_000]
+
+    chunked = await http.post(f"{gateway.url}/alpha/v1/upload", content=chunks())
+    sized = await http.post(f"{gateway.url}/alpha/v1/upload", content=payload)
+
+    expected = {"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+    assert chunked.json() == expected
+    assert sized.json() == expected
+
+
+async def test_download_is_streamed_back_intact(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url]})
+    size = 5 * 1024 * 1024 + 7
+
+    async with http.stream("GET", f"{gateway.url}/alpha/v1/blob?size={size}") as response:
+        digest = hashlib.sha256()
+        async for chunk in response.aiter_raw():
+            digest.update(chunk)
+    direct = (await http.get(f"{alpha.url}/alpha/v1/blob?size={size}")).content
+
+    assert response.headers["content-length"] == str(size)
+    assert digest.hexdigest() == hashlib.sha256(direct).hexdigest()
+
+
+async def test_request_id_and_trace_are_propagated_to_the_service_and_back(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url]})
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    incoming = f"00-{trace}-00f067aa0ba902b7-01"
+
+    response = await http.get(
+        f"{gateway.url}/alpha/v1/echo",
+        headers={"X-Request-ID": "req-123", "traceparent": incoming},
+    )
+
+    seen = response.json()["headers"]
+    assert seen["x-request-id"] == "req-123"
+    assert response.headers["x-request-id"] == "req-123"
+    version, seen_trace, parent, flags = seen["traceparent"].split("-")
+    assert (version, seen_trace, flags) == ("00", trace, "01")
+    assert parent != "00f067aa0ba902b7"
+    assert response.headers["traceparent"] == seen["traceparent"]
+    assert seen["x-forwarded-for"] == "127.0.0.1"
+
+
+async def test_request_id_and_trace_are_created_when_missing_or_malformed(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url]})
+
+    response = await http.get(
+        f"{gateway.url}/alpha/v1/echo",
+        headers={"X-Request-ID": "bad id with spaces", "traceparent": "00-zz-yy-01"},
+    )
+
+    seen = response.json()["headers"]
+    assert seen["x-request-id"] != "bad id with spaces"
+    assert seen["x-request-id"] == response.headers["x-request-id"]
+    version, trace, parent, flags = seen["traceparent"].split("-")
+    assert (version, len(trace), len(parent), flags) == ("00", 32, 16, "01")
+
+
+async def test_security_headers_on_proxied_and_own_answers(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url]})
+
+    for url in (f"{gateway.url}/alpha/v1/echo", f"{gateway.url}/livez"):
+        response = await http.get(url)
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_cors_allows_listed_origins_only(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    gateway = start_gateway(
+        services={"alpha": [alpha.url]}, cors_origins=("https://portal.example",)
+    )
+    preflight = {"Access-Control-Request-Method": "POST"}
+
+    allowed = await http.options(
+        f"{gateway.url}/alpha/v1/echo", headers={"Origin": "https://portal.example", **preflight}
+    )
+    refused = await http.options(
+        f"{gateway.url}/alpha/v1/echo", headers={"Origin": "https://evil.example", **preflight}
+    )
+    simple = await http.get(
+        f"{gateway.url}/alpha/v1/echo", headers={"Origin": "https://portal.example"}
+    )
+    foreign = await http.get(
+        f"{gateway.url}/alpha/v1/echo", headers={"Origin": "https://evil.example"}
+    )
+
+    assert allowed.status_code == 204
+    assert allowed.headers["access-control-allow-origin"] == "https://portal.example"
+    assert "POST" in allowed.headers["access-control-allow-methods"]
+    assert refused.status_code == 403
+    assert "access-control-allow-origin" not in refused.headers
+    assert simple.headers["access-control-allow-origin"] == "https://portal.example"
+    assert "x-request-id" in simple.headers["access-control-expose-headers"]
+    assert "access-control-allow-origin" not in foreign.headers
+
+
+async def test_websocket_is_passed_through_both_ways(start_gateway, alpha: LiveServer) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url]})
+    url = gateway.url.replace("http://", "ws://") + "/alpha/v1/ws"
+
+    async with connect(url, subprotocols=["rathaus.v1"]) as socket:  # type: ignore[list-item]
+        greeting = await socket.recv()
+        await socket.send("ping")
+        echoed = await socket.recv()
+        await socket.send(b"\x00\x01")
+        binary = await socket.recv()
+        await socket.send("bye")
+        try:
+            await socket.recv()
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else None
+
+    assert str(greeting).startswith("hello from alpha; id=")
+    assert socket.subprotocol == "rathaus.v1"
+    assert echoed == "echo:ping"
+    assert binary == b"\x00\x01"
+    assert code == 4000
+
+
+async def test_body_over_the_route_limit_gets_413_declared_or_streamed(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    small = RouteClass(name="small", max_body_bytes=1000)
+    gateway = start_gateway(services={"alpha": [alpha.url]}, route_classes=(small,))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(5):
+            yield b"x" * 400
+
+    declared = await http.post(f"{gateway.url}/alpha/v1/upload", content=b"x" * 1001)
+    streamed = await http.post(f"{gateway.url}/alpha/v1/upload", content=chunks())
+    fits = await http.post(f"{gateway.url}/alpha/v1/upload", content=b"x" * 1000)
+
+    assert declared.status_code == 413
+    assert declared.headers["content-type"] == "application/problem+json"
+    assert streamed.status_code == 413
+    assert fits.json()["size"] == 1000
