@@ -1,9 +1,23 @@
+"""``rathaus-identity``: the kit's serve|migrate|seed|openapi, plus key management
+
+keys list            every signing key with its state
+keys rotate          a new active key; the previous one stays published as passive
+keys retire KID      stop publishing a passive key (its tokens are rejected from then on)
+"""
+
 from __future__ import annotations
 
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from identity.audit.repository import AuditRepository
+from identity.audit.service import Actor, AuditLog
+from identity.dependencies import key_service
 from identity.main import create_app
 from identity.seed import seed_demo
 from identity.settings import IdentitySettings
@@ -11,6 +25,7 @@ from servicekit.cli import run_cli
 from servicekit.settings import ServiceSettings
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
+CLI_ACTOR = Actor("cli:rathaus-identity")
 
 
 def _create_app(settings: ServiceSettings) -> FastAPI:
@@ -18,10 +33,45 @@ def _create_app(settings: ServiceSettings) -> FastAPI:
     return create_app(settings)
 
 
-def main() -> None:
+async def manage_keys(app: FastAPI, command: str, kid: str | None = None) -> list[str]:
+    """Run a ``keys`` subcommand against the app's database; the lines to print."""
+    async with app.state.database.sessionmaker() as session, session.begin():
+        keys = key_service(session, app, AuditLog(AuditRepository(session), app.state.clock))
+        if command == "rotate":
+            key = await keys.rotate(CLI_ACTOR)
+            return [f"new active key {key.kid} ({key.algorithm})"]
+        if command == "retire":
+            assert kid is not None
+            key = await keys.retire(kid, CLI_ACTOR)
+            return [f"retired {key.kid}"]
+        return [f"{key.kid}  {key.algorithm}  {key.state}" for key in await keys.list()]
+
+
+async def _keys_command(settings: IdentitySettings, command: str, kid: str | None) -> None:
+    app = create_app(settings)
+    try:
+        lines = await manage_keys(app, command, kid)
+    finally:
+        await app.state.database.dispose()
+    print("\n".join(lines))  # noqa: T201 - the command's output
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "keys":
+        parser = argparse.ArgumentParser(prog="rathaus-identity keys")
+        commands = parser.add_subparsers(dest="command", required=True)
+        commands.add_parser("list", help="every signing key with its state")
+        commands.add_parser("rotate", help="make a new active signing key")
+        retire = commands.add_parser("retire", help="stop publishing a passive key")
+        retire.add_argument("kid")
+        parsed = parser.parse_args(args[1:])
+        asyncio.run(_keys_command(IdentitySettings(), parsed.command, getattr(parsed, "kid", None)))
+        return
     run_cli(
         settings=IdentitySettings(),
         create_app=_create_app,
         service_dir=SERVICE_DIR,
         seed=seed_demo,
+        argv=args,
     )

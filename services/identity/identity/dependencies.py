@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.audit.repository import AuditRepository
 from identity.audit.service import AuditLog
@@ -39,30 +40,25 @@ def _audit(session: SessionDep, clock: ClockDep) -> AuditLog:
 AuditDep = Annotated[AuditLog, Depends(_audit)]
 
 
-def _key_cipher(request: Request) -> KeyCipher:
-    cipher: KeyCipher = request.app.state.key_cipher
-    return cipher
-
-
 def make_key_cipher(settings: IdentitySettings) -> KeyCipher:
     return KeyCipher(key_encryption_key_bytes(settings.key_encryption_key))
 
 
-def _keys(
-    session: SessionDep,
-    settings: SettingsDep,
-    audit: AuditDep,
-    clock: ClockDep,
-    cipher: Annotated[KeyCipher, Depends(_key_cipher)],
-) -> KeyService:
+def key_service(session: AsyncSession, app: FastAPI, audit: AuditLog) -> KeyService:
+    """The key service outside a request (seed, command line)."""
+    settings: IdentitySettings = app.state.settings
     return KeyService(
         SigningKeyRepository(session),
-        cipher,
+        app.state.key_cipher,
         audit,
-        clock,
+        app.state.clock,
         algorithm=settings.signing_algorithm,
         rsa_bits=settings.rsa_key_bits,
     )
+
+
+def _keys(request: Request, session: SessionDep, audit: AuditDep) -> KeyService:
+    return key_service(session, request.app, audit)
 
 
 KeyServiceDep = Annotated[KeyService, Depends(_keys)]

@@ -1,4 +1,8 @@
-"""Demo data for ``make run``: idempotent, so a second run neither fails nor duplicates."""
+"""Demo data for ``make run``: idempotent, so a second run neither fails nor duplicates.
+
+The credentials are public demo values, printed for the person trying Rathaus out; seeding is
+refused in production.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,75 @@ import logging
 
 from fastapi import FastAPI
 
+from identity.accounts.repository import AccountRepository
+from identity.accounts.service import AccountService
+from identity.audit.repository import AuditRepository
+from identity.audit.service import Actor, AuditLog
+from identity.clients.repository import ClientRepository
+from identity.clients.service import ClientService
+from identity.dependencies import key_service
+from identity.settings import IdentitySettings
 from identity.tenants.repository import TenantRepository
 from identity.tenants.service import TenantService
+from servicekit.settings import Environment
 
 DEMO_TENANT_AGS = "06999001"
 DEMO_TENANT_NAME = "Musterstadt (Demo)"
+DEMO_ACCOUNTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("plattform@musterstadt.example", "demo-plattform-2026", ("platform_admin",)),
+    ("admin@musterstadt.example", "demo-admin-2026!", ("admin",)),
+    ("sachbearbeitung@musterstadt.example", "demo-clerk-2026!", ("clerk",)),
+    ("erika.mustermann@example.org", "demo-citizen-2026", ("citizen",)),
+)
+DEMO_CLIENT_ID = "demo-partner-nachbarstadt"
+DEMO_CLIENT_SECRET = "demo-partner-secret-2026-not-for-production"
+DEMO_CLIENT_SCOPES = ("booking:search", "cases:handover")
 
 logger = logging.getLogger("identity.seed")
 
 
+class SeedRefused(RuntimeError):
+    """Demo credentials are public: they never go into a production database."""
+
+
 async def seed_demo(app: FastAPI) -> None:
+    settings: IdentitySettings = app.state.settings
+    if settings.environment is Environment.PRODUCTION:
+        raise SeedRefused("the demo seed is refused in production")
+    lines: list[str] = []
     async with app.state.database.sessionmaker() as session, session.begin():
+        clock = app.state.clock
+        audit = AuditLog(AuditRepository(session), clock)
         tenants = TenantService(TenantRepository(session))
         tenant = await tenants.ensure(DEMO_TENANT_AGS, DEMO_TENANT_NAME)
-    print(f"demo municipality: {tenant.name} (AGS {tenant.ags})")  # noqa: T201 - seed output
+        accounts = AccountService(
+            AccountRepository(session),
+            tenants,
+            app.state.passwords,
+            audit,
+            clock,
+            app.state.mailer,
+        )
+        lines.append(f"demo municipality: {tenant.name} (AGS {tenant.ags})")
+        for email, password, roles in DEMO_ACCOUNTS:
+            _, created = await accounts.ensure_account(tenant.ags, email, password, roles)
+            note = "" if created else " (existed; password unchanged)"
+            lines.append(f"  {'/'.join(roles):<15} {email}  password: {password}{note}")
+        clients = ClientService(ClientRepository(session), tenants, audit, clock)
+        if await clients.get(DEMO_CLIENT_ID) is None:
+            await clients.create(
+                tenant.ags,
+                "Nachbarstadt (Demo-Partner)",
+                DEMO_CLIENT_SCOPES,
+                Actor("seed"),
+                client_id=DEMO_CLIENT_ID,
+                secret=DEMO_CLIENT_SECRET,
+            )
+        lines.append(
+            f"  partner client  {DEMO_CLIENT_ID}  secret: {DEMO_CLIENT_SECRET}"
+            f"  scopes: {' '.join(DEMO_CLIENT_SCOPES)}"
+        )
+        keys = key_service(session, app, audit)
+        await keys.signing_key()
+    lines.append("log in: POST /identity/v1/auth/login {tenant, email, password}")
+    print("\n".join(lines))  # noqa: T201 - seed output for the person at the terminal

@@ -85,6 +85,18 @@ class AccountService:
             raise EmailTaken()
         return account
 
+    async def ensure_account(
+        self, tenant_ags: str, email: str, password: str, roles: Iterable[str]
+    ) -> tuple[Account, bool]:
+        """The account with this email, created when missing (seeding); True when created."""
+        existing = await self.accounts.by_email(tenant_ags, normalise_email(email))
+        if existing is not None:
+            return existing, False
+        account = await self._new_account(tenant_ags, email, password, roles)
+        account.email_verified_at = self.clock.now()
+        await self.accounts.flush()
+        return account, True
+
     async def register_citizen(
         self, tenant_ags: str, email: str, password: str, actor: Actor
     ) -> Account:

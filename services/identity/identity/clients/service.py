@@ -61,6 +61,9 @@ class ClientService:
         )
         return client, secret
 
+    async def get(self, client_id: str) -> OAuthClient | None:
+        return await self.clients.get(client_id)
+
     async def authenticate(self, client_id: str, secret: str) -> OAuthClient | None:
         client = await self.clients.get(client_id)
         expected = client.secret_hash if client is not None else _DUMMY_HASH

@@ -1,0 +1,224 @@
+"""Accounts: citizens register themselves; admins manage their municipality's clerks."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity.mail import MemoryMailer
+from identity.testing import DEFAULT_PASSWORD, create_account, create_tenant
+from servicekit.testing.tokens import TokenFactory
+
+TENANT = "/identity/v1/tenants/06999001"
+
+
+async def test_citizen_registers_and_verifies_the_email(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    await create_tenant(session)
+
+    registered = await client.post(
+        f"{TENANT}/citizens", json={"email": "Max@Example.org", "password": DEFAULT_PASSWORD}
+    )
+    mailer: MemoryMailer = app.state.mailer
+    code = mailer.sent[-1].body.rsplit(" ", 1)[1]
+    verified = await client.post("/identity/v1/accounts/email-verification", json={"token": code})
+    again = await client.post("/identity/v1/accounts/email-verification", json={"token": code})
+    login = await client.post(
+        "/identity/v1/auth/login",
+        json={"tenant": "06999001", "email": "max@example.org", "password": DEFAULT_PASSWORD},
+    )
+
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["roles"] == ["citizen"]
+    assert registered.json()["email_verified"] is False
+    assert "password" not in registered.text
+    assert mailer.sent[-1].to == "max@example.org"
+    assert verified.status_code == 204
+    assert again.status_code == 404
+    assert login.status_code == 200
+
+
+async def test_short_password_and_own_email_as_password_are_refused(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    await create_tenant(session)
+
+    short = await client.post(
+        f"{TENANT}/citizens", json={"email": "max@example.org", "password": "kurz"}
+    )
+    own_email = await client.post(
+        f"{TENANT}/citizens",
+        json={"email": "max.mustermann@example.org", "password": "Max.Mustermann@example.org"},
+    )
+
+    assert short.status_code == 422
+    assert short.json()["type"] == "urn:rathaus:problem:weak-password"
+    assert own_email.status_code == 422
+    assert "email" in own_email.json()["detail"]
+
+
+async def test_second_registration_with_the_same_email_is_409(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    await create_tenant(session)
+    body = {"email": "max@example.org", "password": DEFAULT_PASSWORD}
+    await client.post(f"{TENANT}/citizens", json=body)
+
+    response = await client.post(f"{TENANT}/citizens", json=body)
+
+    assert response.status_code == 409
+
+
+async def test_registration_for_an_unknown_municipality_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        f"{TENANT}/citizens", json={"email": "max@example.org", "password": DEFAULT_PASSWORD}
+    )
+
+    assert response.status_code == 404
+
+
+async def test_tenant_admin_creates_a_clerk_who_can_log_in(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    await create_tenant(session)
+
+    created = await client.post(
+        f"{TENANT}/accounts",
+        json={
+            "email": "clerk@musterstadt.example",
+            "password": DEFAULT_PASSWORD,
+            "roles": ["clerk"],
+        },
+        headers=tokens.headers(sub="admin-1", roles=["admin"]),
+    )
+    login = await client.post(
+        "/identity/v1/auth/login",
+        json={
+            "tenant": "06999001",
+            "email": "clerk@musterstadt.example",
+            "password": DEFAULT_PASSWORD,
+        },
+    )
+
+    assert created.status_code == 201, created.text
+    assert created.json()["roles"] == ["clerk"]
+    assert login.status_code == 200
+
+
+async def test_admin_of_another_municipality_gets_404(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    await create_tenant(session)
+    await create_tenant(session, ags="06999002", name="Nachbarstadt")
+    other_admin = tokens.headers(tenant="06999002", roles=["admin"])
+
+    created = await client.post(
+        f"{TENANT}/accounts",
+        json={
+            "email": "clerk@musterstadt.example",
+            "password": DEFAULT_PASSWORD,
+            "roles": ["clerk"],
+        },
+        headers=other_admin,
+    )
+    listed = await client.get(f"{TENANT}/accounts", headers=other_admin)
+
+    assert created.status_code == 404
+    assert listed.status_code == 404
+
+
+async def test_clerks_and_citizens_cannot_manage_accounts(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    await create_tenant(session)
+
+    for role in ("clerk", "citizen", "partner"):
+        response = await client.get(f"{TENANT}/accounts", headers=tokens.headers(roles=[role]))
+        assert response.status_code == 403
+
+
+async def test_tenant_admin_cannot_grant_platform_admin(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    await create_tenant(session)
+    clerk = await create_account(session, email="c@musterstadt.example", roles=("clerk",))
+
+    response = await client.put(
+        f"{TENANT}/accounts/{clerk.id}/roles",
+        json={"roles": ["platform_admin"]},
+        headers=tokens.headers(roles=["admin"]),
+    )
+
+    assert response.status_code == 422
+    assert response.json()["type"] == "urn:rathaus:problem:role-not-grantable"
+
+
+async def test_role_change_is_applied_and_audited(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    await create_tenant(session)
+    clerk = await create_account(session, email="c@musterstadt.example", roles=("clerk",))
+    admin = tokens.headers(sub="admin-1", roles=["admin"])
+
+    changed = await client.put(
+        f"{TENANT}/accounts/{clerk.id}/roles", json={"roles": ["admin", "clerk"]}, headers=admin
+    )
+    audit = await client.get(f"{TENANT}/audit?action=role_change", headers=admin)
+
+    assert changed.json()["roles"] == ["admin", "clerk"]
+    [event] = audit.json()["items"]
+    assert event["actor"] == "admin-1"
+    assert event["subject"] == clerk.id
+    assert event["details"] == {"before": ["clerk"], "after": ["admin", "clerk"]}
+
+
+async def test_platform_admin_creates_a_municipality(
+    client: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    body = {"ags": "06411000", "name": "Darmstadt"}
+
+    created = await client.post(
+        "/identity/v1/tenants", json=body, headers=tokens.headers(roles=["platform_admin"])
+    )
+    again = await client.post(
+        "/identity/v1/tenants", json=body, headers=tokens.headers(roles=["platform_admin"])
+    )
+    by_admin = await client.post(
+        "/identity/v1/tenants",
+        json={"ags": "06412000", "name": "Frankfurt"},
+        headers=tokens.headers(roles=["admin"]),
+    )
+
+    assert created.status_code == 201
+    assert again.status_code == 409
+    assert by_admin.status_code == 403
+
+
+async def test_partner_client_is_created_with_a_secret_shown_once(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    await create_tenant(session)
+    admin = tokens.headers(roles=["admin"])
+
+    created = await client.post(
+        f"{TENANT}/clients",
+        json={"name": "Nachbarstadt", "scopes": ["booking:search"]},
+        headers=admin,
+    )
+    listed = await client.get(f"{TENANT}/clients", headers=admin)
+    secret = created.json()["client_secret"]
+    token = await client.post(
+        "/identity/v1/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": created.json()["client_id"],
+            "client_secret": secret,
+        },
+    )
+
+    assert created.status_code == 201
+    assert secret not in listed.text
+    assert token.status_code == 200
+    assert token.json()["scope"] == "booking:search"

@@ -1,0 +1,69 @@
+"""The demo seed (idempotent, prints the credentials) and the key commands."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from identity.cli import manage_keys
+from identity.main import create_app
+from identity.seed import DEMO_ACCOUNTS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, seed_demo
+from identity.testing import FakeClock, settings_for_tests
+
+
+@pytest.fixture
+async def seeded_app(fresh_database_url: str) -> FastAPI:
+    app = create_app(settings_for_tests(fresh_database_url), clock=FakeClock())
+    return app
+
+
+async def test_seed_is_idempotent_and_its_credentials_work(
+    seeded_app: FastAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await seed_demo(seeded_app)
+    await seed_demo(seeded_app)
+    output = capsys.readouterr().out
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=seeded_app), base_url="http://test"
+    ) as http:
+        logins = [
+            await http.post(
+                "/identity/v1/auth/login",
+                json={"tenant": "06999001", "email": email, "password": password},
+            )
+            for email, password, _ in DEMO_ACCOUNTS
+        ]
+        partner = await http.post(
+            "/identity/v1/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": DEMO_CLIENT_ID,
+                "client_secret": DEMO_CLIENT_SECRET,
+            },
+        )
+    await seeded_app.state.database.dispose()
+
+    assert [response.status_code for response in logins] == [200] * len(DEMO_ACCOUNTS)
+    assert partner.status_code == 200
+    assert output.count("06999001") == 2
+    for email, password, _ in DEMO_ACCOUNTS:
+        assert email in output
+        assert password in output
+    assert DEMO_CLIENT_SECRET in output
+
+
+async def test_key_commands_rotate_list_and_retire(seeded_app: FastAPI) -> None:
+    await manage_keys(seeded_app, "list")
+    [first] = await manage_keys(seeded_app, "rotate")
+    seeded_app.state.clock.advance(days=1)
+    await manage_keys(seeded_app, "rotate")
+    listing = await manage_keys(seeded_app, "list")
+    passive = [line.split()[0] for line in listing if line.endswith("passive")]
+    retired = await manage_keys(seeded_app, "retire", passive[0])
+    await seeded_app.state.database.dispose()
+
+    assert first.startswith("new active key")
+    assert [line.split()[-1] for line in listing] == ["active", "passive"]
+    assert retired == [f"retired {passive[0]}"]
