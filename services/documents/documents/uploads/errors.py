@@ -32,6 +32,11 @@ class UploadTooLarge(PayloadTooLarge):
     type_slug = "upload-too-large"
     title = "The file is larger than allowed"
 
+    def __init__(self, detail: str | None = None, *, limit_bytes: int) -> None:
+        # Closing the connection stops the rest of an oversized body at the socket, instead of
+        # the server reading (and dropping) whatever the client keeps sending.
+        super().__init__(detail, headers={"Connection": "close"}, limit_bytes=limit_bytes)
+
 
 class UnsupportedFileType(UnsupportedMediaType):
     type_slug = "unsupported-file-type"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import select
+import socket
 
 import httpx
 from fastapi import FastAPI
@@ -56,4 +58,55 @@ async def test_parallel_uploads_and_downloads_each_get_their_own_bytes(
     assert {r.status_code for r in too_big} == {413}
     assert len(listed.json()["items"][0]["documents"]) == PARALLEL
     assert len(await app.state.components.blobs.list_ids()) == PARALLEL
+    assert await app.state.components.blobs.list_partials() == []
+
+
+def _send_endless_chunked_upload(url: str, token: str) -> tuple[bytes, int]:
+    """Like a careful client (curl): keeps sending chunks while watching for an early answer.
+
+    Returns what the server answered and how many body bytes went out before it did.
+    """
+    host, port = url.removeprefix("http://").split(":")
+    chunk = b"0" * 65536
+    sent = 0
+    answer = b""
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /documents/v1/bookings/bk-1/items/passport/documents HTTP/1.1\r\n"
+            + f"Host: {host}\r\nAuthorization: Bearer {token}\r\n".encode()
+            + b"Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"9\r\n%PDF-1.7\n\r\n"
+        )
+        while sent < 1024 * 1024 * 1024:  # 1 GiB: far more than anyone should accept
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable:
+                break
+            try:
+                sock.sendall(b"10000\r\n" + chunk + b"\r\n")
+            except OSError:
+                break
+            sent += len(chunk)
+        try:
+            while data := sock.recv(65536):
+                answer += data
+        except OSError:
+            pass
+    return answer, sent
+
+
+async def test_endless_chunked_body_is_cut_off_by_the_real_server_with_413(
+    live_documents: tuple[LiveServer, FastAPI], tokens: TokenFactory
+) -> None:
+    server, app = live_documents
+    token = tokens.issue(sub="citizen-1", tenant="06999001", roles=["citizen"])
+
+    answer, sent = await asyncio.to_thread(_send_endless_chunked_upload, server.url, token)
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"content-type: application/problem+json" in head.lower()
+    assert b"connection: close" in head.lower()
+    assert b"urn:rathaus:problem:upload-too-large" in body
+    assert sent < 64 * 1024 * 1024  # stopped near the 256 KiB limit, not at 1 GiB
+    assert await app.state.components.blobs.list_ids() == []
     assert await app.state.components.blobs.list_partials() == []
