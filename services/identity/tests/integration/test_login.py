@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from jose import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -220,3 +221,27 @@ async def test_logins_and_lockouts_are_audited_without_secrets(
     assert {event["subject"] for event in events} == {account.id}
     assert "wrong password" not in response.text
     assert DEFAULT_PASSWORD not in response.text
+
+
+async def test_unknown_locked_and_wrong_all_cost_one_password_verification(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await create_tenant(session)
+    await create_account(session)
+    passwords = app.state.passwords
+    calls: list[str | None] = []
+    verify = passwords.verify
+
+    async def counting(password_hash: str | None, password: str) -> bool:
+        calls.append(password_hash)
+        return bool(await verify(password_hash, password))
+
+    monkeypatch.setattr(passwords, "verify", counting)
+    await log_in(client, email="nobody@example.org")
+    unknown = len(calls)
+    for _ in range(3):
+        await log_in(client, password="wrong password!!")
+    await log_in(client)  # locked
+
+    assert unknown == 1
+    assert len(calls) == 5

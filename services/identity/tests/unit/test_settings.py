@@ -3,7 +3,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from identity.settings import IdentitySettings
 from identity.testing import TEST_KEY_ENCRYPTION_KEY
@@ -23,7 +23,7 @@ def test_lowered_argon2_parameters_are_refused_in_production() -> None:
         IdentitySettings(
             environment=Environment.PRODUCTION,
             database_url=POSTGRES,
-            key_encryption_key=TEST_KEY_ENCRYPTION_KEY,
+            key_encryption_key=SecretStr(TEST_KEY_ENCRYPTION_KEY),
             argon2_memory_kib=1024,
         )
 
@@ -32,7 +32,7 @@ def test_production_settings_with_an_own_key_are_accepted() -> None:
     settings = IdentitySettings(
         environment=Environment.PRODUCTION,
         database_url=POSTGRES,
-        key_encryption_key=TEST_KEY_ENCRYPTION_KEY,
+        key_encryption_key=SecretStr(TEST_KEY_ENCRYPTION_KEY),
     )
 
     assert settings.signing_algorithm == "RS256"
@@ -43,7 +43,7 @@ def test_production_settings_with_an_own_key_are_accepted() -> None:
 @pytest.mark.parametrize("value", ["not base64!", "c2hvcnQ"])
 def test_key_encryption_key_must_be_32_bytes_of_base64url(value: str) -> None:
     with pytest.raises(ValidationError, match="key_encryption_key"):
-        IdentitySettings(key_encryption_key=value)
+        IdentitySettings(key_encryption_key=SecretStr(value))
 
 
 def test_rsa_keys_shorter_than_3072_bits_are_refused() -> None:

@@ -1,0 +1,204 @@
+"""Forged tokens against identity's own keys, on SQLite and PostgreSQL: all 401.
+
+identity checks its tokens with servicekit.auth (as every service does), so these are the
+kit's regression tests with the real key table, real JWKS and real rotation behind them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from fastapi import FastAPI
+from jose import jwk
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity.keys.cipher import KeyCipher
+from identity.keys.models import SigningKey
+from identity.testing import DEFAULT_PASSWORD, create_account, create_tenant
+from servicekit.auth.jose_safe import sign
+from servicekit.testing.tokens import TokenFactory
+
+ME = "/identity/v1/me"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def segment(value: dict[str, Any]) -> str:
+    return b64url(json.dumps(value, separators=(",", ":")).encode())
+
+
+def parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    header, payload, _ = token.split(".")
+    return (
+        json.loads(base64.urlsafe_b64decode(header + "==")),
+        json.loads(base64.urlsafe_b64decode(payload + "==")),
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_invalid_token(response: httpx.Response) -> None:
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:rathaus:problem:invalid-token"
+
+
+class Identity:
+    """A logged-in citizen and identity's real signing key, for forging near-genuine tokens."""
+
+    def __init__(self, token: str, private: dict[str, Any]) -> None:
+        self.token = token
+        self.private = private
+        self.header, self.claims = parts(token)
+
+    def resign(self, **changes: Any) -> str:
+        claims = {**self.claims, **changes}
+        return sign({k: v for k, v in claims.items() if v is not None}, self.private)
+
+
+@pytest.fixture
+async def identity(app: FastAPI, client: httpx.AsyncClient, session: AsyncSession) -> Identity:
+    await create_tenant(session)
+    await create_account(session)
+    login = await client.post(
+        "/identity/v1/auth/login",
+        json={"tenant": "06999001", "email": "erika@example.org", "password": DEFAULT_PASSWORD},
+    )
+    token = login.json()["access_token"]
+    kid = parts(token)[0]["kid"]
+    stored = await session.scalar(select(SigningKey).where(SigningKey.kid == kid))
+    assert stored is not None
+    cipher: KeyCipher = app.state.key_cipher
+    return Identity(token, cipher.decrypt(stored.private_jwk_encrypted, kid=kid))
+
+
+async def test_the_genuine_token_is_accepted(client: httpx.AsyncClient, identity: Identity) -> None:
+    assert (await client.get(ME, headers=bearer(identity.token))).status_code == 200
+
+
+async def test_alg_none_is_401(client: httpx.AsyncClient, identity: Identity) -> None:
+    header = {**identity.header, "alg": "none"}
+
+    response = await client.get(
+        ME, headers=bearer(f"{segment(header)}.{segment(identity.claims)}.")
+    )
+
+    assert_invalid_token(response)
+
+
+@pytest.mark.parametrize("encoding", [serialization.Encoding.PEM, serialization.Encoding.DER])
+async def test_hs256_signed_with_identitys_public_key_is_401(
+    client: httpx.AsyncClient, identity: Identity, encoding: serialization.Encoding
+) -> None:
+    jwks = (await client.get("/identity/v1/jwks")).json()
+    public = next(key for key in jwks["keys"] if key["kid"] == identity.header["kid"])
+    secret = jwk.construct(public, public["alg"]).prepared_key.public_bytes(
+        encoding, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    signing_input = f"{segment({**identity.header, 'alg': 'HS256'})}.{segment(identity.claims)}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+
+    response = await client.get(ME, headers=bearer(f"{signing_input}.{b64url(signature)}"))
+
+    assert_invalid_token(response)
+
+
+async def test_tampered_payload_is_401(
+    client: httpx.AsyncClient, identity: Identity, session: AsyncSession
+) -> None:
+    other = await create_account(session, email="other@example.org")
+    header_part, _, signature = identity.token.split(".")
+    tampered = {**identity.claims, "sub": other.id, "roles": ["admin"]}
+
+    response = await client.get(
+        ME, headers=bearer(f"{header_part}.{segment(tampered)}.{signature}")
+    )
+
+    assert_invalid_token(response)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"exp": int(time.time()) - 120}, id="expired"),
+        pytest.param({"nbf": int(time.time()) + 600}, id="not-yet-valid"),
+        pytest.param({"iat": int(time.time()) + 600}, id="issued-in-the-future"),
+        pytest.param({"iss": "https://evil.example/identity"}, id="wrong-iss"),
+        pytest.param({"aud": "other-audience"}, id="wrong-aud"),
+        pytest.param({"exp": None}, id="no-exp"),
+        pytest.param({"tenant": None}, id="no-tenant"),
+    ],
+)
+async def test_validly_signed_but_unacceptable_token_is_401(
+    client: httpx.AsyncClient, identity: Identity, changes: dict[str, Any]
+) -> None:
+    response = await client.get(ME, headers=bearer(identity.resign(**changes)))
+
+    assert_invalid_token(response)
+
+
+async def test_unknown_kid_is_401(client: httpx.AsyncClient, identity: Identity) -> None:
+    foreign = TokenFactory(algorithm="ES256")
+    forged_key = {**foreign.private_jwk(), "kid": "not-a-kid-of-identity"}
+
+    response = await client.get(ME, headers=bearer(sign(identity.claims, forged_key)))
+
+    assert_invalid_token(response)
+
+
+async def test_identitys_kid_with_another_keys_signature_is_401(
+    client: httpx.AsyncClient, identity: Identity
+) -> None:
+    foreign = TokenFactory(algorithm="ES256")
+    forged_key = {**foreign.private_jwk(), "kid": identity.header["kid"]}
+
+    response = await client.get(ME, headers=bearer(sign(identity.claims, forged_key)))
+
+    assert_invalid_token(response)
+
+
+async def test_passive_key_is_accepted_and_retired_key_is_401(
+    client: httpx.AsyncClient, identity: Identity, tokens: TokenFactory
+) -> None:
+    admin = tokens.headers(roles=["platform_admin"])
+    await client.post("/identity/v1/keys/rotate", headers=admin)
+
+    passive = await client.get(ME, headers=bearer(identity.resign()))
+    await client.post(f"/identity/v1/keys/{identity.header['kid']}/retire", headers=admin)
+    retired = await client.get(ME, headers=bearer(identity.resign()))
+
+    assert passive.status_code == 200
+    assert_invalid_token(retired)
+
+
+async def test_a_token_of_one_municipality_does_not_act_in_another(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    await create_tenant(session)
+    await create_tenant(session, ags="06999002", name="Nachbarstadt")
+    account = await create_account(session, tenant="06999002", roles=("admin",))
+    login = await client.post(
+        "/identity/v1/auth/login",
+        json={"tenant": "06999002", "email": account.email, "password": DEFAULT_PASSWORD},
+    )
+    headers = bearer(login.json()["access_token"])
+
+    listed = await client.get("/identity/v1/tenants/06999001/accounts", headers=headers)
+    own = await client.get("/identity/v1/tenants/06999002/accounts", headers=headers)
+
+    assert listed.status_code == 404
+    assert own.status_code == 200
+    assert [item["id"] for item in own.json()["items"]] == [account.id]
