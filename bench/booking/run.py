@@ -1,0 +1,412 @@
+"""Booking benchmark: availability under load, and contended booking vs. pgbench.
+
+    .venv/bin/python bench/booking/run.py [--duration 10] [--no-write]
+        [--server postgresql://postgres@127.0.0.1:5432/postgres]
+
+Installs wrk and pgbench with apt-get when missing. Creates a throwaway PostgreSQL database,
+migrates it, fills it with bench/booking/fixtures.py, starts the booking service (one uvicorn
+worker, ``rathaus-booking serve``) on a loopback port and measures:
+
+(a) availability of one office with 10 counters, 5 services and a 60-day window (a third of
+    its seats booked): ``/availability/days`` for a month and ``/availability/slots`` for a
+    day, against ``/livez`` of the same process in the same run (wrk, one thread; 16
+    connections for throughput, 1 connection for latency): req/s, p50, p99 and the ratio;
+(b) contended booking: 32 clients race through the service for the same slots of an office
+    with 3 counters (each client tries every slot in order: hold, then confirm); confirmed
+    bookings/s, against pgbench running the same conditional seat insert + confirm in SQL with
+    32 clients in the same database. Afterwards SQL checks that no slot holds more bookings
+    than counters.
+
+Then writes the figures between the markers in bench/booking/README.md. The database and every
+process it started are removed/stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BIN = ROOT / ".venv" / "bin"
+README = HERE / "README.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+BERLIN = ZoneInfo("Europe/Berlin")
+CLIENTS = 32
+CONTENDED_SLOTS = 120
+CONTENDED_CAPACITY = 3
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_tools() -> None:
+    missing = [tool for tool in ("wrk", "pgbench") if shutil.which(tool) is None]
+    if missing and os.geteuid() == 0:
+        packages = {"wrk": "wrk", "pgbench": "postgresql-client"}
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", *(packages[t] for t in missing)], check=False
+        )
+    for tool in ("wrk", "pgbench"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is needed (apt-get install wrk postgresql-client)")
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, connections: int, duration_s: int) -> WrkResult:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if p50 is None or p99 is None:
+        raise RuntimeError(out)
+    return WrkResult(
+        rps=rps,
+        p50_ms=_ms(*p50.groups()),
+        p99_ms=_ms(*p99.groups()),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+    )
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit("the booking service exited; see its output above")
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    sys.exit("the booking service did not become ready")
+
+
+async def contended(base: str, fixture: dict[str, Any], slots: list[datetime]) -> dict[str, Any]:
+    """32 clients, each trying every slot in order (hold, then confirm); bookings per second."""
+    counts = {"confirmed": 0, "hold_409": 0, "confirm_409": 0, "other": 0}
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+
+    async def client(http: httpx.AsyncClient, number: int) -> None:
+        for index, start in enumerate(slots):
+            held = await http.post(
+                f"/booking/v1/tenants/{fixture['tenant']}/holds",
+                json={
+                    "office_id": fixture["engpass"],
+                    "service_ids": [fixture["quick"]],
+                    "start": start.isoformat(),
+                },
+            )
+            if held.status_code == 409:
+                counts["hold_409"] += 1
+                continue
+            if held.status_code != 201:
+                counts["other"] += 1
+                continue
+            body = held.json()
+            confirmed = await http.post(
+                f"/booking/v1/bookings/{body['id']}/confirm",
+                json={"name": "Bench", "email": f"c{number}-{index}@bench.example"},
+                headers={"X-Manage-Token": body["manage_token"]},
+            )
+            if confirmed.status_code == 200:
+                counts["confirmed"] += 1
+            elif confirmed.status_code == 409:
+                counts["confirm_409"] += 1
+            else:
+                counts["other"] += 1
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
+        began = time.perf_counter()
+        await asyncio.gather(*(client(http, n) for n in range(CLIENTS)))
+        elapsed = time.perf_counter() - began
+    return {**counts, "seconds": elapsed, "per_s": counts["confirmed"] / elapsed}
+
+
+PGBENCH_SCRIPT = """\
+\\set unit :i
+\\set i :i + 1
+INSERT INTO bench_claims (unit, seat, client_id, confirmed)
+  SELECT :unit, s, :client_id, false FROM generate_series(0, :capacity - 1) AS s
+  WHERE NOT EXISTS (SELECT 1 FROM bench_claims c WHERE c.unit = :unit AND c.seat = s)
+  ORDER BY s LIMIT 1
+  ON CONFLICT DO NOTHING;
+UPDATE bench_claims SET confirmed = true WHERE unit = :unit AND client_id = :client_id;
+"""
+
+
+def pgbench(dsn_params: dict[str, str], units: int) -> dict[str, Any]:
+    """The same race in SQL: 32 clients, each trying every unit in order; bookings per second."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(PGBENCH_SCRIPT)
+    try:
+        began = time.perf_counter()
+        subprocess.run(
+            [
+                "pgbench",
+                "-n",
+                "-h",
+                dsn_params["host"],
+                "-p",
+                dsn_params["port"],
+                "-U",
+                dsn_params["user"],
+                "-c",
+                str(CLIENTS),
+                "-j",
+                "2",
+                "-t",
+                str(units),
+                "-D",
+                "i=0",
+                "-D",
+                f"capacity={CONTENDED_CAPACITY}",
+                "-f",
+                script.name,
+                dsn_params["database"],
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        elapsed = time.perf_counter() - began
+    finally:
+        os.unlink(script.name)
+    return {"seconds": elapsed}
+
+
+async def sql(dsn: str, query: str) -> list[asyncpg.Record]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return list(await connection.fetch(query))
+    finally:
+        await connection.close()
+
+
+def next_month(today: date) -> str:
+    first = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
+    return first.strftime("%Y-%m")
+
+
+def contended_slots(now: datetime) -> list[datetime]:
+    slots: list[datetime] = []
+    day = now.astimezone(BERLIN).date() + timedelta(days=1)
+    while len(slots) < CONTENDED_SLOTS:
+        start = datetime.combine(day, datetime.min.time().replace(hour=8), tzinfo=BERLIN)
+        for n in range(60):
+            slots.append((start + timedelta(minutes=10 * n)).astimezone(UTC))
+        day += timedelta(days=1)
+    return slots[:CONTENDED_SLOTS]
+
+
+def write_readme(text: str) -> None:
+    readme = README.read_text(encoding="utf-8")
+    head, _, rest = readme.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    README.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    ensure_tools()
+
+    server = httpx.URL(args.server)
+    database = f"rathaus_bench_booking_{uuid.uuid4().hex[:8]}"
+    admin_dsn = args.server
+    dsn = str(server.copy_with(path=f"/{database}"))
+    url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    params = {
+        "host": server.host,
+        "port": str(server.port or 5432),
+        "user": server.username or "postgres",
+        "database": database,
+    }
+    asyncio.run(sql(admin_dsn, f'CREATE DATABASE "{database}"'))
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        env = {
+            **os.environ,
+            "BOOKING_DATABASE_URL": url,
+            "BOOKING_LOG_LEVEL": "WARNING",
+            "BOOKING_DATABASE_POOL_SIZE": "20",
+        }
+        subprocess.run([str(BIN / "rathaus-booking"), "migrate"], env=env, check=True)
+        fixture = json.loads(
+            subprocess.run(
+                [str(BIN / "python"), str(HERE / "fixtures.py"), url],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        port = free_port()
+        process = subprocess.Popen(
+            [str(BIN / "rathaus-booking"), "serve"], env={**env, "BOOKING_PORT": str(port)}
+        )
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, process)
+
+        now = datetime.now(UTC)
+        tenant = fixture["tenant"]
+        services = fixture["services"]
+        month = next_month(now.astimezone(BERLIN).date())
+        day = (now.astimezone(BERLIN).date() + timedelta(days=7)).isoformat()
+        targets = {
+            "livez (trivial)": f"{base}/livez",
+            "availability/days (month, 1 service)": (
+                f"{base}/booking/v1/tenants/{tenant}/availability/days"
+                f"?service_id={services[2]}&month={month}"
+            ),
+            "availability/days (month, 2 services)": (
+                f"{base}/booking/v1/tenants/{tenant}/availability/days"
+                f"?service_id={services[1]}&service_id={services[3]}&month={month}"
+            ),
+            "availability/slots (day, 1 service)": (
+                f"{base}/booking/v1/tenants/{tenant}/availability/slots"
+                f"?service_id={services[2]}&date={day}"
+            ),
+        }
+        for target in targets.values():
+            wrk(target, 4, 2)  # warm-up
+        wide = {name: wrk(target, 16, args.duration) for name, target in targets.items()}
+        narrow = {name: wrk(target, 1, args.duration) for name, target in targets.items()}
+
+        slots = contended_slots(now)
+        service_run = asyncio.run(contended(base, fixture, slots))
+        asyncio.run(
+            sql(
+                dsn,
+                "CREATE TABLE bench_claims (unit int, seat int, client_id int, "
+                "confirmed bool, PRIMARY KEY (unit, seat))",
+            )
+        )
+        pgbench_units = CONTENDED_SLOTS * 10
+        sql_run = pgbench(params, pgbench_units)
+        sql_confirmed = asyncio.run(
+            sql(dsn, "SELECT count(*) AS n FROM bench_claims WHERE confirmed")
+        )[0]["n"]
+        sql_run["confirmed"] = sql_confirmed
+        sql_run["per_s"] = sql_confirmed / sql_run["seconds"]
+        overbooked_claims = asyncio.run(
+            sql(
+                dsn,
+                "SELECT c.office_id, c.unit_start, count(*) FROM slot_claims c "
+                "JOIN offices o ON o.id = c.office_id "
+                "GROUP BY c.office_id, c.unit_start, o.counters HAVING count(*) > o.counters",
+            )
+        )
+        overbooked_bookings = asyncio.run(
+            sql(
+                dsn,
+                "SELECT b.office_id, b.starts_at, count(*) FROM bookings b "
+                "JOIN offices o ON o.id = b.office_id WHERE b.status = 'confirmed' "
+                f"AND b.office_id = '{fixture['engpass']}' "
+                "GROUP BY b.office_id, b.starts_at, o.counters HAVING count(*) > o.counters",
+            )
+        )
+        pgbench_overbooked = asyncio.run(
+            sql(
+                dsn,
+                "SELECT unit FROM bench_claims GROUP BY unit "
+                f"HAVING count(*) > {CONTENDED_CAPACITY}",
+            )
+        )
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=30)
+        asyncio.run(sql(admin_dsn, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+    trivial = wide["livez (trivial)"]
+    lines = [
+        f"Run {now:%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, PostgreSQL, one uvicorn worker; "
+        f"{fixture['prebooked']} bookings pre-filled in the 60-day window.",
+        "",
+        "(a) Availability (wrk, 1 thread, "
+        f"{args.duration}s each; ratio = req/s of the endpoint / req/s of livez at 16 connections)",
+        "",
+        "| endpoint | req/s (16 conn) | p50 | p99 | ratio | p50 (1 conn) | p99 (1 conn) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, result in wide.items():
+        single = narrow[name]
+        lines.append(
+            f"| {name} | {result.rps:.0f} | {result.p50_ms:.1f} ms | {result.p99_ms:.1f} ms | "
+            f"{result.rps / trivial.rps:.2f} | {single.p50_ms:.1f} ms | {single.p99_ms:.1f} ms |"
+        )
+    errors = sum(r.non_2xx for r in [*wide.values(), *narrow.values()])
+    lines += [
+        "",
+        f"Non-2xx answers during (a): {errors}.",
+        "",
+        f"(b) Contended booking: {CLIENTS} clients, {CONTENDED_SLOTS} slots x "
+        f"{CONTENDED_CAPACITY} counters, each client tries every slot in order",
+        "",
+        "| path | confirmed | seconds | confirmed/s |",
+        "|---|---:|---:|---:|",
+        f"| service (HTTP hold + confirm) | {service_run['confirmed']} | "
+        f"{service_run['seconds']:.2f} | {service_run['per_s']:.0f} |",
+        f"| pgbench (same conditional insert + confirm in SQL, {pgbench_units} units) | "
+        f"{sql_run['confirmed']} | {sql_run['seconds']:.2f} | {sql_run['per_s']:.0f} |",
+        "",
+        f"Ratio service/pgbench: {service_run['per_s'] / sql_run['per_s']:.2f}. "
+        f"Lost holds (409): {service_run['hold_409']}, lost confirmations: "
+        f"{service_run['confirm_409']}, other answers: {service_run['other']}.",
+        f"Overbooked (SQL, after the run): slot units over capacity: {len(overbooked_claims)}, "
+        f"confirmed bookings over capacity: {len(overbooked_bookings)}, "
+        f"pgbench units over capacity: {len(pgbench_overbooked)}.",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        write_readme(text)
+
+
+if __name__ == "__main__":
+    main()
