@@ -2,7 +2,7 @@
 
 Booking decides who may see a booking (its citizen, the office's clerks, the manage link);
 documents passes the caller's credentials on and must agree. Both apps trust the same test
-token keys; each has its own fresh database migrated to head.
+token keys; each has its own fresh database at head, on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,15 +18,16 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from booking.main import create_app as create_booking_app
 from booking.settings import BookingSettings
 from documents.main import create_app as create_documents_app
 from documents.settings import DocumentsSettings
-from servicekit.migrations import upgrade
 from servicekit.settings import Environment
 from servicekit.testing.live import LiveServer, run_live_server
-from servicekit.testing.plugin import run_in_thread
+from servicekit.testing.plugin import DatabaseRegistry
+from servicekit.testing.service import ServiceUnderTest
 from servicekit.testing.tokens import TokenFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,17 +36,22 @@ BERLIN = ZoneInfo("Europe/Berlin")
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\nCANARY\n" + b"0" * 3000 + b"\n%%EOF\n"
 
 
-def migrated_sqlite(tmp: Path, service: str) -> str:
-    url = f"sqlite+aiosqlite:///{tmp / f'{service}.db'}"
-    run_in_thread(lambda: upgrade(ROOT / "services" / service, url))
-    return url
+def fresh_database(registry: DatabaseRegistry, backend: str, service: str) -> str:
+    """A database of the service's own at head, on SQLite or PostgreSQL."""
+    under_test = ServiceUnderTest(
+        name=service, service_dir=ROOT / "services" / service, make_app=lambda _: FastAPI()
+    )
+    return registry.fresh_copy(under_test, backend)
 
 
 @pytest.fixture
-def booking_server(tmp_path: Path, tokens: TokenFactory) -> Iterator[LiveServer]:
+def booking_server(
+    tokens: TokenFactory, database_registry: DatabaseRegistry, db_backend: str
+) -> Iterator[LiveServer]:
     app = create_booking_app(
         BookingSettings(
-            environment=Environment.TEST, database_url=migrated_sqlite(tmp_path, "booking")
+            environment=Environment.TEST,
+            database_url=fresh_database(database_registry, db_backend, "booking"),
         )
     )
     tokens.trust(app)
@@ -56,13 +62,17 @@ def booking_server(tmp_path: Path, tokens: TokenFactory) -> Iterator[LiveServer]
 
 @pytest.fixture
 async def documents(
-    tmp_path: Path, tokens: TokenFactory, booking_server: LiveServer
+    tmp_path: Path,
+    tokens: TokenFactory,
+    booking_server: LiveServer,
+    database_registry: DatabaseRegistry,
+    db_backend: str,
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_documents_app(
         DocumentsSettings.model_validate(
             {
                 "environment": Environment.TEST,
-                "database_url": migrated_sqlite(tmp_path, "documents"),
+                "database_url": fresh_database(database_registry, db_backend, "documents"),
                 "blob_dir": tmp_path / "blobs",
                 "keks": {"t": base64.b64encode(os.urandom(32)).decode()},
                 "active_kek_id": "t",

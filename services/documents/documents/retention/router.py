@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request
 from documents.components import ComponentsDep
 from documents.retention.service import purge_expired
 from documents.uploads.schemas import PurgeOut
-from servicekit.auth import AUTH_PROBLEMS, Principal, require_roles
+from servicekit.auth import AUTH_PROBLEMS, Principal, TokenKeysUnavailable, require_roles
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/documents/v1/retention", tags=["retention"])
 @router.post(
     "/purge",
     response_model=PurgeOut,
-    responses=problem_responses(*AUTH_PROBLEMS, ValidationFailed),
+    responses=problem_responses(*AUTH_PROBLEMS, TokenKeysUnavailable, ValidationFailed),
 )
 async def purge(
     request: Request,

@@ -39,7 +39,7 @@ from documents.uploads.schemas import (
     ReviewIn,
 )
 from documents.uploads.service import DocumentService, UploadBody
-from servicekit.auth import InvalidToken, OptionalPrincipal
+from servicekit.auth import InvalidToken, OptionalPrincipal, TokenKeysUnavailable
 from servicekit.problems import ValidationFailed, problem_responses
 
 router = APIRouter(prefix="/documents/v1", tags=["documents"])
@@ -86,7 +86,7 @@ Purpose = Annotated[
         description="Why a clerk reads this (recorded in the access log; required for content)",
     ),
 ]
-_ACCESS_PROBLEMS = (InvalidToken, BookingUnavailableProblem)
+_ACCESS_PROBLEMS = (InvalidToken, BookingUnavailableProblem, TokenKeysUnavailable)
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
