@@ -27,7 +27,7 @@ DESCRIPTION = (
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     upstreams = Upstreams(
-        settings.services,
+        settings.upstream_services(),
         eject_s=settings.replica_eject_s,
         failure_threshold=settings.breaker_failures,
         open_s=settings.breaker_open_s,
@@ -71,7 +71,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             contracts = load_contracts(
-                settings.contracts_dir, list(settings.services), settings.contract_version
+                settings.contracts_dir, list(upstreams.by_name), settings.contract_version
             )
             app.openapi_schema = merge(contracts, title=TITLE, version="1", description=DESCRIPTION)
         return app.openapi_schema

@@ -1,10 +1,12 @@
 """One API document: the services' published contracts merged into the gateway's /openapi.json.
 
-Paths are kept (they already start with ``/<service>/v<N>``; one that does not is prefixed).
+Paths are kept (they start with ``/<service>/``); a path outside its service's prefix (such
+as identity's root ``/.well-known/...``) is not reachable through the gateway and left out.
 Components of every kind are namespaced ``<service>.<Name>`` and every ``$ref`` (and
 discriminator mapping, and security requirement) is rewritten to match, so two services may
 both have a ``ProblemDetails`` or a ``Tenant`` without colliding. Operation ids get the same
-prefix. Two services claiming one path is a configuration error and refuses to merge.
+prefix. Since the gateway routes by the first path segment, no service can claim another's
+path, and namespacing makes component names unique.
 """
 
 from __future__ import annotations
@@ -19,10 +21,6 @@ logger = logging.getLogger("gateway.openapi")
 
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 _REF = "#/components/"
-
-
-class ContractConflict(ValueError):
-    """Two contracts claim the same path or operation id."""
 
 
 def _namespaced(service: str, name: str) -> str:
@@ -66,7 +64,6 @@ def merge(
     paths: dict[str, Any] = {}
     components: dict[str, dict[str, Any]] = {}
     tags: dict[str, dict[str, Any]] = {}
-    operation_ids: set[str] = set()
     for service, document in sorted(contracts.items()):
         document = _rewrite(document, service)
         for kind, entries in (document.get("components") or {}).items():
@@ -76,17 +73,13 @@ def merge(
         default_security = document.get("security")
         for path, item in (document.get("paths") or {}).items():
             if not path.startswith(f"/{service}/"):
-                path = f"/{service}{path}"
-            if path in paths:
-                raise ContractConflict(f"{path} is claimed twice")
+                logger.info("path outside its service prefix left out", extra={"path": path})
+                continue
             for method, operation in item.items():
                 if method not in _METHODS or not isinstance(operation, dict):
                     continue
                 if "operationId" in operation:
                     operation["operationId"] = _namespaced(service, operation["operationId"])
-                    if operation["operationId"] in operation_ids:
-                        raise ContractConflict(f"{operation['operationId']} is used twice")
-                    operation_ids.add(operation["operationId"])
                 security = operation.get("security", default_security)
                 if security is not None:
                     operation["security"] = _rewrite_security(security, service)

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,7 +137,9 @@ class Proxy:
         self.upstreams = upstreams
         self.limiter = limiter
         self._verifier = verifier
-        self._routes = settings.route_classes
+        self._routes = [
+            (route, _prefix_pattern(route.prefixes)) for route in settings.route_classes
+        ]
         self._origins = frozenset(o.encode() for o in settings.cors_origins)
         self._security = list(_SECURITY)
         if settings.environment.value == "production":
@@ -193,10 +196,10 @@ class Proxy:
         ]
 
     def route_of(self, path: str, method: str) -> RouteClass | None:
-        for route in self._routes:
+        for route, pattern in self._routes:
             if route.methods is not None and method not in route.methods:
                 continue
-            if not route.prefixes or path.startswith(route.prefixes):
+            if pattern is None or pattern.match(path):
                 return route
         return None
 
@@ -591,6 +594,13 @@ class Proxy:
         ]
         await send({"type": "http.response.start", "status": problem.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _prefix_pattern(prefixes: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not prefixes:
+        return None
+    parts = [re.escape(prefix).replace(r"\*", "[^/]+") for prefix in prefixes]
+    return re.compile("|".join(parts))
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

@@ -29,6 +29,7 @@ class Bucket(BaseModel):
 class RouteClass(BaseModel):
     """How the gateway treats the requests whose path starts with one of ``prefixes``.
 
+    In a prefix, ``*`` stands for one path segment (``/booking/v1/tenants/*/availability``).
     The first class that matches wins; the last one should be the catch-all (no prefixes).
     """
 
@@ -50,14 +51,18 @@ def default_route_classes() -> tuple[RouteClass, ...]:
     return (
         RouteClass(
             name="login",
-            prefixes=("/identity/v1/token", "/identity/v1/login", "/identity/v1/oauth"),
+            prefixes=(
+                "/identity/v1/auth/login",
+                "/identity/v1/auth/refresh",
+                "/identity/v1/oauth2/token",
+            ),
             methods=frozenset({"POST"}),
             timeout_s=5.0,
             per_ip=Bucket(burst=10, per_s=0.2),
         ),
         RouteClass(
             name="availability",
-            prefixes=("/booking/v1/availability", "/booking/v1/slots", "/booking/v1/search"),
+            prefixes=("/booking/v1/tenants/*/availability/", "/booking/v1/search"),
             timeout_s=5.0,
             per_ip=Bucket(burst=30, per_s=2.0),
             per_subject=Bucket(burst=30, per_s=2.0),
@@ -88,14 +93,13 @@ class GatewaySettings(ServiceSettings):
     port: int = 8000
     workers: int = Field(default=1, ge=1, le=64)
 
-    services: dict[str, list[str]] = Field(
-        default_factory=lambda: {
-            "identity": ["http://127.0.0.1:8001"],
-            "booking": ["http://127.0.0.1:8002"],
-            "documents": ["http://127.0.0.1:8003"],
-        }
-    )
-    """Service name (the first path segment) to the base URLs of its replicas."""
+    identity_url: str = "http://127.0.0.1:8001"
+    booking_url: str = "http://127.0.0.1:8002"
+    documents_url: str = "http://127.0.0.1:8003"
+    """Base URL of each service; several replicas comma-separated."""
+    services: dict[str, list[str]] | None = None
+    """Service name (the first path segment) to its replicas' base URLs; replaces the three
+    ``*_url`` settings when given (any set of services, e.g. for tests and benchmarks)."""
     route_classes: tuple[RouteClass, ...] = Field(default_factory=default_route_classes)
 
     connect_timeout_s: float = Field(default=1.0, gt=0)
@@ -120,6 +124,18 @@ class GatewaySettings(ServiceSettings):
     contracts_dir: Path = _REPOSITORY / "contracts"
     contract_version: str = "v1"
     access_log: bool = True
+
+    def upstream_services(self) -> dict[str, list[str]]:
+        if self.services is not None:
+            return self.services
+        return {
+            name: [url.strip() for url in urls.split(",") if url.strip()]
+            for name, urls in (
+                ("identity", self.identity_url),
+                ("booking", self.booking_url),
+                ("documents", self.documents_url),
+            )
+        }
 
     def insecure_settings(self) -> list[str]:
         # The gateway keeps no database; the database_url inherited from the kit is unused.

@@ -1,0 +1,166 @@
+"""Faults: a service that is down, slow or breaks off never hangs a request or other routes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import httpx
+
+from gateway.settings import Bucket, RouteClass
+from servicekit.testing import LiveServer
+
+GENEROUS = Bucket(burst=100_000, per_s=100_000)
+
+
+async def test_killed_upstream_gets_503_at_once_and_other_services_still_answer(
+    start_gateway, upstream_process, beta: LiveServer, http: httpx.AsyncClient
+) -> None:
+    alpha = upstream_process("alpha")
+    route = RouteClass(name="default", timeout_s=30, per_ip=GENEROUS)
+    gateway = start_gateway(
+        services={"alpha": [alpha.url], "beta": [beta.url]},
+        route_classes=(route,),
+        breaker_failures=3,
+        breaker_open_s=60,
+    )
+    assert (await http.get(f"{gateway.url}/alpha/v1/echo")).status_code == 200
+
+    alpha.kill()
+    started = time.monotonic()
+    answers = [await http.get(f"{gateway.url}/alpha/v1/echo") for _ in range(5)]
+    elapsed = time.monotonic() - started
+    other = await http.get(f"{gateway.url}/beta/v1/echo")
+
+    assert [a.status_code for a in answers] == [503] * 5
+    types = [a.json()["type"].rsplit(":", 1)[1] for a in answers]
+    assert types == ["upstream-unavailable"] * 3 + ["upstream-circuit-open"] * 2
+    assert all(a.headers["content-type"] == "application/problem+json" for a in answers)
+    assert int(answers[-1].headers["retry-after"]) > 0
+    # Far below the route's 30 s deadline: a refused connection is not waited on.
+    assert elapsed < 10
+    assert other.status_code == 200
+
+
+async def test_open_breaker_lets_one_probe_through_and_closes_when_it_succeeds(
+    start_gateway, upstream_process, http: httpx.AsyncClient
+) -> None:
+    alpha = upstream_process("alpha")
+    gateway = start_gateway(services={"alpha": [alpha.url]}, breaker_failures=1, breaker_open_s=0.5)
+    alpha.kill()
+    opened = await http.get(f"{gateway.url}/alpha/v1/echo")
+    refused = await http.get(f"{gateway.url}/alpha/v1/echo")
+
+    revived = type(alpha)("alpha", port=alpha.port)
+    revived.start()
+    try:
+        await asyncio.sleep(0.6)
+        probe = await http.get(f"{gateway.url}/alpha/v1/echo")
+        after = await http.get(f"{gateway.url}/alpha/v1/echo")
+    finally:
+        revived.kill()
+
+    assert opened.json()["type"].endswith(":upstream-unavailable")
+    assert refused.json()["type"].endswith(":upstream-circuit-open")
+    assert refused.headers["retry-after"] == "1"
+    assert probe.status_code == 200
+    assert after.status_code == 200
+
+
+async def test_half_open_probe_that_fails_opens_the_breaker_again(
+    start_gateway, upstream_process, http: httpx.AsyncClient
+) -> None:
+    alpha = upstream_process("alpha")
+    gateway = start_gateway(services={"alpha": [alpha.url]}, breaker_failures=1, breaker_open_s=0.3)
+    alpha.kill()
+    await http.get(f"{gateway.url}/alpha/v1/echo")
+    await asyncio.sleep(0.4)
+
+    probe = await http.get(f"{gateway.url}/alpha/v1/echo")
+    next_one = await http.get(f"{gateway.url}/alpha/v1/echo")
+
+    assert probe.json()["type"].endswith(":upstream-unavailable")
+    assert next_one.json()["type"].endswith(":upstream-circuit-open")
+
+
+async def test_slow_upstream_gets_504_at_the_route_deadline_while_others_answer(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    route = RouteClass(name="default", timeout_s=0.5, per_ip=GENEROUS)
+    gateway = start_gateway(services={"alpha": [alpha.url]}, route_classes=(route,))
+
+    started = time.monotonic()
+    slow_call = asyncio.ensure_future(http.get(f"{gateway.url}/alpha/v1/slow?seconds=5"))
+    fast = await http.get(f"{gateway.url}/alpha/v1/echo")
+    slow = await slow_call
+    elapsed = time.monotonic() - started
+
+    assert fast.status_code == 200
+    assert slow.status_code == 504
+    assert slow.json()["type"] == "urn:rathaus:problem:upstream-timeout"
+    # The deadline (0.5 s) ended it, not the service's 5 s.
+    assert elapsed < 4
+
+
+async def _dropping_server(seen: Counter[str]) -> asyncio.Server:
+    """An upstream that reads each request, counts it, and drops the connection unanswered."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+            return
+        request_line = head.split(b"\r\n", 1)[0].decode()
+        has_key = b"\r\nidempotency-key:" in head.lower()
+        seen[request_line.split(" ", 1)[0] + (" with key" if has_key else "")] += 1
+        writer.transport.abort()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+async def test_post_without_idempotency_key_is_sent_exactly_once(
+    start_gateway, http: httpx.AsyncClient
+) -> None:
+    seen: Counter[str] = Counter()
+    server = await _dropping_server(seen)
+    port = server.sockets[0].getsockname()[1]
+    route = RouteClass(name="default", retries=2, per_ip=GENEROUS)
+    gateway = start_gateway(
+        services={"alpha": [f"http://127.0.0.1:{port}"]},
+        route_classes=(route,),
+        breaker_failures=100,
+    )
+    try:
+        post = await http.post(f"{gateway.url}/alpha/v1/count/x", content=b"{}")
+        keyed = await http.post(
+            f"{gateway.url}/alpha/v1/count/x", content=b"{}", headers={"Idempotency-Key": "k1"}
+        )
+        get = await http.get(f"{gateway.url}/alpha/v1/echo")
+    finally:
+        server.close()
+
+    assert post.status_code == 502
+    assert post.json()["type"] == "urn:rathaus:problem:upstream-broken"
+    assert seen["POST"] == 1
+    assert keyed.status_code == 502
+    assert seen["POST with key"] == 3
+    assert get.status_code == 502
+    assert seen["GET"] == 3
+
+
+async def test_readyz_aggregates_the_services_readiness(
+    start_gateway, upstream_process, beta: LiveServer, http: httpx.AsyncClient
+) -> None:
+    alpha = upstream_process("alpha")
+    gateway = start_gateway(services={"alpha": [alpha.url], "beta": [beta.url]})
+
+    ready = await http.get(f"{gateway.url}/readyz")
+    alpha.kill()
+    not_ready = await http.get(f"{gateway.url}/readyz")
+
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"alpha": "ok", "beta": "ok"}
+    assert not_ready.status_code == 503
+    assert not_ready.json()["checks"] == {"alpha": "unavailable", "beta": "ok"}

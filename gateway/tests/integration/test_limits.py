@@ -1,0 +1,193 @@
+"""Rate limits per client address and per token subject; edge token checks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from gateway.settings import Bucket, RouteClass
+from servicekit.testing import LiveServer
+from servicekit.testing.live import free_port
+from servicekit.testing.tokens import TokenFactory
+
+TIGHT = Bucket(burst=3, per_s=0.01)
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The local Redis (a test database number of its own), or a throwaway redis-server."""
+    if _answers("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379/13"
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("no Redis server on 127.0.0.1:6379 and no redis-server binary")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not _answers("127.0.0.1", port):
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("redis-server did not start")
+        time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.kill()
+    process.wait()
+
+
+async def test_client_over_its_budget_gets_429_with_retry_after_and_ratelimit_headers(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    gateway = start_gateway(
+        services={"alpha": [alpha.url]},
+        route_classes=(RouteClass(name="default", per_ip=TIGHT),),
+    )
+
+    answers = [await http.get(f"{gateway.url}/alpha/v1/echo") for _ in range(5)]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    assert answers[0].headers["ratelimit-policy"] == '"default-ip";q=3;w=300'
+    assert answers[0].headers["ratelimit"].startswith('"default-ip";r=2;')
+    limited = answers[3]
+    assert limited.headers["content-type"] == "application/problem+json"
+    assert limited.json()["type"] == "urn:rathaus:problem:rate-limited"
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.headers["ratelimit"].startswith('"default-ip";r=0;')
+
+
+async def test_route_classes_have_separate_budgets(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    login = RouteClass(
+        name="login", prefixes=("/alpha/v1/count/",), methods=frozenset({"POST"}), per_ip=TIGHT
+    )
+    rest = RouteClass(name="default", per_ip=Bucket(burst=1000, per_s=1000))
+    gateway = start_gateway(services={"alpha": [alpha.url]}, route_classes=(login, rest))
+
+    logins = [(await http.post(f"{gateway.url}/alpha/v1/count/l")).status_code for _ in range(4)]
+    reads = [(await http.get(f"{gateway.url}/alpha/v1/echo")).status_code for _ in range(4)]
+
+    assert logins == [200, 200, 200, 429]
+    assert reads == [200] * 4
+
+
+async def test_each_token_subject_has_its_own_budget(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    route = RouteClass(name="default", per_subject=Bucket(burst=2, per_s=0.01))
+    gateway = start_gateway(services={"alpha": [alpha.url]}, route_classes=(route,))
+    first = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
+    second = tokens.headers(sub="citizen-2", tenant="06999001", roles=["citizen"])
+
+    by_first = [
+        (await http.get(f"{gateway.url}/alpha/v1/echo", headers=first)).status_code
+        for _ in range(3)
+    ]
+    by_second = (await http.get(f"{gateway.url}/alpha/v1/echo", headers=second)).status_code
+
+    assert by_first == [200, 200, 429]
+    assert by_second == 200
+
+
+async def test_two_gateways_sharing_redis_enforce_one_limit(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient, redis_url: str
+) -> None:
+    prefix = f"test:gateway:{os.urandom(6).hex()}:"
+    settings = {
+        "services": {"alpha": [alpha.url]},
+        "route_classes": (RouteClass(name="default", per_ip=Bucket(burst=5, per_s=0.001)),),
+        "redis_url": redis_url,
+        "rate_limit_prefix": prefix,
+    }
+    one, two = start_gateway(**settings), start_gateway(**settings)
+
+    statuses = [
+        (await http.get(f"{gateway.url}/alpha/v1/echo")).status_code for gateway in [one, two] * 6
+    ]
+
+    assert statuses.count(200) == 5
+    assert statuses.count(429) == 7
+    assert statuses[:5] == [200] * 5
+
+
+async def test_unreachable_redis_lets_requests_through(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    gateway = start_gateway(
+        services={"alpha": [alpha.url]},
+        route_classes=(RouteClass(name="default", per_ip=TIGHT),),
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+    )
+
+    statuses = [(await http.get(f"{gateway.url}/alpha/v1/echo")).status_code for _ in range(4)]
+
+    assert statuses == [200] * 4
+
+
+async def test_invalid_token_is_rejected_at_the_edge(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url]})
+    expired = tokens.issue(sub="citizen-1", tenant="06999001", roles=["citizen"], expires_in=-600)
+    before = (await http.get(f"{alpha.url}/alpha/v1/count/edge")).json()["calls"]
+
+    response = await http.post(
+        f"{gateway.url}/alpha/v1/count/edge", headers={"Authorization": f"Bearer {expired}"}
+    )
+    garbage = await http.post(
+        f"{gateway.url}/alpha/v1/count/edge", headers={"Authorization": "Bearer not-a-jwt"}
+    )
+
+    after = (await http.get(f"{alpha.url}/alpha/v1/count/edge")).json()["calls"]
+    assert response.status_code == 401
+    assert response.json()["type"] == "urn:rathaus:problem:invalid-token"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert garbage.status_code == 401
+    assert after == before
+
+
+async def test_valid_token_is_passed_on_to_the_service(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url]})
+    headers = tokens.headers(sub="clerk-1", tenant="06999001", roles=["clerk"])
+
+    response = await http.get(f"{gateway.url}/alpha/v1/echo", headers=headers)
+
+    assert response.status_code == 200
+    assert response.json()["headers"]["authorization"] == headers["Authorization"]
+
+
+async def test_route_that_requires_a_token_refuses_anonymous_calls(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    private = RouteClass(name="private", prefixes=("/alpha/v1/echo",), auth="required")
+    gateway = start_gateway(services={"alpha": [alpha.url]}, route_classes=(private,))
+
+    anonymous = await http.get(f"{gateway.url}/alpha/v1/echo")
+    signed_in = await http.get(
+        f"{gateway.url}/alpha/v1/echo", headers=tokens.headers(sub="citizen-9")
+    )
+
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert signed_in.status_code == 200

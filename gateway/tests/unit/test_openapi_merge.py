@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.openapi import merge
+
+
+def _contract(path: str, schema: str = "Tenant") -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "x", "version": "1"},
+        "paths": {
+            path: {
+                "get": {
+                    "operationId": "read",
+                    "security": [{"HTTPBearer": []}],
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": f"#/components/schemas/{schema}"}
+                                }
+                            },
+                        }
+                    },
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                schema: {
+                    "oneOf": [{"$ref": "#/components/schemas/Part"}],
+                    "discriminator": {
+                        "propertyName": "kind",
+                        "mapping": {"part": "#/components/schemas/Part"},
+                    },
+                },
+                "Part": {"type": "object"},
+            },
+            "securitySchemes": {"HTTPBearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _merged(**contracts: dict[str, Any]) -> dict[str, Any]:
+    return merge(contracts, title="t", version="1", description="d")
+
+
+def test_same_schema_name_in_two_services_does_not_collide() -> None:
+    document = _merged(a=_contract("/a/v1/x"), b=_contract("/b/v1/x"))
+
+    schemas = document["components"]["schemas"]
+    assert set(schemas) == {"a.Tenant", "a.Part", "b.Tenant", "b.Part"}
+    response = document["paths"]["/b/v1/x"]["get"]["responses"]["200"]
+    assert response["content"]["application/json"]["schema"]["$ref"] == (
+        "#/components/schemas/b.Tenant"
+    )
+    assert schemas["a.Tenant"]["discriminator"]["mapping"]["part"] == (
+        "#/components/schemas/a.Part"
+    )
+
+
+def test_operation_ids_and_security_requirements_are_namespaced() -> None:
+    document = _merged(a=_contract("/a/v1/x"), b=_contract("/b/v1/x"))
+
+    operation = document["paths"]["/a/v1/x"]["get"]
+    assert operation["operationId"] == "a.read"
+    assert operation["security"] == [{"a.HTTPBearer": []}]
+    assert "b.HTTPBearer" in document["components"]["securitySchemes"]
+
+
+def test_path_outside_the_service_prefix_is_left_out() -> None:
+    document = _merged(a=_contract("/.well-known/x"))
+
+    assert document["paths"] == {}
+
+
+def test_service_cannot_claim_another_services_path() -> None:
+    document = _merged(a=_contract("/a/v1/x"), b=_contract("/a/v1/x"))
+
+    assert set(document["paths"]) == {"/a/v1/x"}
+    assert document["paths"]["/a/v1/x"]["get"]["operationId"] == "a.read"
