@@ -129,7 +129,8 @@ class DocumentService:
             raise ChecklistItemNotFound()
         if not access.booking.open_for_uploads:
             raise BookingClosed(f"The booking is {access.booking.status}.")
-        await self.documents.follow_reschedule(booking_id, access.booking.appointment_at)
+        # No database statement before the body has streamed in: on SQLite the first one takes
+        # the write lock, and a slow upload must not hold it (nor a transaction elsewhere).
         settings = self.components.settings
         limit = settings.upload_limit(access.booking.tenant)
         is_multipart = body.content_type.lower().startswith("multipart/form-data")
@@ -190,6 +191,7 @@ class DocumentService:
         try:
             # Scanned before the row is written: no transaction is open while the scanner reads.
             _apply_verdict(document, await scan_blob(self.components, data_key, blob_id))
+            await self.documents.follow_reschedule(booking_id, access.booking.appointment_at)
             await self.documents.add(document)
         except BaseException:
             await self.components.blobs.delete(blob_id)

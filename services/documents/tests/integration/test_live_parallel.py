@@ -7,6 +7,7 @@ import hashlib
 import os
 import select
 import socket
+from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import FastAPI
@@ -110,3 +111,29 @@ async def test_endless_chunked_body_is_cut_off_by_the_real_server_with_413(
     assert sent < 64 * 1024 * 1024  # stopped near the 256 KiB limit, not at 1 GiB
     assert await app.state.components.blobs.list_ids() == []
     assert await app.state.components.blobs.list_partials() == []
+
+
+async def test_a_stalled_upload_holds_no_database_lock_against_others(
+    live_documents: tuple[LiveServer, FastAPI], tokens: TokenFactory
+) -> None:
+    server, _app = live_documents
+    headers = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
+    other_done = asyncio.Event()
+
+    async def stalled_body() -> AsyncIterator[bytes]:
+        yield b"%PDF-1.7\n" + b"0" * 20_000
+        await other_done.wait()  # the upload hangs mid-body until the other one finished
+        yield b"0" * 20_000
+
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        url = "/documents/v1/bookings/bk-1/items/passport/documents"
+        stalled = asyncio.create_task(client.post(url, content=stalled_body(), headers=headers))
+        await asyncio.sleep(0.3)
+        other = await client.post(url, content=b"%PDF-1.7 quick", headers=headers)
+        listed = await client.get("/documents/v1/bookings/bk-1/documents", headers=headers)
+        other_done.set()
+        first = await stalled
+
+    assert other.status_code == 201
+    assert listed.status_code == 200
+    assert first.status_code == 201
