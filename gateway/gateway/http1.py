@@ -77,6 +77,7 @@ class Connection(asyncio.Protocol):
         self._writing_paused = False
         self._timer: asyncio.TimerHandle | None = None
         self._keep_alive = False
+        self.content_length: int | None = None
 
     # asyncio.Protocol ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -116,7 +117,10 @@ class Connection(asyncio.Protocol):
 
     # httptools callbacks ---------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.lower(), value))
+        name = name.lower()
+        if name == b"content-length":
+            self.content_length = int(value) if value.isdigit() else None
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self.status = self._parser.get_status_code()
@@ -181,8 +185,8 @@ class Connection(asyncio.Protocol):
 
     def _deadline_passed(self) -> None:
         self._timer = None
-        if not self._head_done:
-            self._fail(DeadlineExceeded("no response before the deadline"))
+        if not self.complete:
+            self._fail(DeadlineExceeded("no complete response before the deadline"))
 
     async def _wait(self) -> None:
         self._waiter = self._loop.create_future()
@@ -197,10 +201,13 @@ class Connection(asyncio.Protocol):
         return self._head_done
 
     def arm_deadline(self, deadline: float) -> None:
-        """Fail with DeadlineExceeded unless the response head is here by ``deadline``."""
+        """Fail with DeadlineExceeded unless what is awaited next is here by ``deadline``."""
         self._cancel_timer()
-        if not self._head_done:
+        if not self.complete:
             self._timer = self._loop.call_at(deadline, self._deadline_passed)
+
+    def disarm_deadline(self) -> None:
+        self._cancel_timer()
 
     def start(self, head: bytes, *, head_only: bool) -> None:
         """Send the request head (and nothing else yet); the response is parsed from now on."""
@@ -208,6 +215,7 @@ class Connection(asyncio.Protocol):
         self._head_only = head_only
         self.status = 0
         self.headers = []
+        self.content_length = None
         self.complete = False
         self._head_done = False
         self._received_any = False
@@ -242,6 +250,13 @@ class Connection(asyncio.Protocol):
             await self._wait()
         if self._error is not None and not self.complete:
             raise self._error
+
+    async def until_complete(self) -> None:
+        """Wait for the whole response (only for bodies known to be small)."""
+        while not self.complete:
+            if self._error is not None:
+                raise self._error
+            await self._wait()
 
     def take_buffered(self) -> bytes:
         """The body bytes already received, at once (the whole body when ``complete``)."""

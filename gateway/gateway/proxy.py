@@ -45,7 +45,8 @@ from gateway.tracing import request_id as make_request_id
 from gateway.tracing import traceparent as make_traceparent
 from gateway.upstreams import BreakerState, Replica, Upstream, Upstreams
 from gateway.websocket import relay
-from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem, problem_type
+from servicekit.problems import PROBLEM_MEDIA_TYPE, BadRequest, Problem, problem_type
+from servicekit.requestid import request_id_var
 
 logger = logging.getLogger("gateway.proxy")
 access_logger = logging.getLogger("gateway.access")
@@ -98,6 +99,7 @@ _RESPONSE_DROP = frozenset(
 )
 _EXPOSED = b"x-request-id, traceparent, retry-after, ratelimit, ratelimit-policy, location"
 _BUFFER_FOR_RETRY = 64 * 1024
+_SMALL_BODY = 64 * 1024
 _CHUNK_END = b"0\r\n\r\n"
 
 
@@ -187,6 +189,9 @@ class Proxy:
 
         return wrapped
 
+    def origin_allowed(self, origin: bytes) -> bool:
+        return origin in self._origins
+
     def _cors_headers(self, origin: bytes) -> list[tuple[bytes, bytes]]:
         return [
             (b"access-control-allow-origin", origin),
@@ -240,6 +245,11 @@ class Proxy:
                 preflight = value
             forward.append((name, value))
 
+        if chunked and content_length >= 0:
+            # Both framings: chunked wins (RFC 9112 6.3), and only it goes on, never both.
+            forward = [h for h in forward if h[0] != b"content-length"]
+            content_length = -1
+
         client = scope.get("client")
         client_ip = client[0] if client else "unknown"
         if self._trust_forwarded_for and forwarded_for:
@@ -260,7 +270,10 @@ class Proxy:
         ]
         if exchange.origin is not None:
             extra.extend(self._cors_headers(exchange.origin))
+        context = request_id_var.set(exchange.request_id.decode())
         try:
+            if "/." in path and _has_dot_segment(path):
+                raise BadRequest("Paths with '.' or '..' segments are not accepted.")
             if method == "OPTIONS" and preflight is not None and origin is not None:
                 await self._preflight(exchange, send, extra)
                 return
@@ -310,9 +323,9 @@ class Proxy:
                         "service": upstream.name,
                         "status": exchange.status,
                         "duration_ms": round((time.perf_counter() - exchange.started) * 1000, 2),
-                        "request_id": exchange.request_id.decode(),
                     },
                 )
+            request_id_var.reset(context)
 
     async def _preflight(
         self, exchange: Exchange, send: Send, extra: list[tuple[bytes, bytes]]
@@ -497,7 +510,7 @@ class Proxy:
             breaker.failed(time.monotonic())
         else:
             breaker.succeeded()
-        await self._respond(send, exchange, connection, extra)
+        await self._respond(receive, send, exchange, connection, extra, route.timeout_s)
 
     async def _exchange(
         self,
@@ -538,33 +551,55 @@ class Proxy:
 
     async def _respond(
         self,
+        receive: Receive,
         send: Send,
         exchange: Exchange,
         connection: Connection,
         extra: list[tuple[bytes, bytes]],
+        route_timeout_s: float,
     ) -> None:
         headers = [h for h in connection.headers if h[0] not in _RESPONSE_DROP]
         headers.extend(extra)
-        exchange.status = connection.status
         start = {"type": "http.response.start", "status": connection.status, "headers": headers}
+        length = connection.content_length
+        if not connection.complete and length is not None and length <= _SMALL_BODY:
+            # A small body is nearly always right behind the head: wait for it (under a fresh
+            # deadline), then answer in one go. Until now the client has seen nothing, so a
+            # service that breaks off here still gets a clean 502/504.
+            connection.arm_deadline(asyncio.get_running_loop().time() + route_timeout_s)
+            try:
+                await connection.until_complete()
+            except DeadlineExceeded:
+                connection.close()
+                raise UpstreamTimeout() from None
+            except UpstreamError:
+                connection.close()
+                raise UpstreamBroken() from None
+        exchange.status = connection.status
         if connection.complete:
-            # The whole (small) response is here: one body message, connection back at once.
             body = connection.take_buffered()
             connection.finish()
             await send(start)
             await send({"type": "http.response.body", "body": body})
             return
+        # A large or open-ended body is streamed. No deadline while it flows (a download may
+        # take long); a client that goes away ends the upstream connection too.
+        connection.disarm_deadline()
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, connection))
         try:
             await send(start)
             try:
                 async for chunk in connection.body():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             except UpstreamError:
+                if watcher.done():
+                    raise ClientGone() from None
                 # Too late for a status: end the client's connection so it sees a cut body.
                 logger.warning("upstream broke off a response body")
                 raise
             await send({"type": "http.response.body", "body": b""})
         finally:
+            watcher.cancel()
             connection.finish()
 
     async def _problem(
@@ -594,6 +629,18 @@ class Proxy:
         ]
         await send({"type": "http.response.start", "status": problem.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+async def _watch_disconnect(receive: Receive, connection: Connection) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            connection.close()
+            return
+
+
+def _has_dot_segment(path: str) -> bool:
+    return any(segment in (".", "..") for segment in path.split("/"))
 
 
 def _prefix_pattern(prefixes: tuple[str, ...]) -> re.Pattern[str] | None:

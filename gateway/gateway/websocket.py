@@ -40,9 +40,15 @@ async def relay(
     for name, value in scope["headers"]:
         headers.setdefault(name, value)
     route = proxy.route_of(scope["path"], "GET")
+    origin = headers.get(b"origin")
     try:
         if route is None:
             raise Problem("no route class")
+        if origin is not None and not (
+            proxy.origin_allowed(origin) or _same_origin(origin, headers.get(b"host"))
+        ):
+            # A browser page from a foreign origin must not ride on the user's cookies.
+            raise Problem("origin not allowed")
         subject = await proxy.authenticate(route, headers.get(b"authorization"))
         await proxy.check_limits(route, _client_ip(scope), subject)
     except Problem as problem:
@@ -127,6 +133,10 @@ async def _pump(upstream_ws: ClientConnection, receive: Receive, send: Send) -> 
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed, OSError):
                 await task
+
+
+def _same_origin(origin: bytes, host: bytes | None) -> bool:
+    return host is not None and origin.split(b"://", 1)[-1] == host
 
 
 def _client_ip(scope: Scope) -> str:

@@ -73,7 +73,8 @@ def build_app(name: str) -> FastAPI:
 
     @router.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
-        await websocket.accept(subprotocol=websocket.scope.get("subprotocols", [None])[0])
+        offered = websocket.scope.get("subprotocols") or [None]
+        await websocket.accept(subprotocol=offered[0])
         await websocket.send_text(f"hello from {name}; id={websocket.headers.get('x-request-id')}")
         while True:
             message = await websocket.receive()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import os
 from collections.abc import AsyncIterator
 
 import httpx
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from gateway.settings import RouteClass
 from servicekit.testing import LiveServer
@@ -224,3 +226,69 @@ async def test_body_over_the_route_limit_gets_413_declared_or_streamed(
     assert declared.headers["content-type"] == "application/problem+json"
     assert streamed.status_code == 413
     assert fits.json()["size"] == 1000
+
+
+async def test_websocket_from_a_foreign_origin_is_refused(start_gateway, alpha: LiveServer) -> None:
+    gateway = start_gateway(
+        services={"alpha": [alpha.url]}, cors_origins=("https://portal.example",)
+    )
+    url = gateway.url.replace("http://", "ws://") + "/alpha/v1/ws"
+
+    async with connect(url, origin="https://portal.example") as socket:  # type: ignore[arg-type]
+        allowed = await socket.recv()
+    try:
+        async with connect(url, origin="https://evil.example") as socket:  # type: ignore[arg-type]
+            await socket.recv()
+        refused = False
+    except InvalidStatus as exc:
+        refused = exc.response.status_code == 403
+
+    assert str(allowed).startswith("hello from alpha")
+    assert refused
+
+
+async def test_both_content_length_and_chunked_never_reach_the_service_together(
+    start_gateway, alpha: LiveServer
+) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url]})
+    host, port = gateway.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"POST /alpha/v1/echo HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n"
+        b"transfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    )
+    await writer.drain()
+    answer = await reader.read(65536)
+    writer.close()
+
+    assert answer.startswith(b"HTTP/1.1 ")
+    if answer.startswith(b"HTTP/1.1 200"):
+        body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+        assert "content-length" not in body["headers"] or "transfer-encoding" not in body["headers"]
+        assert body["body_size"] == 3
+
+
+async def test_dot_segments_in_the_path_are_refused(start_gateway, alpha: LiveServer) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url]})
+    host, port = gateway.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET /alpha/v1/../../beta/v1/echo HTTP/1.1\r\nhost: x\r\n\r\n")
+    await writer.drain()
+    answer = await reader.read(65536)
+    writer.close()
+
+    assert answer.startswith(b"HTTP/1.1 400")
+
+
+async def test_client_that_leaves_mid_download_frees_the_gateway(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url]})
+
+    async with http.stream("GET", f"{gateway.url}/alpha/v1/blob?size=500000000") as response:
+        async for _ in response.aiter_raw():
+            break
+    after = await http.get(f"{gateway.url}/alpha/v1/echo")
+
+    assert response.status_code == 200
+    assert after.status_code == 200
