@@ -82,7 +82,10 @@ class TokenFactory:
 
     def trust(self, app: FastAPI) -> None:
         """Make ``app`` accept this factory's tokens (and fetch no remote keys)."""
-        app.state.token_verifier = app.state.token_verifier.trusting(self.key_source())
+        current: TokenVerifier | None = getattr(app.state, "token_verifier", None)
+        app.state.token_verifier = (
+            current.trusting(self.key_source()) if current is not None else self.verifier()
+        )
 
     def claims(
         self,
