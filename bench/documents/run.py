@@ -15,6 +15,7 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -275,6 +276,7 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=30)
         helpers.stop()
+        shutil.rmtree(work, ignore_errors=True)
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import json
 import os
+import shutil
 import struct
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +27,9 @@ from servicekit.testing import ServiceUnderTest
 from servicekit.testing.live import LiveServer, free_port, run_live_server
 
 TEST_KEK = base64.b64encode(os.urandom(32)).decode()
+# One folder for every test app's blobs, removed when the run ends.
+BLOB_ROOT = Path(tempfile.mkdtemp(prefix="documents-test-blobs-"))
+atexit.register(shutil.rmtree, BLOB_ROOT, ignore_errors=True)
 
 
 def settings_for_tests(database_url: str, **overrides: object) -> DocumentsSettings:
@@ -41,7 +46,7 @@ def settings_for_tests(database_url: str, **overrides: object) -> DocumentsSetti
 
 
 def make_app(database_url: str) -> FastAPI:
-    blob_dir = Path(tempfile.mkdtemp(prefix="documents-blobs-"))
+    blob_dir = Path(tempfile.mkdtemp(dir=BLOB_ROOT))
     return create_app(settings_for_tests(database_url, blob_dir=blob_dir))
 
 
@@ -185,9 +190,7 @@ def booking(app: FastAPI) -> FakeBooking:
 def live_documents(fresh_database_url: str, tokens: Any) -> Iterator[tuple[LiveServer, FastAPI]]:
     """The documents app under uvicorn on a fresh database, with the fake booking wired in."""
     app = create_app(
-        settings_for_tests(
-            fresh_database_url, blob_dir=Path(tempfile.mkdtemp(prefix="documents-live-"))
-        )
+        settings_for_tests(fresh_database_url, blob_dir=Path(tempfile.mkdtemp(dir=BLOB_ROOT)))
     )
     tokens.trust(app)
     fake = FakeBooking()
