@@ -1,6 +1,7 @@
 """Gateway benchmark: direct vs. through the gateway vs. through nginx, in one run.
 
-    .venv/bin/python bench/gateway/run.py [--duration 10] [--gateway-workers 1] [--no-write]
+    .venv/bin/python bench/gateway/run.py [--duration 5] [--rounds 3] [--gateway-workers 1]
+                                          [--no-write]
 
 Installs wrk and nginx with apt-get when they are missing (nginx is skipped if it cannot be
 installed). Starts, on loopback: the benchmark service (bench/gateway/upstream.py, one uvicorn
@@ -9,6 +10,7 @@ of it (keep-alive upstream). Measures with wrk (one thread):
 
 * 32 connections: req/s, p50, p99 for direct, gateway, nginx; throughput ratio gateway/direct;
 * 1 connection: p50 for each; added p50 = gateway p50 - direct p50;
+* each in ``--rounds`` interleaved rounds, the median round reported;
 * a 200 MB download through the gateway by a client reading at about 100 MB/s: the gateway's
   peak RSS growth (VmRSS sampled every 20 ms while the download runs, minus before).
 
@@ -108,6 +110,18 @@ def wrk(url: str, connections: int, duration_s: int) -> WrkResult:
     return WrkResult(rps=rps, p50_ms=p50, p99_ms=p99, errors=errors)
 
 
+def median(runs: list[WrkResult], key: str) -> WrkResult:
+    """The run with the median value of ``key``, errors summed over all runs."""
+    ordered = sorted(runs, key=lambda run: float(getattr(run, key)))
+    chosen = ordered[len(ordered) // 2]
+    return WrkResult(
+        rps=chosen.rps,
+        p50_ms=chosen.p50_ms,
+        p99_ms=chosen.p99_ms,
+        errors=sum(run.errors for run in runs),
+    )
+
+
 def rss_kib(pid: int) -> int:
     total = 0
     # The gateway's master plus its workers, when several.
@@ -189,7 +203,8 @@ http {{
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--gateway-workers", type=int, default=1)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -233,8 +248,18 @@ def main() -> None:
             wait_ready(url)
         for url in targets.values():
             wrk(url, 32, 2)  # warm-up
-        wide = {name: wrk(url, 32, args.duration) for name, url in targets.items()}
-        narrow = {name: wrk(url, 1, args.duration) for name, url in targets.items()}
+        # Interleaved rounds, median per target: other load on the machine drifts over
+        # minutes, and interleaving spreads it evenly over the targets.
+        wide_runs: dict[str, list[WrkResult]] = {name: [] for name in targets}
+        narrow_runs: dict[str, list[WrkResult]] = {name: [] for name in targets}
+        for _ in range(args.rounds):
+            for name, url in targets.items():
+                wide_runs[name].append(wrk(url, 32, args.duration))
+            for name, url in targets.items():
+                narrow_runs[name].append(wrk(url, 1, args.duration))
+        wide = {name: median(runs, "rps") for name, runs in wide_runs.items()}
+        narrow = {name: median(runs, "p50_ms") for name, runs in narrow_runs.items()}
+        load = os.getloadavg()[0]
         received, growth_kib, seconds = download_rss_growth(
             f"http://127.0.0.1:{gateway_port}/bench/v1/blob?size={DOWNLOAD_BYTES}", gateway.pid
         )
@@ -252,8 +277,9 @@ def main() -> None:
     added = narrow["gateway"].p50_ms - narrow["direct"].p50_ms
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores, "
-        f"wrk -t1, {args.duration} s per measurement, gateway workers: {args.gateway_workers}, "
-        "service: 1 uvicorn worker.",
+        f"wrk -t1, {args.rounds} interleaved rounds of {args.duration} s per measurement "
+        f"(median shown), gateway workers: {args.gateway_workers}, service: 1 uvicorn worker; "
+        f"1-min load average at the end: {load:.1f}.",
         "",
         "| target | req/s @32 | p50 @32 (ms) | p99 @32 (ms) | p50 @1 (ms) | p99 @1 (ms) | errors |",
         "|---|---:|---:|---:|---:|---:|---:|",

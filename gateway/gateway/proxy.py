@@ -314,7 +314,7 @@ class Proxy:
         except ClientGone:
             exchange.status = 499
         finally:
-            if self._access_log:
+            if self._access_log and access_logger.isEnabledFor(logging.INFO):
                 access_logger.info(
                     "request",
                     extra={

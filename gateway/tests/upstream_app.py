@@ -56,6 +56,15 @@ def build_app(name: str) -> FastAPI:
 
         return StreamingResponse(body(), headers={"content-length": str(size)})
 
+    @router.get("/stream")
+    async def stream(parts: int) -> StreamingResponse:
+        async def body() -> AsyncIterator[bytes]:
+            for index in range(parts):
+                yield f"part {index}\n".encode()
+                await asyncio.sleep(0)
+
+        return StreamingResponse(body(), media_type="text/plain")
+
     @router.get("/slow")
     async def slow(seconds: float) -> dict[str, str]:
         await asyncio.sleep(seconds)

@@ -292,3 +292,51 @@ async def test_client_that_leaves_mid_download_frees_the_gateway(
 
     assert response.status_code == 200
     assert after.status_code == 200
+
+
+async def test_open_ended_chunked_response_is_streamed_through(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url]})
+
+    response = await http.get(f"{gateway.url}/alpha/v1/stream?parts=2000")
+
+    assert response.status_code == 200
+    assert "content-length" not in response.headers or response.headers["content-length"]
+    lines = response.text.splitlines()
+    assert lines == [f"part {index}" for index in range(2000)]
+
+
+async def test_head_request_gets_headers_without_a_body(start_gateway, alpha: LiveServer) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url]})
+    host, port = gateway.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    for _ in range(2):  # the same client connection and a pooled upstream one, twice
+        writer.write(b"HEAD /alpha/v1/blob?size=1000 HTTP/1.1\r\nhost: x\r\n\r\n")
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 ")
+    writer.write(b"GET /alpha/v1/echo HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+    await writer.drain()
+    rest = await reader.read()
+    writer.close()
+
+    assert rest.startswith(b"HTTP/1.1 200")
+
+
+async def test_health_checks_eject_a_dead_replica_before_any_request_fails(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    no_retries = RouteClass(name="default", retries=0)
+    gateway = start_gateway(
+        services={"alpha": [alpha.url, dead]},
+        route_classes=(no_retries,),
+        health_interval_s=0.05,
+        replica_eject_s=30,
+    )
+    await asyncio.sleep(0.5)
+
+    statuses = [(await http.post(f"{gateway.url}/alpha/v1/echo")).status_code for _ in range(6)]
+
+    assert statuses == [200] * 6
