@@ -42,7 +42,13 @@ from documents.uploads.errors import (
 )
 from documents.uploads.models import Document, ReviewStatus, ScanStatus
 from documents.uploads.repository import DocumentRepository
-from documents.uploads.schemas import BookingDocumentsOut, ChecklistItemOut, DocumentOut, ReviewIn
+from documents.uploads.schemas import (
+    BookingDocumentsOut,
+    ChecklistItemOut,
+    DocumentOut,
+    ItemStatus,
+    ReviewIn,
+)
 from servicekit.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -64,14 +70,19 @@ class Download:
     chunks: AsyncIterator[bytes]
 
 
-def _item_status(documents: Sequence[Document]) -> str:
+def _item_status(documents: Sequence[Document]) -> ItemStatus:
+    """The newest document decides: a replacement supersedes what it replaces."""
     if not documents:
         return "missing"
     newest = documents[-1]
-    if newest.review_status != ReviewStatus.SUBMITTED:
-        return newest.review_status
-    if newest.scan_status != ScanStatus.CLEAN:
-        return "pending_scan" if newest.scan_status == ScanStatus.PENDING else "needs_replacement"
+    if newest.review_status == ReviewStatus.ACCEPTED:
+        return "accepted"
+    if newest.review_status == ReviewStatus.NEEDS_REPLACEMENT:
+        return "needs_replacement"
+    if newest.scan_status == ScanStatus.PENDING:
+        return "pending_scan"
+    if newest.scan_status == ScanStatus.INFECTED:
+        return "needs_replacement"
     return "submitted"
 
 
@@ -232,7 +243,7 @@ class DocumentService:
                     id=item.id,
                     title=item.name,
                     required=item.mandatory,
-                    status=status,  # type: ignore[arg-type]
+                    status=status,
                     documents=[DocumentOut.model_validate(d) for d in mine],
                 )
             )
