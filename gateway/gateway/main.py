@@ -25,7 +25,7 @@ DESCRIPTION = (
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
-    settings = settings or GatewaySettings()
+    settings = with_derived_defaults(settings or GatewaySettings())
     upstreams = Upstreams(
         settings.upstream_services(),
         eject_s=settings.replica_eject_s,
@@ -78,6 +78,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def with_derived_defaults(settings: GatewaySettings) -> GatewaySettings:
+    """Unless configured, the token keys come from the identity service the gateway routes to."""
+    identity = settings.upstream_services().get("identity")
+    if "auth_jwks_url" in settings.model_fields_set or not identity:
+        return settings
+    return settings.model_copy(update={"auth_jwks_url": f"{identity[0]}/identity/v1/jwks"})
 
 
 def create_gateway(settings: GatewaySettings | None = None) -> Proxy:

@@ -133,3 +133,16 @@ def test_default_route_classes_match_the_services_real_paths() -> None:
     assert route("/booking/v1/tenants/06999001/availability/slots") == "availability"
     assert route("/documents/v1/bookings/b1/items/i1/documents", "POST") == "uploads"
     assert route("/booking/v1/bookings") == "default"
+
+
+def test_token_keys_come_from_the_routed_identity_service_unless_configured() -> None:
+    from gateway.main import with_derived_defaults
+    from gateway.settings import GatewaySettings
+
+    derived = with_derived_defaults(GatewaySettings(identity_url="http://identity:8000"))
+    explicit = with_derived_defaults(
+        GatewaySettings(identity_url="http://identity:8000", auth_jwks_url="http://keys/jwks")
+    )
+
+    assert derived.auth_jwks_url == "http://identity:8000/identity/v1/jwks"
+    assert explicit.auth_jwks_url == "http://keys/jwks"
