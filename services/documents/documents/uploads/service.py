@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from documents.audit.models import AccessRecord
 from documents.audit.repository import AccessLogRepository
 from documents.components import Components
-from documents.crypto.keys import WrappedKey, new_data_key
+from documents.crypto.keys import KeyRingError, WrappedKey, new_data_key
 from documents.crypto.stream import IntegrityError, decrypt_stream
 from documents.intake.pipeline import (
     MULTIPART_OVERHEAD,
@@ -24,6 +24,7 @@ from documents.intake.pipeline import (
     limited,
 )
 from documents.scanning.scanner import ScannerUnavailable, ScanResult, ScanVerdict
+from documents.storage.base import BlobNotFound
 from documents.uploads.access import Access, Caller, resolve_access
 from documents.uploads.errors import (
     BookingClosed,
@@ -276,7 +277,7 @@ class DocumentService:
         # problem response; damage further in aborts the stream (never altered bytes).
         try:
             first = await anext(chunks, b"")
-        except IntegrityError as exc:
+        except (IntegrityError, BlobNotFound) as exc:
             log.error("stored document failed its integrity check", extra={"document": document.id})
             raise DocumentIntegrityError() from exc
         return Download(document=document, chunks=_prepend(first, chunks))
@@ -359,7 +360,13 @@ async def rescan_pending(
         pending = list(await DocumentRepository(session).pending_scan(limit))
     done = 0
     for document in pending:
-        result = await scan_blob(components, _data_key(components, document), document.blob_id)
+        try:
+            key = _data_key(components, document)
+            result = await scan_blob(components, key, document.blob_id)
+        except (IntegrityError, BlobNotFound, KeyRingError):
+            # One damaged document must not keep the others pending; it stays pending itself.
+            log.exception("document cannot be scanned", extra={"document": document.id})
+            continue
         if result is None:
             continue
         _apply_verdict(document, result)

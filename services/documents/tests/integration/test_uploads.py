@@ -479,3 +479,18 @@ async def test_a_partner_client_gets_no_citizen_rights_even_if_booking_answers(
     response = await client.get("/documents/v1/bookings/bk-partner/documents", headers=partner)
 
     assert response.status_code == 404
+
+
+async def test_missing_blob_is_an_integrity_error_not_a_crash(
+    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory
+) -> None:
+    document_id = (await upload_raw(client, citizen(tokens), pdf())).json()["id"]
+    for blob_id in await store(app).list_ids():
+        await store(app).delete(blob_id)
+
+    response = await client.get(
+        f"/documents/v1/documents/{document_id}/content", headers=citizen(tokens)
+    )
+
+    assert response.status_code == 500
+    assert response.json()["type"] == "urn:rathaus:problem:document-integrity-error"
