@@ -75,3 +75,23 @@ async def test_a_token_signed_by_another_key_fails_the_libraries_check(
 
     with pytest.raises(JoseError):
         jwt.decode(foreign, KeySet.import_key_set(jwks), algorithms=["ES256", "RS256"])
+
+
+async def test_discovery_is_served_at_the_issuer_and_at_the_root(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    issuer = app.state.settings.auth_issuer
+
+    at_issuer = await client.get("/identity/.well-known/openid-configuration")
+    at_root = await client.get("/.well-known/openid-configuration")
+
+    assert at_issuer.json() == at_root.json()
+    document = at_issuer.json()
+    assert document["issuer"] == issuer
+    assert document["jwks_uri"] == f"{issuer}/v1/jwks"
+    assert document["token_endpoint"] == f"{issuer}/v1/oauth2/token"
+    assert set(document["grant_types_supported"]) == {
+        "password",
+        "refresh_token",
+        "client_credentials",
+    }
