@@ -313,6 +313,13 @@ class Proxy:
             await self._problem(send, exchange, problem, extra)
         except ClientGone:
             exchange.status = 499
+        except Exception:
+            # The last line of defence, as in the kit's middleware: log it, answer a bare 500
+            # problem if nothing was sent yet, otherwise let the server cut the connection.
+            logger.exception("unhandled error on the proxy path")
+            if exchange.status:
+                raise
+            await self._problem(send, exchange, Problem(), extra)
         finally:
             if self._access_log and access_logger.isEnabledFor(logging.INFO):
                 access_logger.info(

@@ -191,3 +191,25 @@ async def test_route_that_requires_a_token_refuses_anonymous_calls(
     assert anonymous.status_code == 401
     assert anonymous.headers["www-authenticate"] == "Bearer"
     assert signed_in.status_code == 200
+
+
+class _BrokenVerifier:
+    async def principal(self, token: str) -> None:
+        raise RuntimeError("the verifier is broken")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_unexpected_error_on_the_proxy_path_is_a_bare_500_problem(
+    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    gateway = start_gateway(services={"alpha": [alpha.url]})
+    gateway.server.config.app.app.state.token_verifier = _BrokenVerifier()
+
+    response = await http.get(f"{gateway.url}/alpha/v1/echo", headers={"Authorization": "Bearer x"})
+
+    assert response.status_code == 500
+    assert response.json()["type"] == "urn:rathaus:problem:internal-error"
+    assert "verifier" not in response.text
+    assert response.headers["x-request-id"] == response.json()["request_id"]
