@@ -3,24 +3,32 @@
 keys list            every signing key with its state
 keys rotate          a new active key; the previous one stays published as passive
 keys retire KID      stop publishing a passive key (its tokens are rejected from then on)
+bootstrap            the first municipality and its platform admin, for a fresh production
+                     database (the password comes from IDENTITY_BOOTSTRAP_PASSWORD or a prompt)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from identity.accounts.repository import AccountRepository
+from identity.accounts.service import AccountService
 from identity.audit.repository import AuditRepository
 from identity.audit.service import Actor, AuditLog
 from identity.dependencies import key_service
 from identity.main import create_app
 from identity.seed import seed_demo
 from identity.settings import IdentitySettings
+from identity.tenants.repository import TenantRepository
+from identity.tenants.service import TenantService
 from servicekit.cli import run_cli
 from servicekit.settings import ServiceSettings
 
@@ -47,6 +55,38 @@ async def manage_keys(app: FastAPI, command: str, kid: str | None = None) -> lis
         return [f"{key.kid}  {key.algorithm}  {key.state}" for key in await keys.list()]
 
 
+async def bootstrap(app: FastAPI, *, ags: str, name: str, email: str, password: str) -> str:
+    """The municipality and a platform admin in it; an existing account is left unchanged."""
+    async with app.state.database.sessionmaker() as session, session.begin():
+        tenants = TenantService(TenantRepository(session))
+        tenant = await tenants.ensure(ags, name)
+        accounts = AccountService(
+            AccountRepository(session),
+            tenants,
+            app.state.passwords,
+            AuditLog(AuditRepository(session), app.state.clock),
+            app.state.clock,
+            app.state.mailer,
+        )
+        account, created = await accounts.ensure_account(
+            tenant.ags, email, password, ["platform_admin"]
+        )
+    state = "created" if created else "exists (unchanged)"
+    return f"platform admin {account.email} in {tenant.ags} {state}"
+
+
+async def _bootstrap_command(settings: IdentitySettings, args: argparse.Namespace) -> None:
+    password = os.environ.get("IDENTITY_BOOTSTRAP_PASSWORD") or getpass.getpass("password: ")
+    app = create_app(settings)
+    try:
+        line = await bootstrap(
+            app, ags=args.ags, name=args.name, email=args.email, password=password
+        )
+    finally:
+        await app.state.database.dispose()
+    print(line)  # noqa: T201 - the command's output
+
+
 async def _keys_command(settings: IdentitySettings, command: str, kid: str | None) -> None:
     app = create_app(settings)
     try:
@@ -67,6 +107,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         retire.add_argument("kid")
         parsed = parser.parse_args(args[1:])
         asyncio.run(_keys_command(IdentitySettings(), parsed.command, getattr(parsed, "kid", None)))
+        return
+    if args and args[0] == "bootstrap":
+        parser = argparse.ArgumentParser(prog="rathaus-identity bootstrap")
+        parser.add_argument("--ags", required=True, help="AGS of the first municipality")
+        parser.add_argument("--name", required=True, help="its name")
+        parser.add_argument("--email", required=True, help="the platform admin's email")
+        asyncio.run(_bootstrap_command(IdentitySettings(), parser.parse_args(args[1:])))
         return
     run_cli(
         settings=IdentitySettings(),

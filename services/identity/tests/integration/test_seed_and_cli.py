@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
+from jose import jwt
 
-from identity.cli import manage_keys
+from identity.cli import bootstrap, manage_keys
 from identity.main import create_app
 from identity.seed import DEMO_ACCOUNTS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, seed_demo
 from identity.testing import FakeClock, settings_for_tests
@@ -67,3 +68,37 @@ async def test_key_commands_rotate_list_and_retire(seeded_app: FastAPI) -> None:
     assert first.startswith("new active key")
     assert [line.split()[-1] for line in listing] == ["active", "passive"]
     assert retired == [f"retired {passive[0]}"]
+
+
+async def test_bootstrap_creates_the_first_platform_admin_once(seeded_app: FastAPI) -> None:
+    first = await bootstrap(
+        seeded_app,
+        ags="06411000",
+        name="Darmstadt",
+        email="it@darmstadt.example",
+        password="a long bootstrap password",
+    )
+    second = await bootstrap(
+        seeded_app,
+        ags="06411000",
+        name="Darmstadt",
+        email="it@darmstadt.example",
+        password="another long password",
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=seeded_app), base_url="http://test"
+    ) as http:
+        login = await http.post(
+            "/identity/v1/auth/login",
+            json={
+                "tenant": "06411000",
+                "email": "it@darmstadt.example",
+                "password": "a long bootstrap password",
+            },
+        )
+    await seeded_app.state.database.dispose()
+
+    assert first.endswith("created")
+    assert second.endswith("exists (unchanged)")
+    assert login.status_code == 200
+    assert jwt.get_unverified_claims(login.json()["access_token"])["roles"] == ["platform_admin"]
