@@ -27,13 +27,13 @@ class NotStaff(Forbidden):
     title = "Only clerks and administrators of this municipality may do this"
 
 
-def _admin_of(ags: AgsPath, principal: CurrentPrincipal) -> Principal:
+async def _admin_of(ags: AgsPath, principal: CurrentPrincipal) -> Principal:
     if principal.tenant != ags or not principal.has_role("admin"):
         raise NotAdministrator()
     return principal
 
 
-def _staff_of(ags: AgsPath, principal: CurrentPrincipal) -> Principal:
+async def _staff_of(ags: AgsPath, principal: CurrentPrincipal) -> Principal:
     if principal.tenant != ags or not principal.has_role("clerk", "admin"):
         raise NotStaff()
     return principal

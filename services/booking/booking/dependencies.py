@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from booking.access import AgsPath
+from booking.availability.cache import AvailabilityCache
 from booking.availability.service import Planner
 from booking.bookings.repository import BookingRepository
 from booking.bookings.service import Bookings
@@ -23,20 +26,43 @@ def settings_of(request: Request) -> BookingSettings:
     return settings
 
 
-def _planner(session: SessionDep, request: Request) -> Planner:
+def cache_of(request: Request) -> AvailabilityCache:
+    cache: AvailabilityCache = request.app.state.availability_cache
+    return cache
+
+
+async def _cache(request: Request) -> AvailabilityCache:
+    return cache_of(request)
+
+
+CacheDep = Annotated[AvailabilityCache, Depends(_cache)]
+
+
+async def _planner(session: SessionDep, request: Request) -> Planner:
     return Planner(
         ServiceRepository(session),
         OfficeRepository(session),
         HoursRepository(session),
         BookingRepository(session),
+        cache_of(request),
         max_services=settings_of(request).max_services_per_booking,
     )
+
+
+async def forget_catalogue_on_write(request: Request, ags: AgsPath) -> AsyncIterator[None]:
+    """Router dependency: a write to the tenant's catalogue, offices or hours empties its cache."""
+    writes = request.method not in {"GET", "HEAD", "OPTIONS"}
+    if writes:
+        cache_of(request).forget_catalogue(ags)
+    yield
+    if writes:
+        cache_of(request).forget_catalogue(ags)
 
 
 PlannerDep = Annotated[Planner, Depends(_planner)]
 
 
-def _bookings(session: SessionDep, planner: PlannerDep, request: Request) -> Bookings:
+async def _bookings(session: SessionDep, planner: PlannerDep, request: Request) -> Bookings:
     return Bookings(
         BookingRepository(session),
         planner,
@@ -49,7 +75,7 @@ def _bookings(session: SessionDep, planner: PlannerDep, request: Request) -> Boo
 BookingsDep = Annotated[Bookings, Depends(_bookings)]
 
 
-def _idempotency(request: Request) -> Idempotency:
+async def _idempotency(request: Request) -> Idempotency:
     settings = settings_of(request)
     return Idempotency(
         request.app.state.database,

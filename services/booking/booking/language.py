@@ -41,7 +41,7 @@ def negotiate(accept_language: str | None) -> Language:
     return best[2] if best else DEFAULT
 
 
-def _language(
+async def _language(
     response: Response,
     accept_language: Annotated[
         str | None,

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from booking import models  # noqa: F401 - registers every table on Base.metadata
+from booking.availability.cache import AvailabilityCache
 from booking.availability.router import router as availability_router
 from booking.bookings.router import router as bookings_router
 from booking.catalogue.router import router as catalogue_router
@@ -30,6 +31,10 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             availability_router,
             bookings_router,
         ],
+    )
+    app.state.availability_cache = AvailabilityCache(
+        snapshot_seconds=settings.catalogue_cache_seconds,
+        answer_seconds=settings.availability_cache_seconds,
     )
     install_race_handlers(app)
     return app

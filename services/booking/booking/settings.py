@@ -31,3 +31,11 @@ class BookingSettings(ServiceSettings):
         description="After this long an unfinished request no longer blocks a retry with its key",
     )
     max_services_per_booking: int = Field(default=5, ge=1, le=20)
+    catalogue_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a process reuses a tenant's services, offices and opening hours",
+    )
+    availability_cache_seconds: float = Field(
+        default=1.0, ge=0, description="How long a process reuses an availability answer"
+    )

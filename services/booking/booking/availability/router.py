@@ -4,13 +4,13 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from booking.access import AgsPath
 from booking.availability.errors import TooManyServices
 from booking.availability.schemas import AvailableDay, AvailableDays, FreeSlot, FreeSlots
 from booking.catalogue.errors import ServiceNotFound
-from booking.dependencies import PlannerDep
+from booking.dependencies import CacheDep, PlannerDep
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
 
@@ -34,20 +34,34 @@ OfficeIds = Annotated[
 async def available_days(
     ags: AgsPath,
     planner: PlannerDep,
+    cache: CacheDep,
     service_ids: ServiceIds,
     month: Annotated[str, Query(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", examples=["2026-12"])],
     office_ids: OfficeIds = None,
-) -> AvailableDays:
+) -> Response:
     """The days of a month with a free slot, and at which offices."""
     year, number = (int(part) for part in month.split("-"))
     first = date(year, number, 1)
     end = date(year + (number == 12), number % 12 + 1, 1)
-    days = await planner.available_days(ags, service_ids, office_ids or [], first, end, utcnow())
-    return AvailableDays(
-        month=month,
-        service_ids=list(dict.fromkeys(service_ids)),
-        days=[AvailableDay(date=day, office_ids=offices) for day, offices in sorted(days.items())],
-    )
+
+    async def compute() -> bytes:
+        days = await planner.available_days(
+            ags, service_ids, office_ids or [], first, end, utcnow()
+        )
+        return (
+            AvailableDays(
+                month=month,
+                service_ids=list(dict.fromkeys(service_ids)),
+                days=[
+                    AvailableDay(date=d, office_ids=offices) for d, offices in sorted(days.items())
+                ],
+            )
+            .model_dump_json()
+            .encode()
+        )
+
+    key = ("days", month, tuple(service_ids), tuple(sorted(office_ids or [])))
+    return Response(await cache.answer(ags, key, compute), media_type="application/json")
 
 
 @router.get(
@@ -58,14 +72,24 @@ async def available_days(
 async def free_slots(
     ags: AgsPath,
     planner: PlannerDep,
+    cache: CacheDep,
     service_ids: ServiceIds,
     day: Annotated[date, Query(alias="date", description="A local day of the offices")],
     office_ids: OfficeIds = None,
-) -> FreeSlots:
+) -> Response:
     """The free slots of a day across the offices offering every requested service."""
-    slots = await planner.free_slots(ags, service_ids, office_ids or [], day, utcnow())
-    return FreeSlots(
-        date=day,
-        service_ids=list(dict.fromkeys(service_ids)),
-        slots=[FreeSlot(office_id=s.office_id, start=s.start, end=s.end) for s in slots],
-    )
+
+    async def compute() -> bytes:
+        slots = await planner.free_slots(ags, service_ids, office_ids or [], day, utcnow())
+        return (
+            FreeSlots(
+                date=day,
+                service_ids=list(dict.fromkeys(service_ids)),
+                slots=[FreeSlot(office_id=s.office_id, start=s.start, end=s.end) for s in slots],
+            )
+            .model_dump_json()
+            .encode()
+        )
+
+    key = ("slots", day, tuple(service_ids), tuple(sorted(office_ids or [])))
+    return Response(await cache.answer(ags, key, compute), media_type="application/json")

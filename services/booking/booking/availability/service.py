@@ -1,22 +1,27 @@
 """Free slots from opening hours, durations and counter capacity.
 
-A :class:`Planner` loads what one question needs (offices offering every requested service,
-their rules, closures and holidays, and the seats in use) with a handful of queries, then
-answers it in memory. The same plan validates a requested start time when a slot is held.
+A :class:`Planner` answers from the tenant's static data (a :class:`TenantSnapshot`, cached
+briefly per process) and one query for the slot units that are full, then computes in memory.
+The same plan validates a requested start time when a slot is held.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from booking.availability.cache import (
+    AvailabilityCache,
+    OfficeInfo,
+    ServiceInfo,
+    TenantSnapshot,
+)
 from booking.availability.errors import ServicesNotOffered, SlotNotOffered, TooManyServices
 from booking.bookings.repository import BookingRepository
 from booking.catalogue.errors import ServiceNotFound
-from booking.catalogue.models import Service
 from booking.catalogue.repository import ServiceRepository
 from booking.hours.calendar import (
     Interval,
@@ -29,32 +34,29 @@ from booking.hours.calendar import (
 from booking.hours.repository import HoursRepository
 from booking.hours.schemas import weekly_rule
 from booking.offices.errors import OfficeNotFound
-from booking.offices.models import Office
 from booking.offices.repository import OfficeRepository
+from servicekit.db import utcnow
 
-Usage = Mapping[tuple[uuid.UUID, datetime], int]
+FullUnits = set[tuple[uuid.UUID, datetime]]
 
 
 @dataclass
 class OfficePlan:
-    office: Office
+    office: OfficeInfo
     zone: ZoneInfo
     length: timedelta
     step: timedelta
-    rules: list[WeeklyRule] = field(default_factory=list)
-    closures: list[Interval] = field(default_factory=list)
+    rules: Sequence[WeeklyRule] = ()
+    closures: Sequence[Interval] = ()
     holidays: frozenset[date] = frozenset()
 
     @property
     def capacity(self) -> int:
         return self.office.counters
 
-    def today(self, now: datetime) -> date:
-        return now.astimezone(self.zone).date()
-
     def window(self, now: datetime) -> tuple[date, date]:
         """Bookable local days ``[first, end)``."""
-        today = self.today(now)
+        today = now.astimezone(self.zone).date()
         return (
             today + timedelta(days=self.office.bookable_from_days),
             today + timedelta(days=self.office.bookable_until_days),
@@ -70,12 +72,15 @@ class OfficePlan:
     def units(self, start: datetime) -> list[datetime]:
         return units_of(start, self.length, self.step)
 
-    def is_free(self, start: datetime, usage: Usage) -> bool:
+    def is_free(self, start: datetime, full: FullUnits) -> bool:
         office_id = self.office.id
-        return all(usage.get((office_id, u), 0) < self.capacity for u in self.units(start))
+        return not any((office_id, unit) in full for unit in self.units(start))
 
     def local_day(self, instant: datetime) -> date:
         return instant.astimezone(self.zone).date()
+
+    def duration_of(self, service: ServiceInfo) -> int:
+        return self.office.durations.get(service.id) or service.duration_minutes
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class Planner:
         offices: OfficeRepository,
         hours: HoursRepository,
         bookings: BookingRepository,
+        cache: AvailabilityCache,
         *,
         max_services: int,
     ) -> None:
@@ -99,70 +105,91 @@ class Planner:
         self.offices = offices
         self.hours = hours
         self.bookings = bookings
+        self.cache = cache
         self.max_services = max_services
 
-    async def services_of(self, tenant: str, service_ids: Sequence[uuid.UUID]) -> list[Service]:
+    async def snapshot(self, tenant: str) -> TenantSnapshot:
+        return await self.cache.snapshot(tenant, lambda: self._load(tenant))
+
+    async def _load(self, tenant: str) -> TenantSnapshot:
+        # Everything that can matter from yesterday on (a day of slack covers every zone).
+        since = utcnow() - timedelta(days=2)
+        services = {
+            service_id: ServiceInfo(id=service_id, duration_minutes=minutes)
+            for service_id, minutes in await self.services.durations(tenant)
+        }
+        offices = {
+            office.id: OfficeInfo(
+                id=office.id,
+                tenant=office.tenant,
+                time_zone=office.time_zone,
+                counters=office.counters,
+                slot_minutes=office.slot_minutes,
+                bookable_from_days=office.bookable_from_days,
+                bookable_until_days=office.bookable_until_days,
+                durations={o.service_id: o.duration_minutes for o in office.services},
+            )
+            for office in await self.offices.list(tenant)
+        }
+        rules: dict[uuid.UUID, list[WeeklyRule]] = {office_id: [] for office_id in offices}
+        closures: dict[uuid.UUID, list[Interval]] = {office_id: [] for office_id in offices}
+        if offices:
+            for rule in await self.hours.rules(offices):
+                rules[rule.office_id].append(weekly_rule(rule))
+            for closure in await self.hours.closures_after(offices, since):
+                closures[closure.office_id].append((closure.starts_at, closure.ends_at))
+        holidays = frozenset(h.day for h in await self.hours.holidays_from(tenant, since.date()))
+        return TenantSnapshot(
+            services=services, offices=offices, rules=rules, closures=closures, holidays=holidays
+        )
+
+    async def services_of(self, tenant: str, service_ids: Sequence[uuid.UUID]) -> list[ServiceInfo]:
         """The requested services in the requested order; 404 for one not in the catalogue."""
         wanted = list(dict.fromkeys(service_ids))
         if not wanted:
             raise TooManyServices("Name at least one service.")
         if len(wanted) > self.max_services:
             raise TooManyServices(f"At most {self.max_services} services per appointment.")
-        found = {s.id: s for s in await self.services.get_many(tenant, wanted)}
-        missing = [str(i) for i in wanted if i not in found]
+        known = (await self.snapshot(tenant)).services
+        missing = [str(i) for i in wanted if i not in known]
         if missing:
             raise ServiceNotFound(f"Not in the catalogue: {', '.join(missing)}.")
-        return [found[i] for i in wanted]
+        return [known[i] for i in wanted]
 
     async def plans(
-        self,
-        tenant: str,
-        services: Sequence[Service],
-        office_ids: Sequence[uuid.UUID],
-        first_day: date,
-        end_day: date,
+        self, tenant: str, services: Sequence[ServiceInfo], office_ids: Sequence[uuid.UUID]
     ) -> list[OfficePlan]:
-        """Plans for the offices offering every service, for local days ``[first_day, end_day)``."""
-        offices = await self.offices.list(
-            tenant, offering=[s.id for s in services], office_ids=office_ids
-        )
-        if not offices:
-            return []
-        plans: list[OfficePlan] = []
-        for office in offices:
-            zone = ZoneInfo(office.time_zone)
-            overrides = {o.service_id: o.duration_minutes for o in office.services}
-            minutes = sum(overrides.get(s.id) or s.duration_minutes for s in services)
+        """Plans of the offices (all, or those named) offering every one of the services."""
+        snapshot = await self.snapshot(tenant)
+        wanted = set(office_ids)
+        plans = []
+        for office in sorted(snapshot.offices.values(), key=lambda o: str(o.id)):
+            if wanted and office.id not in wanted:
+                continue
+            if any(service.id not in office.durations for service in services):
+                continue
+            minutes = sum(office.durations.get(s.id) or s.duration_minutes for s in services)
             plans.append(
                 OfficePlan(
                     office=office,
-                    zone=zone,
+                    zone=ZoneInfo(office.time_zone),
                     length=timedelta(minutes=minutes),
                     step=timedelta(minutes=office.slot_minutes),
+                    rules=snapshot.rules.get(office.id, []),
+                    closures=snapshot.closures.get(office.id, []),
+                    holidays=snapshot.holidays,
                 )
             )
-        ids = [plan.office.id for plan in plans]
-        by_office: dict[uuid.UUID, OfficePlan] = {plan.office.id: plan for plan in plans}
-        for rule in await self.hours.rules(ids):
-            by_office[rule.office_id].rules.append(weekly_rule(rule))
-        # A day of slack on both sides covers every zone's local day.
-        start = datetime.combine(first_day - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-        end = datetime.combine(end_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-        for closure in await self.hours.closures(ids, start, end):
-            by_office[closure.office_id].closures.append((closure.starts_at, closure.ends_at))
-        holidays = frozenset(h.day for h in await self.hours.holidays(tenant, first_day, end_day))
-        for plan in plans:
-            plan.holidays = holidays
         return plans
 
-    async def usage(
+    async def full_units(
         self, plans: Sequence[OfficePlan], first_day: date, end_day: date, now: datetime
-    ) -> Usage:
+    ) -> FullUnits:
         if not plans:
-            return {}
+            return set()
         start = min(day_bounds(first_day, p.zone)[0] for p in plans)
         end = max(day_bounds(end_day, p.zone)[0] for p in plans)
-        return await self.bookings.usage([p.office.id for p in plans], start, end, now)
+        return await self.bookings.full_units([p.office.id for p in plans], start, end, now)
 
     async def available_days(
         self,
@@ -175,13 +202,19 @@ class Planner:
     ) -> dict[date, list[uuid.UUID]]:
         """Each local day in ``[first_day, end_day)`` with a free slot: the offices having one."""
         services = await self.services_of(tenant, service_ids)
-        plans = await self.plans(tenant, services, office_ids, first_day, end_day)
-        usage = await self.usage(plans, first_day, end_day, now)
+        plans = await self.plans(tenant, services, office_ids)
+        # Only the part of the range that some office may book is worth a query.
+        windows = [plan.window(now) for plan in plans]
+        first = max(first_day, min((w[0] for w in windows), default=first_day))
+        end = min(end_day, max((w[1] for w in windows), default=end_day))
+        if first >= end:
+            return {}
+        full = await self.full_units(plans, first, end, now)
         days: dict[date, list[uuid.UUID]] = {}
-        day = first_day
-        while day < end_day:
+        day = first
+        while day < end:
             for plan in plans:
-                if any(plan.is_free(s, usage) for s in plan.starts(day, now)):
+                if any(plan.is_free(s, full) for s in plan.starts(day, now)):
                     days.setdefault(day, []).append(plan.office.id)
             day += timedelta(days=1)
         return days
@@ -195,27 +228,26 @@ class Planner:
         now: datetime,
     ) -> list[Slot]:
         services = await self.services_of(tenant, service_ids)
-        end_day = day + timedelta(days=1)
-        plans = await self.plans(tenant, services, office_ids, day, end_day)
-        usage = await self.usage(plans, day, end_day, now)
+        plans = await self.plans(tenant, services, office_ids)
+        starts = {plan.office.id: plan.starts(day, now) for plan in plans}
+        if not any(starts.values()):
+            return []
+        full = await self.full_units(plans, day, day + timedelta(days=1), now)
         slots = [
             Slot(office_id=plan.office.id, start=start, end=start + plan.length)
             for plan in plans
-            for start in plan.starts(day, now)
-            if plan.is_free(start, usage)
+            for start in starts[plan.office.id]
+            if plan.is_free(start, full)
         ]
         return sorted(slots, key=lambda s: (s.start, str(s.office_id)))
 
     async def plan_for(
-        self, tenant: str, office_id: uuid.UUID, services: Sequence[Service], start: datetime
+        self, tenant: str, office_id: uuid.UUID, services: Sequence[ServiceInfo]
     ) -> OfficePlan:
-        """The plan of one office around ``start``; 404 when it does not offer the services."""
-        if await self.offices.get(tenant, office_id) is None:
+        """The plan of one office; 404 when it does not exist or lacks one of the services."""
+        if office_id not in (await self.snapshot(tenant)).offices:
             raise OfficeNotFound(f"Office {office_id} does not exist in this municipality.")
-        day = start.astimezone(UTC).date()
-        plans = await self.plans(
-            tenant, services, [office_id], day - timedelta(days=1), day + timedelta(days=2)
-        )
+        plans = await self.plans(tenant, services, [office_id])
         if not plans:
             raise ServicesNotOffered(f"Office {office_id} does not offer all of these services.")
         return plans[0]
@@ -223,7 +255,7 @@ class Planner:
     @staticmethod
     def check_start(plan: OfficePlan, start: datetime, now: datetime) -> None:
         """422 unless ``start`` is one of the office's slot starts (free or not)."""
-        if start not in plan.starts(plan.local_day(start), now):
+        if start.astimezone(UTC) not in plan.starts(plan.local_day(start), now):
             raise SlotNotOffered(
                 "The office offers no appointment for these services at this time: it is "
                 "closed, outside the bookable window, in the past, or off the slot grid."

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from booking.bookings.models import Booking, BookingItem, BookingStatus, SlotClaim
 from booking.db import insert_ignoring_conflicts
+from booking.offices.models import Office
 
 
 class BookingRepository:
@@ -33,21 +34,40 @@ class BookingRepository:
 
     # -- capacity ---------------------------------------------------------------------------
 
-    async def usage(
+    async def full_units(
         self, office_ids: Iterable[uuid.UUID], start: datetime, end: datetime, now: datetime
-    ) -> dict[tuple[uuid.UUID, datetime], int]:
-        """Seats in use per (office, unit) for units in ``[start, end)``; expired holds are free."""
+    ) -> set[tuple[uuid.UUID, datetime]]:
+        """Units in ``[start, end)`` with every counter taken; expired holds do not count."""
         rows = await self.session.execute(
-            select(SlotClaim.office_id, SlotClaim.unit_start, func.count())
+            select(SlotClaim.office_id, SlotClaim.unit_start)
+            .join(Office, Office.id == SlotClaim.office_id)
             .where(
                 SlotClaim.office_id.in_(list(office_ids)),
                 SlotClaim.unit_start >= start,
                 SlotClaim.unit_start < end,
                 or_(SlotClaim.expires_at.is_(None), SlotClaim.expires_at > now),
             )
-            .group_by(SlotClaim.office_id, SlotClaim.unit_start)
+            .group_by(SlotClaim.office_id, SlotClaim.unit_start, Office.counters)
+            .having(func.count() >= Office.counters)
         )
-        return {(row[0], _utc(row[1])): row[2] for row in rows}
+        return {(row[0], _utc(row[1])) for row in rows}
+
+    async def has_room(
+        self, office_id: uuid.UUID, units: Sequence[datetime], capacity: int, now: datetime
+    ) -> bool:
+        """A cheap early answer for a hold (the claim itself still decides)."""
+        row = await self.session.execute(
+            select(SlotClaim.unit_start)
+            .where(
+                SlotClaim.office_id == office_id,
+                SlotClaim.unit_start.in_(list(units)),
+                or_(SlotClaim.expires_at.is_(None), SlotClaim.expires_at > now),
+            )
+            .group_by(SlotClaim.unit_start)
+            .having(func.count() >= capacity)
+            .limit(1)
+        )
+        return row.first() is None
 
     async def claim(
         self,

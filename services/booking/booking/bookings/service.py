@@ -91,9 +91,11 @@ class Bookings:
         now = utcnow()
         services = await self.planner.services_of(tenant, data.service_ids)
         start = data.start.astimezone(UTC)
-        plan = await self.planner.plan_for(tenant, data.office_id, services, start)
+        plan = await self.planner.plan_for(tenant, data.office_id, services)
         self.planner.check_start(plan, start, now)
-        overrides = {o.service_id: o.duration_minutes for o in plan.office.services}
+        units = plan.units(start)
+        if not await self.bookings.has_room(plan.office.id, units, plan.capacity, now):
+            raise SlotTaken("Every counter is booked at this time; pick another slot.")
         token = new_manage_token()
         expires = now + timedelta(minutes=self.settings.hold_minutes)
         booking = Booking(
@@ -117,7 +119,7 @@ class Bookings:
                 BookingItem(
                     position=position,
                     service_id=service.id,
-                    duration_minutes=overrides.get(service.id) or service.duration_minutes,
+                    duration_minutes=plan.duration_of(service),
                 )
                 for position, service in enumerate(services)
             ],
@@ -125,7 +127,7 @@ class Bookings:
         await self.bookings.add(booking)
         claimed = await self.bookings.claim(
             office_id=plan.office.id,
-            units=plan.units(start),
+            units=units,
             booking_id=booking.id,
             capacity=plan.capacity,
             expires_at=expires,
@@ -133,6 +135,7 @@ class Bookings:
         )
         if not claimed:
             raise SlotTaken("Every counter is booked at this time; pick another slot.")
+        self.planner.cache.forget_bookings(tenant)
         return booking, token
 
     async def find(
@@ -204,6 +207,7 @@ class Bookings:
         booking.cancelled_at = now
         booking.hold_expires_at = None
         await self.bookings.flush()
+        self.planner.cache.forget_bookings(booking.tenant)
         return booking
 
     async def reschedule(
@@ -222,7 +226,7 @@ class Bookings:
         )
         office_id = data.office_id or booking.office_id
         start = data.start.astimezone(UTC)
-        plan = await self.planner.plan_for(booking.tenant, office_id, services, start)
+        plan = await self.planner.plan_for(booking.tenant, office_id, services)
         self.planner.check_start(plan, start, now)
         new_units = plan.units(start)
         old = set(await self.bookings.claims_of(booking.id))
@@ -240,16 +244,14 @@ class Bookings:
             raise SlotTaken("Every counter is booked at the new time; the booking is unchanged.")
         keep = {(office_id, unit) for unit in new_units}
         await self.bookings.release(booking.id, [claim for claim in old if claim not in keep])
-        overrides = {o.service_id: o.duration_minutes for o in plan.office.services}
         by_id = {service.id: service for service in services}
         for item in booking.items:
-            item.duration_minutes = (
-                overrides.get(item.service_id) or by_id[item.service_id].duration_minutes
-            )
+            item.duration_minutes = plan.duration_of(by_id[item.service_id])
         booking.office_id = office_id
         booking.starts_at = start
         booking.ends_at = start + plan.length
         await self.bookings.flush()
+        self.planner.cache.forget_bookings(booking.tenant)
         return booking
 
     # -- views ------------------------------------------------------------------------------

@@ -11,14 +11,19 @@ from booking.catalogue.repository import ServiceRepository
 from booking.catalogue.schemas import LEIKA_PATTERN, ServiceIn, ServiceList, ServiceOut
 from booking.catalogue.service import CatalogueService
 from booking.db import SessionDep
+from booking.dependencies import forget_catalogue_on_write
 from booking.language import LanguageDep
 from servicekit.auth import InvalidToken
 from servicekit.problems import ValidationFailed, problem_responses
 
-router = APIRouter(prefix="/booking/v1/tenants/{ags}/services", tags=["catalogue"])
+router = APIRouter(
+    prefix="/booking/v1/tenants/{ags}/services",
+    tags=["catalogue"],
+    dependencies=[Depends(forget_catalogue_on_write)],
+)
 
 
-def _service(session: SessionDep) -> CatalogueService:
+async def _service(session: SessionDep) -> CatalogueService:
     return CatalogueService(ServiceRepository(session))
 
 

@@ -42,6 +42,16 @@ class HoursRepository:
         )
         return result.all()
 
+    async def closures_after(
+        self, office_ids: Iterable[uuid.UUID], after: datetime
+    ) -> Sequence[Closure]:
+        result = await self.session.scalars(
+            select(Closure)
+            .where(Closure.office_id.in_(list(office_ids)), Closure.ends_at > after)
+            .order_by(Closure.starts_at)
+        )
+        return result.all()
+
     async def upcoming_closures(self, office_id: uuid.UUID, now: datetime) -> Sequence[Closure]:
         result = await self.session.scalars(
             select(Closure)
@@ -67,6 +77,12 @@ class HoursRepository:
             select(Holiday)
             .where(Holiday.tenant == tenant, Holiday.day >= start, Holiday.day < end)
             .order_by(Holiday.day)
+        )
+        return result.all()
+
+    async def holidays_from(self, tenant: str, start: date) -> Sequence[Holiday]:
+        result = await self.session.scalars(
+            select(Holiday).where(Holiday.tenant == tenant, Holiday.day >= start)
         )
         return result.all()
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from booking.access import AgsPath, NotAdministrator, TenantAdmin
 from booking.db import SessionDep
+from booking.dependencies import forget_catalogue_on_write
 from booking.hours.errors import ClosureNotFound, HolidayNotFound
 from booking.hours.repository import HoursRepository
 from booking.hours.schemas import (
@@ -27,14 +28,18 @@ from servicekit.auth import InvalidToken
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
 
-router = APIRouter(prefix="/booking/v1/tenants/{ags}", tags=["opening hours"])
+router = APIRouter(
+    prefix="/booking/v1/tenants/{ags}",
+    tags=["opening hours"],
+    dependencies=[Depends(forget_catalogue_on_write)],
+)
 
 
-def _hours(session: SessionDep) -> OpeningHours:
+async def _hours(session: SessionDep) -> OpeningHours:
     return OpeningHours(HoursRepository(session))
 
 
-def _directory(session: SessionDep) -> OfficeDirectory:
+async def _directory(session: SessionDep) -> OfficeDirectory:
     return OfficeDirectory(OfficeRepository(session))
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from booking.access import AgsPath, NotAdministrator, TenantAdmin
 from booking.db import SessionDep
+from booking.dependencies import forget_catalogue_on_write
 from booking.offices.errors import OfficeNotFound, UnknownOfficeService
 from booking.offices.repository import OfficeRepository
 from booking.offices.schemas import OfficeIn, OfficeList, OfficeOut
@@ -15,10 +16,14 @@ from booking.offices.service import OfficeDirectory
 from servicekit.auth import InvalidToken
 from servicekit.problems import ValidationFailed, problem_responses
 
-router = APIRouter(prefix="/booking/v1/tenants/{ags}/offices", tags=["offices"])
+router = APIRouter(
+    prefix="/booking/v1/tenants/{ags}/offices",
+    tags=["offices"],
+    dependencies=[Depends(forget_catalogue_on_write)],
+)
 
 
-def _directory(session: SessionDep) -> OfficeDirectory:
+async def _directory(session: SessionDep) -> OfficeDirectory:
     return OfficeDirectory(OfficeRepository(session))
 
 

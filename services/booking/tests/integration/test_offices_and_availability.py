@@ -262,3 +262,27 @@ def last_sunday(month: int) -> date:
         if day > today:
             return day
     raise AssertionError("unreachable")
+
+
+async def test_new_opening_hours_show_in_availability_at_once(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    service = await create_service(session)
+    office = await create_office(session, service, slot_minutes=30)
+    await open_every_day(session, office)
+    day = local_day(2)
+    assert local_times(await slots_of(client, day, service.id))[0] == "08:00"
+
+    changed = await client.put(
+        f"/booking/v1/tenants/{TENANT}/offices/{office.id}/opening-hours",
+        json={
+            "rules": [
+                {"weekday": d, "opens": "10:00", "closes": "11:00", "valid_from": "2020-01-01"}
+                for d in range(1, 8)
+            ]
+        },
+        headers=admin(tokens),
+    )
+
+    assert changed.status_code == 200
+    assert local_times(await slots_of(client, day, service.id)) == ["10:00", "10:30"]
