@@ -115,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.add_argument("--email", required=True, help="the platform admin's email")
         asyncio.run(_bootstrap_command(IdentitySettings(), parser.parse_args(args[1:])))
         return
+    if not args or args[0] in {"-h", "--help"}:
+        print(__doc__)  # noqa: T201 - the commands run_cli's help does not list
     run_cli(
         settings=IdentitySettings(),
         create_app=_create_app,
