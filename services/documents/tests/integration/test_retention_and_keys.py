@@ -243,6 +243,7 @@ async def test_upload_and_download_through_s3(
         s3_access_key_id="testing",
         s3_secret_access_key="testing",
         s3_create_bucket=True,
+        max_upload_bytes=400_000,
     )
     app = create_app(config)
     tokens.trust(app)
@@ -281,8 +282,20 @@ async def test_upload_and_download_through_s3(
                 content=b"<?php echo 1; ?>",
                 headers=headers,
             )
+
+            async def oversized() -> AsyncIterator[bytes]:
+                yield b"%PDF-1.7\n"
+                for _ in range(10):
+                    yield os.urandom(100_000)
+
+            too_big = await client.post(
+                "/documents/v1/bookings/bk-1/items/passport/documents",
+                content=oversized(),
+                headers=headers,
+            )
         assert downloaded.content == data
         assert refused.status_code == 415
+        assert too_big.status_code == 413
         blobs = app.state.components.blobs
         [blob_id] = await blobs.list_ids()
         stored = b"".join([c async for c in blobs.read(blob_id)])
