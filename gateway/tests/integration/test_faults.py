@@ -5,17 +5,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
 from gateway.settings import Bucket, RouteClass
 from servicekit.testing import LiveServer
 
+StartGateway = Callable[..., LiveServer]
+StartUpstream = Callable[[str], Any]
+
 GENEROUS = Bucket(burst=100_000, per_s=100_000)
 
 
 async def test_killed_upstream_gets_503_at_once_and_other_services_still_answer(
-    start_gateway, upstream_process, beta: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway,
+    upstream_process: StartUpstream,
+    beta: LiveServer,
+    http: httpx.AsyncClient,
 ) -> None:
     alpha = upstream_process("alpha")
     route = RouteClass(name="default", timeout_s=30, per_ip=GENEROUS)
@@ -44,7 +52,7 @@ async def test_killed_upstream_gets_503_at_once_and_other_services_still_answer(
 
 
 async def test_open_breaker_lets_one_probe_through_and_closes_when_it_succeeds(
-    start_gateway, upstream_process, http: httpx.AsyncClient
+    start_gateway: StartGateway, upstream_process: StartUpstream, http: httpx.AsyncClient
 ) -> None:
     alpha = upstream_process("alpha")
     gateway = start_gateway(services={"alpha": [alpha.url]}, breaker_failures=1, breaker_open_s=0.5)
@@ -69,7 +77,7 @@ async def test_open_breaker_lets_one_probe_through_and_closes_when_it_succeeds(
 
 
 async def test_half_open_probe_that_fails_opens_the_breaker_again(
-    start_gateway, upstream_process, http: httpx.AsyncClient
+    start_gateway: StartGateway, upstream_process: StartUpstream, http: httpx.AsyncClient
 ) -> None:
     alpha = upstream_process("alpha")
     gateway = start_gateway(services={"alpha": [alpha.url]}, breaker_failures=1, breaker_open_s=0.3)
@@ -85,7 +93,7 @@ async def test_half_open_probe_that_fails_opens_the_breaker_again(
 
 
 async def test_slow_upstream_gets_504_at_the_route_deadline_while_others_answer(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     route = RouteClass(name="default", timeout_s=0.5, per_ip=GENEROUS)
     gateway = start_gateway(services={"alpha": [alpha.url]}, route_classes=(route,))
@@ -121,7 +129,7 @@ async def _dropping_server(seen: Counter[str]) -> asyncio.Server:
 
 
 async def test_post_without_idempotency_key_is_sent_exactly_once(
-    start_gateway, http: httpx.AsyncClient
+    start_gateway: StartGateway, http: httpx.AsyncClient
 ) -> None:
     seen: Counter[str] = Counter()
     server = await _dropping_server(seen)
@@ -151,7 +159,10 @@ async def test_post_without_idempotency_key_is_sent_exactly_once(
 
 
 async def test_readyz_aggregates_the_services_readiness(
-    start_gateway, upstream_process, beta: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway,
+    upstream_process: StartUpstream,
+    beta: LiveServer,
+    http: httpx.AsyncClient,
 ) -> None:
     alpha = upstream_process("alpha")
     gateway = start_gateway(services={"alpha": [alpha.url], "beta": [beta.url]})

@@ -7,15 +7,20 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
+from gateway.proxy import Proxy
 from gateway.settings import Bucket, RouteClass
 from servicekit.testing import LiveServer
 from servicekit.testing.live import free_port
 from servicekit.testing.tokens import TokenFactory
+
+StartGateway = Callable[..., LiveServer]
+StartUpstream = Callable[[str], Any]
 
 TIGHT = Bucket(burst=3, per_s=0.01)
 
@@ -55,7 +60,7 @@ def redis_url() -> Iterator[str]:
 
 
 async def test_client_over_its_budget_gets_429_with_retry_after_and_ratelimit_headers(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     gateway = start_gateway(
         services={"alpha": [alpha.url]},
@@ -75,7 +80,7 @@ async def test_client_over_its_budget_gets_429_with_retry_after_and_ratelimit_he
 
 
 async def test_route_classes_have_separate_budgets(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     login = RouteClass(
         name="login", prefixes=("/alpha/v1/count/",), methods=frozenset({"POST"}), per_ip=TIGHT
@@ -91,7 +96,7 @@ async def test_route_classes_have_separate_budgets(
 
 
 async def test_each_token_subject_has_its_own_budget(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient, tokens: TokenFactory
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient, tokens: TokenFactory
 ) -> None:
     route = RouteClass(name="default", per_subject=Bucket(burst=2, per_s=0.01))
     gateway = start_gateway(services={"alpha": [alpha.url]}, route_classes=(route,))
@@ -109,7 +114,7 @@ async def test_each_token_subject_has_its_own_budget(
 
 
 async def test_two_gateways_sharing_redis_enforce_one_limit(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient, redis_url: str
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient, redis_url: str
 ) -> None:
     prefix = f"test:gateway:{os.urandom(6).hex()}:"
     settings = {
@@ -130,7 +135,7 @@ async def test_two_gateways_sharing_redis_enforce_one_limit(
 
 
 async def test_unreachable_redis_lets_requests_through(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     gateway = start_gateway(
         services={"alpha": [alpha.url]},
@@ -144,7 +149,7 @@ async def test_unreachable_redis_lets_requests_through(
 
 
 async def test_invalid_token_is_rejected_at_the_edge(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient, tokens: TokenFactory
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient, tokens: TokenFactory
 ) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
     expired = tokens.issue(sub="citizen-1", tenant="06999001", roles=["citizen"], expires_in=-600)
@@ -166,7 +171,7 @@ async def test_invalid_token_is_rejected_at_the_edge(
 
 
 async def test_valid_token_is_passed_on_to_the_service(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient, tokens: TokenFactory
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient, tokens: TokenFactory
 ) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
     headers = tokens.headers(sub="clerk-1", tenant="06999001", roles=["clerk"])
@@ -178,7 +183,7 @@ async def test_valid_token_is_passed_on_to_the_service(
 
 
 async def test_route_that_requires_a_token_refuses_anonymous_calls(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient, tokens: TokenFactory
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient, tokens: TokenFactory
 ) -> None:
     private = RouteClass(name="private", prefixes=("/alpha/v1/echo",), auth="required")
     gateway = start_gateway(services={"alpha": [alpha.url]}, route_classes=(private,))
@@ -202,10 +207,12 @@ class _BrokenVerifier:
 
 
 async def test_unexpected_error_on_the_proxy_path_is_a_bare_500_problem(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
-    gateway.server.config.app.app.state.token_verifier = _BrokenVerifier()
+    proxy = gateway.server.config.app
+    assert isinstance(proxy, Proxy)
+    proxy.app.state.token_verifier = _BrokenVerifier()  # type: ignore[attr-defined]
 
     response = await http.get(f"{gateway.url}/alpha/v1/echo", headers={"Authorization": "Bearer x"})
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
 
 from servicekit.testing import LiveServer
 
+StartGateway = Callable[..., LiveServer]
+StartUpstream = Callable[[str], Any]
+
 CONTRACTS = Path(__file__).resolve().parents[3] / "contracts"
 
 
 async def test_openapi_merges_every_service_contract_with_namespaced_components(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     services = {name: [alpha.url] for name in ("identity", "booking", "documents")}
     gateway = start_gateway(services=services, contracts_dir=CONTRACTS)
@@ -34,7 +39,9 @@ async def test_openapi_merges_every_service_contract_with_namespaced_components(
     assert all(ref.split("/")[-1] in document["components"]["schemas"] for ref in refs)
 
 
-async def test_docs_ui_is_served(start_gateway, alpha: LiveServer, http: httpx.AsyncClient) -> None:
+async def test_docs_ui_is_served(
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]}, contracts_dir=CONTRACTS)
 
     response = await http.get(f"{gateway.url}/docs")

@@ -6,7 +6,8 @@ import asyncio
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 from websockets.asyncio.client import connect
@@ -16,9 +17,12 @@ from gateway.settings import RouteClass
 from servicekit.testing import LiveServer
 from servicekit.testing.live import free_port
 
+StartGateway = Callable[..., LiveServer]
+StartUpstream = Callable[[str], Any]
+
 
 async def test_request_reaches_its_service_with_path_query_and_method(
-    start_gateway, alpha: LiveServer, beta: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, beta: LiveServer, http: httpx.AsyncClient
 ) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url], "beta": [beta.url]})
 
@@ -33,7 +37,7 @@ async def test_request_reaches_its_service_with_path_query_and_method(
 
 
 async def test_unknown_service_gets_404_problem(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
 
@@ -44,7 +48,7 @@ async def test_unknown_service_gets_404_problem(
 
 
 async def test_round_robin_spreads_requests_over_replicas(
-    start_gateway, upstream_process, http: httpx.AsyncClient
+    start_gateway: StartGateway, upstream_process: StartUpstream, http: httpx.AsyncClient
 ) -> None:
     first, second = upstream_process("alpha"), upstream_process("alpha")
     gateway = start_gateway(services={"alpha": [first.url, second.url]})
@@ -58,7 +62,7 @@ async def test_round_robin_spreads_requests_over_replicas(
 
 
 async def test_dead_replica_is_skipped_even_for_post(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     gateway = start_gateway(services={"alpha": [dead, alpha.url]})
@@ -69,7 +73,7 @@ async def test_dead_replica_is_skipped_even_for_post(
 
 
 async def test_upload_is_streamed_to_the_service_intact(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     roomy = RouteClass(name="uploads", max_body_bytes=8 * 1024 * 1024)
     gateway = start_gateway(services={"alpha": [alpha.url]}, route_classes=(roomy,))
@@ -88,7 +92,7 @@ async def test_upload_is_streamed_to_the_service_intact(
 
 
 async def test_download_is_streamed_back_intact(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
     size = 5 * 1024 * 1024 + 7
@@ -104,7 +108,7 @@ async def test_download_is_streamed_back_intact(
 
 
 async def test_request_id_and_trace_are_propagated_to_the_service_and_back(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
     trace = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -126,7 +130,7 @@ async def test_request_id_and_trace_are_propagated_to_the_service_and_back(
 
 
 async def test_request_id_and_trace_are_created_when_missing_or_malformed(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
 
@@ -143,7 +147,7 @@ async def test_request_id_and_trace_are_created_when_missing_or_malformed(
 
 
 async def test_security_headers_on_proxied_and_own_answers(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
 
@@ -155,7 +159,7 @@ async def test_security_headers_on_proxied_and_own_answers(
 
 
 async def test_cors_allows_listed_origins_only(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     gateway = start_gateway(
         services={"alpha": [alpha.url]}, cors_origins=("https://portal.example",)
@@ -185,7 +189,9 @@ async def test_cors_allows_listed_origins_only(
     assert "access-control-allow-origin" not in foreign.headers
 
 
-async def test_websocket_is_passed_through_both_ways(start_gateway, alpha: LiveServer) -> None:
+async def test_websocket_is_passed_through_both_ways(
+    start_gateway: StartGateway, alpha: LiveServer
+) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
     url = gateway.url.replace("http://", "ws://") + "/alpha/v1/ws"
 
@@ -209,7 +215,7 @@ async def test_websocket_is_passed_through_both_ways(start_gateway, alpha: LiveS
 
 
 async def test_body_over_the_route_limit_gets_413_declared_or_streamed(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     small = RouteClass(name="small", max_body_bytes=1000)
     gateway = start_gateway(services={"alpha": [alpha.url]}, route_classes=(small,))
@@ -228,7 +234,9 @@ async def test_body_over_the_route_limit_gets_413_declared_or_streamed(
     assert fits.json()["size"] == 1000
 
 
-async def test_websocket_from_a_foreign_origin_is_refused(start_gateway, alpha: LiveServer) -> None:
+async def test_websocket_from_a_foreign_origin_is_refused(
+    start_gateway: StartGateway, alpha: LiveServer
+) -> None:
     gateway = start_gateway(
         services={"alpha": [alpha.url]}, cors_origins=("https://portal.example",)
     )
@@ -248,7 +256,7 @@ async def test_websocket_from_a_foreign_origin_is_refused(start_gateway, alpha: 
 
 
 async def test_both_content_length_and_chunked_never_reach_the_service_together(
-    start_gateway, alpha: LiveServer
+    start_gateway: StartGateway, alpha: LiveServer
 ) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
     host, port = gateway.url.removeprefix("http://").split(":")
@@ -268,7 +276,9 @@ async def test_both_content_length_and_chunked_never_reach_the_service_together(
         assert body["body_size"] == 3
 
 
-async def test_dot_segments_in_the_path_are_refused(start_gateway, alpha: LiveServer) -> None:
+async def test_dot_segments_in_the_path_are_refused(
+    start_gateway: StartGateway, alpha: LiveServer
+) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
     host, port = gateway.url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
@@ -281,7 +291,7 @@ async def test_dot_segments_in_the_path_are_refused(start_gateway, alpha: LiveSe
 
 
 async def test_client_that_leaves_mid_download_frees_the_gateway(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
 
@@ -295,7 +305,7 @@ async def test_client_that_leaves_mid_download_frees_the_gateway(
 
 
 async def test_open_ended_chunked_response_is_streamed_through(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
 
@@ -307,7 +317,9 @@ async def test_open_ended_chunked_response_is_streamed_through(
     assert lines == [f"part {index}" for index in range(2000)]
 
 
-async def test_head_request_gets_headers_without_a_body(start_gateway, alpha: LiveServer) -> None:
+async def test_head_request_gets_headers_without_a_body(
+    start_gateway: StartGateway, alpha: LiveServer
+) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
     host, port = gateway.url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
@@ -325,7 +337,7 @@ async def test_head_request_gets_headers_without_a_body(start_gateway, alpha: Li
 
 
 async def test_health_checks_eject_a_dead_replica_before_any_request_fails(
-    start_gateway, alpha: LiveServer, http: httpx.AsyncClient
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     no_retries = RouteClass(name="default", retries=0)
