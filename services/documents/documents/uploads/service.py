@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from documents.audit.models import AccessRecord
@@ -179,13 +180,33 @@ class DocumentService:
             raise InvalidFileName(str(exc)) from exc
         except NoFile as exc:
             raise MissingFile(str(exc)) from exc
-        assert intake.file_type is not None
+        try:
+            document = self._new_document(document_id, blob_id, data_key, access, item_id, intake)
+            # Scanned before the row is written: no transaction is open while the scanner reads.
+            _apply_verdict(document, await scan_blob(self.components, data_key, blob_id))
+            await self.documents.follow_reschedule(booking_id, access.booking.appointment_at)
+            await self.documents.add(document)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.components.blobs.delete(blob_id)
+            raise
+        return document
 
+    def _new_document(
+        self,
+        document_id: str,
+        blob_id: str,
+        data_key: bytes,
+        access: Access,
+        item_id: str,
+        intake: Intake,
+    ) -> Document:
+        assert intake.file_type is not None
         wrapped = self.components.keys.wrap(data_key, document_id)
-        document = Document(
+        return Document(
             id=document_id,
             tenant=access.booking.tenant,
-            booking_id=booking_id,
+            booking_id=access.booking.booking_id,
             checklist_item_id=item_id,
             office_id=access.booking.office_id,
             appointment_at=access.booking.appointment_at,
@@ -198,17 +219,8 @@ class DocumentService:
             wrapped_key=wrapped.wrapped,
             scan_status=ScanStatus.PENDING,
             review_status=ReviewStatus.SUBMITTED,
-            uploaded_by=caller.actor,
+            uploaded_by=access.caller.actor,
         )
-        try:
-            # Scanned before the row is written: no transaction is open while the scanner reads.
-            _apply_verdict(document, await scan_blob(self.components, data_key, blob_id))
-            await self.documents.follow_reschedule(booking_id, access.booking.appointment_at)
-            await self.documents.add(document)
-        except BaseException:
-            await self.components.blobs.delete(blob_id)
-            raise
-        return document
 
     # -- scanning -------------------------------------------------------------------------
 
