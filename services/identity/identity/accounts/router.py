@@ -27,7 +27,7 @@ from identity.clock import ClockDep
 from identity.db import SessionDep
 from identity.dependencies import AuditDep, ClientIpDep
 from identity.mail import Mailer
-from identity.tenants.errors import TenantNotFound
+from identity.tenants.errors import SelfRegistrationClosed, TenantNotFound
 from identity.tenants.repository import TenantRepository
 from identity.tenants.schemas import AGS_PATTERN
 from identity.tenants.service import TenantService
@@ -66,7 +66,9 @@ AccountServiceDep = Annotated[AccountService, Depends(_service)]
     "/tenants/{ags}/citizens",
     status_code=201,
     response_model=AccountOut,
-    responses=problem_responses(TenantNotFound, EmailTaken, WeakPassword, ValidationFailed),
+    responses=problem_responses(
+        TenantNotFound, SelfRegistrationClosed, EmailTaken, WeakPassword, ValidationFailed
+    ),
 )
 async def register_citizen(
     ags: AgsPath, body: CitizenRegistration, service: AccountServiceDep, ip: ClientIpDep

@@ -20,7 +20,7 @@ from identity.accounts.repository import AccountRepository
 from identity.audit.service import Actor, AuditAction, AuditLog
 from identity.clock import Clock
 from identity.mail import Mailer, Message
-from identity.tenants.errors import TenantNotFound
+from identity.tenants.errors import SelfRegistrationClosed, TenantNotFound
 from identity.tenants.service import TenantService
 from servicekit.auth import Principal
 
@@ -100,6 +100,8 @@ class AccountService:
     async def register_citizen(
         self, tenant_ags: str, email: str, password: str, actor: Actor
     ) -> Account:
+        if not (await self.tenants.settings(tenant_ags)).citizen_self_registration:
+            raise SelfRegistrationClosed()
         account = await self._new_account(tenant_ags, email, password, ["citizen"])
         token = secrets.token_urlsafe(32)
         account.email_verification_hash = token_hash(token)

@@ -25,6 +25,7 @@ class AuditAction(StrEnum):
     ACCOUNT_CREATED = "account_created"
     CLIENT_CREATED = "client_created"
     TENANT_CREATED = "tenant_created"
+    TENANT_SETTINGS = "tenant_settings"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from servicekit.problems import Conflict, NotFound
+from servicekit.problems import Conflict, Forbidden, NotFound
 
 
 class TenantNotFound(NotFound):
@@ -11,3 +11,8 @@ class TenantNotFound(NotFound):
 class TenantExists(Conflict):
     type_slug = "tenant-exists"
     title = "This municipality is already served"
+
+
+class SelfRegistrationClosed(Forbidden):
+    type_slug = "self-registration-closed"
+    title = "This municipality does not take self-registrations"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from identity.db import Base
@@ -17,3 +17,5 @@ class Tenant(Base):
     ags: Mapped[str] = mapped_column(String(8), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    settings: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    """JSON of :class:`identity.tenants.schemas.TenantSettings`."""

@@ -4,12 +4,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
+from identity.accounts.service import ensure_manages_tenant
 from identity.audit.service import Actor, AuditAction
 from identity.db import SessionDep
 from identity.dependencies import AuditDep, ClientIpDep
 from identity.tenants.errors import TenantExists, TenantNotFound
 from identity.tenants.repository import TenantRepository
-from identity.tenants.schemas import AGS_PATTERN, TenantIn, TenantList, TenantOut
+from identity.tenants.schemas import (
+    AGS_PATTERN,
+    TenantIn,
+    TenantList,
+    TenantOut,
+    TenantSettingsPatch,
+)
 from identity.tenants.service import TenantService
 from servicekit.auth import AUTH_PROBLEMS, Principal, require_roles
 from servicekit.problems import ValidationFailed, problem_responses
@@ -61,5 +68,30 @@ async def create_tenant(
     tenant = await service.create(body.ags, body.name)
     await audit.record(
         AuditAction.TENANT_CREATED, actor=Actor(admin.subject, ip), tenant=tenant.ags
+    )
+    return TenantOut.model_validate(tenant)
+
+
+@router.patch(
+    "/{ags}/settings",
+    response_model=TenantOut,
+    responses=problem_responses(*AUTH_PROBLEMS, TenantNotFound, ValidationFailed),
+)
+async def update_tenant_settings(
+    ags: Annotated[str, Path(pattern=AGS_PATTERN, description="Amtlicher Gemeindeschlüssel")],
+    body: TenantSettingsPatch,
+    service: TenantServiceDep,
+    admin: Annotated[Principal, require_roles("admin", "platform_admin")],
+    audit: AuditDep,
+    ip: ClientIpDep,
+) -> TenantOut:
+    """Change the municipality's settings (its admins)."""
+    ensure_manages_tenant(admin, ags)
+    tenant = await service.update_settings(ags, body)
+    await audit.record(
+        AuditAction.TENANT_SETTINGS,
+        actor=Actor(admin.subject, ip),
+        tenant=ags,
+        details={"changed": sorted(body.model_dump(exclude_none=True))},
     )
     return TenantOut.model_validate(tenant)

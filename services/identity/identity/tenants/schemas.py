@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 AGS_PATTERN = r"^(0[1-9]|1[0-6])[0-9]{6}$"
 
@@ -17,6 +18,27 @@ Ags = Annotated[
 ]
 
 
+class TenantSettings(BaseModel):
+    """How a municipality runs its Rathaus."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    citizen_self_registration: bool = Field(
+        default=True, description="Citizens may create their own accounts"
+    )
+    default_locale: Literal["de", "en"] = "de"
+    timezone: Literal["Europe/Berlin"] = "Europe/Berlin"
+
+
+class TenantSettingsPatch(BaseModel):
+    """The settings to change; the others stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    citizen_self_registration: bool | None = None
+    default_locale: Literal["de", "en"] | None = None
+
+
 class TenantOut(BaseModel):
     """A municipality served by this Rathaus."""
 
@@ -25,6 +47,12 @@ class TenantOut(BaseModel):
     ags: Ags
     name: str
     created_at: datetime
+    settings: TenantSettings = Field(default_factory=TenantSettings)
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _from_json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class TenantList(BaseModel):

@@ -222,3 +222,44 @@ async def test_partner_client_is_created_with_a_secret_shown_once(
     assert secret not in listed.text
     assert token.status_code == 200
     assert token.json()["scope"] == "booking:search"
+
+
+async def test_admin_closes_self_registration_for_the_municipality(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    await create_tenant(session)
+
+    changed = await client.patch(
+        f"{TENANT}/settings",
+        json={"citizen_self_registration": False},
+        headers=tokens.headers(roles=["admin"]),
+    )
+    registration = await client.post(
+        f"{TENANT}/citizens", json={"email": "max@example.org", "password": DEFAULT_PASSWORD}
+    )
+    read = await client.get(TENANT)
+
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["settings"]["citizen_self_registration"] is False
+    assert changed.json()["settings"]["default_locale"] == "de"
+    assert registration.status_code == 403
+    assert registration.json()["type"] == "urn:rathaus:problem:self-registration-closed"
+    assert read.json()["settings"]["citizen_self_registration"] is False
+
+
+async def test_settings_of_another_municipality_are_404_and_unknown_keys_422(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    await create_tenant(session)
+
+    other = await client.patch(
+        f"{TENANT}/settings",
+        json={"default_locale": "en"},
+        headers=tokens.headers(tenant="06999002", roles=["admin"]),
+    )
+    unknown = await client.patch(
+        f"{TENANT}/settings", json={"theme": "dark"}, headers=tokens.headers(roles=["admin"])
+    )
+
+    assert other.status_code == 404
+    assert unknown.status_code == 422
