@@ -115,6 +115,7 @@ async def hold_slot(
         request_hash=fingerprint("POST", request.url.path, body),
         status_code=201,
         action=action,
+        secret_fields=("manage_token",),
     )
 
 

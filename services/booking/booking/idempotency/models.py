@@ -10,7 +10,10 @@ from servicekit.db import UTCDateTime, utcnow
 
 
 class IdempotencyRecord(Base):
-    """The first response to a request made with an ``Idempotency-Key``, per caller and key."""
+    """The first response to a request made with an ``Idempotency-Key``, per caller and key.
+
+    ``key`` is the SHA-256 of the client's key; secrets in ``response`` are sealed with it.
+    """
 
     __tablename__ = "idempotency_records"
 

@@ -43,6 +43,12 @@ class IdempotencyRepository:
             )
         )
 
+    async def purge(self, before: datetime) -> None:
+        """Forget every finished request older than ``before`` (all callers)."""
+        await self.session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.finished_at < before)
+        )
+
     async def take_over(self, caller: str, key: str, started_at: datetime, now: datetime) -> bool:
         """Restart a request whose first attempt never finished (only one caller wins)."""
         result = await self.session.execute(

@@ -5,12 +5,18 @@ concurrent duplicate sees it at once and gets 409 instead of queueing behind the
 response is stored in the request's own transaction, so it exists exactly when the work was
 committed. A failed request forgets its key, so the client may retry it. Keys are scoped per
 caller and bound to the request (method, path and body): the same key with another body is 422.
+
+A stored response may carry a secret (a hold's manage token, which the booking itself keeps
+only as a hash). Such fields are sealed with a keystream derived from the Idempotency-Key,
+and the key is stored only as a hash, so the table alone reveals neither.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,12 +31,42 @@ from booking.idempotency.repository import IdempotencyRepository
 from servicekit.db import Database, utcnow
 
 REPLAY_HEADER = "Idempotent-Replayed"
+# Old records are purged now and then by the requests themselves: no job is needed.
+PURGE_PROBABILITY = 0.01
 
 
 @dataclass(frozen=True)
 class Replay:
     status_code: int
     body: dict[str, Any]
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _keystream(key: str, field: str, length: int) -> bytes:
+    stream = b""
+    counter = 0
+    while len(stream) < length:
+        stream += hashlib.blake2b(
+            f"{field}:{counter}".encode(), key=key.encode()[:64], digest_size=64
+        ).digest()
+        counter += 1
+    return stream[:length]
+
+
+def seal(key: str, field: str, value: str) -> str:
+    data = value.encode()
+    sealed = bytes(a ^ b for a, b in zip(data, _keystream(key, field, len(data)), strict=True))
+    return base64.urlsafe_b64encode(sealed).decode()
+
+
+def unseal(key: str, field: str, value: str) -> str:
+    data = base64.urlsafe_b64decode(value.encode())
+    return bytes(
+        a ^ b for a, b in zip(data, _keystream(key, field, len(data)), strict=True)
+    ).decode()
 
 
 def fingerprint(method: str, path: str, body: BaseModel) -> str:
@@ -50,6 +86,8 @@ class Idempotency:
             records = IdempotencyRepository(session)
             now = utcnow()
             await records.forget_finished_before(caller, key, now - self.ttl)
+            if random.random() < PURGE_PROBABILITY:
+                await records.purge(now - self.ttl)
             if await records.insert_new(caller, key, request_hash, now):
                 return None
             record = await records.get(caller, key)
@@ -90,6 +128,7 @@ class Idempotency:
         request_hash: str,
         status_code: int,
         action: Callable[[], Awaitable[BaseModel]],
+        secret_fields: tuple[str, ...] = (),
     ) -> JSONResponse:
         """Run ``action`` once per (caller, key); replay its response for a repeated request.
 
@@ -99,18 +138,27 @@ class Idempotency:
         if key is None:
             result = await action()
             return JSONResponse(result.model_dump(mode="json"), status_code=status_code)
-        replay = await self.begin(caller, key, request_hash)
+        stored_key = key_hash(key)
+        replay = await self.begin(caller, stored_key, request_hash)
         if replay is not None:
+            body = dict(replay.body)
+            for name in secret_fields:
+                if isinstance(body.get(name), str):
+                    body[name] = unseal(key, name, body[name])
             return JSONResponse(
-                replay.body, status_code=replay.status_code, headers={REPLAY_HEADER: "true"}
+                body, status_code=replay.status_code, headers={REPLAY_HEADER: "true"}
             )
         try:
             result = await action()
             body = result.model_dump(mode="json")
-            await self.finish(session, caller, key, status_code, body)
+            stored = dict(body)
+            for name in secret_fields:
+                if isinstance(stored.get(name), str):
+                    stored[name] = seal(key, name, stored[name])
+            await self.finish(session, caller, stored_key, status_code, stored)
         except Exception:
             # End the request's transaction first: its locks must not block forgetting the key.
             await session.rollback()
-            await self.abandon(caller, key)
+            await self.abandon(caller, stored_key)
             raise
         return JSONResponse(body, status_code=status_code)

@@ -27,7 +27,7 @@ from booking.bookings.models import Booking, SlotClaim
 from booking.bookings.schemas import HoldIn
 from booking.catalogue.models import Service
 from booking.idempotency.models import IdempotencyRecord
-from booking.idempotency.service import fingerprint
+from booking.idempotency.service import fingerprint, key_hash
 from booking.offices.models import Office
 from servicekit.testing.tokens import TokenFactory
 
@@ -386,6 +386,9 @@ async def test_hold_with_idempotency_key_replays_and_rejects_a_changed_body(
     assert other_caller.json()["id"] != first.json()["id"]
     count = await session.scalar(select(func.count()).select_from(Booking))
     assert count == 2
+    stored = (await session.scalars(select(IdempotencyRecord))).all()
+    assert all(first.json()["manage_token"] not in str(r.response) for r in stored)
+    assert all(erika["Idempotency-Key"] not in r.key for r in stored)
 
 
 async def test_failed_request_forgets_its_idempotency_key(
@@ -440,7 +443,7 @@ async def test_duplicate_while_the_first_request_runs_gets_409(
     session.add(
         IdempotencyRecord(
             caller="anonymous",
-            key=key,
+            key=key_hash(key),
             request_hash=fingerprint("POST", path, HoldIn.model_validate(body)),
             started_at=datetime.now(UTC),
         )
