@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from gateway.metrics import ProxyMetrics
 from gateway.openapi import load_contracts, merge
 from gateway.proxy import Proxy
 from gateway.ratelimit import Limiter, MemoryLimiter, RedisLimiter
@@ -102,4 +103,5 @@ def create_gateway(settings: GatewaySettings | None = None) -> Proxy:
         upstreams=app.state.upstreams,
         limiter=app.state.limiter,
         verifier=lambda: getattr(app.state, "token_verifier", None),
+        metrics=ProxyMetrics(app.state.metrics_registry, app.state.upstreams),
     )

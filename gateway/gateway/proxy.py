@@ -39,6 +39,7 @@ from gateway.http1 import (
     ResponseFailed,
     UpstreamError,
 )
+from gateway.metrics import ProxyMetrics
 from gateway.ratelimit import Decision, Limiter
 from gateway.settings import GatewaySettings, RouteClass
 from gateway.tracing import request_id as make_request_id
@@ -133,8 +134,10 @@ class Proxy:
         upstreams: Upstreams,
         limiter: Limiter,
         verifier: Callable[[], Any],
+        metrics: ProxyMetrics | None = None,
     ) -> None:
         self.app = app
+        self._metrics = metrics
         self.settings = settings
         self.upstreams = upstreams
         self.limiter = limiter
@@ -321,6 +324,13 @@ class Proxy:
                 raise
             await self._problem(send, exchange, Problem(), extra)
         finally:
+            if self._metrics is not None:
+                self._metrics.observe(
+                    upstream.name,
+                    exchange.route.name if exchange.route else "<none>",
+                    exchange.status,
+                    time.perf_counter() - exchange.started,
+                )
             if self._access_log and access_logger.isEnabledFor(logging.INFO):
                 access_logger.info(
                     "request",
@@ -474,9 +484,14 @@ class Proxy:
                     ]
                 )
                 try:
-                    connection = await self._exchange(
-                        replica, loop, head, body, receive, exchange, deadline, chunked
-                    )
+                    try:
+                        connection = await self._exchange(
+                            replica, loop, head, body, receive, exchange, deadline, chunked
+                        )
+                    except UpstreamError as exc:
+                        if self._metrics is not None:
+                            self._metrics.failed(upstream.name, type(exc).__name__)
+                        raise
                     outcome = None
                     break
                 except ConnectFailed as exc:

@@ -175,3 +175,20 @@ async def test_readyz_aggregates_the_services_readiness(
     assert ready.json()["checks"] == {"alpha": "ok", "beta": "ok"}
     assert not_ready.status_code == 503
     assert not_ready.json()["checks"] == {"alpha": "unavailable", "beta": "ok"}
+
+
+async def test_metrics_count_proxied_requests_failures_and_breaker_state(
+    start_gateway: StartGateway, upstream_process: StartUpstream, http: httpx.AsyncClient
+) -> None:
+    alpha = upstream_process("alpha")
+    gateway = start_gateway(services={"alpha": [alpha.url]}, breaker_failures=1)
+    await http.get(f"{gateway.url}/alpha/v1/echo")
+    alpha.kill()
+    await http.get(f"{gateway.url}/alpha/v1/echo")
+
+    text = (await http.get(f"{gateway.url}/metrics")).text
+
+    assert 'gateway_requests_total{route="default",service="alpha",status="200"} 1.0' in text
+    assert 'gateway_requests_total{route="default",service="alpha",status="503"} 1.0' in text
+    assert 'gateway_upstream_failures_total{kind="ConnectFailed",service="alpha"}' in text
+    assert 'gateway_circuit_state{service="alpha"} 2.0' in text
