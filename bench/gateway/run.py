@@ -8,7 +8,8 @@ installed). Starts, on loopback: the benchmark service (bench/gateway/upstream.p
 worker, built with the kit like every service), the gateway in front of it, and nginx in front
 of it (keep-alive upstream). Measures with wrk (one thread):
 
-* 32 connections: req/s, p50, p99 for direct, gateway, nginx; throughput ratio gateway/direct;
+* 32 connections: req/s, p50, p99 for direct, gateway, nginx and a FastAPI + httpx proxy (the
+  foundation's design, as a baseline); throughput ratio gateway/direct;
 * 1 connection: p50 for each; added p50 = gateway p50 - direct p50;
 * each in ``--rounds`` interleaved rounds, the median round reported;
 * a 200 MB download through the gateway by a client reading at about 100 MB/s: the gateway's
@@ -213,6 +214,7 @@ def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     upstream_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
+    httpx_port = free_port()
     env = {
         **os.environ,
         "GATEWAY_PORT": str(gateway_port),
@@ -231,6 +233,16 @@ def main() -> None:
         )
         gateway = subprocess.Popen([str(GATEWAY), "serve"], env=env)
         processes.append(gateway)
+        processes.append(
+            subprocess.Popen(
+                [
+                    str(PYTHON),
+                    str(HERE / "httpx_proxy.py"),
+                    str(httpx_port),
+                    f"http://127.0.0.1:{upstream_port}",
+                ]
+            )
+        )
         if have_nginx:
             for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
                 (tmp / sub).mkdir()
@@ -244,6 +256,7 @@ def main() -> None:
         targets["gateway"] = f"http://127.0.0.1:{gateway_port}{path}"
         if have_nginx:
             targets["nginx"] = f"http://127.0.0.1:{nginx_port}{path}"
+        targets["httpx-proxy"] = f"http://127.0.0.1:{httpx_port}{path}"
         for url in targets.values():
             wait_ready(url)
         for url in targets.values():
@@ -302,6 +315,11 @@ def main() -> None:
             f"- nginx/direct @32: {wide['nginx'].rps / wide['direct'].rps:.2f}; "
             f"nginx added p50 @1: {narrow['nginx'].p50_ms - narrow['direct'].p50_ms:.3f} ms"
         )
+    lines.append(
+        f"- baseline FastAPI + shared httpx.AsyncClient (the foundation's design)/direct @32: "
+        f"{wide['httpx-proxy'].rps / wide['direct'].rps:.2f}; added p50 @1: "
+        f"{narrow['httpx-proxy'].p50_ms - narrow['direct'].p50_ms:.3f} ms"
+    )
     lines.append(
         f"- 200 MB download through the gateway: {received / 1024 / 1024:.0f} MiB in "
         f"{seconds:.1f} s, gateway RSS growth **{growth_kib / 1024:.1f} MiB** (target <= 16 MB: "
