@@ -123,44 +123,87 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     sys.exit("the booking service did not become ready")
 
 
-async def contended(base: str, fixture: dict[str, Any], slots: list[datetime]) -> dict[str, Any]:
+class Connection:
+    """A minimal keep-alive HTTP/1.1 client: httpx would spend more CPU than the service."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        payload = json.dumps(body).encode()
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+            "Content-Type: application/json\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+            + f"Content-Length: {len(payload)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + payload)
+        status_line = await self.reader.readline()
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        data = await self.reader.readexactly(length) if length else b"{}"
+        return int(status_line.split()[1]), json.loads(data)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+
+
+async def contended(port: int, fixture: dict[str, Any], slots: list[datetime]) -> dict[str, Any]:
     """32 clients, each trying every slot in order (hold, then confirm); bookings per second."""
     counts = {"confirmed": 0, "hold_409": 0, "confirm_409": 0, "other": 0}
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
 
-    async def client(http: httpx.AsyncClient, number: int) -> None:
-        for index, start in enumerate(slots):
-            held = await http.post(
-                f"/booking/v1/tenants/{fixture['tenant']}/holds",
-                json={
-                    "office_id": fixture["engpass"],
-                    "service_ids": [fixture["quick"]],
-                    "start": start.isoformat(),
-                },
-            )
-            if held.status_code == 409:
-                counts["hold_409"] += 1
-                continue
-            if held.status_code != 201:
-                counts["other"] += 1
-                continue
-            body = held.json()
-            confirmed = await http.post(
-                f"/booking/v1/bookings/{body['id']}/confirm",
-                json={"name": "Bench", "email": f"c{number}-{index}@bench.example"},
-                headers={"X-Manage-Token": body["manage_token"]},
-            )
-            if confirmed.status_code == 200:
-                counts["confirmed"] += 1
-            elif confirmed.status_code == 409:
-                counts["confirm_409"] += 1
-            else:
-                counts["other"] += 1
+    async def client(number: int) -> None:
+        connection = Connection("127.0.0.1", port)
+        try:
+            for index, start in enumerate(slots):
+                status, body = await connection.request(
+                    "POST",
+                    f"/booking/v1/tenants/{fixture['tenant']}/holds",
+                    {
+                        "office_id": fixture["engpass"],
+                        "service_ids": [fixture["quick"]],
+                        "start": start.isoformat(),
+                    },
+                )
+                if status == 409:
+                    counts["hold_409"] += 1
+                    continue
+                if status != 201:
+                    counts["other"] += 1
+                    continue
+                status, _ = await connection.request(
+                    "POST",
+                    f"/booking/v1/bookings/{body['id']}/confirm",
+                    {"name": "Bench", "email": f"c{number}-{index}@bench.example"},
+                    {"X-Manage-Token": body["manage_token"]},
+                )
+                if status == 200:
+                    counts["confirmed"] += 1
+                elif status == 409:
+                    counts["confirm_409"] += 1
+                else:
+                    counts["other"] += 1
+        finally:
+            await connection.close()
 
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
-        began = time.perf_counter()
-        await asyncio.gather(*(client(http, n) for n in range(CLIENTS)))
-        elapsed = time.perf_counter() - began
+    began = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(CLIENTS)))
+    elapsed = time.perf_counter() - began
     return {**counts, "seconds": elapsed, "per_s": counts["confirmed"] / elapsed}
 
 
@@ -285,40 +328,58 @@ def main() -> None:
                 text=True,
             ).stdout
         )
-        port = free_port()
-        process = subprocess.Popen(
-            [str(BIN / "rathaus-booking"), "serve"], env={**env, "BOOKING_PORT": str(port)}
-        )
+
+        def start(extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+            port = free_port()
+            started = subprocess.Popen(
+                [str(BIN / "rathaus-booking"), "serve"],
+                env={**env, "BOOKING_PORT": str(port), **extra},
+            )
+            wait_ready(f"http://127.0.0.1:{port}", started)
+            return started, port
+
+        process, port = start({})
         base = f"http://127.0.0.1:{port}"
-        wait_ready(base, process)
 
         now = datetime.now(UTC)
         tenant = fixture["tenant"]
         services = fixture["services"]
         month = next_month(now.astimezone(BERLIN).date())
         day = (now.astimezone(BERLIN).date() + timedelta(days=7)).isoformat()
-        targets = {
-            "livez (trivial)": f"{base}/livez",
+        paths = {
+            "livez (trivial)": "/livez",
             "availability/days (month, 1 service)": (
-                f"{base}/booking/v1/tenants/{tenant}/availability/days"
+                f"/booking/v1/tenants/{tenant}/availability/days"
                 f"?service_id={services[2]}&month={month}"
             ),
             "availability/days (month, 2 services)": (
-                f"{base}/booking/v1/tenants/{tenant}/availability/days"
+                f"/booking/v1/tenants/{tenant}/availability/days"
                 f"?service_id={services[1]}&service_id={services[3]}&month={month}"
             ),
             "availability/slots (day, 1 service)": (
-                f"{base}/booking/v1/tenants/{tenant}/availability/slots"
+                f"/booking/v1/tenants/{tenant}/availability/slots"
                 f"?service_id={services[2]}&date={day}"
             ),
         }
-        for target in targets.values():
-            wrk(target, 4, 2)  # warm-up
-        wide = {name: wrk(target, 16, args.duration) for name, target in targets.items()}
-        narrow = {name: wrk(target, 1, args.duration) for name, target in targets.items()}
+        for path in paths.values():
+            wrk(base + path, 4, 2)  # warm-up
+        wide = {name: wrk(base + path, 16, args.duration) for name, path in paths.items()}
+        narrow = {name: wrk(base + path, 1, args.duration) for name, path in paths.items()}
+        process.terminate()
+        process.wait(timeout=30)
+
+        # The same without the answer micro-cache: every request computes from the database.
+        process, port = start({"BOOKING_AVAILABILITY_CACHE_SECONDS": "0"})
+        base = f"http://127.0.0.1:{port}"
+        for path in paths.values():
+            wrk(base + path, 4, 2)
+        uncached = {
+            name: (wrk(base + path, 16, args.duration), wrk(base + path, 1, args.duration))
+            for name, path in paths.items()
+        }
 
         slots = contended_slots(now)
-        service_run = asyncio.run(contended(base, fixture, slots))
+        service_run = asyncio.run(contended(port, fixture, slots))
         asyncio.run(
             sql(
                 dsn,
@@ -380,7 +441,29 @@ def main() -> None:
             f"| {name} | {result.rps:.0f} | {result.p50_ms:.1f} ms | {result.p99_ms:.1f} ms | "
             f"{result.rps / trivial.rps:.2f} | {single.p50_ms:.1f} ms | {single.p99_ms:.1f} ms |"
         )
-    errors = sum(r.non_2xx for r in [*wide.values(), *narrow.values()])
+    lines += [
+        "",
+        "Without the answer micro-cache (BOOKING_AVAILABILITY_CACHE_SECONDS=0; the tenant's "
+        "static data stays cached):",
+        "",
+        "| endpoint | req/s (16 conn) | p50 | p99 | ratio | p50 (1 conn) | p99 (1 conn) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    uncached_trivial = uncached["livez (trivial)"][0]
+    for name, (result, single) in uncached.items():
+        lines.append(
+            f"| {name} | {result.rps:.0f} | {result.p50_ms:.1f} ms | {result.p99_ms:.1f} ms | "
+            f"{result.rps / uncached_trivial.rps:.2f} | {single.p50_ms:.1f} ms | "
+            f"{single.p99_ms:.1f} ms |"
+        )
+    errors = sum(
+        r.non_2xx
+        for r in [
+            *wide.values(),
+            *narrow.values(),
+            *(x for pair in uncached.values() for x in pair),
+        ]
+    )
     lines += [
         "",
         f"Non-2xx answers during (a): {errors}.",

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.access import AgsPath
 from booking.availability.cache import AvailabilityCache
@@ -38,7 +39,7 @@ async def _cache(request: Request) -> AvailabilityCache:
 CacheDep = Annotated[AvailabilityCache, Depends(_cache)]
 
 
-async def _planner(session: SessionDep, request: Request) -> Planner:
+def planner_for(session: AsyncSession, request: Request) -> Planner:
     return Planner(
         ServiceRepository(session),
         OfficeRepository(session),
@@ -57,6 +58,10 @@ async def forget_catalogue_on_write(request: Request, ags: AgsPath) -> AsyncIter
     yield
     if writes:
         cache_of(request).forget_catalogue(ags)
+
+
+async def _planner(session: SessionDep, request: Request) -> Planner:
+    return planner_for(session, request)
 
 
 PlannerDep = Annotated[Planner, Depends(_planner)]

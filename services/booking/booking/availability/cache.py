@@ -66,6 +66,7 @@ class AvailabilityCache:
     _snapshots: dict[str, _Entry] = field(default_factory=dict)
     _answers: dict[tuple[str, Hashable], _Entry] = field(default_factory=dict)
     _computing: dict[tuple[str, Hashable], asyncio.Future[bytes]] = field(default_factory=dict)
+    _loading: dict[str, asyncio.Future[TenantSnapshot]] = field(default_factory=dict)
 
     async def snapshot(
         self, tenant: str, load: Callable[[], Awaitable[TenantSnapshot]]
@@ -75,10 +76,24 @@ class AvailabilityCache:
         if entry is not None and entry.expires > now:
             assert isinstance(entry.value, TenantSnapshot)
             return entry.value
-        value = await load()
-        if self.snapshot_seconds > 0:
-            self._snapshots[tenant] = _Entry(now + self.snapshot_seconds, value)
-        return value
+        running = self._loading.get(tenant)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[TenantSnapshot] = asyncio.get_running_loop().create_future()
+        self._loading[tenant] = future
+        try:
+            value = await load()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiting requests re-raise it themselves
+            raise
+        else:
+            future.set_result(value)
+            if self.snapshot_seconds > 0:
+                self._snapshots[tenant] = _Entry(now + self.snapshot_seconds, value)
+            return value
+        finally:
+            self._loading.pop(tenant, None)
 
     async def answer(
         self, tenant: str, key: Hashable, compute: Callable[[], Awaitable[bytes]]

@@ -1,18 +1,30 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from booking.access import AgsPath
 from booking.availability.errors import TooManyServices
 from booking.availability.schemas import AvailableDay, AvailableDays, FreeSlot, FreeSlots
+from booking.availability.service import Planner
 from booking.catalogue.errors import ServiceNotFound
-from booking.dependencies import CacheDep, PlannerDep
+from booking.dependencies import CacheDep, planner_for
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
+
+
+@asynccontextmanager
+async def reading(request: Request) -> AsyncIterator[Planner]:
+    # Availability only reads: a session of its own, opened on a cache miss only, keeps the
+    # cached path free of per-request database set-up.
+    async with request.app.state.database.sessionmaker() as session:
+        yield planner_for(session, request)
+
 
 router = APIRouter(prefix="/booking/v1/tenants/{ags}/availability", tags=["availability"])
 
@@ -33,7 +45,7 @@ OfficeIds = Annotated[
 )
 async def available_days(
     ags: AgsPath,
-    planner: PlannerDep,
+    request: Request,
     cache: CacheDep,
     service_ids: ServiceIds,
     month: Annotated[str, Query(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", examples=["2026-12"])],
@@ -45,9 +57,10 @@ async def available_days(
     end = date(year + (number == 12), number % 12 + 1, 1)
 
     async def compute() -> bytes:
-        days = await planner.available_days(
-            ags, service_ids, office_ids or [], first, end, utcnow()
-        )
+        async with reading(request) as planner:
+            days = await planner.available_days(
+                ags, service_ids, office_ids or [], first, end, utcnow()
+            )
         return (
             AvailableDays(
                 month=month,
@@ -71,7 +84,7 @@ async def available_days(
 )
 async def free_slots(
     ags: AgsPath,
-    planner: PlannerDep,
+    request: Request,
     cache: CacheDep,
     service_ids: ServiceIds,
     day: Annotated[date, Query(alias="date", description="A local day of the offices")],
@@ -80,7 +93,8 @@ async def free_slots(
     """The free slots of a day across the offices offering every requested service."""
 
     async def compute() -> bytes:
-        slots = await planner.free_slots(ags, service_ids, office_ids or [], day, utcnow())
+        async with reading(request) as planner:
+            slots = await planner.free_slots(ags, service_ids, office_ids or [], day, utcnow())
         return (
             FreeSlots(
                 date=day,
