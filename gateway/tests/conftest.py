@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -13,9 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 from gateway.main import create_gateway
+from gateway.proxy import Proxy
 from gateway.settings import Bucket, GatewaySettings, RouteClass
 from servicekit.settings import Environment
 from servicekit.testing import LiveServer, run_live_server
@@ -95,6 +98,33 @@ def upstream_process() -> Iterator[Callable[[str], UpstreamProcess]]:
 GatewayFactory = Callable[..., LiveServer]
 
 
+def _serve_like_the_cli(app: Proxy) -> LiveServer:
+    """Like run_live_server, with the server settings of ``rathaus-gateway serve``."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"gateway-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("gateway did not start")
+        time.sleep(0.01)
+    return LiveServer(url=f"http://127.0.0.1:{port}", server=server, thread=thread)
+
+
 @pytest.fixture
 def start_gateway(tokens: TokenFactory) -> Iterator[GatewayFactory]:
     """Starts a gateway on a loopback port: ``start_gateway(services={...}, **settings)``."""
@@ -110,7 +140,7 @@ def start_gateway(tokens: TokenFactory) -> Iterator[GatewayFactory]:
         values.update(overrides)
         proxy = create_gateway(GatewaySettings(**values))
         tokens.trust(proxy.app)  # type: ignore[arg-type]
-        server = run_live_server(proxy)  # type: ignore[arg-type]
+        server = _serve_like_the_cli(proxy)
         servers.append(server)
         return server
 

@@ -192,3 +192,21 @@ async def test_metrics_count_proxied_requests_failures_and_breaker_state(
     assert 'gateway_requests_total{route="default",service="alpha",status="503"} 1.0' in text
     assert 'gateway_upstream_failures_total{kind="ConnectFailed",service="alpha"}' in text
     assert 'gateway_circuit_state{service="alpha"} 2.0' in text
+
+
+async def test_idempotent_request_broken_off_by_one_replica_succeeds_on_another(
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    seen: Counter[str] = Counter()
+    server = await _dropping_server(seen)
+    port = server.sockets[0].getsockname()[1]
+    gateway = start_gateway(
+        services={"alpha": [f"http://127.0.0.1:{port}", alpha.url]}, breaker_failures=100
+    )
+    try:
+        statuses = [(await http.get(f"{gateway.url}/alpha/v1/echo")).status_code for _ in range(4)]
+    finally:
+        server.close()
+
+    assert statuses == [200] * 4
+    assert seen["GET"] >= 1

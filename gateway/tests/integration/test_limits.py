@@ -220,3 +220,28 @@ async def test_unexpected_error_on_the_proxy_path_is_a_bare_500_problem(
     assert response.json()["type"] == "urn:rathaus:problem:internal-error"
     assert "verifier" not in response.text
     assert response.headers["x-request-id"] == response.json()["request_id"]
+
+
+async def test_forwarded_client_address_is_used_only_when_trusted(
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    limits = (RouteClass(name="default", per_ip=Bucket(burst=1, per_s=0.01)),)
+    trusting = start_gateway(
+        services={"alpha": [alpha.url]}, route_classes=limits, trust_forwarded_for=True
+    )
+    wary = start_gateway(services={"alpha": [alpha.url]}, route_classes=limits)
+
+    def via(address: str) -> dict[str, str]:
+        return {"X-Forwarded-For": f"203.0.113.9, {address}"}
+
+    trusted = [
+        (await http.get(f"{trusting.url}/alpha/v1/echo", headers=via(a))).status_code
+        for a in ("198.51.100.1", "198.51.100.2", "198.51.100.1")
+    ]
+    untrusted = [
+        (await http.get(f"{wary.url}/alpha/v1/echo", headers=via(a))).status_code
+        for a in ("198.51.100.1", "198.51.100.2")
+    ]
+
+    assert trusted == [200, 200, 429]
+    assert untrusted == [200, 429]
