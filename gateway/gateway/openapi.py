@@ -5,8 +5,10 @@ as identity's root ``/.well-known/...``) is not reachable through the gateway an
 Components of every kind are namespaced ``<service>.<Name>`` and every ``$ref`` (and
 discriminator mapping, and security requirement) is rewritten to match, so two services may
 both have a ``ProblemDetails`` or a ``Tenant`` without colliding. Operation ids get the same
-prefix. Since the gateway routes by the first path segment, no service can claim another's
-path, and namespacing makes component names unique.
+prefix. Every operation also documents what the gateway itself may answer (429, 502, 503,
+504 as problem+json), unless the service documents that status already. Since the gateway
+routes by the first path segment, no service can claim another's path, and namespacing makes
+component names unique.
 """
 
 from __future__ import annotations
@@ -17,10 +19,31 @@ from typing import Any
 
 import yaml
 
+from servicekit.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
+
 logger = logging.getLogger("gateway.openapi")
 
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 _REF = "#/components/"
+
+
+_GATEWAY_PROBLEM = "gateway.ProblemDetails"
+# What the gateway itself may answer for any operation (a service may document its own too).
+_GATEWAY_RESPONSES = {
+    "429": "Too many requests (gateway rate limit); see Retry-After and RateLimit",
+    "502": "The service broke off its answer (gateway)",
+    "503": "The service is unavailable or its circuit is open (gateway); see Retry-After",
+    "504": "The service did not answer in time (gateway)",
+}
+
+
+def _gateway_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            PROBLEM_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{_GATEWAY_PROBLEM}"}}
+        },
+    }
 
 
 def _namespaced(service: str, name: str) -> str:
@@ -84,9 +107,18 @@ def merge(
                 if security is not None:
                     operation["security"] = _rewrite_security(security, service)
                 operation.setdefault("tags", [service])
+                responses = operation.setdefault("responses", {})
+                for status, description in _GATEWAY_RESPONSES.items():
+                    responses.setdefault(status, _gateway_response(description))
+                operation["responses"] = dict(sorted(responses.items()))
             paths[path] = item
         for tag in document.get("tags") or []:
             tags.setdefault(tag["name"], tag)
+    components.setdefault("schemas", {})[_GATEWAY_PROBLEM] = ProblemDetails.model_json_schema(
+        ref_template="#/components/schemas/gateway.{model}"
+    )
+    for name, schema in components["schemas"][_GATEWAY_PROBLEM].pop("$defs", {}).items():
+        components["schemas"][f"gateway.{name}"] = schema
     merged: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version, "description": description},

@@ -51,7 +51,8 @@ def test_same_schema_name_in_two_services_does_not_collide() -> None:
     document = _merged(a=_contract("/a/v1/x"), b=_contract("/b/v1/x"))
 
     schemas = document["components"]["schemas"]
-    assert set(schemas) == {"a.Tenant", "a.Part", "b.Tenant", "b.Part"}
+    assert {"a.Tenant", "a.Part", "b.Tenant", "b.Part"} <= set(schemas)
+    assert all(name.split(".")[0] in {"a", "b", "gateway"} for name in schemas)
     response = document["paths"]["/b/v1/x"]["get"]["responses"]["200"]
     assert response["content"]["application/json"]["schema"]["$ref"] == (
         "#/components/schemas/b.Tenant"
@@ -81,3 +82,13 @@ def test_service_cannot_claim_another_services_path() -> None:
 
     assert set(document["paths"]) == {"/a/v1/x"}
     assert document["paths"]["/a/v1/x"]["get"]["operationId"] == "a.read"
+
+
+def test_every_operation_documents_what_the_gateway_may_answer() -> None:
+    document = _merged(a=_contract("/a/v1/x"))
+
+    responses = document["paths"]["/a/v1/x"]["get"]["responses"]
+    assert set(responses) == {"200", "429", "502", "503", "504"}
+    schema = responses["503"]["content"]["application/problem+json"]["schema"]
+    assert schema["$ref"] == "#/components/schemas/gateway.ProblemDetails"
+    assert "gateway.ProblemDetails" in document["components"]["schemas"]
