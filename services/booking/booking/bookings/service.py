@@ -82,6 +82,9 @@ class Bookings:
         self.directory = OfficeDirectory(offices)
         self.services = services
         self.settings = settings
+        # Per request: what describing a booking needs, so it can be loaded before any lock.
+        self._offices: dict[uuid.UUID, Office] = {}
+        self._services: dict[uuid.UUID, Service] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -124,6 +127,9 @@ class Bookings:
                 for position, service in enumerate(services)
             ],
         )
+        # Everything the answer needs is read now: after the claim, this transaction holds
+        # seats that competing requests wait for, until it commits.
+        await self._remember_descriptions([booking])
         await self.bookings.add(booking)
         claimed = await self.bookings.claim(
             office_id=plan.office.id,
@@ -163,6 +169,7 @@ class Bookings:
     async def confirm(self, booking_id: uuid.UUID, caller: Caller, contact: ContactIn) -> Booking:
         now = utcnow()
         booking = await self.find(booking_id, caller, for_update=True)
+        await self._remember_descriptions([booking])
         status = status_of(booking, now)
         if status == "expired":
             raise HoldExpired("The hold has run out; hold a slot again.")
@@ -272,15 +279,24 @@ class Bookings:
         self, bookings: Sequence[Booking], language: Language, *, with_contact: bool = True
     ) -> list[BookingOut]:
         now = utcnow()
-        offices = await self.offices.get_many(b.office_id for b in bookings)
-        services: dict[uuid.UUID, Service] = {}
-        for tenant in {b.tenant for b in bookings}:
-            ids = {item.service_id for b in bookings if b.tenant == tenant for item in b.items}
-            services.update({s.id: s for s in await self.services.get_many(tenant, ids)})
+        await self._remember_descriptions(bookings)
+        offices = self._offices
+        services = self._services
         return [
             self._out(booking, offices[booking.office_id], services, language, now, with_contact)
             for booking in bookings
         ]
+
+    async def _remember_descriptions(self, bookings: Sequence[Booking]) -> None:
+        """Load the offices and services (with documents) these bookings name, once per request."""
+        missing_offices = {b.office_id for b in bookings} - self._offices.keys()
+        if missing_offices:
+            self._offices.update(await self.offices.get_many(missing_offices))
+        for tenant in {b.tenant for b in bookings}:
+            ids = {item.service_id for b in bookings if b.tenant == tenant for item in b.items}
+            ids -= self._services.keys()
+            if ids:
+                self._services.update({s.id: s for s in await self.services.get_many(tenant, ids)})
 
     async def office_of(self, booking: Booking) -> Office:
         return (await self.offices.get_many([booking.office_id]))[booking.office_id]
