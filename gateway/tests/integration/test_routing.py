@@ -352,3 +352,34 @@ async def test_health_checks_eject_a_dead_replica_before_any_request_fails(
     statuses = [(await http.post(f"{gateway.url}/alpha/v1/echo")).status_code for _ in range(6)]
 
     assert statuses == [200] * 6
+
+
+async def test_websocket_to_a_service_that_is_down_is_refused_at_once(
+    start_gateway: StartGateway,
+) -> None:
+    gateway = start_gateway(services={"alpha": [f"http://127.0.0.1:{free_port()}"]})
+    url = gateway.url.replace("http://", "ws://") + "/alpha/v1/ws"
+
+    try:
+        async with connect(url, open_timeout=10) as socket:
+            await socket.recv()
+        refused = False
+    except InvalidStatus:
+        refused = True
+
+    assert refused
+
+
+async def test_gateway_own_documents_carry_cors_headers_for_listed_origins(
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    gateway = start_gateway(
+        services={"alpha": [alpha.url]}, cors_origins=("https://portal.example",)
+    )
+
+    response = await http.get(
+        f"{gateway.url}/openapi.json", headers={"Origin": "https://portal.example"}
+    )
+
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "https://portal.example"
