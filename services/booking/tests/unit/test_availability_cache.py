@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from booking.availability.cache import AvailabilityCache, TenantSnapshot
+
+
+async def test_concurrent_misses_of_one_question_compute_it_once() -> None:
+    cache = AvailabilityCache(snapshot_seconds=5, answer_seconds=5)
+    calls = 0
+
+    async def compute() -> bytes:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return b"answer"
+
+    answers = await asyncio.gather(*(cache.answer("06999001", "k", compute) for _ in range(10)))
+
+    assert answers == [b"answer"] * 10
+    assert calls == 1
+    assert await cache.answer("06999001", "k", compute) == b"answer"
+    assert calls == 1
+
+
+async def test_forgetting_a_tenant_recomputes_only_its_answers() -> None:
+    cache = AvailabilityCache(snapshot_seconds=5, answer_seconds=5)
+    versions = iter(range(100))
+
+    async def compute() -> bytes:
+        return str(next(versions)).encode()
+
+    first = await cache.answer("06999001", "k", compute)
+    other = await cache.answer("06999002", "k", compute)
+    cache.forget_bookings("06999001")
+
+    assert await cache.answer("06999001", "k", compute) != first
+    assert await cache.answer("06999002", "k", compute) == other
+
+
+async def test_a_failed_computation_is_not_cached() -> None:
+    cache = AvailabilityCache(snapshot_seconds=5, answer_seconds=5)
+
+    async def fail() -> bytes:
+        raise RuntimeError("database down")
+
+    async def succeed() -> bytes:
+        return b"ok"
+
+    with pytest.raises(RuntimeError):
+        await cache.answer("06999001", "k", fail)
+    assert await cache.answer("06999001", "k", succeed) == b"ok"
+
+
+async def test_snapshots_are_loaded_once_until_forgotten() -> None:
+    cache = AvailabilityCache(snapshot_seconds=5, answer_seconds=0)
+    loads = 0
+
+    async def load() -> TenantSnapshot:
+        nonlocal loads
+        loads += 1
+        return TenantSnapshot(services={}, offices={}, rules={}, closures={}, holidays=frozenset())
+
+    await asyncio.gather(*(cache.snapshot("06999001", load) for _ in range(5)))
+    assert loads == 1
+    cache.forget_catalogue("06999001")
+    await cache.snapshot("06999001", load)
+    assert loads == 2
