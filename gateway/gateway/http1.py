@@ -228,7 +228,8 @@ class Connection(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.transport.write(data)
 
-    async def drain(self) -> None:
+    async def drain(self, stall_timeout_s: float) -> None:
+        """Wait until the upstream takes more of the body; it may stall at most that long."""
         if self._error is not None:
             raise self._error
         if self.closed:
@@ -236,7 +237,9 @@ class Connection(asyncio.Protocol):
         if self._writing_paused:
             self._drain_waiter = self._loop.create_future()
             try:
-                await self._drain_waiter
+                await asyncio.wait_for(self._drain_waiter, stall_timeout_s)
+            except TimeoutError:
+                self._fail(DeadlineExceeded("the upstream stopped taking the request body"))
             finally:
                 self._drain_waiter = None
             if self._error is not None:
@@ -308,7 +311,11 @@ class Connection(asyncio.Protocol):
         self._cancel_timer()
         if self.transport is not None and not self.closed:
             self.closed = True
-            self.transport.close()
+            if self.complete and self.transport.get_write_buffer_size() == 0:
+                self.transport.close()
+            else:
+                # A graceful close would wait for an upstream that may never read again.
+                self.transport.abort()
         self.pool.forget(self)
 
 

@@ -559,7 +559,7 @@ class Proxy:
                 connection.start(head, head_only=exchange.method == "HEAD")
                 assert exchange.route is not None
                 try:
-                    await _stream_body(connection, receive, exchange.route.max_body_bytes, chunked)
+                    await _stream_body(connection, receive, exchange.route, chunked)
                 except UpstreamError:
                     # The service may have answered early (e.g. 413) and closed: use its answer.
                     if not connection.head_received:
@@ -688,7 +688,10 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(parts)
 
 
-async def _stream_body(connection: Connection, receive: Receive, limit: int, chunked: bool) -> None:
+async def _stream_body(
+    connection: Connection, receive: Receive, route: RouteClass, chunked: bool
+) -> None:
+    limit = route.max_body_bytes
     size = 0
     while True:
         message = await receive()
@@ -703,7 +706,7 @@ async def _stream_body(connection: Connection, receive: Receive, limit: int, chu
                 connection.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
             else:
                 connection.write(chunk)
-            await connection.drain()
+            await connection.drain(route.timeout_s)
         if not message.get("more_body", False):
             break
     if chunked:

@@ -207,3 +207,46 @@ async def test_idempotent_request_broken_off_by_one_replica_succeeds_on_another(
 
     assert statuses == [200] * 4
     assert seen["GET"] >= 1
+
+
+async def test_upload_to_a_service_that_stops_reading_gets_504(
+    start_gateway: StartGateway,
+) -> None:
+    release = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await release.wait()  # never reads the body
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    route = RouteClass(
+        name="default", timeout_s=0.5, max_body_bytes=1 << 30, retries=0, per_ip=GENEROUS
+    )
+    gateway = start_gateway(
+        services={"alpha": [f"http://127.0.0.1:{port}"]}, route_classes=(route,)
+    )
+    host, gateway_port = gateway.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(gateway_port))
+    size = 256 * 1024 * 1024
+
+    async def upload() -> None:
+        writer.write(
+            b"POST /alpha/v1/upload HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % size
+        )
+        block = b"x" * (1024 * 1024)
+        for _ in range(size // len(block)):
+            writer.write(block)
+            await writer.drain()
+
+    sending = asyncio.ensure_future(upload())
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 20)
+    finally:
+        sending.cancel()
+        writer.close()
+        release.set()
+        server.close()
+
+    assert head.startswith(b"HTTP/1.1 504")
