@@ -46,7 +46,13 @@ from gateway.tracing import request_id as make_request_id
 from gateway.tracing import traceparent as make_traceparent
 from gateway.upstreams import BreakerState, Replica, Upstream, Upstreams
 from gateway.websocket import relay
-from servicekit.problems import PROBLEM_MEDIA_TYPE, BadRequest, Problem, problem_type
+from servicekit.problems import (
+    PROBLEM_MEDIA_TYPE,
+    BadRequest,
+    Problem,
+    ServiceUnavailable,
+    problem_type,
+)
 from servicekit.requestid import request_id_var
 
 logger = logging.getLogger("gateway.proxy")
@@ -169,9 +175,48 @@ class Proxy:
                     await relay(self, scope, receive, send, upstream)
                 return
             if kind == "http":
+                if path == "/readyz" and scope["method"] in ("GET", "HEAD"):
+                    await self._readyz(scope, send)
+                    return
                 await self.app(scope, receive, self._own_response_headers(scope, send))
                 return
         await self.app(scope, receive, send)
+
+    async def _readyz(self, scope: Scope, send: Send) -> None:
+        """Ready while at least one service is: one service down must not take the gateway
+        (and with it every other service) out of a load balancer. The body says which."""
+        checks = await self.upstreams.readiness(self.settings.readiness_timeout_s)
+        ready = [name for name, state in checks.items() if state == "ok"]
+        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+        rid = make_request_id(incoming)
+        document: dict[str, Any]
+        if ready or not checks:
+            status = 200
+            state = "ok" if len(ready) == len(checks) else "degraded"
+            document = {"status": state, "checks": checks}
+            media = b"application/json"
+        else:
+            status = 503
+            document = {
+                "type": problem_type(ServiceUnavailable.type_slug),
+                "title": ServiceUnavailable.title,
+                "status": 503,
+                "detail": "No service behind the gateway is ready.",
+                "instance": "/readyz",
+                "request_id": rid.decode(),
+                "checks": checks,
+            }
+            media = PROBLEM_MEDIA_TYPE.encode()
+        body = json.dumps(document).encode()
+        headers = [
+            (b"content-type", media),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+            (b"x-request-id", rid),
+            *self._security,
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     def _own_response_headers(self, scope: Scope, send: Send) -> Send:
         """Security and CORS headers on the gateway's own answers too (docs UI excepted)."""

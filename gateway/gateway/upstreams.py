@@ -201,6 +201,20 @@ class Upstreams:
         if not any(results):
             raise ConnectionError(f"no replica of {upstream.name} is ready")
 
+    async def readiness(self, timeout_s: float) -> dict[str, str]:
+        """Every service's readiness at once: "ok" or "unavailable"."""
+
+        async def one(upstream: Upstream) -> str:
+            try:
+                await asyncio.wait_for(self.ready(upstream), timeout_s)
+            except (ConnectionError, TimeoutError):
+                return "unavailable"
+            return "ok"
+
+        names = list(self.by_name)
+        results = await asyncio.gather(*(one(self.by_name[name]) for name in names))
+        return dict(zip(names, results, strict=True))
+
     async def health_loop(self, interval_s: float) -> None:
         """Active health checks: brings ejected replicas back, ejects silent ones."""
         while True:

@@ -156,22 +156,28 @@ async def test_post_without_idempotency_key_is_sent_exactly_once(
 
 
 async def test_readyz_aggregates_the_services_readiness(
-    start_gateway: StartGateway,
-    upstream_process: StartUpstream,
-    beta: LiveServer,
-    http: httpx.AsyncClient,
+    start_gateway: StartGateway, upstream_process: StartUpstream, http: httpx.AsyncClient
 ) -> None:
-    alpha = upstream_process("alpha")
+    alpha, beta = upstream_process("alpha"), upstream_process("beta")
     gateway = start_gateway(services={"alpha": [alpha.url], "beta": [beta.url]})
 
     ready = await http.get(f"{gateway.url}/readyz")
     alpha.kill()
-    not_ready = await http.get(f"{gateway.url}/readyz")
+    degraded = await http.get(f"{gateway.url}/readyz")
+    beta.kill()
+    down = await http.get(f"{gateway.url}/readyz")
 
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"alpha": "ok", "beta": "ok"}
-    assert not_ready.status_code == 503
-    assert not_ready.json()["checks"] == {"alpha": "unavailable", "beta": "ok"}
+    assert ready.json() == {"status": "ok", "checks": {"alpha": "ok", "beta": "ok"}}
+    # One service down keeps the gateway in rotation for the others.
+    assert degraded.status_code == 200
+    assert degraded.json() == {
+        "status": "degraded",
+        "checks": {"alpha": "unavailable", "beta": "ok"},
+    }
+    assert down.status_code == 503
+    assert down.headers["content-type"] == "application/problem+json"
+    assert down.json()["checks"] == {"alpha": "unavailable", "beta": "unavailable"}
 
 
 async def test_metrics_count_proxied_requests_failures_and_breaker_state(
