@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from booking.access import AgsPath, NotStaff, TenantStaff
+from booking.access import AgsPath, NotAdministrator, NotStaff, TenantAdmin, TenantStaff
 from booking.availability.errors import ServicesNotOffered, SlotNotOffered, TooManyServices
 from booking.bookings.errors import (
     BookingClosed,
@@ -28,6 +28,7 @@ from booking.bookings.schemas import (
     HoldIn,
     HoldOut,
     RescheduleIn,
+    TenantDayView,
 )
 from booking.bookings.service import Caller, NotOfficeStaff
 from booking.catalogue.errors import ServiceNotFound
@@ -302,3 +303,20 @@ async def office_day(
         time_zone=office.time_zone,
         items=await bookings.describe(items, language),
     )
+
+
+@router.get(
+    "/booking/v1/tenants/{ags}/appointments",
+    response_model=TenantDayView,
+    responses=problem_responses(InvalidToken, NotAdministrator, ValidationFailed),
+)
+async def tenant_day(
+    ags: AgsPath,
+    day: Annotated[date, Query(alias="date", description="Local day of the offices")],
+    _admin: TenantAdmin,
+    bookings: BookingsDep,
+    language: LanguageDep,
+) -> TenantDayView:
+    """The appointments of a day across every office of the municipality (administrators)."""
+    items = await bookings.tenant_day(ags, day)
+    return TenantDayView(date=day, items=await bookings.describe(items, language))

@@ -126,3 +126,10 @@ class DayView(BaseModel):
     date: date
     time_zone: str
     items: list[BookingOut]
+
+
+class TenantDayView(BaseModel):
+    """Every office's appointments of a local day, earliest first."""
+
+    date: date
+    items: list[BookingOut]

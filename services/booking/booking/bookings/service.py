@@ -275,6 +275,15 @@ class Bookings:
         start, end = day_bounds(day, ZoneInfo(office.time_zone))
         return office, await self.bookings.at_office(office.id, start, end, utcnow())
 
+    async def tenant_day(self, tenant: str, day: date) -> list[Booking]:
+        """Every office's appointments of a local day (administrators)."""
+        items: list[Booking] = []
+        now = utcnow()
+        for office in await self.offices.list(tenant):
+            start, end = day_bounds(day, ZoneInfo(office.time_zone))
+            items.extend(await self.bookings.at_office(office.id, start, end, now))
+        return sorted(items, key=lambda b: (b.starts_at, b.code))
+
     async def describe(
         self, bookings: Sequence[Booking], language: Language, *, with_contact: bool = True
     ) -> list[BookingOut]:

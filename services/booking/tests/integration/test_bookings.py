@@ -455,3 +455,32 @@ async def test_duplicate_while_the_first_request_runs_gets_409(
     assert response.status_code == 409
     assert response.json()["type"] == "urn:rathaus:problem:idempotent-request-in-progress"
     assert await session.scalar(select(func.count()).select_from(Booking)) == 0
+
+
+async def test_admins_see_the_whole_tenants_day_and_clerks_do_not(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    office, service = await office_with_service(session)
+    second = await create_office(session, service, name="Zweites Büro")
+    await open_every_day(session, second)
+    day = local_day(3)
+    first = await book(client, office, service, start=at(day, 10))
+    other = await book(
+        client, second, service, start=at(day, 9), contact={"name": "B", "email": "b@example.org"}
+    )
+    url = f"/booking/v1/tenants/{TENANT}/appointments"
+
+    seen = await client.get(
+        url,
+        params={"date": day.isoformat()},
+        headers=tokens.headers(sub="admin-1", tenant=TENANT, roles=["admin"]),
+    )
+    by_clerk = await client.get(
+        url,
+        params={"date": day.isoformat()},
+        headers=tokens.headers(sub="clerk-1", tenant=TENANT, roles=["clerk"]),
+    )
+
+    assert seen.status_code == 200
+    assert [b["id"] for b in seen.json()["items"]] == [other["id"], first["id"]]
+    assert by_clerk.status_code == 403
