@@ -163,6 +163,19 @@ class BookingRepository:
 
     # -- queries ----------------------------------------------------------------------------
 
+    async def lock_owners(self, keys: Iterable[str]) -> None:
+        """Serialise confirmations of one citizen until commit, so a cap cannot be raced.
+
+        PostgreSQL: transaction-scoped advisory locks, taken in a fixed order. SQLite already
+        serialises every writing transaction.
+        """
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        for key in sorted(set(keys)):
+            await self.session.execute(
+                select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0)))
+            )
+
     async def open_counts(
         self,
         *,

@@ -176,6 +176,10 @@ class Bookings:
         if status != "held":
             raise BookingNotHeld(f"The booking is {status}.")
         email = contact.email.lower()
+        owners = [f"booking-owner:{booking.tenant}:email:{email}"]
+        if booking.citizen_subject is not None:
+            owners.append(f"booking-owner:{booking.tenant}:subject:{booking.citizen_subject}")
+        await self.bookings.lock_owners(owners)
         counts = await self.bookings.open_counts(
             tenant=booking.tenant,
             service_ids=[item.service_id for item in booking.items],

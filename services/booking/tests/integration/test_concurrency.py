@@ -272,3 +272,47 @@ async def test_parallel_duplicates_with_one_idempotency_key_create_one_hold(
             assert response.json()["type"] == "urn:rathaus:problem:idempotent-request-in-progress"
     async with engine.connect() as connection:
         assert await connection.scalar(select(func.count()).select_from(Booking)) == 1
+
+
+async def test_parallel_confirmations_by_one_email_respect_the_open_booking_cap(
+    http: httpx.AsyncClient, engine: AsyncEngine, tokens: TokenFactory
+) -> None:
+    office_id, service_id = await setup_office(http, tokens, counters=20)
+    holds = await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/tenants/{TENANT}/holds",
+                "json": {
+                    "office_id": office_id,
+                    "service_ids": [service_id],
+                    "start": at(local_day(3), 9).isoformat(),
+                },
+            }
+            for _ in range(20)
+        ],
+    )
+    assert statuses(holds) == {201: 20}
+
+    confirmations = await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/bookings/{h.json()['id']}/confirm",
+                "json": {"name": "Erika", "email": "erika@example.org"},
+                "headers": {"X-Manage-Token": h.json()["manage_token"]},
+            }
+            for h in holds
+        ],
+    )
+
+    assert statuses(confirmations) == {200: 2, 409: 18}
+    async with engine.connect() as connection:
+        confirmed = await connection.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(Booking.status == BookingStatus.CONFIRMED)
+        )
+        assert confirmed == 2
