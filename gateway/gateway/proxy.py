@@ -41,7 +41,8 @@ from gateway.http1 import (
 )
 from gateway.metrics import ProxyMetrics
 from gateway.ratelimit import Decision, Limiter
-from gateway.settings import GatewaySettings, RouteClass
+from gateway.settings import Bucket, GatewaySettings, RouteClass
+from gateway.tokens import VerifiedTokens
 from gateway.tracing import request_id as make_request_id
 from gateway.tracing import traceparent as make_traceparent
 from gateway.upstreams import BreakerState, Replica, Upstream, Upstreams
@@ -144,6 +145,7 @@ class Proxy:
     ) -> None:
         self.app = app
         self._metrics = metrics
+        self._tokens = VerifiedTokens()
         self.settings = settings
         self.upstreams = upstreams
         self.limiter = limiter
@@ -331,8 +333,14 @@ class Proxy:
             exchange.route = route
             if content_length > route.max_body_bytes:
                 raise BodyTooLarge(f"The body may have at most {route.max_body_bytes} bytes.")
+            # The address's bucket first: a flood of bad tokens is limited before each costs
+            # a signature check.
+            by_ip = await self.take_ip(route, exchange.client_ip)
+            if by_ip is not None and not by_ip.allowed:
+                self.limit_headers(route, [by_ip])
             subject = await self.authenticate(route, authorization)
-            extra.extend(await self.check_limits(route, exchange.client_ip, subject))
+            by_subject = await self.take_subject(route, subject)
+            extra.extend(self.limit_headers(route, [by_ip, by_subject]))
             forward.append((b"x-request-id", exchange.request_id))
             forward.append((b"traceparent", exchange.traceparent))
             forward.append(
@@ -422,7 +430,7 @@ class Proxy:
         verifier = self._verifier()
         if verifier is None:
             return None
-        principal = await verifier.principal(token)
+        principal = await self._tokens.principal(verifier, token)
         subject: str = principal.subject
         return subject
 
@@ -430,22 +438,33 @@ class Proxy:
         self, route: RouteClass, client_ip: str, subject: str | None
     ) -> list[tuple[bytes, bytes]]:
         """Take a token from the buckets of this request; the RateLimit headers to answer."""
-        decisions: list[Decision] = []
+        decisions = [await self.take_ip(route, client_ip)]
+        decisions.append(await self.take_subject(route, subject))
+        return self.limit_headers(route, decisions)
+
+    async def take_ip(self, route: RouteClass, client_ip: str) -> Decision | None:
+        if route.per_ip is None:
+            return None
+        return await self._take("ip", f"{route.name}:ip:{client_ip}", route.per_ip)
+
+    async def take_subject(self, route: RouteClass, subject: str | None) -> Decision | None:
+        if subject is None or route.per_subject is None:
+            return None
+        return await self._take("subject", f"{route.name}:sub:{subject}", route.per_subject)
+
+    async def _take(self, policy: str, key: str, bucket: Bucket) -> Decision | None:
         try:
-            if route.per_ip is not None:
-                decisions.append(
-                    await self.limiter.take("ip", f"{route.name}:ip:{client_ip}", route.per_ip)
-                )
-            if subject is not None and route.per_subject is not None:
-                decisions.append(
-                    await self.limiter.take(
-                        "subject", f"{route.name}:sub:{subject}", route.per_subject
-                    )
-                )
+            return await self.limiter.take(policy, key, bucket)
         except Exception:
             # A limiter that cannot be reached (Redis down) must not take the API down.
             logger.warning("rate limiter unavailable; request let through", exc_info=True)
-            return []
+            return None
+
+    def limit_headers(
+        self, route: RouteClass, taken: list[Decision | None]
+    ) -> list[tuple[bytes, bytes]]:
+        """RateLimit headers for the tightest bucket; 429 when any bucket is empty."""
+        decisions = [d for d in taken if d is not None]
         if not decisions:
             return []
         denied = [d for d in decisions if not d.allowed]

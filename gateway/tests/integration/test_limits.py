@@ -245,3 +245,19 @@ async def test_forwarded_client_address_is_used_only_when_trusted(
 
     assert trusted == [200, 200, 429]
     assert untrusted == [200, 429]
+
+
+async def test_bad_tokens_count_against_the_address_budget_before_any_check(
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    gateway = start_gateway(
+        services={"alpha": [alpha.url]},
+        route_classes=(RouteClass(name="default", per_ip=TIGHT),),
+    )
+    bad = {"Authorization": "Bearer not-a-jwt"}
+
+    statuses = [
+        (await http.get(f"{gateway.url}/alpha/v1/echo", headers=bad)).status_code for _ in range(5)
+    ]
+
+    assert statuses == [401, 401, 401, 429, 429]
