@@ -255,7 +255,10 @@ class Planner:
     @staticmethod
     def check_start(plan: OfficePlan, start: datetime, now: datetime) -> None:
         """422 unless ``start`` is one of the office's slot starts (free or not)."""
-        if start.astimezone(UTC) not in plan.starts(plan.local_day(start), now):
+        horizon = timedelta(days=plan.office.bookable_until_days + 2)
+        if not now - timedelta(days=2) < start < now + horizon or start.astimezone(
+            UTC
+        ) not in plan.starts(plan.local_day(start), now):
             raise SlotNotOffered(
                 "The office offers no appointment for these services at this time: it is "
                 "closed, outside the bookable window, in the past, or off the slot grid."

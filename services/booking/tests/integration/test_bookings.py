@@ -484,3 +484,21 @@ async def test_admins_see_the_whole_tenants_day_and_clerks_do_not(
     assert seen.status_code == 200
     assert [b["id"] for b in seen.json()["items"]] == [other["id"], first["id"]]
     assert by_clerk.status_code == 403
+
+
+async def test_start_at_the_end_of_time_is_422_not_500(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    office, service = await office_with_service(session)
+
+    response = await client.post(
+        f"/booking/v1/tenants/{TENANT}/holds",
+        json={
+            "office_id": str(office.id),
+            "service_ids": [str(service.id)],
+            "start": "9999-12-31T23:50:00Z",
+        },
+    )
+
+    assert response.status_code == 422
+    assert response.json()["type"] == "urn:rathaus:problem:slot-not-offered"

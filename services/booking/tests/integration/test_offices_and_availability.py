@@ -286,3 +286,14 @@ async def test_new_opening_hours_show_in_availability_at_once(
 
     assert changed.status_code == 200
     assert local_times(await slots_of(client, day, service.id)) == ["10:00", "10:30"]
+
+
+async def test_availability_at_the_ends_of_the_calendar_is_empty_not_500(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    service = await create_service(session)
+    office = await create_office(session, service)
+    await open_every_day(session, office)
+
+    for day in (date(1, 1, 1), date(9999, 12, 31)):
+        assert await slots_of(client, day, service.id) == []
