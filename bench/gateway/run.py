@@ -37,6 +37,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from servicekit.testing.tokens import TokenFactory
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -91,9 +93,10 @@ def _ms(text: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def wrk(url: str, connections: int, duration_s: int) -> WrkResult:
+def wrk(url: str, connections: int, duration_s: int, token: str | None = None) -> WrkResult:
+    auth = ["-H", f"Authorization: Bearer {token}"] if token else []
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency", *auth, url],
         capture_output=True,
         text=True,
         check=True,
@@ -227,9 +230,18 @@ def main() -> None:
         "GATEWAY_HEALTH_INTERVAL_S": "0",
         "GATEWAY_LOG_LEVEL": "WARNING",
     }
+    # Tokens as identity issues them, and their keys published by the benchmark service, so
+    # that the "gateway+token" target runs the edge token check on every request.
+    factory = TokenFactory()
+    token = factory.issue(sub="bench-user", expires_in=3600)
+    jwks_file = tmp / "jwks.json"
+    jwks_file.write_text(json.dumps(factory.public_jwks()), encoding="utf-8")
+    env["GATEWAY_AUTH_JWKS_URL"] = f"http://127.0.0.1:{upstream_port}/bench/v1/jwks"
     try:
         processes.append(
-            subprocess.Popen([str(PYTHON), str(HERE / "upstream.py"), str(upstream_port)])
+            subprocess.Popen(
+                [str(PYTHON), str(HERE / "upstream.py"), str(upstream_port), str(jwks_file)]
+            )
         )
         gateway = subprocess.Popen([str(GATEWAY), "serve"], env=env)
         processes.append(gateway)
@@ -259,17 +271,19 @@ def main() -> None:
         targets["httpx-proxy"] = f"http://127.0.0.1:{httpx_port}{path}"
         for url in targets.values():
             wait_ready(url)
-        for url in targets.values():
-            wrk(url, 32, 2)  # warm-up
+        tokens = {name: None for name in targets} | {"gateway+token": token}
+        targets["gateway+token"] = targets["gateway"]
+        for name, url in targets.items():
+            wrk(url, 32, 2, tokens[name])  # warm-up
         # Interleaved rounds, median per target: other load on the machine drifts over
         # minutes, and interleaving spreads it evenly over the targets.
         wide_runs: dict[str, list[WrkResult]] = {name: [] for name in targets}
         narrow_runs: dict[str, list[WrkResult]] = {name: [] for name in targets}
         for _ in range(args.rounds):
             for name, url in targets.items():
-                wide_runs[name].append(wrk(url, 32, args.duration))
+                wide_runs[name].append(wrk(url, 32, args.duration, tokens[name]))
             for name, url in targets.items():
-                narrow_runs[name].append(wrk(url, 1, args.duration))
+                narrow_runs[name].append(wrk(url, 1, args.duration, tokens[name]))
         wide = {name: median(runs, "rps") for name, runs in wide_runs.items()}
         narrow = {name: median(runs, "p50_ms") for name, runs in narrow_runs.items()}
         load = os.getloadavg()[0]
@@ -315,6 +329,11 @@ def main() -> None:
             f"- nginx/direct @32: {wide['nginx'].rps / wide['direct'].rps:.2f}; "
             f"nginx added p50 @1: {narrow['nginx'].p50_ms - narrow['direct'].p50_ms:.3f} ms"
         )
+    lines.append(
+        f"- gateway with a bearer token on every request (verified at the edge, remembered "
+        f"until it expires)/direct @32: {wide['gateway+token'].rps / wide['direct'].rps:.2f}; "
+        f"added p50 @1: {narrow['gateway+token'].p50_ms - narrow['direct'].p50_ms:.3f} ms"
+    )
     lines.append(
         f"- baseline FastAPI + shared httpx.AsyncClient (the foundation's design)/direct @32: "
         f"{wide['httpx-proxy'].rps / wide['direct'].rps:.2f}; added p50 @1: "

@@ -1,13 +1,18 @@
 """The service the benchmark measures: a kit-built app (same middleware as every service).
 
-``python bench/gateway/upstream.py PORT`` serves /bench/v1/ping (a small JSON answer) and
-/bench/v1/blob?size=N (N bytes, streamed in 64 KiB chunks) under uvicorn, as services run.
+``python bench/gateway/upstream.py PORT [JWKS_FILE]`` serves /bench/v1/ping (a small JSON
+answer), /bench/v1/blob?size=N (N bytes, streamed in 64 KiB chunks) and, given a file,
+/bench/v1/jwks (the keys the gateway checks the benchmark's tokens with) under uvicorn, as
+services run.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
@@ -46,6 +51,17 @@ async def blob(size: int) -> StreamingResponse:
     )
 
 
+def jwks_router(path: Path) -> APIRouter:
+    keys = json.loads(path.read_text(encoding="utf-8"))
+    jwks = APIRouter()
+
+    @jwks.get("/bench/v1/jwks")
+    async def published_keys() -> dict[str, Any]:
+        return dict(keys)
+
+    return jwks
+
+
 def main() -> None:
     settings = ServiceSettings(
         service_name="bench", port=int(sys.argv[1]), log_level="WARNING", log_json=True
@@ -55,7 +71,7 @@ def main() -> None:
         title="bench",
         version="1",
         description="bench",
-        routers=[router],
+        routers=[router, *([jwks_router(Path(sys.argv[2]))] if len(sys.argv) > 2 else [])],
         with_database=False,
     )
     serve(app, settings)
