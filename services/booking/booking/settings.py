@@ -22,6 +22,9 @@ class BookingSettings(ServiceSettings):
         le=100,
         description="Upcoming bookings per service one citizen (account or e-mail) may have",
     )
+    live_holds_per_citizen: int = Field(
+        default=3, ge=1, le=100, description="Unexpired holds one account may keep at a time"
+    )
     idempotency_ttl_hours: int = Field(
         default=24, ge=1, description="How long an Idempotency-Key is remembered"
     )

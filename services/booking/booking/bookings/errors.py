@@ -36,3 +36,8 @@ class BookingClosed(Conflict):
 class BookingLimitReached(Conflict):
     type_slug = "booking-limit-reached"
     title = "Too many open bookings for this service"
+
+
+class HoldLimitReached(Conflict):
+    type_slug = "hold-limit-reached"
+    title = "Too many held slots; confirm or cancel one first"

@@ -176,6 +176,19 @@ class BookingRepository:
                 select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0)))
             )
 
+    async def live_holds(self, tenant: str, subject: str, now: datetime) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(
+                Booking.tenant == tenant,
+                Booking.citizen_subject == subject,
+                Booking.status == BookingStatus.HELD,
+                Booking.hold_expires_at > now,
+            )
+        )
+        return int(count or 0)
+
     async def open_counts(
         self,
         *,

@@ -16,6 +16,7 @@ from booking.bookings.errors import (
     BookingNotFound,
     BookingNotHeld,
     HoldExpired,
+    HoldLimitReached,
     SlotTaken,
 )
 from booking.bookings.ical import booking_calendar
@@ -85,7 +86,12 @@ def _caller_key(principal: Principal | None, manage_token: str | None = None) ->
     status_code=201,
     response_model=HoldOut,
     responses=problem_responses(
-        InvalidToken, *SLOT_PROBLEMS, SlotTaken, *IDEMPOTENCY_PROBLEMS, ValidationFailed
+        InvalidToken,
+        *SLOT_PROBLEMS,
+        SlotTaken,
+        HoldLimitReached,
+        *IDEMPOTENCY_PROBLEMS,
+        ValidationFailed,
     ),
 )
 async def hold_slot(

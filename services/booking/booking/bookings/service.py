@@ -15,6 +15,7 @@ from booking.bookings.errors import (
     BookingNotFound,
     BookingNotHeld,
     HoldExpired,
+    HoldLimitReached,
     SlotTaken,
 )
 from booking.bookings.models import Booking, BookingItem, BookingStatus
@@ -99,6 +100,19 @@ class Bookings:
         units = plan.units(start)
         if not await self.bookings.has_room(plan.office.id, units, plan.capacity, now):
             raise SlotTaken("Every counter is booked at this time; pick another slot.")
+        subject = (
+            principal.subject
+            if principal is not None and is_citizen_of(principal, tenant)
+            else None
+        )
+        if subject is not None:
+            await self.bookings.lock_owners([f"booking-owner:{tenant}:subject:{subject}"])
+            if await self.bookings.live_holds(tenant, subject, now) >= (
+                self.settings.live_holds_per_citizen
+            ):
+                raise HoldLimitReached(
+                    f"At most {self.settings.live_holds_per_citizen} held slots at a time."
+                )
         token = new_manage_token()
         expires = now + timedelta(minutes=self.settings.hold_minutes)
         booking = Booking(
@@ -110,11 +124,7 @@ class Bookings:
             starts_at=start,
             ends_at=start + plan.length,
             hold_expires_at=expires,
-            citizen_subject=(
-                principal.subject
-                if principal is not None and is_citizen_of(principal, tenant)
-                else None
-            ),
+            citizen_subject=subject,
             manage_token_hash=hash_token(token),
             language=language,
             created_at=now,

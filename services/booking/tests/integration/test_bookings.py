@@ -502,3 +502,21 @@ async def test_start_at_the_end_of_time_is_422_not_500(
 
     assert response.status_code == 422
     assert response.json()["type"] == "urn:rathaus:problem:slot-not-offered"
+
+
+async def test_an_account_keeps_only_a_few_live_holds(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    office, service = await office_with_service(session, counters=5)
+    erika = tokens.headers(sub="citizen-erika", tenant=TENANT, roles=["citizen"])
+    day = local_day(3)
+    for hour in (8, 9, 10):
+        held = await hold(client, office, service, start=at(day, hour), headers=erika)
+        assert held.status_code == 201
+
+    fourth = await hold(client, office, service, start=at(day, 11), headers=erika)
+    anonymous = await hold(client, office, service, start=at(day, 11))
+
+    assert fourth.status_code == 409
+    assert fourth.json()["type"] == "urn:rathaus:problem:hold-limit-reached"
+    assert anonymous.status_code == 201
