@@ -135,7 +135,7 @@ def load_contracts(directory: Path, services: list[str], version: str) -> dict[s
     for service in services:
         path = directory / service / f"{version}.yaml"
         if not path.is_file():
-            logger.warning("no contract for a service", extra={"service": service})
+            logger.warning("no contract for a service", extra={"upstream": service})
             continue
         contracts[service] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return contracts

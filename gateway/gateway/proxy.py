@@ -390,7 +390,7 @@ class Proxy:
                     extra={
                         "method": method,
                         "route": exchange.route.name if exchange.route else "<none>",
-                        "service": upstream.name,
+                        "upstream": upstream.name,
                         "status": exchange.status,
                         "duration_ms": round((time.perf_counter() - exchange.started) * 1000, 2),
                     },
@@ -585,7 +585,7 @@ class Proxy:
             breaker.failed(time.monotonic())
             logger.warning(
                 "upstream failed",
-                extra={"service": upstream.name, "error": type(outcome).__name__},
+                extra={"upstream": upstream.name, "error": type(outcome).__name__},
             )
             if isinstance(outcome, DeadlineExceeded):
                 raise UpstreamTimeout()
