@@ -18,7 +18,7 @@ FROM python:3.11-slim
 ARG SERVICE
 ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 SERVICE=${SERVICE}
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin rathaus \
-    && mkdir -p /app/var && chown rathaus /app/var
+    && mkdir -p /app/var/blobs && chown -R rathaus /app/var
 WORKDIR /app
 COPY --from=build /app /app
 USER 10001

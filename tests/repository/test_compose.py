@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
+from booking.settings import BookingSettings
+from documents.settings import DocumentsSettings
+from gateway.settings import GatewaySettings
+from identity.settings import IdentitySettings
+from servicekit.settings import Environment, ServiceSettings
 from tests.repository.conftest import ROOT
 
 COMPOSE = ROOT / "compose.yaml"
@@ -99,3 +106,43 @@ def test_the_schema_check_rejects_an_invalid_compose_file(tmp_path: Path) -> Non
     )
 
     assert result.returncode != 0
+
+
+def _interpolate(value: str, secrets: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(3)
+        return secrets.get(name, default or "")
+
+    return re.sub(r"\$\{([A-Z_]+)(:?[-?]([^}]*))?\}", replace, value)
+
+
+@pytest.mark.parametrize(
+    ("container", "settings_class"),
+    [
+        ("identity", IdentitySettings),
+        ("booking", BookingSettings),
+        ("documents", DocumentsSettings),
+        ("gateway", GatewaySettings),
+    ],
+)
+def test_each_service_starts_with_production_settings_from_compose(
+    compose: dict[str, Any],
+    container: str,
+    settings_class: type[ServiceSettings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The production refusal of insecure defaults must not stop the compose deployment.
+    key = base64.urlsafe_b64encode(bytes(range(32))).decode()
+    secrets = {
+        "POSTGRES_PASSWORD": "pw",
+        "IDENTITY_KEY_ENCRYPTION_KEY": key,
+        "DOCUMENTS_KEK": key,
+    }
+    environment = compose["services"][container]["environment"]
+    for name, value in environment.items():
+        monkeypatch.setenv(name, _interpolate(str(value), secrets))
+
+    settings = settings_class()
+
+    assert settings.environment is Environment.PRODUCTION
+    assert settings.insecure_settings() == []
