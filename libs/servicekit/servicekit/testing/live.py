@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 
 @dataclass
@@ -28,7 +28,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_live_server(app: FastAPI, *, port: int | None = None) -> LiveServer:
+def run_live_server(app: ASGIApp, *, port: int | None = None) -> LiveServer:
     port = port or free_port()
     config = uvicorn.Config(
         app,
