@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -14,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from gateway.main import create_gateway
@@ -100,29 +98,9 @@ GatewayFactory = Callable[..., LiveServer]
 
 def _serve_like_the_cli(app: Proxy) -> LiveServer:
     """Like run_live_server, with the server settings of ``rathaus-gateway serve``."""
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        proxy_headers=False,
-        server_header=False,
-        timeout_graceful_shutdown=5,
+    return run_live_server(
+        app, loop="uvloop", http="httptools", proxy_headers=False, server_header=False
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"gateway-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("gateway did not start")
-        time.sleep(0.01)
-    return LiveServer(url=f"http://127.0.0.1:{port}", server=server, thread=thread)
 
 
 @pytest.fixture

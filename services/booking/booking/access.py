@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends
 
-from booking.schemas import AGS_PATTERN
 from servicekit.auth import CurrentPrincipal, Principal
 from servicekit.problems import Forbidden
-
-AgsPath = Annotated[str, Path(pattern=AGS_PATTERN, description="Amtlicher Gemeindeschlüssel")]
+from servicekit.tenancy import AgsPath
 
 
 class NotAdministrator(Forbidden):

@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.access import AgsPath
 from booking.availability.cache import AvailabilityCache
 from booking.availability.service import Planner
 from booking.bookings.repository import BookingRepository
@@ -20,6 +19,7 @@ from booking.hours.repository import HoursRepository
 from booking.idempotency.service import Idempotency
 from booking.offices.repository import OfficeRepository
 from booking.settings import BookingSettings
+from servicekit.tenancy import AgsPath
 
 
 def settings_of(request: Request) -> BookingSettings:

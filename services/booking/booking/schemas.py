@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-AGS_PATTERN = r"^(0[1-9]|1[0-6])[0-9]{6}$"
-
-Ags = Annotated[
-    str,
-    StringConstraints(pattern=AGS_PATTERN),
-    Field(
-        description="Amtlicher Gemeindeschlüssel: 8 digits, starting with the Land (01-16)",
-        examples=["06999001"],
-    ),
-]
+# Re-exported: the features of this service import the tenant types from here.
+from servicekit.tenancy import AGS_PATTERN as AGS_PATTERN
+from servicekit.tenancy import Ags as Ags
 
 
 class LocalizedText(BaseModel):

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -28,18 +29,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_live_server(app: ASGIApp, *, port: int | None = None) -> LiveServer:
+def run_live_server(app: ASGIApp, *, port: int | None = None, **options: Any) -> LiveServer:
+    """Serve ``app`` on a loopback port; ``options`` override uvicorn's settings."""
     port = port or free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        backlog=2048,
-        timeout_graceful_shutdown=5,
-    )
+    settings: dict[str, Any] = {
+        "log_config": None,
+        "access_log": False,
+        "lifespan": "on",
+        "backlog": 2048,
+        "timeout_graceful_shutdown": 5,
+        **options,
+    }
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, **settings)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"live-server-{port}", daemon=True)
     thread.start()

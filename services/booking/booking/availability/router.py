@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from booking.access import AgsPath
 from booking.availability.errors import TooManyServices
 from booking.availability.schemas import AvailableDay, AvailableDays, FreeSlot, FreeSlots
 from booking.availability.service import Planner
@@ -16,6 +15,7 @@ from booking.catalogue.errors import ServiceNotFound
 from booking.dependencies import CacheDep, planner_for
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
+from servicekit.tenancy import AgsPath
 
 
 @asynccontextmanager

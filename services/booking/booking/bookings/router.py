@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from booking.access import AgsPath, NotAdministrator, NotStaff, TenantAdmin, TenantStaff
+from booking.access import NotAdministrator, NotStaff, TenantAdmin, TenantStaff
 from booking.availability.errors import ServicesNotOffered, SlotNotOffered, TooManyServices
 from booking.bookings.errors import (
     BookingClosed,
@@ -41,6 +41,7 @@ from booking.language import LanguageDep
 from booking.offices.errors import OfficeNotFound
 from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal, Principal
 from servicekit.problems import ValidationFailed, problem_responses
+from servicekit.tenancy import AgsPath
 
 router = APIRouter(tags=["bookings"])
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from booking.access import AgsPath, NotAdministrator, TenantAdmin
+from booking.access import NotAdministrator, TenantAdmin
 from booking.catalogue.errors import LeikaTaken, ServiceNotFound, UnknownRequiredDocument
 from booking.catalogue.repository import ServiceRepository
 from booking.catalogue.schemas import LEIKA_PATTERN, ServiceIn, ServiceList, ServiceOut
@@ -15,6 +15,7 @@ from booking.dependencies import forget_catalogue_on_write
 from booking.language import LanguageDep
 from servicekit.auth import InvalidToken
 from servicekit.problems import ValidationFailed, problem_responses
+from servicekit.tenancy import AgsPath
 
 router = APIRouter(
     prefix="/booking/v1/tenants/{ags}/services",

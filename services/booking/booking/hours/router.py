@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from booking.access import AgsPath, NotAdministrator, TenantAdmin
+from booking.access import NotAdministrator, TenantAdmin
 from booking.db import SessionDep
 from booking.dependencies import forget_catalogue_on_write
 from booking.hours.errors import ClosureNotFound, HolidayNotFound
@@ -27,6 +27,7 @@ from booking.offices.service import OfficeDirectory
 from servicekit.auth import InvalidToken
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
+from servicekit.tenancy import AgsPath
 
 router = APIRouter(
     prefix="/booking/v1/tenants/{ags}",

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel
 
-from booking.access import AgsPath, NotAdministrator, TenantAdmin
+from booking.access import NotAdministrator, TenantAdmin
 from booking.db import SessionDep
 from booking.dependencies import forget_catalogue_on_write
 from booking.offices.errors import OfficeNotFound, UnknownOfficeService
@@ -15,6 +15,7 @@ from booking.offices.schemas import OfficeIn, OfficeList, OfficeOut
 from booking.offices.service import OfficeDirectory
 from servicekit.auth import InvalidToken
 from servicekit.problems import ValidationFailed, problem_responses
+from servicekit.tenancy import AgsPath
 
 router = APIRouter(
     prefix="/booking/v1/tenants/{ags}/offices",

@@ -29,14 +29,13 @@ from identity.dependencies import AuditDep, ClientIpDep
 from identity.mail import Mailer
 from identity.tenants.errors import SelfRegistrationClosed, TenantNotFound
 from identity.tenants.repository import TenantRepository
-from identity.tenants.schemas import AGS_PATTERN
 from identity.tenants.service import TenantService
 from servicekit.auth import AUTH_PROBLEMS, CurrentPrincipal, Principal, require_roles
 from servicekit.problems import ValidationFailed, problem_responses
+from servicekit.tenancy import AgsPath
 
 router = APIRouter(prefix="/identity/v1", tags=["accounts"])
 
-AgsPath = Annotated[str, Path(pattern=AGS_PATTERN, description="Amtlicher Gemeindeschlüssel")]
 Admin = Annotated[Principal, require_roles("admin", "platform_admin")]
 
 

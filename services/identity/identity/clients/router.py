@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 
 from identity.accounts.service import ensure_manages_tenant
 from identity.audit.service import Actor
@@ -19,14 +19,13 @@ from identity.db import SessionDep
 from identity.dependencies import AuditDep, ClientIpDep
 from identity.tenants.errors import TenantNotFound
 from identity.tenants.repository import TenantRepository
-from identity.tenants.schemas import AGS_PATTERN
 from identity.tenants.service import TenantService
 from servicekit.auth import AUTH_PROBLEMS, Principal, require_roles
 from servicekit.problems import ValidationFailed, problem_responses
+from servicekit.tenancy import AgsPath
 
 router = APIRouter(prefix="/identity/v1/tenants/{ags}/clients", tags=["partner clients"])
 
-AgsPath = Annotated[str, Path(pattern=AGS_PATTERN, description="Amtlicher Gemeindeschlüssel")]
 Admin = Annotated[Principal, require_roles("admin", "platform_admin")]
 
 

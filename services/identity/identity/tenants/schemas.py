@@ -4,18 +4,11 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-AGS_PATTERN = r"^(0[1-9]|1[0-6])[0-9]{6}$"
-
-Ags = Annotated[
-    str,
-    StringConstraints(pattern=AGS_PATTERN),
-    Field(
-        description="Amtlicher Gemeindeschlüssel: 8 digits, starting with the Land (01-16)",
-        examples=["06999001"],
-    ),
-]
+# Re-exported: the features of this service import the tenant types from here.
+from servicekit.tenancy import AGS_PATTERN as AGS_PATTERN
+from servicekit.tenancy import Ags as Ags
 
 
 class TenantSettings(BaseModel):
