@@ -18,10 +18,14 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
+from typing import Generic, TypeVar
 
 from booking.hours.calendar import Interval, WeeklyRule
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -53,65 +57,29 @@ class TenantSnapshot:
 
 
 @dataclass
-class _Entry:
+class _Entry(Generic[V]):
     expires: float
-    value: object
+    value: V
 
 
-@dataclass
-class AvailabilityCache:
-    snapshot_seconds: float
-    answer_seconds: float
-    max_answers: int = 20_000
-    _snapshots: dict[str, _Entry] = field(default_factory=dict)
-    _answers: dict[tuple[str, Hashable], _Entry] = field(default_factory=dict)
-    _computing: dict[tuple[str, Hashable], asyncio.Future[bytes]] = field(default_factory=dict)
-    _loading: dict[str, asyncio.Future[TenantSnapshot]] = field(default_factory=dict)
+class _SingleFlightCache(Generic[K, V]):
+    """Values kept ``seconds``; concurrent misses of one key wait for a single computation."""
 
-    async def snapshot(
-        self, tenant: str, load: Callable[[], Awaitable[TenantSnapshot]]
-    ) -> TenantSnapshot:
-        now = time.monotonic()
-        entry = self._snapshots.get(tenant)
-        if entry is not None and entry.expires > now:
-            assert isinstance(entry.value, TenantSnapshot)
-            return entry.value
-        running = self._loading.get(tenant)
-        if running is not None:
-            return await asyncio.shield(running)
-        future: asyncio.Future[TenantSnapshot] = asyncio.get_running_loop().create_future()
-        self._loading[tenant] = future
-        try:
-            value = await load()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiting requests re-raise it themselves
-            raise
-        else:
-            future.set_result(value)
-            if self.snapshot_seconds > 0:
-                self._snapshots[tenant] = _Entry(now + self.snapshot_seconds, value)
-            return value
-        finally:
-            self._loading.pop(tenant, None)
+    def __init__(self, seconds: float, max_entries: int | None = None) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self.entries: dict[K, _Entry[V]] = {}
+        self._running: dict[K, asyncio.Future[V]] = {}
 
-    async def answer(
-        self, tenant: str, key: Hashable, compute: Callable[[], Awaitable[bytes]]
-    ) -> bytes:
-        """The cached answer, or the one being computed for the same question, or a new one.
-
-        Concurrent misses of one key wait for a single computation instead of each running it.
-        """
-        full_key = (tenant, key)
-        entry = self._answers.get(full_key)
+    async def get(self, key: K, compute: Callable[[], Awaitable[V]]) -> V:
+        entry = self.entries.get(key)
         if entry is not None and entry.expires > time.monotonic():
-            assert isinstance(entry.value, bytes)
             return entry.value
-        running = self._computing.get(full_key)
+        running = self._running.get(key)
         if running is not None:
             return await asyncio.shield(running)
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._computing[full_key] = future
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._running[key] = future
         try:
             value = await compute()
         except BaseException as exc:
@@ -120,20 +88,43 @@ class AvailabilityCache:
             raise
         else:
             future.set_result(value)
-            if self.answer_seconds > 0:
-                if len(self._answers) >= self.max_answers:
-                    self._answers.clear()
-                self._answers[full_key] = _Entry(time.monotonic() + self.answer_seconds, value)
+            if self.seconds > 0:
+                if self.max_entries is not None and len(self.entries) >= self.max_entries:
+                    self.entries.clear()
+                self.entries[key] = _Entry(time.monotonic() + self.seconds, value)
             return value
         finally:
-            self._computing.pop(full_key, None)
+            self._running.pop(key, None)
+
+
+class AvailabilityCache:
+    def __init__(
+        self, snapshot_seconds: float, answer_seconds: float, max_answers: int = 20_000
+    ) -> None:
+        self._snapshots: _SingleFlightCache[str, TenantSnapshot] = _SingleFlightCache(
+            snapshot_seconds
+        )
+        self._answers: _SingleFlightCache[tuple[str, Hashable], bytes] = _SingleFlightCache(
+            answer_seconds, max_answers
+        )
+
+    async def snapshot(
+        self, tenant: str, load: Callable[[], Awaitable[TenantSnapshot]]
+    ) -> TenantSnapshot:
+        return await self._snapshots.get(tenant, load)
+
+    async def answer(
+        self, tenant: str, key: Hashable, compute: Callable[[], Awaitable[bytes]]
+    ) -> bytes:
+        """The cached answer, or the one being computed for the same question, or a new one."""
+        return await self._answers.get((tenant, key), compute)
 
     def forget_bookings(self, tenant: str) -> None:
         """Seats of the tenant changed: cached answers are stale."""
-        for key in [k for k in self._answers if k[0] == tenant]:
-            self._answers.pop(key, None)
+        for key in [k for k in self._answers.entries if k[0] == tenant]:
+            self._answers.entries.pop(key, None)
 
     def forget_catalogue(self, tenant: str) -> None:
         """Services, offices or opening hours of the tenant changed."""
-        self._snapshots.pop(tenant, None)
+        self._snapshots.entries.pop(tenant, None)
         self.forget_bookings(tenant)
