@@ -15,7 +15,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -736,26 +736,8 @@ def _prefix_pattern(prefixes: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts))
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone()
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"The body may have at most {limit} bytes.")
-        parts.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(parts)
-
-
-async def _stream_body(
-    connection: Connection, receive: Receive, route: RouteClass, chunked: bool
-) -> None:
-    limit = route.max_body_bytes
+async def _body_chunks(receive: Receive, limit: int) -> AsyncIterator[bytes]:
+    """The request body as it arrives, cut off at ``limit`` bytes."""
     size = 0
     while True:
         message = await receive()
@@ -766,12 +748,23 @@ async def _stream_body(
         if size > limit:
             raise BodyTooLarge(f"The body may have at most {limit} bytes.")
         if chunk:
-            if chunked:
-                connection.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
-            else:
-                connection.write(chunk)
-            await connection.drain(route.timeout_s)
+            yield chunk
         if not message.get("more_body", False):
-            break
+            return
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    return b"".join([chunk async for chunk in _body_chunks(receive, limit)])
+
+
+async def _stream_body(
+    connection: Connection, receive: Receive, route: RouteClass, chunked: bool
+) -> None:
+    async for chunk in _body_chunks(receive, route.max_body_bytes):
+        if chunked:
+            connection.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+        else:
+            connection.write(chunk)
+        await connection.drain(route.timeout_s)
     if chunked:
         connection.write(_CHUNK_END)
