@@ -283,6 +283,82 @@ def contended_slots(now: datetime) -> list[datetime]:
     return slots[:CONTENDED_SLOTS]
 
 
+def contended_figures(
+    port: int, fixture: dict[str, Any], now: datetime, dsn: str, params: dict[str, str]
+) -> dict[str, Any]:
+    """(b): the service's race, then pgbench's, then the overbooking checks in SQL."""
+    slots = contended_slots(now)
+    service_run = asyncio.run(contended(port, fixture, slots))
+    asyncio.run(
+        sql(
+            dsn,
+            "CREATE TABLE bench_claims (unit int, seat int, client_id int, "
+            "confirmed bool, PRIMARY KEY (unit, seat))",
+        )
+    )
+    pgbench_units = CONTENDED_SLOTS * 10
+    sql_run = pgbench(params, pgbench_units)
+    sql_confirmed = asyncio.run(sql(dsn, "SELECT count(*) AS n FROM bench_claims WHERE confirmed"))[
+        0
+    ]["n"]
+    sql_run["confirmed"] = sql_confirmed
+    sql_run["per_s"] = sql_confirmed / sql_run["seconds"]
+    overbooked_claims = asyncio.run(
+        sql(
+            dsn,
+            "SELECT c.office_id, c.unit_start, count(*) FROM slot_claims c "
+            "JOIN offices o ON o.id = c.office_id "
+            "GROUP BY c.office_id, c.unit_start, o.counters HAVING count(*) > o.counters",
+        )
+    )
+    overbooked_bookings = asyncio.run(
+        sql(
+            dsn,
+            "SELECT b.office_id, b.starts_at, count(*) FROM bookings b "
+            "JOIN offices o ON o.id = b.office_id WHERE b.status = 'confirmed' "
+            f"AND b.office_id = '{fixture['engpass']}' "
+            "GROUP BY b.office_id, b.starts_at, o.counters HAVING count(*) > o.counters",
+        )
+    )
+    pgbench_overbooked = asyncio.run(
+        sql(
+            dsn,
+            f"SELECT unit FROM bench_claims GROUP BY unit HAVING count(*) > {CONTENDED_CAPACITY}",
+        )
+    )
+    return {
+        "service": service_run,
+        "sql": sql_run,
+        "pgbench_units": pgbench_units,
+        "overbooked_claims": len(overbooked_claims),
+        "overbooked_bookings": len(overbooked_bookings),
+        "pgbench_overbooked": len(pgbench_overbooked),
+    }
+
+
+def contended_lines(race: dict[str, Any]) -> list[str]:
+    service_run, sql_run = race["service"], race["sql"]
+    return [
+        f"(b) Contended booking: {CLIENTS} clients, {CONTENDED_SLOTS} slots x "
+        f"{CONTENDED_CAPACITY} counters, each client tries every slot in order",
+        "",
+        "| path | confirmed | seconds | confirmed/s |",
+        "|---|---:|---:|---:|",
+        f"| service (HTTP hold + confirm) | {service_run['confirmed']} | "
+        f"{service_run['seconds']:.2f} | {service_run['per_s']:.0f} |",
+        f"| pgbench (same conditional insert + confirm in SQL, {race['pgbench_units']} units) | "
+        f"{sql_run['confirmed']} | {sql_run['seconds']:.2f} | {sql_run['per_s']:.0f} |",
+        "",
+        f"Ratio service/pgbench: {service_run['per_s'] / sql_run['per_s']:.2f}. "
+        f"Lost holds (409): {service_run['hold_409']}, lost confirmations: "
+        f"{service_run['confirm_409']}, other answers: {service_run['other']}.",
+        f"Overbooked (SQL, after the run): slot units over capacity: "
+        f"{race['overbooked_claims']}, confirmed bookings over capacity: "
+        f"{race['overbooked_bookings']}, pgbench units over capacity: "
+        f"{race['pgbench_overbooked']}.",
+    ]
+
+
 def write_readme(text: str) -> None:
     readme = README.read_text(encoding="utf-8")
     head, _, rest = readme.partition(BEGIN)
@@ -295,6 +371,11 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--contended-only",
+        action="store_true",
+        help="run only (b), print its figures and write nothing",
+    )
     args = parser.parse_args()
     ensure_tools()
 
@@ -338,10 +419,14 @@ def main() -> None:
             wait_ready(f"http://127.0.0.1:{port}", started)
             return started, port
 
+        now = datetime.now(UTC)
+        if args.contended_only:
+            process, port = start({})
+            print("\n".join(contended_lines(contended_figures(port, fixture, now, dsn, params))))
+            return
         process, port = start({})
         base = f"http://127.0.0.1:{port}"
 
-        now = datetime.now(UTC)
         tenant = fixture["tenant"]
         services = fixture["services"]
         month = next_month(now.astimezone(BERLIN).date())
@@ -378,46 +463,7 @@ def main() -> None:
             for name, path in paths.items()
         }
 
-        slots = contended_slots(now)
-        service_run = asyncio.run(contended(port, fixture, slots))
-        asyncio.run(
-            sql(
-                dsn,
-                "CREATE TABLE bench_claims (unit int, seat int, client_id int, "
-                "confirmed bool, PRIMARY KEY (unit, seat))",
-            )
-        )
-        pgbench_units = CONTENDED_SLOTS * 10
-        sql_run = pgbench(params, pgbench_units)
-        sql_confirmed = asyncio.run(
-            sql(dsn, "SELECT count(*) AS n FROM bench_claims WHERE confirmed")
-        )[0]["n"]
-        sql_run["confirmed"] = sql_confirmed
-        sql_run["per_s"] = sql_confirmed / sql_run["seconds"]
-        overbooked_claims = asyncio.run(
-            sql(
-                dsn,
-                "SELECT c.office_id, c.unit_start, count(*) FROM slot_claims c "
-                "JOIN offices o ON o.id = c.office_id "
-                "GROUP BY c.office_id, c.unit_start, o.counters HAVING count(*) > o.counters",
-            )
-        )
-        overbooked_bookings = asyncio.run(
-            sql(
-                dsn,
-                "SELECT b.office_id, b.starts_at, count(*) FROM bookings b "
-                "JOIN offices o ON o.id = b.office_id WHERE b.status = 'confirmed' "
-                f"AND b.office_id = '{fixture['engpass']}' "
-                "GROUP BY b.office_id, b.starts_at, o.counters HAVING count(*) > o.counters",
-            )
-        )
-        pgbench_overbooked = asyncio.run(
-            sql(
-                dsn,
-                "SELECT unit FROM bench_claims GROUP BY unit "
-                f"HAVING count(*) > {CONTENDED_CAPACITY}",
-            )
-        )
+        race = contended_figures(port, fixture, now, dsn, params)
     finally:
         if process is not None:
             process.terminate()
@@ -468,22 +514,7 @@ def main() -> None:
         "",
         f"Non-2xx answers during (a): {errors}.",
         "",
-        f"(b) Contended booking: {CLIENTS} clients, {CONTENDED_SLOTS} slots x "
-        f"{CONTENDED_CAPACITY} counters, each client tries every slot in order",
-        "",
-        "| path | confirmed | seconds | confirmed/s |",
-        "|---|---:|---:|---:|",
-        f"| service (HTTP hold + confirm) | {service_run['confirmed']} | "
-        f"{service_run['seconds']:.2f} | {service_run['per_s']:.0f} |",
-        f"| pgbench (same conditional insert + confirm in SQL, {pgbench_units} units) | "
-        f"{sql_run['confirmed']} | {sql_run['seconds']:.2f} | {sql_run['per_s']:.0f} |",
-        "",
-        f"Ratio service/pgbench: {service_run['per_s'] / sql_run['per_s']:.2f}. "
-        f"Lost holds (409): {service_run['hold_409']}, lost confirmations: "
-        f"{service_run['confirm_409']}, other answers: {service_run['other']}.",
-        f"Overbooked (SQL, after the run): slot units over capacity: {len(overbooked_claims)}, "
-        f"confirmed bookings over capacity: {len(overbooked_bookings)}, "
-        f"pgbench units over capacity: {len(pgbench_overbooked)}.",
+        *contended_lines(race),
     ]
     text = "\n".join(lines)
     print(text)

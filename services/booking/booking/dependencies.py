@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.availability.cache import AvailabilityCache
 from booking.availability.service import Planner
+from booking.bookings.gate import SeatGate
 from booking.bookings.repository import BookingRepository
 from booking.bookings.service import Bookings
 from booking.catalogue.repository import ServiceRepository
@@ -30,6 +31,11 @@ def settings_of(request: Request) -> BookingSettings:
 def cache_of(request: Request) -> AvailabilityCache:
     cache: AvailabilityCache = request.app.state.availability_cache
     return cache
+
+
+def gate_of(request: Request) -> SeatGate:
+    gate: SeatGate = request.app.state.seat_gate
+    return gate
 
 
 async def _cache(request: Request) -> AvailabilityCache:
@@ -74,6 +80,7 @@ async def _bookings(session: SessionDep, planner: PlannerDep, request: Request) 
         OfficeRepository(session),
         ServiceRepository(session),
         settings_of(request),
+        gate_of(request),
     )
 
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from booking import models  # noqa: F401 - registers every table on Base.metadata
 from booking.availability.cache import AvailabilityCache
 from booking.availability.router import router as availability_router
+from booking.bookings.gate import SeatGate
 from booking.bookings.router import router as bookings_router
 from booking.catalogue.router import router as catalogue_router
 from booking.hours.router import router as hours_router
@@ -47,5 +48,6 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
         snapshot_seconds=settings.catalogue_cache_seconds,
         answer_seconds=settings.availability_cache_seconds,
     )
+    app.state.seat_gate = SeatGate(settings.full_slot_memory_seconds)
     install_race_handlers(app)
     return app

@@ -42,3 +42,12 @@ class BookingSettings(ServiceSettings):
     availability_cache_seconds: float = Field(
         default=1.0, ge=0, description="How long a process reuses an availability answer"
     )
+    full_slot_memory_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description=(
+            "How long a process answers holds for a slot the database reported full with 409 "
+            "at once (0: always ask the database)"
+        ),
+    )

@@ -1,8 +1,9 @@
 """Per-process caches that keep availability cheap under load.
 
-* The **snapshot** of a tenant's static data (services, offices, opening rules, closures,
-  holidays) lives ``snapshot_seconds``: these change rarely, and every request would otherwise
-  load them again.
+* The **snapshot** of a tenant's static data (services with their required documents,
+  offices, opening rules, closures, holidays) lives ``snapshot_seconds``: these change rarely,
+  and every request would otherwise load them again. Bookings are described (office, service
+  names, checklist) from it as well.
 * **Answers** of the availability endpoints live ``answer_seconds`` (a micro-cache): a portal
   under load asks the same month of the same office many times a second.
 
@@ -29,15 +30,36 @@ V = TypeVar("V")
 
 
 @dataclass(frozen=True)
+class DocumentInfo:
+    """A required document of a service: one item of a booking's checklist."""
+
+    id: uuid.UUID
+    name_de: str
+    name_en: str
+    description_de: str
+    description_en: str
+    mandatory: bool
+    accepted_formats: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ServiceInfo:
     id: uuid.UUID
     duration_minutes: int
+    leika: str
+    name_de: str
+    name_en: str
+    documents: tuple[DocumentInfo, ...]
 
 
 @dataclass(frozen=True)
 class OfficeInfo:
     id: uuid.UUID
     tenant: str
+    name: str
+    street: str
+    postal_code: str
+    city: str
     time_zone: str
     counters: int
     slot_minutes: int

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from booking.availability.cache import (
     AvailabilityCache,
+    DocumentInfo,
     OfficeInfo,
     ServiceInfo,
     TenantSnapshot,
@@ -22,6 +23,7 @@ from booking.availability.cache import (
 from booking.availability.errors import ServicesNotOffered, SlotNotOffered, TooManyServices
 from booking.bookings.repository import BookingRepository
 from booking.catalogue.errors import ServiceNotFound
+from booking.catalogue.models import Service
 from booking.catalogue.repository import ServiceRepository
 from booking.hours.calendar import (
     Interval,
@@ -34,6 +36,7 @@ from booking.hours.calendar import (
 from booking.hours.repository import HoursRepository
 from booking.hours.schemas import weekly_rule
 from booking.offices.errors import OfficeNotFound
+from booking.offices.models import Office
 from booking.offices.repository import OfficeRepository
 from servicekit.db import utcnow
 
@@ -90,6 +93,45 @@ class Slot:
     end: datetime
 
 
+def service_info(service: Service) -> ServiceInfo:
+    return ServiceInfo(
+        id=service.id,
+        duration_minutes=service.duration_minutes,
+        leika=service.leika,
+        name_de=service.name_de,
+        name_en=service.name_en,
+        documents=tuple(
+            DocumentInfo(
+                id=document.id,
+                name_de=document.name_de,
+                name_en=document.name_en,
+                description_de=document.description_de,
+                description_en=document.description_en,
+                mandatory=document.mandatory,
+                accepted_formats=tuple(document.accepted_formats),
+            )
+            for document in service.documents
+        ),
+    )
+
+
+def office_info(office: Office) -> OfficeInfo:
+    return OfficeInfo(
+        id=office.id,
+        tenant=office.tenant,
+        name=office.name,
+        street=office.street,
+        postal_code=office.postal_code,
+        city=office.city,
+        time_zone=office.time_zone,
+        counters=office.counters,
+        slot_minutes=office.slot_minutes,
+        bookable_from_days=office.bookable_from_days,
+        bookable_until_days=office.bookable_until_days,
+        durations={o.service_id: o.duration_minutes for o in office.services},
+    )
+
+
 class Planner:
     def __init__(
         self,
@@ -115,22 +157,9 @@ class Planner:
         # Everything that can matter from yesterday on (a day of slack covers every zone).
         since = utcnow() - timedelta(days=2)
         services = {
-            service_id: ServiceInfo(id=service_id, duration_minutes=minutes)
-            for service_id, minutes in await self.services.durations(tenant)
+            service.id: service_info(service) for service in await self.services.list(tenant)
         }
-        offices = {
-            office.id: OfficeInfo(
-                id=office.id,
-                tenant=office.tenant,
-                time_zone=office.time_zone,
-                counters=office.counters,
-                slot_minutes=office.slot_minutes,
-                bookable_from_days=office.bookable_from_days,
-                bookable_until_days=office.bookable_until_days,
-                durations={o.service_id: o.duration_minutes for o in office.services},
-            )
-            for office in await self.offices.list(tenant)
-        }
+        offices = {office.id: office_info(office) for office in await self.offices.list(tenant)}
         rules: dict[uuid.UUID, list[WeeklyRule]] = {office_id: [] for office_id in offices}
         closures: dict[uuid.UUID, list[Interval]] = {office_id: [] for office_id in offices}
         if offices:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, or_, select, update
@@ -11,6 +12,14 @@ from sqlalchemy.orm import selectinload
 from booking.bookings.models import Booking, BookingItem, BookingStatus, SlotClaim
 from booking.db import insert_ignoring_conflicts
 from booking.offices.models import Office
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of claiming seats: taken or not, and the units known to be full now."""
+
+    taken: bool
+    full: list[datetime]
 
 
 class BookingRepository:
@@ -52,11 +61,11 @@ class BookingRepository:
         )
         return {(row[0], _utc(row[1])) for row in rows}
 
-    async def has_room(
+    async def full_among(
         self, office_id: uuid.UUID, units: Sequence[datetime], capacity: int, now: datetime
-    ) -> bool:
-        """A cheap early answer for a hold (the claim itself still decides)."""
-        row = await self.session.execute(
+    ) -> list[datetime]:
+        """Which of ``units`` are full now: a cheap early answer for a hold (claims decide)."""
+        rows = await self.session.execute(
             select(SlotClaim.unit_start)
             .where(
                 SlotClaim.office_id == office_id,
@@ -65,9 +74,8 @@ class BookingRepository:
             )
             .group_by(SlotClaim.unit_start)
             .having(func.count() >= capacity)
-            .limit(1)
         )
-        return row.first() is None
+        return [_utc(row[0]) for row in rows]
 
     async def claim(
         self,
@@ -78,16 +86,19 @@ class BookingRepository:
         capacity: int,
         expires_at: datetime | None,
         now: datetime,
-    ) -> bool:
-        """Take one seat of every unit for the booking, or report that some unit is full.
+        first_seat: int = 0,
+    ) -> Claim:
+        """Take one seat of every unit for the booking, or report the unit that is full.
 
         The seat is part of the primary key, so two transactions can never both own a seat;
         ``ON CONFLICT DO NOTHING`` turns a lost race into "try the next seat" instead of an
         error (PostgreSQL waits for the competing transaction to end before deciding).
+        Seats are tried from ``first_seat`` on, so that concurrent claimers of one process
+        start on different seats instead of queueing for the same one.
         Claims of expired holds are deleted first: that is what frees them.
         """
         if not units:
-            return True
+            return Claim(taken=True, full=[])
         await self.session.execute(
             delete(SlotClaim).where(
                 SlotClaim.office_id == office_id,
@@ -102,8 +113,11 @@ class BookingRepository:
             )
         )
         taken: set[tuple[datetime, int]] = {(_utc(row[0]), row[1]) for row in rows}
+        filled: list[datetime] = []
+        seats = [(first_seat + offset) % capacity for offset in range(capacity)]
         for unit in sorted(units):
-            for seat in range(capacity):
+            others = sum(1 for seat in seats if (unit, seat) in taken)
+            for seat in seats:
                 if (unit, seat) in taken:
                     continue
                 statement = insert_ignoring_conflicts(
@@ -117,9 +131,12 @@ class BookingRepository:
                 ).returning(SlotClaim.seat)
                 if (await self.session.execute(statement)).first() is not None:
                     break
+                others += 1
             else:
-                return False
-        return True
+                return Claim(taken=False, full=[unit])
+            if others + 1 >= capacity:
+                filled.append(unit)
+        return Claim(taken=True, full=filled)
 
     async def claims_of(self, booking_id: uuid.UUID) -> list[tuple[uuid.UUID, datetime]]:
         rows = await self.session.execute(

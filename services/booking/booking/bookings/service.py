@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from booking.access import is_citizen_of
-from booking.availability.service import Planner
+from booking.availability.cache import OfficeInfo, ServiceInfo
+from booking.availability.service import Planner, office_info, service_info
 from booking.bookings.errors import (
     BookingClosed,
     BookingLimitReached,
@@ -18,6 +19,7 @@ from booking.bookings.errors import (
     HoldLimitReached,
     SlotTaken,
 )
+from booking.bookings.gate import SeatGate
 from booking.bookings.models import Booking, BookingItem, BookingStatus
 from booking.bookings.repository import BookingRepository
 from booking.bookings.schemas import (
@@ -33,7 +35,6 @@ from booking.bookings.schemas import (
     RescheduleIn,
 )
 from booking.bookings.secrets import hash_token, new_code, new_manage_token, token_matches
-from booking.catalogue.models import Service
 from booking.catalogue.repository import ServiceRepository
 from booking.hours.calendar import day_bounds
 from booking.language import Language
@@ -76,16 +77,18 @@ class Bookings:
         offices: OfficeRepository,
         services: ServiceRepository,
         settings: BookingSettings,
+        gate: SeatGate,
     ) -> None:
         self.bookings = bookings
+        self.gate = gate
         self.planner = planner
         self.offices = offices
         self.directory = OfficeDirectory(offices)
         self.services = services
         self.settings = settings
         # Per request: what describing a booking needs, so it can be loaded before any lock.
-        self._offices: dict[uuid.UUID, Office] = {}
-        self._services: dict[uuid.UUID, Service] = {}
+        self._offices: dict[uuid.UUID, OfficeInfo] = {}
+        self._services: dict[uuid.UUID, ServiceInfo] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -98,59 +101,65 @@ class Bookings:
         plan = await self.planner.plan_for(tenant, data.office_id, services)
         self.planner.check_start(plan, start, now)
         units = plan.units(start)
-        if not await self.bookings.has_room(plan.office.id, units, plan.capacity, now):
-            raise SlotTaken("Every counter is booked at this time; pick another slot.")
+        office_id = plan.office.id
         subject = (
             principal.subject
             if principal is not None and is_citizen_of(principal, tenant)
             else None
         )
-        if subject is not None:
-            await self.bookings.lock_owners([f"booking-owner:{tenant}:subject:{subject}"])
-            if await self.bookings.live_holds(tenant, subject, now) >= (
-                self.settings.live_holds_per_citizen
-            ):
-                raise HoldLimitReached(
-                    f"At most {self.settings.live_holds_per_citizen} held slots at a time."
-                )
-        token = new_manage_token()
-        expires = now + timedelta(minutes=self.settings.hold_minutes)
-        booking = Booking(
-            id=uuid.uuid4(),
-            tenant=tenant,
-            office_id=plan.office.id,
-            code=new_code(),
-            status=BookingStatus.HELD,
-            starts_at=start,
-            ends_at=start + plan.length,
-            hold_expires_at=expires,
-            citizen_subject=subject,
-            manage_token_hash=hash_token(token),
-            language=language,
-            created_at=now,
-            items=[
-                BookingItem(
-                    position=position,
-                    service_id=service.id,
-                    duration_minutes=plan.duration_of(service),
-                )
-                for position, service in enumerate(services)
-            ],
-        )
-        # Everything the answer needs is read now: after the claim, this transaction holds
-        # seats that competing requests wait for, until it commits.
-        await self._remember_descriptions([booking])
-        await self.bookings.add(booking)
-        claimed = await self.bookings.claim(
-            office_id=plan.office.id,
-            units=units,
-            booking_id=booking.id,
-            capacity=plan.capacity,
-            expires_at=expires,
-            now=now,
-        )
-        if not claimed:
-            raise SlotTaken("Every counter is booked at this time; pick another slot.")
+        async with self.gate.admit(office_id, units, plan.capacity) as first_seat:
+            full = await self.bookings.full_among(office_id, units, plan.capacity, now)
+            if full:
+                self.gate.mark_full(office_id, full)
+                raise SlotTaken("Every counter is booked at this time; pick another slot.")
+            if subject is not None:
+                await self.bookings.lock_owners([f"booking-owner:{tenant}:subject:{subject}"])
+                if await self.bookings.live_holds(tenant, subject, now) >= (
+                    self.settings.live_holds_per_citizen
+                ):
+                    raise HoldLimitReached(
+                        f"At most {self.settings.live_holds_per_citizen} held slots at a time."
+                    )
+            token = new_manage_token()
+            expires = now + timedelta(minutes=self.settings.hold_minutes)
+            booking = Booking(
+                id=uuid.uuid4(),
+                tenant=tenant,
+                office_id=office_id,
+                code=new_code(),
+                status=BookingStatus.HELD,
+                starts_at=start,
+                ends_at=start + plan.length,
+                hold_expires_at=expires,
+                citizen_subject=subject,
+                manage_token_hash=hash_token(token),
+                language=language,
+                created_at=now,
+                items=[
+                    BookingItem(
+                        position=position,
+                        service_id=service.id,
+                        duration_minutes=plan.duration_of(service),
+                    )
+                    for position, service in enumerate(services)
+                ],
+            )
+            # Everything the answer needs is read now: after the claim, this transaction holds
+            # seats that competing requests wait for, until it commits.
+            await self._remember_descriptions([booking])
+            await self.bookings.add(booking)
+            claim = await self.bookings.claim(
+                office_id=office_id,
+                units=units,
+                booking_id=booking.id,
+                capacity=plan.capacity,
+                expires_at=expires,
+                now=now,
+                first_seat=first_seat,
+            )
+            self.gate.mark_full(office_id, claim.full)
+            if not claim.taken:
+                raise SlotTaken("Every counter is booked at this time; pick another slot.")
         self.planner.cache.forget_bookings(tenant)
         return booking, token
 
@@ -223,6 +232,7 @@ class Bookings:
             return booking
         if booking.status == BookingStatus.CONFIRMED and booking.starts_at <= now:
             raise BookingClosed("The appointment has begun; it can no longer be cancelled.")
+        self.gate.forget(await self.bookings.claims_of(booking.id))
         await self.bookings.release(booking.id)
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
@@ -253,7 +263,7 @@ class Bookings:
         old = set(await self.bookings.claims_of(booking.id))
         # The new seats are taken while the old ones are still held: a lost race leaves the
         # booking exactly as it was.
-        claimed = await self.bookings.claim(
+        claim = await self.bookings.claim(
             office_id=office_id,
             units=[unit for unit in new_units if (office_id, unit) not in old],
             booking_id=booking.id,
@@ -261,10 +271,13 @@ class Bookings:
             expires_at=None,
             now=now,
         )
-        if not claimed:
+        self.gate.mark_full(office_id, claim.full)
+        if not claim.taken:
             raise SlotTaken("Every counter is booked at the new time; the booking is unchanged.")
         keep = {(office_id, unit) for unit in new_units}
-        await self.bookings.release(booking.id, [claim for claim in old if claim not in keep])
+        freed = [unit for unit in old if unit not in keep]
+        await self.bookings.release(booking.id, freed)
+        self.gate.forget(freed)
         by_id = {service.id: service for service in services}
         for item in booking.items:
             item.duration_minutes = plan.duration_of(by_id[item.service_id])
@@ -311,15 +324,31 @@ class Bookings:
         ]
 
     async def _remember_descriptions(self, bookings: Sequence[Booking]) -> None:
-        """Load the offices and services (with documents) these bookings name, once per request."""
-        missing_offices = {b.office_id for b in bookings} - self._offices.keys()
-        if missing_offices:
-            self._offices.update(await self.offices.get_many(missing_offices))
+        """The offices and services (with documents) these bookings name, once per request.
+
+        They come from the tenant's snapshot (see ``availability.cache``); what it does not
+        hold yet (created after it was taken) is read from the database.
+        """
         for tenant in {b.tenant for b in bookings}:
-            ids = {item.service_id for b in bookings if b.tenant == tenant for item in b.items}
-            ids -= self._services.keys()
-            if ids:
-                self._services.update({s.id: s for s in await self.services.get_many(tenant, ids)})
+            snapshot = await self.planner.snapshot(tenant)
+            offices = {b.office_id for b in bookings if b.tenant == tenant} - self._offices.keys()
+            services = {
+                item.service_id for b in bookings if b.tenant == tenant for item in b.items
+            } - self._services.keys()
+            self._offices.update(
+                {i: snapshot.offices[i] for i in offices & snapshot.offices.keys()}
+            )
+            self._services.update(
+                {i: snapshot.services[i] for i in services & snapshot.services.keys()}
+            )
+            offices -= snapshot.offices.keys()
+            services -= snapshot.services.keys()
+            if offices:
+                found = await self.offices.list(tenant, office_ids=offices)
+                self._offices.update({office.id: office_info(office) for office in found})
+            if services:
+                found_services = await self.services.get_many(tenant, services)
+                self._services.update({s.id: service_info(s) for s in found_services})
 
     async def office_of(self, booking: Booking) -> Office:
         return (await self.offices.get_many([booking.office_id]))[booking.office_id]
@@ -327,8 +356,8 @@ class Bookings:
     def _out(
         self,
         booking: Booking,
-        office: Office,
-        services: dict[uuid.UUID, Service],
+        office: OfficeInfo,
+        services: dict[uuid.UUID, ServiceInfo],
         language: Language,
         now: datetime,
         with_contact: bool,
@@ -375,7 +404,7 @@ class Bookings:
 
     @staticmethod
     def _checklist(
-        booking: Booking, services: dict[uuid.UUID, Service], language: Language
+        booking: Booking, services: dict[uuid.UUID, ServiceInfo], language: Language
     ) -> list[ChecklistItem]:
         english = language == "en"
         return [
@@ -393,12 +422,8 @@ class Bookings:
         ]
 
     async def checklist(self, booking: Booking, language: Language) -> Checklist:
-        services = {
-            s.id: s
-            for s in await self.services.get_many(
-                booking.tenant, [item.service_id for item in booking.items]
-            )
-        }
+        await self._remember_descriptions([booking])
+        services = self._services
         return Checklist(
             booking_id=booking.id,
             tenant=booking.tenant,

@@ -30,12 +30,6 @@ class ServiceRepository:
         )
         return result.all()
 
-    async def durations(self, tenant: str) -> list[tuple[uuid.UUID, int]]:
-        rows = await self.session.execute(
-            select(Service.id, Service.duration_minutes).where(Service.tenant == tenant)
-        )
-        return [(row[0], row[1]) for row in rows]
-
     async def get_by_leika(self, tenant: str, leika: str) -> Service | None:
         result = await self.session.scalars(
             select(Service)

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import icalendar
+import pytest
 from booking_factories import (
     CONTACT,
     OTHER_TENANT,
@@ -133,6 +134,7 @@ async def test_start_outside_opening_hours_or_off_grid_is_422(
         assert response.json()["type"] == "urn:rathaus:problem:slot-not-offered"
 
 
+@pytest.mark.usefixtures("no_full_slot_memory")
 async def test_expired_hold_frees_the_slot_without_any_job(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
@@ -391,6 +393,7 @@ async def test_hold_with_idempotency_key_replays_and_rejects_a_changed_body(
     assert all(erika["Idempotency-Key"] not in r.key for r in stored)
 
 
+@pytest.mark.usefixtures("no_full_slot_memory")
 async def test_failed_request_forgets_its_idempotency_key(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
