@@ -36,6 +36,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -54,6 +55,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 CLIENTS = 32
 CONTENDED_SLOTS = 120
 CONTENDED_CAPACITY = 3
+REPLICAS = (1, 2)
 
 
 def free_port() -> int:
@@ -163,12 +165,17 @@ class Connection:
             await self.writer.wait_closed()
 
 
-async def contended(port: int, fixture: dict[str, Any], slots: list[datetime]) -> dict[str, Any]:
-    """32 clients, each trying every slot in order (hold, then confirm); bookings per second."""
+async def contended(
+    ports: list[int], fixture: dict[str, Any], slots: list[datetime]
+) -> dict[str, Any]:
+    """32 clients, each trying every slot in order (hold, then confirm); bookings per second.
+
+    With several replicas of the service, the clients are spread over them evenly.
+    """
     counts = {"confirmed": 0, "hold_409": 0, "confirm_409": 0, "other": 0}
 
     async def client(number: int) -> None:
-        connection = Connection("127.0.0.1", port)
+        connection = Connection("127.0.0.1", ports[number % len(ports)])
         try:
             for index, start in enumerate(slots):
                 status, body = await connection.request(
@@ -272,9 +279,9 @@ def next_month(today: date) -> str:
     return first.strftime("%Y-%m")
 
 
-def contended_slots(now: datetime) -> list[datetime]:
+def contended_slots(now: datetime, first_day: int) -> list[datetime]:
     slots: list[datetime] = []
-    day = now.astimezone(BERLIN).date() + timedelta(days=1)
+    day = now.astimezone(BERLIN).date() + timedelta(days=first_day)
     while len(slots) < CONTENDED_SLOTS:
         start = datetime.combine(day, datetime.min.time().replace(hour=8), tzinfo=BERLIN)
         for n in range(60):
@@ -283,12 +290,26 @@ def contended_slots(now: datetime) -> list[datetime]:
     return slots[:CONTENDED_SLOTS]
 
 
+Starter = Callable[[dict[str, str]], tuple[subprocess.Popen[bytes], int]]
+
+
 def contended_figures(
-    port: int, fixture: dict[str, Any], now: datetime, dsn: str, params: dict[str, str]
+    start: Starter, fixture: dict[str, Any], now: datetime, dsn: str, params: dict[str, str]
 ) -> dict[str, Any]:
-    """(b): the service's race, then pgbench's, then the overbooking checks in SQL."""
-    slots = contended_slots(now)
-    service_run = asyncio.run(contended(port, fixture, slots))
+    """(b): the service's race (one replica, then two, each on slots of its own days), then
+    pgbench's, then the overbooking checks in SQL."""
+    service_runs: dict[int, dict[str, Any]] = {}
+    for offset, replicas in enumerate(REPLICAS):
+        started = [start({}) for _ in range(replicas)]
+        try:
+            slots = contended_slots(now, first_day=1 + 3 * offset)
+            service_runs[replicas] = asyncio.run(
+                contended([port for _, port in started], fixture, slots)
+            )
+        finally:
+            for process, _ in started:
+                process.terminate()
+                process.wait(timeout=30)
     asyncio.run(
         sql(
             dsn,
@@ -327,7 +348,7 @@ def contended_figures(
         )
     )
     return {
-        "service": service_run,
+        "service": service_runs,
         "sql": sql_run,
         "pgbench_units": pgbench_units,
         "overbooked_claims": len(overbooked_claims),
@@ -337,21 +358,28 @@ def contended_figures(
 
 
 def contended_lines(race: dict[str, Any]) -> list[str]:
-    service_run, sql_run = race["service"], race["sql"]
-    return [
+    sql_run = race["sql"]
+    lines = [
         f"(b) Contended booking: {CLIENTS} clients, {CONTENDED_SLOTS} slots x "
         f"{CONTENDED_CAPACITY} counters, each client tries every slot in order",
         "",
-        "| path | confirmed | seconds | confirmed/s |",
-        "|---|---:|---:|---:|",
-        f"| service (HTTP hold + confirm) | {service_run['confirmed']} | "
-        f"{service_run['seconds']:.2f} | {service_run['per_s']:.0f} |",
+        "| path | confirmed | seconds | confirmed/s | ratio to pgbench | lost holds (409) | "
+        "lost confirmations | other answers |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for replicas, run in race["service"].items():
+        lines.append(
+            f"| service, {replicas} process{'es' if replicas > 1 else ''} (HTTP hold + confirm) | "
+            f"{run['confirmed']} | {run['seconds']:.2f} | {run['per_s']:.0f} | "
+            f"{run['per_s'] / sql_run['per_s']:.2f} | {run['hold_409']} | "
+            f"{run['confirm_409']} | {run['other']} |"
+        )
+    return [
+        *lines,
         f"| pgbench (same conditional insert + confirm in SQL, {race['pgbench_units']} units) | "
-        f"{sql_run['confirmed']} | {sql_run['seconds']:.2f} | {sql_run['per_s']:.0f} |",
+        f"{sql_run['confirmed']} | {sql_run['seconds']:.2f} | {sql_run['per_s']:.0f} | 1.00 | "
+        "| | |",
         "",
-        f"Ratio service/pgbench: {service_run['per_s'] / sql_run['per_s']:.2f}. "
-        f"Lost holds (409): {service_run['hold_409']}, lost confirmations: "
-        f"{service_run['confirm_409']}, other answers: {service_run['other']}.",
         f"Overbooked (SQL, after the run): slot units over capacity: "
         f"{race['overbooked_claims']}, confirmed bookings over capacity: "
         f"{race['overbooked_bookings']}, pgbench units over capacity: "
@@ -421,8 +449,7 @@ def main() -> None:
 
         now = datetime.now(UTC)
         if args.contended_only:
-            process, port = start({})
-            print("\n".join(contended_lines(contended_figures(port, fixture, now, dsn, params))))
+            print("\n".join(contended_lines(contended_figures(start, fixture, now, dsn, params))))
             return
         process, port = start({})
         base = f"http://127.0.0.1:{port}"
@@ -463,7 +490,10 @@ def main() -> None:
             for name, path in paths.items()
         }
 
-        race = contended_figures(port, fixture, now, dsn, params)
+        process.terminate()
+        process.wait(timeout=30)
+        process = None
+        race = contended_figures(start, fixture, now, dsn, params)
     finally:
         if process is not None:
             process.terminate()
