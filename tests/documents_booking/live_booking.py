@@ -173,6 +173,15 @@ class Appointment:
         """The headers of the booking's manage link."""
         return {"X-Manage-Token": self.manage_token}
 
+    @property
+    def documents_path(self) -> str:
+        """Documents' path of this appointment's documents."""
+        return f"/documents/v1/bookings/{self.booking_id}/documents"
+
+    def upload_path(self, item: int = 0) -> str:
+        """Documents' upload path for the ``item``-th document on the checklist."""
+        return f"/documents/v1/bookings/{self.booking_id}/items/{self.item_ids[item]}/documents"
+
 
 async def book(
     booking: httpx.AsyncClient,
@@ -226,6 +235,9 @@ class LiveBooking:
     http: httpx.AsyncClient
     office: Office
     other_office: Office
+    citizen: dict[str, str]
+    """citizen-1's headers for making appointments: signed once, since signing costs tens of
+    milliseconds, and valid all day."""
     slots: Iterator[datetime] = field(default_factory=distinct_slots)
 
     @property
@@ -243,7 +255,10 @@ class LiveBooking:
             await http.aclose()
             server.stop()
             raise
-        return cls(server, database_url, http, office, other)
+        citizen = tokens.headers(
+            sub="citizen-1", tenant=TENANT, roles=["citizen"], expires_in=24 * 3600
+        )
+        return cls(server, database_url, http, office, other, citizen)
 
     async def stop(self) -> None:
         await self.http.aclose()

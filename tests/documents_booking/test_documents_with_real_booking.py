@@ -82,7 +82,7 @@ async def test_citizen_clerk_and_strangers_against_real_booking(
         mine = await book(booking, office, start=local_start(7, 9), headers=citizen)
 
         upload = await documents.post(
-            f"/documents/v1/bookings/{mine.booking_id}/items/{mine.item_ids[0]}/documents",
+            mine.upload_path(0),
             content=PDF,
             headers=citizen,
             params={"filename": "Lichtbild.pdf"},
@@ -90,9 +90,7 @@ async def test_citizen_clerk_and_strangers_against_real_booking(
         assert upload.status_code == 201, upload.text
         document_id = upload.json()["id"]
 
-        listed = await documents.get(
-            f"/documents/v1/bookings/{mine.booking_id}/documents", headers=citizen
-        )
+        listed = await documents.get(mine.documents_path, headers=citizen)
         assert listed.status_code == 200
         assert [i["status"] for i in listed.json()["items"]] == ["submitted", "missing"]
         assert listed.json()["complete"] is False
@@ -122,7 +120,7 @@ async def test_citizen_clerk_and_strangers_against_real_booking(
         cancelled = await cancel(booking, mine)
         assert cancelled.status_code == 200, cancelled.text
         late = await documents.post(
-            f"/documents/v1/bookings/{mine.booking_id}/items/{mine.item_ids[1]}/documents",
+            mine.upload_path(1),
             content=PDF,
             headers=citizen,
         )
@@ -145,9 +143,7 @@ async def test_anonymous_booking_uploads_with_its_manage_link(
             headers=link,
         )
         assert response.status_code == 201, response.text
-    listed = await documents.get(
-        f"/documents/v1/bookings/{anonymous.booking_id}/documents", headers=link
-    )
+    listed = await documents.get(anonymous.documents_path, headers=link)
 
     assert listed.json()["complete"] is True
     assert listed.json()["booking_id"] == anonymous.booking_id
