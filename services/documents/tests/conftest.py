@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import struct
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,21 @@ from documents.settings import DocumentsSettings
 from servicekit.settings import Environment
 from servicekit.testing import ServiceUnderTest
 from servicekit.testing.live import LiveServer, free_port, run_live_server
+from servicekit.testing.plugin import DatabaseRegistry
+from servicekit.testing.tokens import TokenFactory
+
+# The real booking service for these tests lives in one module that the cross-service tests
+# share (tests/documents_booking/live_booking.py): the repository root makes it importable as
+# ``tests.documents_booking.live_booking`` however pytest was started.
+ROOT = Path(__file__).resolve().parents[3]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
+from tests.documents_booking.live_booking import (  # noqa: E402
+    Appointment,
+    LiveBooking,
+    fresh_database,
+)
 
 TEST_KEK = base64.b64encode(os.urandom(32)).decode()
 # One folder for every test app's blobs, removed when the run ends.
@@ -110,6 +126,45 @@ async def fake_clamd() -> AsyncIterator[FakeClamd]:
     await clamd.start()
     yield clamd
     await clamd.stop()
+
+
+@pytest.fixture(scope="session")
+async def live_booking(
+    tokens: TokenFactory, database_registry: DatabaseRegistry, db_backend: str
+) -> AsyncIterator[LiveBooking]:
+    """The real booking service on its own database (this run's backend), for every test."""
+    booking = await LiveBooking.start(
+        tokens, fresh_database(database_registry, db_backend, "booking")
+    )
+    yield booking
+    await booking.stop()
+
+
+@pytest.fixture(scope="session")
+async def booking_client(live_booking: LiveBooking) -> AsyncIterator[BookingClient]:
+    """One client of the live booking service for every app under test: making an httpx
+    client costs tens of milliseconds (its TLS context), asking booking through one does not."""
+    client = BookingClient(live_booking.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def app(app: FastAPI, booking_client: BookingClient) -> FastAPI:
+    """The plugin's app under test, asking the live booking service about bookings."""
+    await app.state.components.booking.aclose()
+    app.state.components.booking = booking_client
+    return app
+
+
+@pytest.fixture
+async def appointment(live_booking: LiveBooking) -> AsyncIterator[Appointment]:
+    """A fresh appointment of citizen-1 at ``live_booking.office``, cancelled afterwards."""
+    booked = await live_booking.book(live_booking.citizen)
+    yield booked
+    # Frees citizen-1's quota of upcoming bookings; a begun appointment cannot be cancelled.
+    cancelled = await live_booking.cancel(booked)
+    assert cancelled.status_code in {200, 409}, cancelled.text
 
 
 @dataclass
