@@ -13,13 +13,14 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from documents.clients.booking import BookingClient
 from documents.storage.local import LocalBlobStore
 from documents.uploads.models import Document
 from servicekit.testing.tokens import TokenFactory
+from tests.documents_booking.live_booking import Appointment, LiveBooking, start_booking_server
 
 LIMIT = 256 * 1024  # the tests' configured max_upload_bytes
 CANARY = b"CANARY-Erika-Mustermann-1964-08-12"
-UPLOAD = "/documents/v1/bookings/bk-1/items/passport/documents"
 
 
 def pdf(size: int = 20_000, canary: bytes = CANARY) -> bytes:
@@ -54,16 +55,28 @@ async def assert_nothing_left(app: FastAPI, session: AsyncSession) -> None:
 
 
 async def upload_raw(
-    client: httpx.AsyncClient, headers: dict[str, str], content: Any, **params: str
+    client: httpx.AsyncClient,
+    appointment: Appointment,
+    headers: dict[str, str],
+    content: Any,
+    **params: str,
 ) -> httpx.Response:
-    return await client.post(UPLOAD, content=content, headers=headers, params=params)
+    return await client.post(
+        appointment.upload_path(), content=content, headers=headers, params=params
+    )
 
 
 async def upload_multipart(
-    client: httpx.AsyncClient, headers: dict[str, str], data: bytes, filename: str
+    client: httpx.AsyncClient,
+    appointment: Appointment,
+    headers: dict[str, str],
+    data: bytes,
+    filename: str,
 ) -> httpx.Response:
     return await client.post(
-        UPLOAD, files={"file": (filename, data, "application/pdf")}, headers=headers
+        appointment.upload_path(),
+        files={"file": (filename, data, "application/pdf")},
+        headers=headers,
     )
 
 
@@ -71,13 +84,15 @@ async def upload_multipart(
 
 
 async def test_raw_pdf_upload_is_stored_encrypted_with_its_sha256(
-    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, app: FastAPI, appointment: Appointment, tokens: TokenFactory
 ) -> None:
     import hashlib
 
     data = pdf()
 
-    response = await upload_raw(client, citizen(tokens), data, filename="Reisepass.pdf")
+    response = await upload_raw(
+        client, appointment, citizen(tokens), data, filename="Reisepass.pdf"
+    )
 
     assert response.status_code == 201, response.text
     body = response.json()
@@ -90,12 +105,12 @@ async def test_raw_pdf_upload_is_stored_encrypted_with_its_sha256(
 
 
 async def test_multipart_png_upload_takes_the_type_from_the_content(
-    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(5000)
 
     response = await client.post(
-        UPLOAD,
+        appointment.upload_path(),
         files={"file": ("foto.pdf", png, "application/pdf")},
         headers=citizen(tokens),
     )
@@ -106,9 +121,9 @@ async def test_multipart_png_upload_takes_the_type_from_the_content(
 
 
 async def test_blob_on_disk_holds_no_plaintext(
-    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, app: FastAPI, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    response = await upload_raw(client, citizen(tokens), pdf(100_000))
+    response = await upload_raw(client, appointment, citizen(tokens), pdf(100_000))
     assert response.status_code == 201
 
     files = [p for p in store(app).directory.rglob("*") if p.is_file()]
@@ -120,11 +135,11 @@ async def test_blob_on_disk_holds_no_plaintext(
 
 
 async def test_two_identical_uploads_give_different_ciphertexts(
-    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, app: FastAPI, appointment: Appointment, tokens: TokenFactory
 ) -> None:
     data = pdf()
     for _ in range(2):
-        assert (await upload_raw(client, citizen(tokens), data)).status_code == 201
+        assert (await upload_raw(client, appointment, citizen(tokens), data)).status_code == 201
 
     blobs = [p.read_bytes() for p in store(app).directory.rglob("*") if p.is_file()]
 
@@ -133,9 +148,9 @@ async def test_two_identical_uploads_give_different_ciphertexts(
 
 
 async def test_exactly_the_limit_is_accepted(
-    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    response = await upload_raw(client, citizen(tokens), pdf(LIMIT))
+    response = await upload_raw(client, appointment, citizen(tokens), pdf(LIMIT))
 
     assert response.status_code == 201, response.text
     assert response.json()["size_bytes"] == LIMIT
@@ -164,12 +179,12 @@ async def test_content_outside_the_allow_list_is_415_and_leaves_nothing(
     client: httpx.AsyncClient,
     app: FastAPI,
     session: AsyncSession,
-    booking: Any,
+    appointment: Appointment,
     tokens: TokenFactory,
     content: bytes,
     filename: str,
 ) -> None:
-    response = await upload_multipart(client, citizen(tokens), content, filename)
+    response = await upload_multipart(client, appointment, citizen(tokens), content, filename)
 
     assert response.status_code == 415
     assert response.headers["content-type"] == "application/problem+json"
@@ -182,12 +197,12 @@ async def test_path_in_the_file_name_is_422_and_leaves_nothing(
     client: httpx.AsyncClient,
     app: FastAPI,
     session: AsyncSession,
-    booking: Any,
+    appointment: Appointment,
     tokens: TokenFactory,
     name: str,
 ) -> None:
-    multipart = await upload_multipart(client, citizen(tokens), pdf(), name)
-    raw = await upload_raw(client, citizen(tokens), pdf(), filename=name)
+    multipart = await upload_multipart(client, appointment, citizen(tokens), pdf(), name)
+    raw = await upload_raw(client, appointment, citizen(tokens), pdf(), filename=name)
 
     for response in (multipart, raw):
         assert response.status_code == 422
@@ -199,11 +214,13 @@ async def test_one_byte_over_the_limit_is_413_and_leaves_nothing(
     client: httpx.AsyncClient,
     app: FastAPI,
     session: AsyncSession,
-    booking: Any,
+    appointment: Appointment,
     tokens: TokenFactory,
 ) -> None:
-    raw = await upload_raw(client, citizen(tokens), pdf(LIMIT + 1))
-    multipart = await upload_multipart(client, citizen(tokens), pdf(LIMIT + 1), "big.pdf")
+    raw = await upload_raw(client, appointment, citizen(tokens), pdf(LIMIT + 1))
+    multipart = await upload_multipart(
+        client, appointment, citizen(tokens), pdf(LIMIT + 1), "big.pdf"
+    )
 
     for response in (raw, multipart):
         assert response.status_code == 413
@@ -216,7 +233,7 @@ async def test_chunked_body_without_length_is_cut_off_with_413_and_leaves_nothin
     client: httpx.AsyncClient,
     app: FastAPI,
     session: AsyncSession,
-    booking: Any,
+    appointment: Appointment,
     tokens: TokenFactory,
 ) -> None:
     sent = 0
@@ -228,7 +245,7 @@ async def test_chunked_body_without_length_is_cut_off_with_413_and_leaves_nothin
             sent += 8192
             yield b"0" * 8192
 
-    response = await upload_raw(client, citizen(tokens), endless())
+    response = await upload_raw(client, appointment, citizen(tokens), endless())
 
     assert response.status_code == 413
     assert response.json()["type"] == "urn:rathaus:problem:upload-too-large"
@@ -240,7 +257,7 @@ async def test_declared_length_over_the_limit_is_refused_before_reading(
     client: httpx.AsyncClient,
     app: FastAPI,
     session: AsyncSession,
-    booking: Any,
+    appointment: Appointment,
     tokens: TokenFactory,
 ) -> None:
     reads: list[int] = []
@@ -250,7 +267,7 @@ async def test_declared_length_over_the_limit_is_refused_before_reading(
         yield b"%PDF-"
 
     headers = {**citizen(tokens), "Content-Length": str(LIMIT + 1)}
-    response = await client.post(UPLOAD, content=body(), headers=headers)
+    response = await client.post(appointment.upload_path(), content=body(), headers=headers)
 
     assert response.status_code == 413
     assert reads == [], "the body must not be read"
@@ -261,11 +278,14 @@ async def test_multipart_without_a_file_part_is_400(
     client: httpx.AsyncClient,
     app: FastAPI,
     session: AsyncSession,
-    booking: Any,
+    appointment: Appointment,
     tokens: TokenFactory,
 ) -> None:
     response = await client.post(
-        UPLOAD, data={"note": "hello"}, files={"other": ("a", b"x")}, headers=citizen(tokens)
+        appointment.upload_path(),
+        data={"note": "hello"},
+        files={"other": ("a", b"x")},
+        headers=citizen(tokens),
     )
 
     assert response.status_code == 400
@@ -277,7 +297,7 @@ async def test_per_tenant_limit_overrides_the_default(
     client: httpx.AsyncClient,
     app: FastAPI,
     session: AsyncSession,
-    booking: Any,
+    appointment: Appointment,
     tokens: TokenFactory,
 ) -> None:
     settings = app.state.components.settings
@@ -285,7 +305,7 @@ async def test_per_tenant_limit_overrides_the_default(
         update={"tenant_max_upload_bytes": {"06999001": 10_000}}
     )
 
-    response = await upload_raw(client, citizen(tokens), pdf(10_001))
+    response = await upload_raw(client, appointment, citizen(tokens), pdf(10_001))
 
     assert response.status_code == 413
     assert response.json()["limit_bytes"] == 10_000
@@ -296,10 +316,10 @@ async def test_per_tenant_limit_overrides_the_default(
 
 
 async def test_unknown_checklist_item_is_404(
-    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
     response = await client.post(
-        "/documents/v1/bookings/bk-1/items/nonsense/documents",
+        f"/documents/v1/bookings/{appointment.booking_id}/items/nonsense/documents",
         content=pdf(),
         headers=citizen(tokens),
     )
@@ -309,9 +329,9 @@ async def test_unknown_checklist_item_is_404(
 
 
 async def test_another_citizens_booking_and_document_are_404(
-    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    created = await upload_raw(client, citizen(tokens), pdf())
+    created = await upload_raw(client, appointment, citizen(tokens), pdf())
     document_id = created.json()["id"]
     stranger = citizen(tokens, sub="citizen-2")
 
@@ -319,8 +339,8 @@ async def test_another_citizens_booking_and_document_are_404(
         await client.get(f"/documents/v1/documents/{document_id}", headers=stranger),
         await client.get(f"/documents/v1/documents/{document_id}/content", headers=stranger),
         await client.delete(f"/documents/v1/documents/{document_id}", headers=stranger),
-        await client.get("/documents/v1/bookings/bk-1/documents", headers=stranger),
-        await upload_raw(client, stranger, pdf()),
+        await client.get(appointment.documents_path, headers=stranger),
+        await upload_raw(client, appointment, stranger, pdf()),
     ):
         assert response.status_code == 404, response.text
     unknown = await client.get(f"/documents/v1/documents/{'0' * 32}", headers=stranger)
@@ -332,9 +352,9 @@ async def test_another_citizens_booking_and_document_are_404(
 
 
 async def test_clerk_of_another_municipality_gets_404(
-    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    document_id = (await upload_raw(client, citizen(tokens), pdf())).json()["id"]
+    document_id = (await upload_raw(client, appointment, citizen(tokens), pdf())).json()["id"]
 
     response = await client.get(
         f"/documents/v1/documents/{document_id}/content",
@@ -345,22 +365,38 @@ async def test_clerk_of_another_municipality_gets_404(
     assert response.status_code == 404
 
 
-async def test_without_any_credentials_it_is_401(client: httpx.AsyncClient, booking: Any) -> None:
-    response = await client.get("/documents/v1/bookings/bk-1/documents")
+async def test_clerk_of_another_office_gets_404_while_the_offices_clerk_reads(
+    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
+) -> None:
+    # Booking decides by its office staff: clerk-1 works at the appointment's office, clerk-2
+    # at another office of the same municipality.
+    document_id = (await upload_raw(client, appointment, citizen(tokens), pdf())).json()["id"]
+    url = f"/documents/v1/documents/{document_id}/content"
+    purpose = {"purpose": "Terminvorbereitung"}
+
+    of_the_office = await client.get(url, headers=clerk(tokens), params=purpose)
+    of_another = await client.get(url, headers=clerk(tokens, sub="clerk-2"), params=purpose)
+    listed = await client.get(appointment.documents_path, headers=clerk(tokens, sub="clerk-2"))
+
+    assert of_the_office.status_code == 200
+    assert of_another.status_code == 404
+    assert listed.status_code == 404
+
+
+async def test_without_any_credentials_it_is_401(
+    client: httpx.AsyncClient, appointment: Appointment
+) -> None:
+    response = await client.get(appointment.documents_path)
 
     assert response.status_code == 401
     assert response.json()["type"] == "urn:rathaus:problem:invalid-token"
 
 
 async def test_manage_link_token_gives_the_citizen_access(
-    client: httpx.AsyncClient, booking: Any
+    client: httpx.AsyncClient, appointment: Appointment
 ) -> None:
-    headers = {"X-Manage-Token": "manage-secret-1"}
-
-    created = await upload_raw(client, headers, pdf(), filename="pass.pdf")
-    wrong = await client.get(
-        "/documents/v1/bookings/bk-1/documents", headers={"X-Manage-Token": "guess"}
-    )
+    created = await upload_raw(client, appointment, appointment.link, pdf(), filename="pass.pdf")
+    wrong = await client.get(appointment.documents_path, headers={"X-Manage-Token": "guess"})
 
     assert created.status_code == 201
     assert wrong.status_code == 404
@@ -370,13 +406,23 @@ async def test_booking_down_fails_closed_with_503(
     client: httpx.AsyncClient,
     app: FastAPI,
     session: AsyncSession,
-    booking: Any,
+    appointment: Appointment,
+    live_booking: LiveBooking,
     tokens: TokenFactory,
 ) -> None:
-    booking.down = True
+    # A booking server of its own on the same booking database, shut down midway: documents
+    # then meets a closed port, as when booking is down.
+    server = start_booking_server(tokens, live_booking.database_url)
+    app.state.components.booking = BookingClient(server.url)
+    try:
+        while_up = await client.get(appointment.documents_path, headers=citizen(tokens))
+        server.stop()
+        response = await upload_raw(client, appointment, citizen(tokens), pdf())
+    finally:
+        server.stop()
+        await app.state.components.booking.aclose()
 
-    response = await upload_raw(client, citizen(tokens), pdf())
-
+    assert while_up.status_code == 200
     assert response.status_code == 503
     assert response.json()["type"] == "urn:rathaus:problem:booking-unavailable"
     await assert_nothing_left(app, session)
@@ -386,11 +432,11 @@ async def test_booking_down_fails_closed_with_503(
 
 
 async def test_download_streams_the_plaintext_as_an_attachment(
-    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
     data = pdf(50_000)
     document_id = (
-        await upload_raw(client, citizen(tokens), data, filename="Bürger Antrag.pdf")
+        await upload_raw(client, appointment, citizen(tokens), data, filename="Bürger Antrag.pdf")
     ).json()["id"]
 
     response = await client.get(
@@ -414,9 +460,9 @@ def _flip(path: Path, offset: int) -> None:
 
 
 async def test_flipped_byte_in_the_first_chunk_is_an_integrity_error(
-    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, app: FastAPI, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    document_id = (await upload_raw(client, citizen(tokens), pdf(20_000))).json()["id"]
+    document_id = (await upload_raw(client, appointment, citizen(tokens), pdf(20_000))).json()["id"]
     [blob] = [p for p in store(app).directory.rglob("*") if p.is_file()]
     _flip(blob, 100)
 
@@ -430,10 +476,10 @@ async def test_flipped_byte_in_the_first_chunk_is_an_integrity_error(
 
 
 async def test_flipped_byte_later_on_aborts_the_stream_without_altered_bytes(
-    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, app: FastAPI, appointment: Appointment, tokens: TokenFactory
 ) -> None:
     data = pdf(60_000)
-    document_id = (await upload_raw(client, citizen(tokens), data)).json()["id"]
+    document_id = (await upload_raw(client, appointment, citizen(tokens), data)).json()["id"]
     [blob] = [p for p in store(app).directory.rglob("*") if p.is_file()]
     _flip(blob, blob.stat().st_size - 100)  # inside the last chunk
     received = bytearray()
@@ -457,37 +503,39 @@ async def test_cancelled_booking_takes_no_more_uploads(
     client: httpx.AsyncClient,
     app: FastAPI,
     session: AsyncSession,
-    booking: Any,
+    appointment: Appointment,
+    live_booking: LiveBooking,
     tokens: TokenFactory,
 ) -> None:
-    booking.add("bk-gone", status="cancelled")
+    cancelled = await live_booking.cancel(appointment)
 
-    response = await client.post(
-        "/documents/v1/bookings/bk-gone/items/passport/documents",
-        content=pdf(),
-        headers=citizen(tokens),
-    )
+    response = await upload_raw(client, appointment, citizen(tokens), pdf())
 
+    assert cancelled.status_code == 200, cancelled.text
     assert response.status_code == 409
     assert response.json()["type"] == "urn:rathaus:problem:booking-closed"
     await assert_nothing_left(app, session)
 
 
-async def test_a_partner_client_gets_no_citizen_rights_even_if_booking_answers(
-    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+async def test_a_partner_client_gets_no_citizen_rights_on_a_booking_it_made(
+    client: httpx.AsyncClient, live_booking: LiveBooking, tokens: TokenFactory
 ) -> None:
-    booking.add("bk-partner", owner="partner-1")
     partner = tokens.headers(sub="partner-1", tenant="06999001", roles=["partner"])
+    made = await live_booking.book(partner)
+    try:
+        by_token = await client.get(made.documents_path, headers=partner)
+        by_link = await client.get(made.documents_path, headers=made.link)
+    finally:
+        await live_booking.cancel(made)
 
-    response = await client.get("/documents/v1/bookings/bk-partner/documents", headers=partner)
-
-    assert response.status_code == 404
+    assert by_token.status_code == 404
+    assert by_link.status_code == 200
 
 
 async def test_missing_blob_is_an_integrity_error_not_a_crash(
-    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, app: FastAPI, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    document_id = (await upload_raw(client, citizen(tokens), pdf())).json()["id"]
+    document_id = (await upload_raw(client, appointment, citizen(tokens), pdf())).json()["id"]
     for blob_id in await store(app).list_ids():
         await store(app).delete(blob_id)
 
