@@ -18,8 +18,10 @@ from documents.uploads.models import Document
 from documents.uploads.service import rescan_pending
 from servicekit.testing.live import free_port
 from servicekit.testing.tokens import TokenFactory
+from tests.documents_booking.live_booking import Appointment, LiveBooking
 
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+PASSPORT, PHOTO = 0, 1  # the appointment's checklist: passport, photo, then an optional item
 
 
 def pdf(marker: bytes = b"") -> bytes:
@@ -35,10 +37,14 @@ def clerk(tokens: TokenFactory, sub: str = "clerk-1") -> dict[str, str]:
 
 
 async def upload(
-    client: httpx.AsyncClient, tokens: TokenFactory, item: str, data: bytes | None = None
+    client: httpx.AsyncClient,
+    tokens: TokenFactory,
+    appointment: Appointment,
+    item: int,
+    data: bytes | None = None,
 ) -> dict[str, Any]:
     response = await client.post(
-        f"/documents/v1/bookings/bk-1/items/{item}/documents",
+        appointment.upload_path(item),
         content=data or pdf(),
         headers=citizen(tokens),
     )
@@ -47,9 +53,13 @@ async def upload(
     return body
 
 
-async def checklist(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
+async def checklist(
+    client: httpx.AsyncClient, appointment: Appointment, headers: dict[str, str]
+) -> dict[str, Any]:
     response = await client.get(
-        "/documents/v1/bookings/bk-1/documents", headers=headers, params={"purpose": "Termin"}
+        appointment.documents_path,
+        headers=headers,
+        params={"purpose": "Termin"},
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -57,12 +67,12 @@ async def checklist(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[
 
 
 async def test_booking_is_complete_once_every_required_item_has_a_document(
-    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    before = await checklist(client, citizen(tokens))
-    await upload(client, tokens, "passport")
-    await upload(client, tokens, "photo")
-    after = await checklist(client, citizen(tokens))
+    before = await checklist(client, appointment, citizen(tokens))
+    await upload(client, tokens, appointment, PASSPORT)
+    await upload(client, tokens, appointment, PHOTO)
+    after = await checklist(client, appointment, citizen(tokens))
 
     assert before["complete"] is False
     assert [item["status"] for item in before["items"]] == ["missing"] * 3
@@ -72,10 +82,10 @@ async def test_booking_is_complete_once_every_required_item_has_a_document(
 
 
 async def test_clerk_review_reaches_the_citizen_with_the_reason(
-    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    passport = await upload(client, tokens, "passport")
-    photo = await upload(client, tokens, "photo")
+    passport = await upload(client, tokens, appointment, PASSPORT)
+    photo = await upload(client, tokens, appointment, PHOTO)
 
     accepted = await client.post(
         f"/documents/v1/documents/{passport['id']}/review",
@@ -87,7 +97,7 @@ async def test_clerk_review_reaches_the_citizen_with_the_reason(
         json={"decision": "needs_replacement", "reason": "Das Foto ist unscharf."},
         headers=clerk(tokens),
     )
-    seen_by_citizen = await checklist(client, citizen(tokens))
+    seen_by_citizen = await checklist(client, appointment, citizen(tokens))
 
     assert accepted.status_code == 200
     assert rejected.status_code == 200
@@ -96,16 +106,16 @@ async def test_clerk_review_reaches_the_citizen_with_the_reason(
     assert photo_item["documents"][0]["review_reason"] == "Das Foto ist unscharf."
     assert seen_by_citizen["complete"] is False
 
-    await upload(client, tokens, "photo")
-    replaced = await checklist(client, citizen(tokens))
+    await upload(client, tokens, appointment, PHOTO)
+    replaced = await checklist(client, appointment, citizen(tokens))
     assert replaced["items"][1]["status"] == "submitted"
     assert replaced["complete"] is True
 
 
 async def test_replacement_without_reason_is_422(
-    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    document = await upload(client, tokens, "passport")
+    document = await upload(client, tokens, appointment, PASSPORT)
 
     response = await client.post(
         f"/documents/v1/documents/{document['id']}/review",
@@ -117,9 +127,9 @@ async def test_replacement_without_reason_is_422(
 
 
 async def test_citizen_cannot_review(
-    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    document = await upload(client, tokens, "passport")
+    document = await upload(client, tokens, appointment, PASSPORT)
 
     response = await client.post(
         f"/documents/v1/documents/{document['id']}/review",
@@ -132,11 +142,11 @@ async def test_citizen_cannot_review(
 
 
 async def test_every_clerk_read_is_logged_with_who_what_and_why(
-    client: httpx.AsyncClient, session: AsyncSession, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, session: AsyncSession, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    document = await upload(client, tokens, "passport")
+    document = await upload(client, tokens, appointment, PASSPORT)
 
-    await checklist(client, clerk(tokens))
+    await checklist(client, appointment, clerk(tokens))
     content = await client.get(
         f"/documents/v1/documents/{document['id']}/content",
         headers=clerk(tokens),
@@ -151,14 +161,14 @@ async def test_every_clerk_read_is_logged_with_who_what_and_why(
         ("clerk-1", "download", document["id"]),
     ]
     assert records[1].purpose == "Prüfung vor dem Termin"
-    assert records[1].booking_id == "bk-1"
+    assert records[1].booking_id == appointment.booking_id
     assert records[1].at is not None
 
 
 async def test_clerk_download_without_purpose_is_refused(
-    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    document = await upload(client, tokens, "passport")
+    document = await upload(client, tokens, appointment, PASSPORT)
 
     response = await client.get(
         f"/documents/v1/documents/{document['id']}/content", headers=clerk(tokens)
@@ -174,11 +184,11 @@ async def test_clerk_download_without_purpose_is_refused(
 async def test_access_log_is_append_only_in_the_database(
     client: httpx.AsyncClient,
     session: AsyncSession,
-    booking: Any,
+    appointment: Appointment,
     tokens: TokenFactory,
     statement: str,
 ) -> None:
-    await checklist(client, clerk(tokens))
+    await checklist(client, appointment, clerk(tokens))
     assert await session.scalar(select(func.count()).select_from(AccessRecord)) == 1
 
     with pytest.raises((DBAPIError, IntegrityError)):
@@ -190,10 +200,10 @@ async def test_withdrawn_document_loses_its_key_and_its_blob(
     client: httpx.AsyncClient,
     app: FastAPI,
     session: AsyncSession,
-    booking: Any,
+    appointment: Appointment,
     tokens: TokenFactory,
 ) -> None:
-    document = await upload(client, tokens, "passport")
+    document = await upload(client, tokens, appointment, PASSPORT)
     assert len(await app.state.components.blobs.list_ids()) == 1
 
     by_clerk = await client.delete(
@@ -217,12 +227,12 @@ async def test_with_the_scanner_down_documents_stay_pending_and_are_not_handed_o
     client: httpx.AsyncClient,
     app: FastAPI,
     session: AsyncSession,
-    booking: Any,
+    appointment: Appointment,
     tokens: TokenFactory,
     fake_clamd: Any,
 ) -> None:
     app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=free_port(), timeout_s=2)
-    document = await upload(client, tokens, "passport")
+    document = await upload(client, tokens, appointment, PASSPORT)
 
     pending = await client.get(
         f"/documents/v1/documents/{document['id']}/content", headers=citizen(tokens)
@@ -245,15 +255,19 @@ async def test_with_the_scanner_down_documents_stay_pending_and_are_not_handed_o
 
 
 async def test_infected_document_is_never_handed_out(
-    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory, fake_clamd: Any
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    appointment: Appointment,
+    tokens: TokenFactory,
+    fake_clamd: Any,
 ) -> None:
     app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
-    document = await upload(client, tokens, "passport", pdf(EICAR))
+    document = await upload(client, tokens, appointment, PASSPORT, pdf(EICAR))
 
     response = await client.get(
         f"/documents/v1/documents/{document['id']}/content", headers=citizen(tokens)
     )
-    listed = await checklist(client, citizen(tokens))
+    listed = await checklist(client, appointment, citizen(tokens))
 
     assert document["scan_status"] == "infected"
     assert response.status_code == 409
@@ -261,13 +275,16 @@ async def test_infected_document_is_never_handed_out(
 
 
 async def test_the_app_rescans_pending_documents_by_itself(
-    fresh_database_url: str, fake_clamd: Any, tmp_path: Any, tokens: TokenFactory
+    fresh_database_url: str,
+    fake_clamd: Any,
+    tmp_path: Any,
+    appointment: Appointment,
+    live_booking: LiveBooking,
+    tokens: TokenFactory,
 ) -> None:
     import base64
     import os
-    from datetime import UTC, datetime, timedelta
 
-    from documents.clients.booking import BookingClient
     from documents.main import create_app
     from documents.settings import DocumentsSettings
 
@@ -283,28 +300,17 @@ async def test_the_app_rescans_pending_documents_by_itself(
                 "clamd_port": free_port(),  # nobody listens: the scanner is down
                 "scanner_timeout_s": 1,
                 "rescan_interval_s": 0.05,
+                "booking_url": live_booking.url,
             }
         )
     )
     tokens.trust(app)
-    starts = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    checklist = {
-        "booking_id": "bk-1",
-        "tenant": "06999001",
-        "office_id": "o",
-        "status": "confirmed",
-        "starts_at": starts,
-        "items": [{"id": "passport", "name": "Pass", "mandatory": True}],
-    }
-    app.state.components.booking = BookingClient(
-        "http://b", transport=httpx.MockTransport(lambda _: httpx.Response(200, json=checklist))
-    )
     headers = citizen(tokens)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             created = await client.post(
-                "/documents/v1/bookings/bk-1/items/passport/documents",
+                appointment.upload_path(PASSPORT),
                 content=pdf(),
                 headers=headers,
             )
@@ -323,19 +329,18 @@ async def test_the_app_rescans_pending_documents_by_itself(
 
 
 async def test_citizen_sees_who_read_their_documents_and_why(
-    client: httpx.AsyncClient, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    document = await upload(client, tokens, "passport")
+    document = await upload(client, tokens, appointment, PASSPORT)
     await client.get(
         f"/documents/v1/documents/{document['id']}/content",
         headers=clerk(tokens),
         params={"purpose": "Identitätsprüfung"},
     )
 
-    response = await client.get("/documents/v1/bookings/bk-1/access-log", headers=citizen(tokens))
-    stranger = await client.get(
-        "/documents/v1/bookings/bk-1/access-log", headers=citizen(tokens, sub="citizen-2")
-    )
+    access_log = f"/documents/v1/bookings/{appointment.booking_id}/access-log"
+    response = await client.get(access_log, headers=citizen(tokens))
+    stranger = await client.get(access_log, headers=citizen(tokens, sub="citizen-2"))
 
     assert response.status_code == 200
     [record] = response.json()["items"]
@@ -350,14 +355,15 @@ async def test_citizen_withdraws_every_document_of_a_booking(
     client: httpx.AsyncClient,
     app: FastAPI,
     session: AsyncSession,
-    booking: Any,
+    appointment: Appointment,
     tokens: TokenFactory,
 ) -> None:
-    await upload(client, tokens, "passport")
-    await upload(client, tokens, "photo")
+    await upload(client, tokens, appointment, PASSPORT)
+    await upload(client, tokens, appointment, PHOTO)
 
-    by_clerk = await client.delete("/documents/v1/bookings/bk-1/documents", headers=clerk(tokens))
-    response = await client.delete("/documents/v1/bookings/bk-1/documents", headers=citizen(tokens))
+    documents = appointment.documents_path
+    by_clerk = await client.delete(documents, headers=clerk(tokens))
+    response = await client.delete(documents, headers=citizen(tokens))
 
     assert by_clerk.status_code == 403
     assert response.status_code == 204
@@ -366,16 +372,18 @@ async def test_citizen_withdraws_every_document_of_a_booking(
 
 
 async def test_rescheduled_appointment_moves_the_retention_start(
-    client: httpx.AsyncClient, session: AsyncSession, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    appointment: Appointment,
+    live_booking: LiveBooking,
+    tokens: TokenFactory,
 ) -> None:
-    from datetime import UTC, datetime, timedelta
+    document = await upload(client, tokens, appointment, PASSPORT)
+    later = await live_booking.reschedule(appointment)
 
-    document = await upload(client, tokens, "passport")
-    later = datetime.now(UTC).replace(microsecond=0) + timedelta(days=40)
-    booking.bookings["bk-1"]["body"]["starts_at"] = later.isoformat()
-
-    await checklist(client, citizen(tokens))
+    await checklist(client, appointment, citizen(tokens))
 
     stored = await session.get(Document, document["id"], populate_existing=True)
     assert stored is not None
+    assert later != appointment.starts_at
     assert stored.appointment_at == later
