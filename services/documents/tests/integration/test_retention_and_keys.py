@@ -28,6 +28,7 @@ from documents.uploads.models import Document, ReviewStatus, ScanStatus
 from servicekit.db import Database
 from servicekit.settings import Environment
 from servicekit.testing.tokens import TokenFactory
+from tests.documents_booking.live_booking import Appointment, LiveBooking
 
 
 def key_b64() -> str:
@@ -69,7 +70,7 @@ async def create_document(
     document = Document(
         id=document_id,
         tenant=tenant,
-        booking_id="bk-1",
+        booking_id=str(uuid.uuid4()),  # no booking is asked: purge and rewrap run on rows
         checklist_item_id="passport",
         office_id="office-1",
         appointment_at=appointment_at,
@@ -95,20 +96,17 @@ async def count(database: Database) -> int:
 
 
 async def test_purge_endpoint_deletes_expired_documents_of_the_admins_tenant_once(
-    client: httpx.AsyncClient, app: FastAPI, booking: Any, tokens: TokenFactory
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    appointment: Appointment,
+    live_booking: LiveBooking,
+    tokens: TokenFactory,
 ) -> None:
-    booking.add("bk-old", starts_at=datetime.now(UTC) - timedelta(days=200))
     citizen = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
-    old = await client.post(
-        "/documents/v1/bookings/bk-old/items/passport/documents",
-        content=b"%PDF-1.7 old",
-        headers=citizen,
-    )
-    recent = await client.post(
-        "/documents/v1/bookings/bk-1/items/passport/documents",
-        content=b"%PDF-1.7 new",
-        headers=citizen,
-    )
+    long_ago = await live_booking.book(citizen)
+    await live_booking.move_into_past(long_ago, days=200)
+    old = await client.post(long_ago.upload_path(), content=b"%PDF-1.7 old", headers=citizen)
+    recent = await client.post(appointment.upload_path(), content=b"%PDF-1.7 new", headers=citizen)
     assert old.status_code == recent.status_code == 201
     admin = tokens.headers(sub="admin-1", tenant="06999001", roles=["admin"])
     other_admin = tokens.headers(sub="admin-2", tenant="05315000", roles=["admin"])
@@ -229,9 +227,13 @@ def test_keks_must_be_aes_256(bad: dict[str, str]) -> None:
 
 
 async def test_upload_and_download_through_s3(
-    s3_endpoint: str, fresh_database_url: str, tmp_path: Path, tokens: TokenFactory
+    s3_endpoint: str,
+    fresh_database_url: str,
+    tmp_path: Path,
+    appointment: Appointment,
+    live_booking: LiveBooking,
+    tokens: TokenFactory,
 ) -> None:
-    from documents.clients.booking import BookingClient
     from documents.main import create_app
 
     config = settings(
@@ -244,32 +246,17 @@ async def test_upload_and_download_through_s3(
         s3_secret_access_key="testing",
         s3_create_bucket=True,
         max_upload_bytes=400_000,
+        booking_url=live_booking.url,
     )
     app = create_app(config)
     tokens.trust(app)
-    starts = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-
-    def booking(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            200,
-            json={
-                "booking_id": "bk-1",
-                "tenant": "06999001",
-                "office_id": "o-1",
-                "status": "confirmed",
-                "starts_at": starts,
-                "items": [{"id": "passport", "name": "Pass", "mandatory": True}],
-            },
-        )
-
-    app.state.components.booking = BookingClient("http://b", transport=httpx.MockTransport(booking))
     headers = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
     data = b"%PDF-1.7\nCANARY-S3\n" + os.urandom(300_000)
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             created = await client.post(
-                "/documents/v1/bookings/bk-1/items/passport/documents",
+                appointment.upload_path(),
                 content=data,
                 headers=headers,
             )
@@ -278,7 +265,7 @@ async def test_upload_and_download_through_s3(
                 f"/documents/v1/documents/{created.json()['id']}/content", headers=headers
             )
             refused = await client.post(
-                "/documents/v1/bookings/bk-1/items/passport/documents",
+                appointment.upload_path(),
                 content=b"<?php echo 1; ?>",
                 headers=headers,
             )
@@ -289,7 +276,7 @@ async def test_upload_and_download_through_s3(
                     yield os.urandom(100_000)
 
             too_big = await client.post(
-                "/documents/v1/bookings/bk-1/items/passport/documents",
+                appointment.upload_path(),
                 content=oversized(),
                 headers=headers,
             )
