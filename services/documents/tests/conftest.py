@@ -242,17 +242,18 @@ def booking(app: FastAPI) -> FakeBooking:
 
 
 @pytest.fixture
-def live_documents(fresh_database_url: str, tokens: Any) -> Iterator[tuple[LiveServer, FastAPI]]:
-    """The documents app under uvicorn on a fresh database, with the fake booking wired in."""
+def live_documents(
+    fresh_database_url: str, tokens: TokenFactory, live_booking: LiveBooking
+) -> Iterator[tuple[LiveServer, FastAPI]]:
+    """The documents app under uvicorn on a fresh database, asking the live booking service."""
     app = create_app(
-        settings_for_tests(fresh_database_url, blob_dir=Path(tempfile.mkdtemp(dir=BLOB_ROOT)))
+        settings_for_tests(
+            fresh_database_url,
+            blob_dir=Path(tempfile.mkdtemp(dir=BLOB_ROOT)),
+            booking_url=live_booking.url,
+        )
     )
     tokens.trust(app)
-    fake = FakeBooking()
-    fake.add("bk-1")
-    app.state.components.booking = BookingClient(
-        "http://booking.test", transport=httpx.MockTransport(fake.handle)
-    )
     server = run_live_server(app)
     yield server, app
     server.stop()

@@ -14,12 +14,13 @@ from fastapi import FastAPI
 
 from servicekit.testing.live import LiveServer
 from servicekit.testing.tokens import TokenFactory
+from tests.documents_booking.live_booking import Appointment
 
 PARALLEL = 8
 
 
 async def test_parallel_uploads_and_downloads_each_get_their_own_bytes(
-    live_documents: tuple[LiveServer, FastAPI], tokens: TokenFactory
+    live_documents: tuple[LiveServer, FastAPI], appointment: Appointment, tokens: TokenFactory
 ) -> None:
     server, app = live_documents
     headers = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
@@ -30,7 +31,7 @@ async def test_parallel_uploads_and_downloads_each_get_their_own_bytes(
 
         async def round_trip(body: bytes) -> bytes:
             created = await client.post(
-                "/documents/v1/bookings/bk-1/items/passport/documents",
+                appointment.upload_path(),
                 content=body,
                 headers=headers,
             )
@@ -46,14 +47,14 @@ async def test_parallel_uploads_and_downloads_each_get_their_own_bytes(
         too_big = await asyncio.gather(
             *(
                 client.post(
-                    "/documents/v1/bookings/bk-1/items/passport/documents",
+                    appointment.upload_path(),
                     content=b"%PDF-1.7\n" + b"0" * (300 * 1024),
                     headers=headers,
                 )
                 for _ in range(PARALLEL)
             )
         )
-        listed = await client.get("/documents/v1/bookings/bk-1/documents", headers=headers)
+        listed = await client.get(appointment.documents_path, headers=headers)
 
     assert results == bodies
     assert {r.status_code for r in too_big} == {413}
@@ -62,7 +63,7 @@ async def test_parallel_uploads_and_downloads_each_get_their_own_bytes(
     assert await app.state.components.blobs.list_partials() == []
 
 
-def _send_endless_chunked_upload(url: str, token: str) -> tuple[bytes, int]:
+def _send_endless_chunked_upload(url: str, path: str, token: str) -> tuple[bytes, int]:
     """Like a careful client (curl): keeps sending chunks while watching for an early answer.
 
     Returns what the server answered and how many body bytes went out before it did.
@@ -73,7 +74,7 @@ def _send_endless_chunked_upload(url: str, token: str) -> tuple[bytes, int]:
     answer = b""
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(
-            b"POST /documents/v1/bookings/bk-1/items/passport/documents HTTP/1.1\r\n"
+            f"POST {path} HTTP/1.1\r\n".encode()
             + f"Host: {host}\r\nAuthorization: Bearer {token}\r\n".encode()
             + b"Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
             + b"9\r\n%PDF-1.7\n\r\n"
@@ -96,12 +97,14 @@ def _send_endless_chunked_upload(url: str, token: str) -> tuple[bytes, int]:
 
 
 async def test_endless_chunked_body_is_cut_off_by_the_real_server_with_413(
-    live_documents: tuple[LiveServer, FastAPI], tokens: TokenFactory
+    live_documents: tuple[LiveServer, FastAPI], appointment: Appointment, tokens: TokenFactory
 ) -> None:
     server, app = live_documents
     token = tokens.issue(sub="citizen-1", tenant="06999001", roles=["citizen"])
 
-    answer, sent = await asyncio.to_thread(_send_endless_chunked_upload, server.url, token)
+    answer, sent = await asyncio.to_thread(
+        _send_endless_chunked_upload, server.url, appointment.upload_path(), token
+    )
 
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 "), answer[:200]
@@ -114,7 +117,7 @@ async def test_endless_chunked_body_is_cut_off_by_the_real_server_with_413(
 
 
 async def test_a_stalled_upload_holds_no_database_lock_against_others(
-    live_documents: tuple[LiveServer, FastAPI], tokens: TokenFactory
+    live_documents: tuple[LiveServer, FastAPI], appointment: Appointment, tokens: TokenFactory
 ) -> None:
     server, _app = live_documents
     headers = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
@@ -126,11 +129,11 @@ async def test_a_stalled_upload_holds_no_database_lock_against_others(
         yield b"0" * 20_000
 
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-        url = "/documents/v1/bookings/bk-1/items/passport/documents"
+        url = appointment.upload_path()
         stalled = asyncio.create_task(client.post(url, content=stalled_body(), headers=headers))
         await asyncio.sleep(0.3)
         other = await client.post(url, content=b"%PDF-1.7 quick", headers=headers)
-        listed = await client.get("/documents/v1/bookings/bk-1/documents", headers=headers)
+        listed = await client.get(appointment.documents_path, headers=headers)
         other_done.set()
         first = await stalled
 
