@@ -3,19 +3,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import base64
-import json
 import os
 import shutil
 import struct
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from moto.server import ThreadedMotoServer
@@ -165,80 +160,6 @@ async def appointment(live_booking: LiveBooking) -> AsyncIterator[Appointment]:
     # Frees citizen-1's quota of upcoming bookings; a begun appointment cannot be cancelled.
     cancelled = await live_booking.cancel(booked)
     assert cancelled.status_code in {200, 409}, cancelled.text
-
-
-@dataclass
-class FakeBooking:
-    """Booking's checklist endpoint as its contract describes it, deciding access the same way:
-    the citizen who booked, clerks of the booking's tenant, or the manage-link secret."""
-
-    bookings: dict[str, dict[str, Any]] = field(default_factory=dict)
-    down: bool = False
-    calls: int = 0
-
-    def add(
-        self,
-        booking_id: str,
-        *,
-        owner: str = "citizen-1",
-        tenant: str = "06999001",
-        office_id: str = "office-1",
-        status: str = "confirmed",
-        starts_at: datetime | None = None,
-        manage_token: str | None = None,
-        items: list[dict[str, Any]] | None = None,
-    ) -> None:
-        self.bookings[booking_id] = {
-            "owner": owner,
-            "manage_token": manage_token,
-            "body": {
-                "booking_id": booking_id,
-                "tenant": tenant,
-                "office_id": office_id,
-                "status": status,
-                "starts_at": (starts_at or datetime.now(UTC) + timedelta(days=3)).isoformat(),
-                "items": items
-                or [
-                    {"id": "passport", "name": "Reisepass", "mandatory": True},
-                    {"id": "photo", "name": "Passfoto", "mandatory": True},
-                    {"id": "extra", "name": "Sonstiges", "mandatory": False},
-                ],
-            },
-        }
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.calls += 1
-        if self.down:
-            raise httpx.ConnectError("booking is down", request=request)
-        parts = request.url.path.split("/")
-        booking = self.bookings.get(parts[4]) if len(parts) > 5 else None
-        if booking is None:
-            return httpx.Response(404, json={"type": "urn:rathaus:problem:not-found"})
-        manage = request.headers.get("X-Manage-Token")
-        if manage is not None and manage == booking["manage_token"]:
-            return httpx.Response(200, json=booking["body"])
-        authorization = request.headers.get("Authorization", "")
-        if authorization.startswith("Bearer "):
-            # The token was verified by documents already; the fake only reads it.
-            payload = authorization.split(".")[1]
-            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-            same_tenant = claims["tenant"] == booking["body"]["tenant"]
-            if claims["sub"] == booking["owner"] and same_tenant:
-                return httpx.Response(200, json=booking["body"])
-            if "clerk" in claims["roles"] and same_tenant:
-                return httpx.Response(200, json=booking["body"])
-        return httpx.Response(404, json={"type": "urn:rathaus:problem:not-found"})
-
-
-@pytest.fixture
-def booking(app: FastAPI) -> FakeBooking:
-    """A fake booking service wired into the app under test."""
-    fake = FakeBooking()
-    fake.add("bk-1", manage_token="manage-secret-1")
-    app.state.components.booking = BookingClient(
-        "http://booking.test", transport=httpx.MockTransport(fake.handle)
-    )
-    return fake
 
 
 @pytest.fixture
