@@ -79,8 +79,7 @@ def create_service_app(
     app.include_router(health_router, include_in_schema=False)
     for router in routers:
         app.include_router(router)
-    # Kept so that an app can add its own metrics to what /metrics exposes.
-    app.state.metrics_registry = install_metrics(app)
+    metrics = install_metrics(app)
     install_openapi(app)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, metrics=metrics)
     return app

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit.metrics import RequestMetrics
 from servicekit.problems import PROBLEM_MEDIA_TYPE, internal_error_body
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -30,18 +31,18 @@ def current_request_id() -> str | None:
     return request_id_var.get()
 
 
-def _route_template(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    # Unmatched paths are not logged verbatim: they may carry tokens or personal data.
-    return str(path) if path else "<unmatched>"
+def _route_template(scope: Scope) -> str | None:
+    path = getattr(scope.get("route"), "path", None)
+    return str(path) if path else None
 
 
 class RequestIdMiddleware:
-    """Pure ASGI middleware: request id in, request id out, one access log line per request."""
+    """Pure ASGI middleware: request id in, request id out, one access log line per request
+    (and one observation of the request metrics, when given)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -93,13 +94,20 @@ class RequestIdMiddleware:
             await send({"type": "http.response.body", "body": body})
         finally:
             if scope["type"] == "http":
+                seconds = time.perf_counter() - started
+                route = _route_template(scope)
+                method = str(scope.get("method"))
+                if self.metrics is not None:
+                    self.metrics.observe(method, route, status, seconds)
                 access_logger.info(
                     "request",
                     extra={
-                        "method": scope.get("method"),
-                        "route": _route_template(scope),
+                        "method": method,
+                        # Unmatched paths are not logged verbatim: they may carry tokens or
+                        # personal data.
+                        "route": route or "<unmatched>",
                         "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "duration_ms": round(seconds * 1000, 2),
                     },
                 )
             request_id_var.reset(token)
