@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import base64
+import functools
 import os
 import shutil
 import struct
@@ -15,7 +16,6 @@ import pytest
 from fastapi import FastAPI
 from moto.server import ThreadedMotoServer
 
-from documents.clients.booking import BookingClient
 from documents.main import create_app
 from documents.settings import DocumentsSettings
 from servicekit.settings import Environment
@@ -56,15 +56,18 @@ def settings_for_tests(database_url: str, **overrides: object) -> DocumentsSetti
     return DocumentsSettings.model_validate(values)
 
 
-def make_app(database_url: str) -> FastAPI:
+def make_app(database_url: str, *, booking_url: str) -> FastAPI:
     blob_dir = Path(tempfile.mkdtemp(dir=BLOB_ROOT))
-    return create_app(settings_for_tests(database_url, blob_dir=blob_dir))
+    return create_app(settings_for_tests(database_url, blob_dir=blob_dir, booking_url=booking_url))
 
 
 @pytest.fixture(scope="session")
-def service_under_test() -> ServiceUnderTest:
+def service_under_test(live_booking: LiveBooking) -> ServiceUnderTest:
+    """Documents, configured to ask the live booking service of this backend."""
     return ServiceUnderTest(
-        name="documents", service_dir=Path(__file__).resolve().parents[1], make_app=make_app
+        name="documents",
+        service_dir=Path(__file__).resolve().parents[1],
+        make_app=functools.partial(make_app, booking_url=live_booking.url),
     )
 
 
@@ -135,21 +138,12 @@ async def live_booking(
     await booking.stop()
 
 
-@pytest.fixture(scope="session")
-async def booking_client(live_booking: LiveBooking) -> AsyncIterator[BookingClient]:
-    """One client of the live booking service for every app under test: making an httpx
-    client costs tens of milliseconds (its TLS context), asking booking through one does not."""
-    client = BookingClient(live_booking.url)
-    yield client
-    await client.aclose()
-
-
 @pytest.fixture
-async def app(app: FastAPI, booking_client: BookingClient) -> FastAPI:
-    """The plugin's app under test, asking the live booking service about bookings."""
+async def app(app: FastAPI) -> AsyncIterator[FastAPI]:
+    """The plugin's app under test; its lifespan does not run, so its booking client (which
+    talks to the live booking service) is closed here."""
+    yield app
     await app.state.components.booking.aclose()
-    app.state.components.booking = booking_client
-    return app
 
 
 @pytest.fixture

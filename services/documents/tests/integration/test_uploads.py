@@ -413,6 +413,7 @@ async def test_booking_down_fails_closed_with_503(
     # A booking server of its own on the same booking database, shut down midway: documents
     # then meets a closed port, as when booking is down.
     server = start_booking_server(tokens, live_booking.database_url)
+    usual = app.state.components.booking
     app.state.components.booking = BookingClient(server.url)
     try:
         while_up = await client.get(appointment.documents_path, headers=citizen(tokens))
@@ -421,6 +422,7 @@ async def test_booking_down_fails_closed_with_503(
     finally:
         server.stop()
         await app.state.components.booking.aclose()
+        app.state.components.booking = usual
 
     assert while_up.status_code == 200
     assert response.status_code == 503
