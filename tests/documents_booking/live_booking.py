@@ -21,7 +21,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -66,12 +65,10 @@ def fresh_database(registry: DatabaseRegistry, backend: str, service: str) -> st
     return registry.fresh_copy(under_test, backend)
 
 
-def start_booking_server(tokens: TokenFactory, database_url: str, **settings: Any) -> LiveServer:
+def start_booking_server(tokens: TokenFactory, database_url: str) -> LiveServer:
     """Booking's app on ``database_url`` under uvicorn; it trusts ``tokens``."""
     app = create_booking_app(
-        BookingSettings.model_validate(
-            {"environment": Environment.TEST, "database_url": database_url, **settings}
-        )
+        BookingSettings(environment=Environment.TEST, database_url=database_url)
     )
     tokens.trust(app)
     return run_live_server(app)
@@ -245,8 +242,8 @@ class LiveBooking:
         return self.server.url
 
     @classmethod
-    async def start(cls, tokens: TokenFactory, database_url: str, **settings: Any) -> LiveBooking:
-        server = start_booking_server(tokens, database_url, **settings)
+    async def start(cls, tokens: TokenFactory, database_url: str) -> LiveBooking:
+        server = start_booking_server(tokens, database_url)
         http = httpx.AsyncClient(base_url=server.url, timeout=30)
         try:
             office = await set_up_office(http, tokens, documents=TWO_MANDATORY_ONE_OPTIONAL)
