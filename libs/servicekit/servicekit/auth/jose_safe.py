@@ -18,6 +18,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -85,12 +86,19 @@ def public_jwk(private: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in private.items() if name not in _PRIVATE_MEMBERS}
 
 
+@lru_cache(maxsize=64)
+def _signing_key(private: tuple[tuple[str, Any], ...]) -> Any:
+    """The constructed private key, kept: building an RSA key checks it, about 40 ms a time."""
+    members = dict(private)
+    return jwk.construct(members, members["alg"])
+
+
 def sign(claims: Mapping[str, Any], private: Mapping[str, Any]) -> str:
     """Sign ``claims`` as an access token with the key's own ``alg`` and ``kid``."""
     algorithm = private["alg"]
     if algorithm not in SIGNING_ALGORITHMS:
         raise ValueError(f"unsupported signing algorithm {algorithm!r}")
-    key = jwk.construct(dict(private), algorithm)
+    key = _signing_key(tuple(sorted(private.items())))
     token: str = jwt.encode(
         dict(claims),
         key,
