@@ -30,7 +30,7 @@ from identity.settings import IdentitySettings
 from servicekit.settings import Environment
 from servicekit.testing.live import LiveServer, run_live_server
 from servicekit.testing.plugin import DatabaseRegistry
-from servicekit.testing.service import ServiceUnderTest
+from tests.documents_booking.live_booking import fresh_database
 
 ROOT = Path(__file__).resolve().parents[1]
 TENANT = "06999001"
@@ -47,13 +47,6 @@ PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 class System:
     gateway: str
     servers: list[LiveServer]
-
-
-def _database(registry: DatabaseRegistry, backend: str, service: str) -> str:
-    under_test = ServiceUnderTest(
-        name=service, service_dir=ROOT / "services" / service, make_app=lambda _: FastAPI()
-    )
-    return registry.fresh_copy(under_test, backend)
 
 
 async def _seeded(app: FastAPI, seed: object) -> FastAPI:
@@ -78,7 +71,7 @@ async def system(
                 IdentitySettings.model_validate(
                     {
                         **auth,
-                        "database_url": _database(database_registry, db_backend, "identity"),
+                        "database_url": fresh_database(database_registry, db_backend, "identity"),
                         "rsa_key_bits": 3072,
                     }
                 )
@@ -93,7 +86,7 @@ async def system(
                     {
                         **auth,
                         "auth_jwks_url": jwks,
-                        "database_url": _database(database_registry, db_backend, "booking"),
+                        "database_url": fresh_database(database_registry, db_backend, "booking"),
                     }
                 )
             ),
@@ -105,7 +98,7 @@ async def system(
                 {
                     **auth,
                     "auth_jwks_url": jwks,
-                    "database_url": _database(database_registry, db_backend, "documents"),
+                    "database_url": fresh_database(database_registry, db_backend, "documents"),
                     "blob_dir": tmp_path / "blobs",
                     "keks": {"k1": base64.b64encode(os.urandom(32)).decode()},
                     "active_kek_id": "k1",
