@@ -1,17 +1,25 @@
 """Upload/download throughput and memory of the documents service, encrypted, vs a plain sink.
 
-    .venv/bin/python bench/documents/run.py [--sizes 1,20,200] [--repeat 3]
+    .venv/bin/python bench/documents/run.py [--sizes 1,20,200] [--repeat 5] [--no-write]
+        [--database postgresql://postgres@127.0.0.1:5432/postgres]
 
-Starts, on loopback: a stand-in for booking and identity's JWKS (in this process), the real
-documents service (``rathaus-documents serve``, its own process, SQLite, local blob directory,
-upload limit raised), and a bare ASGI sink (``plain_sink.py``, its own process) that streams
-the same bytes to a file with no checks. Each size is uploaded and downloaded ``--repeat`` times
-through each; the best run counts. RSS of the server process is sampled every 5 ms.
+Starts on loopback, each in its own process and configured by its environment as in
+production: the real identity service (migrated, demo seed), the real booking service
+(migrated, demo seed), the real documents service (upload limit raised to the largest size)
+and a bare ASGI sink (``plain_sink.py``) that streams the same bytes to a file with no checks.
+The demo citizen logs in at identity and books an appointment at booking through their APIs;
+documents checks that citizen's token against identity's JWKS and asks booking about the
+booking on every request. Each size is uploaded and downloaded ``--repeat`` times through the
+service and the sink, alternating; the best run counts. RSS of the documents process is sampled
+every 5 ms. Databases are SQLite files in a temporary directory, or throwaway databases on the
+PostgreSQL server given with ``--database``. Writes ``results.json`` and the figures between the
+markers in README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import json
 import os
@@ -21,24 +29,29 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import httpx
 import psutil
-from fastapi import FastAPI
 
-from servicekit.migrations import upgrade
-from servicekit.testing.live import free_port, run_live_server
-from servicekit.testing.tokens import TokenFactory
+from servicekit.testing.live import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 VENV_BIN = Path(sys.executable).parent
+README = HERE / "README.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 MIB = 1024 * 1024
 BLOCK = os.urandom(MIB)
+TENANT = "06999001"  # the demo municipality both seeds create
+CITIZEN = {"email": "erika.mustermann@example.org", "password": "demo-citizen-2026"}
+SERVICES = ("identity", "booking", "documents")
 T = TypeVar("T")
 
 
@@ -99,15 +112,15 @@ class SizeBench:
     http: httpx.Client
     base: str
     plain_base: str
+    upload_path: str
     headers: dict[str, str]
     size: int
     plain_dir: Path
+    fresh_login: Callable[[], dict[str, str]]
 
     def upload(self) -> str:
         response = self.http.post(
-            f"{self.base}/documents/v1/bookings/bk-1/items/passport/documents",
-            content=payload(self.size),
-            headers=self.headers,
+            f"{self.base}{self.upload_path}", content=payload(self.size), headers=self.headers
         )
         response.raise_for_status()
         document_id: str = response.json()["id"]
@@ -119,8 +132,10 @@ class SizeBench:
             received = sum(len(c) for c in response.iter_raw(MIB))
         assert received == self.size, received
 
-    def download(self, document_id: str) -> None:
-        self._read(f"{self.base}/documents/v1/documents/{document_id}/content", self.headers)
+    def download(self, document_id: str, headers: dict[str, str] | None = None) -> None:
+        self._read(
+            f"{self.base}/documents/v1/documents/{document_id}/content", headers or self.headers
+        )
 
     def plain_upload(self, name: str) -> None:
         self.http.put(f"{self.plain_base}/{name}", content=payload(self.size)).raise_for_status()
@@ -139,16 +154,23 @@ class SizeBench:
         for attempt in range(repeat):
             name = f"f{self.size}-{attempt}"
             document_id = keep("upload", measure(service_pid, self.upload))
-            keep("download", measure(service_pid, self.download, document_id))
             keep("plain_upload", measure(plain_pid, self.plain_upload, name))
+            keep("download", measure(service_pid, self.download, document_id))
             keep("plain_download", measure(plain_pid, self.plain_download, name))
-            self.http.delete(
+            # The same citizen with a token of a new login: no answer of booking's to reuse.
+            cold = self.fresh_login()
+            keep("download_asking", measure(service_pid, self.download, document_id, cold))
+            deleted = self.http.delete(
                 f"{self.base}/documents/v1/documents/{document_id}", headers=self.headers
             )
+            deleted.raise_for_status()
             (self.plain_dir / name).unlink()
 
         def mib_s(kind: str) -> float:
             return self.size / MIB / best[kind].seconds
+
+        def growth(kind: str) -> int:
+            return best[kind].peak_rss - best[kind].baseline_rss
 
         return {
             "size_mib": self.size // MIB,
@@ -158,47 +180,30 @@ class SizeBench:
             "plain_download_mib_s": round(mib_s("plain_download"), 1),
             "upload_ratio": round(mib_s("upload") / mib_s("plain_upload"), 2),
             "download_ratio": round(mib_s("download") / mib_s("plain_download"), 2),
+            "download_asking_mib_s": round(mib_s("download_asking"), 1),
+            "download_asking_ratio": round(mib_s("download_asking") / mib_s("plain_download"), 2),
+            "upload_ms": round(best["upload"].seconds * 1000, 2),
+            "plain_upload_ms": round(best["plain_upload"].seconds * 1000, 2),
+            "download_ms": round(best["download"].seconds * 1000, 2),
+            "download_asking_ms": round(best["download_asking"].seconds * 1000, 2),
+            "plain_download_ms": round(best["plain_download"].seconds * 1000, 2),
             "service_peak_rss_mib": round(
-                max(best["upload"].peak_rss, best["download"].peak_rss) / MIB, 1
+                max(best[k].peak_rss for k in ("upload", "download", "download_asking")) / MIB, 1
             ),
-            "upload_rss_growth_mib": round(
-                (best["upload"].peak_rss - best["upload"].baseline_rss) / MIB, 1
-            ),
+            "upload_rss_growth_mib": round(growth("upload") / MIB, 1),
             "download_rss_growth_mib": round(
-                (best["download"].peak_rss - best["download"].baseline_rss) / MIB, 1
+                max(growth(k) for k in ("download", "download_asking")) / MIB, 1
             ),
         }
-
-
-def stand_ins(tokens: TokenFactory) -> FastAPI:
-    app = FastAPI()
-    starts = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-
-    @app.get("/jwks")
-    def jwks() -> dict[str, Any]:
-        return tokens.public_jwks()
-
-    @app.get("/booking/v1/bookings/{booking_id}/checklist")
-    def checklist(booking_id: str) -> dict[str, Any]:
-        return {
-            "booking_id": booking_id,
-            "tenant": "06999001",
-            "office_id": "office-1",
-            "status": "confirmed",
-            "starts_at": starts,
-            "items": [{"id": "passport", "name": "Reisepass", "mandatory": True}],
-        }
-
-    return app
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url} exited with {process.returncode}")
         try:
-            if httpx.get(url, timeout=1).status_code < 500:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -206,100 +211,277 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+@dataclass
+class Databases:
+    """One database per service: SQLite files under ``work``, or throwaway PostgreSQL ones."""
+
+    work: Path
+    server: str | None
+    names: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.server is None:
+            return
+        suffix = uuid.uuid4().hex[:8]
+        self.names = {s: f"rathaus_bench_documents_{suffix}_{s}" for s in SERVICES}
+        for name in self.names.values():
+            asyncio.run(_sql(self.server, f'CREATE DATABASE "{name}"'))
+
+    def url(self, service: str) -> str:
+        if self.server is None:
+            return f"sqlite+aiosqlite:///{self.work / f'{service}.db'}"
+        server = httpx.URL(self.server)
+        url = str(server.copy_with(path=f"/{self.names[service]}"))
+        return url.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+    @property
+    def label(self) -> str:
+        return "SQLite" if self.server is None else "PostgreSQL"
+
+    def drop(self) -> None:
+        if self.server is None:
+            return
+        for name in self.names.values():
+            asyncio.run(_sql(self.server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _sql(dsn: str, statement: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@dataclass
+class Stack:
+    """identity, booking and documents, each migrated and served in its own process."""
+
+    databases: Databases
+    work: Path
+    max_upload: int
+    ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in SERVICES})
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def env(self, service: str) -> dict[str, str]:
+        prefix = service.upper() + "_"
+        own = {
+            "ENVIRONMENT": "test",
+            "PORT": str(self.ports[service]),
+            "DATABASE_URL": self.databases.url(service),
+            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+            # Whose tokens every service trusts: identity's, as in production.
+            "AUTH_ISSUER": f"{self.url('identity')}/identity",
+            "AUTH_JWKS_URL": f"{self.url('identity')}/identity/v1/jwks",
+        }
+        if service == "identity":
+            # One login serves the whole run (5 minutes would expire in a long one).
+            own["ACCESS_TOKEN_TTL_S"] = "3600"
+        if service == "documents":
+            own |= {
+                "BLOB_DIR": str(self.work / "blobs"),
+                "KEKS": json.dumps({"bench": base64.b64encode(os.urandom(32)).decode()}),
+                "ACTIVE_KEK_ID": "bench",
+                "MAX_UPLOAD_BYTES": str(self.max_upload),
+                "BOOKING_URL": self.url("booking"),
+            }
+        return {**os.environ, **{prefix + k: v for k, v in own.items()}}
+
+    def _command(self, service: str, *args: str) -> list[str]:
+        return [str(VENV_BIN / f"rathaus-{service}"), *args]
+
+    def start(self) -> None:
+        for service in SERVICES:
+            env = self.env(service)
+            subprocess.run(self._command(service, "migrate"), env=env, check=True, cwd=ROOT)
+            if service != "documents":
+                subprocess.run(
+                    self._command(service, "seed"),
+                    env=env,
+                    check=True,
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                )
+            self.processes[service] = subprocess.Popen(
+                self._command(service, "serve"), env=env, cwd=ROOT
+            )
+            wait_until_up(f"{self.url(service)}/readyz", self.processes[service])
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            process.wait(timeout=30)
+
+
+def login(stack: Stack) -> dict[str, str]:
+    """Headers with an access token of the demo citizen, from identity's login."""
+    answer = httpx.post(
+        f"{stack.url('identity')}/identity/v1/auth/login",
+        json={"tenant": TENANT, **CITIZEN},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def book_appointment(stack: Stack, headers: dict[str, str]) -> str:
+    """The citizen books the first free slot of a service with required documents; the
+    documents path to upload one of them."""
+    with httpx.Client(base_url=stack.url("booking"), headers=headers, timeout=30) as booking:
+        services = booking.get(f"/booking/v1/tenants/{TENANT}/services").json()
+        service = next(s for s in services["items"] if s["required_documents"])
+        today = datetime.now(UTC).date()
+        for days in range(2, 30):
+            day = (today + timedelta(days=days)).isoformat()
+            slots = booking.get(
+                f"/booking/v1/tenants/{TENANT}/availability/slots",
+                params={"service_id": service["id"], "date": day},
+            ).json()["slots"]
+            if slots:
+                break
+        else:
+            raise RuntimeError("no free slot in the next four weeks")
+        held = booking.post(
+            f"/booking/v1/tenants/{TENANT}/holds",
+            json={
+                "office_id": slots[0]["office_id"],
+                "service_ids": [service["id"]],
+                "start": slots[0]["start"],
+            },
+        )
+        held.raise_for_status()
+        confirmed = booking.post(
+            f"/booking/v1/bookings/{held.json()['id']}/confirm",
+            json={"name": "Erika Mustermann", "email": CITIZEN["email"]},
+        )
+        confirmed.raise_for_status()
+    booking_id = confirmed.json()["id"]
+    item_id = confirmed.json()["checklist"][0]["id"]
+    return f"/documents/v1/bookings/{booking_id}/items/{item_id}/documents"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1,20,200", help="MiB, comma separated")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.json"))
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="a PostgreSQL server (postgresql://user@host:port/db) for throwaway databases; "
+        "default: SQLite files",
+    )
+    parser.add_argument("--output", type=Path, default=HERE / "results.json")
+    parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
     work = Path(tempfile.mkdtemp(prefix="documents-bench-"))
-    database_url = f"sqlite+aiosqlite:///{work / 'documents.db'}"
-    upgrade(ROOT / "services" / "documents", database_url)
-    tokens = TokenFactory()
-    helpers = run_live_server(stand_ins(tokens))
-    port, plain_port = free_port(), free_port()
     (work / "plain").mkdir()
-    env = {
-        **os.environ,
-        "DOCUMENTS_ENVIRONMENT": "test",
-        "DOCUMENTS_PORT": str(port),
-        "DOCUMENTS_DATABASE_URL": database_url,
-        "DOCUMENTS_BLOB_DIR": str(work / "blobs"),
-        "DOCUMENTS_KEKS": json.dumps({"bench": base64.b64encode(os.urandom(32)).decode()}),
-        "DOCUMENTS_ACTIVE_KEK_ID": "bench",
-        "DOCUMENTS_MAX_UPLOAD_BYTES": str((max(sizes) + 1) * MIB),
-        "DOCUMENTS_BOOKING_URL": helpers.url,
-        "DOCUMENTS_AUTH_JWKS_URL": f"{helpers.url}/jwks",
-        "DOCUMENTS_LOG_LEVEL": "WARNING",
-    }
-    service = subprocess.Popen([str(VENV_BIN / "rathaus-documents"), "serve"], env=env)
-    plain = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__).with_name("plain_sink.py")),
-            str(plain_port),
-            str(work / "plain"),
-        ]
-    )
+    databases = Databases(work, args.database)
+    stack = Stack(databases, work, max_upload=(max(sizes) + 1) * MIB)
+    plain_port = free_port()
+    plain: subprocess.Popen[bytes] | None = None
     rows: list[dict[str, Any]] = []
     try:
-        base = f"http://127.0.0.1:{port}"
+        stack.start()
+        plain = subprocess.Popen(
+            [sys.executable, str(HERE / "plain_sink.py"), str(plain_port), str(work / "plain")]
+        )
         plain_base = f"http://127.0.0.1:{plain_port}"
-        wait_until_up(f"{base}/livez", service)
-        time.sleep(1.0)  # the sink has no health route; uvicorn is up well within this
-        headers = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
+        wait_until_up(f"{plain_base}/livez", plain)
+        headers = login(stack)
+        upload_path = book_appointment(stack, headers)
+        base = stack.url("documents")
+        service_pid = stack.processes["documents"].pid
         with httpx.Client(timeout=600) as http:
             # Warm up: the first request fetches the JWKS and opens the connection pools.
-            warm = http.post(
-                f"{base}/documents/v1/bookings/bk-1/items/passport/documents",
-                content=b"%PDF-1.7 warm-up",
-                headers=headers,
-            )
-            warm.raise_for_status()
-            http.put(f"{plain_base}/warm-up", content=b"x").raise_for_status()
+            for _ in range(3):
+                warm = http.post(
+                    f"{base}{upload_path}", content=b"%PDF-1.7 warm-up", headers=headers
+                )
+                warm.raise_for_status()
+                http.delete(
+                    f"{base}/documents/v1/documents/{warm.json()['id']}", headers=headers
+                ).raise_for_status()
+                http.put(f"{plain_base}/warm-up", content=b"x").raise_for_status()
             for size_mib in sizes:
                 bench = SizeBench(
                     http=http,
                     base=base,
                     plain_base=plain_base,
+                    upload_path=upload_path,
                     headers=headers,
                     size=size_mib * MIB,
                     plain_dir=work / "plain",
+                    fresh_login=lambda: login(stack),
                 )
-                row = bench.run(args.repeat, service.pid, plain.pid)
+                row = bench.run(args.repeat, service_pid, plain.pid)
                 rows.append(row)
-                print(json.dumps(row))
+                print(json.dumps(row), flush=True)
     finally:
-        for process in (service, plain):
-            process.terminate()
-            process.wait(timeout=30)
-        helpers.stop()
+        if plain is not None:
+            plain.terminate()
+            plain.wait(timeout=30)
+        stack.stop()
+        databases.drop()
         shutil.rmtree(work, ignore_errors=True)
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
+        "database": databases.label,
         "repeat": args.repeat,
         "rows": rows,
     }
-    args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print_table(rows)
+    text = figures(result)
+    print(text)
+    if not args.no_write:
+        args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_readme(text)
 
 
-def print_table(rows: list[dict[str, Any]]) -> None:
-    print(
+def figures(result: dict[str, Any]) -> str:
+    machine = result["machine"]
+    lines = [
+        f"Run {result['when']} on {machine['cpus']} CPUs (load average "
+        f"{machine['load_average_1m']} at the end), Python {machine['python']}, "
+        f"{result['database']}, best of {result['repeat']}. Download: the uploader reading "
+        "(booking's yes reused); asking: a new login's token (booking asked).",
+        "",
         "| size | upload MiB/s | plain | ratio | download MiB/s | plain | ratio "
-        "| peak RSS MiB | RSS growth up/down MiB |"
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(
+        "| download asking | ratio | ms: upload / plain, download / asking / plain "
+        "| peak RSS MiB | RSS growth up/down MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for r in result["rows"]:
+        lines.append(
             f"| {r['size_mib']} MiB | {r['upload_mib_s']} | {r['plain_upload_mib_s']} "
             f"| {r['upload_ratio']} | {r['download_mib_s']} | {r['plain_download_mib_s']} "
-            f"| {r['download_ratio']} | {r['service_peak_rss_mib']} "
+            f"| {r['download_ratio']} | {r['download_asking_mib_s']} "
+            f"| {r['download_asking_ratio']} "
+            f"| {r['upload_ms']} / {r['plain_upload_ms']}, {r['download_ms']} / "
+            f"{r['download_asking_ms']} / {r['plain_download_ms']} "
+            f"| {r['service_peak_rss_mib']} "
             f"| {r['upload_rss_growth_mib']} / {r['download_rss_growth_mib']} |"
         )
+    return "\n".join(lines)
+
+
+def write_readme(text: str) -> None:
+    readme = README.read_text(encoding="utf-8")
+    if BEGIN not in readme:
+        readme += f"\n{BEGIN}\n{END}\n"
+    head, _, rest = readme.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    README.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
 
 
 if __name__ == "__main__":
