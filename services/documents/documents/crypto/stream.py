@@ -18,8 +18,11 @@ import os
 import struct
 from collections.abc import AsyncIterable, AsyncIterator
 
+import anyio.to_thread
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from documents.streaming import ahead
 
 MAGIC = b"RDOC"
 VERSION = 1
@@ -45,6 +48,27 @@ def _nonce(prefix: bytes, index: int) -> bytes:
     return prefix + struct.pack(">I", index)
 
 
+def _complete_chunks(buffer: bytearray, data: memoryview, size: int) -> list[bytes | memoryview]:
+    """The chunks of ``size`` bytes that ``buffer`` (bytes kept from before) and ``data``
+    complete, except the last one, which may be the stream's last; what is left over stays in
+    ``buffer``. Chunks inside ``data`` are views of it, not copies."""
+    chunks: list[bytes | memoryview] = []
+    if buffer:
+        need = size - len(buffer)
+        if len(data) <= need:
+            buffer += data
+            return chunks
+        buffer += data[:need]
+        data = data[need:]
+        chunks.append(bytes(buffer))
+        buffer.clear()
+    while len(data) > size:
+        chunks.append(data[:size])
+        data = data[size:]
+    buffer += data
+    return chunks
+
+
 class ChunkEncryptor:
     """Feed plaintext with :meth:`update`, then :meth:`finish`; both return ciphertext."""
 
@@ -60,7 +84,7 @@ class ChunkEncryptor:
         self._header_sent = False
         self._finished = False
 
-    def _seal(self, plaintext: bytes, last: bool) -> bytes:
+    def _seal(self, plaintext: bytes | memoryview, last: bool) -> bytes:
         sealed = self._aes.encrypt(
             _nonce(self._prefix, self._index), plaintext, _aad(self.header, self._index, last)
         )
@@ -74,16 +98,19 @@ class ChunkEncryptor:
         return self.header
 
     def update(self, data: bytes) -> bytes:
+        return b"".join(self.update_parts(data))
+
+    def update_parts(self, data: bytes) -> list[bytes]:
+        """Like :meth:`update`, the header and sealed chunks as a list (not joined)."""
         if self._finished:
             raise ValueError("encryptor already finished")
-        self._buffer += data
-        out = [self._take_header()]
-        size = self._chunk_size
+        out: list[bytes] = []
+        if not self._header_sent:
+            out.append(self._take_header())
         # Keep at least one byte back: only finish() knows which chunk is the last.
-        while len(self._buffer) > size:
-            out.append(self._seal(bytes(self._buffer[:size]), last=False))
-            del self._buffer[:size]
-        return b"".join(out)
+        for chunk in _complete_chunks(self._buffer, memoryview(data), self._chunk_size):
+            out.append(self._seal(chunk, last=False))
+        return out
 
     def finish(self) -> bytes:
         if self._finished:
@@ -126,7 +153,7 @@ class ChunkDecryptor:
         self._sealed_size = chunk_size + TAG_BYTES
         return True
 
-    def _open(self, sealed: bytes, last: bool) -> bytes:
+    def _open(self, sealed: bytes | memoryview, last: bool) -> bytes:
         assert self._header is not None
         try:
             plaintext = self._aes.decrypt(
@@ -140,16 +167,16 @@ class ChunkDecryptor:
     def update(self, data: bytes) -> bytes:
         if self._finished:
             raise ValueError("decryptor already finished")
-        self._buffer += data
-        if not self._read_header():
-            return b""
-        out: list[bytes] = []
-        size = self._sealed_size
+        view = memoryview(data)
+        if self._header is None:
+            missing = HEADER_BYTES - len(self._buffer)
+            self._buffer += view[:missing]
+            view = view[missing:]
+            if not self._read_header():
+                return b""
         # A full chunk is released only once more bytes follow it: else it may be the last.
-        while len(self._buffer) > size:
-            out.append(self._open(bytes(self._buffer[:size]), last=False))
-            del self._buffer[:size]
-        return b"".join(out)
+        chunks = _complete_chunks(self._buffer, view, self._sealed_size)
+        return b"".join([self._open(chunk, last=False) for chunk in chunks])
 
     def finish(self) -> bytes:
         if self._finished:
@@ -164,11 +191,19 @@ class ChunkDecryptor:
         return out
 
 
-async def decrypt_stream(key: bytes, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    """The plaintext of an encrypted stream, chunk by verified chunk."""
+def decrypt_stream(key: bytes, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    """The plaintext of an encrypted stream, chunk by verified chunk.
+
+    Each piece of ciphertext is decrypted in a worker thread (AES-GCM releases the GIL), ahead
+    of the consumer and while the next piece is read (see :mod:`documents.streaming`).
+    """
+    return ahead(_decrypted(key, ahead(chunks)))
+
+
+async def _decrypted(key: bytes, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
     decryptor = ChunkDecryptor(key)
     async for chunk in chunks:
-        plaintext = decryptor.update(chunk)
+        plaintext = await anyio.to_thread.run_sync(decryptor.update, chunk)
         if plaintext:
             yield plaintext
     tail = decryptor.finish()

@@ -4,8 +4,9 @@ Nothing here holds the whole file: the request body flows through :class:`Intake
 blob store. Every refusal is an exception raised *inside* that flow, so the blob store's
 all-or-nothing write removes whatever part had been written.
 
-    body ── multipart_file()/raw ──► Intake.encrypt() ──► BlobStore.write()
-                                     (limit, sniff, SHA-256, AES-GCM)
+    body ── multipart_file()/raw ──► Intake.encrypt() ──────────────────► BlobStore.write()
+                                     (limit, sniff │ SHA-256, AES-GCM)
+                                      as it arrives │ per MiB, in a worker thread
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 
+import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from documents.crypto.stream import ChunkEncryptor
 from documents.intake.names import InvalidName, display_name
 from documents.intake.sniffing import SNIFF_BYTES, FileType, sniff
+from documents.streaming import ahead, batched, flattened
 
 MULTIPART_OVERHEAD = 16 * 1024
 """Room for the multipart envelope (boundaries, part headers) beyond the file's own limit."""
+BATCH_BYTES = 1024 * 1024
+"""How much plaintext one worker-thread call hashes and encrypts."""
 
 
 class IntakeRefused(Exception):
@@ -45,7 +50,12 @@ class NoFile(IntakeRefused):
 
 
 class Intake:
-    """Counts, sniffs, hashes and encrypts one file while it streams through."""
+    """Counts, sniffs, hashes and encrypts one file while it streams through.
+
+    Counting and sniffing happen as the bytes arrive; hashing and encryption run in a worker
+    thread on batches of :data:`BATCH_BYTES`, a batch ahead of the blob store's writes and
+    while the next batch is received (see :mod:`documents.streaming`).
+    """
 
     def __init__(
         self,
@@ -81,11 +91,8 @@ class Intake:
         self.file_type = file_type
         self.display_name()  # refuse a bad name before anything is kept
 
-    def _take(self, chunk: bytes) -> bytes:
-        self._sha256.update(chunk)
-        return self._encryptor.update(chunk)
-
-    async def encrypt(self, plaintext: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    async def _checked(self, plaintext: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        """The plaintext, counted against the limit and sniffed before anything passes."""
         head = bytearray()
         async for chunk in plaintext:
             if not chunk:
@@ -100,15 +107,28 @@ class Intake:
                 self._decide(bytes(head))
                 chunk = bytes(head)
                 head.clear()
-            out = self._take(chunk)
-            if out:
-                yield out
+            yield chunk
         if self.file_type is None:
             self._decide(bytes(head))
-            out = self._take(bytes(head))
-            if out:
-                yield out
-        yield self._encryptor.finish()
+            yield bytes(head)
+
+    def _take(self, batch: list[bytes]) -> list[bytes]:
+        # In a worker thread: joining a MiB, hashing and AES-GCM all release the GIL. Joined,
+        # the encryptor seals views of one buffer instead of copying chunks that straddle
+        # the pieces as they came off the socket.
+        data = b"".join(batch)
+        self._sha256.update(data)
+        return self._encryptor.update_parts(data)
+
+    async def _sealed(self, batches: AsyncIterable[list[bytes]]) -> AsyncIterator[list[bytes]]:
+        async for batch in batches:
+            yield await anyio.to_thread.run_sync(self._take, batch)
+        yield [self._encryptor.finish()]
+
+    def encrypt(self, plaintext: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        """The encrypted blob of ``plaintext``; refusals are raised from within the stream."""
+        batches = ahead(batched(self._checked(plaintext), BATCH_BYTES))
+        return flattened(ahead(self._sealed(batches)))
 
 
 async def limited(body: AsyncIterable[bytes], limit: int) -> AsyncIterator[bytes]:

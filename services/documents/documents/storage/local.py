@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 import anyio.to_thread
@@ -15,7 +16,8 @@ from documents.storage.base import BlobNotFound
 
 _BLOB_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _WRITE_BUFFER = 1024 * 1024
-_READ_SIZE = 256 * 1024
+_READ_SIZE = 1024 * 1024
+_IOV_MAX = 1024
 
 
 def _check_id(blob_id: str) -> str:
@@ -23,6 +25,50 @@ def _check_id(blob_id: str) -> str:
     if not _BLOB_ID.match(blob_id):
         raise ValueError("invalid blob id")
     return blob_id
+
+
+# Each runs in a worker thread; the steps at the start and the end of a write share one trip.
+
+
+def _create(partial: Path) -> BinaryIO:
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    return open(partial, "xb", buffering=0)
+
+
+def _write_all(handle: BinaryIO, pieces: list[bytes]) -> None:
+    """All of ``pieces``, with as few system calls as the kernel allows (one per MiB, usually):
+    the worker thread needs the GIL back after each, which a busy event loop makes wait."""
+    views = [memoryview(piece) for piece in pieces if piece]
+    first = 0
+    while first < len(views):
+        written = os.writev(handle.fileno(), views[first : first + _IOV_MAX])
+        while first < len(views) and written >= len(views[first]):
+            written -= len(views[first])
+            first += 1
+        if written:
+            views[first] = views[first][written:]
+
+
+def _complete(handle: BinaryIO, tail: list[bytes], partial: Path, path: Path) -> None:
+    with handle:
+        _write_all(handle, tail)
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+def _discard(handle: BinaryIO, *paths: Path) -> None:
+    handle.close()
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _open_and_read(path: Path) -> tuple[BinaryIO, bytes]:
+    handle = open(path, "rb")
+    try:
+        return handle, handle.read(_READ_SIZE)
+    except BaseException:
+        handle.close()
+        raise
 
 
 class LocalBlobStore:
@@ -36,46 +82,41 @@ class LocalBlobStore:
     async def write(self, blob_id: str, chunks: AsyncIterable[bytes]) -> int:
         path = self._path(blob_id)
         partial = path.with_name(path.name + ".part")
-        await anyio.to_thread.run_sync(lambda: path.parent.mkdir(parents=True, exist_ok=True))
-        handle = await anyio.to_thread.run_sync(lambda: open(partial, "xb"))
+        handle = await anyio.to_thread.run_sync(_create, partial)
         written = 0
-        buffer = bytearray()
+        pending: list[bytes] = []
+        pending_bytes = 0
+        leftovers = [partial]
         try:
-            try:
-                async for chunk in chunks:
-                    buffer += chunk
-                    if len(buffer) >= _WRITE_BUFFER:
-                        data = bytes(buffer)
-                        buffer.clear()
-                        await anyio.to_thread.run_sync(handle.write, data)
-                        written += len(data)
-                if buffer:
-                    data = bytes(buffer)
-                    await anyio.to_thread.run_sync(handle.write, data)
-                    written += len(data)
-                await anyio.to_thread.run_sync(handle.flush)
-                await anyio.to_thread.run_sync(os.fsync, handle.fileno())
-            finally:
-                await anyio.to_thread.run_sync(handle.close)
-            await anyio.to_thread.run_sync(os.replace, partial, path)
+            async for chunk in chunks:
+                # Small pieces are gathered, so that a worker thread writes a MiB at once.
+                pending.append(chunk)
+                pending_bytes += len(chunk)
+                if pending_bytes >= _WRITE_BUFFER:
+                    await anyio.to_thread.run_sync(_write_all, handle, pending)
+                    written += pending_bytes
+                    pending = []
+                    pending_bytes = 0
+            # Cancelled while this runs, the write still completes: then the blob goes too.
+            leftovers.append(path)
+            await anyio.to_thread.run_sync(_complete, handle, pending, partial, path)
+            written += pending_bytes
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(lambda: partial.unlink(missing_ok=True))
+                await anyio.to_thread.run_sync(_discard, handle, *leftovers)
             raise
         return written
 
     async def read(self, blob_id: str) -> AsyncIterator[bytes]:
         path = self._path(blob_id)
         try:
-            handle = await anyio.to_thread.run_sync(lambda: open(path, "rb"))
+            handle, data = await anyio.to_thread.run_sync(_open_and_read, path)
         except FileNotFoundError as exc:
             raise BlobNotFound(blob_id) from exc
         try:
-            while True:
-                data = await anyio.to_thread.run_sync(handle.read, _READ_SIZE)
-                if not data:
-                    return
+            while data:
                 yield data
+                data = await anyio.to_thread.run_sync(handle.read, _READ_SIZE)
         finally:
             handle.close()
 
