@@ -26,7 +26,11 @@ def build_components(settings: DocumentsSettings) -> Components:
         blobs=blob_store_from(settings),
         keys=settings.key_ring(),
         scanner=scanner_from(settings),
-        booking=BookingClient(settings.booking_url, timeout_s=settings.booking_timeout_s),
+        booking=BookingClient(
+            settings.booking_url,
+            timeout_s=settings.booking_timeout_s,
+            remember_s=settings.access_reuse_s,
+        ),
     )
 
 

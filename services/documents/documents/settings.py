@@ -67,6 +67,15 @@ class DocumentsSettings(ServiceSettings):
 
     booking_url: str = "http://127.0.0.1:8002"
     booking_timeout_s: float = Field(default=5.0, gt=0)
+    access_reuse_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description=(
+            "How long booking's yes to a caller's exact credentials is reused for reading that "
+            "booking's documents (metadata, content); 0: booking is asked every time"
+        ),
+    )
 
     @field_validator("keks")
     @classmethod

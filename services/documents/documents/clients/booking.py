@@ -2,10 +2,17 @@
 
 Booking decides who may see a booking: we pass the caller's own credentials on (their bearer
 token, or the secret of a manage link) and treat anything but a checklist as "not yours".
+
+Booking's yes can be remembered for a few seconds (``remember_s``), per booking and per exact
+credentials (only their SHA-256 is kept), for callers that ask with ``reuse=True``: reading
+a document right after uploading it, or a clerk opening one document after another, then
+costs no round trip. A no is never remembered, and a fresh no replaces a remembered yes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -59,6 +66,12 @@ class CallerCredentials:
     authorization: str | None = None
     manage_token: str | None = None
 
+    def digest(self) -> bytes:
+        return hashlib.sha256(
+            b"authorization\0%s\0manage-token\0%s"
+            % ((self.authorization or "").encode(), (self.manage_token or "").encode())
+        ).digest()
+
 
 MANAGE_TOKEN_HEADER = "X-Manage-Token"
 
@@ -70,15 +83,24 @@ class BookingClient:
         *,
         timeout_s: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        remember_s: float = 0.0,
+        max_remembered: int = 10_000,
     ) -> None:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport
         )
+        self._remember_s = remember_s
+        self._max_remembered = max_remembered
+        self._remembered: dict[tuple[str, bytes], tuple[float, BookingChecklist]] = {}
 
     async def checklist(
-        self, booking_id: str, credentials: CallerCredentials
+        self, booking_id: str, credentials: CallerCredentials, *, reuse: bool = False
     ) -> BookingChecklist | None:
-        """The booking's checklist, or None when the caller may not see that booking."""
+        """The booking's checklist, or None when the caller may not see that booking.
+
+        With ``reuse``, a yes booking gave these very credentials less than ``remember_s``
+        seconds ago is the answer, without asking again.
+        """
         headers: dict[str, str] = {"Accept": "application/json"}
         if credentials.authorization:
             headers["Authorization"] = credentials.authorization
@@ -86,6 +108,11 @@ class BookingClient:
             headers[MANAGE_TOKEN_HEADER] = credentials.manage_token
         if len(headers) == 1:
             return None
+        key = (booking_id, credentials.digest())
+        if reuse:
+            remembered = self._remembered.get(key)
+            if remembered is not None and remembered[0] > time.monotonic():
+                return remembered[1]
         try:
             response = await self._http.get(
                 f"/booking/v1/bookings/{booking_id}/checklist", headers=headers
@@ -93,13 +120,26 @@ class BookingClient:
         except httpx.HTTPError as exc:
             raise BookingUnavailable(f"booking not reachable: {exc.__class__.__name__}") from exc
         if response.status_code in {401, 403, 404, 422}:
+            self._remembered.pop(key, None)
             return None
         if response.status_code != 200:
             raise BookingUnavailable(f"booking answered {response.status_code}")
         try:
-            return BookingChecklist.model_validate_json(response.content)
+            checklist = BookingChecklist.model_validate_json(response.content)
         except ValidationError as exc:
             raise BookingUnavailable("booking answered outside its contract") from exc
+        self._remember(key, checklist)
+        return checklist
+
+    def _remember(self, key: tuple[str, bytes], checklist: BookingChecklist) -> None:
+        if self._remember_s <= 0:
+            return
+        now = time.monotonic()
+        if len(self._remembered) >= self._max_remembered:
+            self._remembered = {k: v for k, v in self._remembered.items() if v[0] > now}
+            if len(self._remembered) >= self._max_remembered:
+                self._remembered.clear()
+        self._remembered[key] = (now + self._remember_s, checklist)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -48,9 +48,13 @@ class Access:
         return self.role is Role.CLERK
 
 
-async def resolve_access(booking: BookingClient, booking_id: str, caller: Caller) -> Access:
+async def resolve_access(
+    booking: BookingClient, booking_id: str, caller: Caller, *, reuse: bool = False
+) -> Access:
+    """What the caller may do with the booking; ``reuse``: booking's yes to these credentials
+    from the last few seconds will do (for reading documents, never for changing anything)."""
     try:
-        checklist = await booking.checklist(booking_id, caller.credentials)
+        checklist = await booking.checklist(booking_id, caller.credentials, reuse=reuse)
     except BookingUnavailable as exc:
         raise BookingUnavailableProblem() from exc
     if checklist is None or checklist.booking_id.lower() != booking_id.lower():

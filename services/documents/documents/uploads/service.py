@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import uuid
@@ -18,8 +19,8 @@ from documents.intake.pipeline import (
     MULTIPART_OVERHEAD,
     BadName,
     Intake,
+    IntakeRefused,
     MultipartFile,
-    NoFile,
     TooLarge,
     Unsupported,
     limited,
@@ -52,6 +53,7 @@ from documents.uploads.schemas import (
     ReviewIn,
 )
 from servicekit.db import utcnow
+from servicekit.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +101,17 @@ class DocumentService:
         self.access_log_repository = access_log
         self.components = components
 
-    async def access(self, booking_id: str, caller: Caller) -> Access:
-        return await resolve_access(self.components.booking, booking_id, caller)
+    async def access(self, booking_id: str, caller: Caller, *, reuse: bool = False) -> Access:
+        return await resolve_access(self.components.booking, booking_id, caller, reuse=reuse)
 
-    async def _document_access(self, document_id: str, caller: Caller) -> tuple[Document, Access]:
+    async def _document_access(
+        self, document_id: str, caller: Caller, *, reuse: bool = False
+    ) -> tuple[Document, Access]:
         document = await self.documents.get(document_id)
         if document is None:
             raise DocumentNotFound()
         try:
-            access = await self.access(document.booking_id, caller)
+            access = await self.access(document.booking_id, caller, reuse=reuse)
         except BookingNotFound as exc:
             raise DocumentNotFound() from exc
         if access.booking.tenant != document.tenant:
@@ -136,25 +140,47 @@ class DocumentService:
     async def upload(
         self, booking_id: str, item_id: str, caller: Caller, body: UploadBody
     ) -> Document:
+        # Booking is asked while the body streams in (its answer takes a round trip that would
+        # otherwise come on top). What streams in meanwhile is stored encrypted under a random
+        # id, and becomes a document only once booking has said yes; on a no, the blob is
+        # removed and booking's answer is the response. Only a caller identity vouched for
+        # (a verified token) gets this head start, and only for the first UNDECIDED_BYTES.
+        decision = asyncio.ensure_future(self._may_upload(booking_id, item_id, caller))
+        try:
+            return await self._receive(decision, item_id, caller, body)
+        finally:
+            await _settle(decision)
+
+    async def _may_upload(self, booking_id: str, item_id: str, caller: Caller) -> Access:
         access = await self.access(booking_id, caller)
-        booking_id = access.booking.booking_id
         if access.booking.item(item_id) is None:
             raise ChecklistItemNotFound()
         if not access.booking.open_for_uploads:
             raise BookingClosed(f"The booking is {access.booking.status}.")
-        # No database statement before the body has streamed in: on SQLite the first one takes
-        # the write lock, and a slow upload must not hold it (nor a transaction elsewhere).
+        return access
+
+    async def _receive(
+        self, decision: asyncio.Future[Access], item_id: str, caller: Caller, body: UploadBody
+    ) -> Document:
+        if caller.principal is None:
+            tenant = (await decision).booking.tenant
+        else:
+            # Booking refuses a token of another municipality, so this is the booking's tenant.
+            tenant = caller.principal.tenant
         settings = self.components.settings
-        limit = settings.upload_limit(access.booking.tenant)
+        limit = settings.upload_limit(tenant)
         is_multipart = body.content_type.lower().startswith("multipart/form-data")
         body_limit = limit + MULTIPART_OVERHEAD if is_multipart else limit
         if body.content_length is not None and body.content_length > body_limit:
+            await decision  # booking's refusal comes first
             raise UploadTooLarge(f"The limit is {limit} bytes.", limit_bytes=limit)
 
+        # No database statement before the body has streamed in: on SQLite the first one takes
+        # the write lock, and a slow upload must not hold it (nor a transaction elsewhere).
         document_id = uuid.uuid4().hex
         blob_id = secrets.token_urlsafe(24)
         data_key = new_data_key()
-        stream = limited(body.stream, body_limit)
+        stream = limited(_until_decided(body.stream, decision), body_limit)
         if is_multipart:
             multipart = MultipartFile(stream, body.content_type)
             plaintext = multipart.chunks()
@@ -170,21 +196,17 @@ class DocumentService:
         )
         try:
             await self.components.blobs.write(blob_id, intake.encrypt(plaintext))
-        except TooLarge as exc:
-            raise UploadTooLarge(f"The limit is {limit} bytes.", limit_bytes=limit) from exc
-        except Unsupported as exc:
-            raise UnsupportedFileType(
-                "Accepted are PDF, JPEG and PNG, recognised by their content."
-            ) from exc
-        except BadName as exc:
-            raise InvalidFileName(str(exc)) from exc
-        except NoFile as exc:
-            raise MissingFile(str(exc)) from exc
+        except IntakeRefused as exc:
+            await decision  # booking's refusal comes first
+            raise _refusal(exc, limit) from exc
         try:
+            access = await decision
             document = self._new_document(document_id, blob_id, data_key, access, item_id, intake)
             # Scanned before the row is written: no transaction is open while the scanner reads.
             _apply_verdict(document, await scan_blob(self.components, data_key, blob_id))
-            await self.documents.follow_reschedule(booking_id, access.booking.appointment_at)
+            await self.documents.follow_reschedule(
+                access.booking.booking_id, access.booking.appointment_at
+            )
             await self.documents.add(document)
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -269,13 +291,13 @@ class DocumentService:
         )
 
     async def get(self, document_id: str, caller: Caller, purpose: str | None) -> Document:
-        document, access = await self._document_access(document_id, caller)
+        document, access = await self._document_access(document_id, caller, reuse=True)
         if access.is_clerk:
             await self._audit(access, "metadata", purpose or "checklist review", document)
         return document
 
     async def download(self, document_id: str, caller: Caller, purpose: str | None) -> Download:
-        document, access = await self._document_access(document_id, caller)
+        document, access = await self._document_access(document_id, caller, reuse=True)
         if access.is_clerk:
             if not purpose or not purpose.strip():
                 raise PurposeRequired("Give the purpose of reading, e.g. ?purpose=...")
@@ -399,3 +421,40 @@ async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[by
         yield first
     async for chunk in rest:
         yield chunk
+
+
+UNDECIDED_BYTES = 4 * 1024 * 1024
+"""How much of an upload is taken in before booking has answered (then it waits)."""
+
+
+async def _until_decided(
+    body: AsyncIterable[bytes], decision: asyncio.Future[Access]
+) -> AsyncIterator[bytes]:
+    """The body; stops with booking's refusal as soon as it is known, and waits for booking's
+    answer before taking more than :data:`UNDECIDED_BYTES`."""
+    taken = 0
+    async for chunk in body:
+        taken += len(chunk)
+        if decision.done() or taken > UNDECIDED_BYTES:
+            await decision
+        yield chunk
+
+
+async def _settle(decision: asyncio.Future[Access]) -> None:
+    """Stop asking booking when nobody waits for the answer any more; never leave it unread."""
+    if not decision.done():
+        decision.cancel()
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait([decision])
+    if not decision.cancelled():
+        decision.exception()
+
+
+def _refusal(exc: IntakeRefused, limit: int) -> Problem:
+    if isinstance(exc, TooLarge):
+        return UploadTooLarge(f"The limit is {limit} bytes.", limit_bytes=limit)
+    if isinstance(exc, Unsupported):
+        return UnsupportedFileType("Accepted are PDF, JPEG and PNG, recognised by their content.")
+    if isinstance(exc, BadName):
+        return InvalidFileName(str(exc))
+    return MissingFile(str(exc))
