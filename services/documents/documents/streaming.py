@@ -5,7 +5,7 @@ decrypt, send). Pulled one item at a time, each stage waits for the others. :fun
 a stage in a task of its own, one item ahead of its consumer, so that (with the heavy work in
 worker threads, where hashing, AES-GCM and file I/O release the GIL) the stages overlap:
 the next MiB is received while the last one is encrypted and the one before is written.
-Memory stays bounded by ``depth`` items per stage.
+Memory stays bounded by two items per stage.
 """
 
 from __future__ import annotations
@@ -20,25 +20,33 @@ import anyio
 T = TypeVar("T")
 
 
-async def ahead(source: AsyncIterable[T], depth: int = 1) -> AsyncGenerator[T, None]:
-    """The items of ``source``, produced by a task of its own up to ``depth`` items ahead.
+async def ahead(source: AsyncIterable[T]) -> AsyncGenerator[T, None]:
+    """The items of ``source``, each produced by a task of its own while the consumer is busy
+    with the one before (never further ahead, so a stage holds at most two items).
 
     An error of ``source`` is raised to the consumer where the item would have been. When the
     consumer stops early (an error, a cancelled request), the producer is cancelled, ``source``
     closed and both waited for, so the stage's clean-up (closing files, removing partial
     writes) has run when this generator is closed.
     """
-    queue: asyncio.Queue[T | _Failed | _Done] = asyncio.Queue(depth)
+    ready: asyncio.Queue[T | _Failed | _Done] = asyncio.Queue(1)
+    taken = asyncio.Event()
+    taken.set()
     items = aiter(source)
 
     async def produce() -> None:
         try:
-            async for item in items:
-                await queue.put(item)
+            while True:
+                await taken.wait()
+                taken.clear()
+                try:
+                    item = await anext(items)
+                except StopAsyncIteration:
+                    ready.put_nowait(_Done())
+                    return
+                ready.put_nowait(item)
         except Exception as exc:  # handed to the consumer, raised there
-            await queue.put(_Failed(exc))
-        else:
-            await queue.put(_Done())
+            ready.put_nowait(_Failed(exc))
         finally:
             if isinstance(items, AsyncGenerator):
                 await items.aclose()
@@ -46,7 +54,8 @@ async def ahead(source: AsyncIterable[T], depth: int = 1) -> AsyncGenerator[T, N
     producer = asyncio.create_task(produce())
     try:
         while True:
-            item = await queue.get()
+            item = await ready.get()
+            taken.set()
             if isinstance(item, _Done):
                 break
             if isinstance(item, _Failed):
