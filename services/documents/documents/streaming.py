@@ -97,8 +97,9 @@ async def batched(source: AsyncIterable[bytes], size: int) -> AsyncGenerator[lis
         yield parts
 
 
-async def flattened(source: AsyncIterable[list[bytes]]) -> AsyncGenerator[bytes, None]:
-    """The pieces of the lists of ``source``, one by one."""
-    async for parts in source:
-        for part in parts:
-            yield part
+async def flattened(source: AsyncGenerator[list[bytes], None]) -> AsyncGenerator[bytes, None]:
+    """The pieces of the lists of ``source``, one by one; closing this closes ``source``."""
+    async with contextlib.aclosing(source):
+        async for parts in source:
+            for part in parts:
+                yield part

@@ -12,7 +12,7 @@ all-or-nothing write removes whatever part had been written.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 
 import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
@@ -125,7 +125,7 @@ class Intake:
             yield await anyio.to_thread.run_sync(self._take, batch)
         yield [self._encryptor.finish()]
 
-    def encrypt(self, plaintext: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    def encrypt(self, plaintext: AsyncIterable[bytes]) -> AsyncGenerator[bytes, None]:
         """The encrypted blob of ``plaintext``; refusals are raised from within the stream."""
         batches = ahead(batched(self._checked(plaintext), BATCH_BYTES))
         return flattened(ahead(self._sealed(batches)))

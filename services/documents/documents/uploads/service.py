@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -195,7 +196,9 @@ class DocumentService:
             filename=filename,
         )
         try:
-            await self.components.blobs.write(blob_id, intake.encrypt(plaintext))
+            # Closed on the way out whatever happens: its stages stop before the answer goes.
+            async with contextlib.aclosing(intake.encrypt(plaintext)) as ciphertext:
+                await self.components.blobs.write(blob_id, ciphertext)
         except IntakeRefused as exc:
             await decision  # booking's refusal comes first
             raise _refusal(exc, limit) from exc
@@ -366,9 +369,11 @@ def _data_key(components: Components, document: Document) -> bytes:
 
 async def scan_blob(components: Components, data_key: bytes, blob_id: str) -> ScanResult | None:
     """The scanner's verdict on a stored blob, or None when it gives none (fail closed)."""
-    chunks = decrypt_stream(data_key, components.blobs.read(blob_id))
     try:
-        return await components.scanner.scan(chunks)
+        async with contextlib.aclosing(
+            decrypt_stream(data_key, components.blobs.read(blob_id))
+        ) as chunks:
+            return await components.scanner.scan(chunks)
     except ScannerUnavailable as exc:
         log.warning("scanner unavailable, document stays pending", extra={"reason": str(exc)})
         return None
@@ -416,11 +421,12 @@ async def rescan_pending(
     return done
 
 
-async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    if first:
-        yield first
-    async for chunk in rest:
-        yield chunk
+async def _prepend(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+    async with contextlib.aclosing(rest):
+        if first:
+            yield first
+        async for chunk in rest:
+            yield chunk
 
 
 UNDECIDED_BYTES = 4 * 1024 * 1024
