@@ -1,6 +1,6 @@
 """Upload/download throughput and memory of the documents service, encrypted, vs a plain sink.
 
-    .venv/bin/python bench/documents/run.py [--sizes 1,20,200] [--repeat 5] [--no-write]
+    .venv/bin/python bench/documents/run.py [--sizes 1,20,200] [--repeat 10] [--no-write]
         [--database postgresql://postgres@127.0.0.1:5432/postgres]
 
 Starts on loopback, each in its own process and configured by its environment as in
@@ -46,7 +46,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 VENV_BIN = Path(sys.executable).parent
 README = HERE / "README.md"
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 MIB = 1024 * 1024
 BLOCK = os.urandom(MIB)
 TENANT = "06999001"  # the demo municipality both seeds create
@@ -153,13 +152,22 @@ class SizeBench:
 
         for attempt in range(repeat):
             name = f"f{self.size}-{attempt}"
-            document_id = keep("upload", measure(service_pid, self.upload))
-            keep("plain_upload", measure(plain_pid, self.plain_upload, name))
-            keep("download", measure(service_pid, self.download, document_id))
-            keep("plain_download", measure(plain_pid, self.plain_download, name))
             # The same citizen with a token of a new login: no answer of booking's to reuse.
             cold = self.fresh_login()
+            # Every other attempt the plain sink goes first, so that neither side always comes
+            # after the other's writeback or page-cache churn.
+            plain_first = attempt % 2 == 1
+            if plain_first:
+                keep("plain_upload", measure(plain_pid, self.plain_upload, name))
+            document_id = keep("upload", measure(service_pid, self.upload))
+            if not plain_first:
+                keep("plain_upload", measure(plain_pid, self.plain_upload, name))
+            if plain_first:
+                keep("plain_download", measure(plain_pid, self.plain_download, name))
+            keep("download", measure(service_pid, self.download, document_id))
             keep("download_asking", measure(service_pid, self.download, document_id, cold))
+            if not plain_first:
+                keep("plain_download", measure(plain_pid, self.plain_download, name))
             deleted = self.http.delete(
                 f"{self.base}/documents/v1/documents/{document_id}", headers=self.headers
             )
@@ -368,7 +376,7 @@ def book_appointment(stack: Stack, headers: dict[str, str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1,20,200", help="MiB, comma separated")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument(
         "--database",
         default=None,
@@ -444,8 +452,8 @@ def main() -> None:
     text = figures(result)
     print(text)
     if not args.no_write:
-        args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        write_readme(text)
+        write_results(args.output, databases.label, result)
+        write_readme(text, databases.label)
 
 
 def figures(result: dict[str, Any]) -> str:
@@ -475,13 +483,26 @@ def figures(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_readme(text: str) -> None:
+def write_results(path: Path, label: str, result: dict[str, Any]) -> None:
+    """Keep the newest run per database (SQLite, PostgreSQL) in one file."""
+    runs: dict[str, Any] = {}
+    if path.exists():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if "rows" not in previous:  # not the layout of an older version of this script
+            runs = previous
+    runs[label] = result
+    path.write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
+
+
+def write_readme(text: str, label: str) -> None:
+    """Replace the figures of this database's run in README.md (between its markers)."""
+    begin, end = f"<!-- results:{label}:begin -->", f"<!-- results:{label}:end -->"
     readme = README.read_text(encoding="utf-8")
-    if BEGIN not in readme:
-        readme += f"\n{BEGIN}\n{END}\n"
-    head, _, rest = readme.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    README.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
+    if begin not in readme:
+        readme += f"\n{begin}\n{end}\n"
+    head, _, rest = readme.partition(begin)
+    _, _, tail = rest.partition(end)
+    README.write_text(f"{head}{begin}\n{text}\n{end}{tail}", encoding="utf-8")
 
 
 if __name__ == "__main__":
