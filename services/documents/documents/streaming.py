@@ -2,10 +2,11 @@
 
 A stream passes several stages (receive, sniff and count, hash and encrypt, write; or read,
 decrypt, send). Pulled one item at a time, each stage waits for the others. :func:`ahead` runs
-a stage in a task of its own, one item ahead of its consumer, so that (with the heavy work in
-worker threads, where hashing, AES-GCM and file I/O release the GIL) the stages overlap:
-the next MiB is received while the last one is encrypted and the one before is written.
-Memory stays bounded by two items per stage.
+a stage in a task of its own, one item ahead of its consumer, so that the stages overlap: the
+next MiB is received while the last one is hashed and encrypted in a worker thread and the one
+before is written; the next MiB is read while the last one is decrypted and sent. What overlaps
+is what lets go of the GIL (SHA-256 and joins of a MiB, file and socket I/O), so the thread
+work is cut into MiB pieces, not 64 KiB ones. Memory stays bounded by two items per stage.
 """
 
 from __future__ import annotations

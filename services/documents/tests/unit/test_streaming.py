@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -106,7 +106,7 @@ async def test_batched_gathers_pieces_up_to_the_size_without_losing_any() -> Non
 
 
 async def test_flattened_gives_back_the_pieces_in_order() -> None:
-    async def lists() -> AsyncIterator[list[bytes]]:
+    async def lists() -> AsyncGenerator[list[bytes], None]:
         yield [b"a", b"b"]
         yield []
         yield [b"c"]
