@@ -58,6 +58,9 @@ from servicekit.problems import Problem
 
 log = logging.getLogger(__name__)
 
+UNDECIDED_BYTES = 4 * 1024 * 1024
+"""How much of an upload is taken in before booking has answered (then it waits)."""
+
 
 @dataclass(frozen=True)
 class UploadBody:
@@ -427,10 +430,6 @@ async def _prepend(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIter
             yield first
         async for chunk in rest:
             yield chunk
-
-
-UNDECIDED_BYTES = 4 * 1024 * 1024
-"""How much of an upload is taken in before booking has answered (then it waits)."""
 
 
 async def _until_decided(
