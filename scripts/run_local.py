@@ -67,7 +67,15 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
             process.kill()
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    # SIGTERM (e.g. from a supervisor or `timeout`) and SIGHUP (the terminal went away) stop
+    # the services like Ctrl-C does; by default they would end this script and leave them.
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     (ROOT / "var").mkdir(exist_ok=True)
     for service in SERVICES:
         _prepare(service)
