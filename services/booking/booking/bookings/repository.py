@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from booking.bookings.models import Booking, BookingItem, BookingStatus, SlotClaim
 from booking.db import insert_ignoring_conflicts
@@ -27,11 +27,12 @@ class BookingRepository:
         self.session = session
 
     async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Booking | None:
-        query = select(Booking).where(Booking.id == booking_id).options(selectinload(Booking.items))
+        # One round trip: the items come joined (a booking has a handful).
+        query = select(Booking).where(Booking.id == booking_id).options(joinedload(Booking.items))
         if for_update:
             query = query.with_for_update(of=Booking)
         result = await self.session.scalars(query)
-        return result.one_or_none()
+        return result.unique().one_or_none()
 
     async def add(self, booking: Booking) -> Booking:
         self.session.add(booking)
