@@ -32,8 +32,9 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
         title="Rathaus Booking",
         version="1.0.0",
         description=(
-            "Online appointment booking for citizen services with digital pre-information, "
-            "check-in and queue calling."
+            "Online appointment booking for citizen services with digital pre-information: "
+            "catalogue, offices and opening hours, availability, holds, bookings and their "
+            "checklists."
         ),
         on_startup=[_freeze_startup_objects],
         routers=[
