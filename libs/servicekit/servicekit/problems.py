@@ -263,12 +263,19 @@ async def _handle_validation_error(request: Request, exc: Exception) -> JSONResp
     )
 
 
-def internal_error_body(path: str, request_id: str | None) -> dict[str, Any]:
-    """The body of a 500: nothing about the failure itself reaches the client."""
+class DependencyUnavailable(ServiceUnavailable):
+    type_slug = "dependency-unavailable"
+    title = "A service this one needs (such as its database) cannot be reached; retry shortly"
+
+
+def internal_error_body(
+    path: str, request_id: str | None, problem: type[Problem] = Problem
+) -> dict[str, Any]:
+    """The body of a 500 (or of ``problem``): nothing about the failure reaches the client."""
     body: dict[str, Any] = {
-        "type": problem_type(Problem.type_slug),
-        "title": Problem.title,
-        "status": 500,
+        "type": problem_type(problem.type_slug),
+        "title": problem.title,
+        "status": problem.status,
         "instance": path,
     }
     if request_id:

@@ -13,12 +13,19 @@ import time
 import uuid
 from contextvars import ContextVar
 
+from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.metrics import RequestMetrics
-from servicekit.problems import PROBLEM_MEDIA_TYPE, internal_error_body
+from servicekit.problems import (
+    PROBLEM_MEDIA_TYPE,
+    DependencyUnavailable,
+    Problem,
+    internal_error_body,
+)
 
 REQUEST_ID_HEADER = "x-request-id"
+RETRY_AFTER_S = b"5"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -29,6 +36,13 @@ error_logger = logging.getLogger("servicekit.errors")
 
 def current_request_id() -> str | None:
     return request_id_var.get()
+
+
+def _is_unreachable(error: BaseException) -> bool:
+    """A dependency out of reach: the database refused or lost the connection, a peer timed out."""
+    if isinstance(error, DBAPIError):
+        return bool(error.connection_invalidated)
+    return isinstance(error, ConnectionError | TimeoutError)
 
 
 def _route_template(scope: Scope) -> str | None:
@@ -72,25 +86,30 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            # The last line of defence: log with the request id, answer a bare 500 problem
-            # (no stack trace reaches the client) and do not re-raise into the server.
-            error_logger.exception("unhandled error")
-            status = 500
+        except Exception as error:
+            # The last line of defence: log with the request id, answer a bare problem (no
+            # stack trace reaches the client) and do not re-raise into the server. A database
+            # or another dependency out of reach is a 503 the client may retry, not a bug.
+            unreachable = _is_unreachable(error)
+            if unreachable:
+                error_logger.warning("dependency unreachable: %s", error.__class__.__name__)
+            else:
+                error_logger.exception("unhandled error")
+            problem = DependencyUnavailable if unreachable else Problem
+            status = problem.status
             if scope["type"] != "http" or response_started:
                 raise
-            body = json.dumps(internal_error_body(scope.get("path", ""), request_id)).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"x-request-id", request_id.encode("latin-1")),
-                    ],
-                }
-            )
+            body = json.dumps(
+                internal_error_body(scope.get("path", ""), request_id, problem)
+            ).encode()
+            headers = [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", request_id.encode("latin-1")),
+            ]
+            if unreachable:
+                headers.append((b"retry-after", RETRY_AFTER_S))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
         finally:
             if scope["type"] == "http":

@@ -19,6 +19,7 @@ from servicekit.db import SessionDep, new_metadata
 from servicekit.logs import configure_logging
 from servicekit.problems import Conflict, NotFound, problem_responses
 from servicekit.settings import Environment, ServiceSettings
+from servicekit.testing.live import free_port
 
 
 class Base(DeclarativeBase):
@@ -149,6 +150,24 @@ async def test_unexpected_error_is_500_problem_without_internals(
     assert "secret internals" not in response.text
     assert "Traceback" not in response.text
     assert any("unhandled error" in record.message for record in caplog.records)
+
+
+async def test_a_database_out_of_reach_is_503_problem_to_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Nothing listens on the port: connecting is refused, as when PostgreSQL is down.
+    app = make_app(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/kit")
+    transport = httpx.ASGITransport(app=app)
+    with caplog.at_level(logging.WARNING):
+        async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
+            response = await client.get("/kit/v1/things/first")
+    await app.state.database.dispose()
+
+    assert_problem(response, 503, "dependency-unavailable")
+    assert response.headers["retry-after"] == "5"
+    assert "127.0.0.1" not in response.text
+    assert any("dependency unreachable" in record.message for record in caplog.records)
+    assert not any("unhandled error" in record.message for record in caplog.records)
 
 
 async def test_request_id_is_echoed_when_well_formed(kit: httpx.AsyncClient) -> None:
