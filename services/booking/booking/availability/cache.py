@@ -5,7 +5,9 @@
   and every request would otherwise load them again. Bookings are described (office, service
   names, checklist) from it as well.
 * **Answers** of the availability endpoints live ``answer_seconds`` (a micro-cache): a portal
-  under load asks the same month of the same office many times a second.
+  under load asks the same month of the same office many times a second. When one runs out,
+  one request recomputes it while the others still get the old one (for at most another
+  ``answer_seconds``).
 
 Both are forgotten at once in this process when the data behind them changes here (a hold,
 a cancellation, an administrator's edit); other replicas see the change after the TTL at the
@@ -85,20 +87,30 @@ class _Entry(Generic[V]):
 
 
 class _SingleFlightCache(Generic[K, V]):
-    """Values kept ``seconds``; concurrent misses of one key wait for a single computation."""
+    """Values kept ``seconds``; concurrent misses of one key wait for a single computation.
 
-    def __init__(self, seconds: float, max_entries: int | None = None) -> None:
+    With ``serve_stale``, while that computation runs the others get the value that has just
+    run out (if it ran out less than ``seconds`` ago) instead of waiting for it.
+    """
+
+    def __init__(
+        self, seconds: float, max_entries: int | None = None, *, serve_stale: bool = False
+    ) -> None:
         self.seconds = seconds
         self.max_entries = max_entries
+        self.serve_stale = serve_stale
         self.entries: dict[K, _Entry[V]] = {}
         self._running: dict[K, asyncio.Future[V]] = {}
 
     async def get(self, key: K, compute: Callable[[], Awaitable[V]]) -> V:
         entry = self.entries.get(key)
-        if entry is not None and entry.expires > time.monotonic():
+        now = time.monotonic()
+        if entry is not None and entry.expires > now:
             return entry.value
         running = self._running.get(key)
         if running is not None:
+            if self.serve_stale and entry is not None and now - entry.expires < self.seconds:
+                return entry.value
             return await asyncio.shield(running)
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         self._running[key] = future
@@ -126,8 +138,11 @@ class AvailabilityCache:
         self._snapshots: _SingleFlightCache[str, TenantSnapshot] = _SingleFlightCache(
             snapshot_seconds
         )
+        # While one request recomputes an answer that has just run out, the others get the
+        # old one (at most twice ``answer_seconds`` old) instead of queueing behind the query.
+        # Snapshots are never served stale: they carry each office's number of counters.
         self._answers: _SingleFlightCache[tuple[str, Hashable], bytes] = _SingleFlightCache(
-            answer_seconds, max_answers
+            answer_seconds, max_answers, serve_stale=True
         )
 
     async def snapshot(

@@ -68,3 +68,63 @@ async def test_snapshots_are_loaded_once_until_forgotten() -> None:
     cache.forget_catalogue("06999001")
     await cache.snapshot("06999001", load)
     assert loads == 2
+
+
+async def test_while_an_answer_is_recomputed_the_others_get_the_one_that_just_ran_out() -> None:
+    cache = AvailabilityCache(snapshot_seconds=5, answer_seconds=0.2)
+    recomputing = asyncio.Event()
+    release = asyncio.Event()
+
+    async def first() -> bytes:
+        return b"old"
+
+    async def slow() -> bytes:
+        recomputing.set()
+        await release.wait()
+        return b"new"
+
+    await cache.answer("06999001", "k", first)
+    await asyncio.sleep(0.25)  # ran out a moment ago, well within another lifetime
+    recompute = asyncio.create_task(cache.answer("06999001", "k", slow))
+    await recomputing.wait()
+    # Without the stale answer this would wait for the recomputation, i.e. until the timeout.
+    meanwhile = await asyncio.wait_for(cache.answer("06999001", "k", slow), 1)
+    release.set()
+
+    assert meanwhile == b"old"
+    assert await recompute == b"new"
+    assert await cache.answer("06999001", "k", slow) == b"new"
+
+
+async def test_an_answer_long_run_out_or_forgotten_is_never_served() -> None:
+    cache = AvailabilityCache(snapshot_seconds=5, answer_seconds=0.01)
+    release = asyncio.Event()
+
+    async def first() -> bytes:
+        return b"old"
+
+    async def slow() -> bytes:
+        await release.wait()
+        return b"new"
+
+    await cache.answer("06999001", "k", first)
+    await asyncio.sleep(0.03)  # ran out more than its lifetime ago
+    recompute = asyncio.create_task(cache.answer("06999001", "k", slow))
+    await asyncio.sleep(0)
+    waiting = asyncio.create_task(cache.answer("06999001", "k", slow))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    release.set()
+    assert await waiting == b"new"
+    await recompute
+
+    cache.forget_bookings("06999001")
+    release.clear()
+    recompute = asyncio.create_task(cache.answer("06999001", "k", slow))
+    await asyncio.sleep(0)
+    waiting = asyncio.create_task(cache.answer("06999001", "k", slow))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    release.set()
+    assert await waiting == b"new"
+    await recompute
