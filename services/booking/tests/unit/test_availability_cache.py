@@ -107,24 +107,20 @@ async def test_an_answer_long_run_out_or_forgotten_is_never_served() -> None:
         await release.wait()
         return b"new"
 
+    async def others_wait_for_the_recomputation() -> None:
+        release.clear()
+        recompute = asyncio.create_task(cache.answer("06999001", "k", slow))
+        await asyncio.sleep(0)
+        waiting = asyncio.create_task(cache.answer("06999001", "k", slow))
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        release.set()
+        assert await waiting == b"new"
+        await recompute
+
     await cache.answer("06999001", "k", first)
     await asyncio.sleep(0.03)  # ran out more than its lifetime ago
-    recompute = asyncio.create_task(cache.answer("06999001", "k", slow))
-    await asyncio.sleep(0)
-    waiting = asyncio.create_task(cache.answer("06999001", "k", slow))
-    await asyncio.sleep(0.01)
-    assert not waiting.done()
-    release.set()
-    assert await waiting == b"new"
-    await recompute
+    await others_wait_for_the_recomputation()
 
     cache.forget_bookings("06999001")
-    release.clear()
-    recompute = asyncio.create_task(cache.answer("06999001", "k", slow))
-    await asyncio.sleep(0)
-    waiting = asyncio.create_task(cache.answer("06999001", "k", slow))
-    await asyncio.sleep(0.01)
-    assert not waiting.done()
-    release.set()
-    assert await waiting == b"new"
-    await recompute
+    await others_wait_for_the_recomputation()
