@@ -162,13 +162,14 @@ class BookingRepository:
 
     async def release(
         self, booking_id: uuid.UUID, units: Iterable[tuple[uuid.UUID, datetime]] | None = None
-    ) -> None:
-        """Free the booking's claims (all of them, or those of the given office units)."""
+    ) -> list[tuple[uuid.UUID, datetime]]:
+        """Free the booking's claims (all of them, or those of the given office units); the
+        office units freed."""
         statement = delete(SlotClaim).where(SlotClaim.booking_id == booking_id)
         if units is not None:
             wanted = list(units)
             if not wanted:
-                return
+                return []
             statement = statement.where(
                 or_(
                     *(
@@ -177,7 +178,10 @@ class BookingRepository:
                     )
                 )
             )
-        await self.session.execute(statement)
+        rows = await self.session.execute(
+            statement.returning(SlotClaim.office_id, SlotClaim.unit_start)
+        )
+        return [(row[0], _utc(row[1])) for row in rows]
 
     # -- queries ----------------------------------------------------------------------------
 

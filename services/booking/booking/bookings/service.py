@@ -232,8 +232,7 @@ class Bookings:
             return booking
         if booking.status == BookingStatus.CONFIRMED and booking.starts_at <= now:
             raise BookingClosed("The appointment has begun; it can no longer be cancelled.")
-        self.gate.forget(await self.bookings.claims_of(booking.id))
-        await self.bookings.release(booking.id)
+        self.gate.forget(await self.bookings.release(booking.id))
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
         booking.hold_expires_at = None
@@ -276,8 +275,7 @@ class Bookings:
             raise SlotTaken("Every counter is booked at the new time; the booking is unchanged.")
         keep = {(office_id, unit) for unit in new_units}
         freed = [unit for unit in old if unit not in keep]
-        await self.bookings.release(booking.id, freed)
-        self.gate.forget(freed)
+        self.gate.forget(await self.bookings.release(booking.id, freed))
         by_id = {service.id: service for service in services}
         for item in booking.items:
             item.duration_minutes = plan.duration_of(by_id[item.service_id])
