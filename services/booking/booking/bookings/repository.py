@@ -5,13 +5,70 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import String, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from booking.bookings.models import Booking, BookingItem, BookingStatus, SlotClaim
-from booking.db import insert_ignoring_conflicts
+from booking.db import Base, ignoring_conflicts
 from booking.offices.models import Office
+
+# The statements of a hold and a confirmation are built once: building an expression (and its
+# cache key) on every request cost more CPU than running it. They name the tables, not the
+# mapped classes, so no ORM bookkeeping (session synchronisation, identity map) runs for them.
+_claims = Base.metadata.tables[SlotClaim.__tablename__]
+_bookings = Base.metadata.tables[Booking.__tablename__]
+_items = Base.metadata.tables[BookingItem.__tablename__]
+
+_BOOKING_WITH_ITEMS = (
+    select(Booking).where(Booking.id == bindparam("booking_id")).options(joinedload(Booking.items))
+)
+_BOOKING_WITH_ITEMS_FOR_UPDATE = _BOOKING_WITH_ITEMS.with_for_update(of=Booking)
+
+_SEATS = select(_claims.c.unit_start, _claims.c.seat, _claims.c.expires_at).where(
+    _claims.c.office_id == bindparam("office_id"),
+    _claims.c.unit_start.in_(bindparam("units", expanding=True)),
+)
+_FREE_EXPIRED_SEAT = delete(_claims).where(
+    _claims.c.office_id == bindparam("office_id"),
+    _claims.c.unit_start == bindparam("unit_start"),
+    _claims.c.seat == bindparam("seat"),
+    _claims.c.expires_at.is_not(None),
+    _claims.c.expires_at <= bindparam("now"),
+)
+_TAKE_SEAT = {
+    dialect: ignoring_conflicts(dialect, _claims).returning(_claims.c.seat)
+    for dialect in ("postgresql", "sqlite")
+}
+_MAKE_PERMANENT = (
+    update(_claims)
+    .where(
+        _claims.c.booking_id == bindparam("of_booking"),
+        _claims.c.expires_at.is_not(None),
+        _claims.c.expires_at > bindparam("now"),
+    )
+    .values(expires_at=None)
+)
+_ADVISORY_LOCK = select(
+    func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key", type_=String), 0))
+)
+_OPEN_COUNTS = (
+    select(_items.c.service_id, func.count(func.distinct(_bookings.c.id)))
+    .join(_bookings, _bookings.c.id == _items.c.booking_id)
+    .where(
+        _bookings.c.tenant == bindparam("tenant"),
+        _bookings.c.status == BookingStatus.CONFIRMED.value,
+        _bookings.c.starts_at > bindparam("now"),
+        _bookings.c.id != bindparam("exclude"),
+        _items.c.service_id.in_(bindparam("service_ids", expanding=True)),
+        # A NULL owner matches nothing: "= NULL" is never true.
+        or_(
+            _bookings.c.citizen_subject == bindparam("subject", type_=String),
+            _bookings.c.email == bindparam("email", type_=String),
+        ),
+    )
+    .group_by(_items.c.service_id)
+)
 
 
 @dataclass(frozen=True)
@@ -22,16 +79,29 @@ class Claim:
     full: list[datetime]
 
 
+@dataclass(frozen=True)
+class Seats:
+    """The claimed seats of some slot units as one statement saw them."""
+
+    live: frozenset[tuple[datetime, int]]
+    expired: frozenset[tuple[datetime, int]]
+
+    def full(self, units: Iterable[datetime], capacity: int) -> list[datetime]:
+        """The units among ``units`` whose every seat has a live claim."""
+        taken: dict[datetime, int] = {}
+        for unit, _ in self.live:
+            taken[unit] = taken.get(unit, 0) + 1
+        return [unit for unit in units if taken.get(unit, 0) >= capacity]
+
+
 class BookingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Booking | None:
         # One round trip: the items come joined (a booking has a handful).
-        query = select(Booking).where(Booking.id == booking_id).options(joinedload(Booking.items))
-        if for_update:
-            query = query.with_for_update(of=Booking)
-        result = await self.session.scalars(query)
+        query = _BOOKING_WITH_ITEMS_FOR_UPDATE if for_update else _BOOKING_WITH_ITEMS
+        result = await self.session.scalars(query, {"booking_id": booking_id})
         return result.unique().one_or_none()
 
     async def add(self, booking: Booking) -> Booking:
@@ -62,21 +132,16 @@ class BookingRepository:
         )
         return {(row[0], _utc(row[1])) for row in rows}
 
-    async def full_among(
-        self, office_id: uuid.UUID, units: Sequence[datetime], capacity: int, now: datetime
-    ) -> list[datetime]:
-        """Which of ``units`` are full now: a cheap early answer for a hold (claims decide)."""
-        rows = await self.session.execute(
-            select(SlotClaim.unit_start)
-            .where(
-                SlotClaim.office_id == office_id,
-                SlotClaim.unit_start.in_(list(units)),
-                or_(SlotClaim.expires_at.is_(None), SlotClaim.expires_at > now),
-            )
-            .group_by(SlotClaim.unit_start)
-            .having(func.count() >= capacity)
-        )
-        return [_utc(row[0]) for row in rows]
+    async def seats(self, office_id: uuid.UUID, units: Sequence[datetime], now: datetime) -> Seats:
+        """Who sits where in ``units`` now: read before claiming, so that a hold for a full
+        unit is refused before anything is written."""
+        rows = await self.session.execute(_SEATS, {"office_id": office_id, "units": list(units)})
+        live: set[tuple[datetime, int]] = set()
+        expired: set[tuple[datetime, int]] = set()
+        for unit_start, seat, expires_at in rows:
+            alive = expires_at is None or _utc(expires_at) > now
+            (live if alive else expired).add((_utc(unit_start), seat))
+        return Seats(live=frozenset(live), expired=frozenset(expired))
 
     async def claim(
         self,
@@ -87,6 +152,7 @@ class BookingRepository:
         capacity: int,
         expires_at: datetime | None,
         now: datetime,
+        seen: Seats,
         first_seat: int = 0,
     ) -> Claim:
         """Take one seat of every unit for the booking, or report the unit that is full.
@@ -94,43 +160,37 @@ class BookingRepository:
         The seat is part of the primary key, so two transactions can never both own a seat;
         ``ON CONFLICT DO NOTHING`` turns a lost race into "try the next seat" instead of an
         error (PostgreSQL waits for the competing transaction to end before deciding).
-        Seats are tried from ``first_seat`` on, so that concurrent claimers of one process
-        start on different seats instead of queueing for the same one.
-        Claims of expired holds are deleted first: that is what frees them.
+        ``seen`` (from :meth:`seats`) says which seats to skip; a seat it saw taken by an
+        expired hold is freed (deleted) right before it is taken, which is what frees expired
+        holds. Seats are tried from ``first_seat`` on, so that concurrent claimers of one
+        process start on different seats instead of queueing for the same one.
         """
         if not units:
             return Claim(taken=True, full=[])
-        await self.session.execute(
-            delete(SlotClaim).where(
-                SlotClaim.office_id == office_id,
-                SlotClaim.unit_start.in_(list(units)),
-                SlotClaim.expires_at.is_not(None),
-                SlotClaim.expires_at <= now,
-            )
-        )
-        rows = await self.session.execute(
-            select(SlotClaim.unit_start, SlotClaim.seat).where(
-                SlotClaim.office_id == office_id, SlotClaim.unit_start.in_(list(units))
-            )
-        )
-        taken: set[tuple[datetime, int]] = {(_utc(row[0]), row[1]) for row in rows}
+        take_seat = _TAKE_SEAT[self.session.get_bind().dialect.name]
         filled: list[datetime] = []
         seats = [(first_seat + offset) % capacity for offset in range(capacity)]
         for unit in sorted(units):
-            others = sum(1 for seat in seats if (unit, seat) in taken)
+            others = sum(1 for seat in seats if (unit, seat) in seen.live)
             for seat in seats:
-                if (unit, seat) in taken:
+                if (unit, seat) in seen.live:
                     continue
-                statement = insert_ignoring_conflicts(
-                    self.session,
-                    SlotClaim,
-                    office_id=office_id,
-                    unit_start=unit,
-                    seat=seat,
-                    booking_id=booking_id,
-                    expires_at=expires_at,
-                ).returning(SlotClaim.seat)
-                if (await self.session.execute(statement)).first() is not None:
+                if (unit, seat) in seen.expired:
+                    await self.session.execute(
+                        _FREE_EXPIRED_SEAT,
+                        {"office_id": office_id, "unit_start": unit, "seat": seat, "now": now},
+                    )
+                row = await self.session.execute(
+                    take_seat,
+                    {
+                        "office_id": office_id,
+                        "unit_start": unit,
+                        "seat": seat,
+                        "booking_id": booking_id,
+                        "expires_at": expires_at,
+                    },
+                )
+                if row.first() is not None:
                     break
                 others += 1
             else:
@@ -149,15 +209,7 @@ class BookingRepository:
 
     async def make_permanent(self, booking_id: uuid.UUID, now: datetime) -> int:
         """Turn a hold's unexpired claims into confirmed ones; the number of claims turned."""
-        result = await self.session.execute(
-            update(SlotClaim)
-            .where(
-                SlotClaim.booking_id == booking_id,
-                SlotClaim.expires_at.is_not(None),
-                SlotClaim.expires_at > now,
-            )
-            .values(expires_at=None)
-        )
+        result = await self.session.execute(_MAKE_PERMANENT, {"of_booking": booking_id, "now": now})
         return int(getattr(result, "rowcount", 0))
 
     async def release(
@@ -194,9 +246,7 @@ class BookingRepository:
         if self.session.get_bind().dialect.name != "postgresql":
             return
         for key in sorted(set(keys)):
-            await self.session.execute(
-                select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0)))
-            )
+            await self.session.execute(_ADVISORY_LOCK, {"key": key})
 
     async def live_holds(self, tenant: str, subject: str, now: datetime) -> int:
         count = await self.session.scalar(
@@ -222,25 +272,18 @@ class BookingRepository:
         exclude: uuid.UUID,
     ) -> dict[uuid.UUID, int]:
         """Upcoming confirmed bookings per service of the same citizen (account or e-mail)."""
-        owners = []
-        if subject is not None:
-            owners.append(Booking.citizen_subject == subject)
-        if email is not None:
-            owners.append(Booking.email == email)
-        if not owners:
+        if subject is None and email is None:
             return {}
         rows = await self.session.execute(
-            select(BookingItem.service_id, func.count(func.distinct(Booking.id)))
-            .join(Booking, Booking.id == BookingItem.booking_id)
-            .where(
-                Booking.tenant == tenant,
-                Booking.status == BookingStatus.CONFIRMED,
-                Booking.starts_at > now,
-                Booking.id != exclude,
-                BookingItem.service_id.in_(list(service_ids)),
-                or_(*owners),
-            )
-            .group_by(BookingItem.service_id)
+            _OPEN_COUNTS,
+            {
+                "tenant": tenant,
+                "now": now,
+                "exclude": exclude,
+                "service_ids": list(service_ids),
+                "subject": subject,
+                "email": email,
+            },
         )
         return {row[0]: row[1] for row in rows}
 

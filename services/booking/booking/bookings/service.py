@@ -108,7 +108,8 @@ class Bookings:
             else None
         )
         async with self.gate.admit(office_id, units, plan.capacity) as first_seat:
-            full = await self.bookings.full_among(office_id, units, plan.capacity, now)
+            seen = await self.bookings.seats(office_id, units, now)
+            full = seen.full(units, plan.capacity)
             if full:
                 self.gate.mark_full(office_id, full)
                 raise SlotTaken("Every counter is booked at this time; pick another slot.")
@@ -155,6 +156,7 @@ class Bookings:
                 capacity=plan.capacity,
                 expires_at=expires,
                 now=now,
+                seen=seen,
                 first_seat=first_seat,
             )
             self.gate.mark_full(office_id, claim.full)
@@ -212,9 +214,10 @@ class Bookings:
             raise BookingLimitReached(
                 f"At most {limit} upcoming bookings per service; cancel one first."
             )
-        claims = await self.bookings.claims_of(booking.id)
-        turned = await self.bookings.make_permanent(booking.id, now)
-        if not claims or turned != len(claims):
+        # A hold's claims all carry the hold's expiry and are deleted only once expired (or
+        # by a cancellation, which this row lock excludes): an unexpired hold has all of them,
+        # and if its expiry passed since ``now``, none is turned.
+        if not await self.bookings.make_permanent(booking.id, now):
             raise HoldExpired("The hold has run out; hold a slot again.")
         booking.status = BookingStatus.CONFIRMED
         booking.name = contact.name
@@ -260,15 +263,17 @@ class Bookings:
         self.planner.check_start(plan, start, now)
         new_units = plan.units(start)
         old = set(await self.bookings.claims_of(booking.id))
+        wanted = [unit for unit in new_units if (office_id, unit) not in old]
         # The new seats are taken while the old ones are still held: a lost race leaves the
         # booking exactly as it was.
         claim = await self.bookings.claim(
             office_id=office_id,
-            units=[unit for unit in new_units if (office_id, unit) not in old],
+            units=wanted,
             booking_id=booking.id,
             capacity=plan.capacity,
             expires_at=None,
             now=now,
+            seen=await self.bookings.seats(office_id, wanted, now),
         )
         self.gate.mark_full(office_id, claim.full)
         if not claim.taken:
