@@ -73,10 +73,10 @@ async def _planner(session: SessionDep, request: Request) -> Planner:
 PlannerDep = Annotated[Planner, Depends(_planner)]
 
 
-async def _bookings(session: SessionDep, planner: PlannerDep, request: Request) -> Bookings:
+async def _bookings(session: SessionDep, request: Request) -> Bookings:
     return Bookings(
         BookingRepository(session),
-        planner,
+        planner_for(session, request),
         OfficeRepository(session),
         ServiceRepository(session),
         settings_of(request),

@@ -123,8 +123,9 @@ class Bookings:
                     )
             token = new_manage_token()
             expires = now + timedelta(minutes=self.settings.hold_minutes)
+            booking_id = uuid.uuid4()
             booking = Booking(
-                id=uuid.uuid4(),
+                id=booking_id,
                 tenant=tenant,
                 office_id=office_id,
                 code=new_code(),
@@ -138,6 +139,7 @@ class Bookings:
                 created_at=now,
                 items=[
                     BookingItem(
+                        booking_id=booking_id,
                         position=position,
                         service_id=service.id,
                         duration_minutes=plan.duration_of(service),
