@@ -157,14 +157,22 @@ class Database:
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.database
-    async with database.sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
+    session = database.sessionmaker()
+    try:
+        yield session
+    except BaseException:
+        if session.in_transaction():
             await session.rollback()
-            raise
-        else:
+        raise
+    else:
+        if session.in_transaction():
             await session.commit()
+    finally:
+        # A session that never began a transaction holds no connection and no rows (a request
+        # answered from a cache, or refused before the database): ending it is a no-op that
+        # would still cost a trip through SQLAlchemy's greenlet.
+        if session.in_transaction() or session.identity_map:
+            await session.close()
 
 
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]

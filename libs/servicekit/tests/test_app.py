@@ -65,6 +65,12 @@ async def create_thing(body: ThingIn, session: SessionDep) -> dict[str, str]:
     return {"name": body.name}
 
 
+@router.put("/things/{name}", status_code=201)
+async def put_thing_without_flushing(name: str, session: SessionDep) -> dict[str, str]:
+    session.add(Thing(name=name))  # written by the request's commit
+    return {"name": name}
+
+
 @router.get("/boom")
 async def boom() -> None:
     raise RuntimeError("secret internals")
@@ -188,6 +194,24 @@ async def test_request_commits_once_on_success(kit: httpx.AsyncClient, kit_app: 
 
     assert created.status_code == 201
     assert (await kit.get("/kit/v1/things/a")).status_code == 200
+
+
+async def test_request_commits_what_the_route_only_added(kit: httpx.AsyncClient) -> None:
+    created = await kit.put("/kit/v1/things/quiet")
+
+    assert created.status_code == 201
+    assert (await kit.get("/kit/v1/things/quiet")).status_code == 200
+
+
+async def test_a_request_that_failed_after_reading_gives_its_connection_back(
+    kit: httpx.AsyncClient, kit_app: FastAPI
+) -> None:
+    pool = kit_app.state.database.engine.pool
+
+    missing = await kit.get("/kit/v1/things/nothing")  # a read, then a 404
+    assert missing.status_code == 404
+
+    assert pool.checkedout() == 0
 
 
 async def test_request_rolls_back_when_the_route_fails(
