@@ -36,7 +36,6 @@ from booking.catalogue.errors import ServiceNotFound
 from booking.db import SessionDep
 from booking.dependencies import BookingsDep, IdempotencyDep
 from booking.idempotency.errors import IdempotencyKeyReused, IdempotentRequestInProgress
-from booking.idempotency.service import fingerprint
 from booking.language import LanguageDep
 from booking.offices.errors import OfficeNotFound
 from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal, Principal
@@ -120,7 +119,9 @@ async def hold_slot(
         session=session,
         caller=_caller_key(principal),
         key=idempotency_key,
-        request_hash=fingerprint("POST", request.url.path, body),
+        method="POST",
+        path=request.url.path,
+        request_body=body,
         status_code=201,
         action=action,
         secret_fields=("manage_token",),
@@ -192,7 +193,9 @@ async def confirm_booking(
         session=session,
         caller=_caller_key(principal, manage_token),
         key=idempotency_key,
-        request_hash=fingerprint("POST", request.url.path, body),
+        method="POST",
+        path=request.url.path,
+        request_body=body,
         status_code=200,
         action=action,
     )

@@ -124,12 +124,17 @@ class Idempotency:
         session: AsyncSession,
         caller: str,
         key: str | None,
-        request_hash: str,
+        method: str,
+        path: str,
+        request_body: BaseModel,
         status_code: int,
         action: Callable[[], Awaitable[BaseModel]],
         secret_fields: tuple[str, ...] = (),
     ) -> JSONResponse:
         """Run ``action`` once per (caller, key); replay its response for a repeated request.
+
+        ``method``, ``path`` and ``request_body`` bind the key to the request (the body is only
+        fingerprinted when a key is given).
 
         Must be called before the request's session has begun a transaction: on SQLite a
         second connection could otherwise not write.
@@ -138,7 +143,7 @@ class Idempotency:
             result = await action()
             return JSONResponse(result.model_dump(mode="json"), status_code=status_code)
         stored_key = key_hash(key)
-        replay = await self.begin(caller, stored_key, request_hash)
+        replay = await self.begin(caller, stored_key, fingerprint(method, path, request_body))
         if replay is not None:
             body = dict(replay.body)
             for name in secret_fields:
