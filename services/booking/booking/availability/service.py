@@ -72,6 +72,21 @@ class OfficePlan:
         periods = open_intervals(day, self.zone, self.rules, self.closures, self.holidays)
         return [s for s in slot_starts(periods, self.step, self.length) if s > now]
 
+    def offers(self, start: datetime, now: datetime) -> bool:
+        """Whether ``start`` is one of :meth:`starts` of its local day, without listing them."""
+        first, end = self.window(now)
+        if start <= now or not first <= self.local_day(start) < end:
+            return False
+        periods = open_intervals(
+            self.local_day(start), self.zone, self.rules, self.closures, self.holidays
+        )
+        return any(
+            opens <= start
+            and start + self.length <= closes
+            and (start - opens) % self.step == timedelta(0)
+            for opens, closes in periods
+        )
+
     def units(self, start: datetime) -> list[datetime]:
         return units_of(start, self.length, self.step)
 
@@ -285,9 +300,9 @@ class Planner:
     def check_start(plan: OfficePlan, start: datetime, now: datetime) -> None:
         """422 unless ``start`` is one of the office's slot starts (free or not)."""
         horizon = timedelta(days=plan.office.bookable_until_days + 2)
-        if not now - timedelta(days=2) < start < now + horizon or start.astimezone(
-            UTC
-        ) not in plan.starts(plan.local_day(start), now):
+        if not now - timedelta(days=2) < start < now + horizon or not plan.offers(
+            start.astimezone(UTC), now
+        ):
             raise SlotNotOffered(
                 "The office offers no appointment for these services at this time: it is "
                 "closed, outside the bookable window, in the past, or off the slot grid."

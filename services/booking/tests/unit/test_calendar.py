@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from booking.availability.cache import OfficeInfo
+from booking.availability.service import OfficePlan
 from booking.hours.calendar import (
     WeeklyRule,
     day_bounds,
@@ -116,3 +119,49 @@ def test_accept_language_picks_the_preferred_supported_language() -> None:
     assert negotiate("fr") == "de"
     assert negotiate("en;q=0, de") == "de"
     assert negotiate("*") == "de"
+
+
+def _plan(length: int, step: int, closures: list[tuple[datetime, datetime]]) -> OfficePlan:
+    office = OfficeInfo(
+        id=uuid.uuid4(),
+        tenant="06999001",
+        name="Bürgerbüro",
+        street="Markt 1",
+        postal_code="12345",
+        city="Musterstadt",
+        time_zone="Europe/Berlin",
+        counters=2,
+        slot_minutes=step,
+        bookable_from_days=0,
+        bookable_until_days=400,
+        durations={},
+    )
+    return OfficePlan(
+        office=office,
+        zone=BERLIN,
+        length=timedelta(minutes=length),
+        step=timedelta(minutes=step),
+        rules=[
+            rule(weekday, time(1), time(12, 10), (time(9, 5), time(9, 50)))
+            for weekday in range(1, 8)
+        ],
+        closures=closures,
+    )
+
+
+def test_a_plan_offers_exactly_the_starts_it_lists() -> None:
+    # Every 5 minutes of two DST days and an ordinary one, for slots that fit the grid and
+    # slots longer than a step, around a break, a closure and "now": the check that a hold
+    # makes agrees with the list that availability shows.
+    now = datetime(2027, 3, 27, 10, 2, tzinfo=UTC)
+    closure = (datetime(2027, 10, 31, 7, 0, tzinfo=UTC), datetime(2027, 10, 31, 7, 40, tzinfo=UTC))
+    for length, step in [(15, 15), (20, 10), (45, 30)]:
+        plan = _plan(length, step, [closure])
+        for day in (date(2027, 3, 27), MARCH_DST, OCTOBER_DST):
+            listed = set(plan.starts(day, now))
+            start, end = day_bounds(day, BERLIN)
+            every = timedelta(minutes=5)
+            candidates = [start + every * n for n in range((end - start) // every)]
+            offered = {t for t in candidates if plan.offers(t, now)}
+            assert listed, (length, step, day)
+            assert offered == listed, (length, step, day)
