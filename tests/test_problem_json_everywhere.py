@@ -94,13 +94,12 @@ async def test_wrong_method_is_405_problem(service: tuple[str, FastAPI, httpx.As
     assert_problem(await client.post("/livez"), 405)
 
 
+# The gateway passes bodies through unparsed: the service behind it answers.
+@pytest.mark.parametrize("service", sorted(set(SERVICES) - {"gateway"}), indirect=True)
 async def test_malformed_json_is_a_problem(service: tuple[str, FastAPI, httpx.AsyncClient]) -> None:
     name, app, client = service
-    if name == "gateway":
-        pytest.skip("the gateway passes bodies through unparsed; the service behind answers")
     operation = json_body_operation(app)
-    if operation is None:
-        pytest.skip(f"{name} has no operation taking a JSON body yet")
+    assert operation is not None, f"{name} has no operation taking a JSON body"
     method, path = operation
 
     response = await client.request(
