@@ -221,13 +221,15 @@ class Bookings:
         # and if its expiry passed since ``now``, none is turned.
         if not await self.bookings.make_permanent(booking.id, now):
             raise HoldExpired("The hold has run out; hold a slot again.")
-        booking.status = BookingStatus.CONFIRMED
-        booking.name = contact.name
-        booking.email = email
-        booking.phone = contact.phone
-        booking.confirmed_at = now
-        booking.hold_expires_at = None
-        await self.bookings.flush()
+        await self.bookings.update(
+            booking,
+            status=BookingStatus.CONFIRMED,
+            name=contact.name,
+            email=email,
+            phone=contact.phone,
+            confirmed_at=now,
+            hold_expires_at=None,
+        )
         return booking
 
     async def cancel(self, booking_id: uuid.UUID, caller: Caller) -> Booking:
