@@ -279,15 +279,15 @@ def next_month(today: date) -> str:
     return first.strftime("%Y-%m")
 
 
-def contended_slots(now: datetime, first_day: int) -> list[datetime]:
+def contended_slots(now: datetime, first_day: int, count: int = CONTENDED_SLOTS) -> list[datetime]:
     slots: list[datetime] = []
     day = now.astimezone(BERLIN).date() + timedelta(days=first_day)
-    while len(slots) < CONTENDED_SLOTS:
+    while len(slots) < count:
         start = datetime.combine(day, datetime.min.time().replace(hour=8), tzinfo=BERLIN)
         for n in range(60):
             slots.append((start + timedelta(minutes=10 * n)).astimezone(UTC))
         day += timedelta(days=1)
-    return slots[:CONTENDED_SLOTS]
+    return slots[:count]
 
 
 Starter = Callable[[dict[str, str]], tuple[subprocess.Popen[bytes], int]]
