@@ -23,7 +23,8 @@ class Components:
     booking: BookingClient
 
 
-def _components(request: Request) -> Components:
+async def _components(request: Request) -> Components:
+    # A coroutine, so FastAPI does not hand it to a worker thread.
     components: Components = request.app.state.components
     return components
 

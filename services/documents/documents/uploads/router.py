@@ -45,7 +45,9 @@ from servicekit.problems import ValidationFailed, problem_responses
 router = APIRouter(prefix="/documents/v1", tags=["documents"])
 
 
-def _service(session: SessionDep, components: ComponentsDep) -> DocumentService:
+# Dependencies are coroutines, even where they do not await: FastAPI runs a plain function in
+# a worker thread, a trip that cost more than everything else in one of them.
+async def _service(session: SessionDep, components: ComponentsDep) -> DocumentService:
     return DocumentService(DocumentRepository(session), AccessLogRepository(session), components)
 
 
