@@ -17,6 +17,7 @@ from documents.storage.base import BlobNotFound
 _BLOB_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _WRITE_BUFFER = 1024 * 1024
 _READ_SIZE = 1024 * 1024
+_READ_SLACK = 64 * 1024
 _IOV_MAX = 1024
 
 
@@ -27,17 +28,49 @@ def _check_id(blob_id: str) -> str:
     return blob_id
 
 
-# Each runs in a worker thread; the steps at the start and the end of a write share one trip.
+class _PartialFile:
+    """A blob being written under ``<id>.part``, renamed into place once complete.
 
+    Its methods run in a worker thread, one trip each: the file is created by the first
+    write, and the last pieces are written together with the fsync and the rename, so that a
+    blob of a MiB or less costs a single trip (the worker thread needs the GIL back after
+    each, which a busy event loop makes wait).
+    """
 
-def _create(partial: Path) -> BinaryIO:
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    return open(partial, "xb", buffering=0)
+    def __init__(self, partial: Path, path: Path) -> None:
+        self.partial = partial
+        self.path = path
+        self.handle: BinaryIO | None = None
+        self.renamed = False
+
+    def _opened(self) -> BinaryIO:
+        if self.handle is None:
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = open(self.partial, "xb", buffering=0)
+        return self.handle
+
+    def write(self, pieces: list[bytes]) -> None:
+        _write_all(self._opened(), pieces)
+
+    def complete(self, pieces: list[bytes]) -> None:
+        handle = self._opened()
+        _write_all(handle, pieces)
+        os.fsync(handle.fileno())
+        handle.close()
+        # From here on a failure (a cancelled request) must take the renamed blob away too.
+        self.renamed = True
+        os.replace(self.partial, self.path)
+
+    def discard(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.partial.unlink(missing_ok=True)
+        if self.renamed:
+            self.path.unlink(missing_ok=True)
 
 
 def _write_all(handle: BinaryIO, pieces: list[bytes]) -> None:
-    """All of ``pieces``, with as few system calls as the kernel allows (one per MiB, usually):
-    the worker thread needs the GIL back after each, which a busy event loop makes wait."""
+    """All of ``pieces``, with as few system calls as the kernel allows (one per MiB, usually)."""
     views = [memoryview(piece) for piece in pieces if piece]
     first = 0
     while first < len(views):
@@ -49,23 +82,18 @@ def _write_all(handle: BinaryIO, pieces: list[bytes]) -> None:
             views[first] = views[first][written:]
 
 
-def _complete(handle: BinaryIO, tail: list[bytes], partial: Path, path: Path) -> None:
-    with handle:
-        _write_all(handle, tail)
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
+def _read_size(left: int) -> int:
+    """A MiB, or all that is left when that is little more (no trip for a small remainder)."""
+    return left if left <= _READ_SIZE + _READ_SLACK else _READ_SIZE
 
 
-def _discard(handle: BinaryIO, *paths: Path) -> None:
-    handle.close()
-    for path in paths:
-        path.unlink(missing_ok=True)
-
-
-def _open_and_read(path: Path) -> tuple[BinaryIO, bytes]:
+def _open_and_read(path: Path) -> tuple[BinaryIO, bytes, int]:
+    """The open file, its first piece, and how many bytes are left after it."""
     handle = open(path, "rb")
     try:
-        return handle, handle.read(_READ_SIZE)
+        size = os.fstat(handle.fileno()).st_size
+        data = handle.read(_read_size(size))
+        return handle, data, size - len(data)
     except BaseException:
         handle.close()
         raise
@@ -81,42 +109,43 @@ class LocalBlobStore:
 
     async def write(self, blob_id: str, chunks: AsyncIterable[bytes]) -> int:
         path = self._path(blob_id)
-        partial = path.with_name(path.name + ".part")
-        handle = await anyio.to_thread.run_sync(_create, partial)
+        blob = _PartialFile(path.with_name(path.name + ".part"), path)
         written = 0
         pending: list[bytes] = []
         pending_bytes = 0
-        leftovers = [partial]
         try:
             async for chunk in chunks:
-                # Small pieces are gathered, so that a worker thread writes a MiB at once.
-                pending.append(chunk)
-                pending_bytes += len(chunk)
+                # Small pieces are gathered, so that a worker thread writes a MiB at once; a
+                # full MiB waits for the next piece, because the last one goes with the fsync.
                 if pending_bytes >= _WRITE_BUFFER:
-                    await anyio.to_thread.run_sync(_write_all, handle, pending)
+                    await anyio.to_thread.run_sync(blob.write, pending)
                     written += pending_bytes
                     pending = []
                     pending_bytes = 0
+                pending.append(chunk)
+                pending_bytes += len(chunk)
             # Cancelled while this runs, the write still completes: then the blob goes too.
-            leftovers.append(path)
-            await anyio.to_thread.run_sync(_complete, handle, pending, partial, path)
+            await anyio.to_thread.run_sync(blob.complete, pending)
             written += pending_bytes
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(_discard, handle, *leftovers)
+                await anyio.to_thread.run_sync(blob.discard)
             raise
         return written
 
     async def read(self, blob_id: str) -> AsyncIterator[bytes]:
         path = self._path(blob_id)
         try:
-            handle, data = await anyio.to_thread.run_sync(_open_and_read, path)
+            handle, data, left = await anyio.to_thread.run_sync(_open_and_read, path)
         except FileNotFoundError as exc:
             raise BlobNotFound(blob_id) from exc
         try:
             while data:
                 yield data
-                data = await anyio.to_thread.run_sync(handle.read, _READ_SIZE)
+                if left <= 0:  # the size it had when opened: no trip for an empty read
+                    break
+                data = await anyio.to_thread.run_sync(handle.read, _read_size(left))
+                left -= len(data)
         finally:
             handle.close()
 

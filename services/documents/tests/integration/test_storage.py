@@ -113,3 +113,40 @@ def test_local_store_refuses_ids_that_would_leave_its_directory(tmp_path: Path) 
 
     with pytest.raises(ValueError, match="invalid blob id"):
         store._path("../../../../etc/passwd")
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        1024 * 1024,
+        1024 * 1024 + 64 * 1024,  # read in one piece with the first MiB
+        1024 * 1024 + 64 * 1024 + 1,  # the remainder needs a read of its own
+        3 * 1024 * 1024 + 5,
+    ],
+)
+async def test_local_blob_of_any_size_around_the_read_size_reads_back(
+    tmp_path: Path, size: int
+) -> None:
+    store = LocalBlobStore(tmp_path)
+    data = os.urandom(size)
+    blob_id = new_id()
+
+    await store.write(blob_id, stream(data, step=64 * 1024 + 16))
+
+    assert await read_all(store, blob_id) == data
+
+
+@pytest.mark.parametrize("fail_after", [0, 64 * 1024, 2 * 1024 * 1024])
+async def test_local_write_failing_before_or_after_the_first_mib_leaves_nothing(
+    tmp_path: Path, fail_after: int
+) -> None:
+    store = LocalBlobStore(tmp_path)
+    blob_id = new_id()
+
+    with pytest.raises(Boom):
+        await store.write(
+            blob_id, stream(os.urandom(3 * 1024 * 1024), step=64 * 1024, fail_after=fail_after)
+        )
+
+    assert not await store.exists(blob_id)
+    assert await store.list_partials() == []
