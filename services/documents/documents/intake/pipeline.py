@@ -101,12 +101,13 @@ class Intake:
             if self.size > self.limit:
                 raise TooLarge(f"the file is larger than {self.limit} bytes")
             if self.file_type is None:
-                head += chunk
-                if len(head) < SNIFF_BYTES:
-                    continue
-                self._decide(bytes(head))
-                chunk = bytes(head)
-                head.clear()
+                if head or len(chunk) < SNIFF_BYTES:  # else the chunk is the head, uncopied
+                    head += chunk
+                    if len(head) < SNIFF_BYTES:
+                        continue
+                    chunk = bytes(head)
+                    head.clear()
+                self._decide(chunk)
             yield chunk
         if self.file_type is None:
             self._decide(bytes(head))

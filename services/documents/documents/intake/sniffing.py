@@ -7,6 +7,7 @@ or HTML behind a valid-looking signature: a polyglot).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 SNIFF_BYTES = 8192
@@ -28,6 +29,10 @@ _SIGNATURES: tuple[tuple[bytes, FileType], ...] = (
     (b"\x89PNG\r\n\x1a\n", PNG),
 )
 _ACTIVE_MARKUP = (b"<?php", b"<script", b"<html", b"<svg", b"<!doctype html", b"<iframe")
+# One case-insensitive pass (ASCII, as bytes patterns are) instead of lowering a copy of the
+# head and searching it once per marker: the head is the first piece off the socket, often
+# 256 KiB, and that took 0.8 ms of the event loop per upload.
+_ACTIVE_MARKUP_PATTERN = re.compile(b"|".join(re.escape(m) for m in _ACTIVE_MARKUP), re.IGNORECASE)
 
 ALLOWED_MEDIA_TYPES = tuple(file_type.media_type for _, file_type in _SIGNATURES)
 
@@ -37,7 +42,6 @@ def sniff(head: bytes) -> FileType | None:
     file_type = next((ft for signature, ft in _SIGNATURES if head.startswith(signature)), None)
     if file_type is None:
         return None
-    lowered = head.lower()
-    if any(marker in lowered for marker in _ACTIVE_MARKUP):
+    if _ACTIVE_MARKUP_PATTERN.search(head) is not None:
         return None
     return file_type

@@ -30,10 +30,19 @@ def test_allowed_types_are_recognised_by_their_magic_bytes(head: bytes, expected
         b" %PDF-1.7",
         b"%PDF-1.7\n<script>alert(1)</script>",
         b"\xff\xd8\xff<?php echo 1; ?>",
+        b"%PDF-1.7\n<ScRiPt>alert(1)</script>",
+        b"\x89PNG\r\n\x1a\n<!DOCTYPE HTML>",
     ],
 )
 def test_everything_else_is_refused(head: bytes) -> None:
     assert sniff(head) is None
+
+
+def test_markup_anywhere_in_the_head_refuses_it() -> None:
+    head = b"%PDF-1.7\n" + b"<scrip " * 40_000
+
+    assert sniff(head) == PDF
+    assert sniff(head + b"<IFRAME src=x>") is None
 
 
 def test_display_name_follows_the_sniffed_type() -> None:
