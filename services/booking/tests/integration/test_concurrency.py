@@ -6,12 +6,14 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from booking_factories import TENANT, at, local_day
-from sqlalchemy import func, select
+from fastapi import FastAPI
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.bookings.models import Booking, BookingStatus, SlotClaim
@@ -126,6 +128,51 @@ async def test_parallel_holds_on_one_slot_never_exceed_its_counters(
         assert sorted(count for _, count in claims) == [capacity, capacity]
         held = await connection.scalar(select(func.count()).select_from(Booking))
         assert held == capacity
+
+
+@pytest.mark.parametrize("capacity", [1, 3])
+async def test_parallel_holds_on_seats_of_expired_holds_take_each_seat_once(
+    http: httpx.AsyncClient,
+    engine: AsyncEngine,
+    tokens: TokenFactory,
+    live_service: LiveServer,
+    capacity: int,
+) -> None:
+    # Every seat is held by a hold that has run out: each claimer frees (deletes) the expired
+    # claim of the seat it takes, so they race for the same rows in two steps. The holds run
+    # out behind the server's back, so its seat gate must not go on remembering the slot full.
+    served = live_service.server.config.app
+    assert isinstance(served, FastAPI)
+    served.state.seat_gate.memory_seconds = 0
+    office_id, service_id = await setup_office(http, tokens, counters=capacity)
+    start = at(local_day(3), 9)
+    body = {"office_id": office_id, "service_ids": [service_id], "start": start.isoformat()}
+    url = f"/booking/v1/tenants/{TENANT}/holds"
+    first = await race(http, [{"method": "POST", "url": url, "json": body}] * capacity)
+    assert statuses(first) == {201: capacity}
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    async with engine.begin() as connection:
+        await connection.execute(update(SlotClaim).values(expires_at=past))
+        await connection.execute(update(Booking).values(hold_expires_at=past))
+
+    responses = await race(http, [{"method": "POST", "url": url, "json": body}] * PARALLEL)
+
+    assert statuses(responses) == {201: capacity, 409: PARALLEL - capacity}
+    winners = {uuid.UUID(r.json()["id"]) for r in responses if r.status_code == 201}
+    async with engine.connect() as connection:
+        claims = await connection.execute(
+            select(SlotClaim.unit_start, SlotClaim.booking_id).where(
+                SlotClaim.office_id == uuid.UUID(office_id)
+            )
+        )
+        by_unit = Counter(unit for unit, _ in claims.all())
+        owners = set(
+            await connection.scalars(
+                select(SlotClaim.booking_id).where(SlotClaim.office_id == uuid.UUID(office_id))
+            )
+        )
+    assert sorted(by_unit.values()) == [capacity, capacity]
+    assert owners == winners
 
 
 async def test_parallel_confirmations_of_one_hold_confirm_it_once(
