@@ -19,6 +19,9 @@ _FOLLOW_RESCHEDULE = (
         Document.appointment_at != bindparam("appointment_at_now"),
     )
     .values(appointment_at=bindparam("appointment_at_now"))
+    # Run before any of the booking's documents are loaded in the session, so there is no
+    # loaded object to bring in step (working that out cost ~0.1 ms of the event loop).
+    .execution_options(synchronize_session=False)
 )
 
 
@@ -78,7 +81,8 @@ class DocumentRepository:
         return set(result.all())
 
     async def follow_reschedule(self, booking_id: str, appointment_at: datetime) -> None:
-        """Keep the appointment time (the start of retention) in step with booking."""
+        """Keep the appointment time (the start of retention) in step with booking; call it
+        before loading the booking's documents (loaded ones are not updated)."""
         await self.session.execute(
             _FOLLOW_RESCHEDULE,
             {"of_booking": booking_id, "appointment_at_now": appointment_at},
