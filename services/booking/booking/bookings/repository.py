@@ -15,8 +15,9 @@ from booking.db import Base, ignoring_conflicts
 from booking.offices.models import Office
 
 # The statements of a hold and a confirmation are built once: building an expression (and its
-# cache key) on every request cost more CPU than running it. They name the tables, not the
-# mapped classes, so no ORM bookkeeping (session synchronisation, identity map) runs for them.
+# cache key) on every request cost more CPU than running it. Those that load no objects name
+# the tables, not the mapped classes, so no ORM bookkeeping (session synchronisation, identity
+# map) runs for them.
 _claims = Base.metadata.tables[SlotClaim.__tablename__]
 _bookings = Base.metadata.tables[Booking.__tablename__]
 _items = Base.metadata.tables[BookingItem.__tablename__]
