@@ -12,8 +12,6 @@ costs no round trip. A no is never remembered, and a fresh no replaces a remembe
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,17 +76,6 @@ class CallerCredentials:
 MANAGE_TOKEN_HEADER = "X-Manage-Token"
 
 
-def _no_search_for_missing_sniffio() -> None:
-    """httpcore 1.0 imports sniffio inside every request (for its locks and events), and
-    anyio no longer brings it in. Python does not remember a failed import, so each request
-    searched every sys.path entry again: four times a request, ~0.3 ms, and far more while
-    an upload's worker thread holds the GIL across those stat calls (encode/httpcore#1102).
-    Marking the module absent makes the same ImportError immediate; an installed sniffio is
-    left alone."""
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]  # how Python marks it absent
-
-
 class BookingClient:
     def __init__(
         self,
@@ -99,7 +86,6 @@ class BookingClient:
         remember_s: float = 0.0,
         max_remembered: int = 10_000,
     ) -> None:
-        _no_search_for_missing_sniffio()
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport
         )
