@@ -29,7 +29,7 @@ from servicekit.auth import (
     require_roles,
     require_scopes,
 )
-from servicekit.auth.jose_safe import TokenRejected, sign, verify
+from servicekit.auth.jose_safe import TokenRejected, _verifying_key, sign, verify
 from servicekit.problems import problem_responses
 from servicekit.settings import Environment, ServiceSettings
 from servicekit.testing.tokens import TokenFactory
@@ -401,6 +401,24 @@ async def test_algorithm_is_pinned_to_the_key_not_taken_from_the_header(
 
     with pytest.raises(TokenRejected, match="algorithm"):
         verify(ec_factory.issue(), keys, issuer=factory.issuer, audience=factory.audience)
+
+
+def test_a_published_key_with_list_members_verifies_and_is_built_once(
+    factory: TokenFactory,
+) -> None:
+    # Constructed keys are kept per key; a JWK may carry lists (key_ops, x5c).
+    published = factory.public_jwks()
+    for key in published["keys"]:
+        key["key_ops"] = ["verify"]
+    keys = {key["kid"]: key for key in published["keys"]}
+    _verifying_key.cache_clear()
+
+    for _ in range(3):
+        claims = verify(factory.issue(), keys, issuer=factory.issuer, audience=factory.audience)
+        assert claims["iss"] == factory.issuer
+
+    assert _verifying_key.cache_info().misses == 1
+    assert _verifying_key.cache_info().hits == 2
 
 
 async def test_rs256_header_on_an_es256_key_is_401(
