@@ -19,7 +19,7 @@ class SystemClock:
         return utcnow()
 
 
-def _clock(request: Request) -> Clock:
+async def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 

@@ -1,4 +1,8 @@
-"""Request-scoped wiring shared by identity's features: settings, audit, keys, the caller's IP."""
+"""Request-scoped wiring shared by identity's features: settings, audit, keys, the caller's IP.
+
+Dependencies are coroutines even where they do not await: FastAPI runs a plain function in a
+worker thread, a trip per dependency and request that costs more than the function.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from identity.keys.service import KeyService
 from identity.settings import IdentitySettings, key_encryption_key_bytes
 
 
-def _settings(request: Request) -> IdentitySettings:
+async def _settings(request: Request) -> IdentitySettings:
     settings: IdentitySettings = request.app.state.settings
     return settings
 
@@ -25,7 +29,7 @@ def _settings(request: Request) -> IdentitySettings:
 SettingsDep = Annotated[IdentitySettings, Depends(_settings)]
 
 
-def client_ip(request: Request) -> str | None:
+async def client_ip(request: Request) -> str | None:
     # The direct peer; uvicorn rewrites it from X-Forwarded-For only for trusted proxies.
     return request.client.host if request.client else None
 
@@ -33,7 +37,7 @@ def client_ip(request: Request) -> str | None:
 ClientIpDep = Annotated[str | None, Depends(client_ip)]
 
 
-def _audit(session: SessionDep, clock: ClockDep) -> AuditLog:
+async def _audit(session: SessionDep, clock: ClockDep) -> AuditLog:
     return AuditLog(AuditRepository(session), clock)
 
 
@@ -57,7 +61,7 @@ def key_service(session: AsyncSession, app: FastAPI, audit: AuditLog) -> KeyServ
     )
 
 
-def _keys(request: Request, session: SessionDep, audit: AuditDep) -> KeyService:
+async def _keys(request: Request, session: SessionDep, audit: AuditDep) -> KeyService:
     return key_service(session, request.app, audit)
 
 

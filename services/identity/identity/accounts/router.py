@@ -44,7 +44,7 @@ def passwords_of(request: Request) -> Passwords:
     return passwords
 
 
-def _service(
+async def _service(
     request: Request, session: SessionDep, audit: AuditDep, clock: ClockDep
 ) -> AccountService:
     mailer: Mailer = request.app.state.mailer

@@ -29,7 +29,7 @@ router = APIRouter(prefix="/identity/v1/tenants/{ags}/clients", tags=["partner c
 Admin = Annotated[Principal, require_roles("admin", "platform_admin")]
 
 
-def _service(session: SessionDep, audit: AuditDep, clock: ClockDep) -> ClientService:
+async def _service(session: SessionDep, audit: AuditDep, clock: ClockDep) -> ClientService:
     return ClientService(
         ClientRepository(session), TenantService(TenantRepository(session)), audit, clock
     )

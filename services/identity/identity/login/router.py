@@ -26,7 +26,7 @@ router = APIRouter(prefix="/identity/v1/auth", tags=["login"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def _login(
+async def _login(
     request: Request,
     session: SessionDep,
     audit: AuditDep,
@@ -43,7 +43,7 @@ def _login(
     )
 
 
-def _tokens(
+async def _tokens(
     session: SessionDep,
     keys: KeyServiceDep,
     audit: AuditDep,

@@ -31,7 +31,7 @@ router = APIRouter(prefix="/identity/v1/oauth2", tags=["oauth2"])
 FormText = Annotated[str | None, Form(max_length=2048)]
 
 
-def _clients(session: SessionDep, audit: AuditDep, clock: ClockDep) -> ClientService:
+async def _clients(session: SessionDep, audit: AuditDep, clock: ClockDep) -> ClientService:
     return ClientService(
         ClientRepository(session), TenantService(TenantRepository(session)), audit, clock
     )

@@ -24,7 +24,7 @@ from servicekit.problems import ValidationFailed, problem_responses
 router = APIRouter(prefix="/identity/v1/tenants", tags=["tenants"])
 
 
-def _service(session: SessionDep) -> TenantService:
+async def _service(session: SessionDep) -> TenantService:
     return TenantService(TenantRepository(session))
 
 
