@@ -25,7 +25,6 @@ import cProfile
 import json
 import os
 import pstats
-import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -35,7 +34,7 @@ from typing import Any
 import httpx
 import uvloop
 from fastapi import FastAPI
-from run import BIN, HERE, contended_slots, sql
+from run import contended_slots, prepare_database, sql
 
 from booking.main import create_app
 from booking.settings import BookingSettings
@@ -165,17 +164,7 @@ def main() -> None:
     asyncio.run(sql(args.server, f'CREATE DATABASE "{database}"'))
     try:
         env = {**os.environ, "BOOKING_DATABASE_URL": url, "BOOKING_LOG_LEVEL": "WARNING"}
-        subprocess.run([str(BIN / "rathaus-booking"), "migrate"], env=env, check=True)
-        fixture = json.loads(
-            subprocess.run(
-                [str(BIN / "python"), str(HERE / "fixtures.py"), url],
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-        )
-        asyncio.run(sql(dsn, "ANALYZE"))
+        fixture = prepare_database(env, url, dsn)
         os.environ.update(env)  # the service's settings, as `rathaus-booking serve` reads them
         results = uvloop.run(run_all(create_app(BookingSettings()), fixture))
     finally:

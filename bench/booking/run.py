@@ -274,6 +274,24 @@ async def sql(dsn: str, query: str) -> list[asyncpg.Record]:
         await connection.close()
 
 
+def prepare_database(env: dict[str, str], url: str, dsn: str) -> dict[str, Any]:
+    """Migrate the empty database, fill it with fixtures.py, gather statistics; the fixture."""
+    subprocess.run([str(BIN / "rathaus-booking"), "migrate"], env=env, check=True)
+    fixture: dict[str, Any] = json.loads(
+        subprocess.run(
+            [str(BIN / "python"), str(HERE / "fixtures.py"), url],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    # Statistics for the bulk-loaded rows, as autovacuum would gather them within a minute:
+    # without them PostgreSQL plans every query as if the tables were empty.
+    asyncio.run(sql(dsn, "ANALYZE"))
+    return fixture
+
+
 def next_month(today: date) -> str:
     first = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
     return first.strftime("%Y-%m")
@@ -427,19 +445,7 @@ def main() -> None:
             "BOOKING_LOG_LEVEL": "WARNING",
             "BOOKING_DATABASE_POOL_SIZE": "20",
         }
-        subprocess.run([str(BIN / "rathaus-booking"), "migrate"], env=env, check=True)
-        fixture = json.loads(
-            subprocess.run(
-                [str(BIN / "python"), str(HERE / "fixtures.py"), url],
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-        )
-        # Statistics for the bulk-loaded rows, as autovacuum would gather them within a minute:
-        # without them PostgreSQL plans every query as if the tables were empty.
-        asyncio.run(sql(dsn, "ANALYZE"))
+        fixture = prepare_database(env, url, dsn)
 
         def start(extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
             port = free_port()
