@@ -11,7 +11,9 @@ do not depend on the machine at all:
 
 - ``GET /livez``: the floor of the framework (middleware, routing, response);
 - a refused hold: ``POST .../holds`` for a slot that is known to be full (409);
-- a hold that wins and its confirmation (``POST .../holds`` + ``POST .../confirm``).
+- a hold that wins and its confirmation (``POST .../holds`` + ``POST .../confirm``);
+- ``GET .../bookings/{id}/checklist`` with the manage link: what documents asks booking
+  before an upload.
 
 These are what bench (b) of ``run.py`` multiplies: per confirmed booking there, the service
 answers about ten refused holds, one winning hold and one confirmation.
@@ -146,10 +148,20 @@ async def run_all(app: FastAPI, fixture: dict[str, Any]) -> list[tuple[str, floa
         assert status == 200, confirmed
 
     async with app.router.lifespan_context(app):
+        status, booked = await call(app, "POST", holds, hold_body(next(slots)))
+        assert status == 201, booked
+        checklist_path = f"/booking/v1/bookings/{booked['id']}/checklist"
+        manage = {"X-Manage-Token": booked["manage_token"]}
+
+        async def checklist() -> None:
+            status, _ = await call(app, "GET", checklist_path, headers=manage)
+            assert status == 200
+
         return [
             await measure("GET /livez", livez, 1000),
             await measure("refused hold (slot known full, 409)", refused_hold, 1000),
             await measure("winning hold + confirmation", hold_and_confirm, 40),
+            await measure("checklist of a booking (what documents asks)", checklist, 500),
         ]
 
 
