@@ -15,7 +15,9 @@ path), so a run of either or both loads it once.
 
 from __future__ import annotations
 
+import base64
 import itertools
+import os
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from sqlalchemy import select
 from booking.bookings.models import Booking, SlotClaim
 from booking.main import create_app as create_booking_app
 from booking.settings import BookingSettings
+from documents.settings import DocumentsSettings
 from servicekit.db import Database
 from servicekit.settings import Environment
 from servicekit.testing.live import LiveServer, run_live_server
@@ -55,6 +58,24 @@ TWO_MANDATORY_ONE_OPTIONAL: tuple[RequiredDocument, ...] = (
     ("Passfoto", "Photo", True),
     ("Sonstiges", "Other", False),
 )
+
+
+def documents_settings(
+    database_url: str, blob_dir: Path, booking_url: str, **overrides: object
+) -> DocumentsSettings:
+    """Documents' settings for a test against the live booking at ``booking_url``: blobs in
+    ``blob_dir``, encrypted under a fresh random key-encryption key."""
+    return DocumentsSettings.model_validate(
+        {
+            "environment": Environment.TEST,
+            "database_url": database_url,
+            "blob_dir": blob_dir,
+            "keks": {"t": base64.b64encode(os.urandom(32)).decode()},
+            "active_kek_id": "t",
+            "booking_url": booking_url,
+            **overrides,
+        }
+    )
 
 
 def fresh_database(registry: DatabaseRegistry, backend: str, service: str) -> str:

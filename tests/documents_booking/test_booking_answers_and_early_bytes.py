@@ -13,8 +13,6 @@ Booking is the real service on a live loopback server, documents runs in-process
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,11 +25,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from documents.main import create_app as create_documents_app
-from documents.settings import DocumentsSettings
 from documents.storage.local import LocalBlobStore
 from documents.uploads.models import Document
 from servicekit.db import Database
-from servicekit.settings import Environment
 from servicekit.testing.live import LiveServer
 from servicekit.testing.plugin import DatabaseRegistry
 from servicekit.testing.tokens import TokenFactory
@@ -42,6 +38,7 @@ from tests.documents_booking.live_booking import (
     book,
     cancel,
     distinct_slots,
+    documents_settings,
     fresh_database,
     set_up_office,
     start_booking_server,
@@ -92,17 +89,11 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     booking = start_booking_server(tokens, fresh_database(registry, backend, "booking"))
     app = create_documents_app(
-        DocumentsSettings.model_validate(
-            {
-                "environment": Environment.TEST,
-                "database_url": fresh_database(registry, backend, "documents"),
-                "blob_dir": tmp_path / "blobs",
-                "keks": {"t": base64.b64encode(os.urandom(32)).decode()},
-                "active_kek_id": "t",
-                "booking_url": booking.url,
-                "max_upload_bytes": 16 * MIB,
-                **settings,
-            }
+        documents_settings(
+            fresh_database(registry, backend, "documents"),
+            tmp_path / "blobs",
+            booking.url,
+            **{"max_upload_bytes": 16 * MIB, **settings},
         )
     )
     tokens.trust(app)

@@ -7,8 +7,6 @@ token keys; each has its own fresh database at head, on SQLite and on PostgreSQL
 
 from __future__ import annotations
 
-import base64
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,8 +14,6 @@ import httpx
 import pytest
 
 from documents.main import create_app as create_documents_app
-from documents.settings import DocumentsSettings
-from servicekit.settings import Environment
 from servicekit.testing.live import LiveServer
 from servicekit.testing.plugin import DatabaseRegistry
 from servicekit.testing.tokens import TokenFactory
@@ -25,6 +21,7 @@ from tests.documents_booking.live_booking import (
     TENANT,
     book,
     cancel,
+    documents_settings,
     fresh_database,
     local_start,
     set_up_office,
@@ -52,15 +49,10 @@ async def documents(
     db_backend: str,
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_documents_app(
-        DocumentsSettings.model_validate(
-            {
-                "environment": Environment.TEST,
-                "database_url": fresh_database(database_registry, db_backend, "documents"),
-                "blob_dir": tmp_path / "blobs",
-                "keks": {"t": base64.b64encode(os.urandom(32)).decode()},
-                "active_kek_id": "t",
-                "booking_url": booking_server.url,
-            }
+        documents_settings(
+            fresh_database(database_registry, db_backend, "documents"),
+            tmp_path / "blobs",
+            booking_server.url,
         )
     )
     tokens.trust(app)
