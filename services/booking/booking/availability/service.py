@@ -75,11 +75,10 @@ class OfficePlan:
     def offers(self, start: datetime, now: datetime) -> bool:
         """Whether ``start`` is one of :meth:`starts` of its local day, without listing them."""
         first, end = self.window(now)
-        if start <= now or not first <= self.local_day(start) < end:
+        day = self.local_day(start)
+        if start <= now or not first <= day < end:
             return False
-        periods = open_intervals(
-            self.local_day(start), self.zone, self.rules, self.closures, self.holidays
-        )
+        periods = open_intervals(day, self.zone, self.rules, self.closures, self.holidays)
         return any(
             opens <= start
             and start + self.length <= closes
