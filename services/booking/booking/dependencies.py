@@ -66,13 +66,6 @@ async def forget_catalogue_on_write(request: Request, ags: AgsPath) -> AsyncIter
         cache_of(request).forget_catalogue(ags)
 
 
-async def _planner(session: SessionDep, request: Request) -> Planner:
-    return planner_for(session, request)
-
-
-PlannerDep = Annotated[Planner, Depends(_planner)]
-
-
 async def _bookings(session: SessionDep, request: Request) -> Bookings:
     return Bookings(
         BookingRepository(session),
