@@ -21,7 +21,7 @@ class Health(BaseModel):
     checks: dict[str, str] = {}
 
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], include_in_schema=False)
 
 
 @router.get("/livez", response_model=Health, summary="Liveness")

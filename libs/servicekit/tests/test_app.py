@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from starlette.routing import Route
 
 from servicekit.app import create_service_app
 from servicekit.db import SessionDep, new_metadata
@@ -44,7 +45,7 @@ class ThingMissing(NotFound):
     title = "No such thing"
 
 
-router = APIRouter(prefix="/kit/v1")
+router = APIRouter(prefix="/kit/v1", tags=["things"])
 
 
 @router.get("/things/{name}", responses=problem_responses(ThingMissing))
@@ -109,6 +110,15 @@ def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str
     assert body["status"] == status
     assert body["request_id"] == response.headers["x-request-id"]
     return body
+
+
+def test_routes_sit_on_the_app_router_with_what_their_router_gave_them(kit_app: FastAPI) -> None:
+    # No included-router nodes: each request is matched once, against the routes themselves.
+    assert all(isinstance(route, Route) for route in kit_app.routes)
+    paths = kit_app.openapi()["paths"]
+    assert "/livez" not in paths  # health stays out of the contract
+    assert "/readyz" not in paths
+    assert paths["/kit/v1/things/{name}"]["get"]["tags"] == ["things"]
 
 
 async def test_domain_problem_is_rendered_with_its_type(kit: httpx.AsyncClient) -> None:
