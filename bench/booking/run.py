@@ -28,11 +28,13 @@ import asyncio
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -166,11 +168,13 @@ class Connection:
 
 
 async def contended(
-    ports: list[int], fixture: dict[str, Any], slots: list[datetime]
+    ports: list[int], fixture: dict[str, Any], slots: list[datetime], label: str = "race"
 ) -> dict[str, Any]:
     """32 clients, each trying every slot in order (hold, then confirm); bookings per second.
 
-    With several replicas of the service, the clients are spread over them evenly.
+    With several replicas of the service, the clients are spread over them evenly. Every
+    booking has an e-mail address of its own (the label keeps warm-up and race apart), so the
+    per-address cap on open bookings never refuses one.
     """
     counts = {"confirmed": 0, "hold_409": 0, "confirm_409": 0, "other": 0}
 
@@ -196,7 +200,7 @@ async def contended(
                 status, _ = await connection.request(
                     "POST",
                     f"/booking/v1/bookings/{body['id']}/confirm",
-                    {"name": "Bench", "email": f"c{number}-{index}@bench.example"},
+                    {"name": "Bench", "email": f"{label}-{number}-{index}@bench.example"},
                     {"X-Manage-Token": body["manage_token"]},
                 )
                 if status == 200:
@@ -308,6 +312,76 @@ def contended_slots(now: datetime, first_day: int, count: int = CONTENDED_SLOTS)
     return slots[:count]
 
 
+def _cpu_seconds_of(pid: int) -> float | None:
+    """User + system CPU seconds of a running process (None once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds spent while it runs, by the service's processes, by PostgreSQL (every
+    process named postgres; its backends come and go, so they are polled every 0.2 s), by the
+    clients (this process, and child processes that ended meanwhile, such as pgbench) and by
+    the whole machine (busy: neither idle nor waiting for I/O)."""
+
+    def __init__(self, service_pids: list[int]) -> None:
+        self.service_pids = service_pids
+        self.spent: dict[str, float] = {}
+        self._postgres: dict[int, tuple[float, float]] = {}  # pid: (first seen, last seen)
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll_until_stopped, daemon=True)
+
+    def _poll_postgres(self, *, initial: bool = False) -> None:
+        for pid in _postgres_pids():
+            seconds = _cpu_seconds_of(pid)
+            if seconds is not None:
+                first, _ = self._postgres.get(pid, (seconds if initial else 0.0, 0.0))
+                self._postgres[pid] = (first, seconds)
+
+    def _poll_until_stopped(self) -> None:
+        while not self._stop.wait(0.2):
+            self._poll_postgres()
+
+    def _totals(self) -> dict[str, float]:
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {
+            "service": sum(_cpu_seconds_of(pid) or 0.0 for pid in self.service_pids),
+            "clients": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime,
+            "machine": (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK"),
+        }
+
+    def __enter__(self) -> CpuMeter:
+        self._poll_postgres(initial=True)
+        self._before = self._totals()
+        self._poller.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        after = self._totals()
+        self._stop.set()
+        self._poller.join()
+        self._poll_postgres()
+        self.spent = {name: after[name] - self._before[name] for name in after}
+        self.spent["postgres"] = sum(last - first for first, last in self._postgres.values())
+
+
 Starter = Callable[[dict[str, str]], tuple[subprocess.Popen[bytes], int]]
 
 
@@ -320,10 +394,16 @@ def contended_figures(
     for offset, replicas in enumerate(REPLICAS):
         started = [start({}) for _ in range(replicas)]
         try:
-            slots = contended_slots(now, first_day=1 + 3 * offset)
-            service_runs[replicas] = asyncio.run(
-                contended([port for _, port in started], fixture, slots)
+            ports, pids = [port for _, port in started], [process.pid for process, _ in started]
+            # A short race on days of its own first, as a running service would be: pools
+            # filled, statements prepared, the tenant's snapshot loaded.
+            asyncio.run(
+                contended(ports, fixture, contended_slots(now, 20 + 3 * offset, 30), "warm")
             )
+            slots = contended_slots(now, first_day=1 + 3 * offset)
+            with CpuMeter(pids) as meter:
+                service_runs[replicas] = asyncio.run(contended(ports, fixture, slots))
+            service_runs[replicas]["cpu"] = meter.spent
         finally:
             for process, _ in started:
                 process.terminate()
@@ -336,7 +416,9 @@ def contended_figures(
         )
     )
     pgbench_units = CONTENDED_SLOTS * 10
-    sql_run = pgbench(params, pgbench_units)
+    with CpuMeter([]) as meter:
+        sql_run = pgbench(params, pgbench_units)
+    sql_run["cpu"] = meter.spent
     sql_confirmed = asyncio.run(sql(dsn, "SELECT count(*) AS n FROM bench_claims WHERE confirmed"))[
         0
     ]["n"]
@@ -392,11 +474,32 @@ def contended_lines(race: dict[str, Any]) -> list[str]:
             f"{run['per_s'] / sql_run['per_s']:.2f} | {run['hold_409']} | "
             f"{run['confirm_409']} | {run['other']} |"
         )
-    return [
-        *lines,
+    lines += [
         f"| pgbench (same conditional insert + confirm in SQL, {race['pgbench_units']} units) | "
         f"{sql_run['confirmed']} | {sql_run['seconds']:.2f} | {sql_run['per_s']:.0f} | 1.00 | "
         "| | |",
+        "",
+        "CPU per confirmed booking during the measured race (ms; service: its processes, "
+        "PostgreSQL: all its processes, clients: this script's 32 clients or pgbench; machine: "
+        f"share of the {os.cpu_count()} CPUs busy):",
+        "",
+        "| path | service | PostgreSQL | clients | machine busy |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    runs = [
+        (f"service, {replicas} process{'es' if replicas > 1 else ''}", run)
+        for replicas, run in race["service"].items()
+    ]
+    for name, run in [*runs, ("pgbench", sql_run)]:
+        cpu, confirmed = run["cpu"], max(run["confirmed"], 1)
+        service = f"{cpu['service'] / confirmed * 1000:.1f}" if name != "pgbench" else ""
+        lines.append(
+            f"| {name} | {service} | {cpu['postgres'] / confirmed * 1000:.1f} | "
+            f"{cpu['clients'] / confirmed * 1000:.1f} | "
+            f"{cpu['machine'] / run['seconds'] / (os.cpu_count() or 1):.0%} |"
+        )
+    return [
+        *lines,
         "",
         f"Overbooked (SQL, after the run): slot units over capacity: "
         f"{race['overbooked_claims']}, confirmed bookings over capacity: "
