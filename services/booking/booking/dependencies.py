@@ -20,6 +20,8 @@ from booking.hours.repository import HoursRepository
 from booking.idempotency.service import Idempotency
 from booking.offices.repository import OfficeRepository
 from booking.settings import BookingSettings
+from booking.visits.repository import VisitRepository
+from booking.visits.service import Visits
 from servicekit.tenancy import AgsPath
 
 
@@ -90,3 +92,10 @@ async def _idempotency(request: Request) -> Idempotency:
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]
+
+
+async def _visits(session: SessionDep, bookings: BookingsDep, request: Request) -> Visits:
+    return Visits(VisitRepository(session), bookings, settings_of(request))
+
+
+VisitsDep = Annotated[Visits, Depends(_visits)]

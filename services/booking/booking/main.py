@@ -14,6 +14,7 @@ from booking.hours.router import router as hours_router
 from booking.offices.router import router as offices_router
 from booking.races import install_race_handlers
 from booking.settings import BookingSettings
+from booking.visits.router import router as visits_router
 from servicekit.app import create_service_app
 
 
@@ -34,7 +35,7 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
         description=(
             "Online appointment booking for citizen services with digital pre-information: "
             "catalogue, offices and opening hours, availability, holds, bookings and their "
-            "checklists."
+            "checklists; on the day, check-in, the office's queue and the KPIs."
         ),
         on_startup=[_freeze_startup_objects],
         routers=[
@@ -43,6 +44,7 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             hours_router,
             availability_router,
             bookings_router,
+            visits_router,
         ],
     )
     app.state.availability_cache = AvailabilityCache(

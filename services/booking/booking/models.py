@@ -5,6 +5,7 @@ from booking.catalogue.models import RequiredDocument, Service
 from booking.hours.models import Closure, Holiday, OpeningRule
 from booking.idempotency.models import IdempotencyRecord
 from booking.offices.models import Office, OfficeService, OfficeStaff
+from booking.visits.models import Visit
 
 __all__ = [
     "Booking",
@@ -19,4 +20,5 @@ __all__ = [
     "RequiredDocument",
     "Service",
     "SlotClaim",
+    "Visit",
 ]

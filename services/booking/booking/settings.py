@@ -34,6 +34,12 @@ class BookingSettings(ServiceSettings):
         description="After this long an unfinished request no longer blocks a retry with its key",
     )
     max_services_per_booking: int = Field(default=5, ge=1, le=20)
+    check_in_opens_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=24 * 60,
+        description="How long before the appointment a citizen may check in (it closes at its end)",
+    )
     catalogue_cache_seconds: float = Field(
         default=5.0,
         ge=0,

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.bookings.models import Booking, BookingStatus, SlotClaim
+from booking.visits.models import Visit
 from servicekit.db import create_engine
 from servicekit.testing import LiveServer
 from servicekit.testing.tokens import TokenFactory
@@ -363,3 +364,73 @@ async def test_parallel_confirmations_by_one_email_respect_the_open_booking_cap(
             .where(Booking.status == BookingStatus.CONFIRMED)
         )
         assert confirmed == 2
+
+
+async def test_parallel_calls_of_clerks_call_each_waiting_citizen_once(
+    http: httpx.AsyncClient, engine: AsyncEngine, tokens: TokenFactory
+) -> None:
+    office_id, service_id = await setup_office(http, tokens, counters=10)
+    waiting = 5
+    holds = await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/tenants/{TENANT}/holds",
+                "json": {
+                    "office_id": office_id,
+                    "service_ids": [service_id],
+                    "start": at(local_day(3), 9).isoformat(),
+                },
+            }
+            for _ in range(waiting)
+        ],
+    )
+    tokens_by_id = {h.json()["id"]: h.json()["manage_token"] for h in holds}
+    for n, (booking_id, token) in enumerate(tokens_by_id.items()):
+        confirmed = await http.post(
+            f"/booking/v1/bookings/{booking_id}/confirm",
+            json={"name": "Citizen", "email": f"citizen-{n}@example.org"},
+            headers={"X-Manage-Token": token},
+        )
+        assert confirmed.status_code == 200, confirmed.text
+    # Their appointments begin now (moved behind the service's back), and they check in.
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(Booking)
+            .where(Booking.office_id == uuid.UUID(office_id))
+            .values(starts_at=now, ends_at=now + timedelta(minutes=20))
+        )
+    for booking_id, token in tokens_by_id.items():
+        checked_in = await http.post(
+            f"/booking/v1/bookings/{booking_id}/check-in", headers={"X-Manage-Token": token}
+        )
+        assert checked_in.status_code == 200, checked_in.text
+
+    calls = await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/tenants/{TENANT}/offices/{office_id}/queue/call",
+                "json": {"counter": str(n)},
+                "headers": tokens.headers(sub=f"admin-{n}", tenant=TENANT, roles=["admin"]),
+            }
+            for n in range(PARALLEL)
+        ],
+    )
+
+    assert statuses(calls) == {200: waiting, 409: PARALLEL - waiting}
+    called = [c.json()["booking_id"] for c in calls if c.status_code == 200]
+    assert sorted(called) == sorted(tokens_by_id)
+    assert {c.json()["type"] for c in calls if c.status_code == 409} == {
+        "urn:rathaus:problem:nobody-waiting"
+    }
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(Visit.booking_id, Visit.counter))).all()
+    assert len(rows) == waiting
+    counters = {str(booking_id): counter for booking_id, counter in rows}
+    assert counters == {
+        c.json()["booking_id"]: c.json()["counter"] for c in calls if c.status_code == 200
+    }

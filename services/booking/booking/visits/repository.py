@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.bookings.models import Booking, BookingStatus
+from booking.db import ignoring_conflicts
+from booking.visits.models import Visit
+
+
+class VisitRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, booking_id: uuid.UUID) -> Visit | None:
+        return await self.session.get(Visit, booking_id)
+
+    async def check_in(self, booking: Booking, now: datetime) -> Visit:
+        """The booking's visit, created now unless it exists (a repeated check-in, or two at
+        once: the primary key keeps one)."""
+        dialect = self.session.get_bind().dialect.name
+        await self.session.execute(
+            ignoring_conflicts(dialect, Visit).values(
+                booking_id=booking.id, office_id=booking.office_id, checked_in_at=now
+            )
+        )
+        visit = await self.session.get(Visit, booking.id, populate_existing=True)
+        assert visit is not None  # inserted or already there, in this transaction
+        return visit
+
+    async def open_of_day(
+        self, office_id: uuid.UUID, start: datetime, end: datetime
+    ) -> list[tuple[Visit, Booking]]:
+        """The office's visits of a day not completed yet, in call order: by the appointment's
+        start, then by check-in (an early arrival does not overtake an earlier appointment)."""
+        rows = await self.session.execute(
+            select(Visit, Booking)
+            .join(Booking, Booking.id == Visit.booking_id)
+            .where(
+                Visit.office_id == office_id,
+                Visit.completed_at.is_(None),
+                Booking.starts_at >= start,
+                Booking.starts_at < end,
+                Booking.status == BookingStatus.CONFIRMED,
+            )
+            .order_by(Booking.starts_at, Visit.checked_in_at, Visit.booking_id)
+        )
+        return [(visit, booking) for visit, booking in rows]
+
+    async def next_waiting(
+        self, office_id: uuid.UUID, start: datetime, end: datetime
+    ) -> tuple[Visit, Booking] | None:
+        """The first waiting visit of the day with its booking, the visit locked for this
+        transaction.
+
+        PostgreSQL skips visits another transaction has locked (a clerk calling at the same
+        moment gets the next one); SQLite runs one writing transaction at a time.
+        """
+        rows = await self.session.execute(
+            select(Visit, Booking)
+            .join(Booking, Booking.id == Visit.booking_id)
+            .where(
+                Visit.office_id == office_id,
+                Visit.called_at.is_(None),
+                Booking.starts_at >= start,
+                Booking.starts_at < end,
+                Booking.status == BookingStatus.CONFIRMED,
+            )
+            .order_by(Booking.starts_at, Visit.checked_in_at, Visit.booking_id)
+            .limit(1)
+            .with_for_update(of=Visit, skip_locked=True)
+        )
+        row = rows.first()
+        return None if row is None else (row[0], row[1])
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def of_period(
+        self, tenant: str, office_id: uuid.UUID, start: datetime, end: datetime
+    ) -> list[tuple[Booking, Visit | None]]:
+        """Confirmed appointments of an office starting in ``[start, end)``, with their visits."""
+        rows = await self.session.execute(
+            select(Booking, Visit)
+            .outerjoin(Visit, Visit.booking_id == Booking.id)
+            .where(
+                Booking.tenant == tenant,
+                Booking.office_id == office_id,
+                Booking.status == BookingStatus.CONFIRMED,
+                Booking.starts_at >= start,
+                Booking.starts_at < end,
+            )
+        )
+        return [(booking, visit) for booking, visit in rows]

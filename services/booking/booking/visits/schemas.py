@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+VisitStatus = Literal["waiting", "called", "completed"]
+
+
+class VisitOut(BaseModel):
+    """A booking's visit: checked in, called to a counter, completed."""
+
+    booking_id: uuid.UUID
+    code: str = Field(description="The booking code, shown when the citizen is called")
+    office_id: uuid.UUID
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    status: VisitStatus
+    checked_in_at: AwareDatetime
+    waiting_ahead: int | None = Field(
+        description="Citizens of the office's queue called before this one (while waiting)"
+    )
+    called_at: AwareDatetime | None
+    counter: str | None
+    completed_at: AwareDatetime | None
+    resolved: bool | None = Field(description="Settled at this visit (first-contact resolution)")
+    rating: int | None
+
+
+class Queue(BaseModel):
+    """An office's queue of today (its local day): waiting in call order, then the called."""
+
+    office_id: uuid.UUID
+    date: date
+    time_zone: str
+    waiting: list[VisitOut]
+    called: list[VisitOut] = Field(description="Called to a counter and not completed yet")
+
+
+Counter = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+class CallIn(BaseModel):
+    """Call the next waiting citizen to a counter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    counter: Counter = Field(description="Where the citizen is to go, as shown on the display")
+
+
+class CompleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resolved: bool = Field(
+        description="The concern was settled at this visit (no second visit needed)"
+    )
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied)")
+
+
+class Distribution(BaseModel):
+    """How many values, their mean, median and 90th percentile (durations in minutes)."""
+
+    count: int
+    mean: float | None
+    p50: float | None
+    p90: float | None
+
+
+class Kpis(BaseModel):
+    """What a municipality steers its offices by, over confirmed appointments of a period."""
+
+    date_from: date
+    date_to: date
+    office_id: uuid.UUID | None
+    appointments: int = Field(description="Confirmed appointments in the period")
+    ended: int = Field(description="Of those, appointments whose time has passed")
+    checked_in: int
+    no_shows: int = Field(description="Ended appointments without a check-in")
+    no_show_rate: float | None = Field(description="no_shows / ended")
+    waiting: Distribution = Field(
+        description="From check-in (or the appointment's start, if later) to the call"
+    )
+    processing: Distribution = Field(description="From the call to completion")
+    completed: int
+    first_contact_resolution_rate: float | None = Field(
+        description="Completed visits that settled the concern / completed visits"
+    )
+    satisfaction: Distribution = Field(description="The citizens' ratings, 1 to 5")
+    staff_minutes_saved: float = Field(
+        description=(
+            "Booked minutes not needed: the sum over completed visits of the booked duration "
+            "minus the processing time (where positive); prepared citizens are what shortens it"
+        )
+    )

@@ -1,0 +1,269 @@
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from booking.access import NotAdministrator, is_citizen_of
+from booking.bookings.models import Booking, BookingStatus
+from booking.bookings.secrets import token_matches
+from booking.bookings.service import Bookings, Caller, NotOfficeStaff
+from booking.hours.calendar import day_bounds
+from booking.offices.models import Office
+from booking.settings import BookingSettings
+from booking.visits.errors import (
+    AlreadyRated,
+    CheckInClosed,
+    CheckInNeedsConfirmation,
+    NobodyWaiting,
+    NotCheckedIn,
+    NotTheCitizen,
+    VisitCompleted,
+    VisitNotCalled,
+    VisitNotCompleted,
+)
+from booking.visits.models import Visit
+from booking.visits.repository import VisitRepository
+from booking.visits.schemas import Distribution, Kpis, VisitOut, VisitStatus
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+
+
+def status_of(visit: Visit) -> VisitStatus:
+    if visit.completed_at is not None:
+        return "completed"
+    return "called" if visit.called_at is not None else "waiting"
+
+
+def visit_out(visit: Visit, booking: Booking, waiting_ahead: int | None = None) -> VisitOut:
+    return VisitOut(
+        booking_id=booking.id,
+        code=booking.code,
+        office_id=booking.office_id,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        status=status_of(visit),
+        checked_in_at=visit.checked_in_at,
+        waiting_ahead=waiting_ahead,
+        called_at=visit.called_at,
+        counter=visit.counter,
+        completed_at=visit.completed_at,
+        resolved=visit.resolved,
+        rating=visit.rating,
+    )
+
+
+def distribution(values: Sequence[float]) -> Distribution:
+    """Count, mean and nearest-rank median and 90th percentile, rounded to 0.1."""
+    if not values:
+        return Distribution(count=0, mean=None, p50=None, p90=None)
+    ordered = sorted(values)
+
+    def rank(share: float) -> float:
+        return round(ordered[max(math.ceil(share * len(ordered)) - 1, 0)], 1)
+
+    return Distribution(
+        count=len(ordered),
+        mean=round(sum(ordered) / len(ordered), 1),
+        p50=rank(0.5),
+        p90=rank(0.9),
+    )
+
+
+def _minutes(delta: timedelta) -> float:
+    return delta.total_seconds() / 60
+
+
+@dataclass(frozen=True)
+class DayQueue:
+    office: Office
+    day: date
+    waiting: list[VisitOut]
+    called: list[VisitOut]
+
+
+class Visits:
+    """The day of an appointment: check-in, the office's queue, the outcome, and the KPIs."""
+
+    def __init__(
+        self, visits: VisitRepository, bookings: Bookings, settings: BookingSettings
+    ) -> None:
+        self.visits = visits
+        self.bookings = bookings
+        self.directory = bookings.directory
+        self.settings = settings
+
+    async def check_in(self, booking_id: uuid.UUID, caller: Caller) -> VisitOut:
+        """The citizen (or a clerk at the desk) reports the citizen present; repeating it
+        changes nothing."""
+        now = utcnow()
+        booking = await self.bookings.find(booking_id, caller, for_update=True)
+        visit = await self.visits.get(booking.id)
+        if visit is None:
+            if booking.status != BookingStatus.CONFIRMED:
+                raise CheckInNeedsConfirmation("Confirm the booking first.")
+            opens = booking.starts_at - timedelta(minutes=self.settings.check_in_opens_minutes)
+            if not opens <= now < booking.ends_at:
+                raise CheckInClosed(
+                    f"Check-in opens {self.settings.check_in_opens_minutes} minutes before the "
+                    "appointment and closes at its end."
+                )
+            visit = await self.visits.check_in(booking, now)
+        return await self._with_position(visit, booking)
+
+    async def _with_position(self, visit: Visit, booking: Booking) -> VisitOut:
+        if visit.called_at is not None:
+            return visit_out(visit, booking)
+        office = await self.directory.get(booking.tenant, booking.office_id)
+        start, end = self._today(office)
+        waiting = [
+            other.booking_id
+            for other, _ in await self.visits.open_of_day(office.id, start, end)
+            if other.called_at is None
+        ]
+        ahead = waiting.index(visit.booking_id) if visit.booking_id in waiting else None
+        return visit_out(visit, booking, ahead)
+
+    @staticmethod
+    def _today(office: Office) -> tuple[datetime, datetime]:
+        zone = ZoneInfo(office.time_zone)
+        return day_bounds(utcnow().astimezone(zone).date(), zone)
+
+    async def _office_for(self, tenant: str, office_id: uuid.UUID, principal: Principal) -> Office:
+        office = await self.directory.get(tenant, office_id)
+        if not await self.directory.works_at(principal, office):
+            raise NotOfficeStaff()
+        return office
+
+    async def queue(self, tenant: str, office_id: uuid.UUID, principal: Principal) -> DayQueue:
+        office = await self._office_for(tenant, office_id, principal)
+        start, end = self._today(office)
+        waiting: list[VisitOut] = []
+        called: list[VisitOut] = []
+        for visit, booking in await self.visits.open_of_day(office.id, start, end):
+            if visit.called_at is None:
+                waiting.append(visit_out(visit, booking, len(waiting)))
+            else:
+                called.append(visit_out(visit, booking))
+        called.sort(key=lambda v: v.called_at or v.checked_in_at)
+        day = start.astimezone(ZoneInfo(office.time_zone)).date()
+        return DayQueue(office=office, day=day, waiting=waiting, called=called)
+
+    async def call_next(
+        self, tenant: str, office_id: uuid.UUID, principal: Principal, counter: str
+    ) -> VisitOut:
+        """Call the first waiting citizen of today to ``counter``; two clerks calling at once
+        call two different citizens."""
+        office = await self._office_for(tenant, office_id, principal)
+        start, end = self._today(office)
+        row = await self.visits.next_waiting(office.id, start, end)
+        if row is None:
+            raise NobodyWaiting("Nobody checked in is waiting; call again later.")
+        visit, booking = row
+        visit.called_at = utcnow()
+        visit.counter = counter
+        visit.called_by = principal.subject
+        await self.visits.flush()
+        return visit_out(visit, booking)
+
+    async def complete(
+        self, booking_id: uuid.UUID, principal: Principal, resolved: bool
+    ) -> VisitOut:
+        booking = await self.bookings.find(booking_id, Caller(principal), for_update=True)
+        office = await self.directory.get(booking.tenant, booking.office_id)
+        if not await self.directory.works_at(principal, office):
+            raise NotOfficeStaff()
+        visit = await self.visits.get(booking.id)
+        if visit is None:
+            raise NotCheckedIn("The citizen has not checked in.")
+        if visit.completed_at is not None:
+            raise VisitCompleted("The visit is already completed.")
+        if visit.called_at is None:
+            raise VisitNotCalled("Call the citizen to a counter first.")
+        visit.completed_at = utcnow()
+        visit.resolved = resolved
+        await self.visits.flush()
+        return visit_out(visit, booking)
+
+    async def feedback(self, booking_id: uuid.UUID, caller: Caller, rating: int) -> VisitOut:
+        booking = await self.bookings.find(booking_id, caller, for_update=True)
+        citizen = token_matches(caller.manage_token, booking.manage_token_hash) or (
+            is_citizen_of(caller.principal, booking.tenant)
+            and caller.principal is not None
+            and caller.principal.subject == booking.citizen_subject
+        )
+        if not citizen:
+            raise NotTheCitizen("Only the citizen of the booking rates the visit.")
+        visit = await self.visits.get(booking.id)
+        if visit is None or visit.completed_at is None:
+            raise VisitNotCompleted("Rate the visit once it is completed.")
+        if visit.rating is not None:
+            raise AlreadyRated("This visit has already been rated.")
+        visit.rating = rating
+        visit.rated_at = utcnow()
+        await self.visits.flush()
+        return visit_out(visit, booking)
+
+    async def kpis(
+        self,
+        tenant: str,
+        principal: Principal,
+        date_from: date,
+        date_to: date,
+        office_id: uuid.UUID | None,
+    ) -> Kpis:
+        """The KPIs of confirmed appointments on the local days ``date_from`` to ``date_to``:
+        of one office (its clerks, administrators) or of every office (administrators)."""
+        if office_id is not None:
+            offices = [await self._office_for(tenant, office_id, principal)]
+        elif principal.tenant == tenant and principal.has_role("admin"):
+            offices = list(await self.directory.search(tenant))
+        else:
+            raise NotAdministrator("Name an office you work at, or ask an administrator.")
+        now = utcnow()
+        appointments = ended = checked_in = no_shows = completed = resolved = 0
+        waiting: list[float] = []
+        processing: list[float] = []
+        ratings: list[float] = []
+        saved = 0.0
+        for office in offices:
+            zone = ZoneInfo(office.time_zone)
+            start, end = day_bounds(date_from, zone)[0], day_bounds(date_to, zone)[1]
+            for booking, visit in await self.visits.of_period(tenant, office.id, start, end):
+                appointments += 1
+                if booking.ends_at <= now:
+                    ended += 1
+                    no_shows += visit is None
+                if visit is None:
+                    continue
+                checked_in += 1
+                if visit.called_at is not None:
+                    since = max(visit.checked_in_at, booking.starts_at)
+                    waiting.append(max(_minutes(visit.called_at - since), 0.0))
+                if visit.called_at is not None and visit.completed_at is not None:
+                    completed += 1
+                    resolved += bool(visit.resolved)
+                    spent = _minutes(visit.completed_at - visit.called_at)
+                    processing.append(spent)
+                    saved += max(_minutes(booking.ends_at - booking.starts_at) - spent, 0.0)
+                if visit.rating is not None:
+                    ratings.append(visit.rating)
+        return Kpis(
+            date_from=date_from,
+            date_to=date_to,
+            office_id=office_id,
+            appointments=appointments,
+            ended=ended,
+            checked_in=checked_in,
+            no_shows=no_shows,
+            no_show_rate=round(no_shows / ended, 3) if ended else None,
+            waiting=distribution(waiting),
+            processing=distribution(processing),
+            completed=completed,
+            first_contact_resolution_rate=round(resolved / completed, 3) if completed else None,
+            satisfaction=distribution(ratings),
+            staff_minutes_saved=round(saved, 1),
+        )
