@@ -101,10 +101,10 @@ class Visits:
         changes nothing."""
         now = utcnow()
         booking = await self.bookings.find(booking_id, caller, for_update=True)
+        if booking.status != BookingStatus.CONFIRMED:
+            raise CheckInNeedsConfirmation("Only a confirmed booking can be checked in.")
         visit = await self.visits.get(booking.id)
         if visit is None:
-            if booking.status != BookingStatus.CONFIRMED:
-                raise CheckInNeedsConfirmation("Confirm the booking first.")
             opens = booking.starts_at - timedelta(minutes=self.settings.check_in_opens_minutes)
             if not opens <= now < booking.ends_at:
                 raise CheckInClosed(

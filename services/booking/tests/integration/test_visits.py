@@ -147,6 +147,21 @@ async def test_check_in_needs_a_confirmed_booking_of_the_caller_at_its_time(
     # A clerk of the office checks a citizen in at the desk.
     assert by_clerk.status_code == 200, by_clerk.text
     assert by_clerk.json()["status"] == "waiting"
+    # Checked in for an appointment in half an hour, then cancelled: out of the queue, and
+    # no second check-in.
+    soon = await book(client, office, service, start=at(local_day(2), 10, 20), contact=contact(9))
+    await move(session, soon["id"], datetime.now(UTC) + timedelta(minutes=30))
+    checked_in = await client.post(url.format(soon["id"]), headers=manage(soon))
+    assert checked_in.status_code == 200, checked_in.text
+    cancelled = await client.post(f"/booking/v1/bookings/{soon['id']}/cancel", headers=manage(soon))
+    assert cancelled.status_code == 200, cancelled.text
+    again = await client.post(url.format(soon["id"]), headers=manage(soon))
+    assert problem_type(again) == "check-in-needs-confirmation"
+    queue = await client.get(
+        f"/booking/v1/tenants/{TENANT}/offices/{office.id}/queue",
+        headers=tokens.headers(sub="clerk-1", tenant=TENANT, roles=["clerk"]),
+    )
+    assert [v["booking_id"] for v in queue.json()["waiting"]] == [now["id"]]
 
 
 async def test_clerks_call_complete_and_citizens_rate_each_step_once(
