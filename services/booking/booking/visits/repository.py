@@ -76,6 +76,25 @@ class VisitRepository:
         row = rows.first()
         return None if row is None else (row[0], row[1])
 
+    async def latest_calls(
+        self, office_id: uuid.UUID, start: datetime, end: datetime, limit: int
+    ) -> list[tuple[Visit, Booking]]:
+        """The office's latest calls to a counter for appointments of ``[start, end)``."""
+        rows = await self.session.execute(
+            select(Visit, Booking)
+            .join(Booking, Booking.id == Visit.booking_id)
+            .where(
+                Visit.office_id == office_id,
+                Visit.called_at.is_not(None),
+                Booking.starts_at >= start,
+                Booking.starts_at < end,
+                Booking.status == BookingStatus.CONFIRMED,
+            )
+            .order_by(Visit.called_at.desc())
+            .limit(limit)
+        )
+        return [(visit, booking) for visit, booking in rows]
+
     async def flush(self) -> None:
         await self.session.flush()
 

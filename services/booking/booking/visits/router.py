@@ -24,7 +24,15 @@ from booking.visits.errors import (
     VisitNotCalled,
     VisitNotCompleted,
 )
-from booking.visits.schemas import CallIn, CompleteIn, FeedbackIn, Kpis, Queue, VisitOut
+from booking.visits.schemas import (
+    Board,
+    CallIn,
+    CompleteIn,
+    FeedbackIn,
+    Kpis,
+    Queue,
+    VisitOut,
+)
 from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
@@ -72,6 +80,17 @@ async def office_queue(
         waiting=queue.waiting,
         called=queue.called,
     )
+
+
+@router.get(
+    "/booking/v1/tenants/{ags}/offices/{office_id}/queue/board",
+    response_model=Board,
+    responses=problem_responses(OfficeNotFound, ValidationFailed),
+)
+async def queue_board(ags: AgsPath, office_id: uuid.UUID, visits: VisitsDep) -> Board:
+    """For the display in the waiting room (public): how many wait, and today's latest calls
+    by booking code and counter, newest first."""
+    return await visits.board(ags, office_id)
 
 
 @router.post(

@@ -39,6 +39,21 @@ class Queue(BaseModel):
     called: list[VisitOut] = Field(description="Called to a counter and not completed yet")
 
 
+class BoardCall(BaseModel):
+    code: str
+    counter: str
+    called_at: AwareDatetime
+
+
+class Board(BaseModel):
+    """What the office's waiting-room display shows: booking codes and counters, no names."""
+
+    office_id: uuid.UUID
+    date: date
+    waiting: int = Field(description="Citizens checked in and not called yet")
+    calls: list[BoardCall] = Field(description="Today's latest calls, newest first")
+
+
 Counter = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
 

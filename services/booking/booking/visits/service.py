@@ -27,9 +27,12 @@ from booking.visits.errors import (
 )
 from booking.visits.models import Visit
 from booking.visits.repository import VisitRepository
-from booking.visits.schemas import Distribution, Kpis, VisitOut, VisitStatus
+from booking.visits.schemas import Board, BoardCall, Distribution, Kpis, VisitOut, VisitStatus
 from servicekit.auth import Principal
 from servicekit.db import utcnow
+
+BOARD_CALLS = 10
+"""How many of the latest calls the waiting room's display shows."""
 
 
 def status_of(visit: Visit) -> VisitStatus:
@@ -151,6 +154,26 @@ class Visits:
         called.sort(key=lambda v: v.called_at or v.checked_in_at)
         day = start.astimezone(ZoneInfo(office.time_zone)).date()
         return DayQueue(office=office, day=day, waiting=waiting, called=called)
+
+    async def board(self, tenant: str, office_id: uuid.UUID) -> Board:
+        """The waiting room's display: how many wait, and the latest calls (public)."""
+        office = await self.directory.get(tenant, office_id)
+        start, end = self._today(office)
+        waiting = sum(
+            visit.called_at is None
+            for visit, _ in await self.visits.open_of_day(office.id, start, end)
+        )
+        calls = await self.visits.latest_calls(office.id, start, end, BOARD_CALLS)
+        return Board(
+            office_id=office.id,
+            date=start.astimezone(ZoneInfo(office.time_zone)).date(),
+            waiting=waiting,
+            calls=[
+                BoardCall(code=booking.code, counter=visit.counter or "", called_at=called_at)
+                for visit, booking in calls
+                if (called_at := visit.called_at) is not None
+            ],
+        )
 
     async def call_next(
         self, tenant: str, office_id: uuid.UUID, principal: Principal, counter: str

@@ -181,6 +181,13 @@ async def test_clerks_call_complete_and_citizens_rate_each_step_once(
     citizen = tokens.headers(sub="citizen-erika", tenant=TENANT, roles=["citizen"])
     queue_url = f"/booking/v1/tenants/{TENANT}/offices/{office.id}/queue"
 
+    # The waiting room's display needs no token, and shows codes, not names.
+    board = await client.get(f"{queue_url}/board")
+    assert board.status_code == 200, board.text
+    assert board.json()["waiting"] == 2
+    assert board.json()["calls"] == []
+    unknown = await client.get(f"/booking/v1/tenants/{TENANT}/offices/{uuid.uuid4()}/queue/board")
+    assert problem_type(unknown) == "office-not-found"
     # Only the office's clerks see and call its queue.
     assert problem_type(await client.get(queue_url, headers=stranger)) == "not-office-staff"
     assert problem_type(await client.get(queue_url, headers=citizen)) == "not-staff"
@@ -242,6 +249,13 @@ async def test_clerks_call_complete_and_citizens_rate_each_step_once(
     assert last.json()["booking_id"] == second["id"]
     assert nobody.status_code == 409
     assert problem_type(nobody) == "nobody-waiting"
+    board = (await client.get(f"{queue_url}/board")).json()
+    assert board["waiting"] == 0
+    assert [(c["code"], c["counter"]) for c in board["calls"]] == [
+        (second["code"], "3"),
+        (first["code"], "3"),
+    ]
+    assert "Citizen" not in str(board)  # the contacts are "Citizen 0", "Citizen 1"
 
 
 async def test_kpis_come_from_the_visits_of_the_period(
