@@ -1,11 +1,13 @@
-"""The command line every service shares: ``rathaus-<service> serve|migrate|seed|openapi``."""
+"""The command line every service shares: ``rathaus-<service> serve|migrate|seed|openapi``,
+plus the service's own maintenance commands (each with ``--tenant``)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -15,6 +17,8 @@ from servicekit.server import serve
 from servicekit.settings import ServiceSettings
 
 Seeder = Callable[[FastAPI], Awaitable[None]]
+Maintainer = Callable[[str, ServiceSettings, str | None], Coroutine[Any, Any, str]]
+"""Runs a maintenance command (its name, the settings, the ``--tenant`` or None); the report."""
 
 
 def run_cli(
@@ -24,8 +28,11 @@ def run_cli(
     service_dir: Path,
     seed: Seeder | None = None,
     with_database: bool = True,
+    maintenance: Mapping[str, str] | None = None,
+    maintain: Maintainer | None = None,
     argv: Sequence[str] | None = None,
 ) -> None:
+    """``maintenance`` names the service's own commands (name: help), run by ``maintain``."""
     parser = argparse.ArgumentParser(prog=f"rathaus-{settings.service_name}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve the API (graceful shutdown on SIGTERM/SIGINT)")
@@ -33,6 +40,9 @@ def run_cli(
         commands.add_parser("migrate", help="upgrade the database to the newest migration")
     if seed is not None:
         commands.add_parser("seed", help="load demo data (idempotent)")
+    for name, help_text in (maintenance or {}).items():
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--tenant", help="only this municipality (AGS)")
     openapi = commands.add_parser("openapi", help="print the OpenAPI contract as YAML")
     openapi.add_argument("--output", type=Path, help="write to this file instead of stdout")
     args = parser.parse_args(argv)
@@ -44,6 +54,9 @@ def run_cli(
     elif args.command == "seed":
         assert seed is not None
         asyncio.run(_seed(create_app(settings), seed))
+    elif args.command in (maintenance or {}):
+        assert maintain is not None
+        print(asyncio.run(maintain(args.command, settings, args.tenant)))  # noqa: T201
     elif args.command == "openapi":
         text = to_yaml(create_app(settings).openapi())
         if args.output:

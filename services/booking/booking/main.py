@@ -13,6 +13,7 @@ from booking.catalogue.router import router as catalogue_router
 from booking.hours.router import router as hours_router
 from booking.offices.router import router as offices_router
 from booking.races import install_race_handlers
+from booking.retention.router import router as retention_router
 from booking.settings import BookingSettings
 from booking.visits.router import router as visits_router
 from servicekit.app import create_service_app
@@ -45,6 +46,7 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             availability_router,
             bookings_router,
             visits_router,
+            retention_router,
         ],
     )
     app.state.availability_cache = AvailabilityCache(

@@ -34,6 +34,14 @@ class BookingSettings(ServiceSettings):
         description="After this long an unfinished request no longer blocks a retry with its key",
     )
     max_services_per_booking: int = Field(default=5, ge=1, le=20)
+    retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Days after an appointment's end until its citizen's data is erased",
+    )
+    tenant_retention_days: dict[str, int] = Field(
+        default_factory=dict, description="Per municipality (AGS), instead of retention_days"
+    )
     check_in_opens_minutes: int = Field(
         default=60,
         ge=0,
@@ -57,3 +65,6 @@ class BookingSettings(ServiceSettings):
             "at once (0: always ask the database)"
         ),
     )
+
+    def retention_days_for(self, tenant: str) -> int:
+        return self.tenant_retention_days.get(tenant, self.retention_days)

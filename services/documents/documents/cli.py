@@ -7,9 +7,6 @@ rescan   ask the scanner again about documents still pending
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +23,11 @@ from servicekit.db import Database, utcnow
 from servicekit.settings import ServiceSettings
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
-MAINTENANCE = ("purge", "rewrap", "rescan")
+MAINTENANCE = {
+    "purge": "delete documents past their tenant's retention period",
+    "rewrap": "move every wrapped data key to the active key-encryption key",
+    "rescan": "ask the scanner again about documents still pending",
+}
 
 
 def _create_app(settings: ServiceSettings) -> FastAPI:
@@ -34,7 +35,8 @@ def _create_app(settings: ServiceSettings) -> FastAPI:
     return create_app(settings)
 
 
-async def _maintain(command: str, settings: DocumentsSettings, tenant: str | None) -> str:
+async def _maintain(command: str, settings: ServiceSettings, tenant: str | None) -> str:
+    assert isinstance(settings, DocumentsSettings)
     app = create_app(settings)
     database: Database = app.state.database
     components: Components = app.state.components
@@ -56,20 +58,11 @@ async def _maintain(command: str, settings: DocumentsSettings, tenant: str | Non
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in MAINTENANCE:
-        parser = argparse.ArgumentParser(prog="rathaus-documents")
-        parser.add_argument("command", choices=MAINTENANCE)
-        parser.add_argument("--tenant", help="purge only this tenant (AGS)")
-        parsed = parser.parse_args(args)
-        message = asyncio.run(_maintain(parsed.command, DocumentsSettings(), parsed.tenant))
-        print(message)  # noqa: T201 - the command's output
-        return
-    if not args or args[0] in {"-h", "--help"}:
-        print(__doc__)  # noqa: T201 - the maintenance commands run_cli's help does not list
     run_cli(
         settings=DocumentsSettings(),
         create_app=_create_app,
         service_dir=SERVICE_DIR,
-        argv=args,
+        maintenance=MAINTENANCE,
+        maintain=_maintain,
+        argv=argv,
     )

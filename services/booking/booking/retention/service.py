@@ -1,0 +1,74 @@
+"""Erasing what a booking says about its citizen once the tenant's retention period has passed.
+
+What stays is what the municipality steers by: the appointment's office, services, times,
+status, code and visit (KPIs). What goes: name, e-mail, phone, the account the booking belonged
+to, and the manage link (its hash, so the link stops working). Safe to run concurrently and
+again: each batch is one UPDATE of rows that still carry personal data, in its own transaction;
+a second runner finds none left.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from booking.bookings.models import Booking
+from booking.settings import BookingSettings
+
+BATCH = 500
+ERASED_TOKEN_HASH = ""
+"""No manage token hashes to the empty string: an erased booking's link matches nothing."""
+
+_PERSONAL = or_(
+    Booking.name.is_not(None),
+    Booking.email.is_not(None),
+    Booking.phone.is_not(None),
+    Booking.citizen_subject.is_not(None),
+    Booking.manage_token_hash != ERASED_TOKEN_HASH,
+)
+
+
+async def erase_expired(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: BookingSettings,
+    *,
+    now: datetime,
+    tenant: str | None = None,
+) -> int:
+    """Erase the personal data of every booking (of ``tenant``, or of all tenants) whose
+    appointment ended more than the tenant's retention period ago; how many this run erased."""
+    async with sessionmaker() as session:
+        tenants = (
+            [tenant] if tenant else list(await session.scalars(select(Booking.tenant).distinct()))
+        )
+    erased = 0
+    for current in tenants:
+        cutoff = now - timedelta(days=settings.retention_days_for(current))
+        while True:
+            async with sessionmaker() as session:
+                batch = (
+                    select(Booking.id)
+                    .where(Booking.tenant == current, Booking.ends_at < cutoff, _PERSONAL)
+                    .limit(BATCH)
+                    .scalar_subquery()
+                )
+                result = await session.execute(
+                    update(Booking)
+                    .where(Booking.id.in_(batch), _PERSONAL)
+                    .values(
+                        name=None,
+                        email=None,
+                        phone=None,
+                        citizen_subject=None,
+                        manage_token_hash=ERASED_TOKEN_HASH,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                await session.commit()
+            count = int(getattr(result, "rowcount", 0))
+            erased += count
+            if count < BATCH:
+                break
+    return erased
