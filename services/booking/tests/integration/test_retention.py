@@ -206,3 +206,46 @@ def test_the_erase_command_erases_what_the_endpoint_would(
         "erased the citizens' data of 0 bookings",
     ]
     assert asyncio.run(email_of(booking_id)) is None
+
+
+async def test_concurrent_erasures_erase_each_booking_once(
+    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("booking.retention.service.BATCH", 3)  # several batches per run
+    settings = BookingSettings(database_url=fresh_database_url)
+    app = create_app(settings)
+    database = app.state.database
+    try:
+        async with database.sessionmaker() as session:
+            office, service = await office_with_service(session)
+            await session.commit()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://booking") as client:
+            booked = [
+                await book(
+                    client,
+                    office,
+                    service,
+                    start=at(local_day(3), 8 + n // 3, 20 * (n % 3)),
+                    contact={"name": f"Citizen {n}", "email": f"citizen-{n}@example.org"},
+                )
+                for n in range(10)
+            ]
+        async with database.sessionmaker() as session:
+            for booking in booked:
+                await ended_days_ago(session, booking["id"], 91)
+            await session.commit()
+
+        runs = await asyncio.gather(
+            *(
+                erase_expired(database.sessionmaker, settings, now=datetime.now(UTC))
+                for _ in range(4)
+            )
+        )
+
+        assert sum(runs) == 10
+        async with database.sessionmaker() as session:
+            left = await session.scalars(select(Booking.email).where(Booking.email.is_not(None)))
+            assert list(left) == []
+    finally:
+        await database.dispose()
