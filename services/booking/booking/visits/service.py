@@ -255,25 +255,25 @@ class Visits:
         for office in offices:
             zone = ZoneInfo(office.time_zone)
             start, end = day_bounds(date_from, zone)[0], day_bounds(date_to, zone)[1]
-            for booking, visit in await self.visits.of_period(tenant, office.id, start, end):
+            for day in await self.visits.of_period(tenant, office.id, start, end):
                 appointments += 1
-                if booking.ends_at <= now:
+                if day.ends_at <= now:
                     ended += 1
-                    no_shows += visit is None
-                if visit is None:
+                    no_shows += day.checked_in_at is None
+                if day.checked_in_at is None:
                     continue
                 checked_in += 1
-                if visit.called_at is not None:
-                    since = max(visit.checked_in_at, booking.starts_at)
-                    waiting.append(max(_minutes(visit.called_at - since), 0.0))
-                if visit.called_at is not None and visit.completed_at is not None:
-                    completed += 1
-                    resolved += bool(visit.resolved)
-                    spent = _minutes(visit.completed_at - visit.called_at)
-                    processing.append(spent)
-                    saved += max(_minutes(booking.ends_at - booking.starts_at) - spent, 0.0)
-                if visit.rating is not None:
-                    ratings.append(visit.rating)
+                if day.called_at is not None:
+                    since = max(day.checked_in_at, day.starts_at)
+                    waiting.append(max(_minutes(day.called_at - since), 0.0))
+                    if day.completed_at is not None:
+                        completed += 1
+                        resolved += bool(day.resolved)
+                        spent = _minutes(day.completed_at - day.called_at)
+                        processing.append(spent)
+                        saved += max(_minutes(day.ends_at - day.starts_at) - spent, 0.0)
+                if day.rating is not None:
+                    ratings.append(day.rating)
         return Kpis(
             date_from=date_from,
             date_to=date_to,
