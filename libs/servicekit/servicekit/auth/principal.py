@@ -34,6 +34,11 @@ class Principal:
         """True when the principal holds every one of ``scopes``."""
         return self.scopes.issuperset(scopes)
 
+    def tenant_in_reach(self, all_tenants: bool) -> str | None:
+        """The tenant a maintenance run of this principal covers: its own, or every tenant
+        (None) when a platform administrator asks for all of them."""
+        return None if all_tenants and self.has_role("platform_admin") else self.tenant
+
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Principal:
         subject = claims.get("sub")

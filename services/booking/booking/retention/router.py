@@ -32,13 +32,10 @@ async def erase(
 ) -> EraseOut:
     """Erase the citizens' data of bookings past their retention period (idempotent, safe
     concurrently); the appointments themselves stay for the statistics."""
-    tenant: str | None = principal.tenant
-    if all_tenants and principal.has_role("platform_admin"):
-        tenant = None
     erased = await erase_expired(
         request.app.state.database.sessionmaker,
         settings_of(request),
         now=utcnow(),
-        tenant=tenant,
+        tenant=principal.tenant_in_reach(all_tenants),
     )
     return EraseOut(erased=erased)

@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.bookings.models import Booking, BookingStatus
@@ -23,6 +23,25 @@ class Outcome:
     completed_at: datetime | None
     resolved: bool | None
     rating: int | None
+
+
+_CALL_ORDER = (Booking.starts_at, Visit.checked_in_at, Visit.booking_id)
+"""By the appointment's start, then by check-in: an early arrival does not overtake an
+earlier appointment."""
+
+
+def _of_day(office_id: uuid.UUID, start: datetime, end: datetime) -> Select[Visit, Booking]:
+    """The visits (with their bookings) of an office's confirmed appointments in a day."""
+    return (
+        select(Visit, Booking)
+        .join(Booking, Booking.id == Visit.booking_id)
+        .where(
+            Visit.office_id == office_id,
+            Booking.starts_at >= start,
+            Booking.starts_at < end,
+            Booking.status == BookingStatus.CONFIRMED,
+        )
+    )
 
 
 class VisitRepository:
@@ -48,19 +67,11 @@ class VisitRepository:
     async def open_of_day(
         self, office_id: uuid.UUID, start: datetime, end: datetime
     ) -> list[tuple[Visit, Booking]]:
-        """The office's visits of a day not completed yet, in call order: by the appointment's
-        start, then by check-in (an early arrival does not overtake an earlier appointment)."""
+        """The office's visits of a day not completed yet, in call order."""
         rows = await self.session.execute(
-            select(Visit, Booking)
-            .join(Booking, Booking.id == Visit.booking_id)
-            .where(
-                Visit.office_id == office_id,
-                Visit.completed_at.is_(None),
-                Booking.starts_at >= start,
-                Booking.starts_at < end,
-                Booking.status == BookingStatus.CONFIRMED,
-            )
-            .order_by(Booking.starts_at, Visit.checked_in_at, Visit.booking_id)
+            _of_day(office_id, start, end)
+            .where(Visit.completed_at.is_(None))
+            .order_by(*_CALL_ORDER)
         )
         return [(visit, booking) for visit, booking in rows]
 
@@ -74,16 +85,9 @@ class VisitRepository:
         moment gets the next one); SQLite runs one writing transaction at a time.
         """
         rows = await self.session.execute(
-            select(Visit, Booking)
-            .join(Booking, Booking.id == Visit.booking_id)
-            .where(
-                Visit.office_id == office_id,
-                Visit.called_at.is_(None),
-                Booking.starts_at >= start,
-                Booking.starts_at < end,
-                Booking.status == BookingStatus.CONFIRMED,
-            )
-            .order_by(Booking.starts_at, Visit.checked_in_at, Visit.booking_id)
+            _of_day(office_id, start, end)
+            .where(Visit.called_at.is_(None))
+            .order_by(*_CALL_ORDER)
             .limit(1)
             .with_for_update(of=Visit, skip_locked=True)
         )
@@ -95,15 +99,8 @@ class VisitRepository:
     ) -> list[tuple[Visit, Booking]]:
         """The office's latest calls to a counter for appointments of ``[start, end)``."""
         rows = await self.session.execute(
-            select(Visit, Booking)
-            .join(Booking, Booking.id == Visit.booking_id)
-            .where(
-                Visit.office_id == office_id,
-                Visit.called_at.is_not(None),
-                Booking.starts_at >= start,
-                Booking.starts_at < end,
-                Booking.status == BookingStatus.CONFIRMED,
-            )
+            _of_day(office_id, start, end)
+            .where(Visit.called_at.is_not(None))
             .order_by(Visit.called_at.desc())
             .limit(limit)
         )

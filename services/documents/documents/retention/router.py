@@ -28,10 +28,10 @@ async def purge(
     ] = False,
 ) -> PurgeOut:
     """Delete documents whose retention period has passed (idempotent, safe concurrently)."""
-    tenant: str | None = principal.tenant
-    if all_tenants and principal.has_role("platform_admin"):
-        tenant = None
     purged = await purge_expired(
-        request.app.state.database.sessionmaker, components, now=utcnow(), tenant=tenant
+        request.app.state.database.sessionmaker,
+        components,
+        now=utcnow(),
+        tenant=principal.tenant_in_reach(all_tenants),
     )
     return PurgeOut(purged=purged)
