@@ -6,17 +6,22 @@ demo seeds of identity and booking provide the municipality, the citizen and the
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 import os
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
+from booking.bookings.models import Booking
 from booking.main import create_app as create_booking
 from booking.seed import seed_demo as seed_booking
 from booking.settings import BookingSettings
@@ -27,6 +32,7 @@ from gateway.settings import GatewaySettings
 from identity.main import create_app as create_identity
 from identity.seed import seed_demo as seed_identity
 from identity.settings import IdentitySettings
+from servicekit.db import create_engine
 from servicekit.settings import Environment
 from servicekit.testing.live import LiveServer, run_live_server
 from servicekit.testing.plugin import DatabaseRegistry
@@ -40,6 +46,12 @@ CITIZEN = {
     "email": "erika.mustermann@example.org",
     "password": "demo-citizen-2026",
 }
+ADMIN = {"tenant": TENANT, "email": "admin@musterstadt.example", "password": "demo-admin-2026!"}
+CLERK = {
+    "tenant": TENANT,
+    "email": "sachbearbeitung@musterstadt.example",
+    "password": "demo-clerk-2026!",
+}
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
@@ -47,6 +59,7 @@ PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 class System:
     gateway: str
     servers: list[LiveServer]
+    booking_database_url: str
 
 
 async def _seeded(app: FastAPI, seed: object) -> FastAPI:
@@ -80,14 +93,11 @@ async def system(
         )
         servers.append(run_live_server(identity))
         jwks = f"{servers[0].url}/identity/v1/jwks"
+        booking_database_url = fresh_database(database_registry, db_backend, "booking")
         booking = await _seeded(
             create_booking(
                 BookingSettings.model_validate(
-                    {
-                        **auth,
-                        "auth_jwks_url": jwks,
-                        "database_url": fresh_database(database_registry, db_backend, "booking"),
-                    }
+                    {**auth, "auth_jwks_url": jwks, "database_url": booking_database_url}
                 )
             ),
             seed_booking,
@@ -120,7 +130,9 @@ async def system(
         )
         servers.append(run_live_server(gateway))
         capsys.readouterr()  # the seeds print demo credentials
-        yield System(gateway=servers[3].url, servers=servers)
+        yield System(
+            gateway=servers[3].url, servers=servers, booking_database_url=booking_database_url
+        )
     finally:
         for server in reversed(servers):
             server.stop()
@@ -132,42 +144,47 @@ def _login(client: httpx.Client, credentials: dict[str, str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+def _book(gateway: httpx.Client, citizen: dict[str, str]) -> tuple[str, str]:
+    """The citizen books the first free slot of the first service; (booking id, office id)."""
+    service = gateway.get(f"/booking/v1/tenants/{TENANT}/services").json()["items"][0]
+    assert service["required_documents"], "the pre-information: what to bring"
+    office = gateway.get(f"/booking/v1/tenants/{TENANT}/offices").json()["items"][0]
+    month = (date.today() + timedelta(days=10)).strftime("%Y-%m")
+    where = {"service_id": service["id"], "office_id": office["id"]}
+    days = gateway.get(
+        f"/booking/v1/tenants/{TENANT}/availability/days", params={**where, "month": month}
+    ).json()["days"]
+    slots = gateway.get(
+        f"/booking/v1/tenants/{TENANT}/availability/slots",
+        params={**where, "date": days[0]["date"]},
+    ).json()["slots"]
+
+    hold = gateway.post(
+        f"/booking/v1/tenants/{TENANT}/holds",
+        json={
+            "office_id": office["id"],
+            "service_ids": [service["id"]],
+            "start": slots[0]["start"],
+        },
+        headers=citizen,
+    )
+    assert hold.status_code == 201, hold.text
+    booking_id: str = hold.json()["id"]
+    confirmed = gateway.post(
+        f"/booking/v1/bookings/{booking_id}/confirm",
+        json={"name": "Erika Mustermann", "email": CITIZEN["email"]},
+        headers=citizen,
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "confirmed"
+    return booking_id, office["id"]
+
+
 def test_citizen_books_with_pre_information_and_hands_in_a_document(system: System) -> None:
     with httpx.Client(base_url=system.gateway, timeout=20) as gateway:
         assert gateway.get("/readyz").status_code == 200
         citizen = _login(gateway, CITIZEN)
-
-        service = gateway.get(f"/booking/v1/tenants/{TENANT}/services").json()["items"][0]
-        assert service["required_documents"], "the pre-information: what to bring"
-        office = gateway.get(f"/booking/v1/tenants/{TENANT}/offices").json()["items"][0]
-        month = (date.today() + timedelta(days=10)).strftime("%Y-%m")
-        where = {"service_id": service["id"], "office_id": office["id"]}
-        days = gateway.get(
-            f"/booking/v1/tenants/{TENANT}/availability/days", params={**where, "month": month}
-        ).json()["days"]
-        slots = gateway.get(
-            f"/booking/v1/tenants/{TENANT}/availability/slots",
-            params={**where, "date": days[0]["date"]},
-        ).json()["slots"]
-
-        hold = gateway.post(
-            f"/booking/v1/tenants/{TENANT}/holds",
-            json={
-                "office_id": office["id"],
-                "service_ids": [service["id"]],
-                "start": slots[0]["start"],
-            },
-            headers=citizen,
-        )
-        assert hold.status_code == 201, hold.text
-        booking_id = hold.json()["id"]
-        confirmed = gateway.post(
-            f"/booking/v1/bookings/{booking_id}/confirm",
-            json={"name": "Erika Mustermann", "email": CITIZEN["email"]},
-            headers=citizen,
-        )
-        assert confirmed.status_code == 200, confirmed.text
-        assert confirmed.json()["status"] == "confirmed"
+        booking_id, _ = _book(gateway, citizen)
 
         checklist = gateway.get(f"/booking/v1/bookings/{booking_id}/checklist", headers=citizen)
         item = checklist.json()["items"][0]["id"]
@@ -182,6 +199,71 @@ def test_citizen_books_with_pre_information_and_hands_in_a_document(system: Syst
         assert download.status_code == 200, download.text
         assert download.content == PDF
         assert download.headers["x-request-id"]
+
+
+async def _appointment_begins_now(database_url: str, booking_id: str) -> None:
+    """Move the appointment to now, as if the day had come (behind the services' backs)."""
+    engine = create_engine(database_url)
+    try:
+        now = datetime.now(UTC)
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(Booking)
+                .where(Booking.id == uuid.UUID(booking_id))
+                .values(starts_at=now, ends_at=now + timedelta(minutes=20))
+            )
+    finally:
+        await engine.dispose()
+
+
+def _subject(headers: dict[str, str]) -> str:
+    payload = headers["Authorization"].split(".")[1]
+    subject: str = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
+    return subject
+
+
+def test_the_day_of_the_appointment_check_in_call_outcome_and_kpis(system: System) -> None:
+    with httpx.Client(base_url=system.gateway, timeout=20) as gateway:
+        citizen = _login(gateway, CITIZEN)
+        admin = _login(gateway, ADMIN)
+        clerk = _login(gateway, CLERK)
+        booking_id, office_id = _book(gateway, citizen)
+        asyncio.run(_appointment_begins_now(system.booking_database_url, booking_id))
+        office = f"/booking/v1/tenants/{TENANT}/offices/{office_id}"
+        staffed = gateway.put(f"{office}/staff/{_subject(clerk)}", headers=admin)
+        assert staffed.status_code in {200, 201, 204}, staffed.text
+
+        checked_in = gateway.post(f"/booking/v1/bookings/{booking_id}/check-in", headers=citizen)
+        assert checked_in.status_code == 200, checked_in.text
+        assert checked_in.json()["waiting_ahead"] == 0
+        assert gateway.get(f"{office}/queue/board").json()["waiting"] == 1
+        called = gateway.post(f"{office}/queue/call", json={"counter": "2"}, headers=clerk)
+        assert called.status_code == 200, called.text
+        assert called.json()["booking_id"] == booking_id
+        done = gateway.post(
+            f"/booking/v1/bookings/{booking_id}/complete", json={"resolved": True}, headers=clerk
+        )
+        assert done.status_code == 200, done.text
+        rated = gateway.post(
+            f"/booking/v1/bookings/{booking_id}/feedback", json={"rating": 5}, headers=citizen
+        )
+        assert rated.status_code == 200, rated.text
+
+        today = datetime.now(UTC).date()
+        kpis = gateway.get(
+            f"/booking/v1/tenants/{TENANT}/kpis",
+            # Around the appointment's local day, whatever the time zones' dates are now.
+            params={
+                "from": (today - timedelta(days=1)).isoformat(),
+                "to": (today + timedelta(days=1)).isoformat(),
+            },
+            headers=admin,
+        )
+        assert kpis.status_code == 200, kpis.text
+        assert kpis.json()["checked_in"] == 1
+        assert kpis.json()["completed"] == 1
+        assert kpis.json()["first_contact_resolution_rate"] == 1.0
+        assert kpis.json()["satisfaction"]["mean"] == 5.0
 
 
 def test_a_forged_token_is_refused_at_every_service_behind_the_gateway(system: System) -> None:
