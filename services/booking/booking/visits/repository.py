@@ -4,10 +4,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.bookings.models import Booking, BookingStatus
+from booking.bookings.models import Booking, BookingItem, BookingStatus
 from booking.db import ignoring_conflicts
 from booking.visits.models import Visit
 
@@ -110,11 +110,17 @@ class VisitRepository:
         await self.session.flush()
 
     async def of_period(
-        self, tenant: str, office_id: uuid.UUID, start: datetime, end: datetime
+        self,
+        tenant: str,
+        office_id: uuid.UUID,
+        start: datetime,
+        end: datetime,
+        service_id: uuid.UUID | None = None,
     ) -> list[Outcome]:
-        """Confirmed appointments of an office starting in ``[start, end)`` and how their day
-        went: only the columns the KPIs need (a year of a large office is many rows)."""
-        rows = await self.session.execute(
+        """Confirmed appointments of an office starting in ``[start, end)`` (those including
+        ``service_id``, if given) and how their day went: only the columns the KPIs need (a
+        year of a large office is many rows)."""
+        query = (
             select(
                 Booking.starts_at,
                 Booking.ends_at,
@@ -133,4 +139,10 @@ class VisitRepository:
                 Booking.starts_at < end,
             )
         )
-        return [Outcome(*row) for row in rows]
+        if service_id is not None:
+            query = query.where(
+                exists().where(
+                    BookingItem.booking_id == Booking.id, BookingItem.service_id == service_id
+                )
+            )
+        return [Outcome(*row) for row in await self.session.execute(query)]

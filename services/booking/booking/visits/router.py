@@ -178,9 +178,13 @@ async def kpis(
         uuid.UUID | None,
         Query(description="One office (its clerks may ask); without it every office (admins)"),
     ] = None,
+    service_id: Annotated[
+        uuid.UUID | None,
+        Query(description="Only appointments that include this service"),
+    ] = None,
 ) -> Kpis:
     """Waiting and processing times, no-shows, first-contact resolution, satisfaction and the
     staff time saved, over the confirmed appointments of a period."""
     if date_to < date_from or (date_to - date_from).days >= MAX_PERIOD_DAYS:
         raise InvalidPeriod(f"'to' must not precede 'from'; at most {MAX_PERIOD_DAYS} days.")
-    return await visits.kpis(ags, principal, date_from, date_to, office_id)
+    return await visits.kpis(ags, principal, date_from, date_to, office_id, service_id)

@@ -94,6 +94,7 @@ class Kpis(BaseModel):
     date_from: date
     date_to: date
     office_id: uuid.UUID | None
+    service_id: uuid.UUID | None
     appointments: int = Field(description="Confirmed appointments in the period")
     ended: int = Field(description="Of those, appointments whose time has passed")
     checked_in: int

@@ -237,9 +237,11 @@ class Visits:
         date_from: date,
         date_to: date,
         office_id: uuid.UUID | None,
+        service_id: uuid.UUID | None = None,
     ) -> Kpis:
         """The KPIs of confirmed appointments on the local days ``date_from`` to ``date_to``:
-        of one office (its clerks, administrators) or of every office (administrators)."""
+        of one office (its clerks, administrators) or of every office (administrators), of
+        every appointment or of those that include ``service_id``."""
         if office_id is not None:
             offices = [await self._office_for(tenant, office_id, principal)]
         elif principal.tenant == tenant and principal.has_role("admin"):
@@ -255,7 +257,7 @@ class Visits:
         for office in offices:
             zone = ZoneInfo(office.time_zone)
             start, end = day_bounds(date_from, zone)[0], day_bounds(date_to, zone)[1]
-            for day in await self.visits.of_period(tenant, office.id, start, end):
+            for day in await self.visits.of_period(tenant, office.id, start, end, service_id):
                 appointments += 1
                 if day.ends_at <= now:
                     ended += 1
@@ -278,6 +280,7 @@ class Visits:
             date_from=date_from,
             date_to=date_to,
             office_id=office_id,
+            service_id=service_id,
             appointments=appointments,
             ended=ended,
             checked_in=checked_in,

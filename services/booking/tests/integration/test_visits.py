@@ -335,6 +335,16 @@ async def test_kpis_come_from_the_visits_of_the_period(
     assert {k: v for k, v in by_admin.json().items() if k != "office_id"} == {
         k: v for k, v in kpis.items() if k != "office_id"
     }
+    of_service = await client.get(
+        url, params={**period, "service_id": str(service.id)}, headers=admin
+    )
+    of_other = await client.get(
+        url, params={**period, "service_id": str(uuid.uuid4())}, headers=admin
+    )
+    assert of_service.json()["appointments"] == 3
+    assert of_service.json()["waiting"] == kpis["waiting"]
+    assert of_service.json()["service_id"] == str(service.id)
+    assert of_other.json()["appointments"] == 0
     assert problem_type(clerk_of_all) == "not-administrator"
     assert backwards.status_code == 422
     assert problem_type(backwards) == "invalid-period"
