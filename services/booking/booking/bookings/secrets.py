@@ -23,6 +23,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+NO_TOKEN_HASH = ""
+"""Stored instead of a hash where there is no manage link (a walk-in) or no longer one (erased):
+no token hashes to the empty string."""
+
+
 def token_matches(presented: str | None, stored_hash: str) -> bool:
     if not presented:
         return False

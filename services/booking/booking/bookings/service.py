@@ -137,6 +137,7 @@ class Bookings:
                 manage_token_hash=hash_token(token),
                 language=language,
                 created_at=now,
+                walk_in=False,
                 items=[
                     BookingItem(
                         booking_id=booking_id,

@@ -15,18 +15,17 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from booking.bookings.models import Booking
+from booking.bookings.secrets import NO_TOKEN_HASH
 from booking.settings import BookingSettings
 
 BATCH = 500
-ERASED_TOKEN_HASH = ""
-"""No manage token hashes to the empty string: an erased booking's link matches nothing."""
 
 _PERSONAL = or_(
     Booking.name.is_not(None),
     Booking.email.is_not(None),
     Booking.phone.is_not(None),
     Booking.citizen_subject.is_not(None),
-    Booking.manage_token_hash != ERASED_TOKEN_HASH,
+    Booking.manage_token_hash != NO_TOKEN_HASH,
 )
 
 
@@ -62,7 +61,7 @@ async def erase_expired(
                         email=None,
                         phone=None,
                         citizen_subject=None,
-                        manage_token_hash=ERASED_TOKEN_HASH,
+                        manage_token_hash=NO_TOKEN_HASH,
                     )
                     .execution_options(synchronize_session=False)
                 )

@@ -18,6 +18,7 @@ class Outcome:
 
     starts_at: datetime
     ends_at: datetime
+    walk_in: bool
     checked_in_at: datetime | None
     called_at: datetime | None
     completed_at: datetime | None
@@ -124,6 +125,7 @@ class VisitRepository:
             select(
                 Booking.starts_at,
                 Booking.ends_at,
+                Booking.walk_in,
                 Visit.checked_in_at,
                 Visit.called_at,
                 Visit.completed_at,

@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from booking.access import NotAdministrator, NotStaff, TenantStaff
+from booking.availability.errors import ServicesNotOffered, TooManyServices
 from booking.bookings.errors import BookingNotFound
 from booking.bookings.router import ManageToken
 from booking.bookings.service import Caller, NotOfficeStaff
+from booking.catalogue.errors import ServiceNotFound
 from booking.dependencies import VisitsDep
 from booking.offices.errors import OfficeNotFound
 from booking.visits.errors import (
@@ -32,6 +34,7 @@ from booking.visits.schemas import (
     Kpis,
     Queue,
     VisitOut,
+    WalkInIn,
 )
 from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal
 from servicekit.problems import ValidationFailed, problem_responses
@@ -91,6 +94,33 @@ async def queue_board(ags: AgsPath, office_id: uuid.UUID, visits: VisitsDep) -> 
     """For the display in the waiting room (public): how many wait, and today's latest calls
     by booking code and counter, newest first."""
     return await visits.board(ags, office_id)
+
+
+@router.post(
+    "/booking/v1/tenants/{ags}/offices/{office_id}/queue/walk-ins",
+    status_code=201,
+    response_model=VisitOut,
+    responses=problem_responses(
+        InvalidToken,
+        NotStaff,
+        NotOfficeStaff,
+        OfficeNotFound,
+        ServiceNotFound,
+        ServicesNotOffered,
+        TooManyServices,
+        ValidationFailed,
+    ),
+)
+async def register_walk_in(
+    ags: AgsPath,
+    office_id: uuid.UUID,
+    body: WalkInIn,
+    principal: TenantStaff,
+    visits: VisitsDep,
+) -> VisitOut:
+    """A clerk registers a citizen without an appointment; they wait in today's queue like an
+    appointment that begins now, without taking a seat of the online slots."""
+    return await visits.walk_in(ags, office_id, principal, body)
 
 
 @router.post(

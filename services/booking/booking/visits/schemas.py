@@ -18,6 +18,7 @@ class VisitOut(BaseModel):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     status: VisitStatus
+    walk_in: bool = Field(description="Registered at the desk without an appointment")
     checked_in_at: AwareDatetime
     waiting_ahead: int | None = Field(
         description="Citizens of the office's queue called before this one (while waiting)"
@@ -55,6 +56,19 @@ class Board(BaseModel):
 
 
 Counter = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+class WalkInIn(BaseModel):
+    """A citizen without an appointment, registered at the desk: queued like an appointment
+    that begins now (holding no seat of the online slots)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = Field(default=None, description="How to address the citizen, if they give a name")
 
 
 class CallIn(BaseModel):
@@ -95,13 +109,16 @@ class Kpis(BaseModel):
     date_to: date
     office_id: uuid.UUID | None
     service_id: uuid.UUID | None
-    appointments: int = Field(description="Confirmed appointments in the period")
+    appointments: int = Field(description="Confirmed appointments in the period (no walk-ins)")
     ended: int = Field(description="Of those, appointments whose time has passed")
-    checked_in: int
+    checked_in: int = Field(description="Of the appointments, those checked in")
+    walk_ins: int = Field(description="Citizens registered at the desk without an appointment")
     no_shows: int = Field(description="Ended appointments without a check-in")
     no_show_rate: float | None = Field(description="no_shows / ended")
     waiting: Distribution = Field(
-        description="From check-in (or the appointment's start, if later) to the call"
+        description=(
+            "From check-in (or the appointment's start, if later) to the call; walk-ins included"
+        )
     )
     processing: Distribution = Field(description="From the call to completion")
     completed: int

@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from booking.access import NotAdministrator, is_citizen_of
-from booking.bookings.models import Booking, BookingStatus
-from booking.bookings.secrets import token_matches
+from booking.bookings.models import Booking, BookingItem, BookingStatus
+from booking.bookings.secrets import NO_TOKEN_HASH, new_code, token_matches
 from booking.bookings.service import Bookings, Caller, NotOfficeStaff
 from booking.hours.calendar import day_bounds
 from booking.offices.models import Office
@@ -27,7 +27,15 @@ from booking.visits.errors import (
 )
 from booking.visits.models import Visit
 from booking.visits.repository import VisitRepository
-from booking.visits.schemas import Board, BoardCall, Distribution, Kpis, VisitOut, VisitStatus
+from booking.visits.schemas import (
+    Board,
+    BoardCall,
+    Distribution,
+    Kpis,
+    VisitOut,
+    VisitStatus,
+    WalkInIn,
+)
 from servicekit.auth import Principal
 from servicekit.db import utcnow
 
@@ -49,6 +57,7 @@ def visit_out(visit: Visit, booking: Booking, waiting_ahead: int | None = None) 
         starts_at=booking.starts_at,
         ends_at=booking.ends_at,
         status=status_of(visit),
+        walk_in=booking.walk_in,
         checked_in_at=visit.checked_in_at,
         waiting_ahead=waiting_ahead,
         called_at=visit.called_at,
@@ -175,6 +184,50 @@ class Visits:
             ],
         )
 
+    async def walk_in(
+        self, tenant: str, office_id: uuid.UUID, principal: Principal, data: WalkInIn
+    ) -> VisitOut:
+        """Register a citizen without an appointment at the desk and queue them at once, as an
+        appointment that begins now. It holds no seat: the online slots stay as they are."""
+        office = await self._office_for(tenant, office_id, principal)
+        planner = self.bookings.planner
+        services = await planner.services_of(tenant, data.service_ids)
+        plan = await planner.plan_for(tenant, office.id, services)
+        now = utcnow()
+        booking_id = uuid.uuid4()
+        booking = Booking(
+            id=booking_id,
+            tenant=tenant,
+            office_id=office.id,
+            code=new_code(),
+            status=BookingStatus.CONFIRMED,
+            starts_at=now,
+            ends_at=now + plan.length,
+            hold_expires_at=None,
+            citizen_subject=None,
+            manage_token_hash=NO_TOKEN_HASH,
+            language="de",
+            name=data.name,
+            email=None,
+            phone=None,
+            created_at=now,
+            confirmed_at=now,
+            cancelled_at=None,
+            walk_in=True,
+            items=[
+                BookingItem(
+                    booking_id=booking_id,
+                    position=position,
+                    service_id=service.id,
+                    duration_minutes=plan.duration_of(service),
+                )
+                for position, service in enumerate(services)
+            ],
+        )
+        await self.bookings.bookings.add(booking)
+        visit = await self.visits.check_in(booking, now)
+        return await self._with_position(visit, booking)
+
     async def call_next(
         self, tenant: str, office_id: uuid.UUID, principal: Principal, counter: str
     ) -> VisitOut:
@@ -249,7 +302,7 @@ class Visits:
         else:
             raise NotAdministrator("Name an office you work at, or ask an administrator.")
         now = utcnow()
-        appointments = ended = checked_in = no_shows = completed = resolved = 0
+        appointments = ended = checked_in = walk_ins = no_shows = completed = resolved = 0
         waiting: list[float] = []
         processing: list[float] = []
         ratings: list[float] = []
@@ -258,13 +311,16 @@ class Visits:
             zone = ZoneInfo(office.time_zone)
             start, end = day_bounds(date_from, zone)[0], day_bounds(date_to, zone)[1]
             for day in await self.visits.of_period(tenant, office.id, start, end, service_id):
-                appointments += 1
-                if day.ends_at <= now:
-                    ended += 1
-                    no_shows += day.checked_in_at is None
+                if day.walk_in:
+                    walk_ins += 1
+                else:
+                    appointments += 1
+                    if day.ends_at <= now:
+                        ended += 1
+                        no_shows += day.checked_in_at is None
                 if day.checked_in_at is None:
                     continue
-                checked_in += 1
+                checked_in += not day.walk_in
                 if day.called_at is not None:
                     since = max(day.checked_in_at, day.starts_at)
                     waiting.append(max(_minutes(day.called_at - since), 0.0))
@@ -284,6 +340,7 @@ class Visits:
             appointments=appointments,
             ended=ended,
             checked_in=checked_in,
+            walk_ins=walk_ins,
             no_shows=no_shows,
             no_show_rate=round(no_shows / ended, 3) if ended else None,
             waiting=distribution(waiting),

@@ -19,10 +19,10 @@ from booking_factories import (
     local_day,
     open_every_day,
 )
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.bookings.models import Booking
+from booking.bookings.models import Booking, SlotClaim
 from booking.catalogue.models import Service
 from booking.offices.models import Office
 from booking.visits.models import Visit
@@ -351,3 +351,55 @@ async def test_kpis_come_from_the_visits_of_the_period(
     assert problem_type(too_long) == "invalid-period"
     assert other_day.json()["appointments"] == 0
     assert other_day.json()["waiting"] == {"count": 0, "mean": None, "p50": None, "p90": None}
+
+
+async def test_clerks_queue_walk_ins_behind_the_appointments_already_due(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    office, service = await office_with_service(session)
+    (due,) = await booked_now(client, session, office, service, 1)
+    checked_in = await client.post(
+        f"/booking/v1/bookings/{due['id']}/check-in", headers=manage(due)
+    )
+    assert checked_in.status_code == 200
+    clerk = tokens.headers(sub="clerk-1", tenant=TENANT, roles=["clerk"])
+    url = f"/booking/v1/tenants/{TENANT}/offices/{office.id}/queue/walk-ins"
+
+    walk_in = await client.post(
+        url, json={"service_ids": [str(service.id)], "name": " Herr Weber "}, headers=clerk
+    )
+    by_citizen = await client.post(
+        url,
+        json={"service_ids": [str(service.id)]},
+        headers=tokens.headers(sub="citizen-erika", tenant=TENANT, roles=["citizen"]),
+    )
+    unknown = await client.post(url, json={"service_ids": [str(uuid.uuid4())]}, headers=clerk)
+    empty = await client.post(url, json={"service_ids": []}, headers=clerk)
+
+    assert walk_in.status_code == 201, walk_in.text
+    visit = walk_in.json()
+    assert visit["walk_in"] is True
+    assert visit["status"] == "waiting"
+    assert visit["waiting_ahead"] == 1  # the appointment due a second ago goes first
+    assert problem_type(by_citizen) == "not-staff"
+    assert problem_type(unknown) == "service-not-found"
+    assert empty.status_code == 422
+    booking = await session.get(Booking, uuid.UUID(visit["booking_id"]))
+    assert booking is not None
+    assert (booking.walk_in, booking.name, booking.email) == (True, "Herr Weber", None)
+    held_seats = await session.scalar(
+        select(func.count()).select_from(SlotClaim).where(SlotClaim.booking_id == booking.id)
+    )
+    assert held_seats == 0  # the online slots stay as they were
+    queue = (
+        await client.get(f"/booking/v1/tenants/{TENANT}/offices/{office.id}/queue", headers=clerk)
+    ).json()
+    assert [v["booking_id"] for v in queue["waiting"]] == [due["id"], visit["booking_id"]]
+    today = local_day(0)
+    kpis = await client.get(
+        f"/booking/v1/tenants/{TENANT}/kpis",
+        params={"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat()},
+        headers=tokens.headers(sub="admin-1", tenant=TENANT, roles=["admin"]),
+    )
+    assert (kpis.json()["appointments"], kpis.json()["walk_ins"]) == (1, 1)
+    assert kpis.json()["checked_in"] == 1
