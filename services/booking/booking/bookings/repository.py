@@ -341,6 +341,33 @@ class BookingRepository:
         )
         return result.all()
 
+    async def of_person(
+        self, tenant: str, subject: str | None, email: str | None
+    ) -> Sequence[Booking]:
+        """Every booking of the tenant made by an account (``subject``) or for an address."""
+        owner = [
+            *([Booking.citizen_subject == subject] if subject else []),
+            *([Booking.email == email] if email else []),
+        ]
+        if not owner:
+            return []
+        result = await self.session.scalars(
+            select(Booking).where(Booking.tenant == tenant, or_(*owner)).order_by(Booking.id)
+        )
+        return result.all()
+
+    async def erase(self, booking_ids: Sequence[uuid.UUID], values: dict[str, object]) -> int:
+        """Overwrite the personal data of these bookings with ``values``; how many changed."""
+        if not booking_ids:
+            return 0
+        result = await self.session.execute(
+            update(Booking)
+            .where(Booking.id.in_(booking_ids))
+            .values(values)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0))
+
 
 def _utc(value: datetime) -> datetime:
     # Columns of a TypeDecorator come back through it; this guards against raw results.

@@ -3,23 +3,54 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from booking.dependencies import settings_of
-from booking.retention.service import erase_expired
-from servicekit.auth import AUTH_PROBLEMS, Principal, TokenKeysUnavailable, require_roles
+from booking.access import NotAdministrator, TenantAdmin
+from booking.bookings.schemas import EMAIL_PATTERN
+from booking.dependencies import BookingsDep, settings_of
+from booking.retention.service import erase_expired, erase_person
+from servicekit.auth import (
+    AUTH_PROBLEMS,
+    InvalidToken,
+    Principal,
+    TokenKeysUnavailable,
+    require_roles,
+)
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
+from servicekit.tenancy import AgsPath
 
-router = APIRouter(prefix="/booking/v1/retention", tags=["retention"])
+router = APIRouter(tags=["retention"])
 
 
 class EraseOut(BaseModel):
     erased: int = Field(description="Bookings whose personal data this run erased")
 
 
+class ErasureIn(BaseModel):
+    """The citizen who asked to be erased: by account, by e-mail address, or both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    citizen_subject: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Their account (token subject)"
+    )
+    email: Annotated[str, StringConstraints(pattern=EMAIL_PATTERN, max_length=320)] | None = None
+
+    @model_validator(mode="after")
+    def names_someone(self) -> ErasureIn:
+        if self.citizen_subject is None and self.email is None:
+            raise ValueError("name the citizen by citizen_subject, email or both")
+        return self
+
+
+class ErasureOut(BaseModel):
+    cancelled: int = Field(description="Bookings still ahead that were cancelled (seats freed)")
+    erased: int = Field(description="Bookings whose data about the citizen was erased")
+
+
 @router.post(
-    "/erase",
+    "/booking/v1/retention/erase",
     response_model=EraseOut,
     responses=problem_responses(*AUTH_PROBLEMS, TokenKeysUnavailable, ValidationFailed),
 )
@@ -39,3 +70,18 @@ async def erase(
         tenant=principal.tenant_in_reach(all_tenants),
     )
     return EraseOut(erased=erased)
+
+
+@router.post(
+    "/booking/v1/tenants/{ags}/erasures",
+    response_model=ErasureOut,
+    responses=problem_responses(InvalidToken, NotAdministrator, ValidationFailed),
+)
+async def erase_citizen(
+    ags: AgsPath, body: ErasureIn, admin: TenantAdmin, bookings: BookingsDep
+) -> ErasureOut:
+    """Erase a citizen on their request (administrators): their bookings still ahead are
+    cancelled, and no booking of theirs keeps their name, address, phone, account or manage
+    link. Repeating it finds nothing more."""
+    cancelled, erased = await erase_person(bookings, ags, admin, body.citizen_subject, body.email)
+    return ErasureOut(cancelled=cancelled, erased=erased)

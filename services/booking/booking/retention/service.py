@@ -14,11 +14,23 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from booking.bookings.models import Booking
+from booking.bookings.models import Booking, BookingStatus
 from booking.bookings.secrets import NO_TOKEN_HASH
+from booking.bookings.service import Bookings, Caller
 from booking.settings import BookingSettings
+from servicekit.auth import Principal
+from servicekit.db import utcnow
 
 BATCH = 500
+
+ERASED: dict[str, object] = {
+    "name": None,
+    "email": None,
+    "phone": None,
+    "citizen_subject": None,
+    "manage_token_hash": NO_TOKEN_HASH,
+}
+"""What an erased booking keeps of its citizen: nothing."""
 
 _PERSONAL = or_(
     Booking.name.is_not(None),
@@ -56,13 +68,7 @@ async def erase_expired(
                 result = await session.execute(
                     update(Booking)
                     .where(Booking.id.in_(batch), _PERSONAL)
-                    .values(
-                        name=None,
-                        email=None,
-                        phone=None,
-                        citizen_subject=None,
-                        manage_token_hash=NO_TOKEN_HASH,
-                    )
+                    .values(ERASED)
                     .execution_options(synchronize_session=False)
                 )
                 await session.commit()
@@ -71,3 +77,23 @@ async def erase_expired(
             if count < BATCH:
                 break
     return erased
+
+
+async def erase_person(
+    bookings: Bookings, tenant: str, principal: Principal, subject: str | None, email: str | None
+) -> tuple[int, int]:
+    """On a citizen's request (Art. 17 DSGVO): cancel their bookings still ahead, which frees
+    the seats, and erase what every booking of theirs says about them; (cancelled, erased).
+
+    The citizen is named by account (``subject``), by e-mail address, or both; a second run
+    finds nothing left under either.
+    """
+    now = utcnow()
+    found = await bookings.bookings.of_person(tenant, subject, email.lower() if email else None)
+    cancelled = 0
+    for booking in found:
+        if booking.status != BookingStatus.CANCELLED and booking.starts_at > now:
+            await bookings.cancel(booking.id, Caller(principal))
+            cancelled += 1
+    erased = await bookings.bookings.erase([booking.id for booking in found], ERASED)
+    return cancelled, erased

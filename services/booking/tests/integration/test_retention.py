@@ -23,10 +23,10 @@ from booking_factories import (
     open_every_day,
 )
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.bookings.models import Booking
+from booking.bookings.models import Booking, SlotClaim
 from booking.catalogue.models import Service
 from booking.cli import main
 from booking.main import create_app
@@ -249,3 +249,60 @@ async def test_concurrent_erasures_erase_each_booking_once(
             assert list(left) == []
     finally:
         await database.dispose()
+
+
+async def test_erasure_on_request_cancels_what_is_ahead_and_erases_every_booking(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    office, service = await office_with_service(session)
+    erika = tokens.headers(sub="citizen-erika", tenant=TENANT, roles=["citizen"])
+    ahead = await account_booking(client, office, service, erika)
+    past = await book(client, office, service, start=at(local_day(3), 9))  # by e-mail only
+    await ended_days_ago(session, past["id"], 10)
+    anonymous = await book(client, office, service, start=at(local_day(4), 9))
+    other = await book(
+        client,
+        office,
+        service,
+        start=at(local_day(4), 9),
+        contact={"name": "Max", "email": "max@example.org"},
+    )
+    url = f"/booking/v1/tenants/{TENANT}/erasures"
+    request = {"citizen_subject": "citizen-erika", "email": "Erika@Example.org"}
+    admin = tokens.headers(sub="admin-1", tenant=TENANT, roles=["admin"])
+
+    by_clerk = await client.post(
+        url, json=request, headers=tokens.headers(sub="c", tenant=TENANT, roles=["clerk"])
+    )
+    foreign = await client.post(
+        url, json=request, headers=tokens.headers(sub="a", tenant=OTHER_TENANT, roles=["admin"])
+    )
+    nobody = await client.post(url, json={}, headers=admin)
+    first = await client.post(url, json=request, headers=admin)
+    second = await client.post(url, json=request, headers=admin)
+
+    assert by_clerk.status_code == 403
+    assert foreign.status_code == 403
+    assert nobody.status_code == 422
+    assert first.status_code == 200, first.text
+    assert first.json() == {"cancelled": 2, "erased": 3}
+    assert second.json() == {"cancelled": 0, "erased": 0}
+    rows = {
+        str(b.id): b
+        for b in await session.scalars(select(Booking).execution_options(populate_existing=True))
+    }
+    assert {i: rows[i].status for i in (ahead, past["id"], anonymous["id"])} == {
+        ahead: "cancelled",
+        past["id"]: "confirmed",  # what has happened stays, without her data
+        anonymous["id"]: "cancelled",
+    }
+    for booking_id in (ahead, past["id"], anonymous["id"]):
+        booking = rows[booking_id]
+        assert (booking.name, booking.email, booking.citizen_subject) == (None, None, None)
+    assert rows[other["id"]].email == "max@example.org"
+    seats = await session.scalar(
+        select(func.count())
+        .select_from(SlotClaim)
+        .where(SlotClaim.booking_id.in_([uuid.UUID(ahead), uuid.UUID(anonymous["id"])]))
+    )
+    assert seats == 0  # the cancelled bookings' seats are free again
