@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -47,6 +48,9 @@ class ErasureIn(BaseModel):
 class ErasureOut(BaseModel):
     cancelled: int = Field(description="Bookings still ahead that were cancelled (seats freed)")
     erased: int = Field(description="Bookings whose data about the citizen was erased")
+    booking_ids: list[uuid.UUID] = Field(
+        description="Those bookings: POST them to documents' erasure as well"
+    )
 
 
 @router.post(
@@ -82,6 +86,7 @@ async def erase_citizen(
 ) -> ErasureOut:
     """Erase a citizen on their request (administrators): their bookings still ahead are
     cancelled, and no booking of theirs keeps their name, address, phone, account or manage
-    link. Repeating it finds nothing more."""
-    cancelled, erased = await erase_person(bookings, ags, admin, body.citizen_subject, body.email)
-    return ErasureOut(cancelled=cancelled, erased=erased)
+    link. The answer names the bookings, for documents' erasure of their documents.
+    Repeating it finds nothing more."""
+    found = await erase_person(bookings, ags, admin, body.citizen_subject, body.email)
+    return ErasureOut(cancelled=found.cancelled, erased=found.erased, booking_ids=found.booking_ids)

@@ -9,6 +9,8 @@ a second runner finds none left.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
@@ -79,11 +81,18 @@ async def erase_expired(
     return erased
 
 
+@dataclass(frozen=True)
+class Erasure:
+    cancelled: int
+    erased: int
+    booking_ids: list[uuid.UUID]
+
+
 async def erase_person(
     bookings: Bookings, tenant: str, principal: Principal, subject: str | None, email: str | None
-) -> tuple[int, int]:
+) -> Erasure:
     """On a citizen's request (Art. 17 DSGVO): cancel their bookings still ahead, which frees
-    the seats, and erase what every booking of theirs says about them; (cancelled, erased).
+    the seats, and erase what every booking of theirs says about them.
 
     The citizen is named by account (``subject``), by e-mail address, or both; a second run
     finds nothing left under either.
@@ -95,5 +104,6 @@ async def erase_person(
         if booking.status != BookingStatus.CANCELLED and booking.starts_at > now:
             await bookings.cancel(booking.id, Caller(principal))
             cancelled += 1
-    erased = await bookings.bookings.erase([booking.id for booking in found], ERASED)
-    return cancelled, erased
+    booking_ids = [booking.id for booking in found]
+    erased = await bookings.bookings.erase(booking_ids, ERASED)
+    return Erasure(cancelled=cancelled, erased=erased, booking_ids=booking_ids)

@@ -5,17 +5,24 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from documents.components import ComponentsDep
-from documents.retention.service import purge_expired
-from documents.uploads.schemas import PurgeOut
-from servicekit.auth import AUTH_PROBLEMS, Principal, TokenKeysUnavailable, require_roles
+from documents.retention.service import erase_bookings, purge_expired
+from documents.uploads.schemas import ErasureIn, ErasureOut, PurgeOut
+from servicekit.auth import (
+    AUTH_PROBLEMS,
+    InsufficientRole,
+    Principal,
+    TokenKeysUnavailable,
+    require_roles,
+)
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
+from servicekit.tenancy import AgsPath
 
-router = APIRouter(prefix="/documents/v1/retention", tags=["retention"])
+router = APIRouter(tags=["retention"])
 
 
 @router.post(
-    "/purge",
+    "/documents/v1/retention/purge",
     response_model=PurgeOut,
     responses=problem_responses(*AUTH_PROBLEMS, TokenKeysUnavailable, ValidationFailed),
 )
@@ -35,3 +42,29 @@ async def purge(
         tenant=principal.tenant_in_reach(all_tenants),
     )
     return PurgeOut(purged=purged)
+
+
+@router.post(
+    "/documents/v1/tenants/{ags}/erasures",
+    response_model=ErasureOut,
+    responses=problem_responses(*AUTH_PROBLEMS, TokenKeysUnavailable, ValidationFailed),
+)
+async def erase(
+    request: Request,
+    ags: AgsPath,
+    body: ErasureIn,
+    components: ComponentsDep,
+    admin: Annotated[Principal, require_roles("admin")],
+) -> ErasureOut:
+    """Delete the documents of a citizen's bookings on their request (administrators of the
+    municipality; the bookings as booking's erasure names them). Repeating it deletes nothing
+    more."""
+    if admin.tenant != ags:
+        raise InsufficientRole("Only an administrator of this municipality may do this.")
+    deleted = await erase_bookings(
+        request.app.state.database.sessionmaker,
+        components,
+        tenant=ags,
+        booking_ids=[str(booking_id) for booking_id in body.booking_ids],
+    )
+    return ErasureOut(deleted=deleted)

@@ -7,6 +7,7 @@ A second runner finds the rows gone and does nothing; blob deletion is idempoten
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,23 +37,58 @@ async def purge_expired(
     purged = 0
     for current in tenants:
         cutoff = now - timedelta(days=components.settings.retention_days_for(current))
-        while True:
-            blobs: list[str] = []
-            async with sessionmaker() as session:
-                documents = DocumentRepository(session)
-                expired = await documents.expired(current, cutoff, BATCH)
-                if not expired:
-                    break
-                for document_id, blob_id in expired:
-                    if await documents.delete(document_id):
-                        blobs.append(blob_id)
-                await session.commit()
-            for blob_id in blobs:
-                await components.blobs.delete(blob_id)
-            purged += len(blobs)
+        purged += await _delete_in_batches(sessionmaker, components, _expired(current, cutoff))
     if tenant is None:
         await sweep_orphans(sessionmaker, components, now=now)
     return purged
+
+
+async def erase_bookings(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    components: Components,
+    *,
+    tenant: str,
+    booking_ids: Sequence[str],
+) -> int:
+    """On a citizen's request (Art. 17 DSGVO): delete every document of these bookings of
+    ``tenant`` (their rows and keys, then their blobs); how many this run deleted."""
+    return await _delete_in_batches(
+        sessionmaker,
+        components,
+        lambda documents: documents.of_bookings(tenant, booking_ids, BATCH),
+    )
+
+
+Batch = Callable[[DocumentRepository], Awaitable[Sequence[tuple[str, str]]]]
+"""The next (id, blob id) pairs to delete, read through the batch's repository."""
+
+
+def _expired(tenant: str, cutoff: datetime) -> Batch:
+    return lambda documents: documents.expired(tenant, cutoff, BATCH)
+
+
+async def _delete_in_batches(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    components: Components,
+    batch: Batch,
+) -> int:
+    """Delete the documents ``batch`` names, batch by batch until it names none: each batch's
+    rows (with their keys) in one transaction, then the blobs of the rows this run deleted."""
+    deleted = 0
+    while True:
+        blobs: list[str] = []
+        async with sessionmaker() as session:
+            documents = DocumentRepository(session)
+            doomed = await batch(documents)
+            if not doomed:
+                return deleted
+            for document_id, blob_id in doomed:
+                if await documents.delete(document_id):
+                    blobs.append(blob_id)
+            await session.commit()
+        for blob_id in blobs:
+            await components.blobs.delete(blob_id)
+        deleted += len(blobs)
 
 
 async def sweep_orphans(

@@ -102,6 +102,18 @@ class DocumentRepository:
         )
         return [(row[0], row[1]) for row in result.all()]
 
+    async def of_bookings(
+        self, tenant: str, booking_ids: Sequence[str], limit: int
+    ) -> Sequence[tuple[str, str]]:
+        """(id, blob_id) of the tenant's documents of these bookings."""
+        result = await self.session.execute(
+            select(Document.id, Document.blob_id)
+            .where(Document.tenant == tenant, Document.booking_id.in_(booking_ids))
+            .order_by(Document.id)
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in result.all()]
+
     async def not_wrapped_by(self, kek_id: str, limit: int) -> Sequence[Document]:
         result = await self.session.scalars(
             select(Document).where(Document.kek_id != kek_id).order_by(Document.id).limit(limit)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Literal, Self
 
@@ -69,6 +70,18 @@ class ReviewIn(BaseModel):
 
 class PurgeOut(BaseModel):
     purged: int = Field(description="Documents deleted by this run")
+
+
+class ErasureIn(BaseModel):
+    """The bookings of a citizen who asked to be erased (booking's erasure answers them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    booking_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+
+
+class ErasureOut(BaseModel):
+    deleted: int = Field(description="Documents deleted by this run")
 
 
 class AccessRecordOut(BaseModel):

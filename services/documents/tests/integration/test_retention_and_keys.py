@@ -127,6 +127,56 @@ async def test_purge_endpoint_deletes_expired_documents_of_the_admins_tenant_onc
     assert kept.status_code == 200
 
 
+async def test_erasure_deletes_the_documents_of_the_named_bookings_of_the_admins_tenant(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    appointment: Appointment,
+    live_booking: LiveBooking,
+    tokens: TokenFactory,
+) -> None:
+    citizen = live_booking.citizen
+    other_citizen = tokens.headers(sub="citizen-2", tenant="06999001", roles=["citizen"])
+    second = await live_booking.book(citizen)
+    theirs = await live_booking.book(other_citizen)
+    uploads = [
+        await client.post(booked.upload_path(), content=b"%PDF-1.7 x", headers=headers)
+        for booked, headers in (
+            (appointment, citizen),
+            (appointment, citizen),
+            (second, citizen),
+            (theirs, other_citizen),
+        )
+    ]
+    assert [u.status_code for u in uploads] == [201] * 4
+    url = "/documents/v1/tenants/06999001/erasures"
+    request = {"booking_ids": [appointment.booking_id, second.booking_id]}
+    admin = tokens.headers(sub="admin-1", tenant="06999001", roles=["admin"])
+
+    by_other_tenant = await client.post(
+        url, json=request, headers=tokens.headers(sub="a", tenant="05315000", roles=["admin"])
+    )
+    by_citizen = await client.post(url, json=request, headers=citizen)
+    empty = await client.post(url, json={"booking_ids": []}, headers=admin)
+    first = await client.post(url, json=request, headers=admin)
+    again = await client.post(url, json=request, headers=admin)
+
+    assert by_other_tenant.status_code == 403
+    assert by_citizen.status_code == 403
+    assert empty.status_code == 422
+    assert first.status_code == 200, first.text
+    assert first.json() == {"deleted": 3}
+    assert again.json() == {"deleted": 0}
+    assert len(await app.state.components.blobs.list_ids()) == 1
+    kept = await client.get(
+        f"/documents/v1/documents/{uploads[3].json()['id']}", headers=other_citizen
+    )
+    gone = await client.get(f"/documents/v1/documents/{uploads[0].json()['id']}", headers=citizen)
+    assert kept.status_code == 200
+    assert gone.status_code == 404
+    await live_booking.cancel(second)
+    await live_booking.cancel(theirs)
+
+
 async def test_concurrent_purges_delete_each_document_exactly_once(
     fresh_database_url: str, tmp_path: Path
 ) -> None:
