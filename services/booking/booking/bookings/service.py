@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from booking.access import is_citizen_of
 from booking.availability.cache import OfficeInfo, ServiceInfo
-from booking.availability.service import Planner, office_info, service_info
+from booking.availability.service import OfficePlan, Planner, office_info, service_info
 from booking.bookings.errors import (
     BookingClosed,
     BookingLimitReached,
@@ -67,6 +67,21 @@ def status_of(booking: Booking, now: datetime) -> BookingStatusName:
     if booking.status == BookingStatus.CONFIRMED:
         return "confirmed"
     return "cancelled"
+
+
+def booked_items(
+    booking_id: uuid.UUID, services: Sequence[ServiceInfo], plan: OfficePlan
+) -> list[BookingItem]:
+    """A booking's services in the order asked for, each with its duration at the office."""
+    return [
+        BookingItem(
+            booking_id=booking_id,
+            position=position,
+            service_id=service.id,
+            duration_minutes=plan.duration_of(service),
+        )
+        for position, service in enumerate(services)
+    ]
 
 
 class Bookings:
@@ -138,15 +153,7 @@ class Bookings:
                 language=language,
                 created_at=now,
                 walk_in=False,
-                items=[
-                    BookingItem(
-                        booking_id=booking_id,
-                        position=position,
-                        service_id=service.id,
-                        duration_minutes=plan.duration_of(service),
-                    )
-                    for position, service in enumerate(services)
-                ],
+                items=booked_items(booking_id, services, plan),
             )
             # Everything the answer needs is read now: after the claim, this transaction holds
             # seats that competing requests wait for, until it commits.

@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from booking.access import NotAdministrator, is_citizen_of
-from booking.bookings.models import Booking, BookingItem, BookingStatus
+from booking.bookings.models import Booking, BookingStatus
 from booking.bookings.secrets import NO_TOKEN_HASH, new_code, token_matches
-from booking.bookings.service import Bookings, Caller, NotOfficeStaff
+from booking.bookings.service import Bookings, Caller, NotOfficeStaff, booked_items
 from booking.hours.calendar import day_bounds
 from booking.offices.models import Office
 from booking.settings import BookingSettings
@@ -214,15 +214,7 @@ class Visits:
             confirmed_at=now,
             cancelled_at=None,
             walk_in=True,
-            items=[
-                BookingItem(
-                    booking_id=booking_id,
-                    position=position,
-                    service_id=service.id,
-                    duration_minutes=plan.duration_of(service),
-                )
-                for position, service in enumerate(services)
-            ],
+            items=booked_items(booking_id, services, plan),
         )
         await self.bookings.bookings.add(booking)
         visit = await self.visits.check_in(booking, now)
