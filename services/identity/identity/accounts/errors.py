@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from servicekit.problems import Conflict, NotFound, ValidationFailed
+from servicekit.problems import Conflict, Forbidden, NotFound, ValidationFailed
 
 
 class AccountNotFound(NotFound):
@@ -26,3 +26,8 @@ class RoleNotGrantable(ValidationFailed):
 class InvalidVerificationToken(NotFound):
     type_slug = "invalid-verification-token"
     title = "Unknown or used verification token"
+
+
+class PasswordMismatch(Forbidden):
+    type_slug = "password-mismatch"
+    title = "The password does not match this account"

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.accounts.models import Account
+from identity.tokens.models import RefreshToken
 
 
 class AccountRepository:
@@ -43,3 +45,11 @@ class AccountRepository:
 
     async def flush(self) -> None:
         await self.session.flush()
+
+    async def revoke_refresh_tokens(self, account_id: str, now: datetime) -> None:
+        """End every login of the account: none of its refresh tokens works any more."""
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )

@@ -8,6 +8,7 @@ from identity.accounts.errors import (
     AccountNotFound,
     EmailTaken,
     InvalidVerificationToken,
+    PasswordMismatch,
     RoleNotGrantable,
     WeakPassword,
 )
@@ -18,6 +19,7 @@ from identity.accounts.schemas import (
     AccountOut,
     CitizenRegistration,
     EmailVerification,
+    ErasureConfirmation,
     RolesIn,
     StaffAccountIn,
 )
@@ -139,3 +141,37 @@ async def set_roles(
     """Replace an account's staff roles (its municipality's admins)."""
     account = await service.set_roles(ags, account_id, body.roles, admin, Actor(admin.subject, ip))
     return AccountOut.of(account)
+
+
+@router.post(
+    "/tenants/{ags}/accounts/{account_id}/erasure",
+    response_model=AccountOut,
+    responses=problem_responses(*AUTH_PROBLEMS, TenantNotFound, AccountNotFound),
+)
+async def erase_account(
+    ags: AgsPath,
+    account_id: Annotated[str, Path(max_length=36)],
+    admin: Admin,
+    service: AccountServiceDep,
+    ip: ClientIpDep,
+) -> AccountOut:
+    """Erase an account on the person's request (its municipality's admins): no address, no
+    password, no roles, no login goes on; booking and documents erase their part apart."""
+    account = await service.erase_in_tenant(ags, account_id, admin, Actor(admin.subject, ip))
+    return AccountOut.of(account)
+
+
+@router.post(
+    "/accounts/me/erasure",
+    status_code=204,
+    responses=problem_responses(*AUTH_PROBLEMS, AccountNotFound, PasswordMismatch),
+)
+async def erase_my_account(
+    body: ErasureConfirmation,
+    principal: CurrentPrincipal,
+    service: AccountServiceDep,
+    ip: ClientIpDep,
+) -> None:
+    """Erase one's own account, confirmed with its password; the token stops working for
+    refreshing at once and runs out within minutes."""
+    await service.erase_me(principal, body.password, Actor(principal.subject, ip))

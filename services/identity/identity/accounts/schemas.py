@@ -76,3 +76,11 @@ class AccountOut(BaseModel):
 
 class AccountList(BaseModel):
     items: list[AccountOut]
+
+
+class ErasureConfirmation(BaseModel):
+    """The account's password, so that a stolen access token alone erases nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=1024)

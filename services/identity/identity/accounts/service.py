@@ -11,6 +11,7 @@ from identity.accounts.errors import (
     AccountNotFound,
     EmailTaken,
     InvalidVerificationToken,
+    PasswordMismatch,
     RoleNotGrantable,
     WeakPassword,
 )
@@ -26,6 +27,10 @@ from servicekit.auth import Principal
 
 STAFF_ROLES = frozenset({"clerk", "admin"})
 PLATFORM_GRANTABLE = STAFF_ROLES | {"platform_admin"}
+
+
+ERASED_EMAIL_DOMAIN = "@erased.invalid"
+"""An erased account's address: its id at a domain that cannot exist (RFC 2606)."""
 
 
 def normalise_email(email: str) -> str:
@@ -194,6 +199,40 @@ class AccountService:
             details={"before": sorted(before), "after": sorted(wanted)},
         )
         return account
+
+    async def erase(self, account: Account, actor: Actor) -> Account:
+        """Erase an account (Art. 17 DSGVO): no e-mail address, no working password, no roles,
+        no login that goes on; the id stays, pseudonymous, for the audit trail. Access tokens
+        already issued run out within minutes. Repeating it changes nothing more."""
+        now = self.clock.now()
+        if account.disabled_at is None or not account.email.endswith(ERASED_EMAIL_DOMAIN):
+            account.email = f"{account.id}{ERASED_EMAIL_DOMAIN}"
+            account.password_hash = await self.passwords.hash(secrets.token_urlsafe(32))
+            account.email_verification_hash = None
+            account.roles = ""
+            account.disabled_at = account.disabled_at or now
+            await self.accounts.flush()
+            await self.audit.record(
+                AuditAction.ACCOUNT_ERASED,
+                actor=actor,
+                tenant=account.tenant_ags,
+                subject=account.id,
+            )
+        await self.accounts.revoke_refresh_tokens(account.id, now)
+        return account
+
+    async def erase_in_tenant(
+        self, tenant_ags: str, account_id: str, by: Principal, actor: Actor
+    ) -> Account:
+        """An administrator erases an account of the municipality on the person's request."""
+        return await self.erase(await self.get_in_tenant(tenant_ags, account_id, by), actor)
+
+    async def erase_me(self, principal: Principal, password: str, actor: Actor) -> None:
+        """The person erases their own account, confirming it with their password."""
+        account = await self.me(principal)
+        if not await self.passwords.verify(account.password_hash, password):
+            raise PasswordMismatch("Confirm the erasure with this account's password.")
+        await self.erase(account, actor)
 
     async def me(self, principal: Principal) -> Account:
         account = await self.accounts.get(principal.subject)

@@ -23,6 +23,7 @@ class AuditAction(StrEnum):
     KEY_RETIREMENT = "key_retirement"
     ROLE_CHANGE = "role_change"
     ACCOUNT_CREATED = "account_created"
+    ACCOUNT_ERASED = "account_erased"
     CLIENT_CREATED = "client_created"
     TENANT_CREATED = "tenant_created"
     TENANT_SETTINGS = "tenant_settings"

@@ -263,3 +263,69 @@ async def test_settings_of_another_municipality_are_404_and_unknown_keys_422(
 
     assert other.status_code == 404
     assert unknown.status_code == 422
+
+
+async def test_citizen_erases_the_own_account_with_its_password(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    await create_tenant(session)
+    account = await create_account(session, email="erika@example.org")
+    credentials = {"tenant": "06999001", "email": "erika@example.org", "password": DEFAULT_PASSWORD}
+    login = (await client.post("/identity/v1/auth/login", json=credentials)).json()
+    bearer = {"Authorization": f"Bearer {login['access_token']}"}
+    url = "/identity/v1/accounts/me/erasure"
+
+    wrong = await client.post(url, json={"password": "not-the-password"}, headers=bearer)
+    without_token = await client.post(url, json={"password": DEFAULT_PASSWORD})
+    erased = await client.post(url, json={"password": DEFAULT_PASSWORD}, headers=bearer)
+    login_again = await client.post("/identity/v1/auth/login", json=credentials)
+    refreshed = await client.post(
+        "/identity/v1/auth/refresh", json={"refresh_token": login["refresh_token"]}
+    )
+    registered_again = await client.post(
+        f"{TENANT}/citizens", json={"email": "erika@example.org", "password": DEFAULT_PASSWORD}
+    )
+    audit = await client.get(
+        f"{TENANT}/audit?action=account_erased",
+        headers=tokens.headers(sub="admin-1", roles=["admin"]),
+    )
+
+    assert wrong.status_code == 403
+    assert wrong.json()["type"] == "urn:rathaus:problem:password-mismatch"
+    assert without_token.status_code == 401
+    assert erased.status_code == 204
+    assert login_again.status_code == 401
+    assert refreshed.status_code == 401
+    assert registered_again.status_code == 201, registered_again.text  # the address is free
+    await session.refresh(account)
+    assert account.email == f"{account.id}@erased.invalid"
+    assert (account.roles, account.email_verification_hash) == ("", None)
+    assert account.disabled_at is not None
+    [event] = audit.json()["items"]
+    assert (event["actor"], event["subject"]) == (account.id, account.id)
+
+
+async def test_admins_erase_accounts_of_their_municipality_on_request(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    await create_tenant(session)
+    await create_tenant(session, ags="05315000", name="Köln")
+    clerk = await create_account(session, email="c@musterstadt.example", roles=("clerk",))
+    url = f"{TENANT}/accounts/{clerk.id}/erasure"
+    admin = tokens.headers(sub="admin-1", roles=["admin"])
+
+    by_citizen = await client.post(url, headers=tokens.headers(sub="x", roles=["citizen"]))
+    by_other = await client.post(
+        url, headers=tokens.headers(sub="admin-2", tenant="05315000", roles=["admin"])
+    )
+    first = await client.post(url, headers=admin)
+    again = await client.post(url, headers=admin)
+    unknown = await client.post(f"{TENANT}/accounts/no-such-account/erasure", headers=admin)
+
+    assert by_citizen.status_code == 403
+    assert by_other.status_code == 404  # as if the municipality were unknown to them
+    assert first.status_code == 200, first.text
+    assert first.json()["email"] == f"{clerk.id}@erased.invalid"
+    assert first.json()["roles"] == []
+    assert again.json() == first.json()
+    assert unknown.status_code == 404
