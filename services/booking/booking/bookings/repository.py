@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from booking.bookings.models import Booking, BookingItem, BookingStatus, SlotClaim
+from booking.bookings.secrets import NO_TOKEN_HASH
 from booking.db import Base, ignoring_conflicts
 from booking.offices.models import Office
 
@@ -70,6 +71,24 @@ _OPEN_COUNTS = (
         ),
     )
     .group_by(_items.c.service_id)
+)
+
+
+# Erasure (retention, or a citizen's request): what an erased booking keeps of its citizen is
+# nothing; the appointment (office, services, times, status, code, visit) stays for the KPIs.
+_ERASED: dict[str, object] = {
+    "name": None,
+    "email": None,
+    "phone": None,
+    "citizen_subject": None,
+    "manage_token_hash": NO_TOKEN_HASH,
+}
+_PERSONAL = or_(
+    Booking.name.is_not(None),
+    Booking.email.is_not(None),
+    Booking.phone.is_not(None),
+    Booking.citizen_subject.is_not(None),
+    Booking.manage_token_hash != NO_TOKEN_HASH,
 )
 
 
@@ -356,17 +375,37 @@ class BookingRepository:
         )
         return result.all()
 
-    async def erase(self, booking_ids: Sequence[uuid.UUID], values: dict[str, object]) -> int:
-        """Overwrite the personal data of these bookings with ``values``; how many changed."""
+    async def erase(self, booking_ids: Sequence[uuid.UUID]) -> int:
+        """Erase what these bookings say about their citizen; how many still said something."""
         if not booking_ids:
             return 0
         result = await self.session.execute(
             update(Booking)
-            .where(Booking.id.in_(booking_ids))
-            .values(values)
+            .where(Booking.id.in_(booking_ids), _PERSONAL)
+            .values(_ERASED)
             .execution_options(synchronize_session="fetch")
         )
         return int(getattr(result, "rowcount", 0))
+
+    async def erase_ended(self, tenant: str, before: datetime, limit: int) -> int:
+        """Erase what at most ``limit`` of the tenant's bookings that ended before ``before``
+        say about their citizen, in one UPDATE; how many it erased."""
+        batch = (
+            select(Booking.id)
+            .where(Booking.tenant == tenant, Booking.ends_at < before, _PERSONAL)
+            .limit(limit)
+            .scalar_subquery()
+        )
+        result = await self.session.execute(
+            update(Booking)
+            .where(Booking.id.in_(batch), _PERSONAL)
+            .values(_ERASED)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0))
+
+    async def tenants(self) -> Sequence[str]:
+        return (await self.session.scalars(select(Booking.tenant).distinct())).all()
 
 
 def _utc(value: datetime) -> datetime:

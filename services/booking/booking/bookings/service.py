@@ -69,6 +69,18 @@ def status_of(booking: Booking, now: datetime) -> BookingStatusName:
     return "cancelled"
 
 
+def is_its_citizen(booking: Booking, caller: Caller) -> bool:
+    """The caller is the booking's citizen: by its manage link, or by the account it belongs to."""
+    if token_matches(caller.manage_token, booking.manage_token_hash):
+        return True
+    principal = caller.principal
+    return (
+        is_citizen_of(principal, booking.tenant)
+        and principal is not None
+        and booking.citizen_subject == principal.subject
+    )
+
+
 def booked_items(
     booking_id: uuid.UUID, services: Sequence[ServiceInfo], plan: OfficePlan
 ) -> list[BookingItem]:
@@ -185,13 +197,11 @@ class Bookings:
         return booking
 
     async def _may_access(self, booking: Booking, caller: Caller) -> bool:
-        if token_matches(caller.manage_token, booking.manage_token_hash):
+        if is_its_citizen(booking, caller):
             return True
         principal = caller.principal
         if principal is None or principal.tenant != booking.tenant:
             return False
-        if principal.has_role("citizen") and booking.citizen_subject == principal.subject:
-            return True
         if principal.has_role("clerk", "admin"):
             office = await self.offices.get(booking.tenant, booking.office_id)
             return office is not None and await self.directory.works_at(principal, office)
@@ -308,12 +318,19 @@ class Bookings:
     async def of_citizen(self, principal: Principal) -> Sequence[Booking]:
         return await self.bookings.of_citizen(principal.tenant, principal.subject)
 
-    async def office_day(
-        self, tenant: str, office_id: uuid.UUID, day: date, principal: Principal
-    ) -> tuple[Office, Sequence[Booking]]:
+    async def staffed_office(
+        self, tenant: str, office_id: uuid.UUID, principal: Principal
+    ) -> Office:
+        """The office, if ``principal`` works there (or administers the tenant); 403 if not."""
         office = await self.directory.get(tenant, office_id)
         if not await self.directory.works_at(principal, office):
             raise NotOfficeStaff()
+        return office
+
+    async def office_day(
+        self, tenant: str, office_id: uuid.UUID, day: date, principal: Principal
+    ) -> tuple[Office, Sequence[Booking]]:
+        office = await self.staffed_office(tenant, office_id, principal)
         start, end = day_bounds(day, ZoneInfo(office.time_zone))
         return office, await self.bookings.at_office(office.id, start, end, utcnow())
 

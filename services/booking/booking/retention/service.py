@@ -13,34 +13,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from booking.bookings.models import Booking, BookingStatus
-from booking.bookings.secrets import NO_TOKEN_HASH
+from booking.bookings.models import BookingStatus
+from booking.bookings.repository import BookingRepository
 from booking.bookings.service import Bookings, Caller
 from booking.settings import BookingSettings
 from servicekit.auth import Principal
 from servicekit.db import utcnow
 
 BATCH = 500
-
-ERASED: dict[str, object] = {
-    "name": None,
-    "email": None,
-    "phone": None,
-    "citizen_subject": None,
-    "manage_token_hash": NO_TOKEN_HASH,
-}
-"""What an erased booking keeps of its citizen: nothing."""
-
-_PERSONAL = or_(
-    Booking.name.is_not(None),
-    Booking.email.is_not(None),
-    Booking.phone.is_not(None),
-    Booking.citizen_subject.is_not(None),
-    Booking.manage_token_hash != NO_TOKEN_HASH,
-)
 
 
 async def erase_expired(
@@ -53,28 +35,14 @@ async def erase_expired(
     """Erase the personal data of every booking (of ``tenant``, or of all tenants) whose
     appointment ended more than the tenant's retention period ago; how many this run erased."""
     async with sessionmaker() as session:
-        tenants = (
-            [tenant] if tenant else list(await session.scalars(select(Booking.tenant).distinct()))
-        )
+        tenants = [tenant] if tenant else list(await BookingRepository(session).tenants())
     erased = 0
     for current in tenants:
         cutoff = now - timedelta(days=settings.retention_days_for(current))
         while True:
             async with sessionmaker() as session:
-                batch = (
-                    select(Booking.id)
-                    .where(Booking.tenant == current, Booking.ends_at < cutoff, _PERSONAL)
-                    .limit(BATCH)
-                    .scalar_subquery()
-                )
-                result = await session.execute(
-                    update(Booking)
-                    .where(Booking.id.in_(batch), _PERSONAL)
-                    .values(ERASED)
-                    .execution_options(synchronize_session=False)
-                )
+                count = await BookingRepository(session).erase_ended(current, cutoff, BATCH)
                 await session.commit()
-            count = int(getattr(result, "rowcount", 0))
             erased += count
             if count < BATCH:
                 break
@@ -105,5 +73,5 @@ async def erase_person(
             await bookings.cancel(booking.id, Caller(principal))
             cancelled += 1
     booking_ids = [booking.id for booking in found]
-    erased = await bookings.bookings.erase(booking_ids, ERASED)
+    erased = await bookings.bookings.erase(booking_ids)
     return Erasure(cancelled=cancelled, erased=erased, booking_ids=booking_ids)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from booking.access import NotAdministrator, is_citizen_of
+from booking.access import NotAdministrator
 from booking.bookings.models import Booking, BookingStatus
-from booking.bookings.secrets import NO_TOKEN_HASH, new_code, token_matches
-from booking.bookings.service import Bookings, Caller, NotOfficeStaff, booked_items
+from booking.bookings.secrets import NO_TOKEN_HASH, new_code
+from booking.bookings.service import Bookings, Caller, booked_items, is_its_citizen
 from booking.hours.calendar import day_bounds
 from booking.offices.models import Office
 from booking.settings import BookingSettings
@@ -144,14 +144,8 @@ class Visits:
         zone = ZoneInfo(office.time_zone)
         return day_bounds(utcnow().astimezone(zone).date(), zone)
 
-    async def _office_for(self, tenant: str, office_id: uuid.UUID, principal: Principal) -> Office:
-        office = await self.directory.get(tenant, office_id)
-        if not await self.directory.works_at(principal, office):
-            raise NotOfficeStaff()
-        return office
-
     async def queue(self, tenant: str, office_id: uuid.UUID, principal: Principal) -> DayQueue:
-        office = await self._office_for(tenant, office_id, principal)
+        office = await self.bookings.staffed_office(tenant, office_id, principal)
         start, end = self._today(office)
         waiting: list[VisitOut] = []
         called: list[VisitOut] = []
@@ -189,7 +183,7 @@ class Visits:
     ) -> VisitOut:
         """Register a citizen without an appointment at the desk and queue them at once, as an
         appointment that begins now. It holds no seat: the online slots stay as they are."""
-        office = await self._office_for(tenant, office_id, principal)
+        office = await self.bookings.staffed_office(tenant, office_id, principal)
         planner = self.bookings.planner
         services = await planner.services_of(tenant, data.service_ids)
         plan = await planner.plan_for(tenant, office.id, services)
@@ -225,7 +219,7 @@ class Visits:
     ) -> VisitOut:
         """Call the first waiting citizen of today to ``counter``; two clerks calling at once
         call two different citizens."""
-        office = await self._office_for(tenant, office_id, principal)
+        office = await self.bookings.staffed_office(tenant, office_id, principal)
         start, end = self._today(office)
         row = await self.visits.next_waiting(office.id, start, end)
         if row is None:
@@ -241,9 +235,7 @@ class Visits:
         self, booking_id: uuid.UUID, principal: Principal, resolved: bool
     ) -> VisitOut:
         booking = await self.bookings.find(booking_id, Caller(principal), for_update=True)
-        office = await self.directory.get(booking.tenant, booking.office_id)
-        if not await self.directory.works_at(principal, office):
-            raise NotOfficeStaff()
+        await self.bookings.staffed_office(booking.tenant, booking.office_id, principal)
         visit = await self.visits.get(booking.id)
         if visit is None:
             raise NotCheckedIn("The citizen has not checked in.")
@@ -258,12 +250,7 @@ class Visits:
 
     async def feedback(self, booking_id: uuid.UUID, caller: Caller, rating: int) -> VisitOut:
         booking = await self.bookings.find(booking_id, caller, for_update=True)
-        citizen = token_matches(caller.manage_token, booking.manage_token_hash) or (
-            is_citizen_of(caller.principal, booking.tenant)
-            and caller.principal is not None
-            and caller.principal.subject == booking.citizen_subject
-        )
-        if not citizen:
+        if not is_its_citizen(booking, caller):
             raise NotTheCitizen("Only the citizen of the booking rates the visit.")
         visit = await self.visits.get(booking.id)
         if visit is None or visit.completed_at is None:
@@ -288,7 +275,7 @@ class Visits:
         of one office (its clerks, administrators) or of every office (administrators), of
         every appointment or of those that include ``service_id``."""
         if office_id is not None:
-            offices = [await self._office_for(tenant, office_id, principal)]
+            offices = [await self.bookings.staffed_office(tenant, office_id, principal)]
         elif principal.tenant == tenant and principal.has_role("admin"):
             offices = list(await self.directory.search(tenant))
         else:
