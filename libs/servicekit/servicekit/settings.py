@@ -42,6 +42,8 @@ class ServiceSettings(BaseSettings):
     auth_leeway_s: int = Field(default=30, ge=0, le=300)
     auth_jwks_cache_s: float = Field(default=300.0, gt=0)
     auth_jwks_min_refetch_s: float = Field(default=30.0, ge=0)
+    # How many verified tokens are remembered (by their hash) until they expire; 0: none.
+    auth_verified_tokens: int = Field(default=10_000, ge=0)
 
     def insecure_settings(self) -> list[str]:
         """Names the settings that are acceptable only in development; subclasses extend."""

@@ -29,7 +29,9 @@ from servicekit.auth import (
     require_roles,
     require_scopes,
 )
+from servicekit.auth import verifier as verifier_module
 from servicekit.auth.jose_safe import TokenRejected, _verifying_key, sign, verify
+from servicekit.auth.verifier import VerifiedTokens
 from servicekit.problems import problem_responses
 from servicekit.settings import Environment, ServiceSettings
 from servicekit.testing.tokens import TokenFactory
@@ -549,6 +551,102 @@ async def test_cached_keys_keep_working_while_the_jwks_is_unreachable(clock: Fak
         response = await http.get("/kit/v1/me", headers=factory.headers())
 
     assert response.status_code == 200
+
+
+# --- verified tokens remembered ----------------------------------------------------------------
+
+
+async def test_a_token_sent_again_is_not_verified_again(
+    kit: httpx.AsyncClient, factory: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[str] = []
+
+    def counting_verify(token: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        checks.append(token)
+        return verify(token, *args, **kwargs)
+
+    monkeypatch.setattr(verifier_module, "verify", counting_verify)
+    token, other = factory.issue(sub="one"), factory.issue(sub="two")
+
+    answers = [await kit.get("/kit/v1/me", headers=bearer(t)) for t in (token, token, other)]
+
+    assert [a.json()["sub"] for a in answers] == ["one", "one", "two"]
+    assert checks == [token, other]
+
+
+async def test_a_remembered_token_of_a_retired_key_is_401(clock: FakeClock) -> None:
+    factory = TokenFactory(algorithm="ES256")
+    old = factory.active_kid
+    factory.add_key("ES256", activate=True)
+    token = factory.issue(kid=old)
+    app = make_app(factory, FakeIdentity(factory), clock=clock, ttl_s=300)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        assert (await http.get("/kit/v1/me", headers=bearer(token))).status_code == 200
+        factory.retire(old)
+        clock.now += 301
+
+        response = await http.get("/kit/v1/me", headers=bearer(token))
+
+    assert_invalid_token(response)
+
+
+async def test_a_remembered_token_is_not_taken_with_another_key_under_its_kid(
+    factory: TokenFactory,
+) -> None:
+    """A key set that publishes another key under the same kid does not inherit the verdict."""
+    published = {"kid": "k1", "alg": "ES256", "x": "1"}
+    tokens = VerifiedTokens(10)
+    principal = Principal.from_claims(unsigned_parts(factory.issue())[1])
+    claims = {"iat": time.time(), "exp": time.time() + 300}
+    tokens.add(b"digest", published, principal, claims, 30)
+
+    assert tokens.get(b"digest", dict(published)) == principal
+    assert tokens.get(b"digest", {**published, "x": "2"}) is None
+    assert tokens.get(b"digest", dict(published)) is None  # forgotten after the mismatch
+
+
+def test_a_remembered_token_counts_only_inside_its_lifetime(factory: TokenFactory) -> None:
+    clock = FakeClock()
+    tokens = VerifiedTokens(10, clock=clock)
+    key = {"kid": "k1"}
+    principal = Principal.from_claims(unsigned_parts(factory.issue())[1])
+    tokens.add(b"a", key, principal, {"iat": 1000, "nbf": 1100, "exp": 1300}, 30)
+
+    clock.now = 1069
+    assert tokens.get(b"a", key) is None  # before nbf, beyond the leeway
+    tokens.add(b"a", key, principal, {"iat": 1000, "nbf": 1100, "exp": 1300}, 30)
+    clock.now = 1070
+    assert tokens.get(b"a", key) == principal
+    clock.now = 1329.9
+    assert tokens.get(b"a", key) == principal
+    clock.now = 1330
+    assert tokens.get(b"a", key) is None
+
+
+def test_remembered_tokens_are_bounded_and_the_oldest_leave_first(factory: TokenFactory) -> None:
+    tokens = VerifiedTokens(3)
+    key = {"kid": "k1"}
+    principal = Principal.from_claims(unsigned_parts(factory.issue())[1])
+    claims = {"iat": time.time(), "exp": time.time() + 300}
+    for name in (b"a", b"b", b"c", b"d"):
+        tokens.add(name, key, principal, claims, 30)
+
+    assert [tokens.get(name, key) is not None for name in (b"a", b"b", b"c", b"d")] == [
+        False,
+        True,
+        True,
+        True,
+    ]
+
+
+def test_remembering_can_be_turned_off(factory: TokenFactory) -> None:
+    tokens = VerifiedTokens(0)
+    principal = Principal.from_claims(unsigned_parts(factory.issue())[1])
+    tokens.add(b"a", {"kid": "k1"}, principal, {"iat": time.time(), "exp": time.time() + 60}, 30)
+
+    assert tokens.get(b"a", {"kid": "k1"}) is None
 
 
 # --- dependencies ----------------------------------------------------------------------------
