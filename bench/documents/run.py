@@ -153,10 +153,12 @@ class SizeBench:
             seconds.setdefault(kind, []).append(measured[0].seconds)
             return measured[1]
 
-        for attempt in range(repeat):
+        # The same citizen with the token of a new login per attempt: no answer of booking's
+        # to reuse. All logins happen before the first measurement: a login's password hash
+        # (memory-hard on purpose) evicts the CPU caches that the measured requests run in.
+        cold_logins = [self.fresh_login() for _ in range(repeat)]
+        for attempt, cold in enumerate(cold_logins):
             name = f"f{self.size}-{attempt}"
-            # The same citizen with a token of a new login: no answer of booking's to reuse.
-            cold = self.fresh_login()
             # Every other attempt the plain sink goes first, so that neither side always comes
             # after the other's writeback or page-cache churn.
             plain_first = attempt % 2 == 1
