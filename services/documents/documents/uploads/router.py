@@ -38,7 +38,7 @@ from documents.uploads.schemas import (
     DocumentOut,
     ReviewIn,
 )
-from documents.uploads.service import DocumentService, UploadBody
+from documents.uploads.service import DocumentService, UploadBody, follow_reschedule
 from servicekit.auth import InvalidToken, OptionalPrincipal, TokenKeysUnavailable
 from servicekit.problems import ValidationFailed, problem_responses
 
@@ -134,6 +134,7 @@ async def upload_document(
     item_id: ItemId,
     caller: CallerDep,
     service: DocumentServiceDep,
+    background: BackgroundTasks,
     filename: Annotated[
         str | None, Query(max_length=255, description="The file's name, for raw-body uploads")
     ] = None,
@@ -147,6 +148,8 @@ async def upload_document(
         filename=filename,
     )
     document = await service.upload(booking_id, item_id, caller, body)
+    # A rescheduled appointment moves the retention of the booking's other documents too.
+    background.add_task(follow_reschedule, request.app.state.database.sessionmaker, document)
     return DocumentOut.model_validate(document)
 
 

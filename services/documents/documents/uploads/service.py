@@ -210,9 +210,6 @@ class DocumentService:
             document = self._new_document(document_id, blob_id, data_key, access, item_id, intake)
             # Scanned before the row is written: no transaction is open while the scanner reads.
             _apply_verdict(document, await scan_blob(self.components, data_key, blob_id))
-            await self.documents.follow_reschedule(
-                access.booking.booking_id, access.booking.appointment_at
-            )
             await self.documents.add(document)
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -422,6 +419,19 @@ async def rescan_pending(
                 done += 1
             await session.commit()
     return done
+
+
+async def follow_reschedule(
+    sessionmaker: async_sessionmaker[AsyncSession], document: Document
+) -> None:
+    """Bring the other documents of ``document``'s booking to its appointment time (booking's
+    answer at its upload), in a transaction of its own: run after the upload's answer has
+    gone, since the upload does not depend on it."""
+    async with sessionmaker() as session:
+        await DocumentRepository(session).follow_reschedule(
+            document.booking_id, document.appointment_at
+        )
+        await session.commit()
 
 
 async def _prepend(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:

@@ -387,3 +387,22 @@ async def test_rescheduled_appointment_moves_the_retention_start(
     assert stored is not None
     assert later != appointment.starts_at
     assert stored.appointment_at == later
+
+
+async def test_an_upload_after_a_reschedule_moves_the_other_documents_too(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    appointment: Appointment,
+    live_booking: LiveBooking,
+    tokens: TokenFactory,
+) -> None:
+    first = await upload(client, tokens, appointment, PASSPORT)
+    later = await live_booking.reschedule(appointment)
+
+    second = await upload(client, tokens, appointment, PHOTO)
+
+    stored = [
+        await session.get(Document, d["id"], populate_existing=True) for d in (first, second)
+    ]
+    assert later != appointment.starts_at
+    assert [d.appointment_at for d in stored if d is not None] == [later, later]
