@@ -10,6 +10,8 @@ from documents import models  # noqa: F401 - registers every table on Base.metad
 from documents.clients.booking import BookingClient
 from documents.components import Components
 from documents.retention.router import router as retention_router
+from documents.rooms.bell import RoomBell
+from documents.rooms.router import router as rooms_router
 from documents.scanning.scanner import NoScanner, scanner_from
 from documents.settings import DocumentsSettings
 from documents.storage.factory import blob_store_from
@@ -31,6 +33,7 @@ def build_components(settings: DocumentsSettings) -> Components:
             timeout_s=settings.booking_timeout_s,
             remember_s=settings.access_reuse_s,
         ),
+        bell=RoomBell(),
     )
 
 
@@ -70,7 +73,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
             "Documents for appointments: checked, encrypted uploads, consultation rooms, "
             "review and retention."
         ),
-        routers=[uploads_router, retention_router],
+        routers=[uploads_router, rooms_router, retention_router],
         readiness_checks={"blob_store": components.blobs.check},
         on_startup=[start_rescanner],
         on_shutdown=[close_components],

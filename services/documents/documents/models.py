@@ -1,6 +1,7 @@
 """Imports every feature's models so that alembic and the app see all tables."""
 
 from documents.audit.models import AccessRecord
+from documents.rooms.models import RoomEvent
 from documents.uploads.models import Document
 
-__all__ = ["AccessRecord", "Document"]
+__all__ = ["AccessRecord", "Document", "RoomEvent"]

@@ -76,6 +76,25 @@ class DocumentsSettings(ServiceSettings):
             "booking's documents (metadata, content); 0: booking is asked every time"
         ),
     )
+    room_poll_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description=(
+            "How often a consultation room's event stream looks for events on its own (events "
+            "written by this process wake it at once; those of other replicas within this)"
+        ),
+    )
+    room_keep_alive_s: float = Field(default=15.0, gt=0, le=300)
+    room_recheck_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="How often an open event stream asks booking again whether the caller may stay",
+    )
+    room_stream_max_s: float = Field(
+        default=900.0, gt=0, le=86_400, description="The longest an event stream stays open"
+    )
 
     @field_validator("keks")
     @classmethod

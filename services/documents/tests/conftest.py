@@ -9,7 +9,7 @@ import shutil
 import struct
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -156,19 +156,37 @@ async def appointment(live_booking: LiveBooking) -> AsyncIterator[Appointment]:
     assert cancelled.status_code in {200, 409}, cancelled.text
 
 
+LiveDocuments = Callable[..., tuple[LiveServer, FastAPI]]
+
+
 @pytest.fixture
-def live_documents(
-    fresh_database_url: str, tokens: TokenFactory, live_booking: LiveBooking
-) -> Iterator[tuple[LiveServer, FastAPI]]:
-    """The documents app under uvicorn on a fresh database, asking the live booking service."""
-    app = create_app(
-        settings_for_tests(
-            fresh_database_url,
+def start_live_documents(
+    tokens: TokenFactory, live_booking: LiveBooking
+) -> Iterator[LiveDocuments]:
+    """Starts documents apps under uvicorn on a given database (with settings overridden),
+    asking the live booking service; they are stopped after the test."""
+    servers: list[LiveServer] = []
+
+    def start(database_url: str, **overrides: object) -> tuple[LiveServer, FastAPI]:
+        settings = settings_for_tests(
+            database_url,
             blob_dir=Path(tempfile.mkdtemp(dir=BLOB_ROOT)),
             booking_url=live_booking.url,
+            **overrides,
         )
-    )
-    tokens.trust(app)
-    server = run_live_server(app)
-    yield server, app
-    server.stop()
+        app = create_app(settings)
+        tokens.trust(app)
+        servers.append(run_live_server(app))
+        return servers[-1], app
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def live_documents(
+    fresh_database_url: str, start_live_documents: LiveDocuments
+) -> tuple[LiveServer, FastAPI]:
+    """The documents app under uvicorn on a fresh database, asking the live booking service."""
+    return start_live_documents(fresh_database_url)

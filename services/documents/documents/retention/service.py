@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from documents.components import Components
+from documents.rooms.repository import RoomRepository
 from documents.uploads.repository import DocumentRepository
 
 BATCH = 200
@@ -28,16 +29,27 @@ async def purge_expired(
     now: datetime,
     tenant: str | None = None,
 ) -> int:
-    """Delete every expired document (of ``tenant``, or of all tenants); how many this run did.
+    """Delete every expired document and consultation room event (of ``tenant``, or of all
+    tenants); how many documents this run deleted.
 
     A run over all tenants also sweeps orphaned blobs.
     """
     async with sessionmaker() as session:
-        tenants = [tenant] if tenant else list(await DocumentRepository(session).tenants())
+        tenants = (
+            [tenant]
+            if tenant
+            else sorted(
+                {
+                    *await DocumentRepository(session).tenants(),
+                    *await RoomRepository(session).tenants(),
+                }
+            )
+        )
     purged = 0
     for current in tenants:
         cutoff = now - timedelta(days=components.settings.retention_days_for(current))
         purged += await _delete_in_batches(sessionmaker, components, _expired(current, cutoff))
+        await _delete_room_events(sessionmaker, _expired_events(current, cutoff))
     if tenant is None:
         await sweep_orphans(sessionmaker, components, now=now)
     return purged
@@ -51,12 +63,17 @@ async def erase_bookings(
     booking_ids: Sequence[str],
 ) -> int:
     """On a citizen's request (Art. 17 DSGVO): delete every document of these bookings of
-    ``tenant`` (their rows and keys, then their blobs); how many this run deleted."""
-    return await _delete_in_batches(
+    ``tenant`` (their rows and keys, then their blobs) and their consultation rooms; how many
+    documents this run deleted."""
+    deleted = await _delete_in_batches(
         sessionmaker,
         components,
         lambda documents: documents.of_bookings(tenant, booking_ids, BATCH),
     )
+    await _delete_room_events(
+        sessionmaker, lambda rooms: rooms.delete_of_bookings(tenant, booking_ids, BATCH)
+    )
+    return deleted
 
 
 Batch = Callable[[DocumentRepository], Awaitable[Sequence[tuple[str, str]]]]
@@ -65,6 +82,10 @@ Batch = Callable[[DocumentRepository], Awaitable[Sequence[tuple[str, str]]]]
 
 def _expired(tenant: str, cutoff: datetime) -> Batch:
     return lambda documents: documents.expired(tenant, cutoff, BATCH)
+
+
+def _expired_events(tenant: str, cutoff: datetime) -> Callable[[RoomRepository], Awaitable[int]]:
+    return lambda rooms: rooms.delete_expired(tenant, cutoff, BATCH)
 
 
 async def _delete_in_batches(
@@ -89,6 +110,19 @@ async def _delete_in_batches(
         for blob_id in blobs:
             await components.blobs.delete(blob_id)
         deleted += len(blobs)
+
+
+async def _delete_room_events(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    batch: Callable[[RoomRepository], Awaitable[int]],
+) -> None:
+    """Delete room events batch by batch (each in its own transaction) until none is left."""
+    while True:
+        async with sessionmaker() as session:
+            deleted = await batch(RoomRepository(session))
+            await session.commit()
+        if not deleted:
+            return
 
 
 async def sweep_orphans(

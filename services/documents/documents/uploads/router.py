@@ -8,9 +8,10 @@ from fastapi.responses import StreamingResponse
 
 from documents.audit.repository import AccessLogRepository
 from documents.clients.booking import MANAGE_TOKEN_HEADER, CallerCredentials
-from documents.components import ComponentsDep
+from documents.components import ComponentsDep, ring_after_commit
 from documents.db import SessionDep
 from documents.intake.sniffing import ALLOWED_MEDIA_TYPES
+from documents.rooms.repository import RoomRepository
 from documents.uploads.access import Caller
 from documents.uploads.errors import (
     BookingClosed,
@@ -48,7 +49,12 @@ router = APIRouter(prefix="/documents/v1", tags=["documents"])
 # Dependencies are coroutines, even where they do not await: FastAPI runs a plain function in
 # a worker thread, a trip that cost more than everything else in one of them.
 async def _service(session: SessionDep, components: ComponentsDep) -> DocumentService:
-    return DocumentService(DocumentRepository(session), AccessLogRepository(session), components)
+    return DocumentService(
+        DocumentRepository(session),
+        AccessLogRepository(session),
+        RoomRepository(session),
+        components,
+    )
 
 
 async def _caller(
@@ -88,7 +94,7 @@ Purpose = Annotated[
         description="Why a clerk reads this (recorded in the access log; required for content)",
     ),
 ]
-_ACCESS_PROBLEMS = (InvalidToken, BookingUnavailableProblem, TokenKeysUnavailable)
+ACCESS_PROBLEMS = (InvalidToken, BookingUnavailableProblem, TokenKeysUnavailable)
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -117,7 +123,7 @@ _UPLOAD_BODY: dict[str, Any] = {
     response_model=DocumentOut,
     openapi_extra=_UPLOAD_BODY,
     responses=problem_responses(
-        *_ACCESS_PROBLEMS,
+        *ACCESS_PROBLEMS,
         BookingNotFound,
         ChecklistItemNotFound,
         BookingClosed,
@@ -134,6 +140,7 @@ async def upload_document(
     item_id: ItemId,
     caller: CallerDep,
     service: DocumentServiceDep,
+    components: ComponentsDep,
     background: BackgroundTasks,
     filename: Annotated[
         str | None, Query(max_length=255, description="The file's name, for raw-body uploads")
@@ -150,13 +157,14 @@ async def upload_document(
     document = await service.upload(booking_id, item_id, caller, body)
     # A rescheduled appointment moves the retention of the booking's other documents too.
     background.add_task(follow_reschedule, request.app.state.database.sessionmaker, document)
+    ring_after_commit(background, components, document.booking_id)
     return DocumentOut.model_validate(document)
 
 
 @router.get(
     "/bookings/{booking_id}/documents",
     response_model=BookingDocumentsOut,
-    responses=problem_responses(*_ACCESS_PROBLEMS, BookingNotFound, ValidationFailed),
+    responses=problem_responses(*ACCESS_PROBLEMS, BookingNotFound, ValidationFailed),
 )
 async def booking_documents(
     booking_id: BookingId, caller: CallerDep, service: DocumentServiceDep, purpose: Purpose = None
@@ -168,7 +176,7 @@ async def booking_documents(
 @router.get(
     "/bookings/{booking_id}/access-log",
     response_model=AccessLogOut,
-    responses=problem_responses(*_ACCESS_PROBLEMS, BookingNotFound, ValidationFailed),
+    responses=problem_responses(*ACCESS_PROBLEMS, BookingNotFound, ValidationFailed),
 )
 async def booking_access_log(
     booking_id: BookingId, caller: CallerDep, service: DocumentServiceDep
@@ -182,7 +190,7 @@ async def booking_access_log(
     "/bookings/{booking_id}/documents",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(*_ACCESS_PROBLEMS, BookingNotFound, CitizenOnly, ValidationFailed),
+    responses=problem_responses(*ACCESS_PROBLEMS, BookingNotFound, CitizenOnly, ValidationFailed),
 )
 async def delete_booking_documents(
     booking_id: BookingId,
@@ -194,13 +202,14 @@ async def delete_booking_documents(
     """The citizen withdraws every document of the booking (keys destroyed, blobs removed)."""
     for blob_id in await service.delete_all(booking_id, caller):
         background.add_task(components.blobs.delete, blob_id)
+    ring_after_commit(background, components, booking_id)
     return Response(status_code=204)
 
 
 @router.get(
     "/documents/{document_id}",
     response_model=DocumentOut,
-    responses=problem_responses(*_ACCESS_PROBLEMS, DocumentNotFound, ValidationFailed),
+    responses=problem_responses(*ACCESS_PROBLEMS, DocumentNotFound, ValidationFailed),
 )
 async def get_document(
     document_id: DocumentId, caller: CallerDep, service: DocumentServiceDep, purpose: Purpose = None
@@ -226,7 +235,7 @@ def _content_disposition(name: str) -> str:
             },
         },
         **problem_responses(
-            *_ACCESS_PROBLEMS,
+            *ACCESS_PROBLEMS,
             DocumentNotFound,
             PurposeRequired,
             NotReleased,
@@ -258,21 +267,28 @@ async def download_document(
     "/documents/{document_id}/review",
     response_model=DocumentOut,
     responses=problem_responses(
-        *_ACCESS_PROBLEMS, DocumentNotFound, ReviewNotAllowed, ValidationFailed
+        *ACCESS_PROBLEMS, DocumentNotFound, ReviewNotAllowed, ValidationFailed
     ),
 )
 async def review_document(
-    document_id: DocumentId, decision: ReviewIn, caller: CallerDep, service: DocumentServiceDep
+    document_id: DocumentId,
+    decision: ReviewIn,
+    caller: CallerDep,
+    service: DocumentServiceDep,
+    components: ComponentsDep,
+    background: BackgroundTasks,
 ) -> DocumentOut:
     """A clerk accepts the document or asks for a replacement, with a reason the citizen sees."""
-    return DocumentOut.model_validate(await service.review(document_id, caller, decision))
+    document = await service.review(document_id, caller, decision)
+    ring_after_commit(background, components, document.booking_id)
+    return DocumentOut.model_validate(document)
 
 
 @router.delete(
     "/documents/{document_id}",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(*_ACCESS_PROBLEMS, DocumentNotFound, CitizenOnly, ValidationFailed),
+    responses=problem_responses(*ACCESS_PROBLEMS, DocumentNotFound, CitizenOnly, ValidationFailed),
 )
 async def delete_document(
     document_id: DocumentId,
@@ -282,7 +298,8 @@ async def delete_document(
     background: BackgroundTasks,
 ) -> Response:
     """The citizen withdraws a document: its key is destroyed, then its blob removed."""
-    blob_id = await service.delete(document_id, caller)
+    document = await service.delete(document_id, caller)
     # After the commit (which destroys the key), so a rollback never leaves a row without blob.
-    background.add_task(components.blobs.delete, blob_id)
+    background.add_task(components.blobs.delete, document.blob_id)
+    ring_after_commit(background, components, document.booking_id)
     return Response(status_code=204)

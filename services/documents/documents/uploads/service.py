@@ -7,6 +7,7 @@ import secrets
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +27,9 @@ from documents.intake.pipeline import (
     Unsupported,
     limited,
 )
+from documents.rooms.models import RoomEventKind
+from documents.rooms.repository import RoomRepository
+from documents.rooms.service import new_event
 from documents.scanning.scanner import ScannerUnavailable, ScanResult, ScanVerdict
 from documents.storage.base import BlobNotFound
 from documents.uploads.access import Access, Caller, resolve_access
@@ -99,10 +103,12 @@ class DocumentService:
         self,
         documents: DocumentRepository,
         access_log: AccessLogRepository,
+        rooms: RoomRepository,
         components: Components,
     ) -> None:
         self.documents = documents
         self.access_log_repository = access_log
+        self.rooms = rooms
         self.components = components
 
     async def access(self, booking_id: str, caller: Caller, *, reuse: bool = False) -> Access:
@@ -211,6 +217,9 @@ class DocumentService:
             # Scanned before the row is written: no transaction is open while the scanner reads.
             _apply_verdict(document, await scan_blob(self.components, data_key, blob_id))
             await self.documents.add(document)
+            await self.rooms.append(
+                new_event(access, RoomEventKind.DOCUMENT_UPLOADED, document=document)
+            )
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.components.blobs.delete(blob_id)
@@ -259,7 +268,7 @@ class DocumentService:
     ) -> BookingDocumentsOut:
         access = await self.access(booking_id, caller)
         booking_id = access.booking.booking_id
-        await self.documents.follow_reschedule(booking_id, access.booking.appointment_at)
+        await _follow_reschedule(self.documents.session, booking_id, access.booking.appointment_at)
         if access.is_clerk:
             await self._audit(access, "list", purpose or "checklist review")
         documents = [
@@ -332,6 +341,17 @@ class DocumentService:
         document.reviewed_by = caller.principal.subject
         document.reviewed_at = utcnow()
         await self.documents.session.flush()
+        accepted = decision.decision == "accepted"
+        await self.rooms.append(
+            new_event(
+                access,
+                RoomEventKind.DOCUMENT_ACCEPTED
+                if accepted
+                else RoomEventKind.DOCUMENT_NEEDS_REPLACEMENT,
+                document=document,
+                text=document.review_reason,
+            )
+        )
         return document
 
     async def access_log(self, booking_id: str, caller: Caller) -> Sequence[AccessRecord]:
@@ -349,16 +369,24 @@ class DocumentService:
             if document.tenant == access.booking.tenant and await self.documents.delete(
                 document.id
             ):
+                await self._withdrawn(access, document)
                 blobs.append(document.blob_id)
         return blobs
 
-    async def delete(self, document_id: str, caller: Caller) -> str:
-        """Delete the row and with it the data key; the blob id, to remove after commit."""
+    async def delete(self, document_id: str, caller: Caller) -> Document:
+        """Delete the row and with it the data key; the document (its blob goes after the
+        commit)."""
         document, access = await self._document_access(document_id, caller)
         if access.is_clerk:
             raise CitizenOnly()
-        await self.documents.delete(document.id)
-        return document.blob_id
+        if await self.documents.delete(document.id):
+            await self._withdrawn(access, document)
+        return document
+
+    async def _withdrawn(self, access: Access, document: Document) -> None:
+        await self.rooms.append(
+            new_event(access, RoomEventKind.DOCUMENT_WITHDRAWN, document=document)
+        )
 
 
 def _data_key(components: Components, document: Document) -> bytes:
@@ -424,14 +452,21 @@ async def rescan_pending(
 async def follow_reschedule(
     sessionmaker: async_sessionmaker[AsyncSession], document: Document
 ) -> None:
-    """Bring the other documents of ``document``'s booking to its appointment time (booking's
-    answer at its upload), in a transaction of its own: run after the upload's answer has
-    gone, since the upload does not depend on it."""
+    """Bring the other documents (and the room's events) of ``document``'s booking to its
+    appointment time (booking's answer at its upload), in a transaction of its own: run after
+    the upload's answer has gone, since the upload does not depend on it."""
     async with sessionmaker() as session:
-        await DocumentRepository(session).follow_reschedule(
-            document.booking_id, document.appointment_at
-        )
+        await _follow_reschedule(session, document.booking_id, document.appointment_at)
         await session.commit()
+
+
+async def _follow_reschedule(
+    session: AsyncSession, booking_id: str, appointment_at: datetime
+) -> None:
+    """Keep the start of retention of the booking's documents and room events in step with
+    booking (before any of them is loaded in ``session``: loaded ones are not updated)."""
+    await DocumentRepository(session).follow_reschedule(booking_id, appointment_at)
+    await RoomRepository(session).follow_reschedule(booking_id, appointment_at)
 
 
 async def _prepend(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:

@@ -18,39 +18,10 @@ from documents.uploads.models import Document
 from documents.uploads.service import rescan_pending
 from servicekit.testing.live import free_port
 from servicekit.testing.tokens import TokenFactory
+from tests.documents_booking.documents_calls import PASSPORT, PHOTO, citizen, clerk, pdf, upload
 from tests.documents_booking.live_booking import Appointment, LiveBooking
 
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-PASSPORT, PHOTO = 0, 1  # the appointment's checklist: passport, photo, then an optional item
-
-
-def pdf(marker: bytes = b"") -> bytes:
-    return b"%PDF-1.7\n" + marker + b"\n" + b"0" * 5000 + b"\n%%EOF\n"
-
-
-def citizen(tokens: TokenFactory, sub: str = "citizen-1") -> dict[str, str]:
-    return tokens.headers(sub=sub, tenant="06999001", roles=["citizen"])
-
-
-def clerk(tokens: TokenFactory, sub: str = "clerk-1") -> dict[str, str]:
-    return tokens.headers(sub=sub, tenant="06999001", roles=["clerk"])
-
-
-async def upload(
-    client: httpx.AsyncClient,
-    tokens: TokenFactory,
-    appointment: Appointment,
-    item: int,
-    data: bytes | None = None,
-) -> dict[str, Any]:
-    response = await client.post(
-        appointment.upload_path(item),
-        content=data or pdf(),
-        headers=citizen(tokens),
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def checklist(
@@ -401,8 +372,6 @@ async def test_an_upload_after_a_reschedule_moves_the_other_documents_too(
 
     second = await upload(client, tokens, appointment, PHOTO)
 
-    stored = [
-        await session.get(Document, d["id"], populate_existing=True) for d in (first, second)
-    ]
+    stored = [await session.get(Document, d["id"], populate_existing=True) for d in (first, second)]
     assert later != appointment.starts_at
     assert [d.appointment_at for d in stored if d is not None] == [later, later]

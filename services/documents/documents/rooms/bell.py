@@ -1,0 +1,41 @@
+"""Wakes the event streams of a room in this process when something happened in it.
+
+A stream also looks into the database every few seconds on its own, so events written by
+another replica of the service reach it too, only later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+
+class RoomBell:
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+
+    async def ring(self, booking_id: str) -> None:
+        """Wake every stream of the room (a coroutine, so that it runs on the event loop)."""
+        for waiter in self._waiters.pop(booking_id, set()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait(self, booking_id: str, timeout_s: float) -> bool:
+        """Until the room's bell rings (True) or ``timeout_s`` passed (False)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiters = self._waiters.setdefault(booking_id, set())
+        waiters.add(waiter)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, timeout_s)
+                return True
+            return False
+        finally:
+            waiters.discard(waiter)
+            if not waiters and self._waiters.get(booking_id) is waiters:
+                del self._waiters[booking_id]
+
+    @property
+    def listening(self) -> int:
+        """How many streams wait (for the tests and the metrics)."""
+        return sum(len(waiters) for waiters in self._waiters.values())

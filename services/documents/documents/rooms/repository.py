@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from documents.rooms.models import RoomEvent
+
+
+class RoomRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def append(self, event: RoomEvent) -> RoomEvent:
+        self.session.add(event)
+        await self.session.flush()
+        return event
+
+    async def after(
+        self, tenant: str, booking_id: str, after: int, limit: int
+    ) -> Sequence[RoomEvent]:
+        """The room's events with an id above ``after``, oldest first."""
+        result = await self.session.scalars(
+            select(RoomEvent)
+            .where(
+                RoomEvent.booking_id == booking_id,
+                RoomEvent.tenant == tenant,
+                RoomEvent.id > after,
+            )
+            .order_by(RoomEvent.id)
+            .limit(limit)
+        )
+        return result.all()
+
+    async def follow_reschedule(self, booking_id: str, appointment_at: datetime) -> None:
+        await self.session.execute(
+            update(RoomEvent)
+            .where(RoomEvent.booking_id == booking_id, RoomEvent.appointment_at != appointment_at)
+            .values(appointment_at=appointment_at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def delete_expired(self, tenant: str, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` of the tenant's events whose appointment was before
+        ``before``; how many went."""
+        doomed = select(RoomEvent.id).where(
+            RoomEvent.tenant == tenant, RoomEvent.appointment_at < before
+        )
+        return await self._delete(doomed, limit)
+
+    async def delete_of_bookings(self, tenant: str, booking_ids: Sequence[str], limit: int) -> int:
+        doomed = select(RoomEvent.id).where(
+            RoomEvent.tenant == tenant, RoomEvent.booking_id.in_(booking_ids)
+        )
+        return await self._delete(doomed, limit)
+
+    async def _delete(self, doomed: Select[int], limit: int) -> int:
+        ids = list(await self.session.scalars(doomed.order_by(RoomEvent.id).limit(limit)))
+        if not ids:
+            return 0
+        await self.session.execute(
+            delete(RoomEvent)
+            .where(RoomEvent.id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+        return len(ids)
+
+    async def tenants(self) -> Sequence[str]:
+        result = await self.session.scalars(select(RoomEvent.tenant).distinct())
+        return result.all()

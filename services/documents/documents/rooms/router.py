@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from documents.components import ComponentsDep, ring_after_commit
+from documents.db import SessionDep
+from documents.rooms.repository import RoomRepository
+from documents.rooms.schemas import MessageIn, RoomEventOut, RoomEventsOut
+from documents.rooms.service import PAGE, RoomService, StreamSettings, event_out, follow
+from documents.uploads.errors import BookingClosed, BookingNotFound
+from documents.uploads.router import ACCESS_PROBLEMS, BookingId, CallerDep
+from servicekit.problems import ValidationFailed, problem_responses
+
+router = APIRouter(prefix="/documents/v1", tags=["consultation rooms"])
+
+
+async def _rooms(session: SessionDep, components: ComponentsDep) -> RoomService:
+    return RoomService(RoomRepository(session), components.booking)
+
+
+RoomServiceDep = Annotated[RoomService, Depends(_rooms)]
+After = Annotated[
+    int,
+    Query(ge=0, description="Only events with a higher id (the last id the client has seen)"),
+]
+
+
+@router.get(
+    "/bookings/{booking_id}/room/events",
+    response_model=RoomEventsOut,
+    responses=problem_responses(*ACCESS_PROBLEMS, BookingNotFound, ValidationFailed),
+)
+async def room_events(
+    booking_id: BookingId,
+    caller: CallerDep,
+    rooms: RoomServiceDep,
+    after: After = 0,
+    limit: Annotated[int, Query(ge=1, le=PAGE)] = 50,
+) -> RoomEventsOut:
+    """The consultation room's events after ``after``, oldest first."""
+    access, events = await rooms.events(booking_id, caller, after, limit)
+    return RoomEventsOut(
+        booking_id=access.booking.booking_id,
+        items=[event_out(event, caller) for event in events],
+        next_after=events[-1].id if events else after,
+    )
+
+
+@router.post(
+    "/bookings/{booking_id}/room/messages",
+    status_code=201,
+    response_model=RoomEventOut,
+    responses=problem_responses(*ACCESS_PROBLEMS, BookingNotFound, BookingClosed, ValidationFailed),
+)
+async def post_message(
+    booking_id: BookingId,
+    message: MessageIn,
+    caller: CallerDep,
+    rooms: RoomServiceDep,
+    components: ComponentsDep,
+    background: BackgroundTasks,
+) -> RoomEventOut:
+    """Write into the consultation room (the citizen, or a clerk of the booking's office)."""
+    event = await rooms.post_message(booking_id, caller, message.text)
+    ring_after_commit(background, components, event.booking_id)
+    return event_out(event, caller)
+
+
+@router.get(
+    "/bookings/{booking_id}/room/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": (
+                "Server-Sent Events: one `event:` per room event (its kind), `id:` its id, "
+                "`data:` a RoomEventOut as JSON; comments keep the connection alive. The "
+                "stream ends when the access token expires, after at most "
+                "DOCUMENTS_ROOM_STREAM_MAX_S (15 minutes by default), or when the caller may "
+                "no longer see the booking; reconnect with Last-Event-ID."
+            ),
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(*ACCESS_PROBLEMS, BookingNotFound, ValidationFailed),
+    },
+)
+async def room_stream(
+    request: Request,
+    booking_id: BookingId,
+    caller: CallerDep,
+    rooms: RoomServiceDep,
+    components: ComponentsDep,
+    after: After = 0,
+    last_event_id: Annotated[
+        int | None,
+        Header(ge=0, description="The id of the last event received (set by EventSource)"),
+    ] = None,
+) -> StreamingResponse:
+    """Follow the consultation room live: its events after ``after`` (or Last-Event-ID)."""
+    access, _ = await rooms.events(booking_id, caller, 0, 1)
+    settings = components.settings
+    stream = follow(
+        request.app.state.database.sessionmaker,
+        components.booking,
+        components.bell,
+        access,
+        last_event_id if last_event_id is not None else after,
+        StreamSettings(
+            poll_s=settings.room_poll_s,
+            keep_alive_s=settings.room_keep_alive_s,
+            recheck_s=settings.room_recheck_s,
+            max_s=settings.room_stream_max_s,
+        ),
+    )
+    return StreamingResponse(
+        stream,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

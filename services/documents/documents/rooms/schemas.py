@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+MESSAGE_MAX_CHARS = 2000
+
+EventKind = Literal[
+    "message",
+    "document_uploaded",
+    "document_accepted",
+    "document_needs_replacement",
+    "document_withdrawn",
+]
+
+
+class RoomEventOut(BaseModel):
+    """One event of a consultation room: a message, or what happened to a document."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int = Field(description="Orders the room's events; resume after it with ?after=")
+    at: AwareDatetime
+    kind: EventKind
+    actor_role: Literal["citizen", "clerk"]
+    by_me: bool = Field(description="The caller caused this event")
+    document_id: str | None = Field(default=None, description="The document it is about")
+    text: str | None = Field(
+        default=None, description="The message, or why a document needs replacement"
+    )
+
+
+class RoomEventsOut(BaseModel):
+    booking_id: str
+    items: list[RoomEventOut]
+    next_after: int = Field(description="Pass as ?after= (or Last-Event-ID) to get newer events")
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MESSAGE_MAX_CHARS)
+    ]

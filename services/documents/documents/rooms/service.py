@@ -1,0 +1,143 @@
+"""The consultation room of a booking: where its citizen and the office's clerks meet.
+
+A room is the booking's timeline: messages, and every upload, review and withdrawal of the
+booking's documents, written in the same transaction as the change itself. Who may enter is
+who may see the booking's documents (booking decides, see :mod:`documents.uploads.access`).
+Clients read it page by page (``after``) or follow it live as a Server-Sent Events stream.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from documents.clients.booking import BookingClient
+from documents.rooms.bell import RoomBell
+from documents.rooms.models import RoomEvent, RoomEventKind
+from documents.rooms.repository import RoomRepository
+from documents.rooms.schemas import RoomEventOut
+from documents.uploads.access import Access, Caller, resolve_access
+from documents.uploads.errors import BookingClosed, BookingNotFound, BookingUnavailableProblem
+from documents.uploads.models import Document
+
+PAGE = 200
+
+
+def new_event(
+    access: Access,
+    kind: RoomEventKind,
+    *,
+    document: Document | None = None,
+    text: str | None = None,
+) -> RoomEvent:
+    return RoomEvent(
+        tenant=access.booking.tenant,
+        booking_id=access.booking.booking_id,
+        appointment_at=access.booking.appointment_at,
+        kind=kind,
+        actor=access.caller.actor,
+        actor_role=access.role.value,
+        document_id=document.id if document else None,
+        text=text,
+    )
+
+
+def event_out(event: RoomEvent, caller: Caller) -> RoomEventOut:
+    return RoomEventOut.model_validate(
+        {
+            "id": event.id,
+            "at": event.at,
+            "kind": event.kind,
+            "actor_role": event.actor_role,
+            "by_me": event.actor == caller.actor,
+            "document_id": event.document_id,
+            "text": event.text,
+        }
+    )
+
+
+class RoomService:
+    def __init__(self, rooms: RoomRepository, booking: BookingClient) -> None:
+        self.rooms = rooms
+        self.booking = booking
+
+    async def events(
+        self, booking_id: str, caller: Caller, after: int, limit: int
+    ) -> tuple[Access, Sequence[RoomEvent]]:
+        access = await resolve_access(self.booking, booking_id, caller, reuse=True)
+        events = await self.rooms.after(
+            access.booking.tenant, access.booking.booking_id, after, limit
+        )
+        return access, events
+
+    async def post_message(self, booking_id: str, caller: Caller, text: str) -> RoomEvent:
+        access = await resolve_access(self.booking, booking_id, caller)
+        if not access.booking.open_for_uploads:
+            raise BookingClosed(f"The booking is {access.booking.status}.")
+        return await self.rooms.append(new_event(access, RoomEventKind.MESSAGE, text=text))
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    poll_s: float
+    keep_alive_s: float
+    recheck_s: float
+    max_s: float
+
+
+async def follow(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    booking: BookingClient,
+    bell: RoomBell,
+    access: Access,
+    after: int,
+    settings: StreamSettings,
+) -> AsyncIterator[bytes]:
+    """The room's events after ``after`` as Server-Sent Events, as they happen.
+
+    Each poll reads in a short session of its own (none is held while waiting). The stream
+    ends when the caller's access token expires, after ``max_s``, or when booking no longer
+    lets the caller in (asked again every ``recheck_s``); the client reconnects with
+    ``Last-Event-ID`` and loses nothing.
+    """
+    caller = access.caller
+    booking_id = access.booking.booking_id
+    ends = time.time() + settings.max_s
+    if caller.principal is not None:
+        ends = min(ends, caller.principal.expires_at.timestamp())
+    checked = time.monotonic()
+    quiet_since = time.monotonic()
+    yield b"retry: 2000\n\n"
+    while time.time() < ends:
+        async with sessionmaker() as session:
+            events = await RoomRepository(session).after(
+                access.booking.tenant, booking_id, after, PAGE
+            )
+        for event in events:
+            after = event.id
+            yield _sse(event, caller)
+        if events:
+            quiet_since = time.monotonic()
+            if len(events) == PAGE:
+                continue
+        if time.monotonic() - checked >= settings.recheck_s:
+            checked = time.monotonic()
+            try:
+                await resolve_access(booking, booking_id, caller)
+            except (BookingNotFound, BookingUnavailableProblem):
+                return
+        await bell.wait(
+            booking_id,
+            settings.poll_s if ends is None else min(settings.poll_s, ends - time.time()),
+        )
+        if time.monotonic() - quiet_since >= settings.keep_alive_s:
+            quiet_since = time.monotonic()
+            yield b": keep-alive\n\n"
+
+
+def _sse(event: RoomEvent, caller: Caller) -> bytes:
+    data = event_out(event, caller).model_dump_json()
+    return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n".encode()
