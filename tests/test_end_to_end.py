@@ -11,10 +11,11 @@ import base64
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -278,3 +279,63 @@ def test_a_forged_token_is_refused_at_every_service_behind_the_gateway(system: S
             response = gateway.get(path, headers={"Authorization": f"Bearer {forged}"})
             assert response.status_code == 401, (path, response.text)
             assert response.headers["content-type"] == "application/problem+json"
+
+
+def _next_room_event(lines: Iterator[str]) -> dict[str, Any]:
+    """The next event of a room's Server-Sent Events stream (comments skipped)."""
+    data = None
+    for line in lines:
+        if line.startswith("data:"):
+            data = line.removeprefix("data:").strip()
+        elif not line and data is not None:
+            event: dict[str, Any] = json.loads(data)
+            return event
+    raise AssertionError("the stream ended")
+
+
+def test_citizen_and_clerk_meet_in_the_consultation_room(system: System) -> None:
+    with (
+        httpx.Client(base_url=system.gateway, timeout=20) as gateway,
+        httpx.Client(base_url=system.gateway, timeout=20) as follower,
+    ):
+        citizen = _login(gateway, CITIZEN)
+        admin = _login(gateway, ADMIN)
+        clerk = _login(gateway, CLERK)
+        booking_id, office_id = _book(gateway, citizen)
+        office = f"/booking/v1/tenants/{TENANT}/offices/{office_id}"
+        staffed = gateway.put(f"{office}/staff/{_subject(clerk)}", headers=admin)
+        assert staffed.status_code in {200, 201, 204}, staffed.text
+        room = f"/documents/v1/bookings/{booking_id}/room"
+
+        with follower.stream("GET", f"{room}/stream", headers=clerk) as stream:
+            assert stream.status_code == 200, stream.read()
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.iter_lines()
+            item = gateway.get(
+                f"/booking/v1/bookings/{booking_id}/checklist", headers=citizen
+            ).json()["items"][0]["id"]
+            upload = gateway.post(
+                f"/documents/v1/bookings/{booking_id}/items/{item}/documents",
+                content=PDF,
+                headers=citizen,
+            )
+            asked = gateway.post(
+                f"{room}/messages", json={"text": "Reicht ein Scan?"}, headers=citizen
+            )
+            uploaded, message = _next_room_event(lines), _next_room_event(lines)
+
+        answer = gateway.post(f"{room}/messages", json={"text": "Ja."}, headers=clerk)
+        seen_by_citizen = gateway.get(f"{room}/events", headers=citizen).json()["items"]
+
+    assert upload.status_code == asked.status_code == answer.status_code == 201
+    assert (uploaded["kind"], uploaded["document_id"]) == ("document_uploaded", upload.json()["id"])
+    assert (message["kind"], message["text"], message["by_me"]) == (
+        "message",
+        "Reicht ein Scan?",
+        False,
+    )
+    assert [(e["kind"], e["actor_role"], e["by_me"]) for e in seen_by_citizen] == [
+        ("document_uploaded", "citizen", True),
+        ("message", "citizen", True),
+        ("message", "clerk", False),
+    ]
