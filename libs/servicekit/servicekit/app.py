@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -9,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from servicekit.auth.verifier import TokenVerifier
 from servicekit.db import Database
+from servicekit.events import Dispatcher, Outbox
 from servicekit.health import ReadinessCheck
 from servicekit.health import router as health_router
 from servicekit.metrics import install_metrics
@@ -32,6 +35,7 @@ def create_service_app(
     on_startup: Sequence[LifecycleHook] = (),
     on_shutdown: Sequence[LifecycleHook] = (),
     token_verifier: TokenVerifier | None = None,
+    outbox: Outbox | None = None,
 ) -> FastAPI:
     database = (
         Database(
@@ -47,9 +51,12 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for hook in on_startup:
             await hook(app)
+        dispatching = _start_dispatching(app, settings)
         try:
             yield
         finally:
+            if dispatching is not None:
+                await dispatching.stop()
             for hook in on_shutdown:
                 await hook(app)
             await app.state.token_verifier.aclose()
@@ -68,6 +75,7 @@ def create_service_app(
     # Read per request, so tests may swap it (servicekit.testing.tokens does).
     app.state.token_verifier = token_verifier or TokenVerifier.from_settings(settings)
     app.state.database = database
+    app.state.outbox = outbox
     app.state.readiness_timeout_s = settings.readiness_timeout_s
     checks: dict[str, ReadinessCheck] = {}
     if database is not None:
@@ -87,3 +95,25 @@ def create_service_app(
     install_openapi(app)
     app.add_middleware(RequestIdMiddleware, metrics=metrics)
     return app
+
+
+class _Dispatching:
+    def __init__(self, dispatcher: Dispatcher, interval_s: float) -> None:
+        self.dispatcher = dispatcher
+        self.task = asyncio.create_task(dispatcher.run(interval_s))
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        await self.dispatcher.aclose()
+
+
+def _start_dispatching(app: FastAPI, settings: ServiceSettings) -> _Dispatching | None:
+    """Deliver the outbox's events in the background while the app runs (when anyone
+    subscribes)."""
+    outbox: Outbox | None = app.state.outbox
+    if outbox is None or not outbox.subscribers or app.state.database is None:
+        return None
+    dispatcher = Dispatcher(outbox, app.state.database.sessionmaker)
+    return _Dispatching(dispatcher, settings.events_dispatch_interval_s)

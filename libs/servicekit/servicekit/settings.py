@@ -5,8 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servicekit.events import Subscriber
 
 
 class Environment(StrEnum):
@@ -44,6 +46,27 @@ class ServiceSettings(BaseSettings):
     auth_jwks_min_refetch_s: float = Field(default=30.0, ge=0)
     # How many verified tokens are remembered (by their hash) until they expire; 0: none.
     auth_verified_tokens: int = Field(default=10_000, ge=0)
+    # Events (servicekit.events): the webhooks this service's events go to, as JSON
+    # [{"name", "url", "secret", "types": [...]}], and the secrets of the services whose events
+    # it receives, by their source: {"booking": "..."}.
+    events_subscribers: list[Subscriber] = Field(default_factory=list)
+    events_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    events_dispatch_interval_s: float = Field(default=1.0, gt=0)
+
+    @field_validator("events_subscribers")
+    @classmethod
+    def _subscriber_names_are_unique(cls, value: list[Subscriber]) -> list[Subscriber]:
+        names = [subscriber.name for subscriber in value]
+        if len(names) != len(set(names)):
+            raise ValueError("subscriber names must be unique")
+        return value
+
+    @field_validator("events_secrets")
+    @classmethod
+    def _event_secrets_are_long(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        if any(len(secret.get_secret_value()) < 32 for secret in value.values()):
+            raise ValueError("an event secret needs at least 32 characters")
+        return value
 
     def insecure_settings(self) -> list[str]:
         """Names the settings that are acceptable only in development; subclasses extend."""

@@ -1,0 +1,447 @@
+"""Events between services and to partner systems (DESIGN.md, "Events").
+
+A service that publishes keeps a transactional outbox: :meth:`Outbox.emit` writes a
+CloudEvents 1.0 event, and one delivery per interested subscriber, in the very transaction of
+the change it reports, so an event goes out if and only if the change committed. A
+:class:`Dispatcher` in the background sends due deliveries as structured CloudEvents
+(``application/cloudevents+json``) to each subscriber's webhook, signed like FIT-Connect
+callbacks: ``callback-timestamp`` (Unix seconds) and ``callback-authentication``, the hex
+HMAC-SHA512 of ``<timestamp>.<body>`` under the secret the two sides share. A 2xx answer
+delivers; anything else (or no answer) is tried again with growing pauses, for as long as it
+takes: at least once. Replicas share the work by claiming deliveries for a while, so each
+attempt is made by one of them.
+
+A service that consumes uses :class:`EventReceiver` on its webhook route: the signature is
+checked with the publisher's secret (picked by the event's ``source``), the timestamp must be
+recent, and :func:`first_delivery` records the event's id in the consumer's inbox in the
+consumer's transaction, so a repeated delivery is acknowledged without acting twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from cloudevents.core.bindings.http import HTTPMessage, from_structured_event, to_structured_event
+from cloudevents.core.exceptions import BaseCloudEventException
+from cloudevents.core.v1.event import CloudEvent
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from sqlalchemy import BigInteger, Index, Integer, String, Text, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from servicekit.db import UTCDateTime, utcnow
+from servicekit.problems import BadRequest, PayloadTooLarge, Unauthorized
+
+logger = logging.getLogger("servicekit.events")
+
+EVENT_MEDIA_TYPE = "application/cloudevents+json"
+TIMESTAMP_HEADER = "callback-timestamp"
+SIGNATURE_HEADER = "callback-authentication"
+SIGNATURE_TOLERANCE_S = 300
+"""How far a signed timestamp may lie from the receiver's clock (either way)."""
+MAX_EVENT_BYTES = 64 * 1024
+RETRY_PAUSES_S: tuple[float, ...] = (1, 5, 30, 120, 600, 1800, 3600)
+"""The pause after the first, second, ... failed attempt; the last one repeats."""
+
+
+class Subscriber(BaseModel):
+    """A webhook that receives some of a service's events (configured per service)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+    secret: SecretStr = Field(min_length=32, description="Shared with the receiver; HMAC key")
+    types: frozenset[str] = Field(
+        default=frozenset(), description="The event types it wants; empty: every type"
+    )
+
+    def wants(self, event_type: str) -> bool:
+        return not self.types or event_type in self.types
+
+
+class InvalidEventSignature(Unauthorized):
+    type_slug = "invalid-event-signature"
+    title = "The event's signature or timestamp is not valid"
+
+
+class MalformedEvent(BadRequest):
+    type_slug = "malformed-event"
+    title = "The body is not a structured CloudEvents 1.0 event with a JSON object as data"
+
+
+class EventTooLarge(PayloadTooLarge):
+    type_slug = "event-too-large"
+    title = "The event is larger than accepted"
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """The ``callback-authentication`` of ``body`` sent at ``timestamp``."""
+    message = timestamp.encode() + b"." + body
+    return hmac.new(secret.encode(), message, hashlib.sha512).hexdigest()
+
+
+# -- the tables: each service maps them on its own Base ------------------------------------
+
+
+class OutboxEventColumns:
+    """``class OutboxEvent(OutboxEventColumns, Base): pass`` in a publishing service."""
+
+    __tablename__ = "outbox_events"
+
+    if TYPE_CHECKING:  # the declarative Base of the mapping class provides it
+
+        def __init__(self, **values: Any) -> None: ...
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(String(200), default=None)
+    tenant: Mapped[str | None] = mapped_column(String(8), default=None)
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    data: Mapped[str] = mapped_column(Text)
+
+
+class OutboxDeliveryColumns:
+    """``class OutboxDelivery(OutboxDeliveryColumns, Base): pass``: one per event and
+    subscriber."""
+
+    __tablename__ = "outbox_deliveries"
+
+    if TYPE_CHECKING:  # the declarative Base of the mapping class provides it
+
+        def __init__(self, **values: Any) -> None: ...
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (Index("ix_outbox_deliveries_due", "delivered_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    # No foreign key: without a relationship the unit of work would not order the inserts.
+    event_id: Mapped[str] = mapped_column(String(36), index=True)
+    subscriber: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claim: Mapped[str | None] = mapped_column(String(32), default=None)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class InboxColumns:
+    """``class InboxEvent(InboxColumns, Base): pass`` in a consuming service: the events it
+    has acted on, by source and id."""
+
+    __tablename__ = "inbox_events"
+
+    if TYPE_CHECKING:  # the declarative Base of the mapping class provides it
+
+        def __init__(self, **values: Any) -> None: ...
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    type: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# -- publishing ------------------------------------------------------------------------------
+
+
+class Outbox:
+    """Where a service's events are written, and who receives which."""
+
+    def __init__(
+        self,
+        event_model: type[OutboxEventColumns],
+        delivery_model: type[OutboxDeliveryColumns],
+        *,
+        source: str,
+        subscribers: Sequence[Subscriber],
+    ) -> None:
+        self.event_model = event_model
+        self.delivery_model = delivery_model
+        self.source = source
+        self.subscribers = {subscriber.name: subscriber for subscriber in subscribers}
+
+    def emit(
+        self,
+        session: AsyncSession,
+        event_type: str,
+        data: Mapping[str, Any],
+        *,
+        subject: str | None = None,
+        tenant: str | None = None,
+    ) -> str:
+        """Add the event (and its deliveries) to ``session``'s transaction; its id."""
+        event_id = str(uuid.uuid4())
+        now = utcnow()
+        session.add(
+            self.event_model(
+                id=event_id,
+                type=event_type,
+                subject=subject,
+                tenant=tenant,
+                time=now,
+                data=json.dumps(data, separators=(",", ":"), sort_keys=True),
+            )
+        )
+        for subscriber in self.subscribers.values():
+            if subscriber.wants(event_type):
+                session.add(
+                    self.delivery_model(
+                        event_id=event_id,
+                        subscriber=subscriber.name,
+                        attempts=0,
+                        next_attempt_at=now,
+                    )
+                )
+        return event_id
+
+    def cloud_event(self, row: OutboxEventColumns) -> CloudEvent:
+        attributes: dict[str, Any] = {
+            "id": row.id,
+            "source": self.source,
+            "type": row.type,
+            "time": row.time,
+            "datacontenttype": "application/json",
+        }
+        if row.subject is not None:
+            attributes["subject"] = row.subject
+        if row.tenant is not None:
+            attributes["tenant"] = row.tenant
+        return CloudEvent(attributes, json.loads(row.data))
+
+
+class Dispatcher:
+    """Sends due deliveries of an outbox; run :meth:`run` as a background task."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        client: httpx.AsyncClient | None = None,
+        batch: int = 50,
+        claim_s: float = 60.0,
+        timeout_s: float = 5.0,
+        pauses_s: Sequence[float] = RETRY_PAUSES_S,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.outbox = outbox
+        self.sessionmaker = sessionmaker
+        self._client = client or httpx.AsyncClient(timeout=timeout_s)
+        self._owns_client = client is None
+        self.batch = batch
+        self.claim_s = claim_s
+        self.pauses_s = tuple(pauses_s)
+        self.clock = clock
+
+    async def deliver_due(self) -> int:
+        """Send every delivery that is due now (batch by batch); how many were delivered."""
+        delivered = 0
+        while True:
+            claimed = await self._claim()
+            if not claimed:
+                return delivered
+            results = await asyncio.gather(*(self._send(d, e) for d, e in claimed))
+            await self._record(claimed, results)
+            delivered += sum(1 for error in results if error is None)
+            if len(claimed) < self.batch:
+                return delivered
+
+    async def run(self, interval_s: float) -> None:
+        """Deliver what is due every ``interval_s`` until cancelled."""
+        while True:
+            try:
+                await self.deliver_due()
+            except Exception:  # the next round tries again; the loop must not die
+                logger.exception("delivering events failed")
+            await asyncio.sleep(interval_s)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def _claim(self) -> list[tuple[OutboxDeliveryColumns, OutboxEventColumns]]:
+        """Due deliveries, claimed for ``claim_s`` by this dispatcher alone (another replica's
+        UPDATE finds them claimed and skips them), with their events."""
+        delivery, event = self.outbox.delivery_model, self.outbox.event_model
+        now = self.clock()
+        free = or_(delivery.claimed_until.is_(None), delivery.claimed_until < now)
+        claim = uuid.uuid4().hex
+        due = (
+            select(delivery.id)
+            .where(delivery.delivered_at.is_(None), delivery.next_attempt_at <= now, free)
+            .order_by(delivery.id)
+            .limit(self.batch)
+        )
+        async with self.sessionmaker() as session:
+            await session.execute(
+                update(delivery)
+                .where(delivery.id.in_(due.scalar_subquery()), free)
+                .values(claim=claim, claimed_until=now + timedelta(seconds=self.claim_s))
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+            rows = await session.execute(
+                select(delivery, event)
+                .join(event, event.id == delivery.event_id)
+                .where(delivery.claim == claim)
+                .order_by(delivery.id)
+            )
+            claimed = [(row[0], row[1]) for row in rows.all()]
+            await session.commit()
+        return claimed
+
+    async def _send(self, delivery: OutboxDeliveryColumns, row: OutboxEventColumns) -> str | None:
+        """None when delivered, else why not."""
+        subscriber = self.outbox.subscribers.get(delivery.subscriber)
+        if subscriber is None:
+            return "no such subscriber configured"
+        message = to_structured_event(self.outbox.cloud_event(row))
+        timestamp = str(int(time.time()))
+        headers = {
+            "content-type": EVENT_MEDIA_TYPE,
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature(
+                subscriber.secret.get_secret_value(), timestamp, message.body
+            ),
+        }
+        try:
+            response = await self._client.post(
+                subscriber.url, content=message.body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            return f"not reached: {exc.__class__.__name__}"
+        if 200 <= response.status_code < 300:
+            return None
+        return f"answered {response.status_code}"
+
+    async def _record(
+        self,
+        claimed: Sequence[tuple[OutboxDeliveryColumns, OutboxEventColumns]],
+        results: Sequence[str | None],
+    ) -> None:
+        model = self.outbox.delivery_model
+        now = self.clock()
+        async with self.sessionmaker() as session:
+            for (delivery, row), error in zip(claimed, results, strict=True):
+                values: dict[str, Any] = {"claim": None, "claimed_until": None}
+                if error is None:
+                    values |= {"delivered_at": now, "attempts": delivery.attempts + 1}
+                else:
+                    attempts = delivery.attempts + 1
+                    pause = self.pauses_s[min(attempts, len(self.pauses_s)) - 1]
+                    values |= {
+                        "attempts": attempts,
+                        "next_attempt_at": now + timedelta(seconds=pause),
+                        "last_error": error[:200],
+                    }
+                    logger.warning(
+                        "event not delivered",
+                        extra={
+                            "event_type": row.type,
+                            "subscriber": delivery.subscriber,
+                            "attempts": attempts,
+                            "reason": error,
+                        },
+                    )
+                await session.execute(
+                    update(model)
+                    .where(model.id == delivery.id, model.claim == delivery.claim)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+            await session.commit()
+
+
+# -- receiving -------------------------------------------------------------------------------
+
+
+class EventReceiver:
+    """Checks and parses events delivered to a webhook route of this service."""
+
+    def __init__(
+        self,
+        secrets: Mapping[str, SecretStr],
+        *,
+        tolerance_s: float = SIGNATURE_TOLERANCE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.secrets = dict(secrets)
+        self.tolerance_s = tolerance_s
+        self.clock = clock
+
+    async def receive(self, request: Request) -> CloudEvent:
+        """The event of ``request``, or InvalidEventSignature (401), MalformedEvent (400),
+        EventTooLarge (413)."""
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_EVENT_BYTES:
+                raise EventTooLarge(f"At most {MAX_EVENT_BYTES} bytes.")
+        return self.check(request.headers, bytes(body))
+
+    def check(self, headers: Mapping[str, str], body: bytes) -> CloudEvent:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            raise MalformedEvent("The body is not JSON.") from None
+        if not isinstance(document, dict):
+            raise MalformedEvent("The body is not a JSON object.")
+        # The claimed source only picks the secret to check the signature with.
+        secret = self.secrets.get(str(document.get("source")))
+        timestamp = headers.get(TIMESTAMP_HEADER, "")
+        given = headers.get(SIGNATURE_HEADER, "")
+        if secret is None or not timestamp.isdigit() or not given:
+            raise InvalidEventSignature()
+        if abs(self.clock() - int(timestamp)) > self.tolerance_s:
+            raise InvalidEventSignature("The timestamp is too far from now.")
+        expected = signature(secret.get_secret_value(), timestamp, body)
+        if not hmac.compare_digest(expected, given.lower()):
+            raise InvalidEventSignature()
+        missing = [
+            name
+            for name in ("specversion", "id", "source", "type")
+            if not isinstance(document.get(name), str) or not document[name]
+        ]
+        if missing:
+            raise MalformedEvent("Missing: " + ", ".join(missing))
+        try:
+            event = from_structured_event(
+                HTTPMessage(headers={"content-type": EVENT_MEDIA_TYPE}, body=body)
+            )
+        except (BaseCloudEventException, ValueError, TypeError, AttributeError) as exc:
+            raise MalformedEvent(str(exc)[:200]) from None
+        if not isinstance(event, CloudEvent) or not isinstance(event.get_data(), dict):
+            raise MalformedEvent()
+        return event
+
+
+async def first_delivery(
+    session: AsyncSession, inbox_model: type[InboxColumns], event: CloudEvent
+) -> bool:
+    """Record ``event`` in the consumer's inbox (in ``session``'s transaction): False when it
+    was recorded before, i.e. this is a repeated delivery to acknowledge without acting."""
+    try:
+        async with session.begin_nested():
+            session.add(
+                inbox_model(source=event.get_source(), id=event.get_id(), type=event.get_type())
+            )
+    except IntegrityError:
+        return False
+    return True
