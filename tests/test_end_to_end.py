@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from identity.seed import seed_demo as seed_identity
 from identity.settings import IdentitySettings
 from servicekit.db import create_engine
 from servicekit.settings import Environment
-from servicekit.testing.live import LiveServer, run_live_server
+from servicekit.testing.live import LiveServer, free_port, run_live_server
 from servicekit.testing.plugin import DatabaseRegistry
 from tests.documents_booking.live_booking import fresh_database
 
@@ -78,6 +79,10 @@ async def system(
     capsys: pytest.CaptureFixture[str],
 ) -> AsyncIterator[System]:
     auth = {"environment": Environment.TEST, "auth_issuer": ISSUER}
+    ports = {name: free_port() for name in ("identity", "booking", "documents")}
+    # Events between the services as in production: identity -> booking -> documents.
+    to_booking, to_documents = "i" * 32 + os.urandom(8).hex(), "b" * 32 + os.urandom(8).hex()
+    events = {"events_dispatch_interval_s": 0.1}
     servers: list[LiveServer] = []
     try:
         identity = await _seeded(
@@ -87,23 +92,44 @@ async def system(
                         **auth,
                         "database_url": fresh_database(database_registry, db_backend, "identity"),
                         "rsa_key_bits": 3072,
+                        **events,
+                        "events_subscribers": [
+                            {
+                                "name": "booking",
+                                "url": f"http://127.0.0.1:{ports['booking']}/booking/v1/events",
+                                "secret": to_booking,
+                            }
+                        ],
                     }
                 )
             ),
             seed_identity,
         )
-        servers.append(run_live_server(identity))
+        servers.append(run_live_server(identity, port=ports["identity"]))
         jwks = f"{servers[0].url}/identity/v1/jwks"
         booking_database_url = fresh_database(database_registry, db_backend, "booking")
         booking = await _seeded(
             create_booking(
                 BookingSettings.model_validate(
-                    {**auth, "auth_jwks_url": jwks, "database_url": booking_database_url}
+                    {
+                        **auth,
+                        "auth_jwks_url": jwks,
+                        "database_url": booking_database_url,
+                        **events,
+                        "events_secrets": {"identity": to_booking},
+                        "events_subscribers": [
+                            {
+                                "name": "documents",
+                                "url": f"http://127.0.0.1:{ports['documents']}/documents/v1/events",
+                                "secret": to_documents,
+                            }
+                        ],
+                    }
                 )
             ),
             seed_booking,
         )
-        servers.append(run_live_server(booking))
+        servers.append(run_live_server(booking, port=ports["booking"]))
         documents = create_documents(
             DocumentsSettings.model_validate(
                 {
@@ -114,10 +140,11 @@ async def system(
                     "keks": {"k1": base64.b64encode(os.urandom(32)).decode()},
                     "active_kek_id": "k1",
                     "booking_url": servers[1].url,
+                    "events_secrets": {"booking": to_documents},
                 }
             )
         )
-        servers.append(run_live_server(documents))
+        servers.append(run_live_server(documents, port=ports["documents"]))
         gateway = create_gateway(
             GatewaySettings.model_validate(
                 {
@@ -339,3 +366,48 @@ def test_citizen_and_clerk_meet_in_the_consultation_room(system: System) -> None
         ("message", "citizen", True),
         ("message", "clerk", False),
     ]
+
+
+def test_an_erased_account_is_erased_in_every_service(system: System) -> None:
+    """One erasure at identity: booking and documents follow by events, nobody calls them."""
+    with httpx.Client(base_url=system.gateway, timeout=20) as gateway:
+        citizen = _login(gateway, CITIZEN)
+        admin = _login(gateway, ADMIN)
+        booking_id, _ = _book(gateway, citizen)
+        item = gateway.get(f"/booking/v1/bookings/{booking_id}/checklist", headers=citizen).json()[
+            "items"
+        ][0]["id"]
+        upload = gateway.post(
+            f"/documents/v1/bookings/{booking_id}/items/{item}/documents",
+            content=PDF,
+            headers=citizen,
+        )
+        assert upload.status_code == 201, upload.text
+        said = gateway.post(
+            f"/documents/v1/bookings/{booking_id}/room/messages",
+            json={"text": "Bis Dienstag"},
+            headers=citizen,
+        )
+        assert said.status_code == 201, said.text
+        account = _subject(citizen)
+
+        erased = gateway.post(
+            f"/identity/v1/tenants/{TENANT}/accounts/{account}/erasure", headers=admin
+        )
+        assert erased.status_code == 200, erased.text
+
+        # The booking is cancelled and anonymous, its documents and room gone, within moments.
+        deadline = time.monotonic() + 20
+        while True:
+            booking = gateway.get(f"/booking/v1/bookings/{booking_id}", headers=admin)
+            documents = gateway.get(
+                f"/documents/v1/bookings/{booking_id}/room/events", headers=admin
+            )
+            gone = booking.json().get("status") == "cancelled" and documents.status_code == 200
+            if (gone and documents.json()["items"] == []) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+
+    assert booking.json()["status"] == "cancelled", booking.text
+    assert booking.json().get("name") is None
+    assert documents.json()["items"] == [], documents.text

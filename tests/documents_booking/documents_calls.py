@@ -13,6 +13,8 @@ from servicekit.testing.tokens import TokenFactory
 from tests.documents_booking.live_booking import TENANT, Appointment
 
 PASSPORT, PHOTO = 0, 1  # the appointment's checklist: passport, photo, then an optional item
+BOOKING_EVENT_SECRET = "booking-events-secret-for-documents-tests"
+"""What booking signs the events it sends documents with (in these tests)."""
 
 
 def pdf(marker: bytes = b"") -> bytes:

@@ -55,6 +55,19 @@ MAX_EVENT_BYTES = 64 * 1024
 RETRY_PAUSES_S: tuple[float, ...] = (1, 5, 30, 120, 600, 1800, 3600)
 """The pause after the first, second, ... failed attempt; the last one repeats."""
 
+EVENT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "A CloudEvents 1.0 event in structured mode, signed: `callback-timestamp` (Unix "
+            "seconds) and `callback-authentication` (hex HMAC-SHA512 of `<timestamp>.<body>` "
+            "under the secret shared with its source)."
+        ),
+        "content": {"application/cloudevents+json": {"schema": {"type": "object"}}},
+    }
+}
+"""``openapi_extra`` of a webhook route: what it takes."""
+
 
 class Subscriber(BaseModel):
     """A webhook that receives some of a service's events (configured per service)."""

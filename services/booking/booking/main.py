@@ -10,6 +10,8 @@ from booking.availability.router import router as availability_router
 from booking.bookings.gate import SeatGate
 from booking.bookings.router import router as bookings_router
 from booking.catalogue.router import router as catalogue_router
+from booking.events.models import outbox_of
+from booking.events.router import router as events_router
 from booking.hours.router import router as hours_router
 from booking.offices.router import router as offices_router
 from booking.races import install_race_handlers
@@ -47,7 +49,9 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             bookings_router,
             visits_router,
             retention_router,
+            events_router,
         ],
+        outbox=outbox_of(settings),
     )
     app.state.availability_cache = AvailabilityCache(
         snapshot_seconds=settings.catalogue_cache_seconds,

@@ -2,6 +2,7 @@
 
 from booking.bookings.models import Booking, BookingItem, SlotClaim
 from booking.catalogue.models import RequiredDocument, Service
+from booking.events.models import InboxEvent, OutboxDelivery, OutboxEvent
 from booking.hours.models import Closure, Holiday, OpeningRule
 from booking.idempotency.models import IdempotencyRecord
 from booking.offices.models import Office, OfficeService, OfficeStaff
@@ -13,10 +14,13 @@ __all__ = [
     "Closure",
     "Holiday",
     "IdempotencyRecord",
+    "InboxEvent",
     "Office",
     "OfficeService",
     "OfficeStaff",
     "OpeningRule",
+    "OutboxDelivery",
+    "OutboxEvent",
     "RequiredDocument",
     "Service",
     "SlotClaim",

@@ -17,6 +17,8 @@ from booking.offices.models import Office, OfficeService, OfficeStaff
 
 TENANT = "06999001"
 OTHER_TENANT = "06999002"
+IDENTITY_EVENT_SECRET = "identity-events-secret-for-booking-tests"
+"""What identity signs the events it sends booking with (in these tests)."""
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
@@ -178,3 +180,25 @@ async def book(
     body: dict[str, Any] = confirmed.json()
     body["manage_token"] = token
     return body
+
+
+async def office_with_service(
+    session: AsyncSession, tenant: str = TENANT
+) -> tuple[Office, Service]:
+    service = await create_service(session, tenant=tenant)
+    office = await create_office(session, service, tenant=tenant, counters=3)
+    await open_every_day(session, office)
+    return office, service
+
+
+async def account_booking(
+    client: httpx.AsyncClient, office: Office, service: Service, headers: dict[str, str]
+) -> str:
+    held = await hold(client, office, service, start=at(local_day(3), 10), headers=headers)
+    assert held.status_code == 201, held.text
+    booking_id: str = held.json()["id"]
+    confirmed = await client.post(
+        f"/booking/v1/bookings/{booking_id}/confirm", json=CONTACT, headers=headers
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    return booking_id

@@ -14,9 +14,19 @@ from servicekit.testing import ServiceUnderTest
 # The tests share plain factory functions (booking_factories.py next to this file).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from booking_factories import IDENTITY_EVENT_SECRET
+
 
 def make_app(database_url: str) -> FastAPI:
-    return create_app(BookingSettings(environment=Environment.TEST, database_url=database_url))
+    return create_app(
+        BookingSettings.model_validate(
+            {
+                "environment": Environment.TEST,
+                "database_url": database_url,
+                "events_secrets": {"identity": IDENTITY_EVENT_SECRET},
+            }
+        )
+    )
 
 
 @pytest.fixture

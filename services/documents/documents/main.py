@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from documents import models  # noqa: F401 - registers every table on Base.metadata
 from documents.clients.booking import BookingClient
 from documents.components import Components
+from documents.events.router import router as events_router
 from documents.retention.router import router as retention_router
 from documents.rooms.bell import RoomBell
 from documents.rooms.router import router as rooms_router
@@ -73,7 +74,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
             "Documents for appointments: checked, encrypted uploads, consultation rooms, "
             "review and retention."
         ),
-        routers=[uploads_router, rooms_router, retention_router],
+        routers=[uploads_router, rooms_router, retention_router, events_router],
         readiness_checks={"blob_store": components.blobs.check},
         on_startup=[start_rescanner],
         on_shutdown=[close_components],

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
+from tests.documents_booking.documents_calls import BOOKING_EVENT_SECRET  # noqa: E402
 from tests.documents_booking.live_booking import (  # noqa: E402
     Appointment,
     LiveBooking,
@@ -51,6 +52,7 @@ def settings_for_tests(database_url: str, **overrides: object) -> DocumentsSetti
         "active_kek_id": "test-1",
         "encryption_chunk_size": 4096,
         "max_upload_bytes": 256 * 1024,
+        "events_secrets": {"booking": BOOKING_EVENT_SECRET},
     }
     values.update(overrides)
     return DocumentsSettings.model_validate(values)

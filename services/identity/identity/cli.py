@@ -67,6 +67,7 @@ async def bootstrap(app: FastAPI, *, ags: str, name: str, email: str, password: 
             AuditLog(AuditRepository(session), app.state.clock),
             app.state.clock,
             app.state.mailer,
+            app.state.outbox,
         )
         account, created = await accounts.ensure_account(
             tenant.ags, email, password, ["platform_admin"]

@@ -11,6 +11,7 @@ from identity.audit.router import router as audit_router
 from identity.clients.router import router as clients_router
 from identity.clock import Clock, SystemClock
 from identity.dependencies import make_key_cipher
+from identity.events.models import outbox_of
 from identity.keys.router import router as keys_router
 from identity.keys.source import DatabaseKeys
 from identity.login.router import router as login_router
@@ -51,6 +52,7 @@ def create_app(
             audit_router,
             discovery_router,
         ],
+        outbox=outbox_of(settings),
     )
     app.state.clock = clock or SystemClock()
     app.state.mailer = mailer or MemoryMailer()

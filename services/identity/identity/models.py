@@ -3,6 +3,7 @@
 from identity.accounts.models import Account
 from identity.audit.models import AuditEvent
 from identity.clients.models import OAuthClient
+from identity.events.models import OutboxDelivery, OutboxEvent
 from identity.keys.models import SigningKey
 from identity.login.models import LoginThrottle
 from identity.tenants.models import Tenant
@@ -13,6 +14,8 @@ __all__ = [
     "AuditEvent",
     "LoginThrottle",
     "OAuthClient",
+    "OutboxDelivery",
+    "OutboxEvent",
     "RefreshToken",
     "SigningKey",
     "Tenant",

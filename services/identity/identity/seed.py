@@ -58,6 +58,7 @@ async def seed_demo(app: FastAPI) -> None:
             audit,
             clock,
             app.state.mailer,
+            app.state.outbox,
         )
         lines.append(f"demo municipality: {tenant.name} (AGS {tenant.ags})")
         for email, password, roles in DEMO_ACCOUNTS:

@@ -82,11 +82,13 @@ async def erase(
     responses=problem_responses(InvalidToken, NotAdministrator, ValidationFailed),
 )
 async def erase_citizen(
-    ags: AgsPath, body: ErasureIn, admin: TenantAdmin, bookings: BookingsDep
+    request: Request, ags: AgsPath, body: ErasureIn, admin: TenantAdmin, bookings: BookingsDep
 ) -> ErasureOut:
     """Erase a citizen on their request (administrators): their bookings still ahead are
     cancelled, and no booking of theirs keeps their name, address, phone, account or manage
-    link. The answer names the bookings, for documents' erasure of their documents.
-    Repeating it finds nothing more."""
-    found = await erase_person(bookings, ags, admin, body.citizen_subject, body.email)
+    link. The answer names the bookings; so does the event ``citizen.erased``, on which
+    documents deletes their documents. Repeating it finds nothing more."""
+    found = await erase_person(
+        bookings, request.app.state.outbox, ags, admin, body.citizen_subject, body.email
+    )
     return ErasureOut(cancelled=found.cancelled, erased=found.erased, booking_ids=found.booking_ids)

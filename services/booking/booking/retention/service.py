@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from booking.bookings.models import BookingStatus
 from booking.bookings.repository import BookingRepository
 from booking.bookings.service import Bookings, Caller
+from booking.events.models import CITIZEN_ERASED
 from booking.settings import BookingSettings
 from servicekit.auth import Principal
 from servicekit.db import utcnow
+from servicekit.events import Outbox
 
 BATCH = 500
 
@@ -57,10 +59,16 @@ class Erasure:
 
 
 async def erase_person(
-    bookings: Bookings, tenant: str, principal: Principal, subject: str | None, email: str | None
+    bookings: Bookings,
+    outbox: Outbox,
+    tenant: str,
+    principal: Principal,
+    subject: str | None,
+    email: str | None,
 ) -> Erasure:
     """On a citizen's request (Art. 17 DSGVO): cancel their bookings still ahead, which frees
-    the seats, and erase what every booking of theirs says about them.
+    the seats, and erase what every booking of theirs says about them; the event
+    ``citizen.erased`` names the bookings, for documents to delete their documents.
 
     The citizen is named by account (``subject``), by e-mail address, or both; a second run
     finds nothing left under either.
@@ -74,4 +82,11 @@ async def erase_person(
             cancelled += 1
     booking_ids = [booking.id for booking in found]
     erased = await bookings.bookings.erase(booking_ids)
+    if booking_ids:
+        outbox.emit(
+            bookings.bookings.session,
+            CITIZEN_ERASED,
+            {"booking_ids": [str(booking_id) for booking_id in booking_ids]},
+            tenant=tenant,
+        )
     return Erasure(cancelled=cancelled, erased=erased, booking_ids=booking_ids)

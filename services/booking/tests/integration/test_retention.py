@@ -13,37 +13,24 @@ from booking_factories import (
     CONTACT,
     OTHER_TENANT,
     TENANT,
+    account_booking,
     add_staff,
     at,
     book,
-    create_office,
-    create_service,
-    hold,
     local_day,
-    open_every_day,
+    office_with_service,
 )
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.bookings.models import Booking, SlotClaim
-from booking.catalogue.models import Service
 from booking.cli import main
 from booking.main import create_app
-from booking.offices.models import Office
 from booking.retention.service import erase_expired
 from booking.settings import BookingSettings
 from servicekit.db import create_engine
 from servicekit.testing.tokens import TokenFactory
-
-
-async def office_with_service(
-    session: AsyncSession, tenant: str = TENANT
-) -> tuple[Office, Service]:
-    service = await create_service(session, tenant=tenant)
-    office = await create_office(session, service, tenant=tenant, counters=3)
-    await open_every_day(session, office)
-    return office, service
 
 
 async def ended_days_ago(session: AsyncSession, booking_id: str, days: int) -> None:
@@ -53,19 +40,6 @@ async def ended_days_ago(session: AsyncSession, booking_id: str, days: int) -> N
         .where(Booking.id == uuid.UUID(booking_id))
         .values(starts_at=ends - timedelta(minutes=20), ends_at=ends)
     )
-
-
-async def account_booking(
-    client: httpx.AsyncClient, office: Office, service: Service, headers: dict[str, str]
-) -> str:
-    held = await hold(client, office, service, start=at(local_day(3), 10), headers=headers)
-    assert held.status_code == 201, held.text
-    booking_id: str = held.json()["id"]
-    confirmed = await client.post(
-        f"/booking/v1/bookings/{booking_id}/confirm", json=CONTACT, headers=headers
-    )
-    assert confirmed.status_code == 200, confirmed.text
-    return booking_id
 
 
 async def test_erasure_removes_the_citizens_data_and_keeps_the_appointment(

@@ -57,6 +57,7 @@ async def _service(
         audit,
         clock,
         mailer,
+        request.app.state.outbox,
     )
 
 

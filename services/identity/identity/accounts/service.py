@@ -20,10 +20,12 @@ from identity.accounts.passwords import Passwords
 from identity.accounts.repository import AccountRepository
 from identity.audit.service import Actor, AuditAction, AuditLog
 from identity.clock import Clock
+from identity.events.models import ACCOUNT_ERASED
 from identity.mail import Mailer, Message
 from identity.tenants.errors import SelfRegistrationClosed, TenantNotFound
 from identity.tenants.service import TenantService
 from servicekit.auth import Principal
+from servicekit.events import Outbox
 
 STAFF_ROLES = frozenset({"clerk", "admin"})
 PLATFORM_GRANTABLE = STAFF_ROLES | {"platform_admin"}
@@ -62,6 +64,7 @@ class AccountService:
         audit: AuditLog,
         clock: Clock,
         mailer: Mailer,
+        outbox: Outbox,
     ) -> None:
         self.accounts = accounts
         self.tenants = tenants
@@ -69,6 +72,7 @@ class AccountService:
         self.audit = audit
         self.clock = clock
         self.mailer = mailer
+        self.outbox = outbox
 
     async def _new_account(
         self, tenant_ags: str, email: str, password: str, roles: Iterable[str]
@@ -206,6 +210,15 @@ class AccountService:
         already issued run out within minutes. Repeating it changes nothing more."""
         now = self.clock.now()
         if account.disabled_at is None or not account.email.endswith(ERASED_EMAIL_DOMAIN):
+            # Every service erases what it keeps about the person: booking by account and
+            # address, and documents those bookings' documents (booking's own event).
+            self.outbox.emit(
+                self.accounts.session,
+                ACCOUNT_ERASED,
+                {"account_id": account.id, "email": account.email},
+                subject=account.id,
+                tenant=account.tenant_ags,
+            )
             account.email = f"{account.id}{ERASED_EMAIL_DOMAIN}"
             account.password_hash = await self.passwords.hash(secrets.token_urlsafe(32))
             account.email_verification_hash = None

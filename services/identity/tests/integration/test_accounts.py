@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from identity.events.models import ACCOUNT_ERASED, OutboxEvent
 from identity.mail import MemoryMailer
 from identity.testing import DEFAULT_PASSWORD, create_account, create_tenant
 from servicekit.testing.tokens import TokenFactory
@@ -329,3 +333,7 @@ async def test_admins_erase_accounts_of_their_municipality_on_request(
     assert first.json()["roles"] == []
     assert again.json() == first.json()
     assert unknown.status_code == 404
+    # Once, for every service to erase what it keeps about the person (booking subscribes).
+    [event] = (await session.scalars(select(OutboxEvent))).all()
+    assert (event.type, event.subject, event.tenant) == (ACCOUNT_ERASED, clerk.id, "06999001")
+    assert json.loads(event.data) == {"account_id": clerk.id, "email": "c@musterstadt.example"}

@@ -1,0 +1,150 @@
+"""Events: identity's account.erased erases the person here, and booking tells documents."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from booking_factories import (
+    IDENTITY_EVENT_SECRET,
+    TENANT,
+    account_booking,
+    at,
+    book,
+    local_day,
+    office_with_service,
+)
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.bookings.models import Booking
+from booking.events.models import ACCOUNT_ERASED, CITIZEN_ERASED, OutboxEvent
+from servicekit.events import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from servicekit.testing.tokens import TokenFactory
+
+URL = "/booking/v1/events"
+
+
+def delivery(
+    data: dict[str, Any],
+    *,
+    event_type: str = ACCOUNT_ERASED,
+    event_id: str | None = None,
+    tenant: str = TENANT,
+    secret: str = IDENTITY_EVENT_SECRET,
+) -> tuple[bytes, dict[str, str]]:
+    """A signed delivery of identity's, as its dispatcher sends it."""
+    body = json.dumps(
+        {
+            "specversion": "1.0",
+            "id": event_id or str(uuid.uuid4()),
+            "source": "identity",
+            "type": event_type,
+            "tenant": tenant,
+            "datacontenttype": "application/json",
+            "data": data,
+        }
+    ).encode()
+    timestamp = str(int(time.time()))
+    return body, {
+        "content-type": "application/cloudevents+json",
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: signature(secret, timestamp, body),
+    }
+
+
+async def published(session: AsyncSession) -> list[OutboxEvent]:
+    return list(
+        await session.scalars(select(OutboxEvent).where(OutboxEvent.type == CITIZEN_ERASED))
+    )
+
+
+async def test_an_erased_account_erases_the_persons_bookings_and_tells_documents(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    office, service = await office_with_service(session)
+    erika = tokens.headers(sub="account-erika", tenant=TENANT, roles=["citizen"])
+    ahead = await account_booking(client, office, service, erika)
+    by_address = await book(
+        client,
+        office,
+        service,
+        start=at(local_day(4), 9),
+        contact={"name": "E", "email": "erika@example.org"},
+    )
+    other = await book(
+        client,
+        office,
+        service,
+        start=at(local_day(4), 10),
+        contact={"name": "Max", "email": "max@example.org"},
+    )
+    body, headers = delivery({"account_id": "account-erika", "email": "erika@example.org"})
+
+    first = await client.post(URL, content=body, headers=headers)
+    repeated = await client.post(URL, content=body, headers=headers)
+
+    assert (first.status_code, repeated.status_code) == (204, 204)
+    rows = {
+        str(b.id): b
+        for b in await session.scalars(select(Booking).execution_options(populate_existing=True))
+    }
+    assert {rows[ahead].status, rows[by_address["id"]].status} == {"cancelled"}
+    assert rows[ahead].citizen_subject is None
+    assert rows[by_address["id"]].email is None
+    assert rows[other["id"]].email is not None
+    [event] = await published(session)  # once, although delivered twice
+    assert event.tenant == TENANT
+    assert sorted(json.loads(event.data)["booking_ids"]) == sorted([ahead, by_address["id"]])
+
+
+@pytest.mark.parametrize("forgery", ["other secret", "no signature", "altered"])
+async def test_a_forged_event_is_401_and_erases_nothing(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory, forgery: str
+) -> None:
+    body, headers = delivery(
+        {"account_id": "account-x", "email": "x@example.org"},
+        secret="not-the-shared-secret-of-identity"
+        if forgery == "other secret"
+        else IDENTITY_EVENT_SECRET,
+    )
+    if forgery == "no signature":
+        del headers[SIGNATURE_HEADER]
+    if forgery == "altered":
+        body = body.replace(b"account-x", b"account-y")
+
+    response = await client.post(URL, content=body, headers=headers)
+
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await published(session) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "tenant"),
+    [({"email": "x@example.org"}, TENANT), ({"account_id": "a"}, "not-an-ags")],
+)
+async def test_an_erasure_event_without_account_or_tenant_is_400(
+    client: httpx.AsyncClient, data: dict[str, Any], tenant: str
+) -> None:
+    body, headers = delivery(data, tenant=tenant)
+
+    response = await client.post(URL, content=body, headers=headers)
+
+    assert response.status_code == 400
+    assert response.json()["type"] == "urn:rathaus:problem:malformed-event"
+
+
+async def test_an_event_booking_does_not_act_on_is_acknowledged(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    body, headers = delivery({"anything": 1}, event_type="de.rathaus.identity.something.else")
+
+    response = await client.post(URL, content=body, headers=headers)
+
+    assert response.status_code == 204
+    assert await published(session) == []
