@@ -6,7 +6,9 @@ service's own settings read from its environment prefix as in production.
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,6 +21,27 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SERVICES = ["identity", "booking", "documents"]  # started in this order, then the gateway
 PORTS = {"gateway": 8000, "identity": 8001, "booking": 8002, "documents": 8003}
+
+
+def _events() -> dict[str, str]:
+    """The events between the services (an erasure at identity reaches booking, then
+    documents), signed with secrets made up for this run unless the environment names them."""
+    to_booking, to_documents = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+
+    def subscriber(name: str, event_type: str, secret: str) -> str:
+        url = f"http://127.0.0.1:{PORTS[name]}/{name}/v1/events"
+        return json.dumps([{"name": name, "url": url, "types": [event_type], "secret": secret}])
+
+    return {
+        "IDENTITY_EVENTS_SUBSCRIBERS": subscriber(
+            "booking", "de.rathaus.identity.account.erased", to_booking
+        ),
+        "BOOKING_EVENTS_SECRETS": json.dumps({"identity": to_booking}),
+        "BOOKING_EVENTS_SUBSCRIBERS": subscriber(
+            "documents", "de.rathaus.booking.citizen.erased", to_documents
+        ),
+        "DOCUMENTS_EVENTS_SECRETS": json.dumps({"booking": to_documents}),
+    }
 
 
 def _command(service: str, *args: str) -> list[str]:
@@ -79,7 +102,7 @@ def main() -> int:
     (ROOT / "var").mkdir(exist_ok=True)
     for service in SERVICES:
         _prepare(service)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**_events(), **os.environ, "PYTHONUNBUFFERED": "1"}
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name in [*SERVICES, "gateway"]:

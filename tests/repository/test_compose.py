@@ -137,6 +137,8 @@ def test_each_service_starts_with_production_settings_from_compose(
         "POSTGRES_PASSWORD": "pw",
         "IDENTITY_KEY_ENCRYPTION_KEY": key,
         "DOCUMENTS_KEK": key,
+        "EVENTS_SECRET_IDENTITY_BOOKING": "i" * 40,
+        "EVENTS_SECRET_BOOKING_DOCUMENTS": "b" * 40,
     }
     environment = compose["services"][container]["environment"]
     for name, value in environment.items():
@@ -146,3 +148,18 @@ def test_each_service_starts_with_production_settings_from_compose(
 
     assert settings.environment is Environment.PRODUCTION
     assert settings.insecure_settings() == []
+    # Each publisher's subscribers hold the very secret their receiver checks with.
+    secrets_of = {s.name: s.secret.get_secret_value() for s in settings.events_subscribers}
+    assert secrets_of == {
+        "identity": {"booking": "i" * 40},
+        "booking": {"documents": "b" * 40},
+        "documents": {},
+        "gateway": {},
+    }[container]
+    trusted = {source: s.get_secret_value() for source, s in settings.events_secrets.items()}
+    assert trusted == {
+        "identity": {},
+        "booking": {"identity": "i" * 40},
+        "documents": {"booking": "b" * 40},
+        "gateway": {},
+    }[container]
