@@ -36,7 +36,7 @@ from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.v1.event import CloudEvent
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from sqlalchemy import BigInteger, Index, Integer, String, Text, or_, select, update
+from sqlalchemy import BigInteger, Index, Integer, String, Text, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -54,6 +54,9 @@ SIGNATURE_TOLERANCE_S = 300
 MAX_EVENT_BYTES = 64 * 1024
 RETRY_PAUSES_S: tuple[float, ...] = (1, 5, 30, 120, 600, 1800, 3600)
 """The pause after the first, second, ... failed attempt; the last one repeats."""
+KEEP_DELIVERED = timedelta(days=7)
+"""How long an event stays in the outbox after every subscriber has received it."""
+PRUNE_EVERY_S = 3600.0
 
 EVENT_BODY: dict[str, Any] = {
     "requestBody": {
@@ -276,14 +279,46 @@ class Dispatcher:
             if len(claimed) < self.batch:
                 return delivered
 
-    async def run(self, interval_s: float) -> None:
-        """Deliver what is due every ``interval_s`` until cancelled."""
+    async def run(self, interval_s: float, *, keep: timedelta = KEEP_DELIVERED) -> None:
+        """Deliver what is due every ``interval_s``, and prune what was delivered longer ago
+        than ``keep`` once an hour, until cancelled."""
+        pruned_at = 0.0
         while True:
             try:
                 await self.deliver_due()
+                if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                    pruned_at = time.monotonic()
+                    await self.prune(self.clock() - keep)
             except Exception:  # the next round tries again; the loop must not die
                 logger.exception("delivering events failed")
             await asyncio.sleep(interval_s)
+
+    async def prune(self, before: datetime) -> int:
+        """Delete the events from before ``before`` that every subscriber has received (and
+        their deliveries): an event can carry personal data, and is kept no longer than its
+        delivery needs. Events still on their way stay. How many events went."""
+        delivery, event = self.outbox.delivery_model, self.outbox.event_model
+        pending = select(delivery.event_id).where(delivery.delivered_at.is_(None))
+        async with self.sessionmaker() as session:
+            doomed = list(
+                await session.scalars(
+                    select(event.id).where(event.time < before, event.id.not_in(pending))
+                )
+            )
+            for start in range(0, len(doomed), 500):
+                batch = doomed[start : start + 500]
+                await session.execute(
+                    delete(delivery)
+                    .where(delivery.event_id.in_(batch))
+                    .execution_options(synchronize_session=False)
+                )
+                await session.execute(
+                    delete(event)
+                    .where(event.id.in_(batch))
+                    .execution_options(synchronize_session=False)
+                )
+            await session.commit()
+        return len(doomed)
 
     async def aclose(self) -> None:
         if self._owns_client:

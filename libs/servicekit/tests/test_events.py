@@ -194,6 +194,39 @@ async def test_an_unreachable_or_failing_subscriber_is_tried_again_later(
     assert len(receiver.received) == 1
 
 
+async def test_delivered_events_are_pruned_after_a_while_and_pending_ones_kept(
+    database: Database, hook: tuple[Hook, LiveServer]
+) -> None:
+    _, server = hook
+    dead = Subscriber(
+        name="dead",
+        url=f"http://127.0.0.1:{free_port()}/hook",
+        secret=SecretStr(SECRET),
+        types=frozenset({"de.rathaus.unanswered"}),
+    )
+    box = outbox(f"{server.url}/hook", types=frozenset({TYPE}))
+    box.subscribers["dead"] = dead
+    await emit(database, box, count=2)
+    async with database.sessionmaker() as session:
+        box.emit(session, "de.rathaus.unanswered", {"pending": True})  # never delivered
+        box.emit(session, "de.rathaus.nobody.listens", {})  # no subscriber wants it
+        await session.commit()
+    dispatcher = Dispatcher(box, database.sessionmaker)
+    await dispatcher.deliver_due()
+    now = utcnow()
+
+    too_soon = await dispatcher.prune(now - timedelta(days=7))
+    pruned = await dispatcher.prune(now + timedelta(seconds=1))
+    await dispatcher.aclose()
+
+    async with database.sessionmaker() as session:
+        left = list(await session.scalars(select(OutboxEvent.data)))
+    assert (too_soon, pruned) == (0, 3)
+    assert left == ['{"pending":true}']
+    [pending] = await deliveries(database)
+    assert pending.delivered_at is None
+
+
 async def test_dispatchers_of_several_replicas_deliver_each_event_once(
     database: Database, empty_database_url: str, hook: tuple[Hook, LiveServer]
 ) -> None:
