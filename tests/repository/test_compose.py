@@ -150,16 +150,22 @@ def test_each_service_starts_with_production_settings_from_compose(
     assert settings.insecure_settings() == []
     # Each publisher's subscribers hold the very secret their receiver checks with.
     secrets_of = {s.name: s.secret.get_secret_value() for s in settings.events_subscribers}
-    assert secrets_of == {
-        "identity": {"booking": "i" * 40},
-        "booking": {"documents": "b" * 40},
-        "documents": {},
-        "gateway": {},
-    }[container]
+    assert (
+        secrets_of
+        == {
+            "identity": {"booking": "i" * 40},
+            "booking": {"documents": "b" * 40},
+            "documents": {},
+            "gateway": {},
+        }[container]
+    )
     trusted = {source: s.get_secret_value() for source, s in settings.events_secrets.items()}
-    assert trusted == {
-        "identity": {},
-        "booking": {"identity": "i" * 40},
-        "documents": {"booking": "b" * 40},
-        "gateway": {},
-    }[container]
+    assert (
+        trusted
+        == {
+            "identity": {},
+            "booking": {"identity": "i" * 40},
+            "documents": {"booking": "b" * 40},
+            "gateway": {},
+        }[container]
+    )

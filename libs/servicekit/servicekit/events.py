@@ -28,23 +28,24 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 from cloudevents.core.bindings.http import HTTPMessage, from_structured_event, to_structured_event
 from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.v1.event import CloudEvent
-from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from fastapi import Request, Response
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from sqlalchemy import BigInteger, Index, Integer, String, Text, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from servicekit.db import UTCDateTime, utcnow
-from servicekit.problems import BadRequest, PayloadTooLarge, Unauthorized
+from servicekit.problems import BadRequest, PayloadTooLarge, Unauthorized, problem_responses
 
 logger = logging.getLogger("servicekit.events")
+DataT = TypeVar("DataT", bound=BaseModel)
 
 EVENT_MEDIA_TYPE = "application/cloudevents+json"
 TIMESTAMP_HEADER = "callback-timestamp"
@@ -177,6 +178,16 @@ class InboxColumns:
 # -- publishing ------------------------------------------------------------------------------
 
 
+class PublisherSettings(Protocol):
+    """What :meth:`Outbox.of_service` reads of a service's settings."""
+
+    @property
+    def service_name(self) -> str: ...
+
+    @property
+    def events_subscribers(self) -> Sequence[Subscriber]: ...
+
+
 class Outbox:
     """Where a service's events are written, and who receives which."""
 
@@ -192,6 +203,22 @@ class Outbox:
         self.delivery_model = delivery_model
         self.source = source
         self.subscribers = {subscriber.name: subscriber for subscriber in subscribers}
+
+    @classmethod
+    def of_service(
+        cls,
+        settings: PublisherSettings,
+        event_model: type[OutboxEventColumns],
+        delivery_model: type[OutboxDeliveryColumns],
+    ) -> Outbox:
+        """A service's outbox: its name is the events' source; its settings name the
+        subscribers."""
+        return cls(
+            event_model,
+            delivery_model,
+            source=settings.service_name,
+            subscribers=settings.events_subscribers,
+        )
 
     def emit(
         self,
@@ -480,6 +507,18 @@ class EventReceiver:
         return event
 
 
+def event_data(event: CloudEvent, model: type[DataT]) -> DataT:
+    """The event's data, with its ``tenant`` attribute, checked as ``model``; MalformedEvent
+    (400) when it does not fit."""
+    data = event.get_data()
+    assert isinstance(data, dict)  # EventReceiver accepts JSON objects only
+    try:
+        return model.model_validate({**data, "tenant": event.get_extension("tenant")})
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in error["loc"]) for error in exc.errors()})
+        raise MalformedEvent(f"{event.get_type()}: not valid: {', '.join(fields)}") from None
+
+
 async def first_delivery(
     session: AsyncSession, inbox_model: type[InboxColumns], event: CloudEvent
 ) -> bool:
@@ -493,3 +532,13 @@ async def first_delivery(
     except IntegrityError:
         return False
     return True
+
+
+WEBHOOK_ROUTE: dict[str, Any] = {
+    "status_code": 204,
+    "response_class": Response,
+    "openapi_extra": EVENT_BODY,
+    "responses": problem_responses(InvalidEventSignature, MalformedEvent, EventTooLarge),
+}
+"""``@router.post("/events", **WEBHOOK_ROUTE)``: a service's webhook for other services' events
+(204 once handled, also for a repeated delivery and for types it does not act on)."""

@@ -31,9 +31,4 @@ class InboxEvent(InboxColumns, Base):
 
 
 def outbox_of(settings: BookingSettings) -> Outbox:
-    return Outbox(
-        OutboxEvent,
-        OutboxDelivery,
-        source=settings.service_name,
-        subscribers=settings.events_subscribers,
-    )
+    return Outbox.of_service(settings, OutboxEvent, OutboxDelivery)

@@ -23,9 +23,4 @@ class OutboxDelivery(OutboxDeliveryColumns, Base):
 
 
 def outbox_of(settings: IdentitySettings) -> Outbox:
-    return Outbox(
-        OutboxEvent,
-        OutboxDelivery,
-        source=settings.service_name,
-        subscribers=settings.events_subscribers,
-    )
+    return Outbox.of_service(settings, OutboxEvent, OutboxDelivery)
