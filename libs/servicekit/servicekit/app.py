@@ -115,5 +115,7 @@ def _start_dispatching(app: FastAPI, settings: ServiceSettings) -> _Dispatching 
     outbox: Outbox | None = app.state.outbox
     if outbox is None or not outbox.subscribers or app.state.database is None:
         return None
-    dispatcher = Dispatcher(outbox, app.state.database.sessionmaker)
+    dispatcher = Dispatcher(
+        outbox, app.state.database.sessionmaker, registry=app.state.metrics_registry
+    )
     return _Dispatching(dispatcher, settings.events_dispatch_interval_s)

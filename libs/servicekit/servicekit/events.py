@@ -35,6 +35,7 @@ from cloudevents.core.bindings.http import HTTPMessage, from_structured_event, t
 from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.v1.event import CloudEvent
 from fastapi import Request, Response
+from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from sqlalchemy import BigInteger, Index, Integer, String, Text, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -283,6 +284,7 @@ class Dispatcher:
         timeout_s: float = 5.0,
         pauses_s: Sequence[float] = RETRY_PAUSES_S,
         clock: Callable[[], datetime] = utcnow,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.outbox = outbox
         self.sessionmaker = sessionmaker
@@ -292,6 +294,13 @@ class Dispatcher:
         self.claim_s = claim_s
         self.pauses_s = tuple(pauses_s)
         self.clock = clock
+        # For /metrics: an ops team alerts on a subscriber whose attempts keep failing.
+        self._attempts = Counter(
+            "events_delivery_attempts",
+            "Attempts to deliver an event, by subscriber and outcome",
+            ["subscriber", "outcome"],
+            registry=registry,
+        )
 
     async def deliver_due(self) -> int:
         """Send every delivery that is due now (batch by batch); how many were delivered."""
@@ -302,6 +311,9 @@ class Dispatcher:
                 return delivered
             results = await asyncio.gather(*(self._send(d, e) for d, e in claimed))
             await self._record(claimed, results)
+            for (delivery, _), error in zip(claimed, results, strict=True):
+                outcome = "delivered" if error is None else "failed"
+                self._attempts.labels(delivery.subscriber, outcome).inc()
             delivered += sum(1 for error in results if error is None)
             if len(claimed) < self.batch:
                 return delivered

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from cloudevents.core.v1.event import CloudEvent
 from fastapi import FastAPI, Request, Response
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import DeclarativeBase
@@ -137,7 +138,8 @@ async def test_an_event_committed_with_its_change_is_delivered_once_signed(
     box = outbox(f"{server.url}/hook")
     await emit(database, box)
     await emit(database, box, commit=False)  # rolled back with its change: never sent
-    dispatcher = Dispatcher(box, database.sessionmaker)
+    registry = CollectorRegistry()
+    dispatcher = Dispatcher(box, database.sessionmaker, registry=registry)
     try:
         first = await dispatcher.deliver_due()
         again = await dispatcher.deliver_due()
@@ -145,6 +147,8 @@ async def test_an_event_committed_with_its_change_is_delivered_once_signed(
         await dispatcher.aclose()
 
     assert (first, again) == (1, 0)
+    attempts = {"subscriber": "hook", "outcome": "delivered"}
+    assert registry.get_sample_value("events_delivery_attempts_total", attempts) == 1
     [event] = receiver.received
     assert (event.get_type(), event.get_source(), event.get_subject()) == (TYPE, "test", "thing-0")
     assert event.get_extension("tenant") == "06999001"

@@ -99,7 +99,7 @@ async def room_stream(
     ] = None,
 ) -> StreamingResponse:
     """Follow the consultation room live: its events after ``after`` (or Last-Event-ID)."""
-    access, _ = await rooms.events(booking_id, caller, 0, 1)
+    access = await rooms.enter(booking_id, caller)
     settings = components.settings
     stream = follow(
         request.app.state.database.sessionmaker,

@@ -64,10 +64,15 @@ class RoomService:
         self.rooms = rooms
         self.booking = booking
 
+    async def enter(self, booking_id: str, caller: Caller) -> Access:
+        """The caller's access to the room: who may see the booking's documents (a yes of
+        booking's to the same credentials from the last few seconds will do)."""
+        return await resolve_access(self.booking, booking_id, caller, reuse=True)
+
     async def events(
         self, booking_id: str, caller: Caller, after: int, limit: int
     ) -> tuple[Access, Sequence[RoomEvent]]:
-        access = await resolve_access(self.booking, booking_id, caller, reuse=True)
+        access = await self.enter(booking_id, caller)
         events = await self.rooms.after(
             access.booking.tenant, access.booking.booking_id, after, limit
         )
