@@ -108,16 +108,18 @@ async def set_up_office(
     documents: Sequence[RequiredDocument] = TWO_MANDATORY,
     clerk: str = "clerk-1",
     service_id: str | None = None,
+    tenant: str = TENANT,
+    leika: str | None = None,
 ) -> Office:
-    """An administrator's set-up: a service needing ``documents`` (unless ``service_id`` names
-    one already), an office offering it every day from 08:00 to 16:00 with two counters, and
-    ``clerk`` on the office's staff."""
-    admin = tokens.headers(sub="admin-1", tenant=TENANT, roles=["admin"])
+    """An administrator's set-up in ``tenant``: a service needing ``documents`` (unless
+    ``service_id`` names one already; a random LeiKa key unless given), an office offering it
+    every day from 08:00 to 16:00 with two counters, and ``clerk`` on the office's staff."""
+    admin = tokens.headers(sub="admin-1", tenant=tenant, roles=["admin"])
     if service_id is None:
         service = await booking.post(
-            f"/booking/v1/tenants/{TENANT}/services",
+            f"/booking/v1/tenants/{tenant}/services",
             json={
-                "leika": f"99{uuid.uuid4().int % 10**12:012d}",
+                "leika": leika or f"99{uuid.uuid4().int % 10**12:012d}",
                 "name": {"de": "Reisepass beantragen", "en": "Passport application"},
                 "duration_minutes": APPOINTMENT_MINUTES,
                 "required_documents": [
@@ -130,7 +132,7 @@ async def set_up_office(
         assert service.status_code == 201, service.text
         service_id = str(service.json()["id"])
     office = await booking.post(
-        f"/booking/v1/tenants/{TENANT}/offices",
+        f"/booking/v1/tenants/{tenant}/offices",
         json={
             "name": f"Bürgerbüro {uuid.uuid4().hex[:6]}",
             "address": {"street": "Marktplatz 1", "postal_code": "64283", "city": "Musterstadt"},
@@ -142,7 +144,7 @@ async def set_up_office(
     assert office.status_code == 201, office.text
     office_id = str(office.json()["id"])
     hours = await booking.put(
-        f"/booking/v1/tenants/{TENANT}/offices/{office_id}/opening-hours",
+        f"/booking/v1/tenants/{tenant}/offices/{office_id}/opening-hours",
         json={
             "rules": [
                 {
@@ -158,7 +160,7 @@ async def set_up_office(
     )
     assert hours.status_code in {200, 204}, hours.text
     staff = await booking.put(
-        f"/booking/v1/tenants/{TENANT}/offices/{office_id}/staff/{clerk}", headers=admin
+        f"/booking/v1/tenants/{tenant}/offices/{office_id}/staff/{clerk}", headers=admin
     )
     assert staff.status_code == 204, staff.text
     return Office(office_id=office_id, service_id=service_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated
 
@@ -99,3 +100,11 @@ async def _visits(session: SessionDep, bookings: BookingsDep, request: Request) 
 
 
 VisitsDep = Annotated[Visits, Depends(_visits)]
+
+
+@asynccontextmanager
+async def reading(request: Request) -> AsyncIterator[Planner]:
+    """A planner on a session of its own, for answers that only read and are cached: the
+    session is opened on a cache miss only, so the cached path sets up no database work."""
+    async with request.app.state.database.sessionmaker() as session:
+        yield planner_for(session, request)

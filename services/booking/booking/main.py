@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gc
 
+import httpx
 from fastapi import FastAPI
 
 from booking import models  # noqa: F401 - registers every table on Base.metadata
@@ -10,6 +11,7 @@ from booking.availability.router import router as availability_router
 from booking.bookings.gate import SeatGate
 from booking.bookings.router import router as bookings_router
 from booking.catalogue.router import router as catalogue_router
+from booking.cooperation.router import router as cooperation_router
 from booking.events.models import outbox_of
 from booking.events.router import router as events_router
 from booking.hours.router import router as hours_router
@@ -29,6 +31,10 @@ async def _freeze_startup_objects(_app: FastAPI) -> None:
     gc.freeze()
 
 
+async def _close_partner_http(app: FastAPI) -> None:
+    await app.state.partner_http.aclose()
+
+
 def create_app(settings: BookingSettings | None = None) -> FastAPI:
     settings = settings or BookingSettings()
     app = create_service_app(
@@ -41,6 +47,7 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             "checklists; on the day, check-in, the office's queue and the KPIs."
         ),
         on_startup=[_freeze_startup_objects],
+        on_shutdown=[_close_partner_http],
         routers=[
             catalogue_router,
             offices_router,
@@ -50,6 +57,7 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             visits_router,
             retention_router,
             events_router,
+            cooperation_router,
         ],
         outbox=outbox_of(settings),
     )
@@ -58,5 +66,9 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
         answer_seconds=settings.availability_cache_seconds,
     )
     app.state.seat_gate = SeatGate(settings.full_slot_memory_seconds)
+    # Asks partner municipalities (cooperation): no redirects followed, answers kept small.
+    app.state.partner_http = httpx.AsyncClient(
+        follow_redirects=False, limits=httpx.Limits(max_connections=50)
+    )
     install_race_handlers(app)
     return app

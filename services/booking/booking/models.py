@@ -2,6 +2,7 @@
 
 from booking.bookings.models import Booking, BookingItem, SlotClaim
 from booking.catalogue.models import RequiredDocument, Service
+from booking.cooperation.models import Partner
 from booking.events.models import InboxEvent, OutboxDelivery, OutboxEvent
 from booking.hours.models import Closure, Holiday, OpeningRule
 from booking.idempotency.models import IdempotencyRecord
@@ -21,6 +22,7 @@ __all__ = [
     "OpeningRule",
     "OutboxDelivery",
     "OutboxEvent",
+    "Partner",
     "RequiredDocument",
     "Service",
     "SlotClaim",

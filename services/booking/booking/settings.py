@@ -34,6 +34,12 @@ class BookingSettings(ServiceSettings):
         description="After this long an unfinished request no longer blocks a retry with its key",
     )
     max_services_per_booking: int = Field(default=5, ge=1, le=20)
+    earliest_horizon_days: int = Field(
+        default=92, ge=1, le=366, description="How far ahead the earliest appointment is looked for"
+    )
+    partner_timeout_s: float = Field(
+        default=2.0, gt=0, le=30, description="How long a search waits for a partner municipality"
+    )
     retention_days: int = Field(
         default=90,
         ge=0,

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated
 
@@ -10,21 +8,11 @@ from fastapi import APIRouter, Query, Request, Response
 
 from booking.availability.errors import TooManyServices
 from booking.availability.schemas import AvailableDay, AvailableDays, FreeSlot, FreeSlots
-from booking.availability.service import Planner
 from booking.catalogue.errors import ServiceNotFound
-from booking.dependencies import CacheDep, planner_for
+from booking.dependencies import CacheDep, reading
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
-
-
-@asynccontextmanager
-async def reading(request: Request) -> AsyncIterator[Planner]:
-    # Availability only reads: a session of its own, opened on a cache miss only, keeps the
-    # cached path free of per-request database set-up.
-    async with request.app.state.database.sessionmaker() as session:
-        yield planner_for(session, request)
-
 
 router = APIRouter(prefix="/booking/v1/tenants/{ags}/availability", tags=["availability"])
 

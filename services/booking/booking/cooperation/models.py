@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from booking.db import Base
+from servicekit.db import UTCDateTime, utcnow
+
+
+class Partner(Base):
+    """A neighbouring municipality running its own Rathaus, which a tenant searches along."""
+
+    __tablename__ = "partners"
+
+    tenant: Mapped[str] = mapped_column(String(8), primary_key=True)
+    ags: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

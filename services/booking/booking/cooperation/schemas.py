@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from booking.catalogue.schemas import Leika
+from servicekit.tenancy import Ags
+
+BaseUrl = Annotated[
+    str,
+    StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=500),
+    Field(
+        description="Where the partner's Rathaus answers (its gateway), without a trailing /",
+        examples=["https://rathaus.nachbarstadt.example"],
+    ),
+]
+
+
+class PartnerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    base_url: BaseUrl
+
+
+class PartnerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    ags: Ags
+    name: str
+    base_url: str
+
+
+class PartnersOut(BaseModel):
+    items: list[PartnerOut]
+
+
+class EarliestAppointment(BaseModel):
+    service_id: uuid.UUID
+    office_id: uuid.UUID
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class EarliestOut(BaseModel):
+    """The earliest free appointment of one municipality for a service, if any is bookable."""
+
+    tenant: Ags
+    leika: Leika
+    appointment: EarliestAppointment | None = Field(
+        description="None: the service is offered, but no slot is free within the horizon"
+    )
+
+
+class MunicipalityAppointment(EarliestAppointment):
+    tenant: Ags
+    municipality: str | None = Field(description="The partner's name (None: this municipality)")
+    base_url: str | None = Field(description="Where to book it (None: here)")
+
+
+class Unavailable(BaseModel):
+    tenant: Ags
+    municipality: str
+    reason: str = Field(examples=["timeout", "unreachable", "answered 503"])
+
+
+class SearchOut(BaseModel):
+    """The earliest appointments for a service here and at the partner municipalities."""
+
+    leika: Leika
+    appointments: list[MunicipalityAppointment] = Field(description="Earliest first")
+    fully_booked: list[Ags] = Field(
+        description="Municipalities offering the service without a free slot in the horizon"
+    )
+    not_offered: list[Ags] = Field(description="Municipalities without this service")
+    unavailable: list[Unavailable] = Field(
+        description="Partners that did not answer in time or in shape: the search goes on"
+    )

@@ -1,0 +1,120 @@
+"""Cooperation between municipalities: the earliest appointment for a service, here and at the
+partner municipalities that run their own Rathaus (DESIGN.md, "Cooperation").
+
+Each partner is asked over its public contract (``GET /booking/v1/tenants/{ags}/earliest``), all
+at once and each within the same deadline; a partner that is down, slow or answers outside the
+contract is reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import httpx
+from pydantic import ValidationError
+
+from booking.availability.service import Planner
+from booking.catalogue.errors import ServiceNotFound
+from booking.catalogue.repository import ServiceRepository
+from booking.cooperation.models import Partner
+from booking.cooperation.schemas import (
+    EarliestAppointment,
+    EarliestOut,
+    MunicipalityAppointment,
+    SearchOut,
+    Unavailable,
+)
+
+
+async def earliest(
+    planner: Planner,
+    services: ServiceRepository,
+    tenant: str,
+    leika: str,
+    now: datetime,
+    horizon_days: int,
+) -> EarliestOut:
+    """The earliest free slot of the tenant's service with this LeiKa key at any office."""
+    service = await services.get_by_leika(tenant, leika)
+    if service is None:
+        raise ServiceNotFound(f"No service with LeiKa {leika} here.")
+    # From yesterday in UTC: the offices' local today, whatever their time zone; the planner
+    # keeps to each office's booking window and to what lies ahead of ``now``.
+    first = (now - timedelta(days=1)).date()
+    days = await planner.available_days(
+        tenant, [service.id], [], first, first + timedelta(days=horizon_days + 1), now
+    )
+    for day in sorted(days):
+        slots = await planner.free_slots(tenant, [service.id], [], day, now)
+        if slots:
+            slot = min(slots, key=lambda s: s.start)
+            appointment = EarliestAppointment(
+                service_id=service.id, office_id=slot.office_id, start=slot.start, end=slot.end
+            )
+            return EarliestOut(tenant=tenant, leika=leika, appointment=appointment)
+    return EarliestOut(tenant=tenant, leika=leika, appointment=None)
+
+
+class NotOffered(Exception):
+    pass
+
+
+async def ask_partner(
+    http: httpx.AsyncClient, partner: Partner, leika: str, timeout_s: float
+) -> EarliestOut | Unavailable | NotOffered:
+    url = f"{partner.base_url.rstrip('/')}/booking/v1/tenants/{partner.ags}/earliest"
+
+    def unavailable(reason: str) -> Unavailable:
+        return Unavailable(tenant=partner.ags, municipality=partner.name, reason=reason)
+
+    try:
+        async with asyncio.timeout(timeout_s):
+            response = await http.get(url, params={"leika": leika})
+    except TimeoutError:
+        return unavailable("timeout")
+    except httpx.HTTPError:
+        return unavailable("unreachable")
+    if response.status_code == 404:
+        return NotOffered()
+    if response.status_code != 200:
+        return unavailable(f"answered {response.status_code}")
+    try:
+        answer = EarliestOut.model_validate_json(response.content)
+    except ValidationError:
+        return unavailable("answered outside the contract")
+    if answer.tenant != partner.ags or answer.leika != leika:
+        return unavailable("answered for another municipality or service")
+    return answer
+
+
+async def search(
+    home: EarliestOut | NotOffered,
+    asking: Sequence[tuple[Partner, asyncio.Future[EarliestOut | Unavailable | NotOffered]]],
+    tenant: str,
+    leika: str,
+) -> SearchOut:
+    """Put together this municipality's answer and the partners' (asked concurrently)."""
+    out = SearchOut(leika=leika, appointments=[], fully_booked=[], not_offered=[], unavailable=[])
+    answers: list[tuple[Partner | None, EarliestOut | Unavailable | NotOffered]] = [(None, home)]
+    answers += [(partner, await answer) for partner, answer in asking]
+    for partner, answer in answers:
+        ags = partner.ags if partner else tenant
+        if isinstance(answer, Unavailable):
+            out.unavailable.append(answer)
+        elif isinstance(answer, NotOffered):
+            out.not_offered.append(ags)
+        elif answer.appointment is None:
+            out.fully_booked.append(ags)
+        else:
+            out.appointments.append(
+                MunicipalityAppointment(
+                    **answer.appointment.model_dump(),
+                    tenant=ags,
+                    municipality=partner.name if partner else None,
+                    base_url=partner.base_url if partner else None,
+                )
+            )
+    out.appointments.sort(key=lambda a: a.start)
+    return out
