@@ -229,8 +229,12 @@ class Outbox:
         *,
         subject: str | None = None,
         tenant: str | None = None,
-    ) -> str:
-        """Add the event (and its deliveries) to ``session``'s transaction; its id."""
+    ) -> str | None:
+        """Add the event (and its deliveries) to ``session``'s transaction; its id. An event
+        no subscriber wants is not kept at all (None)."""
+        wanted_by = [s for s in self.subscribers.values() if s.wants(event_type)]
+        if not wanted_by:
+            return None
         event_id = str(uuid.uuid4())
         now = utcnow()
         session.add(
@@ -243,16 +247,12 @@ class Outbox:
                 data=json.dumps(data, separators=(",", ":"), sort_keys=True),
             )
         )
-        for subscriber in self.subscribers.values():
-            if subscriber.wants(event_type):
-                session.add(
-                    self.delivery_model(
-                        event_id=event_id,
-                        subscriber=subscriber.name,
-                        attempts=0,
-                        next_attempt_at=now,
-                    )
+        for subscriber in wanted_by:
+            session.add(
+                self.delivery_model(
+                    event_id=event_id, subscriber=subscriber.name, attempts=0, next_attempt_at=now
                 )
+            )
         return event_id
 
     def cloud_event(self, row: OutboxEventColumns) -> CloudEvent:

@@ -77,6 +77,7 @@ async def _bookings(session: SessionDep, request: Request) -> Bookings:
         ServiceRepository(session),
         settings_of(request),
         gate_of(request),
+        request.app.state.outbox,
     )
 
 

@@ -6,6 +6,12 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
+from booking.events.models import (
+    BOOKING_CANCELLED,
+    BOOKING_CONFIRMED,
+    BOOKING_RESCHEDULED,
+    CITIZEN_ERASED,
+)
 from booking.main import create_app
 from booking.settings import BookingSettings
 from servicekit.settings import Environment
@@ -24,6 +30,21 @@ def make_app(database_url: str) -> FastAPI:
                 "environment": Environment.TEST,
                 "database_url": database_url,
                 "events_secrets": {"identity": IDENTITY_EVENT_SECRET},
+                # Nothing listens there in these tests: the outbox keeps what it would send.
+                "events_subscribers": [
+                    {
+                        "name": "documents",
+                        "url": "http://127.0.0.1:9/documents/v1/events",
+                        "secret": "a-secret-shared-with-documents-in-tests",
+                        "types": [CITIZEN_ERASED],
+                    },
+                    {
+                        "name": "fachverfahren",
+                        "url": "http://127.0.0.1:9/fachverfahren/events",
+                        "secret": "a-secret-shared-with-the-case-management",
+                        "types": [BOOKING_CONFIRMED, BOOKING_RESCHEDULED, BOOKING_CANCELLED],
+                    },
+                ],
             }
         )
     )

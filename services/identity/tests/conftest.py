@@ -10,9 +10,22 @@ from identity.testing import FakeClock, settings_for_tests
 from servicekit.testing import ServiceUnderTest
 
 
+# Booking subscribes to account.erased (nothing listens there in these tests: the outbox keeps
+# the undelivered event, which is what they look at).
+BOOKING_SUBSCRIBES = [
+    {
+        "name": "booking",
+        "url": "http://127.0.0.1:9/booking/v1/events",
+        "secret": "a-secret-shared-with-booking-in-tests",
+        "types": ["de.rathaus.identity.account.erased"],
+    }
+]
+
+
 def make_app(database_url: str) -> FastAPI:
     # Each app gets its own clock; a test that moves time takes app.state.clock.
-    return create_app(settings_for_tests(database_url), clock=FakeClock())
+    settings = settings_for_tests(database_url, events_subscribers=BOOKING_SUBSCRIBES)
+    return create_app(settings, clock=FakeClock())
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,7 @@ from booking.bookings.schemas import (
 )
 from booking.bookings.secrets import hash_token, new_code, new_manage_token, token_matches
 from booking.catalogue.repository import ServiceRepository
+from booking.events.models import BOOKING_CANCELLED, BOOKING_CONFIRMED, BOOKING_RESCHEDULED
 from booking.hours.calendar import day_bounds
 from booking.language import Language
 from booking.offices.models import Office
@@ -44,6 +45,7 @@ from booking.offices.service import OfficeDirectory
 from booking.settings import BookingSettings
 from servicekit.auth import Principal
 from servicekit.db import utcnow
+from servicekit.events import Outbox
 from servicekit.problems import Forbidden
 
 
@@ -105,8 +107,10 @@ class Bookings:
         services: ServiceRepository,
         settings: BookingSettings,
         gate: SeatGate,
+        outbox: Outbox,
     ) -> None:
         self.bookings = bookings
+        self.outbox = outbox
         self.gate = gate
         self.planner = planner
         self.offices = offices
@@ -248,6 +252,7 @@ class Bookings:
             confirmed_at=now,
             hold_expires_at=None,
         )
+        self._tell(BOOKING_CONFIRMED, booking)
         return booking
 
     async def cancel(self, booking_id: uuid.UUID, caller: Caller) -> Booking:
@@ -263,6 +268,8 @@ class Bookings:
         booking.hold_expires_at = None
         await self.bookings.flush()
         self.planner.cache.forget_bookings(booking.tenant)
+        if booking.confirmed_at is not None:  # a hold let go is nobody's business
+            self._tell(BOOKING_CANCELLED, booking)
         return booking
 
     async def reschedule(
@@ -306,12 +313,32 @@ class Bookings:
         by_id = {service.id: service for service in services}
         for item in booking.items:
             item.duration_minutes = plan.duration_of(by_id[item.service_id])
+        previous_start = booking.starts_at
         booking.office_id = office_id
         booking.starts_at = start
         booking.ends_at = start + plan.length
         await self.bookings.flush()
         self.planner.cache.forget_bookings(booking.tenant)
+        self._tell(BOOKING_RESCHEDULED, booking, previous_starts_at=previous_start.isoformat())
         return booking
+
+    def _tell(self, event_type: str, booking: Booking, **extra: str) -> None:
+        """The booking's event for those who subscribe (in this transaction; no personal
+        data: who booked is the municipality's to ask through the API)."""
+        self.outbox.emit(
+            self.bookings.session,
+            event_type,
+            {
+                "booking_id": str(booking.id),
+                "office_id": str(booking.office_id),
+                "service_ids": [str(item.service_id) for item in booking.items],
+                "starts_at": booking.starts_at.isoformat(),
+                "ends_at": booking.ends_at.isoformat(),
+                **extra,
+            },
+            subject=str(booking.id),
+            tenant=booking.tenant,
+        )
 
     # -- views ------------------------------------------------------------------------------
 

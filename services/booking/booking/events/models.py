@@ -1,8 +1,13 @@
 """The events booking publishes and receives (see servicekit.events).
 
-Publishes ``de.rathaus.booking.citizen.erased`` (``tenant``: the AGS), data
-``{"booking_ids": [...]}``: booking erased a citizen on their request; those bookings'
-documents go too (documents subscribes).
+Publishes (``tenant``: the AGS; no personal data):
+
+- ``de.rathaus.booking.booking.confirmed``, ``...booking.rescheduled`` and
+  ``...booking.cancelled``, subject the booking's id, data ``{"booking_id", "office_id",
+  "service_ids", "starts_at", "ends_at"}`` (a reschedule adds ``previous_starts_at``): for a
+  municipality's case management (Fachverfahren) or a partner system that plans with them;
+- ``de.rathaus.booking.citizen.erased``, data ``{"booking_ids": [...]}``: booking erased a
+  citizen on their request; those bookings' documents go too (documents subscribes).
 
 Receives identity's ``de.rathaus.identity.account.erased`` (data ``{"account_id", "email"}``)
 and erases that person's bookings as an administrator's erasure would.
@@ -15,6 +20,9 @@ from booking.settings import BookingSettings
 from servicekit.events import InboxColumns, Outbox, OutboxDeliveryColumns, OutboxEventColumns
 
 CITIZEN_ERASED = "de.rathaus.booking.citizen.erased"
+BOOKING_CONFIRMED = "de.rathaus.booking.booking.confirmed"
+BOOKING_RESCHEDULED = "de.rathaus.booking.booking.rescheduled"
+BOOKING_CANCELLED = "de.rathaus.booking.booking.cancelled"
 ACCOUNT_ERASED = "de.rathaus.identity.account.erased"
 
 

@@ -15,6 +15,7 @@ from booking_factories import (
     account_booking,
     at,
     book,
+    hold,
     local_day,
     office_with_service,
 )
@@ -22,7 +23,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.bookings.models import Booking
-from booking.events.models import ACCOUNT_ERASED, CITIZEN_ERASED, OutboxEvent
+from booking.events.models import (
+    ACCOUNT_ERASED,
+    BOOKING_CANCELLED,
+    BOOKING_CONFIRMED,
+    BOOKING_RESCHEDULED,
+    CITIZEN_ERASED,
+    OutboxEvent,
+)
 from servicekit.events import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from servicekit.testing.tokens import TokenFactory
 
@@ -148,3 +156,36 @@ async def test_an_event_booking_does_not_act_on_is_acknowledged(
 
     assert response.status_code == 204
     assert await published(session) == []
+
+
+async def test_a_bookings_life_is_told_to_subscribers_without_personal_data(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    office, service = await office_with_service(session)
+    booked = await book(client, office, service, start=at(local_day(3), 9))
+    moved = await client.post(
+        f"/booking/v1/bookings/{booked['id']}/reschedule",
+        json={"start": at(local_day(3), 11).isoformat()},
+        headers={"X-Manage-Token": booked["manage_token"]},
+    )
+    cancelled = await client.post(
+        f"/booking/v1/bookings/{booked['id']}/cancel",
+        headers={"X-Manage-Token": booked["manage_token"]},
+    )
+    held = await hold(client, office, service, start=at(local_day(4), 9))
+    let_go = await client.post(
+        f"/booking/v1/bookings/{held.json()['id']}/cancel",
+        headers={"X-Manage-Token": held.json()["manage_token"]},
+    )
+
+    assert (moved.status_code, cancelled.status_code, let_go.status_code) == (200, 200, 200)
+    events = list(await session.scalars(select(OutboxEvent).order_by(OutboxEvent.time)))
+    assert [e.type for e in events] == [BOOKING_CONFIRMED, BOOKING_RESCHEDULED, BOOKING_CANCELLED]
+    assert {e.subject for e in events} == {booked["id"]}
+    assert {e.tenant for e in events} == {TENANT}
+    confirmed, rescheduled, _ = (json.loads(e.data) for e in events)
+    assert confirmed["service_ids"] == [str(service.id)]
+    assert rescheduled["previous_starts_at"] == confirmed["starts_at"]
+    assert rescheduled["starts_at"] == at(local_day(3), 11).isoformat()
+    for event in events:
+        assert "erika" not in event.data.lower()  # no name, no address
