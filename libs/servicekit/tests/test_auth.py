@@ -30,7 +30,13 @@ from servicekit.auth import (
     require_scopes,
 )
 from servicekit.auth import verifier as verifier_module
-from servicekit.auth.jose_safe import TokenRejected, _verifying_key, sign, verify
+from servicekit.auth.jose_safe import (
+    TokenRejected,
+    _verifying_key,
+    sign,
+    verify,
+    verify_id_token,
+)
 from servicekit.auth.verifier import VerifiedTokens
 from servicekit.problems import problem_responses
 from servicekit.settings import Environment, ServiceSettings
@@ -724,3 +730,52 @@ async def test_the_tokens_fixture_is_trusted_without_fetching(tokens: TokenFacto
 
     assert response.status_code == 200
     assert response.json()["sub"] == "citizen-1"
+
+
+# --- ID tokens of trusted external issuers ---------------------------------------------------
+
+
+def _id_token(factory: TokenFactory, **claims: Any) -> str:
+    private = factory.private_jwk()
+    now = int(time.time())
+    body = {"iss": factory.issuer, "aud": factory.audience, "sub": "p-1", "iat": now}
+    token: str = jose_jwt.encode(
+        {**body, "exp": now + 60, **claims},
+        private,
+        algorithm=private["alg"],
+        headers={"kid": private["kid"]},
+    )
+    return token
+
+
+def test_an_id_token_verifies_with_the_same_key_rules(factory: TokenFactory) -> None:
+    keys = {k["kid"]: k for k in factory.public_jwks()["keys"]}
+
+    claims = verify_id_token(
+        _id_token(factory), keys, issuer=factory.issuer, audience=factory.audience
+    )
+
+    assert claims["sub"] == "p-1"
+
+
+@pytest.mark.parametrize("forgery", ["access token", "hs256 with the public key", "no sub"])
+def test_an_id_token_forgery_is_rejected(factory: TokenFactory, forgery: str) -> None:
+    keys = {k["kid"]: k for k in factory.public_jwks()["keys"]}
+    public = next(iter(keys.values()))
+    if forgery == "access token":
+        token = factory.issue()
+    elif forgery == "no sub":
+        token = _id_token(factory, sub=None)
+    else:
+        header = {"alg": "HS256", "kid": public["kid"], "typ": "JWT"}
+        claims = {
+            "iss": factory.issuer,
+            "aud": factory.audience,
+            "sub": "p-1",
+            "iat": 1,
+            "exp": 2**31,
+        }
+        token = hs256_token(public_key_bytes(public, "PEM"), header, claims)
+
+    with pytest.raises(TokenRejected):
+        verify_id_token(token, keys, issuer=factory.issuer, audience=factory.audience)

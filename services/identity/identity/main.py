@@ -14,6 +14,7 @@ from identity.dependencies import make_key_cipher
 from identity.events.models import outbox_of
 from identity.keys.router import router as keys_router
 from identity.keys.source import DatabaseKeys
+from identity.login.external import ExternalProviders
 from identity.login.router import router as login_router
 from identity.mail import Mailer, MemoryMailer
 from identity.oauth2.discovery import router as discovery_router
@@ -25,6 +26,10 @@ from servicekit.auth import TokenVerifier
 
 TOKEN_ENDPOINT = "/identity/v1/oauth2/token"
 REVOKE_ENDPOINT = "/identity/v1/oauth2/revoke"
+
+
+async def _close_external_providers(app: FastAPI) -> None:
+    await app.state.external_providers.aclose()
 
 
 def create_app(
@@ -53,11 +58,13 @@ def create_app(
             discovery_router,
         ],
         outbox=outbox_of(settings),
+        on_shutdown=[_close_external_providers],
     )
     app.state.clock = clock or SystemClock()
     app.state.mailer = mailer or MemoryMailer()
     app.state.passwords = Passwords(settings)
     app.state.key_cipher = make_key_cipher(settings)
+    app.state.external_providers = ExternalProviders(settings.external_issuers)
     # Identity checks its own tokens against its own key table, not over HTTP.
     app.state.token_verifier = TokenVerifier(
         issuer=settings.auth_issuer,

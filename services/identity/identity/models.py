@@ -5,13 +5,14 @@ from identity.audit.models import AuditEvent
 from identity.clients.models import OAuthClient
 from identity.events.models import OutboxDelivery, OutboxEvent
 from identity.keys.models import SigningKey
-from identity.login.models import LoginThrottle
+from identity.login.models import ExternalIdentity, LoginThrottle
 from identity.tenants.models import Tenant
 from identity.tokens.models import RefreshToken
 
 __all__ = [
     "Account",
     "AuditEvent",
+    "ExternalIdentity",
     "LoginThrottle",
     "OAuthClient",
     "OutboxDelivery",

@@ -4,13 +4,32 @@ import base64
 import binascii
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
 
 DEVELOPMENT_KEY_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQtb25seS1rZXktZG8tbm90LXVzZSE"
 """32 bytes, base64url: encrypts signing keys at rest on a developer's machine, nowhere else."""
+
+
+TrustLevel = Literal["low", "substantial", "high"]
+"""eIDAS levels of assurance, as a Rathaus token's ``acr`` names them."""
+
+
+class ExternalIssuer(BaseModel):
+    """An OpenID Connect provider whose ID tokens sign citizens in (e.g. a Keycloak that
+    brokers BundID): its tokens name this ``issuer``, are meant for ``audience`` (our client
+    id there) and are signed with keys of ``jwks_url``; ``acr_levels`` says which of its
+    ``acr`` values mean which level (a token with another one is refused)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$", examples=["bundid"])
+    issuer: str = Field(min_length=1, max_length=500)
+    jwks_url: str = Field(pattern=r"^https?://", max_length=500)
+    audience: str = Field(min_length=1, max_length=200)
+    acr_levels: dict[str, TrustLevel] = Field(min_length=1)
 
 
 class IdentitySettings(ServiceSettings):
@@ -40,6 +59,10 @@ class IdentitySettings(ServiceSettings):
     lockout_ip_threshold: int = Field(default=50, ge=1, description="failures per client IP")
     lockout_base_s: int = Field(default=60, ge=1, description="first lock; doubles each time")
     lockout_max_s: int = Field(default=3600, ge=1)
+
+    external_issuers: list[ExternalIssuer] = Field(
+        default_factory=list, description="Identity providers citizens may sign in with"
+    )
 
     @field_validator("key_encryption_key")
     @classmethod

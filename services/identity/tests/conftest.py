@@ -9,7 +9,6 @@ from identity.main import create_app
 from identity.testing import FakeClock, settings_for_tests
 from servicekit.testing import ServiceUnderTest
 
-
 # Booking subscribes to account.erased (nothing listens there in these tests: the outbox keeps
 # the undelivered event, which is what they look at).
 BOOKING_SUBSCRIBES = [

@@ -25,6 +25,9 @@ class Principal:
     token_id: str
     client_id: str | None
     expires_at: datetime
+    acr: str | None = None
+    """How surely the person was identified (eIDAS level: low, substantial, high), when they
+    signed in through a trusted external identity provider such as BundID."""
 
     def has_role(self, *roles: str) -> bool:
         """True when the principal holds at least one of ``roles``."""
@@ -59,6 +62,9 @@ class Principal:
         client_id = claims.get("client_id")
         if client_id is not None and not isinstance(client_id, str):
             raise TokenRejected("client_id is not a string")
+        acr = claims.get("acr")
+        if acr is not None and not isinstance(acr, str):
+            raise TokenRejected("acr is not a string")
         return cls(
             subject=subject,
             tenant=tenant,
@@ -67,4 +73,5 @@ class Principal:
             token_id=token_id,
             client_id=client_id,
             expires_at=datetime.fromtimestamp(float(claims["exp"]), tz=UTC),
+            acr=acr,
         )

@@ -7,6 +7,8 @@ import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 
+from sqlalchemy import delete
+
 from identity.accounts.errors import (
     AccountNotFound,
     EmailTaken,
@@ -21,6 +23,7 @@ from identity.accounts.repository import AccountRepository
 from identity.audit.service import Actor, AuditAction, AuditLog
 from identity.clock import Clock
 from identity.events.models import ACCOUNT_ERASED
+from identity.login.models import ExternalIdentity
 from identity.mail import Mailer, Message
 from identity.tenants.errors import SelfRegistrationClosed, TenantNotFound
 from identity.tenants.service import TenantService
@@ -232,6 +235,10 @@ class AccountService:
                 subject=account.id,
             )
         await self.accounts.revoke_refresh_tokens(account.id, now)
+        # Nor does the identity provider's name for the person lead here any more.
+        await self.accounts.session.execute(
+            delete(ExternalIdentity).where(ExternalIdentity.account_id == account.id)
+        )
         return account
 
     async def erase_in_tenant(

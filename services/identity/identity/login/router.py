@@ -13,9 +13,12 @@ from identity.audit.service import Actor
 from identity.clock import ClockDep
 from identity.db import SessionDep
 from identity.dependencies import AuditDep, ClientIpDep, KeyServiceDep, SettingsDep
+from identity.login.external import ExternalSignIn, InvalidExternalToken
 from identity.login.repository import ThrottleRepository
-from identity.login.schemas import LoginIn, RefreshIn, TokenOut
+from identity.login.schemas import ExternalLoginIn, LoginIn, RefreshIn, TokenOut
 from identity.login.service import LoginService
+from identity.tenants.repository import TenantRepository
+from identity.tenants.service import TenantService
 from identity.tokens.errors import InvalidCredentials, InvalidRefreshToken
 from identity.tokens.repository import RefreshTokenRepository
 from identity.tokens.service import IssuedTokens, TokenService
@@ -93,6 +96,36 @@ async def login(
     except InvalidCredentials as problem:
         return answered(problem, request)
     return token_out(await tokens.for_account(account), response)
+
+
+@router.post(
+    "/external",
+    response_model=TokenOut,
+    responses=problem_responses(InvalidExternalToken, ValidationFailed),
+)
+async def external_login(
+    body: ExternalLoginIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    audit: AuditDep,
+    tokens: TokenServiceDep,
+    ip: ClientIpDep,
+) -> TokenOut:
+    """Sign in with the ID token of a trusted identity provider (e.g. BundID): our tokens for
+    the person's account in the municipality (made on the first sign-in), with the provider's
+    level of assurance as ``acr``."""
+    sign_in = ExternalSignIn(
+        session,
+        request.app.state.external_providers,
+        TenantService(TenantRepository(session)),
+        passwords_of(request),
+        audit,
+    )
+    account, level = await sign_in.sign_in(
+        body.tenant, body.provider, body.id_token, Actor(None, ip)
+    )
+    return token_out(await tokens.for_account(account, acr=level), response)
 
 
 @router.post(

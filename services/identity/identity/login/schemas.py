@@ -19,6 +19,17 @@ class LoginIn(BaseModel):
     password: Secret
 
 
+class ExternalLoginIn(BaseModel):
+    """An ID token of a trusted identity provider (e.g. BundID through Keycloak), for an
+    account of the municipality ``tenant``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: Ags
+    provider: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$", examples=["bundid"])]
+    id_token: Annotated[str, Field(min_length=1, max_length=16_384)]
+
+
 class RefreshIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

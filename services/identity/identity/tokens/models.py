@@ -22,3 +22,5 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The level of an external sign-in, carried into every token of the family.
+    acr: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)

@@ -63,6 +63,7 @@ class TokenService:
         roles: frozenset[str],
         scopes: frozenset[str],
         client_id: str | None = None,
+        acr: str | None = None,
     ) -> str:
         now = int(self.clock.now().timestamp())
         claims: dict[str, Any] = {
@@ -79,15 +80,21 @@ class TokenService:
         }
         if client_id is not None:
             claims["client_id"] = client_id
+        if acr is not None:
+            claims["acr"] = acr
         return sign(claims, await self.keys.signing_key())
 
-    async def for_account(self, account: Account, *, family_id: str | None = None) -> IssuedTokens:
-        """A new access token and a refresh token (a new family unless one is given)."""
+    async def for_account(
+        self, account: Account, *, family_id: str | None = None, acr: str | None = None
+    ) -> IssuedTokens:
+        """A new access token and a refresh token (a new family unless one is given); ``acr``:
+        the level of an external sign-in, kept by the family."""
         access = await self.access_token(
             subject=account.id,
             tenant=account.tenant_ags,
             roles=account.role_set,
             scopes=frozenset(),
+            acr=acr,
         )
         refresh = secrets.token_urlsafe(32)
         now = self.clock.now()
@@ -99,6 +106,7 @@ class TokenService:
                 token_hash=_hash(refresh),
                 created_at=now,
                 expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl_s),
+                acr=acr,
             )
         )
         return IssuedTokens(
@@ -148,7 +156,7 @@ class TokenService:
         await self.audit.record(
             AuditAction.TOKEN_REFRESH, actor=actor, tenant=account.tenant_ags, subject=account.id
         )
-        return await self.for_account(account, family_id=token.family_id)
+        return await self.for_account(account, family_id=token.family_id, acr=token.acr)
 
     async def revoke(self, presented: str, actor: Actor) -> None:
         """Logout: the token's whole family ends; an unknown token is silently ignored."""

@@ -1,0 +1,154 @@
+"""Sign-in through a trusted external identity provider (DESIGN.md: identity "may trust an
+external OIDC issuer, e.g. a Keycloak that brokers BundID, and map its acr trust level").
+
+The frontend does the OpenID Connect flow with the provider and hands us its ID token. We check
+it like our own tokens (``servicekit.auth.jose_safe.verify_id_token``: the provider's keys by
+``kid``, the key's one algorithm, issuer, audience, lifetime), map its ``acr`` to an eIDAS level
+(an unknown one is refused), and find the person's account in the municipality by the
+provider's ``sub``. The first time, a citizen account is made for them (a verified e-mail
+address of the provider joins an existing citizen account with that address); the account has
+no usable password. Our tokens then carry the level as ``acr``, through every refresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity.accounts.models import Account
+from identity.accounts.passwords import Passwords
+from identity.accounts.repository import AccountRepository
+from identity.audit.service import Actor, AuditAction, AuditLog
+from identity.login.models import ExternalIdentity
+from identity.settings import ExternalIssuer, TrustLevel
+from identity.tenants.errors import TenantNotFound
+from identity.tenants.service import TenantService
+from servicekit.auth import RemoteJwks
+from servicekit.auth.jose_safe import TokenRejected, unverified_key_id, verify_id_token
+from servicekit.db import utcnow
+from servicekit.problems import Unauthorized
+
+logger = logging.getLogger("identity.login")
+
+
+class InvalidExternalToken(Unauthorized):
+    type_slug = "invalid-external-token"
+    title = "The identity provider's token is not accepted"
+
+
+class ExternalProviders:
+    """The trusted providers of the settings, each with its key set (fetched and cached)."""
+
+    def __init__(self, issuers: list[ExternalIssuer]) -> None:
+        self.issuers = {issuer.name: issuer for issuer in issuers}
+        self.keys = {issuer.name: RemoteJwks(issuer.jwks_url) for issuer in issuers}
+
+    async def verified(self, name: str, id_token: str) -> tuple[Mapping[str, Any], TrustLevel]:
+        """The token's claims and its level; InvalidExternalToken for anything else."""
+        issuer = self.issuers.get(name)
+        if issuer is None:
+            raise InvalidExternalToken("No such identity provider.")
+        try:
+            kid = unverified_key_id(id_token)
+            key = await self.keys[name].get(kid)
+            if key is None:
+                raise TokenRejected("unknown key id")
+            claims = verify_id_token(
+                id_token, {kid: key}, issuer=issuer.issuer, audience=issuer.audience
+            )
+        except TokenRejected as exc:
+            logger.info("external token rejected: %s", exc, extra={"provider": name})
+            raise InvalidExternalToken() from None
+        level = issuer.acr_levels.get(str(claims.get("acr")))
+        if level is None or not isinstance(claims.get("sub"), str):
+            raise InvalidExternalToken(
+                "The identity provider's level of assurance is not accepted."
+            )
+        return claims, level
+
+    async def aclose(self) -> None:
+        for source in self.keys.values():
+            await source.aclose()
+
+
+class ExternalSignIn:
+    def __init__(
+        self,
+        session: AsyncSession,
+        providers: ExternalProviders,
+        tenants: TenantService,
+        passwords: Passwords,
+        audit: AuditLog,
+    ) -> None:
+        self.session = session
+        self.accounts = AccountRepository(session)
+        self.providers = providers
+        self.tenants = tenants
+        self.passwords = passwords
+        self.audit = audit
+
+    async def sign_in(
+        self, tenant_ags: str, provider: str, id_token: str, actor: Actor
+    ) -> tuple[Account, TrustLevel]:
+        claims, level = await self.providers.verified(provider, id_token)
+        try:
+            await self.tenants.get(tenant_ags)
+        except TenantNotFound:
+            raise InvalidExternalToken("No such municipality.") from None
+        subject = str(claims["sub"])
+        link = await self.session.get(ExternalIdentity, (provider, subject, tenant_ags))
+        account = await self.accounts.get(link.account_id) if link else None
+        if account is None:
+            account = await self._first_sign_in(tenant_ags, provider, subject, claims)
+        if account.disabled_at is not None:
+            raise InvalidExternalToken("The account is closed.")
+        await self.audit.record(
+            AuditAction.LOGIN,
+            actor=Actor(account.id, actor.client_ip),
+            tenant=tenant_ags,
+            subject=account.id,
+            details={"provider": provider, "acr": level},
+        )
+        return account, level
+
+    async def _first_sign_in(
+        self, tenant_ags: str, provider: str, subject: str, claims: Mapping[str, Any]
+    ) -> Account:
+        email = claims.get("email") if claims.get("email_verified") is True else None
+        account = None
+        if isinstance(email, str) and email:
+            account = await self.accounts.by_email(tenant_ags, email.strip().lower())
+            if account is not None and account.role_set != {"citizen"}:
+                # Staff sign in with their own credentials, never through a citizen's provider.
+                raise InvalidExternalToken("This address belongs to a staff account.")
+        if account is None:
+            account_id = str(uuid.uuid4())
+            account = Account(
+                id=account_id,
+                tenant_ags=tenant_ags,
+                email=(email or f"{account_id}@{provider}.external.invalid").strip().lower(),
+                # Nobody knows it: the provider is how this person signs in.
+                password_hash=await self.passwords.hash(secrets.token_urlsafe(32)),
+                roles="citizen",
+                email_verified_at=utcnow() if email else None,
+            )
+            if not await self.accounts.add(account):
+                raise InvalidExternalToken("The address is taken by another account.")
+            await self.audit.record(
+                AuditAction.ACCOUNT_CREATED,
+                tenant=tenant_ags,
+                subject=account_id,
+                details={"provider": provider},
+            )
+        self.session.add(
+            ExternalIdentity(
+                provider=provider, subject=subject, tenant_ags=tenant_ags, account_id=account.id
+            )
+        )
+        await self.session.flush()
+        return account
