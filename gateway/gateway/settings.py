@@ -53,6 +53,7 @@ def default_route_classes() -> tuple[RouteClass, ...]:
             name="login",
             prefixes=(
                 "/identity/v1/auth/login",
+                "/identity/v1/auth/external",
                 "/identity/v1/auth/refresh",
                 "/identity/v1/oauth2/token",
             ),
@@ -62,7 +63,12 @@ def default_route_classes() -> tuple[RouteClass, ...]:
         ),
         RouteClass(
             name="availability",
-            prefixes=("/booking/v1/tenants/*/availability/", "/booking/v1/search"),
+            # The earliest-appointment search asks partner municipalities too.
+            prefixes=(
+                "/booking/v1/tenants/*/availability/",
+                "/booking/v1/tenants/*/earliest",
+                "/booking/v1/search",
+            ),
             timeout_s=5.0,
             per_ip=Bucket(burst=30, per_s=2.0),
             per_subject=Bucket(burst=30, per_s=2.0),

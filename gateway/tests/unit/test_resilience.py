@@ -134,7 +134,9 @@ def test_default_route_classes_match_the_services_real_paths() -> None:
 
     assert route("/identity/v1/auth/login", "POST") == "login"
     assert route("/identity/v1/oauth2/token", "POST") == "login"
+    assert route("/identity/v1/auth/external", "POST") == "login"
     assert route("/booking/v1/tenants/06999001/availability/slots") == "availability"
+    assert route("/booking/v1/tenants/06999001/earliest/search") == "availability"
     assert route("/documents/v1/bookings/b1/items/i1/documents", "POST") == "uploads"
     assert route("/booking/v1/bookings") == "default"
 
