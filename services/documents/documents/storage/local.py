@@ -170,13 +170,19 @@ class LocalBlobStore:
     async def list_older_than(self, moment: datetime) -> list[str]:
         cutoff = moment.timestamp()
 
+        def older(path: Path) -> bool:
+            try:
+                return path.stat().st_mtime < cutoff
+            except FileNotFoundError:  # deleted since the listing (a concurrent purge)
+                return False
+
         def scan() -> list[str]:
             if not self.directory.exists():
                 return []
             return sorted(
                 p.name
                 for p in self.directory.glob("*/*")
-                if p.is_file() and _BLOB_ID.match(p.name) and p.stat().st_mtime < cutoff
+                if _BLOB_ID.match(p.name) and p.is_file() and older(p)
             )
 
         return await anyio.to_thread.run_sync(scan)
