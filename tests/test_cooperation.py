@@ -24,6 +24,7 @@ from tests.documents_booking.live_booking import (
 )
 
 HOME, PARTNER, SLOW, DOWN, WITHOUT = "06999001", "06999002", "06999003", "06999004", "06999005"
+CHATTY, ODD = "06999006", "06999007"
 LEIKA = "99102013001000"
 
 
@@ -38,11 +39,16 @@ class Rathaus:
 
 @pytest.fixture
 def slow_partner() -> Iterator[LiveServer]:
-    """A partner whose Rathaus answers only after the search's deadline."""
+    """Partners whose Rathaus misbehaves: SLOW answers after the search's deadline, CHATTY
+    with far more than an answer, ODD outside the contract."""
     app = FastAPI()
 
     @app.get("/booking/v1/tenants/{ags}/earliest")
-    async def earliest(ags: str) -> dict[str, Any]:
+    async def earliest(ags: str) -> Any:
+        if ags == CHATTY:
+            return {"tenant": ags, "leika": LEIKA, "appointment": None, "x": "x" * 100_000}
+        if ags == ODD:
+            return {"tenant": ags, "leika": LEIKA, "appointment": {"start": "tomorrow"}}
         await asyncio.sleep(5)
         return {"tenant": ags, "leika": LEIKA, "appointment": None}
 
@@ -88,6 +94,8 @@ async def test_the_earliest_appointment_here_and_at_the_partners_in_one_call(
         PARTNER: ("Nachbarstadt", partner.server.url),
         WITHOUT: ("Ohnedorf", rathauses[WITHOUT].server.url),
         SLOW: ("Langsamhausen", slow_partner.url),
+        CHATTY: ("Schwatzingen", slow_partner.url),
+        ODD: ("Sonderbach", slow_partner.url),
         DOWN: ("Ausfallheim", f"http://127.0.0.1:{free_port()}"),
     }
     for ags, (name, url) in partners.items():
@@ -122,6 +130,8 @@ async def test_the_earliest_appointment_here_and_at_the_partners_in_one_call(
     assert sorted((u["tenant"], u["reason"]) for u in result["unavailable"]) == [
         (SLOW, "timeout"),
         (DOWN, "unreachable"),
+        (CHATTY, "answered too much"),
+        (ODD, "answered outside the contract"),
     ]
     assert took < 4.5  # the slow partner's deadline (2 s), not its five seconds
 

@@ -57,6 +57,10 @@ async def earliest(
     return EarliestOut(tenant=tenant, leika=leika, appointment=None)
 
 
+MAX_ANSWER_BYTES = 16 * 1024
+"""A partner's answer is a few hundred bytes; more is not read."""
+
+
 class NotOffered(Exception):
     pass
 
@@ -70,18 +74,26 @@ async def ask_partner(
         return Unavailable(tenant=partner.ags, municipality=partner.name, reason=reason)
 
     try:
-        async with asyncio.timeout(timeout_s):
-            response = await http.get(url, params={"leika": leika})
+        async with (
+            asyncio.timeout(timeout_s),
+            http.stream("GET", url, params={"leika": leika}) as response,
+        ):
+            status = response.status_code
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    return unavailable("answered too much")
     except TimeoutError:
         return unavailable("timeout")
     except httpx.HTTPError:
         return unavailable("unreachable")
-    if response.status_code == 404:
+    if status == 404:
         return NotOffered()
-    if response.status_code != 200:
-        return unavailable(f"answered {response.status_code}")
+    if status != 200:
+        return unavailable(f"answered {status}")
     try:
-        answer = EarliestOut.model_validate_json(response.content)
+        answer = EarliestOut.model_validate_json(bytes(body))
     except ValidationError:
         return unavailable("answered outside the contract")
     if answer.tenant != partner.ags or answer.leika != leika:
