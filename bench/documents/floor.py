@@ -54,8 +54,10 @@ from servicekit.db import Database, SessionDep
 from servicekit.settings import Environment, ServiceSettings
 from servicekit.testing.live import free_port
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import write_readme  # the figures go where run.py puts its own
+
 HERE = Path(__file__).resolve().parent
-README = HERE / "README.md"
 MIB = 1024 * 1024
 DOCUMENT_ID = "f" * 32
 
@@ -170,16 +172,6 @@ def figures(seconds: dict[str, list[float]], label: str, size_mib: int, rounds: 
     return "\n".join(lines)
 
 
-def write_readme(text: str, label: str) -> None:
-    begin, end = f"<!-- floor:{label}:begin -->", f"<!-- floor:{label}:end -->"
-    readme = README.read_text(encoding="utf-8")
-    if begin not in readme:
-        readme += f"\n{begin}\n{end}\n"
-    head, _, rest = readme.partition(begin)
-    _, _, tail = rest.partition(end)
-    README.write_text(f"{head}{begin}\n{text}\n{end}{tail}", encoding="utf-8")
-
-
 def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "serve":
         serve(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
@@ -237,7 +229,7 @@ def main() -> None:
     text = figures(seconds, label, args.size_mib, args.rounds)
     print(text)
     if not args.no_write:
-        write_readme(text, label)
+        write_readme(text, label, section="floor")
 
 
 def _postgres(dsn: str, statement: str) -> None:

@@ -514,9 +514,9 @@ def write_results(path: Path, label: str, result: dict[str, Any]) -> None:
     path.write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
 
 
-def write_readme(text: str, label: str) -> None:
+def write_readme(text: str, label: str, section: str = "results") -> None:
     """Replace the figures of this database's run in README.md (between its markers)."""
-    begin, end = f"<!-- results:{label}:begin -->", f"<!-- results:{label}:end -->"
+    begin, end = f"<!-- {section}:{label}:begin -->", f"<!-- {section}:{label}:end -->"
     readme = README.read_text(encoding="utf-8")
     if begin not in readme:
         readme += f"\n{begin}\n{end}\n"

@@ -33,9 +33,9 @@ from servicekit.events import (
     OutboxEventColumns,
     Subscriber,
     first_delivery,
-    signature,
 )
 from servicekit.problems import install_problem_handlers
+from servicekit.testing.events import signature_headers
 from servicekit.testing.live import LiveServer, free_port, run_live_server
 
 SECRET = "s" * 40
@@ -253,8 +253,7 @@ async def test_dispatchers_of_several_replicas_deliver_each_event_once(
 
 
 def signed(body: bytes, *, secret: str = SECRET, at: float | None = None) -> dict[str, str]:
-    timestamp = str(int(time.time() if at is None else at))
-    return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature(secret, timestamp, body)}
+    return signature_headers(body, secret, at=at)
 
 
 def structured(**attributes: Any) -> bytes:

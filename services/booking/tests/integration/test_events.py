@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from typing import Any
 
 import httpx
@@ -31,7 +29,8 @@ from booking.events.models import (
     CITIZEN_ERASED,
     OutboxEvent,
 )
-from servicekit.events import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from servicekit.events import SIGNATURE_HEADER
+from servicekit.testing.events import signed_delivery
 from servicekit.testing.tokens import TokenFactory
 
 URL = "/booking/v1/events"
@@ -41,28 +40,13 @@ def delivery(
     data: dict[str, Any],
     *,
     event_type: str = ACCOUNT_ERASED,
-    event_id: str | None = None,
     tenant: str = TENANT,
     secret: str = IDENTITY_EVENT_SECRET,
 ) -> tuple[bytes, dict[str, str]]:
     """A signed delivery of identity's, as its dispatcher sends it."""
-    body = json.dumps(
-        {
-            "specversion": "1.0",
-            "id": event_id or str(uuid.uuid4()),
-            "source": "identity",
-            "type": event_type,
-            "tenant": tenant,
-            "datacontenttype": "application/json",
-            "data": data,
-        }
-    ).encode()
-    timestamp = str(int(time.time()))
-    return body, {
-        "content-type": "application/cloudevents+json",
-        TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: signature(secret, timestamp, body),
-    }
+    return signed_delivery(
+        source="identity", event_type=event_type, data=data, secret=secret, tenant=tenant
+    )
 
 
 async def published(session: AsyncSession) -> list[OutboxEvent]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from typing import Any
 
 import httpx
@@ -16,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from documents.events.models import CITIZEN_ERASED
 from documents.rooms.models import RoomEvent
 from documents.uploads.models import Document
-from servicekit.events import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from servicekit.testing.events import signed_delivery
 from servicekit.testing.tokens import TokenFactory
 from tests.documents_booking.documents_calls import (
     BOOKING_EVENT_SECRET,
@@ -34,22 +31,9 @@ def delivery(
     data: dict[str, Any], *, tenant: str = TENANT, secret: str = BOOKING_EVENT_SECRET
 ) -> tuple[bytes, dict[str, str]]:
     """A signed delivery of booking's, as its dispatcher sends it."""
-    body = json.dumps(
-        {
-            "specversion": "1.0",
-            "id": str(uuid.uuid4()),
-            "source": "booking",
-            "type": CITIZEN_ERASED,
-            "tenant": tenant,
-            "data": data,
-        }
-    ).encode()
-    timestamp = str(int(time.time()))
-    return body, {
-        "content-type": "application/cloudevents+json",
-        TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: signature(secret, timestamp, body),
-    }
+    return signed_delivery(
+        source="booking", event_type=CITIZEN_ERASED, data=data, secret=secret, tenant=tenant
+    )
 
 
 async def rows(session: AsyncSession, model: type[Document] | type[RoomEvent]) -> int:
