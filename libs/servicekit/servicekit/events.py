@@ -321,11 +321,11 @@ class Dispatcher:
     async def run(self, interval_s: float, *, keep: timedelta = KEEP_DELIVERED) -> None:
         """Deliver what is due every ``interval_s``, and prune what was delivered longer ago
         than ``keep`` once an hour, until cancelled."""
-        pruned_at = 0.0
+        pruned_at: float | None = None
         while True:
             try:
                 await self.deliver_due()
-                if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                if pruned_at is None or time.monotonic() - pruned_at >= PRUNE_EVERY_S:
                     pruned_at = time.monotonic()
                     await self.prune(self.clock() - keep)
             except Exception:  # the next round tries again; the loop must not die

@@ -134,10 +134,7 @@ async def follow(
                 await resolve_access(booking, booking_id, caller)
             except (BookingNotFound, BookingUnavailableProblem):
                 return
-        await bell.wait(
-            booking_id,
-            settings.poll_s if ends is None else min(settings.poll_s, ends - time.time()),
-        )
+        await bell.wait(booking_id, min(settings.poll_s, settings.keep_alive_s, ends - time.time()))
         if time.monotonic() - quiet_since >= settings.keep_alive_s:
             quiet_since = time.monotonic()
             yield b": keep-alive\n\n"
