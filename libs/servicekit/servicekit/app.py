@@ -36,6 +36,7 @@ def create_service_app(
     on_shutdown: Sequence[LifecycleHook] = (),
     token_verifier: TokenVerifier | None = None,
     outbox: Outbox | None = None,
+    webhooks: Sequence[APIRouter] = (),
 ) -> FastAPI:
     database = (
         Database(
@@ -91,6 +92,9 @@ def create_service_app(
     # dependencies and schema visibility of an APIRouter are already on each of its routes.
     for router in (health_router, *routers):
         app.router.routes.extend(router.routes)
+    # The events the service publishes, documented as OpenAPI webhooks (servicekit.events).
+    for router in webhooks:
+        app.webhooks.routes.extend(router.routes)
     metrics = install_metrics(app)
     install_openapi(app)
     app.add_middleware(RequestIdMiddleware, metrics=metrics)

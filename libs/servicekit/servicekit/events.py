@@ -28,15 +28,15 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 import httpx
 from cloudevents.core.bindings.http import HTTPMessage, from_structured_event, to_structured_event
 from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.v1.event import CloudEvent
-from fastapi import Request, Response
+from fastapi import Depends, Header, Request, Response
 from prometheus_client import CollectorRegistry, Counter
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from sqlalchemy import BigInteger, Index, Integer, String, Text, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,6 +44,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from servicekit.db import UTCDateTime, utcnow
 from servicekit.problems import BadRequest, PayloadTooLarge, Unauthorized, problem_responses
+from servicekit.tenancy import Ags
 
 logger = logging.getLogger("servicekit.events")
 DataT = TypeVar("DataT", bound=BaseModel)
@@ -544,6 +545,60 @@ async def first_delivery(
     except IntegrityError:
         return False
     return True
+
+
+# -- documenting what a service publishes (OpenAPI 3.1 ``webhooks`` of its contract) --------
+
+
+class CloudEventOf(BaseModel, Generic[DataT]):
+    """A delivered event as its subscriber receives it: structured CloudEvents 1.0 JSON."""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(description="Unique per source: a subscriber de-duplicates by it")
+    source: str = Field(examples=["booking"])
+    type: str
+    subject: str | None = None
+    time: AwareDatetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    tenant: Ags | None = Field(default=None, description="The municipality (AGS)")
+    data: DataT
+
+
+async def _signed(
+    callback_timestamp: Annotated[
+        str, Header(description="When the delivery was signed: Unix seconds")
+    ],
+    callback_authentication: Annotated[
+        str,
+        Header(
+            description=(
+                "Hex HMAC-SHA512 of `<callback-timestamp>.<body>` under the secret shared "
+                "with the subscriber"
+            )
+        ),
+    ],
+) -> None:
+    return None
+
+
+SignedDelivery = Annotated[None, Depends(_signed)]
+"""For a documented webhook's parameters: the headers that sign every delivery."""
+
+EVENT_WEBHOOK: dict[str, Any] = {
+    "status_code": 204,
+    "response_class": Response,
+    "responses": {
+        "204": {"description": "Received (any 2xx will do)"},
+        "default": {
+            "description": (
+                "Anything else, or no answer within 5 s: delivered again after 1 s, 5 s, "
+                "30 s, 2 min, 10 min, 30 min, then hourly"
+            )
+        },
+    },
+}
+"""``@webhooks.post("<event type>", **EVENT_WEBHOOK)`` on a router passed to
+``create_service_app(webhooks=...)``: documents an event the service publishes."""
 
 
 WEBHOOK_ROUTE: dict[str, Any] = {

@@ -56,7 +56,19 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
         tags=app.openapi_tags,
         servers=app.servers,
+        webhooks=app.webhooks.routes,
     )
+    for path_item in document.get("webhooks", {}).values():
+        for method, operation in path_item.items():
+            if method in _METHODS:
+                # What a subscriber answers: FastAPI's validation error is not one of them.
+                operation.get("responses", {}).pop("422", None)
+                # Signed by the callback headers, not by a token of ours.
+                operation.setdefault("security", [])
+                # Sent as structured CloudEvents (servicekit.events).
+                content = operation.get("requestBody", {}).get("content", {})
+                if "application/json" in content:
+                    content["application/cloudevents+json"] = content.pop("application/json")
     for path_item in document.get("paths", {}).values():
         for method, operation in path_item.items():
             if method in _METHODS:

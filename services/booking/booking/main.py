@@ -13,6 +13,7 @@ from booking.bookings.router import router as bookings_router
 from booking.catalogue.router import router as catalogue_router
 from booking.cooperation.router import router as cooperation_router
 from booking.events.models import outbox_of
+from booking.events.models import webhooks as event_webhooks
 from booking.events.router import router as events_router
 from booking.hours.router import router as hours_router
 from booking.offices.router import router as offices_router
@@ -60,6 +61,7 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             cooperation_router,
         ],
         outbox=outbox_of(settings),
+        webhooks=[event_webhooks],
     )
     app.state.availability_cache = AvailabilityCache(
         snapshot_seconds=settings.catalogue_cache_seconds,

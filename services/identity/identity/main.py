@@ -12,6 +12,7 @@ from identity.clients.router import router as clients_router
 from identity.clock import Clock, SystemClock
 from identity.dependencies import make_key_cipher
 from identity.events.models import outbox_of
+from identity.events.models import webhooks as event_webhooks
 from identity.keys.router import router as keys_router
 from identity.keys.source import DatabaseKeys
 from identity.login.external import ExternalProviders
@@ -58,6 +59,7 @@ def create_app(
             discovery_router,
         ],
         outbox=outbox_of(settings),
+        webhooks=[event_webhooks],
         on_shutdown=[_close_external_providers],
     )
     app.state.clock = clock or SystemClock()

@@ -36,7 +36,13 @@ from booking.bookings.schemas import (
 )
 from booking.bookings.secrets import hash_token, new_code, new_manage_token, token_matches
 from booking.catalogue.repository import ServiceRepository
-from booking.events.models import BOOKING_CANCELLED, BOOKING_CONFIRMED, BOOKING_RESCHEDULED
+from booking.events.models import (
+    BOOKING_CANCELLED,
+    BOOKING_CONFIRMED,
+    BOOKING_RESCHEDULED,
+    BookingChanged,
+    BookingRescheduled,
+)
 from booking.hours.calendar import day_bounds
 from booking.language import Language
 from booking.offices.models import Office
@@ -319,23 +325,27 @@ class Bookings:
         booking.ends_at = start + plan.length
         await self.bookings.flush()
         self.planner.cache.forget_bookings(booking.tenant)
-        self._tell(BOOKING_RESCHEDULED, booking, previous_starts_at=previous_start.isoformat())
+        self._tell(BOOKING_RESCHEDULED, booking, previous_start)
         return booking
 
-    def _tell(self, event_type: str, booking: Booking, **extra: str) -> None:
+    def _tell(
+        self, event_type: str, booking: Booking, previous_start: datetime | None = None
+    ) -> None:
         """The booking's event for those who subscribe (in this transaction; no personal
         data: who booked is the municipality's to ask through the API)."""
+        changed = BookingChanged(
+            booking_id=booking.id,
+            office_id=booking.office_id,
+            service_ids=[item.service_id for item in booking.items],
+            starts_at=booking.starts_at,
+            ends_at=booking.ends_at,
+        )
+        if previous_start is not None:
+            changed = BookingRescheduled(**changed.model_dump(), previous_starts_at=previous_start)
         self.outbox.emit(
             self.bookings.session,
             event_type,
-            {
-                "booking_id": str(booking.id),
-                "office_id": str(booking.office_id),
-                "service_ids": [str(item.service_id) for item in booking.items],
-                "starts_at": booking.starts_at.isoformat(),
-                "ends_at": booking.ends_at.isoformat(),
-                **extra,
-            },
+            changed.model_dump(mode="json"),
             subject=str(booking.id),
             tenant=booking.tenant,
         )

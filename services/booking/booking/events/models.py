@@ -15,15 +15,72 @@ and erases that person's bookings as an administrator's erasure would.
 
 from __future__ import annotations
 
+import uuid
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel
+
 from booking.db import Base
 from booking.settings import BookingSettings
-from servicekit.events import InboxColumns, Outbox, OutboxDeliveryColumns, OutboxEventColumns
+from servicekit.events import (
+    EVENT_WEBHOOK,
+    CloudEventOf,
+    InboxColumns,
+    Outbox,
+    OutboxDeliveryColumns,
+    OutboxEventColumns,
+    SignedDelivery,
+)
 
 CITIZEN_ERASED = "de.rathaus.booking.citizen.erased"
 BOOKING_CONFIRMED = "de.rathaus.booking.booking.confirmed"
 BOOKING_RESCHEDULED = "de.rathaus.booking.booking.rescheduled"
 BOOKING_CANCELLED = "de.rathaus.booking.booking.cancelled"
 ACCOUNT_ERASED = "de.rathaus.identity.account.erased"
+
+
+class BookingChanged(BaseModel):
+    """A booking as a case management system plans with it: no personal data."""
+
+    booking_id: uuid.UUID
+    office_id: uuid.UUID
+    service_ids: list[uuid.UUID]
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+class BookingRescheduled(BookingChanged):
+    previous_starts_at: AwareDatetime
+
+
+class CitizenErased(BaseModel):
+    booking_ids: list[uuid.UUID]
+
+
+webhooks = APIRouter(tags=["events"])
+
+
+@webhooks.post(BOOKING_CONFIRMED, **EVENT_WEBHOOK)
+async def booking_confirmed(event: CloudEventOf[BookingChanged], _signed: SignedDelivery) -> None:
+    """A held appointment was confirmed."""
+
+
+@webhooks.post(BOOKING_RESCHEDULED, **EVENT_WEBHOOK)
+async def booking_rescheduled(
+    event: CloudEventOf[BookingRescheduled], _signed: SignedDelivery
+) -> None:
+    """A confirmed appointment moved (to another time, perhaps another office)."""
+
+
+@webhooks.post(BOOKING_CANCELLED, **EVENT_WEBHOOK)
+async def booking_cancelled(event: CloudEventOf[BookingChanged], _signed: SignedDelivery) -> None:
+    """A confirmed appointment was cancelled (by the citizen, staff or an erasure)."""
+
+
+@webhooks.post(CITIZEN_ERASED, **EVENT_WEBHOOK)
+async def citizen_erased(event: CloudEventOf[CitizenErased], _signed: SignedDelivery) -> None:
+    """A citizen was erased on their request: these bookings no longer say who booked them;
+    delete what you keep about them (documents deletes their documents)."""
 
 
 class OutboxEvent(OutboxEventColumns, Base):

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from booking.bookings.models import BookingStatus
 from booking.bookings.repository import BookingRepository
 from booking.bookings.service import Bookings, Caller
-from booking.events.models import CITIZEN_ERASED
+from booking.events.models import CITIZEN_ERASED, CitizenErased
 from booking.settings import BookingSettings
 from servicekit.auth import Principal
 from servicekit.db import utcnow
@@ -86,7 +86,7 @@ async def erase_person(
         outbox.emit(
             bookings.bookings.session,
             CITIZEN_ERASED,
-            {"booking_ids": [str(booking_id) for booking_id in booking_ids]},
+            CitizenErased(booking_ids=booking_ids).model_dump(mode="json"),
             tenant=tenant,
         )
     return Erasure(cancelled=cancelled, erased=erased, booking_ids=booking_ids)

@@ -22,7 +22,7 @@ from identity.accounts.passwords import Passwords
 from identity.accounts.repository import AccountRepository
 from identity.audit.service import Actor, AuditAction, AuditLog
 from identity.clock import Clock
-from identity.events.models import ACCOUNT_ERASED
+from identity.events.models import ACCOUNT_ERASED, AccountErased
 from identity.login.models import ExternalIdentity
 from identity.mail import Mailer, Message
 from identity.tenants.errors import SelfRegistrationClosed, TenantNotFound
@@ -215,10 +215,11 @@ class AccountService:
         if account.disabled_at is None or not account.email.endswith(ERASED_EMAIL_DOMAIN):
             # Every service erases what it keeps about the person: booking by account and
             # address, and documents those bookings' documents (booking's own event).
+            erased = AccountErased(account_id=account.id, email=account.email)
             self.outbox.emit(
                 self.accounts.session,
                 ACCOUNT_ERASED,
-                {"account_id": account.id, "email": account.email},
+                erased.model_dump(mode="json"),
                 subject=account.id,
                 tenant=account.tenant_ags,
             )

@@ -7,11 +7,34 @@ person's request, so every service erases what it keeps about them.
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
 from identity.db import Base
 from identity.settings import IdentitySettings
-from servicekit.events import Outbox, OutboxDeliveryColumns, OutboxEventColumns
+from servicekit.events import (
+    EVENT_WEBHOOK,
+    CloudEventOf,
+    Outbox,
+    OutboxDeliveryColumns,
+    OutboxEventColumns,
+    SignedDelivery,
+)
 
 ACCOUNT_ERASED = "de.rathaus.identity.account.erased"
+
+
+class AccountErased(BaseModel):
+    account_id: str = Field(description="The account's id (the subject of its tokens)")
+    email: str = Field(description="The address the account had, to find what it booked")
+
+
+webhooks = APIRouter(tags=["events"])
+
+
+@webhooks.post(ACCOUNT_ERASED, **EVENT_WEBHOOK)
+async def account_erased(event: CloudEventOf[AccountErased], _signed: SignedDelivery) -> None:
+    """An account was erased on the person's request: erase what you keep about them."""
 
 
 class OutboxEvent(OutboxEventColumns, Base):
