@@ -85,6 +85,7 @@ def merge(
 ) -> dict[str, Any]:
     """Merge service name -> OpenAPI document into one document."""
     paths: dict[str, Any] = {}
+    webhooks: dict[str, Any] = {}
     components: dict[str, dict[str, Any]] = {}
     tags: dict[str, dict[str, Any]] = {}
     for service, document in sorted(contracts.items()):
@@ -112,6 +113,16 @@ def merge(
                     responses.setdefault(status, _gateway_response(description))
                 operation["responses"] = dict(sorted(responses.items()))
             paths[path] = item
+        # The events each service publishes (named by their globally unique CloudEvents type).
+        for name, item in (document.get("webhooks") or {}).items():
+            for method, operation in item.items():
+                if (
+                    method in _METHODS
+                    and isinstance(operation, dict)
+                    and "operationId" in operation
+                ):
+                    operation["operationId"] = _namespaced(service, operation["operationId"])
+            webhooks[name] = item
         for tag in document.get("tags") or []:
             tags.setdefault(tag["name"], tag)
     components.setdefault("schemas", {})[_GATEWAY_PROBLEM] = ProblemDetails.model_json_schema(
@@ -125,6 +136,8 @@ def merge(
         "paths": dict(sorted(paths.items())),
         "components": {kind: dict(sorted(v.items())) for kind, v in sorted(components.items())},
     }
+    if webhooks:
+        merged["webhooks"] = dict(sorted(webhooks.items()))
     if tags:
         merged["tags"] = list(tags.values())
     return merged

@@ -40,6 +40,9 @@ async def test_openapi_merges_every_service_contract_with_namespaced_components(
         assert routable <= set(document["paths"])
         for name in contract.get("components", {}).get("schemas", {}):
             assert f"{service}.{name}" in document["components"]["schemas"]
+        # The events the service publishes are documented there too.
+        assert set(contract.get("webhooks", {})) <= set(document.get("webhooks", {}))
+    assert "de.rathaus.identity.account.erased" in document["webhooks"]
     refs = [part.split('"')[0] for part in json.dumps(document).split('"$ref": "')[1:]]
     assert refs
     assert all(ref.split("/")[-1].split(".")[0] in {*services, "gateway"} for ref in refs)
