@@ -34,7 +34,7 @@ def build_components(settings: DocumentsSettings) -> Components:
             timeout_s=settings.booking_timeout_s,
             remember_s=settings.access_reuse_s,
         ),
-        bell=RoomBell(),
+        bell=RoomBell(settings.room_streams_max),
     )
 
 

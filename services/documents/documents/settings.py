@@ -92,6 +92,9 @@ class DocumentsSettings(ServiceSettings):
         le=600,
         description="How often an open event stream asks booking again whether the caller may stay",
     )
+    room_streams_max: int = Field(
+        default=1000, ge=1, description="Event streams one process keeps open at most (503 beyond)"
+    )
     room_stream_max_s: float = Field(
         default=900.0, gt=0, le=86_400, description="The longest an event stream stays open"
     )

@@ -73,26 +73,33 @@ async def earliest_appointment(
 )
 async def search_earliest(
     ags: AgsPath, request: Request, cache: CacheDep, leika: LeikaQuery
-) -> SearchOut:
+) -> Response:
     """The earliest appointments for a service here and at every partner municipality, asked
-    at once; a partner that is down or slower than the deadline is reported, not fatal."""
+    at once; a partner that is down or slower than the deadline is reported, not fatal.
+    Searches for the same service within a second share one round of questions."""
     settings = settings_of(request)
-    # A session of its own, ended before the answer here is computed in another one (on
-    # SQLite, an open transaction would hold the lock that one waits for).
-    async with request.app.state.database.sessionmaker() as session:
-        partners = await PartnerRepository(session).of(ags)
-    http = partner_http(request)
-    asking = [
-        (p, asyncio.ensure_future(ask_partner(http, p, leika, settings.partner_timeout_s)))
-        for p in partners
-    ]
-    try:
-        here: EarliestOut | NotOffered = EarliestOut.model_validate_json(
-            await _earliest_here(request, cache, ags, leika)
-        )
-    except ServiceNotFound:
-        here = NotOffered()
-    return await search(here, asking, ags, leika)
+
+    async def compute() -> bytes:
+        # A session of its own, ended before the answer here is computed in another one (on
+        # SQLite, an open transaction would hold the lock that one waits for).
+        async with request.app.state.database.sessionmaker() as session:
+            partners = await PartnerRepository(session).of(ags)
+        http = partner_http(request)
+        asking = [
+            (p, asyncio.ensure_future(ask_partner(http, p, leika, settings.partner_timeout_s)))
+            for p in partners
+        ]
+        try:
+            here: EarliestOut | NotOffered = EarliestOut.model_validate_json(
+                await _earliest_here(request, cache, ags, leika)
+            )
+        except ServiceNotFound:
+            here = NotOffered()
+        found = await search(here, asking, ags, leika)
+        return found.model_dump_json().encode()
+
+    answer = await cache.answer(ags, ("search", leika), compute)
+    return Response(answer, media_type="application/json")
 
 
 @router.get(

@@ -11,8 +11,15 @@ import contextlib
 
 
 class RoomBell:
-    def __init__(self) -> None:
+    def __init__(self, max_streams: int = 1000) -> None:
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self.max_streams = max_streams
+        self.streams = 0
+        """Event streams open in this process (each polls the database now and then)."""
+
+    @property
+    def full(self) -> bool:
+        return self.streams >= self.max_streams
 
     async def ring(self, booking_id: str) -> None:
         """Wake every stream of the room (a coroutine, so that it runs on the event loop)."""

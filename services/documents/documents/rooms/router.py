@@ -10,7 +10,7 @@ from documents.db import SessionDep
 from documents.rooms.repository import RoomRepository
 from documents.rooms.schemas import MessageIn, RoomEventOut, RoomEventsOut
 from documents.rooms.service import PAGE, RoomService, StreamSettings, event_out, follow
-from documents.uploads.errors import BookingClosed, BookingNotFound
+from documents.uploads.errors import BookingClosed, BookingNotFound, TooManyStreams
 from documents.uploads.router import ACCESS_PROBLEMS, BookingId, CallerDep
 from servicekit.problems import ValidationFailed, problem_responses
 
@@ -83,7 +83,7 @@ async def post_message(
             ),
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
-        **problem_responses(*ACCESS_PROBLEMS, BookingNotFound, ValidationFailed),
+        **problem_responses(*ACCESS_PROBLEMS, BookingNotFound, TooManyStreams, ValidationFailed),
     },
 )
 async def room_stream(
@@ -100,6 +100,8 @@ async def room_stream(
 ) -> StreamingResponse:
     """Follow the consultation room live: its events after ``after`` (or Last-Event-ID)."""
     access = await rooms.enter(booking_id, caller)
+    if components.bell.full:
+        raise TooManyStreams(headers={"Retry-After": "10"})
     settings = components.settings
     stream = follow(
         request.app.state.database.sessionmaker,

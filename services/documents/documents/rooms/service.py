@@ -8,8 +8,9 @@ Clients read it page by page (``after``) or follow it live as a Server-Sent Even
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -108,11 +109,31 @@ async def follow(
     lets the caller in (asked again every ``recheck_s``); the client reconnects with
     ``Last-Event-ID`` and loses nothing.
     """
+    ends = time.time() + settings.max_s
+    if access.caller.principal is not None:
+        ends = min(ends, access.caller.principal.expires_at.timestamp())
+    bell.streams += 1
+    try:
+        async with contextlib.aclosing(
+            _follow(sessionmaker, booking, bell, access, after, settings, ends)
+        ) as messages:
+            async for message in messages:
+                yield message
+    finally:
+        bell.streams -= 1
+
+
+async def _follow(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    booking: BookingClient,
+    bell: RoomBell,
+    access: Access,
+    after: int,
+    settings: StreamSettings,
+    ends: float,
+) -> AsyncGenerator[bytes, None]:
     caller = access.caller
     booking_id = access.booking.booking_id
-    ends = time.time() + settings.max_s
-    if caller.principal is not None:
-        ends = min(ends, caller.principal.expires_at.timestamp())
     checked = time.monotonic()
     quiet_since = time.monotonic()
     yield b"retry: 2000\n\n"

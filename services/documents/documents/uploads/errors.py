@@ -87,3 +87,8 @@ class BookingUnavailableProblem(ServiceUnavailable):
 class BookingClosed(Conflict):
     type_slug = "booking-closed"
     title = "The booking is cancelled or expired: no more uploads"
+
+
+class TooManyStreams(ServiceUnavailable):
+    type_slug = "too-many-streams"
+    title = "This server follows as many rooms as it can; try again shortly"

@@ -376,3 +376,35 @@ async def test_many_streams_of_many_rooms_each_get_their_own_room(
             await live_booking.cancel(appointment)
 
     assert [sorted(h) for h in heard] == [[f"{n}-0", f"{n}-1"] for n in range(3)]
+
+
+async def test_a_process_follows_at_most_its_number_of_streams(
+    fresh_database_url: str,
+    start_live_documents: Callable[..., tuple[LiveServer, FastAPI]],
+    appointment: Appointment,
+    tokens: TokenFactory,
+) -> None:
+    server, app = start_live_documents(fresh_database_url, room_streams_max=1)
+
+    async with stream(server, appointment, clerk(tokens)):
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            refused = await http.get(stream_path(appointment), headers=clerk(tokens))
+    for _ in range(100):  # the server notices the first stream's end
+        if app.state.components.bell.streams == 0:
+            break
+        await asyncio.sleep(0.05)
+    async with stream(server, appointment, clerk(tokens)) as again:
+        await say_through(server, appointment, citizen(tokens), "wieder da")
+        later = await again.next_event()
+
+    assert refused.status_code == 503
+    assert refused.json()["type"] == "urn:rathaus:problem:too-many-streams"
+    assert refused.headers["retry-after"] == "10"
+    assert later["text"] == "wieder da"
+
+
+async def say_through(
+    server: LiveServer, appointment: Appointment, headers: dict[str, str], text: str
+) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        await say(http, appointment, headers, text)
