@@ -13,6 +13,7 @@ from documents.rooms.bell import RoomBell
 from documents.scanning.scanner import Scanner
 from documents.settings import DocumentsSettings
 from documents.storage.base import BlobStore
+from servicekit.events import Outbox
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Components:
     scanner: Scanner
     booking: BookingClient
     bell: RoomBell
+    outbox: Outbox
 
 
 async def _components(request: Request) -> Components:

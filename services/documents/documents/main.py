@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from documents import models  # noqa: F401 - registers every table on Base.metadata
 from documents.clients.booking import BookingClient
 from documents.components import Components
+from documents.events.models import outbox_of
+from documents.events.models import webhooks as event_webhooks
 from documents.events.router import router as events_router
 from documents.retention.router import router as retention_router
 from documents.rooms.bell import RoomBell
@@ -35,6 +37,7 @@ def build_components(settings: DocumentsSettings) -> Components:
             remember_s=settings.access_reuse_s,
         ),
         bell=RoomBell(settings.room_streams_max),
+        outbox=outbox_of(settings),
     )
 
 
@@ -78,6 +81,8 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
         readiness_checks={"blob_store": components.blobs.check},
         on_startup=[start_rescanner],
         on_shutdown=[close_components],
+        outbox=components.outbox,
+        webhooks=[event_webhooks],
     )
     app.state.components = components
     return app

@@ -53,6 +53,21 @@ def settings_for_tests(database_url: str, **overrides: object) -> DocumentsSetti
         "encryption_chunk_size": 4096,
         "max_upload_bytes": 256 * 1024,
         "events_secrets": {"booking": BOOKING_EVENT_SECRET},
+        # A case management system follows the documents (nothing listens there in these
+        # tests: the outbox keeps what it would send).
+        "events_subscribers": [
+            {
+                "name": "fachverfahren",
+                "url": "http://127.0.0.1:9/fachverfahren/events",
+                "secret": "a-secret-shared-with-the-case-management",
+                "types": [
+                    "de.rathaus.documents.document.uploaded",
+                    "de.rathaus.documents.document.accepted",
+                    "de.rathaus.documents.document.needs_replacement",
+                    "de.rathaus.documents.document.withdrawn",
+                ],
+            }
+        ],
     }
     values.update(overrides)
     return DocumentsSettings.model_validate(values)

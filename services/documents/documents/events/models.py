@@ -1,17 +1,92 @@
-"""The events documents receives (see servicekit.events).
+"""The events documents publishes and receives (see servicekit.events).
 
-Booking's ``de.rathaus.booking.citizen.erased`` (``tenant``: the AGS), data
-``{"booking_ids": [...]}``: a citizen was erased on their request; the documents and
-consultation rooms of those bookings are deleted.
+Publishes (``tenant``: the AGS; no file names, no content) what happens to a booking's
+documents, for a municipality's case management (Fachverfahren):
+``de.rathaus.documents.document.uploaded``, ``...document.accepted``,
+``...document.needs_replacement`` (with the reason the citizen sees) and
+``...document.withdrawn``; subject the document's id.
+
+Receives booking's ``de.rathaus.booking.citizen.erased`` (data ``{"booking_ids": [...]}``):
+a citizen was erased on their request; the documents and consultation rooms of those bookings
+are deleted.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
 from documents.db import Base
-from servicekit.events import InboxColumns
+from documents.settings import DocumentsSettings
+from servicekit.events import (
+    EVENT_WEBHOOK,
+    CloudEventOf,
+    InboxColumns,
+    Outbox,
+    OutboxDeliveryColumns,
+    OutboxEventColumns,
+    SignedDelivery,
+)
 
 CITIZEN_ERASED = "de.rathaus.booking.citizen.erased"
+DOCUMENT_UPLOADED = "de.rathaus.documents.document.uploaded"
+DOCUMENT_ACCEPTED = "de.rathaus.documents.document.accepted"
+DOCUMENT_NEEDS_REPLACEMENT = "de.rathaus.documents.document.needs_replacement"
+DOCUMENT_WITHDRAWN = "de.rathaus.documents.document.withdrawn"
+
+
+class DocumentChanged(BaseModel):
+    """A document of a booking as a case management system follows it (no name, no bytes)."""
+
+    document_id: str
+    booking_id: str
+    checklist_item_id: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    scan_status: Literal["pending", "clean", "infected"]
+    review_status: Literal["submitted", "accepted", "needs_replacement"]
+    review_reason: str | None = None
+
+
+webhooks = APIRouter(tags=["events"])
+
+
+@webhooks.post(DOCUMENT_UPLOADED, **EVENT_WEBHOOK)
+async def document_uploaded(event: CloudEventOf[DocumentChanged], _signed: SignedDelivery) -> None:
+    """A citizen handed in a document for an item of the booking's checklist."""
+
+
+@webhooks.post(DOCUMENT_ACCEPTED, **EVENT_WEBHOOK)
+async def document_accepted(event: CloudEventOf[DocumentChanged], _signed: SignedDelivery) -> None:
+    """A clerk accepted a document."""
+
+
+@webhooks.post(DOCUMENT_NEEDS_REPLACEMENT, **EVENT_WEBHOOK)
+async def document_needs_replacement(
+    event: CloudEventOf[DocumentChanged], _signed: SignedDelivery
+) -> None:
+    """A clerk asked for a replacement, with the reason the citizen sees."""
+
+
+@webhooks.post(DOCUMENT_WITHDRAWN, **EVENT_WEBHOOK)
+async def document_withdrawn(event: CloudEventOf[DocumentChanged], _signed: SignedDelivery) -> None:
+    """The citizen withdrew a document (its key is destroyed, its blob removed)."""
+
+
+class OutboxEvent(OutboxEventColumns, Base):
+    pass
+
+
+class OutboxDelivery(OutboxDeliveryColumns, Base):
+    pass
 
 
 class InboxEvent(InboxColumns, Base):
     pass
+
+
+def outbox_of(settings: DocumentsSettings) -> Outbox:
+    return Outbox.of_service(settings, OutboxEvent, OutboxDelivery)

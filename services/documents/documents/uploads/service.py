@@ -17,6 +17,13 @@ from documents.audit.repository import AccessLogRepository
 from documents.components import Components
 from documents.crypto.keys import KeyRingError, WrappedKey, new_data_key
 from documents.crypto.stream import IntegrityError, decrypt_stream
+from documents.events.models import (
+    DOCUMENT_ACCEPTED,
+    DOCUMENT_NEEDS_REPLACEMENT,
+    DOCUMENT_UPLOADED,
+    DOCUMENT_WITHDRAWN,
+    DocumentChanged,
+)
 from documents.intake.pipeline import (
     MULTIPART_OVERHEAD,
     BadName,
@@ -61,6 +68,13 @@ from servicekit.db import utcnow
 from servicekit.problems import Problem
 
 log = logging.getLogger(__name__)
+
+_PUBLISHED = {
+    RoomEventKind.DOCUMENT_UPLOADED: DOCUMENT_UPLOADED,
+    RoomEventKind.DOCUMENT_ACCEPTED: DOCUMENT_ACCEPTED,
+    RoomEventKind.DOCUMENT_NEEDS_REPLACEMENT: DOCUMENT_NEEDS_REPLACEMENT,
+    RoomEventKind.DOCUMENT_WITHDRAWN: DOCUMENT_WITHDRAWN,
+}
 
 UNDECIDED_BYTES = 4 * 1024 * 1024
 """How much of an upload is taken in before booking has answered (then it waits)."""
@@ -217,9 +231,7 @@ class DocumentService:
             # Scanned before the row is written: no transaction is open while the scanner reads.
             _apply_verdict(document, await scan_blob(self.components, data_key, blob_id))
             await self.documents.add(document)
-            await self.rooms.append(
-                new_event(access, RoomEventKind.DOCUMENT_UPLOADED, document=document)
-            )
+            await self._tell(access, RoomEventKind.DOCUMENT_UPLOADED, document)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.components.blobs.delete(blob_id)
@@ -342,15 +354,12 @@ class DocumentService:
         document.reviewed_at = utcnow()
         await self.documents.session.flush()
         accepted = decision.decision == "accepted"
-        await self.rooms.append(
-            new_event(
-                access,
-                RoomEventKind.DOCUMENT_ACCEPTED
-                if accepted
-                else RoomEventKind.DOCUMENT_NEEDS_REPLACEMENT,
-                document=document,
-                text=document.review_reason,
-            )
+        await self._tell(
+            access,
+            RoomEventKind.DOCUMENT_ACCEPTED
+            if accepted
+            else RoomEventKind.DOCUMENT_NEEDS_REPLACEMENT,
+            document,
         )
         return document
 
@@ -369,7 +378,7 @@ class DocumentService:
             if document.tenant == access.booking.tenant and await self.documents.delete(
                 document.id
             ):
-                await self._withdrawn(access, document)
+                await self._tell(access, RoomEventKind.DOCUMENT_WITHDRAWN, document)
                 blobs.append(document.blob_id)
         return blobs
 
@@ -380,12 +389,35 @@ class DocumentService:
         if access.is_clerk:
             raise CitizenOnly()
         if await self.documents.delete(document.id):
-            await self._withdrawn(access, document)
+            await self._tell(access, RoomEventKind.DOCUMENT_WITHDRAWN, document)
         return document
 
-    async def _withdrawn(self, access: Access, document: Document) -> None:
-        await self.rooms.append(
-            new_event(access, RoomEventKind.DOCUMENT_WITHDRAWN, document=document)
+    async def _tell(self, access: Access, kind: RoomEventKind, document: Document) -> None:
+        """What happened to a document, in this transaction: on the booking's room timeline,
+        and as an event for those who subscribe (a case management system)."""
+        reason = document.review_reason
+        if kind is not RoomEventKind.DOCUMENT_NEEDS_REPLACEMENT:
+            reason = None
+        await self.rooms.append(new_event(access, kind, document=document, text=reason))
+        changed = DocumentChanged.model_validate(
+            {
+                "document_id": document.id,
+                "booking_id": document.booking_id,
+                "checklist_item_id": document.checklist_item_id,
+                "media_type": document.media_type,
+                "size_bytes": document.size_bytes,
+                "sha256": document.sha256,
+                "scan_status": document.scan_status,
+                "review_status": document.review_status,
+                "review_reason": reason,
+            }
+        )
+        self.components.outbox.emit(
+            self.documents.session,
+            _PUBLISHED[kind],
+            changed.model_dump(mode="json"),
+            subject=document.id,
+            tenant=document.tenant,
         )
 
 

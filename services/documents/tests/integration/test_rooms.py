@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from documents.events.models import OutboxEvent
 from documents.rooms.models import RoomEvent
 from servicekit.testing.live import LiveServer
 from servicekit.testing.tokens import TokenFactory
@@ -83,7 +84,7 @@ async def test_citizen_and_clerk_talk_in_the_room(
 
 
 async def test_the_room_shows_what_happens_to_the_documents(
-    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
+    client: httpx.AsyncClient, session: AsyncSession, appointment: Appointment, tokens: TokenFactory
 ) -> None:
     document = await upload(client, tokens, appointment, PASSPORT)
     reviewed = await client.post(
@@ -104,6 +105,18 @@ async def test_the_room_shows_what_happens_to_the_documents(
     events = (await room(client, appointment, clerk(tokens)))["items"]
 
     assert (reviewed.status_code, withdrawn.status_code, accepted.status_code) == (200, 204, 200)
+    # A case management system that subscribes learns the same, without names or bytes.
+    published = [
+        (e.type.rsplit(".", 1)[1], e.subject, json.loads(e.data)["review_status"])
+        for e in await session.scalars(select(OutboxEvent).order_by(OutboxEvent.time))
+    ]
+    assert published == [
+        ("uploaded", document["id"], "submitted"),
+        ("needs_replacement", document["id"], "needs_replacement"),
+        ("withdrawn", document["id"], "needs_replacement"),
+        ("uploaded", replacement["id"], "submitted"),
+        ("accepted", replacement["id"], "accepted"),
+    ]
     assert [(e["kind"], e["actor_role"], e["document_id"], e["text"]) for e in events] == [
         ("document_uploaded", "citizen", document["id"], None),
         ("document_needs_replacement", "clerk", document["id"], "Unscharf"),
