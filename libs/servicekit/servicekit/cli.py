@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from servicekit.events import Outbox, undelivered
 from servicekit.migrations import upgrade
 from servicekit.openapi import to_yaml
 from servicekit.server import serve
@@ -40,6 +41,11 @@ def run_cli(
         commands.add_parser("migrate", help="upgrade the database to the newest migration")
     if seed is not None:
         commands.add_parser("seed", help="load demo data (idempotent)")
+    if with_database:
+        events = commands.add_parser(
+            "events", help="the events still on their way to subscribers (outbox)"
+        )
+        events.add_argument("--retry", action="store_true", help="make them all due now")
     for name, help_text in (maintenance or {}).items():
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--tenant", help="only this municipality (AGS)")
@@ -54,6 +60,8 @@ def run_cli(
     elif args.command == "seed":
         assert seed is not None
         asyncio.run(_seed(create_app(settings), seed))
+    elif args.command == "events":
+        print(asyncio.run(_events(create_app(settings), retry=args.retry)))  # noqa: T201
     elif args.command in (maintenance or {}):
         assert maintain is not None
         print(asyncio.run(maintain(args.command, settings, args.tenant)))  # noqa: T201
@@ -63,6 +71,16 @@ def run_cli(
             args.output.write_text(text, encoding="utf-8")
         else:
             print(text, end="")  # noqa: T201 - the command's output
+
+
+async def _events(app: FastAPI, *, retry: bool) -> str:
+    outbox: Outbox | None = app.state.outbox
+    try:
+        if outbox is None:
+            return "this service publishes no events"
+        return await undelivered(outbox, app.state.database.sessionmaker, retry=retry)
+    finally:
+        await app.state.database.dispose()
 
 
 async def _seed(app: FastAPI, seed: Seeder) -> None:

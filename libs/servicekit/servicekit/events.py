@@ -457,6 +457,45 @@ class Dispatcher:
             await session.commit()
 
 
+async def undelivered(
+    outbox: Outbox,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    retry: bool = False,
+    now: datetime | None = None,
+) -> str:
+    """For operators: the deliveries still on their way, per subscriber (how many, the most
+    attempts, the next attempt, the last error); with ``retry``, all of them are due now."""
+    model = outbox.delivery_model
+    now = now or utcnow()
+    async with sessionmaker() as session:
+        pending = list(
+            await session.scalars(
+                select(model).where(model.delivered_at.is_(None)).order_by(model.id)
+            )
+        )
+        if retry and pending:
+            await session.execute(
+                update(model)
+                .where(model.delivered_at.is_(None))
+                .values(next_attempt_at=now, claim=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+    if not pending:
+        return "every event has been delivered"
+    lines: list[str] = []
+    for name in sorted({delivery.subscriber for delivery in pending}):
+        mine = [d for d in pending if d.subscriber == name]
+        last = max(mine, key=lambda d: d.attempts)
+        next_at = "now" if retry else min(d.next_attempt_at for d in mine).isoformat()
+        lines.append(
+            f"{name}: {len(mine)} undelivered, up to {last.attempts} attempts, next {next_at}, "
+            f"last error: {last.last_error or '-'}"
+        )
+    return "\n".join(lines)
+
+
 # -- receiving -------------------------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ from servicekit.events import (
     OutboxEventColumns,
     Subscriber,
     first_delivery,
+    undelivered,
 )
 from servicekit.problems import install_problem_handlers
 from servicekit.testing.events import signature_headers
@@ -230,6 +231,26 @@ async def test_delivered_events_are_pruned_after_a_while_and_pending_ones_kept(
     assert left == ['{"pending":true}']
     [pending] = await deliveries(database)
     assert pending.delivered_at is None
+
+
+async def test_operators_see_what_is_undelivered_and_can_make_it_due_now(
+    database: Database,
+) -> None:
+    down = outbox(f"http://127.0.0.1:{free_port()}/hook")
+    before = await undelivered(down, database.sessionmaker)
+    await emit(database, down, count=2)
+    dispatcher = Dispatcher(down, database.sessionmaker, pauses_s=(3600,))
+    await dispatcher.deliver_due()
+
+    report = await undelivered(down, database.sessionmaker, retry=True)
+    due = await dispatcher.deliver_due()  # tried again at once (and failing again)
+    await dispatcher.aclose()
+
+    assert before == "every event has been delivered"
+    assert report.startswith("hook: 2 undelivered, up to 1 attempts, next now")
+    assert "last error: not reached: ConnectError" in report
+    assert due == 0
+    assert {d.attempts for d in await deliveries(database)} == {2}
 
 
 async def test_dispatchers_of_several_replicas_deliver_each_event_once(

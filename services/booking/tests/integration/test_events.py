@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.bookings.models import Booking
+from booking.cli import main
 from booking.events.models import (
     ACCOUNT_ERASED,
     BOOKING_CANCELLED,
@@ -30,6 +32,8 @@ from booking.events.models import (
     CITIZEN_ERASED,
     OutboxEvent,
 )
+from booking.main import create_app
+from booking.settings import BookingSettings
 from servicekit.events import SIGNATURE_HEADER
 from servicekit.testing.events import signed_delivery
 from servicekit.testing.tokens import TokenFactory
@@ -174,3 +178,34 @@ async def test_a_bookings_life_is_told_to_subscribers_without_personal_data(
     assert datetime.fromisoformat(rescheduled["starts_at"]) == at(local_day(3), 11)
     for event in events:
         assert "erika" not in event.data.lower()  # no name, no address
+
+
+def test_operators_ask_the_command_line_what_is_undelivered(
+    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    subscriber = {
+        "name": "fachverfahren",
+        "url": "http://127.0.0.1:9/events",
+        "secret": "s" * 32,
+        "types": [BOOKING_CONFIRMED],
+    }
+    monkeypatch.setenv("BOOKING_DATABASE_URL", fresh_database_url)
+    main(["events"])
+    monkeypatch.setenv("BOOKING_EVENTS_SUBSCRIBERS", json.dumps([subscriber]))
+
+    async def confirm_one() -> None:
+        app = create_app(BookingSettings())
+        async with app.state.database.sessionmaker() as session:
+            office, service = await office_with_service(session)
+            await session.commit()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://booking") as client:
+            await book(client, office, service, start=at(local_day(3), 9))
+        await app.state.database.dispose()
+
+    asyncio.run(confirm_one())
+    main(["events", "--retry"])
+
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "every event has been delivered"
+    assert out[1].startswith("fachverfahren: 1 undelivered, up to 0 attempts, next now")
