@@ -1,4 +1,4 @@
-"""The command line every service shares: ``rathaus-<service> serve|migrate|seed|openapi``,
+"""The command line every service shares: ``rathaus-<service> serve|migrate|seed|events|openapi``,
 plus the service's own maintenance commands (each with ``--tenant``)."""
 
 from __future__ import annotations
