@@ -34,7 +34,7 @@ import httpx
 from cloudevents.core.bindings.http import HTTPMessage, from_structured_event, to_structured_event
 from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.v1.event import CloudEvent
-from fastapi import Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from sqlalchemy import BigInteger, Index, Integer, String, Text, delete, or_, select, update
@@ -636,8 +636,29 @@ EVENT_WEBHOOK: dict[str, Any] = {
         },
     },
 }
-"""``@webhooks.post("<event type>", **EVENT_WEBHOOK)`` on a router passed to
-``create_service_app(webhooks=...)``: documents an event the service publishes."""
+"""How :func:`published_events` documents each event: a delivery is answered 2xx."""
+
+
+def published_events(events: Mapping[str, tuple[type[BaseModel], str]]) -> APIRouter:
+    """The events a service publishes, for ``create_service_app(webhooks=...)``: each type with
+    its data model and what it means, documented as an OpenAPI webhook (the CloudEvent
+    envelope around the model, and the headers that sign it)."""
+    router = APIRouter(tags=["events"])
+    for event_type, (model, description) in events.items():
+
+        async def delivered(event: Any, _signed: Any) -> None:
+            return None
+
+        # The name FastAPI makes the summary and operationId of: "booking.confirmed" and the
+        # like, the last two parts of the type.
+        delivered.__name__ = "_".join(event_type.split(".")[-2:])
+        delivered.__annotations__ = {
+            "event": CloudEventOf[model],  # type: ignore[valid-type]
+            "_signed": SignedDelivery,
+            "return": None,
+        }
+        router.post(event_type, description=description, **EVENT_WEBHOOK)(delivered)
+    return router
 
 
 WEBHOOK_ROUTE: dict[str, Any] = {

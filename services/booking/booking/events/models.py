@@ -17,19 +17,16 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel
 
 from booking.db import Base
 from booking.settings import BookingSettings
 from servicekit.events import (
-    EVENT_WEBHOOK,
-    CloudEventOf,
     InboxColumns,
     Outbox,
     OutboxDeliveryColumns,
     OutboxEventColumns,
-    SignedDelivery,
+    published_events,
 )
 
 CITIZEN_ERASED = "de.rathaus.booking.citizen.erased"
@@ -57,30 +54,24 @@ class CitizenErased(BaseModel):
     booking_ids: list[uuid.UUID]
 
 
-webhooks = APIRouter(tags=["events"])
-
-
-@webhooks.post(BOOKING_CONFIRMED, **EVENT_WEBHOOK)
-async def booking_confirmed(event: CloudEventOf[BookingChanged], _signed: SignedDelivery) -> None:
-    """A held appointment was confirmed."""
-
-
-@webhooks.post(BOOKING_RESCHEDULED, **EVENT_WEBHOOK)
-async def booking_rescheduled(
-    event: CloudEventOf[BookingRescheduled], _signed: SignedDelivery
-) -> None:
-    """A confirmed appointment moved (to another time, perhaps another office)."""
-
-
-@webhooks.post(BOOKING_CANCELLED, **EVENT_WEBHOOK)
-async def booking_cancelled(event: CloudEventOf[BookingChanged], _signed: SignedDelivery) -> None:
-    """A confirmed appointment was cancelled (by the citizen, staff or an erasure)."""
-
-
-@webhooks.post(CITIZEN_ERASED, **EVENT_WEBHOOK)
-async def citizen_erased(event: CloudEventOf[CitizenErased], _signed: SignedDelivery) -> None:
-    """A citizen was erased on their request: these bookings no longer say who booked them;
-    delete what you keep about them (documents deletes their documents)."""
+webhooks = published_events(
+    {
+        BOOKING_CONFIRMED: (BookingChanged, "A held appointment was confirmed."),
+        BOOKING_RESCHEDULED: (
+            BookingRescheduled,
+            "A confirmed appointment moved (to another time, perhaps another office).",
+        ),
+        BOOKING_CANCELLED: (
+            BookingChanged,
+            "A confirmed appointment was cancelled (by the citizen, staff or an erasure).",
+        ),
+        CITIZEN_ERASED: (
+            CitizenErased,
+            "A citizen was erased on their request: these bookings no longer say who booked "
+            "them; delete what you keep about them (documents deletes their documents).",
+        ),
+    }
+)
 
 
 class OutboxEvent(OutboxEventColumns, Base):

@@ -15,19 +15,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
 from pydantic import BaseModel
 
 from documents.db import Base
 from documents.settings import DocumentsSettings
 from servicekit.events import (
-    EVENT_WEBHOOK,
-    CloudEventOf,
     InboxColumns,
     Outbox,
     OutboxDeliveryColumns,
     OutboxEventColumns,
-    SignedDelivery,
+    published_events,
 )
 
 CITIZEN_ERASED = "de.rathaus.booking.citizen.erased"
@@ -51,29 +48,23 @@ class DocumentChanged(BaseModel):
     review_reason: str | None = None
 
 
-webhooks = APIRouter(tags=["events"])
-
-
-@webhooks.post(DOCUMENT_UPLOADED, **EVENT_WEBHOOK)
-async def document_uploaded(event: CloudEventOf[DocumentChanged], _signed: SignedDelivery) -> None:
-    """A citizen handed in a document for an item of the booking's checklist."""
-
-
-@webhooks.post(DOCUMENT_ACCEPTED, **EVENT_WEBHOOK)
-async def document_accepted(event: CloudEventOf[DocumentChanged], _signed: SignedDelivery) -> None:
-    """A clerk accepted a document."""
-
-
-@webhooks.post(DOCUMENT_NEEDS_REPLACEMENT, **EVENT_WEBHOOK)
-async def document_needs_replacement(
-    event: CloudEventOf[DocumentChanged], _signed: SignedDelivery
-) -> None:
-    """A clerk asked for a replacement, with the reason the citizen sees."""
-
-
-@webhooks.post(DOCUMENT_WITHDRAWN, **EVENT_WEBHOOK)
-async def document_withdrawn(event: CloudEventOf[DocumentChanged], _signed: SignedDelivery) -> None:
-    """The citizen withdrew a document (its key is destroyed, its blob removed)."""
+webhooks = published_events(
+    {
+        DOCUMENT_UPLOADED: (
+            DocumentChanged,
+            "A citizen handed in a document for an item of the booking's checklist.",
+        ),
+        DOCUMENT_ACCEPTED: (DocumentChanged, "A clerk accepted a document."),
+        DOCUMENT_NEEDS_REPLACEMENT: (
+            DocumentChanged,
+            "A clerk asked for a replacement, with the reason the citizen sees.",
+        ),
+        DOCUMENT_WITHDRAWN: (
+            DocumentChanged,
+            "The citizen withdrew a document (its key is destroyed, its blob removed).",
+        ),
+    }
+)
 
 
 class OutboxEvent(OutboxEventColumns, Base):

@@ -7,18 +7,15 @@ person's request, so every service erases what it keeps about them.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from identity.db import Base
 from identity.settings import IdentitySettings
 from servicekit.events import (
-    EVENT_WEBHOOK,
-    CloudEventOf,
     Outbox,
     OutboxDeliveryColumns,
     OutboxEventColumns,
-    SignedDelivery,
+    published_events,
 )
 
 ACCOUNT_ERASED = "de.rathaus.identity.account.erased"
@@ -29,12 +26,14 @@ class AccountErased(BaseModel):
     email: str = Field(description="The address the account had, to find what it booked")
 
 
-webhooks = APIRouter(tags=["events"])
-
-
-@webhooks.post(ACCOUNT_ERASED, **EVENT_WEBHOOK)
-async def account_erased(event: CloudEventOf[AccountErased], _signed: SignedDelivery) -> None:
-    """An account was erased on the person's request: erase what you keep about them."""
+webhooks = published_events(
+    {
+        ACCOUNT_ERASED: (
+            AccountErased,
+            "An account was erased on the person's request: erase what you keep about them.",
+        )
+    }
+)
 
 
 class OutboxEvent(OutboxEventColumns, Base):
