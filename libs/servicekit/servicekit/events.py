@@ -222,6 +222,14 @@ class Outbox:
             subscribers=settings.events_subscribers,
         )
 
+    def _wanting(self, event_type: str) -> list[Subscriber]:
+        return [s for s in self.subscribers.values() if s.wants(event_type)]
+
+    def wanted(self, event_type: str) -> bool:
+        """Whether anyone subscribes to ``event_type``: an event's data need not be built
+        (on a hot path) when nobody does."""
+        return bool(self._wanting(event_type))
+
     def emit(
         self,
         session: AsyncSession,
@@ -233,7 +241,7 @@ class Outbox:
     ) -> str | None:
         """Add the event (and its deliveries) to ``session``'s transaction; its id. An event
         no subscriber wants is not kept at all (None)."""
-        wanted_by = [s for s in self.subscribers.values() if s.wants(event_type)]
+        wanted_by = self._wanting(event_type)
         if not wanted_by:
             return None
         event_id = str(uuid.uuid4())

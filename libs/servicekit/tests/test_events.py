@@ -163,7 +163,10 @@ async def test_a_subscriber_gets_only_the_types_it_wants_and_unwanted_events_are
     database: Database, hook: tuple[Hook, LiveServer]
 ) -> None:
     _, server = hook
-    await emit(database, outbox(f"{server.url}/hook", types=frozenset({"de.rathaus.other"})))
+    box = outbox(f"{server.url}/hook", types=frozenset({"de.rathaus.other"}))
+    await emit(database, box)
+
+    assert (box.wanted(TYPE), box.wanted("de.rathaus.other")) == (False, True)
 
     assert await deliveries(database) == []
     async with database.sessionmaker() as session:

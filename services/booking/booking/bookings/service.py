@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from booking.access import is_citizen_of
@@ -333,15 +334,19 @@ class Bookings:
     ) -> None:
         """The booking's event for those who subscribe (in this transaction; no personal
         data: who booked is the municipality's to ask through the API)."""
-        changed = BookingChanged(
-            booking_id=booking.id,
-            office_id=booking.office_id,
-            service_ids=[item.service_id for item in booking.items],
-            starts_at=booking.starts_at,
-            ends_at=booking.ends_at,
-        )
+        if not self.outbox.wanted(event_type):
+            return
+        data: dict[str, Any] = {
+            "booking_id": booking.id,
+            "office_id": booking.office_id,
+            "service_ids": [item.service_id for item in booking.items],
+            "starts_at": booking.starts_at,
+            "ends_at": booking.ends_at,
+        }
         if previous_start is not None:
-            changed = BookingRescheduled(**changed.model_dump(), previous_starts_at=previous_start)
+            data["previous_starts_at"] = previous_start
+        model = BookingChanged if previous_start is None else BookingRescheduled
+        changed = model.model_validate(data)
         self.outbox.emit(
             self.bookings.session,
             event_type,

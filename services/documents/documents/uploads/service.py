@@ -399,6 +399,8 @@ class DocumentService:
         if kind is not RoomEventKind.DOCUMENT_NEEDS_REPLACEMENT:
             reason = None
         await self.rooms.append(new_event(access, kind, document=document, text=reason))
+        if not self.components.outbox.wanted(_PUBLISHED[kind]):
+            return
         changed = DocumentChanged.model_validate(
             {
                 "document_id": document.id,
