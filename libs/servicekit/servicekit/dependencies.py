@@ -1,0 +1,53 @@
+"""The kit's request dependencies: one idiom for wiring every service.
+
+Routers never read ``request.app.state``; they declare what they need as ``Annotated``
+aliases, after FastAPI's own idiom::
+
+    SessionDep           the request's session: commits once after the route, or rolls back
+    DatabaseDep          the app's :class:`~servicekit.db.Database`, for work on sessions of
+                         its own (after the response, a stream that must not hold a connection)
+    OutboxDep            the app's event outbox (:mod:`servicekit.events`)
+    app_state(name, T)   a dependency for a long-lived object the app keeps as
+                         ``app.state.<name>`` (a cache, an HTTP client, the settings)
+
+A service declares its settings once, beside its settings class::
+
+    SettingsDep = Annotated[BookingSettings, Depends(app_state("settings", BookingSettings))]
+
+and each feature exports the aliases of its own services in ``<feature>/dependencies.py``
+(``BookingsDep``, ``RoomsDep``, ...), built from these. See ``docs/architecture.md``.
+
+Dependencies are coroutines even where they do not await: FastAPI runs a plain function in a
+worker thread, a trip per dependency and request that costs more than the function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+
+from servicekit.db import Database, SessionDep
+from servicekit.events import Outbox
+
+T = TypeVar("T")
+
+__all__ = ["DatabaseDep", "OutboxDep", "SessionDep", "app_state"]
+
+
+def app_state(name: str, kind: type[T]) -> Callable[[Request], Awaitable[T]]:
+    """A dependency answering ``app.state.<name>``, checked to be a ``kind``."""
+
+    async def dependency(request: Request) -> T:
+        value = getattr(request.app.state, name, None)
+        if not isinstance(value, kind):
+            raise RuntimeError(f"app.state.{name} is not a {kind.__name__}: wired at startup?")
+        return value
+
+    dependency.__name__ = f"app_state_{name}"
+    return dependency
+
+
+DatabaseDep = Annotated[Database, Depends(app_state("database", Database))]
+OutboxDep = Annotated[Outbox, Depends(app_state("outbox", Outbox))]
