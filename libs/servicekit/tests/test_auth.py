@@ -244,7 +244,7 @@ async def test_garbage_token_is_401_not_500(kit: httpx.AsyncClient, garbage: str
     assert_invalid_token(response)
 
 
-# --- forged tokens: DESIGN.md "Using python-jose safely" -------------------------------------
+# --- forged tokens: docs/architecture.md, "Using python-jose safely" ------------------------
 
 
 async def test_alg_none_is_401(kit: httpx.AsyncClient, factory: TokenFactory) -> None:

@@ -1,4 +1,4 @@
-"""The one module that touches python-jose (DESIGN.md: "Using python-jose safely").
+"""The one module that touches python-jose (docs/architecture.md, "Using python-jose safely").
 
 The rules kept here, each with a regression test in ``libs/servicekit/tests/test_auth.py``:
 
