@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -82,9 +83,13 @@ class FakeIdentity:
         self.factory = factory
         self.fetches = 0
         self.down = False
+        self.answer_after: asyncio.Event | None = None
+        """When set, each fetch waits for this event (a slow identity)."""
 
-    def handler(self, request: httpx.Request) -> httpx.Response:
+    async def handler(self, request: httpx.Request) -> httpx.Response:
         self.fetches += 1
+        if self.answer_after is not None:
+            await self.answer_after.wait()
         if self.down:
             raise httpx.ConnectError("identity is down", request=request)
         return httpx.Response(200, json=self.factory.public_jwks())
@@ -527,6 +532,51 @@ async def test_unknown_kids_refetch_at_most_once_per_interval(clock: FakeClock) 
         assert (await http.get("/kit/v1/me", headers=factory.headers())).status_code == 200
 
     assert identity.fetches == 2
+
+
+async def test_requests_during_the_first_fetch_wait_for_it_instead_of_503(
+    clock: FakeClock,
+) -> None:
+    factory = TokenFactory(algorithm="ES256")
+    identity = FakeIdentity(factory)
+    identity.answer_after = release = asyncio.Event()
+    app = make_app(factory, identity, clock=clock)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        calls = [
+            asyncio.create_task(http.get("/kit/v1/me", headers=factory.headers()))
+            for _ in range(20)
+        ]
+        await asyncio.sleep(0.05)  # every request is now waiting on the one fetch
+        release.set()
+        responses = await asyncio.gather(*calls)
+
+    assert [response.status_code for response in responses] == [200] * 20
+    assert identity.fetches == 1
+
+
+async def test_a_caller_that_goes_away_does_not_cancel_the_others_fetch(
+    clock: FakeClock,
+) -> None:
+    factory = TokenFactory(algorithm="ES256")
+    identity = FakeIdentity(factory)
+    identity.answer_after = release = asyncio.Event()
+    source = RemoteJwks(
+        JWKS_URL,
+        client=httpx.AsyncClient(transport=httpx.MockTransport(identity.handler)),
+        clock=clock,
+    )
+    kid = factory.active_kid
+    impatient = asyncio.create_task(source.get(kid))
+    patient = asyncio.create_task(source.get(kid))
+    await asyncio.sleep(0.05)
+    impatient.cancel()
+    release.set()
+
+    assert (await patient)["kid"] == kid
+    assert impatient.cancelled()
+    assert identity.fetches == 1
 
 
 async def test_unreachable_jwks_without_cached_keys_is_503(clock: FakeClock) -> None:

@@ -2,7 +2,9 @@
 
 :class:`RemoteJwks` caches the JWKS for ``ttl_s``; a token naming an unknown ``kid`` triggers a
 refetch (a new key after rotation), at most once per ``min_refetch_interval_s`` so that a flood of
-made-up kids cannot turn every service into a load generator against identity.
+made-up kids cannot turn every service into a load generator against identity. Requests that
+arrive while a fetch is in flight wait for it instead of answering without keys: right after a
+start every request is such a request.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ class RemoteJwks:
         self._keys: dict[str, Jwk] = {}
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
-        self._lock = asyncio.Lock()
+        self._fetching: asyncio.Task[None] | None = None
         self.fetches = 0
 
     def _may_fetch(self) -> bool:
@@ -98,6 +100,8 @@ class RemoteJwks:
         return self._clock() - self._attempted_at >= self.min_refetch_interval_s
 
     async def get(self, kid: str) -> Jwk | None:
+        if self._fetching is not None:
+            await asyncio.shield(self._fetching)
         stale = self._fetched_at is None or self._clock() - self._fetched_at >= self.ttl_s
         if stale and self._may_fetch():
             await self._refresh()
@@ -110,21 +114,28 @@ class RemoteJwks:
         return key
 
     async def _refresh(self) -> None:
-        observed = self._attempted_at
-        async with self._lock:
-            if self._attempted_at != observed:
-                return  # another request fetched while this one waited
+        # One fetch at a time, shared by every request that needs it; shielded, so a caller
+        # that goes away (a client disconnect) does not cancel the others' fetch.
+        if self._fetching is None:
             self._attempted_at = self._clock()
-            self.fetches += 1
-            try:
-                response = await self._http().get(self.url, timeout=self._timeout_s)
-                response.raise_for_status()
-                keys = index_jwks(response.json())
-            except (httpx.HTTPError, ValueError) as exc:
-                logger.warning("fetching the JWKS failed: %s", type(exc).__name__)
-                return
-            self._keys = keys
-            self._fetched_at = self._clock()
+            self._fetching = asyncio.create_task(self._fetch())
+            self._fetching.add_done_callback(self._fetched)
+        await asyncio.shield(self._fetching)
+
+    def _fetched(self, _task: asyncio.Task[None]) -> None:
+        self._fetching = None
+
+    async def _fetch(self) -> None:
+        self.fetches += 1
+        try:
+            response = await self._http().get(self.url, timeout=self._timeout_s)
+            response.raise_for_status()
+            keys = index_jwks(response.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            logger.warning("fetching the JWKS failed: %s", type(exc).__name__)
+            return
+        self._keys = keys
+        self._fetched_at = self._clock()
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
