@@ -24,22 +24,24 @@ worker thread, a trip per dependency and request that costs more than the functi
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from servicekit.db import Database, SessionDep
 from servicekit.events import Outbox
 
-T = TypeVar("T")
-
 __all__ = ["DatabaseDep", "OutboxDep", "SessionDep", "app_state"]
 
 
-def app_state(name: str, kind: type[T]) -> Callable[[Request], Awaitable[T]]:
-    """A dependency answering ``app.state.<name>``, checked to be a ``kind``."""
+def app_state(name: str, kind: Any) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency answering ``app.state.<name>``, checked to be a ``kind``.
 
-    async def dependency(request: Request) -> T:
+    ``kind`` is a class or a ``runtime_checkable`` protocol (a blob store, a clock); the type a
+    route sees is the one its ``Annotated`` alias declares.
+    """
+
+    async def dependency(request: Request) -> Any:
         value = getattr(request.app.state, name, None)
         if not isinstance(value, kind):
             raise RuntimeError(f"app.state.{name} is not a {kind.__name__}: wired at startup?")
