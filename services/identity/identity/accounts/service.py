@@ -7,8 +7,6 @@ import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete
-
 from identity.accounts.errors import (
     AccountNotFound,
     EmailTaken,
@@ -23,7 +21,6 @@ from identity.accounts.repository import AccountRepository
 from identity.audit.service import Actor, AuditAction, AuditLog
 from identity.clock import Clock
 from identity.events.models import ACCOUNT_ERASED, AccountErased
-from identity.login.models import ExternalIdentity
 from identity.mail import Mailer, Message
 from identity.tenants.errors import SelfRegistrationClosed, TenantNotFound
 from identity.tenants.service import TenantService
@@ -93,7 +90,7 @@ class AccountService:
             roles=" ".join(sorted(set(roles))),
             created_at=self.clock.now(),
         )
-        if not await self.accounts.add(account):
+        if not await self.accounts.add_if_email_free(account):
             raise EmailTaken()
         return account
 
@@ -237,9 +234,7 @@ class AccountService:
             )
         await self.accounts.revoke_refresh_tokens(account.id, now)
         # Nor does the identity provider's name for the person lead here any more.
-        await self.accounts.session.execute(
-            delete(ExternalIdentity).where(ExternalIdentity.account_id == account.id)
-        )
+        await self.accounts.unlink_external_identities(account.id)
         return account
 
     async def erase_in_tenant(

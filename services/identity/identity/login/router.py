@@ -14,7 +14,7 @@ from identity.clock import ClockDep
 from identity.db import SessionDep
 from identity.dependencies import AuditDep, ClientIpDep, KeyServiceDep, SettingsDep
 from identity.login.external import ExternalSignIn, InvalidExternalToken
-from identity.login.repository import ThrottleRepository
+from identity.login.repository import ExternalIdentityRepository, ThrottleRepository
 from identity.login.schemas import ExternalLoginIn, LoginIn, RefreshIn, TokenOut
 from identity.login.service import LoginService
 from identity.tenants.repository import TenantRepository
@@ -116,7 +116,8 @@ async def external_login(
     the person's account in the municipality (made on the first sign-in), with the provider's
     level of assurance as ``acr``."""
     sign_in = ExternalSignIn(
-        session,
+        AccountRepository(session),
+        ExternalIdentityRepository(session),
         request.app.state.external_providers,
         TenantService(TenantRepository(session)),
         passwords_of(request),
