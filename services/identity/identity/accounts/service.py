@@ -22,7 +22,8 @@ from identity.audit.service import Actor, AuditAction, AuditLog
 from identity.clock import Clock
 from identity.events.models import ACCOUNT_ERASED, AccountErased
 from identity.mail import Mailer, Message
-from identity.tenants.errors import SelfRegistrationClosed, TenantNotFound
+from identity.tenants.access import ensure_manages_tenant
+from identity.tenants.errors import SelfRegistrationClosed
 from identity.tenants.service import TenantService
 from servicekit.auth import Principal
 from servicekit.events import Outbox
@@ -41,18 +42,6 @@ def normalise_email(email: str) -> str:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def ensure_manages_tenant(principal: Principal, tenant_ags: str) -> None:
-    """A tenant admin manages their own municipality, a platform admin every one.
-
-    Anyone else gets the answer an unknown municipality gets: nothing is revealed.
-    """
-    if principal.has_role("platform_admin"):
-        return
-    if principal.has_role("admin") and principal.tenant == tenant_ags:
-        return
-    raise TenantNotFound(f"No municipality with AGS {tenant_ags} is served here.")
 
 
 class AccountService:
