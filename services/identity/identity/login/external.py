@@ -1,5 +1,5 @@
-"""Sign-in through a trusted external identity provider (DESIGN.md: identity "may trust an
-external OIDC issuer, e.g. a Keycloak that brokers BundID, and map its acr trust level").
+"""Sign-in through a trusted external OpenID Connect issuer, e.g. a Keycloak that brokers
+BundID, whose ``acr`` says the level of assurance (docs/architecture.md#security-model).
 
 The frontend does the OpenID Connect flow with the provider and hands us its ID token. We check
 it like our own tokens (``servicekit.auth.jose_safe.verify_id_token``: the provider's keys by
