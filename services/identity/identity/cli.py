@@ -19,16 +19,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from identity.accounts.repository import AccountRepository
-from identity.accounts.service import AccountService
-from identity.audit.repository import AuditRepository
-from identity.audit.service import Actor, AuditLog
-from identity.dependencies import key_service
+from identity.accounts.dependencies import account_service
+from identity.audit.dependencies import audit_log
+from identity.audit.service import Actor
+from identity.keys.dependencies import key_service
 from identity.main import create_app
 from identity.seed import seed_demo
 from identity.settings import IdentitySettings
-from identity.tenants.repository import TenantRepository
-from identity.tenants.service import TenantService
+from identity.tenants.dependencies import tenant_service
 from servicekit.cli import run_cli
 from servicekit.settings import ServiceSettings
 
@@ -43,8 +41,10 @@ def _create_app(settings: ServiceSettings) -> FastAPI:
 
 async def manage_keys(app: FastAPI, command: str, kid: str | None = None) -> list[str]:
     """Run a ``keys`` subcommand against the app's database; the lines to print."""
-    async with app.state.database.sessionmaker() as session, session.begin():
-        keys = key_service(session, app, AuditLog(AuditRepository(session), app.state.clock))
+    state = app.state
+    async with state.database.sessionmaker() as session, session.begin():
+        audit = await audit_log(session, state.clock)
+        keys = await key_service(session, state.settings, state.key_cipher, audit, state.clock)
         if command == "rotate":
             key = await keys.rotate(CLI_ACTOR)
             return [f"new active key {key.kid} ({key.algorithm})"]
@@ -57,23 +57,19 @@ async def manage_keys(app: FastAPI, command: str, kid: str | None = None) -> lis
 
 async def bootstrap(app: FastAPI, *, ags: str, name: str, email: str, password: str) -> str:
     """The municipality and a platform admin in it; an existing account is left unchanged."""
-    async with app.state.database.sessionmaker() as session, session.begin():
-        tenants = TenantService(TenantRepository(session))
+    state = app.state
+    async with state.database.sessionmaker() as session, session.begin():
+        tenants = await tenant_service(session)
         tenant = await tenants.ensure(ags, name)
-        accounts = AccountService(
-            AccountRepository(session),
-            tenants,
-            app.state.passwords,
-            AuditLog(AuditRepository(session), app.state.clock),
-            app.state.clock,
-            app.state.mailer,
-            app.state.outbox,
+        audit = await audit_log(session, state.clock)
+        accounts = await account_service(
+            session, tenants, state.passwords, audit, state.clock, state.mailer, state.outbox
         )
         account, created = await accounts.ensure_account(
             tenant.ags, email, password, ["platform_admin"]
         )
-    state = "created" if created else "exists (unchanged)"
-    return f"platform admin {account.email} in {tenant.ags} {state}"
+    outcome = "created" if created else "exists (unchanged)"
+    return f"platform admin {account.email} in {tenant.ags} {outcome}"
 
 
 async def _bootstrap_command(settings: IdentitySettings, args: argparse.Namespace) -> None:

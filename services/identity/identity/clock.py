@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Protocol
+from typing import Annotated, Protocol, runtime_checkable
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from servicekit.db import utcnow
+from servicekit.dependencies import app_state
 
 
+@runtime_checkable
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
@@ -19,9 +21,7 @@ class SystemClock:
         return utcnow()
 
 
-async def _clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
-    return clock
-
-
+# mypy takes only concrete classes for a type[T] (python/mypy#4717); app_state's isinstance
+# works, as the protocol is runtime-checkable.
+_clock = app_state("clock", Clock)  # type: ignore[type-abstract]
 ClockDep = Annotated[Clock, Depends(_clock)]

@@ -2,9 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import DeclarativeBase
 
-from servicekit.db import SessionDep, new_metadata
-
-__all__ = ["Base", "SessionDep"]
+from servicekit.db import new_metadata
 
 
 class Base(DeclarativeBase):

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Annotated, Protocol, runtime_checkable
+
+from fastapi import Depends
+
+from servicekit.dependencies import app_state
 
 
 @dataclass(frozen=True)
@@ -13,6 +17,7 @@ class Message:
     body: str
 
 
+@runtime_checkable
 class Mailer(Protocol):
     async def send(self, message: Message) -> None: ...
 
@@ -25,3 +30,8 @@ class MemoryMailer:
 
     async def send(self, message: Message) -> None:
         self.sent.append(message)
+
+
+# A protocol, as the clock's (see identity.clock): mypy wants a concrete class for type[T].
+_mailer = app_state("mailer", Mailer)  # type: ignore[type-abstract]
+MailerDep = Annotated[Mailer, Depends(_mailer)]

@@ -10,9 +10,9 @@ from identity.accounts.router import router as accounts_router
 from identity.audit.router import router as audit_router
 from identity.clients.router import router as clients_router
 from identity.clock import Clock, SystemClock
-from identity.dependencies import make_key_cipher
 from identity.events.models import outbox_of
 from identity.events.models import webhooks as event_webhooks
+from identity.keys.dependencies import make_key_cipher
 from identity.keys.router import router as keys_router
 from identity.keys.source import DatabaseKeys
 from identity.login.external import ExternalProviders

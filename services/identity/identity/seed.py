@@ -10,16 +10,13 @@ import logging
 
 from fastapi import FastAPI
 
-from identity.accounts.repository import AccountRepository
-from identity.accounts.service import AccountService
-from identity.audit.repository import AuditRepository
-from identity.audit.service import Actor, AuditLog
-from identity.clients.repository import ClientRepository
-from identity.clients.service import ClientService
-from identity.dependencies import key_service
+from identity.accounts.dependencies import account_service
+from identity.audit.dependencies import audit_log
+from identity.audit.service import Actor
+from identity.clients.dependencies import client_service
+from identity.keys.dependencies import key_service
 from identity.settings import IdentitySettings
-from identity.tenants.repository import TenantRepository
-from identity.tenants.service import TenantService
+from identity.tenants.dependencies import tenant_service
 from servicekit.settings import Environment
 
 DEMO_TENANT_AGS = "06999001"
@@ -42,30 +39,25 @@ class SeedRefused(RuntimeError):
 
 
 async def seed_demo(app: FastAPI) -> None:
-    settings: IdentitySettings = app.state.settings
+    state = app.state
+    settings: IdentitySettings = state.settings
     if settings.environment is Environment.PRODUCTION:
         raise SeedRefused("the demo seed is refused in production")
     lines: list[str] = []
-    async with app.state.database.sessionmaker() as session, session.begin():
-        clock = app.state.clock
-        audit = AuditLog(AuditRepository(session), clock)
-        tenants = TenantService(TenantRepository(session))
+    async with state.database.sessionmaker() as session, session.begin():
+        clock = state.clock
+        audit = await audit_log(session, clock)
+        tenants = await tenant_service(session)
         tenant = await tenants.ensure(DEMO_TENANT_AGS, DEMO_TENANT_NAME)
-        accounts = AccountService(
-            AccountRepository(session),
-            tenants,
-            app.state.passwords,
-            audit,
-            clock,
-            app.state.mailer,
-            app.state.outbox,
+        accounts = await account_service(
+            session, tenants, state.passwords, audit, clock, state.mailer, state.outbox
         )
         lines.append(f"demo municipality: {tenant.name} (AGS {tenant.ags})")
         for email, password, roles in DEMO_ACCOUNTS:
             _, created = await accounts.ensure_account(tenant.ags, email, password, roles)
             note = "" if created else " (existed; password unchanged)"
             lines.append(f"  {'/'.join(roles):<15} {email}  password: {password}{note}")
-        clients = ClientService(ClientRepository(session), tenants, audit, clock)
+        clients = await client_service(session, tenants, audit, clock)
         if await clients.get(DEMO_CLIENT_ID) is None:
             await clients.create(
                 tenant.ags,
@@ -79,7 +71,7 @@ async def seed_demo(app: FastAPI) -> None:
             f"  partner client  {DEMO_CLIENT_ID}  secret: {DEMO_CLIENT_SECRET}"
             f"  scopes: {' '.join(DEMO_CLIENT_SCOPES)}"
         )
-        keys = key_service(session, app, audit)
+        keys = await key_service(session, settings, state.key_cipher, audit, clock)
         await keys.signing_key()
     lines.append("log in: POST /identity/v1/auth/login {tenant, email, password}")
     print("\n".join(lines))  # noqa: T201 - seed output for the person at the terminal

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from servicekit.dependencies import app_state
 from servicekit.settings import ServiceSettings
 
 DEVELOPMENT_KEY_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQtb25seS1rZXktZG8tbm90LXVzZSE"
@@ -88,3 +90,6 @@ def key_encryption_key_bytes(value: SecretStr) -> bytes:
     if len(raw) != 32:
         raise ValueError("key_encryption_key must be 32 bytes (base64url)")
     return raw
+
+
+SettingsDep = Annotated[IdentitySettings, Depends(app_state("settings", IdentitySettings))]

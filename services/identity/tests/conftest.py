@@ -6,8 +6,9 @@ import pytest
 from fastapi import FastAPI
 
 from identity.main import create_app
-from identity.testing import FakeClock, settings_for_tests
 from servicekit.testing import ServiceUnderTest
+
+from .factories import FakeClock, settings_for_tests
 
 # Booking subscribes to account.erased (nothing listens there in these tests: the outbox keeps
 # the undelivered event, which is what they look at).

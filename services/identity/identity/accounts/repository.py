@@ -3,20 +3,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.accounts.models import Account
+from identity.login.models import ExternalIdentity
 from identity.tokens.models import RefreshToken
+from servicekit.repository import Repository
 
 
-class AccountRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, account_id: str) -> Account | None:
-        return await self.session.get(Account, account_id)
+class AccountRepository(Repository[Account]):
+    model = Account
 
     async def by_email(self, tenant_ags: str, email: str) -> Account | None:
         return await self.session.scalar(
@@ -34,7 +31,7 @@ class AccountRepository:
         )
         return result.all()
 
-    async def add(self, account: Account) -> bool:
+    async def add_if_email_free(self, account: Account) -> bool:
         """Insert ``account``; False when its email is taken in the tenant."""
         try:
             async with self.session.begin_nested():
@@ -43,13 +40,16 @@ class AccountRepository:
             return False
         return True
 
-    async def flush(self) -> None:
-        await self.session.flush()
-
     async def revoke_refresh_tokens(self, account_id: str, now: datetime) -> None:
         """End every login of the account: none of its refresh tokens works any more."""
         await self.session.execute(
             update(RefreshToken)
             .where(RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=now)
+        )
+
+    async def unlink_external_identities(self, account_id: str) -> None:
+        """No identity provider's name for the person leads to the account any more."""
+        await self.session.execute(
+            delete(ExternalIdentity).where(ExternalIdentity.account_id == account_id)
         )

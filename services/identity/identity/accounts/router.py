@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path
 
+from identity.accounts.dependencies import AccountServiceDep
 from identity.accounts.errors import (
     AccountNotFound,
     EmailTaken,
@@ -12,8 +13,6 @@ from identity.accounts.errors import (
     RoleNotGrantable,
     WeakPassword,
 )
-from identity.accounts.passwords import Passwords
-from identity.accounts.repository import AccountRepository
 from identity.accounts.schemas import (
     AccountList,
     AccountOut,
@@ -23,15 +22,9 @@ from identity.accounts.schemas import (
     RolesIn,
     StaffAccountIn,
 )
-from identity.accounts.service import AccountService
+from identity.audit.dependencies import ClientIpDep
 from identity.audit.service import Actor
-from identity.clock import ClockDep
-from identity.db import SessionDep
-from identity.dependencies import AuditDep, ClientIpDep
-from identity.mail import Mailer
 from identity.tenants.errors import SelfRegistrationClosed, TenantNotFound
-from identity.tenants.repository import TenantRepository
-from identity.tenants.service import TenantService
 from servicekit.auth import AUTH_PROBLEMS, CurrentPrincipal, Principal, require_roles
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
@@ -39,29 +32,6 @@ from servicekit.tenancy import AgsPath
 router = APIRouter(prefix="/identity/v1", tags=["accounts"])
 
 Admin = Annotated[Principal, require_roles("admin", "platform_admin")]
-
-
-def passwords_of(request: Request) -> Passwords:
-    passwords: Passwords = request.app.state.passwords
-    return passwords
-
-
-async def _service(
-    request: Request, session: SessionDep, audit: AuditDep, clock: ClockDep
-) -> AccountService:
-    mailer: Mailer = request.app.state.mailer
-    return AccountService(
-        AccountRepository(session),
-        TenantService(TenantRepository(session)),
-        passwords_of(request),
-        audit,
-        clock,
-        mailer,
-        request.app.state.outbox,
-    )
-
-
-AccountServiceDep = Annotated[AccountService, Depends(_service)]
 
 
 @router.post(

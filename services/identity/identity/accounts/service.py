@@ -7,8 +7,6 @@ import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete
-
 from identity.accounts.errors import (
     AccountNotFound,
     EmailTaken,
@@ -23,9 +21,9 @@ from identity.accounts.repository import AccountRepository
 from identity.audit.service import Actor, AuditAction, AuditLog
 from identity.clock import Clock
 from identity.events.models import ACCOUNT_ERASED, AccountErased
-from identity.login.models import ExternalIdentity
 from identity.mail import Mailer, Message
-from identity.tenants.errors import SelfRegistrationClosed, TenantNotFound
+from identity.tenants.access import ensure_manages_tenant
+from identity.tenants.errors import SelfRegistrationClosed
 from identity.tenants.service import TenantService
 from servicekit.auth import Principal
 from servicekit.events import Outbox
@@ -44,18 +42,6 @@ def normalise_email(email: str) -> str:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def ensure_manages_tenant(principal: Principal, tenant_ags: str) -> None:
-    """A tenant admin manages their own municipality, a platform admin every one.
-
-    Anyone else gets the answer an unknown municipality gets: nothing is revealed.
-    """
-    if principal.has_role("platform_admin"):
-        return
-    if principal.has_role("admin") and principal.tenant == tenant_ags:
-        return
-    raise TenantNotFound(f"No municipality with AGS {tenant_ags} is served here.")
 
 
 class AccountService:
@@ -93,7 +79,7 @@ class AccountService:
             roles=" ".join(sorted(set(roles))),
             created_at=self.clock.now(),
         )
-        if not await self.accounts.add(account):
+        if not await self.accounts.add_if_email_free(account):
             raise EmailTaken()
         return account
 
@@ -237,9 +223,7 @@ class AccountService:
             )
         await self.accounts.revoke_refresh_tokens(account.id, now)
         # Nor does the identity provider's name for the person lead here any more.
-        await self.accounts.session.execute(
-            delete(ExternalIdentity).where(ExternalIdentity.account_id == account.id)
-        )
+        await self.accounts.unlink_external_identities(account.id)
         return account
 
     async def erase_in_tenant(

@@ -3,18 +3,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.audit.models import AuditEvent
+from servicekit.repository import Repository
 
 
-class AuditRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, event: AuditEvent) -> None:
-        self.session.add(event)
-        await self.session.flush()
+class AuditRepository(Repository[AuditEvent]):
+    model = AuditEvent
 
     async def list(
         self, *, tenant_ags: str | None, action: str | None = None, limit: int = 100

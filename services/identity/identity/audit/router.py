@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from identity.accounts.service import ensure_manages_tenant
+from identity.audit.dependencies import AuditDep
 from identity.audit.schemas import AuditEventList, AuditEventOut
-from identity.dependencies import AuditDep
+from identity.tenants.access import ensure_manages_tenant
 from identity.tenants.errors import TenantNotFound
 from identity.tenants.schemas import AGS_PATTERN
 from servicekit.auth import AUTH_PROBLEMS, Principal, require_roles

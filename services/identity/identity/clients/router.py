@@ -2,24 +2,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from identity.accounts.service import ensure_manages_tenant
+from identity.audit.dependencies import ClientIpDep
 from identity.audit.service import Actor
-from identity.clients.repository import ClientRepository
+from identity.clients.dependencies import ClientServiceDep
 from identity.clients.schemas import (
     PartnerClientCreated,
     PartnerClientIn,
     PartnerClientList,
     PartnerClientOut,
 )
-from identity.clients.service import ClientService
-from identity.clock import ClockDep
-from identity.db import SessionDep
-from identity.dependencies import AuditDep, ClientIpDep
+from identity.tenants.access import ensure_manages_tenant
 from identity.tenants.errors import TenantNotFound
-from identity.tenants.repository import TenantRepository
-from identity.tenants.service import TenantService
 from servicekit.auth import AUTH_PROBLEMS, Principal, require_roles
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
@@ -27,15 +22,6 @@ from servicekit.tenancy import AgsPath
 router = APIRouter(prefix="/identity/v1/tenants/{ags}/clients", tags=["partner clients"])
 
 Admin = Annotated[Principal, require_roles("admin", "platform_admin")]
-
-
-async def _service(session: SessionDep, audit: AuditDep, clock: ClockDep) -> ClientService:
-    return ClientService(
-        ClientRepository(session), TenantService(TenantRepository(session)), audit, clock
-    )
-
-
-ClientServiceDep = Annotated[ClientService, Depends(_service)]
 
 
 @router.post(

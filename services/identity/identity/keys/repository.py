@@ -4,17 +4,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.keys.models import KeyState, SigningKey
+from servicekit.repository import Repository
 
 
-class SigningKeyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, kid: str) -> SigningKey | None:
-        return await self.session.get(SigningKey, kid)
+class SigningKeyRepository(Repository[SigningKey]):
+    model = SigningKey
 
     async def active(self) -> SigningKey | None:
         return await self.session.scalar(
@@ -43,6 +39,3 @@ class SigningKeyRepository:
         except IntegrityError:
             return False
         return True
-
-    async def flush(self) -> None:
-        await self.session.flush()

@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from identity.audit.dependencies import ClientIpDep
 from identity.audit.service import Actor
-from identity.dependencies import ClientIpDep, KeyServiceDep
+from identity.keys.dependencies import KeyServiceDep
 from identity.keys.errors import ActiveKeyCannotRetire, SigningKeyNotFound
 from identity.keys.schemas import Jwks, SigningKeyList, SigningKeyOut
 from identity.keys.service import RotationConflict

@@ -1,5 +1,5 @@
-"""Sign-in through a trusted external identity provider (DESIGN.md: identity "may trust an
-external OIDC issuer, e.g. a Keycloak that brokers BundID, and map its acr trust level").
+"""Sign-in through a trusted external OpenID Connect issuer, e.g. a Keycloak that brokers
+BundID, whose ``acr`` says the level of assurance (docs/architecture.md#security-model).
 
 The frontend does the OpenID Connect flow with the provider and hands us its ID token. We check
 it like our own tokens (``servicekit.auth.jose_safe.verify_id_token``: the provider's keys by
@@ -18,13 +18,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from identity.accounts.models import Account
 from identity.accounts.passwords import Passwords
 from identity.accounts.repository import AccountRepository
 from identity.audit.service import Actor, AuditAction, AuditLog
 from identity.login.models import ExternalIdentity
+from identity.login.repository import ExternalIdentityRepository
 from identity.settings import ExternalIssuer, TrustLevel
 from identity.tenants.errors import TenantNotFound
 from identity.tenants.service import TenantService
@@ -79,14 +78,15 @@ class ExternalProviders:
 class ExternalSignIn:
     def __init__(
         self,
-        session: AsyncSession,
+        accounts: AccountRepository,
+        identities: ExternalIdentityRepository,
         providers: ExternalProviders,
         tenants: TenantService,
         passwords: Passwords,
         audit: AuditLog,
     ) -> None:
-        self.session = session
-        self.accounts = AccountRepository(session)
+        self.accounts = accounts
+        self.identities = identities
         self.providers = providers
         self.tenants = tenants
         self.passwords = passwords
@@ -101,7 +101,7 @@ class ExternalSignIn:
         except TenantNotFound:
             raise InvalidExternalToken("No such municipality.") from None
         subject = str(claims["sub"])
-        link = await self.session.get(ExternalIdentity, (provider, subject, tenant_ags))
+        link = await self.identities.of(provider, subject, tenant_ags)
         account = await self.accounts.get(link.account_id) if link else None
         if account is None:
             account = await self._first_sign_in(tenant_ags, provider, subject, claims)
@@ -137,7 +137,7 @@ class ExternalSignIn:
                 roles="citizen",
                 email_verified_at=utcnow() if email else None,
             )
-            if not await self.accounts.add(account):
+            if not await self.accounts.add_if_email_free(account):
                 raise InvalidExternalToken("The address is taken by another account.")
             await self.audit.record(
                 AuditAction.ACCOUNT_CREATED,
@@ -145,10 +145,9 @@ class ExternalSignIn:
                 subject=account_id,
                 details={"provider": provider},
             )
-        self.session.add(
+        await self.identities.add(
             ExternalIdentity(
                 provider=provider, subject=subject, tenant_ags=tenant_ags, account_id=account.id
             )
         )
-        await self.session.flush()
         return account

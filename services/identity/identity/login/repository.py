@@ -4,21 +4,17 @@ from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.login.models import LoginThrottle
+from identity.login.models import ExternalIdentity, LoginThrottle
+from servicekit.repository import Repository
 
 
-class ThrottleRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, key: str) -> LoginThrottle | None:
-        return await self.session.get(LoginThrottle, key)
+class ThrottleRepository(Repository[LoginThrottle]):
+    model = LoginThrottle
 
     async def record_failure(self, key: str, now: datetime) -> tuple[int, int]:
         """Count one failure atomically; returns (failures, lockouts) after it."""
-        if await self.session.get(LoginThrottle, key) is None:
+        if await self.get(key) is None:
             try:
                 async with self.session.begin_nested():
                     self.session.add(LoginThrottle(key=key, failures=0, lockouts=0, updated_at=now))
@@ -55,3 +51,11 @@ class ThrottleRepository:
             .values(failures=0, lockouts=0, locked_until=None, updated_at=now)
             .execution_options(synchronize_session=False)
         )
+
+
+class ExternalIdentityRepository(Repository[ExternalIdentity]):
+    model = ExternalIdentity
+
+    async def of(self, provider: str, subject: str, tenant_ags: str) -> ExternalIdentity | None:
+        """The link of the provider's ``subject`` to an account of the municipality."""
+        return await self.get((provider, subject, tenant_ags))

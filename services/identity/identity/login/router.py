@@ -2,64 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from identity.accounts.repository import AccountRepository
-from identity.accounts.router import passwords_of
+from identity.audit.dependencies import ClientIpDep
 from identity.audit.service import Actor
-from identity.clock import ClockDep
-from identity.db import SessionDep
-from identity.dependencies import AuditDep, ClientIpDep, KeyServiceDep, SettingsDep
-from identity.login.external import ExternalSignIn, InvalidExternalToken
-from identity.login.repository import ThrottleRepository
+from identity.login.dependencies import ExternalSignInDep, LoginServiceDep
+from identity.login.external import InvalidExternalToken
 from identity.login.schemas import ExternalLoginIn, LoginIn, RefreshIn, TokenOut
-from identity.login.service import LoginService
-from identity.tenants.repository import TenantRepository
-from identity.tenants.service import TenantService
+from identity.tokens.dependencies import TokenServiceDep
 from identity.tokens.errors import InvalidCredentials, InvalidRefreshToken
-from identity.tokens.repository import RefreshTokenRepository
-from identity.tokens.service import IssuedTokens, TokenService
+from identity.tokens.service import IssuedTokens
 from servicekit.problems import Problem, ValidationFailed, problem_response, problem_responses
 
 router = APIRouter(prefix="/identity/v1/auth", tags=["login"])
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-async def _login(
-    request: Request,
-    session: SessionDep,
-    audit: AuditDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-) -> LoginService:
-    return LoginService(
-        AccountRepository(session),
-        ThrottleRepository(session),
-        passwords_of(request),
-        audit,
-        clock,
-        settings,
-    )
-
-
-async def _tokens(
-    session: SessionDep,
-    keys: KeyServiceDep,
-    audit: AuditDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-) -> TokenService:
-    return TokenService(
-        RefreshTokenRepository(session), AccountRepository(session), keys, audit, clock, settings
-    )
-
-
-LoginServiceDep = Annotated[LoginService, Depends(_login)]
-TokenServiceDep = Annotated[TokenService, Depends(_tokens)]
 
 
 def answered(problem: Problem, request: Request) -> JSONResponse:
@@ -105,23 +63,14 @@ async def login(
 )
 async def external_login(
     body: ExternalLoginIn,
-    request: Request,
     response: Response,
-    session: SessionDep,
-    audit: AuditDep,
+    sign_in: ExternalSignInDep,
     tokens: TokenServiceDep,
     ip: ClientIpDep,
 ) -> TokenOut:
     """Sign in with the ID token of a trusted identity provider (e.g. BundID): our tokens for
     the person's account in the municipality (made on the first sign-in), with the provider's
     level of assurance as ``acr``."""
-    sign_in = ExternalSignIn(
-        session,
-        request.app.state.external_providers,
-        TenantService(TenantRepository(session)),
-        passwords_of(request),
-        audit,
-    )
     account, level = await sign_in.sign_in(
         body.tenant, body.provider, body.id_token, Actor(None, ip)
     )

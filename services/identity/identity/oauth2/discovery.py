@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from identity.dependencies import SettingsDep
 from identity.oauth2.schemas import DiscoveryDocument
+from identity.settings import SettingsDep
 
 router = APIRouter(tags=["discovery"])
 

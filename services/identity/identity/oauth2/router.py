@@ -8,36 +8,24 @@ import re
 from typing import Annotated
 from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 
+from identity.audit.dependencies import AuditDep, ClientIpDep
 from identity.audit.service import Actor, AuditAction
-from identity.clients.repository import ClientRepository
-from identity.clients.service import ClientService
-from identity.clock import ClockDep
-from identity.db import SessionDep
-from identity.dependencies import AuditDep, ClientIpDep
-from identity.login.router import NO_STORE, LoginServiceDep, TokenServiceDep
+from identity.clients.dependencies import ClientServiceDep
+from identity.login.dependencies import LoginServiceDep
+from identity.login.router import NO_STORE
 from identity.oauth2.errors import OAUTH2_ERROR_RESPONSES, OAuth2Failure
 from identity.oauth2.schemas import OAuth2Token
-from identity.tenants.repository import TenantRepository
 from identity.tenants.schemas import AGS_PATTERN
-from identity.tenants.service import TenantService
+from identity.tokens.dependencies import TokenServiceDep
 from identity.tokens.errors import InvalidCredentials, InvalidRefreshToken
 from identity.tokens.service import IssuedTokens
 
 router = APIRouter(prefix="/identity/v1/oauth2", tags=["oauth2"])
 
 FormText = Annotated[str | None, Form(max_length=2048)]
-
-
-async def _clients(session: SessionDep, audit: AuditDep, clock: ClockDep) -> ClientService:
-    return ClientService(
-        ClientRepository(session), TenantService(TenantRepository(session)), audit, clock
-    )
-
-
-ClientServiceDep = Annotated[ClientService, Depends(_clients)]
 
 
 def _answer(issued: IssuedTokens) -> JSONResponse:

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 
-from identity.accounts.service import ensure_manages_tenant
+from identity.audit.dependencies import AuditDep, ClientIpDep
 from identity.audit.service import Actor, AuditAction
-from identity.db import SessionDep
-from identity.dependencies import AuditDep, ClientIpDep
+from identity.tenants.access import ensure_manages_tenant
+from identity.tenants.dependencies import TenantServiceDep
 from identity.tenants.errors import TenantExists, TenantNotFound
-from identity.tenants.repository import TenantRepository
 from identity.tenants.schemas import (
     AGS_PATTERN,
     TenantIn,
@@ -17,18 +16,10 @@ from identity.tenants.schemas import (
     TenantOut,
     TenantSettingsPatch,
 )
-from identity.tenants.service import TenantService
 from servicekit.auth import AUTH_PROBLEMS, Principal, require_roles
 from servicekit.problems import ValidationFailed, problem_responses
 
 router = APIRouter(prefix="/identity/v1/tenants", tags=["tenants"])
-
-
-async def _service(session: SessionDep) -> TenantService:
-    return TenantService(TenantRepository(session))
-
-
-TenantServiceDep = Annotated[TenantService, Depends(_service)]
 
 
 @router.get("", response_model=TenantList)

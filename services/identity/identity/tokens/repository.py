@@ -3,23 +3,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import CursorResult, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.tokens.models import RefreshToken
+from servicekit.repository import Repository
 
 
-class RefreshTokenRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class RefreshTokenRepository(Repository[RefreshToken]):
+    model = RefreshToken
 
     async def by_hash(self, token_hash: str) -> RefreshToken | None:
         return await self.session.scalar(
             select(RefreshToken).where(RefreshToken.token_hash == token_hash)
         )
-
-    async def add(self, token: RefreshToken) -> None:
-        self.session.add(token)
-        await self.session.flush()
 
     async def claim(self, token_id: str, now: datetime) -> bool:
         """Mark the token used; False when it already was (a concurrent or repeated use)."""

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.events.models import ACCOUNT_ERASED, OutboxEvent
 from identity.mail import MemoryMailer
-from identity.testing import DEFAULT_PASSWORD, create_account, create_tenant
 from servicekit.testing.tokens import TokenFactory
+
+from ..factories import DEFAULT_PASSWORD, create_account, create_tenant
 
 TENANT = "/identity/v1/tenants/06999001"
 

@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from identity.login.external import ExternalProviders
 from identity.login.models import ExternalIdentity
 from identity.settings import ExternalIssuer
-from identity.testing import create_account, create_tenant
 from servicekit.auth.jose_safe import sign
 from servicekit.testing.live import LiveServer, run_live_server
 from servicekit.testing.tokens import TokenFactory
+
+from ..factories import create_account, create_tenant
 
 ISSUER = "https://keycloak.test/realms/bund"
 AUDIENCE = "rathaus-musterstadt"

@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.keys.cipher import KeyCipher
 from identity.keys.models import SigningKey
-from identity.testing import DEFAULT_PASSWORD, create_account, create_tenant
 from servicekit.auth.jose_safe import sign
 from servicekit.testing.tokens import TokenFactory
+
+from ..factories import DEFAULT_PASSWORD, create_account, create_tenant
 
 ME = "/identity/v1/me"
 

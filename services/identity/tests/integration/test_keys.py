@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.keys.cipher import KeyCipher, KeyDecryptionError
 from identity.keys.models import SigningKey
-from identity.testing import DEFAULT_PASSWORD, create_account, create_tenant
 from servicekit.testing.tokens import TokenFactory
+
+from ..factories import DEFAULT_PASSWORD, create_account, create_tenant
 
 JWKS = "/identity/v1/jwks"
 

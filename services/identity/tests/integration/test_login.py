@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from jose import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.testing import DEFAULT_PASSWORD, FakeClock, create_account, create_tenant
 from servicekit.testing.tokens import TokenFactory
+
+from ..factories import DEFAULT_PASSWORD, FakeClock, create_account, create_tenant
 
 LOGIN = "/identity/v1/auth/login"
 

@@ -9,7 +9,7 @@ import pytest
 from jose import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.testing import (
+from ..factories import (
     DEFAULT_PASSWORD,
     create_account,
     create_partner_client,

@@ -16,8 +16,9 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.testing import create_partner_client, create_tenant
 from servicekit.testing.tokens import TokenFactory
+
+from ..factories import create_partner_client, create_tenant
 
 SECRET = "s3cret-of-the-partner-client-0123456789"
 

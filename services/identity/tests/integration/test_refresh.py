@@ -9,8 +9,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.accounts.models import Account
-from identity.testing import DEFAULT_PASSWORD, FakeClock, create_account, create_tenant
 from servicekit.testing.tokens import TokenFactory
+
+from ..factories import DEFAULT_PASSWORD, FakeClock, create_account, create_tenant
 
 REFRESH = "/identity/v1/auth/refresh"
 

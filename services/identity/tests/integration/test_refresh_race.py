@@ -8,9 +8,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from identity.testing import DEFAULT_PASSWORD, create_account, create_tenant
 from servicekit.db import create_engine
 from servicekit.testing.live import LiveServer
+
+from ..factories import DEFAULT_PASSWORD, create_account, create_tenant
 
 
 @pytest.fixture

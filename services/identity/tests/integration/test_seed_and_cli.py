@@ -10,7 +10,8 @@ from jose import jwt
 from identity.cli import bootstrap, manage_keys
 from identity.main import create_app
 from identity.seed import DEMO_ACCOUNTS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, seed_demo
-from identity.testing import FakeClock, settings_for_tests
+
+from ..factories import FakeClock, settings_for_tests
 
 
 @pytest.fixture

@@ -3,16 +3,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.tenants.models import Tenant
-
-
-async def create_tenant(
-    session: AsyncSession, ags: str = "06999001", name: str = "Musterstadt"
-) -> Tenant:
-    tenant = Tenant(ags=ags, name=name)
-    session.add(tenant)
-    await session.flush()
-    return tenant
+from ..factories import create_tenant
 
 
 async def test_tenant_is_read_by_ags(client: httpx.AsyncClient, session: AsyncSession) -> None:

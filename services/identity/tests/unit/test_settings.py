@@ -6,9 +6,10 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from identity.settings import IdentitySettings
-from identity.testing import TEST_KEY_ENCRYPTION_KEY
 from servicekit.auth.jose_safe import generate_private_jwk
 from servicekit.settings import Environment
+
+from ..factories import TEST_KEY_ENCRYPTION_KEY
 
 POSTGRES = "postgresql+asyncpg://db/identity"
 
