@@ -21,7 +21,4 @@ class SystemClock:
         return utcnow()
 
 
-# mypy takes only concrete classes for a type[T] (python/mypy#4717); app_state's isinstance
-# works, as the protocol is runtime-checkable.
-_clock = app_state("clock", Clock)  # type: ignore[type-abstract]
-ClockDep = Annotated[Clock, Depends(_clock)]
+ClockDep = Annotated[Clock, Depends(app_state("clock", Clock))]

@@ -32,6 +32,4 @@ class MemoryMailer:
         self.sent.append(message)
 
 
-# A protocol, as the clock's (see identity.clock): mypy wants a concrete class for type[T].
-_mailer = app_state("mailer", Mailer)  # type: ignore[type-abstract]
-MailerDep = Annotated[Mailer, Depends(_mailer)]
+MailerDep = Annotated[Mailer, Depends(app_state("mailer", Mailer))]
