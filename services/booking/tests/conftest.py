@@ -54,7 +54,7 @@ def make_app(database_url: str) -> FastAPI:
 def no_full_slot_memory(app: FastAPI) -> None:
     """For tests that let holds run out by editing the database behind the app's back: the
     seat gate would otherwise go on answering 409 for the slot for up to a second."""
-    app.state.seat_gate.memory_seconds = 0
+    app.state.booking_desk.gate.memory_seconds = 0
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,7 @@ async def test_a_full_slot_is_refused_without_the_database_until_a_seat_is_freed
 async def test_without_memory_the_database_is_asked_every_time(
     client: httpx.AsyncClient, session: AsyncSession, statements: list[str], app: Any
 ) -> None:
-    app.state.seat_gate.memory_seconds = 0
+    app.state.booking_desk.gate.memory_seconds = 0
     service = await create_service(session, duration_minutes=20)
     office = await create_office(session, service, counters=1)
     await open_every_day(session, office)
