@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,7 @@ from booking.settings import BookingSettings
 from servicekit.settings import Environment
 from servicekit.testing import ServiceUnderTest
 
-# The tests share plain factory functions (booking_factories.py next to this file).
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from booking_factories import IDENTITY_EVENT_SECRET
+from .factories import IDENTITY_EVENT_SECRET
 
 
 def make_app(database_url: str) -> FastAPI:

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from booking_factories import TENANT, at, local_day
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,6 +20,8 @@ from booking.visits.models import Visit
 from servicekit.db import create_engine
 from servicekit.testing import LiveServer
 from servicekit.testing.tokens import TokenFactory
+
+from ..factories import TENANT, at, local_day
 
 PARALLEL = 50
 

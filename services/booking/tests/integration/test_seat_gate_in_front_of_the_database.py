@@ -8,7 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from booking_factories import (
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..factories import (
     at,
     book,
     create_office,
@@ -17,9 +21,6 @@ from booking_factories import (
     local_day,
     open_every_day,
 )
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @pytest.fixture
