@@ -1,5 +1,6 @@
 """Cooperation between municipalities: the earliest appointment for a service, here and at the
-partner municipalities that run their own Rathaus (DESIGN.md, "Cooperation").
+partner municipalities that run their own Rathaus (see
+``docs/architecture.md#cooperation-between-municipalities``).
 
 Each partner is asked over its public contract (``GET /booking/v1/tenants/{ags}/earliest``), all
 at once and each within the same deadline; a partner that is down, slow or answers outside the
