@@ -7,9 +7,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
-from servicekit.db import SessionDep, new_metadata
+from servicekit.db import new_metadata
 
-__all__ = ["Base", "SessionDep", "ignoring_conflicts", "insert_ignoring_conflicts"]
+__all__ = ["Base", "ignoring_conflicts", "insert_ignoring_conflicts"]
 
 
 class Base(DeclarativeBase):

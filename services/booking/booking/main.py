@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gc
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -8,6 +9,8 @@ from fastapi import FastAPI
 from booking import models  # noqa: F401 - registers every table on Base.metadata
 from booking.availability.cache import AvailabilityCache
 from booking.availability.router import router as availability_router
+from booking.availability.service import CachedAnswers
+from booking.bookings.dependencies import BookingDesk
 from booking.bookings.gate import SeatGate
 from booking.bookings.router import router as bookings_router
 from booking.catalogue.router import router as catalogue_router
@@ -16,12 +19,14 @@ from booking.events.models import outbox_of
 from booking.events.models import webhooks as event_webhooks
 from booking.events.router import router as events_router
 from booking.hours.router import router as hours_router
+from booking.idempotency.service import Idempotency
 from booking.offices.router import router as offices_router
 from booking.races import install_race_handlers
 from booking.retention.router import router as retention_router
 from booking.settings import BookingSettings
 from booking.visits.router import router as visits_router
 from servicekit.app import create_service_app
+from servicekit.db import Database
 
 
 async def _freeze_startup_objects(_app: FastAPI) -> None:
@@ -38,6 +43,7 @@ async def _close_partner_http(app: FastAPI) -> None:
 
 def create_app(settings: BookingSettings | None = None) -> FastAPI:
     settings = settings or BookingSettings()
+    outbox = outbox_of(settings)
     app = create_service_app(
         settings,
         title="Rathaus Booking",
@@ -60,14 +66,26 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             events_router,
             cooperation_router,
         ],
-        outbox=outbox_of(settings),
+        outbox=outbox,
         webhooks=[event_webhooks],
     )
-    app.state.availability_cache = AvailabilityCache(
+    database: Database = app.state.database
+    cache = AvailabilityCache(
         snapshot_seconds=settings.catalogue_cache_seconds,
         answer_seconds=settings.availability_cache_seconds,
     )
-    app.state.seat_gate = SeatGate(settings.full_slot_memory_seconds)
+    app.state.availability_cache = cache
+    app.state.cached_answers = CachedAnswers(
+        cache, database, max_services=settings.max_services_per_booking
+    )
+    app.state.booking_desk = BookingDesk(
+        settings, SeatGate(settings.full_slot_memory_seconds), outbox, cache
+    )
+    app.state.idempotency = Idempotency(
+        database,
+        ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        stale_after=timedelta(seconds=settings.idempotency_stale_seconds),
+    )
     # Asks partner municipalities (cooperation): no redirects followed, answers kept small.
     app.state.partner_http = httpx.AsyncClient(
         follow_redirects=False, limits=httpx.Limits(max_connections=50)

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Depends
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from servicekit.dependencies import app_state
 from servicekit.settings import ServiceSettings
 
 
@@ -74,3 +78,6 @@ class BookingSettings(ServiceSettings):
 
     def retention_days_for(self, tenant: str) -> int:
         return self.tenant_retention_days.get(tenant, self.retention_days)
+
+
+SettingsDep = Annotated[BookingSettings, Depends(app_state("settings", BookingSettings))]

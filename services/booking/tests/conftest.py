@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,7 @@ from booking.settings import BookingSettings
 from servicekit.settings import Environment
 from servicekit.testing import ServiceUnderTest
 
-# The tests share plain factory functions (booking_factories.py next to this file).
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from booking_factories import IDENTITY_EVENT_SECRET
+from .factories import IDENTITY_EVENT_SECRET
 
 
 def make_app(database_url: str) -> FastAPI:
@@ -54,7 +50,7 @@ def make_app(database_url: str) -> FastAPI:
 def no_full_slot_memory(app: FastAPI) -> None:
     """For tests that let holds run out by editing the database behind the app's back: the
     seat gate would otherwise go on answering 409 for the slot for up to a second."""
-    app.state.seat_gate.memory_seconds = 0
+    app.state.booking_desk.gate.memory_seconds = 0
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,12 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
+from booking.availability.dependencies import CachedAnswersDep
 from booking.availability.errors import TooManyServices
 from booking.availability.schemas import AvailableDay, AvailableDays, FreeSlot, FreeSlots
 from booking.catalogue.errors import ServiceNotFound
-from booking.dependencies import CacheDep, reading
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
@@ -33,8 +33,7 @@ OfficeIds = Annotated[
 )
 async def available_days(
     ags: AgsPath,
-    request: Request,
-    cache: CacheDep,
+    answers: CachedAnswersDep,
     service_ids: ServiceIds,
     month: Annotated[str, Query(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", examples=["2026-12"])],
     office_ids: OfficeIds = None,
@@ -45,7 +44,7 @@ async def available_days(
     end = date(year + (number == 12), number % 12 + 1, 1)
 
     async def compute() -> bytes:
-        async with reading(request) as planner:
+        async with answers.planner() as planner:
             days = await planner.available_days(
                 ags, service_ids, office_ids or [], first, end, utcnow()
             )
@@ -62,7 +61,7 @@ async def available_days(
         )
 
     key = ("days", month, tuple(service_ids), tuple(sorted(office_ids or [])))
-    return Response(await cache.answer(ags, key, compute), media_type="application/json")
+    return Response(await answers.answer(ags, key, compute), media_type="application/json")
 
 
 @router.get(
@@ -72,8 +71,7 @@ async def available_days(
 )
 async def free_slots(
     ags: AgsPath,
-    request: Request,
-    cache: CacheDep,
+    answers: CachedAnswersDep,
     service_ids: ServiceIds,
     day: Annotated[date, Query(alias="date", description="A local day of the offices")],
     office_ids: OfficeIds = None,
@@ -81,7 +79,7 @@ async def free_slots(
     """The free slots of a day across the offices offering every requested service."""
 
     async def compute() -> bytes:
-        async with reading(request) as planner:
+        async with answers.planner() as planner:
             slots = await planner.free_slots(ags, service_ids, office_ids or [], day, utcnow())
         return (
             FreeSlots(
@@ -94,4 +92,4 @@ async def free_slots(
         )
 
     key = ("slots", day, tuple(service_ids), tuple(sorted(office_ids or [])))
-    return Response(await cache.answer(ags, key, compute), media_type="application/json")
+    return Response(await answers.answer(ags, key, compute), media_type="application/json")

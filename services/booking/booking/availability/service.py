@@ -8,10 +8,13 @@ The same plan validates a requested start time when a slot is held.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.availability.cache import (
     AvailabilityCache,
@@ -38,7 +41,7 @@ from booking.hours.schemas import weekly_rule
 from booking.offices.errors import OfficeNotFound
 from booking.offices.models import Office
 from booking.offices.repository import OfficeRepository
-from servicekit.db import utcnow
+from servicekit.db import Database, utcnow
 
 FullUnits = set[tuple[uuid.UUID, datetime]]
 
@@ -163,6 +166,18 @@ class Planner:
         self.bookings = bookings
         self.cache = cache
         self.max_services = max_services
+
+    @classmethod
+    def on(cls, session: AsyncSession, cache: AvailabilityCache, *, max_services: int) -> Planner:
+        """A planner reading through ``session``."""
+        return cls(
+            ServiceRepository(session),
+            OfficeRepository(session),
+            HoursRepository(session),
+            BookingRepository(session),
+            cache,
+            max_services=max_services,
+        )
 
     async def snapshot(self, tenant: str) -> TenantSnapshot:
         return await self.cache.snapshot(tenant, lambda: self._load(tenant))
@@ -306,3 +321,26 @@ class Planner:
                 "The office offers no appointment for these services at this time: it is "
                 "closed, outside the bookable window, in the past, or off the slot grid."
             )
+
+
+class CachedAnswers:
+    """Answers that only read (availability, the earliest appointment), cached per tenant.
+
+    Built once per process. A miss computes its answer with a planner on a session of its own,
+    opened only then: the cached path sets up no database work at all.
+    """
+
+    def __init__(self, cache: AvailabilityCache, database: Database, *, max_services: int) -> None:
+        self.cache = cache
+        self.database = database
+        self.max_services = max_services
+
+    async def answer(
+        self, tenant: str, key: Hashable, compute: Callable[[], Awaitable[bytes]]
+    ) -> bytes:
+        return await self.cache.answer(tenant, key, compute)
+
+    @asynccontextmanager
+    async def planner(self) -> AsyncIterator[Planner]:
+        async with self.database.sessionmaker() as session:
+            yield Planner.on(session, self.cache, max_services=self.max_services)

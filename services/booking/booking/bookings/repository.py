@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import String, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -14,6 +13,7 @@ from booking.bookings.models import Booking, BookingItem, BookingStatus, SlotCla
 from booking.bookings.secrets import NO_TOKEN_HASH
 from booking.db import Base, ignoring_conflicts
 from booking.offices.models import Office
+from servicekit.repository import Repository
 
 # The statements of a hold and a confirmation are built once: building an expression (and its
 # cache key) on every request cost more CPU than running it. Those that load no objects name
@@ -115,12 +115,18 @@ class Seats:
         return [unit for unit in units if taken.get(unit, 0) >= capacity]
 
 
-class BookingRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class BookingRepository(Repository[Booking]):
+    """Bookings and their seat claims.
+
+    :meth:`get` and :meth:`add` replace the base's: a booking comes with its items, and is
+    written with plain INSERTs (both on the path of every hold).
+    """
+
+    model = Booking
 
     async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Booking | None:
-        # One round trip: the items come joined (a booking has a handful).
+        """The booking with its items in one round trip (they come joined: a booking has a
+        handful); ``for_update`` locks its row until commit."""
         query = _BOOKING_WITH_ITEMS_FOR_UPDATE if for_update else _BOOKING_WITH_ITEMS
         result = await self.session.scalars(query, {"booking_id": booking_id})
         return result.unique().one_or_none()
@@ -140,9 +146,6 @@ class BookingRepository:
             [{c.key: getattr(item, c.key) for c in _items.columns} for item in booking.items],
         )
         return booking
-
-    async def flush(self) -> None:
-        await self.session.flush()
 
     async def update(self, booking: Booking, **values: object) -> None:
         """Write ``values`` to the booking's row with one UPDATE, and to the loaded object.

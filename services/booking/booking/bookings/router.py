@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from booking.access import NotAdministrator, NotStaff, TenantAdmin, TenantStaff
 from booking.availability.errors import ServicesNotOffered, SlotNotOffered, TooManyServices
+from booking.bookings.dependencies import BookingsDep
 from booking.bookings.errors import (
     BookingClosed,
     BookingLimitReached,
@@ -33,12 +34,12 @@ from booking.bookings.schemas import (
 )
 from booking.bookings.service import Caller, NotOfficeStaff
 from booking.catalogue.errors import ServiceNotFound
-from booking.db import SessionDep
-from booking.dependencies import BookingsDep, IdempotencyDep
+from booking.idempotency.dependencies import IdempotencyDep
 from booking.idempotency.errors import IdempotencyKeyReused, IdempotentRequestInProgress
 from booking.language import LanguageDep
 from booking.offices.errors import OfficeNotFound
 from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal, Principal
+from servicekit.dependencies import SessionDep
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
 

@@ -214,7 +214,7 @@ class Bookings:
         if principal is None or principal.tenant != booking.tenant:
             return False
         if principal.has_role("clerk", "admin"):
-            office = await self.offices.get(booking.tenant, booking.office_id)
+            office = await self.offices.get_in_tenant(booking.tenant, booking.office_id)
             return office is not None and await self.directory.works_at(principal, office)
         return False
 

@@ -4,17 +4,17 @@ import uuid
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from booking.catalogue.models import RequiredDocument, Service
+from servicekit.repository import Repository
 
 
-class ServiceRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class ServiceRepository(Repository[Service]):
+    model = Service
 
-    async def get(self, tenant: str, service_id: uuid.UUID) -> Service | None:
+    async def get_in_tenant(self, tenant: str, service_id: uuid.UUID) -> Service | None:
+        """The tenant's service with its required documents."""
         result = await self.session.scalars(
             select(Service)
             .where(Service.tenant == tenant, Service.id == service_id)
@@ -54,11 +54,3 @@ class ServiceRepository:
             .order_by(RequiredDocument.service_id, RequiredDocument.position)
         )
         return result.all()
-
-    async def add(self, service: Service) -> Service:
-        self.session.add(service)
-        await self.session.flush()
-        return service
-
-    async def flush(self) -> None:
-        await self.session.flush()

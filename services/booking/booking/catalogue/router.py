@@ -6,12 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from booking.access import NotAdministrator, TenantAdmin
+from booking.availability.dependencies import forget_catalogue_on_write
+from booking.catalogue.dependencies import CatalogueDep
 from booking.catalogue.errors import LeikaTaken, ServiceNotFound, UnknownRequiredDocument
-from booking.catalogue.repository import ServiceRepository
 from booking.catalogue.schemas import LEIKA_PATTERN, ServiceIn, ServiceList, ServiceOut
-from booking.catalogue.service import CatalogueService
-from booking.db import SessionDep
-from booking.dependencies import forget_catalogue_on_write
 from booking.language import LanguageDep
 from servicekit.auth import InvalidToken
 from servicekit.problems import ValidationFailed, problem_responses
@@ -22,13 +20,6 @@ router = APIRouter(
     tags=["catalogue"],
     dependencies=[Depends(forget_catalogue_on_write)],
 )
-
-
-async def _service(session: SessionDep) -> CatalogueService:
-    return CatalogueService(ServiceRepository(session))
-
-
-CatalogueDep = Annotated[CatalogueService, Depends(_service)]
 
 
 @router.get("", response_model=ServiceList, responses=problem_responses(ValidationFailed))

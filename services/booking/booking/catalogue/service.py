@@ -14,7 +14,7 @@ class CatalogueService:
         self.services = services
 
     async def get(self, tenant: str, service_id: uuid.UUID) -> Service:
-        service = await self.services.get(tenant, service_id)
+        service = await self.services.get_in_tenant(tenant, service_id)
         if service is None:
             raise ServiceNotFound(f"Service {service_id} is not in the catalogue.")
         return service

@@ -3,14 +3,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.cooperation.models import Partner
+from servicekit.repository import Repository
 
 
-class PartnerRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class PartnerRepository(Repository[Partner]):
+    model = Partner
 
     async def of(self, tenant: str) -> Sequence[Partner]:
         result = await self.session.scalars(
@@ -19,13 +18,11 @@ class PartnerRepository:
         return result.all()
 
     async def put(self, tenant: str, ags: str, name: str, base_url: str) -> Partner:
-        partner = await self.session.get(Partner, (tenant, ags))
+        partner = await self.get((tenant, ags))
         if partner is None:
-            partner = Partner(tenant=tenant, ags=ags, name=name, base_url=base_url)
-            self.session.add(partner)
-        else:
-            partner.name, partner.base_url = name, base_url
-        await self.session.flush()
+            return await self.add(Partner(tenant=tenant, ags=ags, name=name, base_url=base_url))
+        partner.name, partner.base_url = name, base_url
+        await self.flush()
         return partner
 
     async def remove(self, tenant: str, ags: str) -> bool:

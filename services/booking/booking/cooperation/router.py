@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
-import httpx
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from booking.access import TenantAdmin
+from booking.availability.dependencies import CachedAnswersDep
 from booking.catalogue.errors import ServiceNotFound
 from booking.catalogue.schemas import LEIKA_PATTERN
+from booking.cooperation.dependencies import PartnerHttpDep, PartnersDep
 from booking.cooperation.errors import PartnerIsItself, PartnerNotFound
-from booking.cooperation.repository import PartnerRepository
 from booking.cooperation.schemas import (
     EarliestOut,
     PartnerIn,
@@ -18,11 +17,10 @@ from booking.cooperation.schemas import (
     PartnersOut,
     SearchOut,
 )
-from booking.cooperation.service import NotOffered, ask_partner, earliest, search
-from booking.db import SessionDep
-from booking.dependencies import CacheDep, reading, settings_of
+from booking.cooperation.service import earliest_here, search_everywhere
+from booking.settings import SettingsDep
 from servicekit.auth import AUTH_PROBLEMS
-from servicekit.db import utcnow
+from servicekit.dependencies import DatabaseDep
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AGS_PATTERN, AgsPath
 
@@ -34,35 +32,17 @@ LeikaQuery = Annotated[
 ]
 
 
-def partner_http(request: Request) -> httpx.AsyncClient:
-    http: httpx.AsyncClient = request.app.state.partner_http
-    return http
-
-
-async def _earliest_here(request: Request, cache: CacheDep, ags: str, leika: str) -> bytes:
-    settings = settings_of(request)
-
-    async def compute() -> bytes:
-        async with reading(request) as planner:
-            found = await earliest(
-                planner, planner.services, ags, leika, utcnow(), settings.earliest_horizon_days
-            )
-        return found.model_dump_json().encode()
-
-    return await cache.answer(ags, ("earliest", leika), compute)
-
-
 @router.get(
     "/earliest",
     response_model=EarliestOut,
     responses=problem_responses(ServiceNotFound, ValidationFailed),
 )
 async def earliest_appointment(
-    ags: AgsPath, request: Request, cache: CacheDep, leika: LeikaQuery
+    ags: AgsPath, answers: CachedAnswersDep, settings: SettingsDep, leika: LeikaQuery
 ) -> Response:
     """The earliest free appointment for the service with this LeiKa key, at any office: what
     partner municipalities ask each other (no token needed, like availability)."""
-    answer = await _earliest_here(request, cache, ags, leika)
+    answer = await earliest_here(answers, ags, leika, settings.earliest_horizon_days)
     return Response(answer, media_type="application/json")
 
 
@@ -72,33 +52,25 @@ async def earliest_appointment(
     responses=problem_responses(ValidationFailed),
 )
 async def search_earliest(
-    ags: AgsPath, request: Request, cache: CacheDep, leika: LeikaQuery
+    ags: AgsPath,
+    answers: CachedAnswersDep,
+    settings: SettingsDep,
+    database: DatabaseDep,
+    http: PartnerHttpDep,
+    leika: LeikaQuery,
 ) -> Response:
     """The earliest appointments for a service here and at every partner municipality, asked
     at once; a partner that is down or slower than the deadline is reported, not fatal.
     Searches for the same service within a second share one round of questions."""
-    settings = settings_of(request)
-
-    async def compute() -> bytes:
-        # A session of its own, ended before the answer here is computed in another one (on
-        # SQLite, an open transaction would hold the lock that one waits for).
-        async with request.app.state.database.sessionmaker() as session:
-            partners = await PartnerRepository(session).of(ags)
-        http = partner_http(request)
-        asking = [
-            (p, asyncio.ensure_future(ask_partner(http, p, leika, settings.partner_timeout_s)))
-            for p in partners
-        ]
-        try:
-            here: EarliestOut | NotOffered = EarliestOut.model_validate_json(
-                await _earliest_here(request, cache, ags, leika)
-            )
-        except ServiceNotFound:
-            here = NotOffered()
-        found = await search(here, asking, ags, leika)
-        return found.model_dump_json().encode()
-
-    answer = await cache.answer(ags, ("search", leika), compute)
+    answer = await search_everywhere(
+        answers,
+        database,
+        http,
+        ags,
+        leika,
+        horizon_days=settings.earliest_horizon_days,
+        partner_timeout_s=settings.partner_timeout_s,
+    )
     return Response(answer, media_type="application/json")
 
 
@@ -107,10 +79,9 @@ async def search_earliest(
     response_model=PartnersOut,
     responses=problem_responses(*AUTH_PROBLEMS, ValidationFailed),
 )
-async def list_partners(ags: AgsPath, _admin: TenantAdmin, session: SessionDep) -> PartnersOut:
+async def list_partners(ags: AgsPath, _admin: TenantAdmin, partners: PartnersDep) -> PartnersOut:
     """The partner municipalities searched along (administrators)."""
-    partners = await PartnerRepository(session).of(ags)
-    return PartnersOut(items=[PartnerOut.model_validate(p) for p in partners])
+    return PartnersOut(items=[PartnerOut.model_validate(p) for p in await partners.of(ags)])
 
 
 @router.put(
@@ -123,12 +94,10 @@ async def put_partner(
     partner_ags: PartnerAgs,
     body: PartnerIn,
     _admin: TenantAdmin,
-    session: SessionDep,
+    partners: PartnersDep,
 ) -> PartnerOut:
     """Register (or change) a partner municipality and where its Rathaus answers."""
-    if partner_ags == ags:
-        raise PartnerIsItself()
-    partner = await PartnerRepository(session).put(ags, partner_ags, body.name, body.base_url)
+    partner = await partners.put(ags, partner_ags, body.name, body.base_url)
     return PartnerOut.model_validate(partner)
 
 
@@ -139,9 +108,8 @@ async def put_partner(
     responses=problem_responses(*AUTH_PROBLEMS, PartnerNotFound, ValidationFailed),
 )
 async def delete_partner(
-    ags: AgsPath, partner_ags: PartnerAgs, _admin: TenantAdmin, session: SessionDep
+    ags: AgsPath, partner_ags: PartnerAgs, _admin: TenantAdmin, partners: PartnersDep
 ) -> Response:
     """Stop searching a partner municipality."""
-    if not await PartnerRepository(session).remove(ags, partner_ags):
-        raise PartnerNotFound()
+    await partners.remove(ags, partner_ags)
     return Response(status_code=204)

@@ -1,5 +1,6 @@
 """Cooperation between municipalities: the earliest appointment for a service, here and at the
-partner municipalities that run their own Rathaus (DESIGN.md, "Cooperation").
+partner municipalities that run their own Rathaus (see
+``docs/architecture.md#cooperation-between-municipalities``).
 
 Each partner is asked over its public contract (``GET /booking/v1/tenants/{ags}/earliest``), all
 at once and each within the same deadline; a partner that is down, slow or answers outside the
@@ -15,10 +16,12 @@ from datetime import datetime, timedelta
 import httpx
 from pydantic import ValidationError
 
-from booking.availability.service import Planner
+from booking.availability.service import CachedAnswers, Planner
 from booking.catalogue.errors import ServiceNotFound
 from booking.catalogue.repository import ServiceRepository
+from booking.cooperation.errors import PartnerIsItself, PartnerNotFound
 from booking.cooperation.models import Partner
+from booking.cooperation.repository import PartnerRepository
 from booking.cooperation.schemas import (
     EarliestAppointment,
     EarliestOut,
@@ -26,6 +29,26 @@ from booking.cooperation.schemas import (
     SearchOut,
     Unavailable,
 )
+from servicekit.db import Database, utcnow
+
+
+class Partners:
+    """The partner municipalities a tenant searches along (administrators manage them)."""
+
+    def __init__(self, partners: PartnerRepository) -> None:
+        self.partners = partners
+
+    async def of(self, tenant: str) -> Sequence[Partner]:
+        return await self.partners.of(tenant)
+
+    async def put(self, tenant: str, ags: str, name: str, base_url: str) -> Partner:
+        if ags == tenant:
+            raise PartnerIsItself()
+        return await self.partners.put(tenant, ags, name, base_url)
+
+    async def remove(self, tenant: str, ags: str) -> None:
+        if not await self.partners.remove(tenant, ags):
+            raise PartnerNotFound()
 
 
 async def earliest(
@@ -130,3 +153,50 @@ async def search(
             )
     out.appointments.sort(key=lambda a: a.start)
     return out
+
+
+async def earliest_here(
+    answers: CachedAnswers, tenant: str, leika: str, horizon_days: int
+) -> bytes:
+    """:func:`earliest` of this municipality as JSON, from the process's cached answers."""
+
+    async def compute() -> bytes:
+        async with answers.planner() as planner:
+            found = await earliest(planner, planner.services, tenant, leika, utcnow(), horizon_days)
+        return found.model_dump_json().encode()
+
+    return await answers.answer(tenant, ("earliest", leika), compute)
+
+
+async def search_everywhere(
+    answers: CachedAnswers,
+    database: Database,
+    http: httpx.AsyncClient,
+    tenant: str,
+    leika: str,
+    *,
+    horizon_days: int,
+    partner_timeout_s: float,
+) -> bytes:
+    """:func:`search` as JSON, here and at every partner; searches for the same service
+    within the answer cache's time share one round of questions."""
+
+    async def compute() -> bytes:
+        # A session of its own, ended before the answer here is computed in another one (on
+        # SQLite, an open transaction would hold the lock that one waits for).
+        async with database.sessionmaker() as session:
+            partners = await PartnerRepository(session).of(tenant)
+        asking = [
+            (p, asyncio.ensure_future(ask_partner(http, p, leika, partner_timeout_s)))
+            for p in partners
+        ]
+        try:
+            here: EarliestOut | NotOffered = EarliestOut.model_validate_json(
+                await earliest_here(answers, tenant, leika, horizon_days)
+            )
+        except ServiceNotFound:
+            here = NotOffered()
+        found = await search(here, asking, tenant, leika)
+        return found.model_dump_json().encode()
+
+    return await answers.answer(tenant, ("search", leika), compute)

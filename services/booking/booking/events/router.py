@@ -7,12 +7,13 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from booking.db import SessionDep
-from booking.dependencies import BookingsDep
+from booking.bookings.dependencies import BookingsDep
 from booking.events.models import ACCOUNT_ERASED, InboxEvent
 from booking.retention.service import erase_person
+from booking.settings import SettingsDep
 from servicekit.auth import Principal
 from servicekit.db import utcnow
+from servicekit.dependencies import OutboxDep, SessionDep
 from servicekit.events import WEBHOOK_ROUTE, EventReceiver, event_data, first_delivery
 from servicekit.tenancy import Ags
 
@@ -26,10 +27,15 @@ class AccountErased(BaseModel):
 
 
 @router.post("/events", **WEBHOOK_ROUTE)
-async def receive_event(request: Request, session: SessionDep, bookings: BookingsDep) -> Response:
+async def receive_event(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    bookings: BookingsDep,
+    outbox: OutboxDep,
+) -> Response:
     """Events of other services: identity's ``account.erased`` erases the person's bookings.
     204 once handled, also for a repeated delivery and for types booking does not act on."""
-    settings = request.app.state.settings
     event = await EventReceiver(settings.events_secrets).receive(request)
     if event.get_type() != ACCOUNT_ERASED:
         return Response(status_code=204)
@@ -47,7 +53,5 @@ async def receive_event(request: Request, session: SessionDep, bookings: Booking
         client_id=None,
         expires_at=utcnow() + timedelta(minutes=1),
     )
-    await erase_person(
-        bookings, request.app.state.outbox, erased.tenant, acting, erased.account_id, erased.email
-    )
+    await erase_person(bookings, outbox, erased.tenant, acting, erased.account_id, erased.email)
     return Response(status_code=204)

@@ -5,14 +5,13 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.hours.models import Closure, Holiday, OpeningRule
+from servicekit.repository import SessionRepository
 
 
-class HoursRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class HoursRepository(SessionRepository):
+    """Opening rules, closures and holidays: what the opening hours of an office are made of."""
 
     async def rules(self, office_ids: Iterable[uuid.UUID]) -> Sequence[OpeningRule]:
         result = await self.session.scalars(
@@ -102,6 +101,3 @@ class HoursRepository:
             delete(Holiday).where(Holiday.tenant == tenant, Holiday.day == day)
         )
         return bool(getattr(result, "rowcount", 0))
-
-    async def flush(self) -> None:
-        await self.session.flush()

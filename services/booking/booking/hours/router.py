@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from booking.access import NotAdministrator, TenantAdmin
-from booking.db import SessionDep
-from booking.dependencies import forget_catalogue_on_write
+from booking.availability.dependencies import forget_catalogue_on_write
+from booking.hours.dependencies import HoursDep
 from booking.hours.errors import ClosureNotFound, HolidayNotFound
-from booking.hours.repository import HoursRepository
 from booking.hours.schemas import (
     ClosureIn,
     ClosureOut,
@@ -20,10 +19,8 @@ from booking.hours.schemas import (
     OpeningHoursIn,
     OpeningHoursOut,
 )
-from booking.hours.service import OpeningHours
+from booking.offices.dependencies import DirectoryDep
 from booking.offices.errors import OfficeNotFound
-from booking.offices.repository import OfficeRepository
-from booking.offices.service import OfficeDirectory
 from servicekit.auth import InvalidToken
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
@@ -35,17 +32,6 @@ router = APIRouter(
     dependencies=[Depends(forget_catalogue_on_write)],
 )
 
-
-async def _hours(session: SessionDep) -> OpeningHours:
-    return OpeningHours(HoursRepository(session))
-
-
-async def _directory(session: SessionDep) -> OfficeDirectory:
-    return OfficeDirectory(OfficeRepository(session))
-
-
-HoursDep = Annotated[OpeningHours, Depends(_hours)]
-DirectoryDep = Annotated[OfficeDirectory, Depends(_directory)]
 ADMIN_PROBLEMS = (InvalidToken, NotAdministrator, ValidationFailed)
 
 

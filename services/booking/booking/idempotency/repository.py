@@ -3,16 +3,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, update
 
 from booking.db import insert_ignoring_conflicts
 from booking.idempotency.models import IdempotencyRecord
+from servicekit.repository import Repository
 
 
-class IdempotencyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class IdempotencyRepository(Repository[IdempotencyRecord]):
+    """Records keyed by (caller, key): ``get((caller, key))``."""
+
+    model = IdempotencyRecord
 
     async def insert_new(self, caller: str, key: str, request_hash: str, now: datetime) -> bool:
         """Register the key as in progress; False when the caller used it already."""
@@ -25,14 +26,6 @@ class IdempotencyRepository:
             started_at=now,
         ).returning(IdempotencyRecord.key)
         return (await self.session.execute(statement)).first() is not None
-
-    async def get(self, caller: str, key: str) -> IdempotencyRecord | None:
-        result = await self.session.scalars(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.caller == caller, IdempotencyRecord.key == key
-            )
-        )
-        return result.one_or_none()
 
     async def forget_finished_before(self, caller: str, key: str, before: datetime) -> None:
         await self.session.execute(

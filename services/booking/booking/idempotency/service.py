@@ -89,7 +89,7 @@ class Idempotency:
                 await records.purge(now - self.ttl)
             if await records.insert_new(caller, key, request_hash, now):
                 return None
-            record = await records.get(caller, key)
+            record = await records.get((caller, key))
             if record is None:
                 raise IdempotentRequestInProgress("Retry in a moment.")
             if record.request_hash != request_hash:

@@ -4,18 +4,18 @@ import uuid
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from booking.catalogue.models import Service
 from booking.offices.models import Office, OfficeService, OfficeStaff
+from servicekit.repository import Repository
 
 
-class OfficeRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class OfficeRepository(Repository[Office]):
+    model = Office
 
-    async def get(self, tenant: str, office_id: uuid.UUID) -> Office | None:
+    async def get_in_tenant(self, tenant: str, office_id: uuid.UUID) -> Office | None:
+        """The tenant's office with the services it offers."""
         result = await self.session.scalars(
             select(Office)
             .where(Office.tenant == tenant, Office.id == office_id)
@@ -75,14 +75,6 @@ class OfficeRepository:
             select(Service.id).where(Service.tenant == tenant, Service.id.in_(ids))
         )
         return set(result.all())
-
-    async def add(self, office: Office) -> Office:
-        self.session.add(office)
-        await self.session.flush()
-        return office
-
-    async def flush(self) -> None:
-        await self.session.flush()
 
     async def is_staff(self, office_id: uuid.UUID, subject: str) -> bool:
         found = await self.session.get(OfficeStaff, (office_id, subject))

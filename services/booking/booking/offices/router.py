@@ -7,12 +7,10 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel
 
 from booking.access import NotAdministrator, TenantAdmin
-from booking.db import SessionDep
-from booking.dependencies import forget_catalogue_on_write
+from booking.availability.dependencies import forget_catalogue_on_write
+from booking.offices.dependencies import DirectoryDep
 from booking.offices.errors import OfficeNotFound, UnknownOfficeService
-from booking.offices.repository import OfficeRepository
 from booking.offices.schemas import OfficeIn, OfficeList, OfficeOut
-from booking.offices.service import OfficeDirectory
 from servicekit.auth import InvalidToken
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
@@ -23,12 +21,6 @@ router = APIRouter(
     dependencies=[Depends(forget_catalogue_on_write)],
 )
 
-
-async def _directory(session: SessionDep) -> OfficeDirectory:
-    return OfficeDirectory(OfficeRepository(session))
-
-
-DirectoryDep = Annotated[OfficeDirectory, Depends(_directory)]
 Subject = Annotated[str, Path(min_length=1, max_length=200, description="A clerk's token subject")]
 
 

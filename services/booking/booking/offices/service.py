@@ -15,7 +15,7 @@ class OfficeDirectory:
         self.offices = offices
 
     async def get(self, tenant: str, office_id: uuid.UUID) -> Office:
-        office = await self.offices.get(tenant, office_id)
+        office = await self.offices.get_in_tenant(tenant, office_id)
         if office is None:
             raise OfficeNotFound(f"Office {office_id} does not exist in this municipality.")
         return office

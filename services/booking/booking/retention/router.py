@@ -3,13 +3,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from booking.access import NotAdministrator, TenantAdmin
+from booking.bookings.dependencies import BookingsDep
 from booking.bookings.schemas import EMAIL_PATTERN
-from booking.dependencies import BookingsDep, settings_of
 from booking.retention.service import erase_expired, erase_person
+from booking.settings import SettingsDep
 from servicekit.auth import (
     AUTH_PROBLEMS,
     InvalidToken,
@@ -18,6 +19,7 @@ from servicekit.auth import (
     require_roles,
 )
 from servicekit.db import utcnow
+from servicekit.dependencies import DatabaseDep, OutboxDep
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
 
@@ -59,8 +61,9 @@ class ErasureOut(BaseModel):
     responses=problem_responses(*AUTH_PROBLEMS, TokenKeysUnavailable, ValidationFailed),
 )
 async def erase(
-    request: Request,
     principal: Annotated[Principal, require_roles("admin", "platform_admin")],
+    database: DatabaseDep,
+    settings: SettingsDep,
     all_tenants: Annotated[
         bool, Query(description="Every tenant's bookings (platform administrators only)")
     ] = False,
@@ -68,8 +71,8 @@ async def erase(
     """Erase the citizens' data of bookings past their retention period (idempotent, safe
     concurrently); the appointments themselves stay for the statistics."""
     erased = await erase_expired(
-        request.app.state.database.sessionmaker,
-        settings_of(request),
+        database.sessionmaker,
+        settings,
         now=utcnow(),
         tenant=principal.tenant_in_reach(all_tenants),
     )
@@ -82,13 +85,15 @@ async def erase(
     responses=problem_responses(InvalidToken, NotAdministrator, ValidationFailed),
 )
 async def erase_citizen(
-    request: Request, ags: AgsPath, body: ErasureIn, admin: TenantAdmin, bookings: BookingsDep
+    ags: AgsPath,
+    body: ErasureIn,
+    admin: TenantAdmin,
+    bookings: BookingsDep,
+    outbox: OutboxDep,
 ) -> ErasureOut:
     """Erase a citizen on their request (administrators): their bookings still ahead are
     cancelled, and no booking of theirs keeps their name, address, phone, account or manage
     link. The answer names the bookings; so does the event ``citizen.erased``, on which
     documents deletes their documents. Repeating it finds nothing more."""
-    found = await erase_person(
-        bookings, request.app.state.outbox, ags, admin, body.citizen_subject, body.email
-    )
+    found = await erase_person(bookings, outbox, ags, admin, body.citizen_subject, body.email)
     return ErasureOut(cancelled=found.cancelled, erased=found.erased, booking_ids=found.booking_ids)

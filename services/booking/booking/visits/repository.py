@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, exists, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.bookings.models import Booking, BookingItem, BookingStatus
 from booking.db import ignoring_conflicts
 from booking.visits.models import Visit
+from servicekit.repository import Repository
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,10 @@ def _of_day(office_id: uuid.UUID, start: datetime, end: datetime) -> Select[Visi
     )
 
 
-class VisitRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class VisitRepository(Repository[Visit]):
+    """Visits, keyed by their booking's id."""
 
-    async def get(self, booking_id: uuid.UUID) -> Visit | None:
-        return await self.session.get(Visit, booking_id)
+    model = Visit
 
     async def check_in(self, booking: Booking, now: datetime) -> Visit:
         """The booking's visit, created now unless it exists (a repeated check-in, or two at
@@ -106,9 +104,6 @@ class VisitRepository:
             .limit(limit)
         )
         return [(visit, booking) for visit, booking in rows]
-
-    async def flush(self) -> None:
-        await self.session.flush()
 
     async def of_period(
         self,

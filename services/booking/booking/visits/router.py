@@ -12,8 +12,8 @@ from booking.bookings.errors import BookingNotFound
 from booking.bookings.router import ManageToken
 from booking.bookings.service import Caller, NotOfficeStaff
 from booking.catalogue.errors import ServiceNotFound
-from booking.dependencies import VisitsDep
 from booking.offices.errors import OfficeNotFound
+from booking.visits.dependencies import VisitsDep
 from booking.visits.errors import (
     AlreadyRated,
     CheckInClosed,

@@ -7,7 +7,18 @@ from zoneinfo import ZoneInfo
 import httpx
 import icalendar
 import pytest
-from booking_factories import (
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.bookings.models import Booking, SlotClaim
+from booking.bookings.schemas import HoldIn
+from booking.catalogue.models import Service
+from booking.idempotency.models import IdempotencyRecord
+from booking.idempotency.service import fingerprint, key_hash
+from booking.offices.models import Office
+from servicekit.testing.tokens import TokenFactory
+
+from ..factories import (
     CONTACT,
     OTHER_TENANT,
     TENANT,
@@ -21,16 +32,6 @@ from booking_factories import (
     local_day,
     open_every_day,
 )
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from booking.bookings.models import Booking, SlotClaim
-from booking.bookings.schemas import HoldIn
-from booking.catalogue.models import Service
-from booking.idempotency.models import IdempotencyRecord
-from booking.idempotency.service import fingerprint, key_hash
-from booking.offices.models import Office
-from servicekit.testing.tokens import TokenFactory
 
 
 async def office_with_service(

@@ -3,10 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from booking_factories import OTHER_TENANT, TENANT, create_service
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.testing.tokens import TokenFactory
+
+from ..factories import OTHER_TENANT, TENANT, create_service
 
 PASSPORT: dict[str, Any] = {
     "leika": "99102013001000",

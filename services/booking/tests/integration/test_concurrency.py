@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from booking_factories import TENANT, at, local_day
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,6 +20,8 @@ from booking.visits.models import Visit
 from servicekit.db import create_engine
 from servicekit.testing import LiveServer
 from servicekit.testing.tokens import TokenFactory
+
+from ..factories import TENANT, at, local_day
 
 PARALLEL = 50
 
@@ -144,7 +145,7 @@ async def test_parallel_holds_on_seats_of_expired_holds_take_each_seat_once(
     # out behind the server's back, so its seat gate must not go on remembering the slot full.
     served = live_service.server.config.app
     assert isinstance(served, FastAPI)
-    served.state.seat_gate.memory_seconds = 0
+    served.state.booking_desk.gate.memory_seconds = 0
     office_id, service_id = await setup_office(http, tokens, counters=capacity)
     start = at(local_day(3), 9)
     body = {"office_id": office_id, "service_ids": [service_id], "start": start.isoformat()}

@@ -9,16 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from booking_factories import (
-    IDENTITY_EVENT_SECRET,
-    TENANT,
-    account_booking,
-    at,
-    book,
-    hold,
-    local_day,
-    office_with_service,
-)
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +27,17 @@ from booking.settings import BookingSettings
 from servicekit.events import SIGNATURE_HEADER
 from servicekit.testing.events import signed_delivery
 from servicekit.testing.tokens import TokenFactory
+
+from ..factories import (
+    IDENTITY_EVENT_SECRET,
+    TENANT,
+    account_booking,
+    at,
+    book,
+    hold,
+    local_day,
+    office_with_service,
+)
 
 URL = "/booking/v1/events"
 

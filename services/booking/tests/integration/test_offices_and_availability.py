@@ -3,7 +3,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
-from booking_factories import (
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.hours.models import Closure, Holiday
+from servicekit.testing.tokens import TokenFactory
+
+from ..factories import (
     BERLIN,
     TENANT,
     at,
@@ -12,10 +17,6 @@ from booking_factories import (
     local_day,
     open_every_day,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from booking.hours.models import Closure, Holiday
-from servicekit.testing.tokens import TokenFactory
 
 
 def admin(tokens: TokenFactory) -> dict[str, str]:

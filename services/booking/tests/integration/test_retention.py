@@ -9,17 +9,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from booking_factories import (
-    CONTACT,
-    OTHER_TENANT,
-    TENANT,
-    account_booking,
-    add_staff,
-    at,
-    book,
-    local_day,
-    office_with_service,
-)
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +20,18 @@ from booking.retention.service import erase_expired
 from booking.settings import BookingSettings
 from servicekit.db import create_engine
 from servicekit.testing.tokens import TokenFactory
+
+from ..factories import (
+    CONTACT,
+    OTHER_TENANT,
+    TENANT,
+    account_booking,
+    add_staff,
+    at,
+    book,
+    local_day,
+    office_with_service,
+)
 
 
 async def ended_days_ago(session: AsyncSession, booking_id: str, days: int) -> None:

@@ -8,7 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from booking_factories import (
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..factories import (
     at,
     book,
     create_office,
@@ -17,9 +21,6 @@ from booking_factories import (
     local_day,
     open_every_day,
 )
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ async def test_a_full_slot_is_refused_without_the_database_until_a_seat_is_freed
 async def test_without_memory_the_database_is_asked_every_time(
     client: httpx.AsyncClient, session: AsyncSession, statements: list[str], app: Any
 ) -> None:
-    app.state.seat_gate.memory_seconds = 0
+    app.state.booking_desk.gate.memory_seconds = 0
     service = await create_service(session, duration_minutes=20)
     office = await create_office(session, service, counters=1)
     await open_every_day(session, office)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import httpx
-from booking_factories import local_day
 from fastapi import FastAPI
 
 from booking.seed import DEMO_TENANT_AGS, seed_demo
+
+from ..factories import local_day
 
 
 async def test_demo_seed_is_idempotent_and_bookable(

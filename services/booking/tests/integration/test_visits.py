@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from booking_factories import (
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.bookings.models import Booking, SlotClaim
+from booking.catalogue.models import Service
+from booking.offices.models import Office
+from booking.visits.models import Visit
+from servicekit.testing.tokens import TokenFactory
+
+from ..factories import (
     OTHER_TENANT,
     TENANT,
     add_staff,
@@ -19,14 +28,6 @@ from booking_factories import (
     local_day,
     open_every_day,
 )
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from booking.bookings.models import Booking, SlotClaim
-from booking.catalogue.models import Service
-from booking.offices.models import Office
-from booking.visits.models import Visit
-from servicekit.testing.tokens import TokenFactory
 
 
 async def office_with_service(session: AsyncSession) -> tuple[Office, Service]:

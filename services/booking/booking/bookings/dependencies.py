@@ -1,0 +1,63 @@
+"""The bookings' dependencies: the request's :class:`Bookings`, from its long-lived half."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.availability.cache import AvailabilityCache
+from booking.availability.service import Planner
+from booking.bookings.gate import SeatGate
+from booking.bookings.repository import BookingRepository
+from booking.bookings.service import Bookings
+from booking.catalogue.repository import ServiceRepository
+from booking.offices.repository import OfficeRepository
+from booking.settings import BookingSettings
+from servicekit.dependencies import SessionDep, app_state
+from servicekit.events import Outbox
+
+
+class BookingDesk:
+    """What every request's :class:`Bookings` shares, built once at startup: the settings,
+    the process's seat gate, the outbox and the availability cache.
+
+    The holds and confirmations are the hot path (see ``bench/booking``): FastAPI solves
+    every sub-dependency anew on each request, some 75 Python calls apiece, so these four
+    as dependencies of their own would add a third to the work of a refused hold.
+    """
+
+    def __init__(
+        self,
+        settings: BookingSettings,
+        gate: SeatGate,
+        outbox: Outbox,
+        cache: AvailabilityCache,
+    ) -> None:
+        self.settings = settings
+        self.gate = gate
+        self.outbox = outbox
+        self.cache = cache
+
+    def bookings(self, session: AsyncSession) -> Bookings:
+        """The bookings of a request, on its session."""
+        return Bookings(
+            BookingRepository(session),
+            Planner.on(session, self.cache, max_services=self.settings.max_services_per_booking),
+            OfficeRepository(session),
+            ServiceRepository(session),
+            self.settings,
+            self.gate,
+            self.outbox,
+        )
+
+
+BookingDeskDep = Annotated[BookingDesk, Depends(app_state("booking_desk", BookingDesk))]
+
+
+async def _bookings(session: SessionDep, desk: BookingDeskDep) -> Bookings:
+    return desk.bookings(session)
+
+
+BookingsDep = Annotated[Bookings, Depends(_bookings)]
