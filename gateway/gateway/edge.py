@@ -72,6 +72,8 @@ _PREFLIGHT = (
 
 
 class Edge:
+    """The edge checks, with what they need: route classes, origins, limiter, known tokens."""
+
     def __init__(
         self, settings: GatewaySettings, *, limiter: Limiter, verifier: Callable[[], Any]
     ) -> None:
@@ -185,6 +187,8 @@ class Edge:
     async def _take_and_verify(
         self, route: RouteClass, client_ip: str, authorization: bytes | None
     ) -> Headers:
+        # The address's bucket first: a flood of bad tokens is limited before each costs a
+        # signature check.
         by_ip = None
         if route.per_ip is not None:
             by_ip = await self._take("ip", f"{route.name}:ip:{client_ip}", route.per_ip)
