@@ -7,14 +7,14 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from gateway.asgi import Gateway
 from gateway.main import create_app, create_gateway
-from gateway.proxy import Proxy
 from gateway.settings import GatewaySettings
 from servicekit.logs import configure_logging, uvicorn_log_config
 from servicekit.openapi import to_yaml
 
 
-def app_from_environment() -> Proxy:
+def app_from_environment() -> Gateway:
     """The factory each worker process calls (settings come from GATEWAY_* variables)."""
     settings = GatewaySettings()
     configure_logging(

@@ -1,18 +1,29 @@
-"""The problems the gateway answers itself (everything else comes from the services)."""
+"""The problems the gateway answers itself (everything else comes from the services), and how.
+
+The proxy path never enters FastAPI, so its problems are not rendered by the kit's handler:
+:func:`send_problem` writes the same RFC 9457 document straight to the ASGI ``send``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from starlette.types import Send
+
 from servicekit.problems import (
+    PROBLEM_MEDIA_TYPE,
     Forbidden,
     NotFound,
     PayloadTooLarge,
     Problem,
     TooManyRequests,
     Unauthorized,
+    problem_type,
 )
+
+_MEDIA_TYPE = PROBLEM_MEDIA_TYPE.encode()
 
 
 class UnknownService(NotFound):
@@ -75,3 +86,33 @@ class TokenRequired(Unauthorized):
             headers={"WWW-Authenticate": "Bearer", **(headers or {})},
             **extensions,
         )
+
+
+async def send_problem(
+    send: Send,
+    problem: Problem,
+    *,
+    instance: str,
+    request_id: bytes,
+    headers: Iterable[tuple[bytes, bytes]],
+) -> None:
+    """Answers ``problem`` as problem+json; ``headers`` follow the problem's own."""
+    document: dict[str, Any] = {
+        "type": problem_type(problem.type_slug),
+        "title": problem.title,
+        "status": problem.status,
+    }
+    if problem.detail:
+        document["detail"] = problem.detail
+    document["instance"] = instance
+    document["request_id"] = request_id.decode()
+    document.update(problem.extensions)
+    body = json.dumps(document).encode()
+    answer = [
+        (b"content-type", _MEDIA_TYPE),
+        (b"content-length", str(len(body)).encode()),
+        *[(k.lower().encode(), v.encode()) for k, v in problem.headers.items()],
+        *headers,
+    ]
+    await send({"type": "http.response.start", "status": problem.status, "headers": answer})
+    await send({"type": "http.response.body", "body": body})

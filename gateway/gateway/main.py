@@ -1,4 +1,5 @@
-"""create_app(): the gateway's FastAPI app (health, one OpenAPI, docs) behind the raw proxy."""
+"""create_app(): the gateway's FastAPI app (health, one OpenAPI, docs); create_gateway(): the
+ASGI entry that serves the proxied services in front of it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from gateway.asgi import Gateway
 from gateway.metrics import ProxyMetrics
 from gateway.openapi import load_contracts, merge
-from gateway.proxy import Proxy
 from gateway.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
@@ -89,15 +90,15 @@ def with_derived_defaults(settings: GatewaySettings) -> GatewaySettings:
     return settings.model_copy(update={"auth_jwks_url": f"{identity[0]}/identity/v1/jwks"})
 
 
-def create_gateway(settings: GatewaySettings | None = None) -> Proxy:
-    """The ASGI app to serve: the raw proxy, with the FastAPI app behind it for the rest.
+def create_gateway(settings: GatewaySettings | None = None) -> Gateway:
+    """The ASGI app to serve: the raw proxy path, with the FastAPI app behind it for the rest.
 
     Proxied requests skip FastAPI, its middleware and the kit's middleware entirely; lifespan
-    and every other path go to the FastAPI app (``proxy.app``).
+    and every other path go to the FastAPI app (``gateway.app``).
     """
     settings = settings or GatewaySettings()
     app = create_app(settings)
-    return Proxy(
+    return Gateway(
         app,
         settings=settings,
         upstreams=app.state.upstreams,

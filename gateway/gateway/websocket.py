@@ -1,8 +1,9 @@
 """WebSocket pass-through: the client's socket is relayed to a replica of the service.
 
-The upgrade is checked like any request (token, rate limit, breaker) before the upstream is
-dialled; the upstream's chosen subprotocol is accepted towards the client, and frames flow
-both ways until either side closes, whose close code is passed on.
+The upgrade has passed the edge checks (route, origin, token, rate limits: :mod:`gateway.edge`)
+when :func:`relay` gets it; a refused one is closed with 1008 (:func:`refuse`). The relay asks
+the breaker, dials a replica, accepts the upstream's chosen subprotocol towards the client, and
+frames flow both ways until either side closes, whose close code is passed on.
 """
 
 from __future__ import annotations
@@ -10,51 +11,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
 
 from starlette.types import Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from gateway.settings import RouteClass
 from gateway.tracing import request_id as make_request_id
 from gateway.tracing import traceparent as make_traceparent
 from gateway.upstreams import Upstream
 from servicekit.problems import Problem
 
-if TYPE_CHECKING:
-    from gateway.proxy import Proxy
-
 logger = logging.getLogger("gateway.websocket")
 
 _FORWARD = frozenset({b"authorization", b"cookie", b"user-agent", b"accept-language", b"origin"})
+_POLICY_VIOLATION = 1008
 _UNAVAILABLE = 1013  # "try again later"
 
 
-async def relay(
-    proxy: Proxy, scope: Scope, receive: Receive, send: Send, upstream: Upstream
-) -> None:
-    message = await receive()
-    if message["type"] != "websocket.connect":
-        return
+def upgrade_headers(scope: Scope) -> dict[bytes, bytes]:
+    """The upgrade request's headers, the first of each name."""
     headers: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:
         headers.setdefault(name, value)
-    route = proxy.route_of(scope["path"], "GET")
-    origin = headers.get(b"origin")
-    try:
-        if route is None:
-            raise Problem("no route class")
-        if origin is not None and not (
-            proxy.origin_allowed(origin) or _same_origin(origin, headers.get(b"host"))
-        ):
-            # A browser page from a foreign origin must not ride on the user's cookies.
-            raise Problem("origin not allowed")
-        subject = await proxy.authenticate(route, headers.get(b"authorization"))
-        await proxy.check_limits(route, _client_ip(scope), subject)
-    except Problem as problem:
-        logger.info("websocket refused", extra={"status": problem.status})
-        await send({"type": "websocket.close", "code": 1008})
-        return
+    return headers
+
+
+async def refuse(send: Send, problem: Problem) -> None:
+    logger.info("websocket refused", extra={"status": problem.status})
+    await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+
+
+async def relay(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    upstream: Upstream,
+    route: RouteClass,
+    headers: dict[bytes, bytes],
+) -> None:
     loop = asyncio.get_running_loop()
     breaker = upstream.breaker
     if not breaker.allow(loop.time()):
@@ -83,7 +78,7 @@ async def relay(
     except InvalidStatus as exc:
         breaker.succeeded()
         logger.info("upstream refused websocket", extra={"status": exc.response.status_code})
-        await send({"type": "websocket.close", "code": 1008})
+        await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
         return
     except (OSError, TimeoutError, WebSocketException):
         breaker.failed(loop.time())
@@ -133,12 +128,3 @@ async def _pump(upstream_ws: ClientConnection, receive: Receive, send: Send) -> 
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed, OSError):
                 await task
-
-
-def _same_origin(origin: bytes, host: bytes | None) -> bool:
-    return host is not None and origin.split(b"://", 1)[-1] == host
-
-
-def _client_ip(scope: Scope) -> str:
-    client = scope.get("client")
-    return client[0] if client else "unknown"

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from gateway.asgi import Gateway
 from gateway.main import create_gateway
-from gateway.proxy import Proxy
 from gateway.settings import Bucket, GatewaySettings, RouteClass
 from servicekit.settings import Environment
 from servicekit.testing import LiveServer, run_live_server
@@ -96,7 +96,7 @@ def upstream_process() -> Iterator[Callable[[str], UpstreamProcess]]:
 GatewayFactory = Callable[..., LiveServer]
 
 
-def _serve_like_the_cli(app: Proxy) -> LiveServer:
+def _serve_like_the_cli(app: Gateway) -> LiveServer:
     """Like run_live_server, with the server settings of ``rathaus-gateway serve``."""
     return run_live_server(
         app, loop="uvloop", http="httptools", proxy_headers=False, server_header=False
@@ -116,9 +116,9 @@ def start_gateway(tokens: TokenFactory) -> Iterator[GatewayFactory]:
             "access_log": False,
         }
         values.update(overrides)
-        proxy = create_gateway(GatewaySettings(**values))
-        tokens.trust(proxy.app)  # type: ignore[arg-type]
-        server = _serve_like_the_cli(proxy)
+        gateway = create_gateway(GatewaySettings(**values))
+        tokens.trust(gateway.app)  # type: ignore[arg-type]
+        server = _serve_like_the_cli(gateway)
         servers.append(server)
         return server
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.proxy import Proxy
+from gateway.asgi import Gateway
 from gateway.settings import Bucket, RouteClass
 from servicekit.testing import LiveServer
 from servicekit.testing.live import free_port
@@ -210,9 +210,9 @@ async def test_unexpected_error_on_the_proxy_path_is_a_bare_500_problem(
     start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     gateway = start_gateway(services={"alpha": [alpha.url]})
-    proxy = gateway.server.config.app
-    assert isinstance(proxy, Proxy)
-    proxy.app.state.token_verifier = _BrokenVerifier()  # type: ignore[attr-defined]
+    served = gateway.server.config.app
+    assert isinstance(served, Gateway)
+    served.app.state.token_verifier = _BrokenVerifier()  # type: ignore[attr-defined]
 
     response = await http.get(f"{gateway.url}/alpha/v1/echo", headers={"Authorization": "Bearer x"})
 

@@ -126,10 +126,10 @@ def test_default_route_classes_match_the_services_real_paths() -> None:
     from gateway.main import create_gateway
     from gateway.settings import GatewaySettings
 
-    proxy = create_gateway(GatewaySettings(health_interval_s=0))
+    gateway = create_gateway(GatewaySettings(health_interval_s=0))
 
     def route(path: str, method: str = "GET") -> str | None:
-        found = proxy.route_of(path, method)
+        found = gateway.edge.route_of(path, method)
         return found.name if found else None
 
     assert route("/identity/v1/auth/login", "POST") == "login"
