@@ -74,8 +74,10 @@ class MailSink:
             tls_context=self.tls_context if starttls else None,
             require_starttls=starttls,
             authenticator=self.authenticator,
-            auth_require_tls=self.tls_context is not None,
-            auth_required=self.authenticator is not None,
+            # aiosmtpd counts only STARTTLS as TLS (and warns about AUTH required without
+            # it): with TLS from the start, a login is offered but not required.
+            auth_require_tls=starttls,
+            auth_required=starttls and self.authenticator is not None,
         )
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
