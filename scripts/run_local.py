@@ -1,7 +1,8 @@
 """`make run`: migrate, seed and start every Rathaus service locally, stop them all on Ctrl-C.
 
 Everything runs on the embedded defaults (SQLite files and blobs under var/), with each
-service's own settings read from its environment prefix as in production.
+service's own settings read from its environment prefix as in production. Mail goes to a local
+SMTP sink that keeps each mail as a file under var/mail/ and prints its recipient and subject.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SERVICES = ["identity", "booking", "documents"]  # started in this order, then the gateway
 PORTS = {"gateway": 8000, "identity": 8001, "booking": 8002, "documents": 8003}
+MAIL_PORT = 8025
+MAIL_FOLDER = Path("var") / "mail"
 
 
 def _events() -> dict[str, str]:
@@ -42,6 +46,38 @@ def _events() -> dict[str, str]:
         ),
         "DOCUMENTS_EVENTS_SECRETS": json.dumps({"booking": to_documents}),
     }
+
+
+def _mail() -> dict[str, str]:
+    """Every service that sends mail (its settings have the kit's MailSettings) hands it to
+    the local sink; the others ignore these variables."""
+    env: dict[str, str] = {}
+    for service in SERVICES:
+        prefix = f"{service.upper()}_MAIL_SMTP_"
+        env |= {f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(MAIL_PORT)}
+        env[f"{prefix}SECURITY"] = "none"
+    return env
+
+
+def _start_mail_sink(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [
+        str(BIN / "python"),
+        *("-m", "servicekit.mail.sink"),
+        *("--port", str(MAIL_PORT), "--folder", str(MAIL_FOLDER)),
+    ]
+    sink = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if sink.poll() is not None:
+            raise SystemExit(
+                f"the mail sink exited with status {sink.returncode} (is port {MAIL_PORT} free?)"
+            )
+        try:
+            with socket.create_connection(("127.0.0.1", MAIL_PORT), timeout=1):
+                return sink
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the mail sink did not listen on 127.0.0.1:{MAIL_PORT}")
 
 
 def _command(service: str, *args: str) -> list[str]:
@@ -102,9 +138,10 @@ def main() -> int:
     (ROOT / "var").mkdir(exist_ok=True)
     for service in SERVICES:
         _prepare(service)
-    env = {**_events(), **os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**_events(), **_mail(), **os.environ, "PYTHONUNBUFFERED": "1"}
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
+        processes["mail sink"] = _start_mail_sink(env)
         for name in [*SERVICES, "gateway"]:
             # Each service gets its own process group, so Ctrl-C reaches only this script,
             # which then stops the services gracefully (SIGTERM lets in-flight requests finish).
@@ -122,6 +159,8 @@ def main() -> int:
                 f"  {name:<20} http://127.0.0.1:{PORTS[name]}  (docs: /docs, health: /readyz)"
                 for name in SERVICES
             ),
+            f"  {'mail (SMTP sink)':<20} 127.0.0.1:{MAIL_PORT}  (each mail a file in "
+            f"{MAIL_FOLDER}/, open it with any mail program)",
             "",
         ]
         print("\n".join(lines), flush=True)
@@ -134,7 +173,11 @@ def main() -> int:
         print("\nstopping all services ...", flush=True)
         return 0
     finally:
+        # The sink goes last, so the services' last mails still reach it.
+        sink = processes.pop("mail sink", None)
         _stop(processes)
+        if sink is not None:
+            _stop({"mail sink": sink})
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -14,6 +15,7 @@ from servicekit.db import Database
 from servicekit.events import Dispatcher, Outbox
 from servicekit.health import ReadinessCheck
 from servicekit.health import router as health_router
+from servicekit.mail import Mailbox, MailDispatcher, MailSettings
 from servicekit.metrics import install_metrics
 from servicekit.openapi import install_openapi
 from servicekit.problems import install_problem_handlers
@@ -21,6 +23,7 @@ from servicekit.requestid import RequestIdMiddleware
 from servicekit.settings import ServiceSettings
 
 LifecycleHook = Callable[[FastAPI], Awaitable[None]]
+logger = logging.getLogger("servicekit.app")
 
 
 def create_service_app(
@@ -36,6 +39,7 @@ def create_service_app(
     on_shutdown: Sequence[LifecycleHook] = (),
     token_verifier: TokenVerifier | None = None,
     outbox: Outbox | None = None,
+    mailbox: Mailbox | None = None,
     webhooks: Sequence[APIRouter] = (),
 ) -> FastAPI:
     database = (
@@ -53,11 +57,13 @@ def create_service_app(
         for hook in on_startup:
             await hook(app)
         dispatching = _start_dispatching(app, settings)
+        mailing = _start_mailing(app, settings)
         try:
             yield
         finally:
-            if dispatching is not None:
-                await dispatching.stop()
+            for background in (dispatching, mailing):
+                if background is not None:
+                    await background.stop()
             for hook in on_shutdown:
                 await hook(app)
             await app.state.token_verifier.aclose()
@@ -77,6 +83,7 @@ def create_service_app(
     app.state.token_verifier = token_verifier or TokenVerifier.from_settings(settings)
     app.state.database = database
     app.state.outbox = outbox
+    app.state.mailbox = mailbox
     app.state.readiness_timeout_s = settings.readiness_timeout_s
     checks: dict[str, ReadinessCheck] = {}
     if database is not None:
@@ -102,15 +109,22 @@ def create_service_app(
 
 
 class _Dispatching:
-    def __init__(self, dispatcher: Dispatcher, interval_s: float) -> None:
-        self.dispatcher = dispatcher
-        self.task = asyncio.create_task(dispatcher.run(interval_s))
+    """A background loop of the app (events, mail), cancelled when the app stops."""
+
+    def __init__(
+        self,
+        loop: Coroutine[None, None, None],
+        close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.task = asyncio.create_task(loop)
+        self.close = close
 
     async def stop(self) -> None:
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
-        await self.dispatcher.aclose()
+        if self.close is not None:
+            await self.close()
 
 
 def _start_dispatching(app: FastAPI, settings: ServiceSettings) -> _Dispatching | None:
@@ -122,4 +136,24 @@ def _start_dispatching(app: FastAPI, settings: ServiceSettings) -> _Dispatching 
     dispatcher = Dispatcher(
         outbox, app.state.database.sessionmaker, registry=app.state.metrics_registry
     )
-    return _Dispatching(dispatcher, settings.events_dispatch_interval_s)
+    return _Dispatching(dispatcher.run(settings.events_dispatch_interval_s), dispatcher.aclose)
+
+
+def _start_mailing(app: FastAPI, settings: ServiceSettings) -> _Dispatching | None:
+    """Send the mailbox's mails in the background while the app runs (when an SMTP server
+    is configured; without one, in development, they wait in the outbox)."""
+    mailbox: Mailbox | None = app.state.mailbox
+    if mailbox is None or app.state.database is None:
+        return None
+    if not isinstance(settings, MailSettings):
+        raise TypeError("a service with a mailbox needs MailSettings")
+    dispatcher = MailDispatcher.of_service(
+        settings,
+        mailbox.model,
+        app.state.database.sessionmaker,
+        registry=app.state.metrics_registry,
+    )
+    if dispatcher is None:
+        logger.warning("no SMTP server configured (MAIL_SMTP_HOST): mail stays in the outbox")
+        return None
+    return _Dispatching(dispatcher.run(settings.mail_dispatch_interval_s))

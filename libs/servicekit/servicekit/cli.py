@@ -1,4 +1,5 @@
-"""The command line every service shares: ``rathaus-<service> serve|migrate|seed|events|openapi``,
+"""The command line every service shares:
+``rathaus-<service> serve|migrate|seed|events|mail|openapi``,
 plus the service's own maintenance commands (each with ``--tenant``)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from servicekit.events import Outbox, undelivered
+from servicekit.mail import Mailbox, pending_mail
 from servicekit.migrations import upgrade
 from servicekit.openapi import to_yaml
 from servicekit.server import serve
@@ -46,6 +48,12 @@ def run_cli(
             "events", help="the events still on their way to subscribers (outbox)"
         )
         events.add_argument("--retry", action="store_true", help="make them all due now")
+        mail = commands.add_parser(
+            "mail", help="the mails not sent yet and those that failed (recipients masked)"
+        )
+        mail.add_argument(
+            "--retry", action="store_true", help="make them all due now, failed ones too"
+        )
     for name, help_text in (maintenance or {}).items():
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--tenant", help="only this municipality (AGS)")
@@ -62,6 +70,8 @@ def run_cli(
         asyncio.run(_seed(create_app(settings), seed))
     elif args.command == "events":
         print(asyncio.run(_events(create_app(settings), retry=args.retry)))  # noqa: T201
+    elif args.command == "mail":
+        print(asyncio.run(_mail(create_app(settings), retry=args.retry)))  # noqa: T201
     elif args.command in (maintenance or {}):
         assert maintain is not None
         print(asyncio.run(maintain(args.command, settings, args.tenant)))  # noqa: T201
@@ -79,6 +89,16 @@ async def _events(app: FastAPI, *, retry: bool) -> str:
         if outbox is None:
             return "this service publishes no events"
         return await undelivered(outbox, app.state.database.sessionmaker, retry=retry)
+    finally:
+        await app.state.database.dispose()
+
+
+async def _mail(app: FastAPI, *, retry: bool) -> str:
+    mailbox: Mailbox | None = app.state.mailbox
+    try:
+        if mailbox is None:
+            return "this service sends no mail"
+        return await pending_mail(mailbox.model, app.state.database.sessionmaker, retry=retry)
     finally:
         await app.state.database.dispose()
 

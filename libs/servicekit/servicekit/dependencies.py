@@ -7,6 +7,7 @@ aliases, after FastAPI's own idiom::
     DatabaseDep          the app's :class:`~servicekit.db.Database`, for work on sessions of
                          its own (after the response, a stream that must not hold a connection)
     OutboxDep            the app's event outbox (:mod:`servicekit.events`)
+    MailboxDep           the app's mail outbox (:mod:`servicekit.mail`)
     app_state(name, T)   a dependency for a long-lived object the app keeps as
                          ``app.state.<name>`` (a cache, an HTTP client, the settings)
 
@@ -30,8 +31,9 @@ from fastapi import Depends, Request
 
 from servicekit.db import Database, SessionDep
 from servicekit.events import Outbox
+from servicekit.mail import Mailbox
 
-__all__ = ["DatabaseDep", "OutboxDep", "SessionDep", "app_state"]
+__all__ = ["DatabaseDep", "MailboxDep", "OutboxDep", "SessionDep", "app_state"]
 
 
 def app_state(name: str, kind: Any) -> Callable[[Request], Awaitable[Any]]:
@@ -53,3 +55,4 @@ def app_state(name: str, kind: Any) -> Callable[[Request], Awaitable[Any]]:
 
 DatabaseDep = Annotated[Database, Depends(app_state("database", Database))]
 OutboxDep = Annotated[Outbox, Depends(app_state("outbox", Outbox))]
+MailboxDep = Annotated[Mailbox, Depends(app_state("mailbox", Mailbox))]
