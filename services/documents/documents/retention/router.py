@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from documents.components import ComponentsDep
+from documents.retention.schemas import ErasureIn, ErasureOut, PurgeOut
 from documents.retention.service import erase_bookings, purge_expired
-from documents.uploads.schemas import ErasureIn, ErasureOut, PurgeOut
 from servicekit.auth import (
     AUTH_PROBLEMS,
     InsufficientRole,

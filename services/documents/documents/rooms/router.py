@@ -5,13 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from documents.access.dependencies import ACCESS_PROBLEMS, BookingId, CallerDep
+from documents.access.errors import BookingClosed, BookingNotFound
 from documents.components import ComponentsDep, ring_after_commit
 from documents.db import SessionDep
+from documents.rooms.errors import TooManyStreams
 from documents.rooms.repository import RoomRepository
 from documents.rooms.schemas import MessageIn, RoomEventOut, RoomEventsOut
 from documents.rooms.service import PAGE, RoomService, StreamSettings, event_out, follow
-from documents.uploads.errors import BookingClosed, BookingNotFound, TooManyStreams
-from documents.uploads.router import ACCESS_PROBLEMS, BookingId, CallerDep
 from servicekit.problems import ValidationFailed, problem_responses
 
 router = APIRouter(prefix="/documents/v1", tags=["consultation rooms"])

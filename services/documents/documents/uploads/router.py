@@ -3,20 +3,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from documents.access.dependencies import ACCESS_PROBLEMS, ID_PATTERN, BookingId, CallerDep
+from documents.access.errors import BookingClosed, BookingNotFound
 from documents.audit.repository import AccessLogRepository
-from documents.clients.booking import MANAGE_TOKEN_HEADER, CallerCredentials
 from documents.components import ComponentsDep, ring_after_commit
 from documents.db import SessionDep
 from documents.intake.sniffing import ALLOWED_MEDIA_TYPES
 from documents.rooms.repository import RoomRepository
-from documents.uploads.access import Caller
 from documents.uploads.errors import (
-    BookingClosed,
-    BookingNotFound,
-    BookingUnavailableProblem,
     ChecklistItemNotFound,
     CitizenOnly,
     DocumentIntegrityError,
@@ -32,7 +29,6 @@ from documents.uploads.errors import (
 from documents.uploads.repository import DocumentRepository
 from documents.uploads.schemas import (
     DOCUMENT_ID_PATTERN,
-    ID_PATTERN,
     AccessLogOut,
     AccessRecordOut,
     BookingDocumentsOut,
@@ -40,7 +36,6 @@ from documents.uploads.schemas import (
     ReviewIn,
 )
 from documents.uploads.service import DocumentService, UploadBody, follow_reschedule
-from servicekit.auth import InvalidToken, OptionalPrincipal, TokenKeysUnavailable
 from servicekit.problems import ValidationFailed, problem_responses
 
 router = APIRouter(prefix="/documents/v1", tags=["documents"])
@@ -57,34 +52,7 @@ async def _service(session: SessionDep, components: ComponentsDep) -> DocumentSe
     )
 
 
-async def _caller(
-    request: Request,
-    principal: OptionalPrincipal,
-    manage_token: Annotated[
-        str | None,
-        Header(
-            alias=MANAGE_TOKEN_HEADER,
-            description="The secret of a booking's manage link, for citizens without an account",
-            max_length=512,
-        ),
-    ] = None,
-) -> Caller:
-    if principal is None and not manage_token:
-        raise InvalidToken(
-            "Send an access token or the booking's manage-link token.", token_present=False
-        )
-    return Caller(
-        principal=principal,
-        credentials=CallerCredentials(
-            authorization=request.headers.get("authorization") if principal else None,
-            manage_token=manage_token,
-        ),
-    )
-
-
 DocumentServiceDep = Annotated[DocumentService, Depends(_service)]
-CallerDep = Annotated[Caller, Depends(_caller)]
-BookingId = Annotated[str, Path(pattern=ID_PATTERN, description="The booking's id")]
 ItemId = Annotated[str, Path(pattern=ID_PATTERN, description="The checklist item's id")]
 DocumentId = Annotated[str, Path(pattern=DOCUMENT_ID_PATTERN)]
 Purpose = Annotated[
@@ -94,7 +62,6 @@ Purpose = Annotated[
         description="Why a clerk reads this (recorded in the access log; required for content)",
     ),
 ]
-ACCESS_PROBLEMS = (InvalidToken, BookingUnavailableProblem, TokenKeysUnavailable)
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {

@@ -12,6 +12,8 @@ from datetime import datetime
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from documents.access.checks import Access, Caller, resolve_access
+from documents.access.errors import BookingClosed, BookingNotFound
 from documents.audit.models import AccessRecord
 from documents.audit.repository import AccessLogRepository
 from documents.components import Components
@@ -39,10 +41,7 @@ from documents.rooms.repository import RoomRepository
 from documents.rooms.service import new_event
 from documents.scanning.scanner import ScannerUnavailable, ScanResult, ScanVerdict
 from documents.storage.base import BlobNotFound
-from documents.uploads.access import Access, Caller, resolve_access
 from documents.uploads.errors import (
-    BookingClosed,
-    BookingNotFound,
     ChecklistItemNotFound,
     CitizenOnly,
     DocumentIntegrityError,
@@ -398,7 +397,7 @@ class DocumentService:
         reason = document.review_reason
         if kind is not RoomEventKind.DOCUMENT_NEEDS_REPLACEMENT:
             reason = None
-        await self.rooms.append(new_event(access, kind, document=document, text=reason))
+        await self.rooms.append(new_event(access, kind, document_id=document.id, text=reason))
         if not self.components.outbox.wanted(_PUBLISHED[kind]):
             return
         changed = DocumentChanged.model_validate(
