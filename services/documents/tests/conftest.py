@@ -160,7 +160,7 @@ async def app(app: FastAPI) -> AsyncIterator[FastAPI]:
     """The plugin's app under test; its lifespan does not run, so its booking client (which
     talks to the live booking service) is closed here."""
     yield app
-    await app.state.components.booking.aclose()
+    await app.state.booking_client.aclose()
 
 
 @pytest.fixture

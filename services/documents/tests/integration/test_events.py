@@ -68,7 +68,7 @@ async def test_an_erased_citizens_bookings_lose_their_documents_and_rooms(
     assert (first.status_code, again.status_code) == (204, 204)
     assert await rows(session, Document) == 1  # citizen-2's
     assert await rows(session, RoomEvent) == 1  # citizen-2's upload; the erased room is gone
-    assert len(await app.state.components.blobs.list_ids()) == 1
+    assert len(await app.state.blob_store.list_ids()) == 1
     await live_booking.cancel(theirs)
 
 

@@ -18,12 +18,12 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from documents.cli import _maintain
-from documents.components import Components
 from documents.crypto.keys import KeyRing, new_data_key
 from documents.crypto.stream import ChunkEncryptor
-from documents.main import build_components
-from documents.retention.service import purge_expired
+from documents.retention.service import Retention
 from documents.settings import DocumentsSettings, StorageBackend
+from documents.storage.base import BlobStore
+from documents.storage.factory import blob_store_from
 from documents.uploads.models import Document, ReviewStatus, ScanStatus
 from servicekit.db import Database
 from servicekit.settings import Environment
@@ -54,7 +54,8 @@ async def one(data: bytes) -> AsyncIterator[bytes]:
 
 async def create_document(
     database: Database,
-    components: Components,
+    blobs: BlobStore,
+    keys: KeyRing,
     *,
     appointment_at: datetime,
     tenant: str = "06999001",
@@ -65,8 +66,8 @@ async def create_document(
     blob_id = secrets.token_urlsafe(24)
     data_key = new_data_key()
     encryptor = ChunkEncryptor(data_key, chunk_size=4096)
-    await components.blobs.write(blob_id, one(encryptor.update(plaintext) + encryptor.finish()))
-    wrapped = components.keys.wrap(data_key, document_id)
+    await blobs.write(blob_id, one(encryptor.update(plaintext) + encryptor.finish()))
+    wrapped = keys.wrap(data_key, document_id)
     document = Document(
         id=document_id,
         tenant=tenant,
@@ -120,7 +121,7 @@ async def test_purge_endpoint_deletes_expired_documents_of_the_admins_tenant_onc
     assert first.json() == {"purged": 1}
     assert second.json() == {"purged": 0}
     assert by_citizen.status_code == 403
-    assert len(await app.state.components.blobs.list_ids()) == 1
+    assert len(await app.state.blob_store.list_ids()) == 1
     gone = await client.get(f"/documents/v1/documents/{old.json()['id']}", headers=citizen)
     kept = await client.get(f"/documents/v1/documents/{recent.json()['id']}", headers=citizen)
     assert gone.status_code == 404
@@ -166,7 +167,7 @@ async def test_erasure_deletes_the_documents_of_the_named_bookings_of_the_admins
     assert first.status_code == 200, first.text
     assert first.json() == {"deleted": 3}
     assert again.json() == {"deleted": 0}
-    assert len(await app.state.components.blobs.list_ids()) == 1
+    assert len(await app.state.blob_store.list_ids()) == 1
     kept = await client.get(
         f"/documents/v1/documents/{uploads[3].json()['id']}", headers=other_citizen
     )
@@ -181,30 +182,32 @@ async def test_concurrent_purges_delete_each_document_exactly_once(
     fresh_database_url: str, tmp_path: Path
 ) -> None:
     config = settings(fresh_database_url, tmp_path, tenant_retention_days={"05315000": 400})
-    components = build_components(config)
+    blobs, keys = blob_store_from(config), config.key_ring()
     databases = [Database(fresh_database_url, pool_size=2) for _ in range(3)]
     long_ago = datetime.now(UTC) - timedelta(days=100)
     try:
         for _ in range(25):
-            await create_document(databases[0], components, appointment_at=long_ago)
+            await create_document(databases[0], blobs, keys, appointment_at=long_ago)
         kept = await create_document(
-            databases[0], components, appointment_at=long_ago, tenant="05315000"
+            databases[0], blobs, keys, appointment_at=long_ago, tenant="05315000"
         )
-        await create_document(databases[0], components, appointment_at=datetime.now(UTC))
+        await create_document(databases[0], blobs, keys, appointment_at=datetime.now(UTC))
 
         results = await asyncio.gather(
-            *(purge_expired(db.sessionmaker, components, now=datetime.now(UTC)) for db in databases)
+            *(
+                Retention(db.sessionmaker, blobs, config).purge_expired(now=datetime.now(UTC))
+                for db in databases
+            )
         )
 
         assert sum(results) == 25
         assert await count(databases[0]) == 2
-        remaining = await components.blobs.list_ids()
+        remaining = await blobs.list_ids()
         assert len(remaining) == 2
         assert kept.blob_id in remaining
     finally:
         for db in databases:
             await db.dispose()
-        await components.booking.aclose()
 
 
 async def test_rewrap_moves_keys_to_the_new_kek_and_old_documents_stay_readable(
@@ -214,11 +217,15 @@ async def test_rewrap_moves_keys_to_the_new_kek_and_old_documents_stay_readable(
     before = settings(
         fresh_database_url, tmp_path, keks={"2026-01": old_key}, active_kek_id="2026-01"
     )
-    components = build_components(before)
+    blobs = blob_store_from(before)
     database = Database(fresh_database_url)
     try:
         document = await create_document(
-            database, components, appointment_at=datetime.now(UTC), plaintext=b"%PDF-1.7 secret"
+            database,
+            blobs,
+            before.key_ring(),
+            appointment_at=datetime.now(UTC),
+            plaintext=b"%PDF-1.7 secret",
         )
         rotated = settings(
             fresh_database_url,
@@ -242,12 +249,11 @@ async def test_rewrap_moves_keys_to_the_new_kek_and_old_documents_stay_readable(
 
         data_key = only_new.unwrap(WrappedKey("2026-07", stored.wrapped_key), stored.id)
         plaintext = b"".join(
-            [c async for c in decrypt_stream(data_key, components.blobs.read(stored.blob_id))]
+            [c async for c in decrypt_stream(data_key, blobs.read(stored.blob_id))]
         )
         assert plaintext == b"%PDF-1.7 secret"
     finally:
         await database.dispose()
-        await components.booking.aclose()
 
 
 def test_development_kek_is_refused_in_production() -> None:
@@ -333,35 +339,36 @@ async def test_upload_and_download_through_s3(
         assert downloaded.content == data
         assert refused.status_code == 415
         assert too_big.status_code == 413
-        blobs = app.state.components.blobs
+        blobs = app.state.blob_store
         [blob_id] = await blobs.list_ids()
         stored = b"".join([c async for c in blobs.read(blob_id)])
         assert b"CANARY-S3" not in stored
     finally:
-        await app.state.components.booking.aclose()
-        await app.state.components.blobs.close()
+        await app.state.booking_client.aclose()
+        await app.state.blob_store.close()
         await app.state.database.dispose()
 
 
 async def test_orphaned_blobs_are_swept_but_young_and_known_ones_stay(
     fresh_database_url: str, tmp_path: Path
 ) -> None:
-    from documents.retention.service import sweep_orphans
-
-    components = build_components(settings(fresh_database_url, tmp_path))
+    config = settings(fresh_database_url, tmp_path)
+    blobs = blob_store_from(config)
     database = Database(fresh_database_url)
+    retention = Retention(database.sessionmaker, blobs, config)
     try:
-        known = await create_document(database, components, appointment_at=datetime.now(UTC))
+        known = await create_document(
+            database, blobs, config.key_ring(), appointment_at=datetime.now(UTC)
+        )
         orphan = secrets.token_urlsafe(24)
-        await components.blobs.write(orphan, one(b"ciphertext of a failed upload"))
+        await blobs.write(orphan, one(b"ciphertext of a failed upload"))
 
         now = datetime.now(UTC)
-        young = await sweep_orphans(database.sessionmaker, components, now=now)
-        old = await sweep_orphans(database.sessionmaker, components, now=now + timedelta(hours=2))
+        young = await retention.sweep_orphans(now=now)
+        old = await retention.sweep_orphans(now=now + timedelta(hours=2))
 
         assert young == 0
         assert old == 1
-        assert await components.blobs.list_ids() == [known.blob_id]
+        assert await blobs.list_ids() == [known.blob_id]
     finally:
         await database.dispose()
-        await components.booking.aclose()

@@ -175,7 +175,7 @@ async def test_withdrawn_document_loses_its_key_and_its_blob(
     tokens: TokenFactory,
 ) -> None:
     document = await upload(client, tokens, appointment, PASSPORT)
-    assert len(await app.state.components.blobs.list_ids()) == 1
+    assert len(await app.state.blob_store.list_ids()) == 1
 
     by_clerk = await client.delete(
         f"/documents/v1/documents/{document['id']}", headers=clerk(tokens)
@@ -191,7 +191,7 @@ async def test_withdrawn_document_loses_its_key_and_its_blob(
     assert response.status_code == 204
     assert again.status_code == 404
     assert await session.get(Document, document["id"]) is None
-    assert await app.state.components.blobs.list_ids() == []
+    assert await app.state.blob_store.list_ids() == []
 
 
 async def test_with_the_scanner_down_documents_stay_pending_and_are_not_handed_out(
@@ -202,7 +202,7 @@ async def test_with_the_scanner_down_documents_stay_pending_and_are_not_handed_o
     tokens: TokenFactory,
     fake_clamd: Any,
 ) -> None:
-    app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=free_port(), timeout_s=2)
+    app.state.scanner = ClamdScanner(host="127.0.0.1", port=free_port(), timeout_s=2)
     document = await upload(client, tokens, appointment, PASSPORT)
 
     pending = await client.get(
@@ -214,10 +214,11 @@ async def test_with_the_scanner_down_documents_stay_pending_and_are_not_handed_o
     assert pending.json()["type"] == "urn:rathaus:problem:document-not-released"
 
     # The scanner is back: a rescan releases the document.
-    app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
-    sessionmaker = app.state.database.sessionmaker
-    assert await rescan_pending(sessionmaker, app.state.components) == 1
-    assert await rescan_pending(sessionmaker, app.state.components) == 0
+    app.state.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
+    state = app.state
+    parts = {"keys": state.key_ring, "blobs": state.blob_store, "scanner": state.scanner}
+    assert await rescan_pending(state.database.sessionmaker, **parts) == 1
+    assert await rescan_pending(state.database.sessionmaker, **parts) == 0
 
     released = await client.get(
         f"/documents/v1/documents/{document['id']}/content", headers=citizen(tokens)
@@ -232,7 +233,7 @@ async def test_infected_document_is_never_handed_out(
     tokens: TokenFactory,
     fake_clamd: Any,
 ) -> None:
-    app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
+    app.state.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
     document = await upload(client, tokens, appointment, PASSPORT, pdf(EICAR))
 
     response = await client.get(
@@ -286,7 +287,7 @@ async def test_the_app_rescans_pending_documents_by_itself(
                 headers=headers,
             )
             assert created.json()["scan_status"] == "pending"
-            app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
+            app.state.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
             status = "pending"
             for _ in range(200):
                 document = await client.get(
@@ -339,7 +340,7 @@ async def test_citizen_withdraws_every_document_of_a_booking(
     assert by_clerk.status_code == 403
     assert response.status_code == 204
     assert await session.scalar(select(func.count()).select_from(Document)) == 0
-    assert await app.state.components.blobs.list_ids() == []
+    assert await app.state.blob_store.list_ids() == []
 
 
 async def test_rescheduled_appointment_moves_the_retention_start(

@@ -403,7 +403,7 @@ async def test_a_process_follows_at_most_its_number_of_streams(
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
             refused = await http.get(stream_path(appointment), headers=clerk(tokens))
     for _ in range(100):  # the server notices the first stream's end
-        if app.state.components.bell.streams == 0:
+        if app.state.room_bell.streams == 0:
             break
         await asyncio.sleep(0.05)
     async with stream(server, appointment, clerk(tokens)) as again:

@@ -39,7 +39,7 @@ def clerk(tokens: TokenFactory, sub: str = "clerk-1", tenant: str = "06999001") 
 
 
 def store(app: FastAPI) -> LocalBlobStore:
-    blobs = app.state.components.blobs
+    blobs = app.state.blob_store
     assert isinstance(blobs, LocalBlobStore)
     return blobs
 
@@ -300,8 +300,8 @@ async def test_per_tenant_limit_overrides_the_default(
     appointment: Appointment,
     tokens: TokenFactory,
 ) -> None:
-    settings = app.state.components.settings
-    app.state.components.settings = settings.model_copy(
+    settings = app.state.settings
+    app.state.settings = settings.model_copy(
         update={"tenant_max_upload_bytes": {"06999001": 10_000}}
     )
 
@@ -413,16 +413,16 @@ async def test_booking_down_fails_closed_with_503(
     # A booking server of its own on the same booking database, shut down midway: documents
     # then meets a closed port, as when booking is down.
     server = start_booking_server(tokens, live_booking.database_url)
-    usual = app.state.components.booking
-    app.state.components.booking = BookingClient(server.url)
+    usual = app.state.booking_client
+    app.state.booking_client = BookingClient(server.url)
     try:
         while_up = await client.get(appointment.documents_path, headers=citizen(tokens))
         server.stop()
         response = await upload_raw(client, appointment, citizen(tokens), pdf())
     finally:
         server.stop()
-        await app.state.components.booking.aclose()
-        app.state.components.booking = usual
+        await app.state.booking_client.aclose()
+        app.state.booking_client = usual
 
     assert while_up.status_code == 200
     assert response.status_code == 503
