@@ -109,7 +109,7 @@ class Retention:
                 if not doomed:
                     return deleted
                 for document_id, blob_id in doomed:
-                    if await documents.delete(document_id):
+                    if await documents.delete_by_id(document_id):
                         blobs.append(blob_id)
                 await session.commit()
             for blob_id in blobs:

@@ -82,7 +82,7 @@ class RoomService:
         access = await resolve_access(self.booking, booking_id, caller)
         if not access.booking.open_for_uploads:
             raise BookingClosed(f"The booking is {access.booking.status}.")
-        return await self.rooms.append(new_event(access, RoomEventKind.MESSAGE, text=text))
+        return await self.rooms.add(new_event(access, RoomEventKind.MESSAGE, text=text))
 
 
 @dataclass(frozen=True)

@@ -292,7 +292,9 @@ class DocumentService:
     ) -> BookingDocumentsOut:
         access = await self.access(booking_id, caller)
         booking_id = access.booking.booking_id
-        await _follow_reschedule(self.documents.session, booking_id, access.booking.appointment_at)
+        await _follow_reschedule(
+            self.documents, self.rooms, booking_id, access.booking.appointment_at
+        )
         if access.is_clerk:
             await self._audit(access, "list", purpose or "checklist review")
         documents = [
@@ -362,7 +364,7 @@ class DocumentService:
         document.review_reason = decision.reason if decision.decision != "accepted" else None
         document.reviewed_by = caller.principal.subject
         document.reviewed_at = utcnow()
-        await self.documents.session.flush()
+        await self.documents.flush()
         accepted = decision.decision == "accepted"
         await self._tell(
             access,
@@ -385,7 +387,7 @@ class DocumentService:
             raise CitizenOnly()
         blobs: list[str] = []
         for document in await self.documents.for_booking(access.booking.booking_id):
-            if document.tenant == access.booking.tenant and await self.documents.delete(
+            if document.tenant == access.booking.tenant and await self.documents.delete_by_id(
                 document.id
             ):
                 await self._tell(access, RoomEventKind.DOCUMENT_WITHDRAWN, document)
@@ -398,7 +400,7 @@ class DocumentService:
         document, access = await self._document_access(document_id, caller)
         if access.is_clerk:
             raise CitizenOnly()
-        if await self.documents.delete(document.id):
+        if await self.documents.delete_by_id(document.id):
             await self._tell(access, RoomEventKind.DOCUMENT_WITHDRAWN, document)
         return document
 
@@ -408,7 +410,7 @@ class DocumentService:
         reason = document.review_reason
         if kind is not RoomEventKind.DOCUMENT_NEEDS_REPLACEMENT:
             reason = None
-        await self.rooms.append(new_event(access, kind, document_id=document.id, text=reason))
+        await self.rooms.add(new_event(access, kind, document_id=document.id, text=reason))
         if not self.outbox.wanted(_PUBLISHED[kind]):
             return
         changed = DocumentChanged.model_validate(
@@ -505,17 +507,22 @@ async def follow_reschedule(
     appointment time (booking's answer at its upload), in a transaction of its own: run after
     the upload's answer has gone, since the upload does not depend on it."""
     async with sessionmaker() as session:
-        await _follow_reschedule(session, document.booking_id, document.appointment_at)
+        await _follow_reschedule(
+            DocumentRepository(session),
+            RoomRepository(session),
+            document.booking_id,
+            document.appointment_at,
+        )
         await session.commit()
 
 
 async def _follow_reschedule(
-    session: AsyncSession, booking_id: str, appointment_at: datetime
+    documents: DocumentRepository, rooms: RoomRepository, booking_id: str, appointment_at: datetime
 ) -> None:
     """Keep the start of retention of the booking's documents and room events in step with
-    booking (before any of them is loaded in ``session``: loaded ones are not updated)."""
-    await DocumentRepository(session).follow_reschedule(booking_id, appointment_at)
-    await RoomRepository(session).follow_reschedule(booking_id, appointment_at)
+    booking (before any of them is loaded in the session: loaded ones are not updated)."""
+    await documents.follow_reschedule(booking_id, appointment_at)
+    await rooms.follow_reschedule(booking_id, appointment_at)
 
 
 async def _prepend(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
