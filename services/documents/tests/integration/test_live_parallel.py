@@ -16,6 +16,8 @@ from servicekit.testing.live import LiveServer
 from servicekit.testing.tokens import TokenFactory
 from tests.documents_booking.live_booking import Appointment
 
+from ..factories import citizen
+
 PARALLEL = 8
 
 
@@ -23,7 +25,7 @@ async def test_parallel_uploads_and_downloads_each_get_their_own_bytes(
     live_documents: tuple[LiveServer, FastAPI], appointment: Appointment, tokens: TokenFactory
 ) -> None:
     server, app = live_documents
-    headers = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
+    headers = citizen(tokens)
     bodies = [b"%PDF-1.7\n" + os.urandom(100_000 + i) for i in range(PARALLEL)]
     limits = httpx.Limits(max_connections=PARALLEL)
 
@@ -120,7 +122,7 @@ async def test_a_stalled_upload_holds_no_database_lock_against_others(
     live_documents: tuple[LiveServer, FastAPI], appointment: Appointment, tokens: TokenFactory
 ) -> None:
     server, _app = live_documents
-    headers = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
+    headers = citizen(tokens)
     other_done = asyncio.Event()
 
     async def stalled_body() -> AsyncIterator[bytes]:
