@@ -9,8 +9,8 @@ appointments in the past, so :meth:`LiveBooking.move_into_past` lets time pass f
 booking's own database, through booking's own models.
 
 Both ``services/documents/tests`` and ``tests/documents_booking`` import this one module as
-``tests.documents_booking.live_booking`` (documents' conftest puts the repository root on the
-path), so a run of either or both loads it once.
+``tests.documents_booking.live_booking`` (pytest's ``pythonpath`` puts the repository root on
+the path), so a run of either or both loads it once.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ class Stack:
         return await book(self.booking_http, self.office, start=next(self.slots), headers=headers)
 
     async def nothing_left(self) -> bool:
-        blobs = self.app.state.components.blobs
+        blobs = self.app.state.blob_store
         assert isinstance(blobs, LocalBlobStore)
         database: Database = self.app.state.database
         async with database.sessionmaker() as session:

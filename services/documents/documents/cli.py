@@ -12,10 +12,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from documents.components import Components
+from documents.clients.booking import BookingClient
+from documents.crypto.keys import KeyRing
 from documents.main import create_app
-from documents.retention.service import purge_expired
+from documents.retention.service import Retention
+from documents.scanning.scanner import Scanner
 from documents.settings import DocumentsSettings
+from documents.storage.base import BlobStore
 from documents.uploads.rotation import rewrap_all
 from documents.uploads.service import rescan_pending
 from servicekit.cli import run_cli
@@ -39,21 +42,23 @@ async def _maintain(command: str, settings: ServiceSettings, tenant: str | None)
     assert isinstance(settings, DocumentsSettings)
     app = create_app(settings)
     database: Database = app.state.database
-    components: Components = app.state.components
+    blobs: BlobStore = app.state.blob_store
+    keys: KeyRing = app.state.key_ring
+    scanner: Scanner = app.state.scanner
+    booking: BookingClient = app.state.booking_client
     try:
         if command == "purge":
-            count = await purge_expired(
-                database.sessionmaker, components, now=utcnow(), tenant=tenant
-            )
+            retention = Retention(database.sessionmaker, blobs, settings)
+            count = await retention.purge_expired(now=utcnow(), tenant=tenant)
             return f"purged {count} documents"
         if command == "rewrap":
-            count = await rewrap_all(database.sessionmaker, components.keys)
-            return f"rewrapped {count} data keys under {components.keys.active_id}"
-        count = await rescan_pending(database.sessionmaker, components)
+            count = await rewrap_all(database.sessionmaker, keys)
+            return f"rewrapped {count} data keys under {keys.active_id}"
+        count = await rescan_pending(database.sessionmaker, keys=keys, blobs=blobs, scanner=scanner)
         return f"{count} pending documents got a verdict"
     finally:
-        await components.booking.aclose()
-        await components.blobs.close()
+        await booking.aclose()
+        await blobs.close()
         await database.dispose()
 
 

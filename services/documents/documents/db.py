@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import DeclarativeBase
 
-from servicekit.db import SessionDep, new_metadata
+from servicekit.db import new_metadata
 
-__all__ = ["Base", "SessionDep"]
+__all__ = ["Base"]
 
 
 class Base(DeclarativeBase):

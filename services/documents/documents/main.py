@@ -8,7 +8,6 @@ from fastapi import FastAPI
 
 from documents import models  # noqa: F401 - registers every table on Base.metadata
 from documents.clients.booking import BookingClient
-from documents.components import Components
 from documents.events.models import outbox_of
 from documents.events.models import webhooks as event_webhooks
 from documents.events.router import router as events_router
@@ -25,49 +24,44 @@ from servicekit.app import create_service_app
 log = logging.getLogger(__name__)
 
 
-def build_components(settings: DocumentsSettings) -> Components:
-    return Components(
-        settings=settings,
-        blobs=blob_store_from(settings),
-        keys=settings.key_ring(),
-        scanner=scanner_from(settings),
-        booking=BookingClient(
-            settings.booking_url,
-            timeout_s=settings.booking_timeout_s,
-            remember_s=settings.access_reuse_s,
-        ),
-        bell=RoomBell(settings.room_streams_max),
-        outbox=outbox_of(settings),
-    )
-
-
-async def _rescan_forever(app: FastAPI, components: Components) -> None:
+async def _rescan_forever(app: FastAPI, interval_s: float) -> None:
     """Documents left pending while the scanner was down get their verdict once it is back."""
     while True:
-        await asyncio.sleep(components.settings.rescan_interval_s)
+        await asyncio.sleep(interval_s)
         try:
-            await rescan_pending(app.state.database.sessionmaker, components)
+            # The app's parts as they are at this round (a test swaps the scanner meanwhile).
+            await rescan_pending(
+                app.state.database.sessionmaker,
+                keys=app.state.key_ring,
+                blobs=app.state.blob_store,
+                scanner=app.state.scanner,
+            )
         except Exception:  # the next round tries again; the loop must not die
             log.exception("rescanning pending documents failed")
 
 
 def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
     settings = settings or DocumentsSettings()
-    components = build_components(settings)
+    blobs = blob_store_from(settings)
+    booking = BookingClient(
+        settings.booking_url,
+        timeout_s=settings.booking_timeout_s,
+        remember_s=settings.access_reuse_s,
+    )
 
     rescanner: list[asyncio.Task[None]] = []
 
     async def start_rescanner(app: FastAPI) -> None:
-        if settings.rescan_interval_s > 0 and not isinstance(components.scanner, NoScanner):
-            rescanner.append(asyncio.create_task(_rescan_forever(app, components)))
+        if settings.rescan_interval_s > 0 and not isinstance(app.state.scanner, NoScanner):
+            rescanner.append(asyncio.create_task(_rescan_forever(app, settings.rescan_interval_s)))
 
-    async def close_components(_app: FastAPI) -> None:
+    async def close_clients(_app: FastAPI) -> None:
         for task in rescanner:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await components.booking.aclose()
-        await components.blobs.close()
+        await booking.aclose()
+        await blobs.close()
 
     app = create_service_app(
         settings,
@@ -78,11 +72,17 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
             "review and retention."
         ),
         routers=[uploads_router, rooms_router, retention_router, events_router],
-        readiness_checks={"blob_store": components.blobs.check},
+        readiness_checks={"blob_store": blobs.check},
         on_startup=[start_rescanner],
-        on_shutdown=[close_components],
-        outbox=components.outbox,
+        on_shutdown=[close_clients],
+        outbox=outbox_of(settings),
         webhooks=[event_webhooks],
     )
-    app.state.components = components
+    # The long-lived parts requests share, each declared for routes in the dependencies
+    # module of its feature (e.g. documents.storage.dependencies.BlobStoreDep).
+    app.state.blob_store = blobs
+    app.state.key_ring = settings.key_ring()
+    app.state.scanner = scanner_from(settings)
+    app.state.booking_client = booking
+    app.state.room_bell = RoomBell(settings.room_streams_max)
     return app

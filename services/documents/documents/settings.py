@@ -3,13 +3,15 @@ from __future__ import annotations
 import base64
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
+from fastapi import Depends
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from documents.crypto.keys import KeyRing, decode_kek
 from documents.crypto.stream import DEFAULT_CHUNK_SIZE
+from servicekit.dependencies import app_state
 from servicekit.settings import ServiceSettings
 
 # Known to everyone who reads this file: fit for a developer's machine only.
@@ -138,3 +140,6 @@ class DocumentsSettings(ServiceSettings):
 
     def retention_days_for(self, tenant: str) -> int:
         return self.tenant_retention_days.get(tenant, self.retention_days)
+
+
+SettingsDep = Annotated[DocumentsSettings, Depends(app_state("settings", DocumentsSettings))]

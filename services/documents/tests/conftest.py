@@ -2,12 +2,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import base64
 import functools
-import os
 import shutil
 import struct
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -17,60 +14,17 @@ from fastapi import FastAPI
 from moto.server import ThreadedMotoServer
 
 from documents.main import create_app
-from documents.settings import DocumentsSettings
-from servicekit.settings import Environment
 from servicekit.testing import ServiceUnderTest
 from servicekit.testing.live import LiveServer, free_port, run_live_server
 from servicekit.testing.plugin import DatabaseRegistry
 from servicekit.testing.tokens import TokenFactory
+from tests.documents_booking.live_booking import Appointment, LiveBooking, fresh_database
 
-# The real booking service for these tests lives in one module that the cross-service tests
-# share (tests/documents_booking/live_booking.py): the repository root makes it importable as
-# ``tests.documents_booking.live_booking`` however pytest was started.
-ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
+from .factories import EICAR, settings_for_tests
 
-from tests.documents_booking.documents_calls import BOOKING_EVENT_SECRET  # noqa: E402
-from tests.documents_booking.live_booking import (  # noqa: E402
-    Appointment,
-    LiveBooking,
-    fresh_database,
-)
-
-TEST_KEK = base64.b64encode(os.urandom(32)).decode()
 # One folder for every test app's blobs, removed when the run ends.
 BLOB_ROOT = Path(tempfile.mkdtemp(prefix="documents-test-blobs-"))
 atexit.register(shutil.rmtree, BLOB_ROOT, ignore_errors=True)
-
-
-def settings_for_tests(database_url: str, **overrides: object) -> DocumentsSettings:
-    values: dict[str, object] = {
-        "environment": Environment.TEST,
-        "database_url": database_url,
-        "keks": {"test-1": TEST_KEK},
-        "active_kek_id": "test-1",
-        "encryption_chunk_size": 4096,
-        "max_upload_bytes": 256 * 1024,
-        "events_secrets": {"booking": BOOKING_EVENT_SECRET},
-        # A case management system follows the documents (nothing listens there in these
-        # tests: the outbox keeps what it would send).
-        "events_subscribers": [
-            {
-                "name": "fachverfahren",
-                "url": "http://127.0.0.1:9/fachverfahren/events",
-                "secret": "a-secret-shared-with-the-case-management",
-                "types": [
-                    "de.rathaus.documents.document.uploaded",
-                    "de.rathaus.documents.document.accepted",
-                    "de.rathaus.documents.document.needs_replacement",
-                    "de.rathaus.documents.document.withdrawn",
-                ],
-            }
-        ],
-    }
-    values.update(overrides)
-    return DocumentsSettings.model_validate(values)
 
 
 def make_app(database_url: str, *, booking_url: str) -> FastAPI:
@@ -96,9 +50,6 @@ def s3_endpoint() -> Iterator[str]:
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
-
-
-EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
 class FakeClamd:
@@ -160,7 +111,7 @@ async def app(app: FastAPI) -> AsyncIterator[FastAPI]:
     """The plugin's app under test; its lifespan does not run, so its booking client (which
     talks to the live booking service) is closed here."""
     yield app
-    await app.state.components.booking.aclose()
+    await app.state.booking_client.aclose()
 
 
 @pytest.fixture

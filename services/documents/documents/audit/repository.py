@@ -3,16 +3,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from documents.audit.models import AccessRecord
+from servicekit.repository import SessionRepository
 
 
-class AccessLogRepository:
-    """Appends to the access log; there is deliberately no update or delete here."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class AccessLogRepository(SessionRepository):
+    """Appends to the access log; there is deliberately no update or delete here (so not the
+    kit's ``Repository``, which would offer ``delete``)."""
 
     async def append(self, record: AccessRecord) -> AccessRecord:
         self.session.add(record)

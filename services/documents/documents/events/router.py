@@ -7,10 +7,10 @@ import uuid
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from documents.components import ComponentsDep
-from documents.db import SessionDep
 from documents.events.models import CITIZEN_ERASED, InboxEvent
-from documents.retention.service import erase_bookings
+from documents.retention.dependencies import RetentionDep
+from documents.settings import SettingsDep
+from servicekit.dependencies import SessionDep
 from servicekit.events import WEBHOOK_ROUTE, EventReceiver, event_data, first_delivery
 from servicekit.tenancy import Ags
 
@@ -24,21 +24,19 @@ class CitizenErased(BaseModel):
 
 @router.post("/events", **WEBHOOK_ROUTE)
 async def receive_event(
-    request: Request, session: SessionDep, components: ComponentsDep
+    request: Request, session: SessionDep, settings: SettingsDep, retention: RetentionDep
 ) -> Response:
     """Events of other services: booking's ``citizen.erased`` deletes those bookings'
     documents and rooms. 204 once handled, also for a repeated delivery and for types
     documents does not act on."""
-    event = await EventReceiver(components.settings.events_secrets).receive(request)
+    event = await EventReceiver(settings.events_secrets).receive(request)
     if event.get_type() != CITIZEN_ERASED:
         return Response(status_code=204)
     erased = event_data(event, CitizenErased)
     # Idempotent, in transactions of its own, and before this request's session takes the
     # database (on SQLite that would hold the write lock the erasure's batches need): a
     # repeated delivery erases nothing more. The inbox then records that it was handled.
-    await erase_bookings(
-        request.app.state.database.sessionmaker,
-        components,
+    await retention.erase_bookings(
         tenant=erased.tenant,
         booking_ids=[str(booking_id) for booking_id in erased.booking_ids],
     )

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from documents.components import ComponentsDep
-from documents.retention.service import erase_bookings, purge_expired
-from documents.uploads.schemas import ErasureIn, ErasureOut, PurgeOut
+from documents.retention.dependencies import RetentionDep
+from documents.retention.schemas import ErasureIn, ErasureOut, PurgeOut
 from servicekit.auth import (
     AUTH_PROBLEMS,
     InsufficientRole,
@@ -27,19 +26,15 @@ router = APIRouter(tags=["retention"])
     responses=problem_responses(*AUTH_PROBLEMS, TokenKeysUnavailable, ValidationFailed),
 )
 async def purge(
-    request: Request,
-    components: ComponentsDep,
+    retention: RetentionDep,
     principal: Annotated[Principal, require_roles("admin", "platform_admin")],
     all_tenants: Annotated[
         bool, Query(description="Every tenant's documents (platform administrators only)")
     ] = False,
 ) -> PurgeOut:
     """Delete documents whose retention period has passed (idempotent, safe concurrently)."""
-    purged = await purge_expired(
-        request.app.state.database.sessionmaker,
-        components,
-        now=utcnow(),
-        tenant=principal.tenant_in_reach(all_tenants),
+    purged = await retention.purge_expired(
+        now=utcnow(), tenant=principal.tenant_in_reach(all_tenants)
     )
     return PurgeOut(purged=purged)
 
@@ -50,10 +45,9 @@ async def purge(
     responses=problem_responses(*AUTH_PROBLEMS, TokenKeysUnavailable, ValidationFailed),
 )
 async def erase(
-    request: Request,
     ags: AgsPath,
     body: ErasureIn,
-    components: ComponentsDep,
+    retention: RetentionDep,
     admin: Annotated[Principal, require_roles("admin")],
 ) -> ErasureOut:
     """Delete the documents of a citizen's bookings on their request (administrators of the
@@ -61,9 +55,7 @@ async def erase(
     more."""
     if admin.tenant != ags:
         raise InsufficientRole("Only an administrator of this municipality may do this.")
-    deleted = await erase_bookings(
-        request.app.state.database.sessionmaker,
-        components,
+    deleted = await retention.erase_bookings(
         tenant=ags,
         booking_ids=[str(booking_id) for booking_id in body.booking_ids],
     )

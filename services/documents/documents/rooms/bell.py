@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from fastapi import BackgroundTasks
+
 
 class RoomBell:
     def __init__(self, max_streams: int = 1000) -> None:
@@ -46,3 +48,9 @@ class RoomBell:
     def listening(self) -> int:
         """How many streams wait (for the tests and the metrics)."""
         return sum(len(waiters) for waiters in self._waiters.values())
+
+
+def ring_after_commit(background: BackgroundTasks, bell: RoomBell, booking_id: str) -> None:
+    """Wake the booking's consultation room streams once the response (and so the request's
+    commit) is done: a stream woken earlier would not see the new events yet."""
+    background.add_task(bell.ring, booking_id)

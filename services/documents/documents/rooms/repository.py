@@ -4,19 +4,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from documents.rooms.models import RoomEvent
+from servicekit.repository import Repository
 
 
-class RoomRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def append(self, event: RoomEvent) -> RoomEvent:
-        self.session.add(event)
-        await self.session.flush()
-        return event
+class RoomRepository(Repository[RoomEvent]):
+    model = RoomEvent
 
     async def after(
         self, tenant: str, booking_id: str, after: int, limit: int

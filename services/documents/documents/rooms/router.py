@@ -2,26 +2,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Header, Query
 from fastapi.responses import StreamingResponse
 
-from documents.components import ComponentsDep, ring_after_commit
-from documents.db import SessionDep
-from documents.rooms.repository import RoomRepository
+from documents.access.dependencies import ACCESS_PROBLEMS, BookingId, CallerDep
+from documents.access.errors import BookingClosed, BookingNotFound
+from documents.clients.dependencies import BookingClientDep
+from documents.rooms.bell import ring_after_commit
+from documents.rooms.dependencies import RoomBellDep, RoomsDep
+from documents.rooms.errors import TooManyStreams
 from documents.rooms.schemas import MessageIn, RoomEventOut, RoomEventsOut
-from documents.rooms.service import PAGE, RoomService, StreamSettings, event_out, follow
-from documents.uploads.errors import BookingClosed, BookingNotFound, TooManyStreams
-from documents.uploads.router import ACCESS_PROBLEMS, BookingId, CallerDep
+from documents.rooms.service import PAGE, StreamSettings, event_out, follow
+from documents.settings import SettingsDep
+from servicekit.dependencies import DatabaseDep
 from servicekit.problems import ValidationFailed, problem_responses
 
 router = APIRouter(prefix="/documents/v1", tags=["consultation rooms"])
 
 
-async def _rooms(session: SessionDep, components: ComponentsDep) -> RoomService:
-    return RoomService(RoomRepository(session), components.booking)
-
-
-RoomServiceDep = Annotated[RoomService, Depends(_rooms)]
 After = Annotated[
     int,
     Query(ge=0, description="Only events with a higher id (the last id the client has seen)"),
@@ -36,7 +34,7 @@ After = Annotated[
 async def room_events(
     booking_id: BookingId,
     caller: CallerDep,
-    rooms: RoomServiceDep,
+    rooms: RoomsDep,
     after: After = 0,
     limit: Annotated[int, Query(ge=1, le=PAGE)] = 50,
 ) -> RoomEventsOut:
@@ -59,13 +57,13 @@ async def post_message(
     booking_id: BookingId,
     message: MessageIn,
     caller: CallerDep,
-    rooms: RoomServiceDep,
-    components: ComponentsDep,
+    rooms: RoomsDep,
+    bell: RoomBellDep,
     background: BackgroundTasks,
 ) -> RoomEventOut:
     """Write into the consultation room (the citizen, or a clerk of the booking's office)."""
     event = await rooms.post_message(booking_id, caller, message.text)
-    ring_after_commit(background, components, event.booking_id)
+    ring_after_commit(background, bell, event.booking_id)
     return event_out(event, caller)
 
 
@@ -87,11 +85,13 @@ async def post_message(
     },
 )
 async def room_stream(
-    request: Request,
     booking_id: BookingId,
     caller: CallerDep,
-    rooms: RoomServiceDep,
-    components: ComponentsDep,
+    rooms: RoomsDep,
+    bell: RoomBellDep,
+    booking: BookingClientDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
     after: After = 0,
     last_event_id: Annotated[
         int | None,
@@ -100,13 +100,12 @@ async def room_stream(
 ) -> StreamingResponse:
     """Follow the consultation room live: its events after ``after`` (or Last-Event-ID)."""
     access = await rooms.enter(booking_id, caller)
-    if components.bell.full:
+    if bell.full:
         raise TooManyStreams(headers={"Retry-After": "10"})
-    settings = components.settings
     stream = follow(
-        request.app.state.database.sessionmaker,
-        components.booking,
-        components.bell,
+        database.sessionmaker,
+        booking,
+        bell,
         access,
         last_event_id if last_event_id is not None else after,
         StreamSettings(

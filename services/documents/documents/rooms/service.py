@@ -2,7 +2,7 @@
 
 A room is the booking's timeline: messages, and every upload, review and withdrawal of the
 booking's documents, written in the same transaction as the change itself. Who may enter is
-who may see the booking's documents (booking decides, see :mod:`documents.uploads.access`).
+who may see the booking's documents (booking decides, see :mod:`documents.access.checks`).
 Clients read it page by page (``after``) or follow it live as a Server-Sent Events stream.
 """
 
@@ -15,14 +15,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from documents.access.checks import Access, Caller, resolve_access
+from documents.access.errors import BookingClosed, BookingNotFound, BookingUnavailableProblem
 from documents.clients.booking import BookingClient
 from documents.rooms.bell import RoomBell
 from documents.rooms.models import RoomEvent, RoomEventKind
 from documents.rooms.repository import RoomRepository
 from documents.rooms.schemas import RoomEventOut
-from documents.uploads.access import Access, Caller, resolve_access
-from documents.uploads.errors import BookingClosed, BookingNotFound, BookingUnavailableProblem
-from documents.uploads.models import Document
 
 PAGE = 200
 
@@ -31,7 +30,7 @@ def new_event(
     access: Access,
     kind: RoomEventKind,
     *,
-    document: Document | None = None,
+    document_id: str | None = None,
     text: str | None = None,
 ) -> RoomEvent:
     return RoomEvent(
@@ -41,7 +40,7 @@ def new_event(
         kind=kind,
         actor=access.caller.actor,
         actor_role=access.role.value,
-        document_id=document.id if document else None,
+        document_id=document_id,
         text=text,
     )
 
@@ -83,7 +82,7 @@ class RoomService:
         access = await resolve_access(self.booking, booking_id, caller)
         if not access.booking.open_for_uploads:
             raise BookingClosed(f"The booking is {access.booking.status}.")
-        return await self.rooms.append(new_event(access, RoomEventKind.MESSAGE, text=text))
+        return await self.rooms.add(new_event(access, RoomEventKind.MESSAGE, text=text))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import struct
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
 
 from documents.settings import DocumentsSettings
 
@@ -32,11 +31,16 @@ class ScannerUnavailable(Exception):
     """The scanner gave no verdict; the document stays pending."""
 
 
-class Scanner(Protocol):
-    async def scan(self, chunks: AsyncIterable[bytes]) -> ScanResult: ...
+class Scanner:
+    """What every scanner does. A base class, not a protocol, so that :mod:`.dependencies`
+    can check that what the app holds is one."""
+
+    async def scan(self, chunks: AsyncIterable[bytes]) -> ScanResult:
+        """The verdict on the plaintext ``chunks``; raises :class:`ScannerUnavailable`."""
+        raise NotImplementedError
 
 
-class NoScanner:
+class NoScanner(Scanner):
     """No scanner configured: every document counts as clean."""
 
     async def scan(self, chunks: AsyncIterable[bytes]) -> ScanResult:
@@ -44,7 +48,7 @@ class NoScanner:
         return ScanResult(ScanVerdict.CLEAN)
 
 
-class ClamdScanner:
+class ClamdScanner(Scanner):
     """clamd's INSTREAM command over TCP or a unix socket."""
 
     _MAX_CHUNK = 64 * 1024

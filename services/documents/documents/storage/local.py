@@ -12,7 +12,7 @@ from typing import BinaryIO
 import anyio
 import anyio.to_thread
 
-from documents.storage.base import BlobNotFound
+from documents.storage.base import BlobNotFound, BlobStore
 
 _BLOB_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _WRITE_BUFFER = 1024 * 1024
@@ -99,7 +99,7 @@ def _open_and_read(path: Path) -> tuple[BinaryIO, bytes, int]:
         raise
 
 
-class LocalBlobStore:
+class LocalBlobStore(BlobStore):
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 

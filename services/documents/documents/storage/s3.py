@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from documents.storage.base import BlobNotFound
+from documents.storage.base import BlobNotFound, BlobStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -30,7 +30,7 @@ def _is_missing(exc: ClientError) -> bool:
     return code in {"NoSuchKey", "404", "NotFound"}
 
 
-class S3BlobStore:
+class S3BlobStore(BlobStore):
     def __init__(
         self,
         *,

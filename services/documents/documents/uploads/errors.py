@@ -7,15 +7,9 @@ from servicekit.problems import (
     NotFound,
     PayloadTooLarge,
     Problem,
-    ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
 )
-
-
-class BookingNotFound(NotFound):
-    type_slug = "booking-not-found"
-    title = "No such booking, or not yours"
 
 
 class DocumentNotFound(NotFound):
@@ -77,18 +71,3 @@ class DocumentIntegrityError(Problem):
     status = 500
     type_slug = "document-integrity-error"
     title = "The stored document failed its integrity check"
-
-
-class BookingUnavailableProblem(ServiceUnavailable):
-    type_slug = "booking-unavailable"
-    title = "The booking service cannot be asked right now"
-
-
-class BookingClosed(Conflict):
-    type_slug = "booking-closed"
-    title = "The booking is cancelled or expired: no more uploads"
-
-
-class TooManyStreams(ServiceUnavailable):
-    type_slug = "too-many-streams"
-    title = "This server follows as many rooms as it can; try again shortly"

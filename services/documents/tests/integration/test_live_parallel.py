@@ -16,6 +16,8 @@ from servicekit.testing.live import LiveServer
 from servicekit.testing.tokens import TokenFactory
 from tests.documents_booking.live_booking import Appointment
 
+from ..factories import citizen
+
 PARALLEL = 8
 
 
@@ -23,7 +25,7 @@ async def test_parallel_uploads_and_downloads_each_get_their_own_bytes(
     live_documents: tuple[LiveServer, FastAPI], appointment: Appointment, tokens: TokenFactory
 ) -> None:
     server, app = live_documents
-    headers = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
+    headers = citizen(tokens)
     bodies = [b"%PDF-1.7\n" + os.urandom(100_000 + i) for i in range(PARALLEL)]
     limits = httpx.Limits(max_connections=PARALLEL)
 
@@ -59,8 +61,8 @@ async def test_parallel_uploads_and_downloads_each_get_their_own_bytes(
     assert results == bodies
     assert {r.status_code for r in too_big} == {413}
     assert len(listed.json()["items"][0]["documents"]) == PARALLEL
-    assert len(await app.state.components.blobs.list_ids()) == PARALLEL
-    assert await app.state.components.blobs.list_partials() == []
+    assert len(await app.state.blob_store.list_ids()) == PARALLEL
+    assert await app.state.blob_store.list_partials() == []
 
 
 def _send_endless_chunked_upload(url: str, path: str, token: str) -> tuple[bytes, int]:
@@ -112,15 +114,15 @@ async def test_endless_chunked_body_is_cut_off_by_the_real_server_with_413(
     assert b"connection: close" in head.lower()
     assert b"urn:rathaus:problem:upload-too-large" in body
     assert sent < 64 * 1024 * 1024  # stopped near the 256 KiB limit, not at 1 GiB
-    assert await app.state.components.blobs.list_ids() == []
-    assert await app.state.components.blobs.list_partials() == []
+    assert await app.state.blob_store.list_ids() == []
+    assert await app.state.blob_store.list_partials() == []
 
 
 async def test_a_stalled_upload_holds_no_database_lock_against_others(
     live_documents: tuple[LiveServer, FastAPI], appointment: Appointment, tokens: TokenFactory
 ) -> None:
     server, _app = live_documents
-    headers = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
+    headers = citizen(tokens)
     other_done = asyncio.Event()
 
     async def stalled_body() -> AsyncIterator[bytes]:

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import os
 import secrets
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,84 +14,26 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
 
 from documents.cli import _maintain
-from documents.components import Components
-from documents.crypto.keys import KeyRing, new_data_key
-from documents.crypto.stream import ChunkEncryptor
-from documents.main import build_components
-from documents.retention.service import purge_expired
+from documents.crypto.keys import KeyRing
+from documents.retention.service import Retention
 from documents.settings import DocumentsSettings, StorageBackend
-from documents.uploads.models import Document, ReviewStatus, ScanStatus
+from documents.storage.factory import blob_store_from
+from documents.uploads.models import Document
 from servicekit.db import Database
 from servicekit.settings import Environment
 from servicekit.testing.tokens import TokenFactory
 from tests.documents_booking.live_booking import Appointment, LiveBooking
 
-
-def key_b64() -> str:
-    return base64.b64encode(os.urandom(32)).decode()
+from ..factories import admin, chunks, citizen, create_document, new_kek, rows, settings_for_tests
 
 
 def settings(database_url: str, tmp_path: Path, **overrides: Any) -> DocumentsSettings:
-    values: dict[str, Any] = {
-        "environment": Environment.TEST,
-        "database_url": database_url,
-        "keks": {"k1": key_b64()},
-        "active_kek_id": "k1",
-        "blob_dir": tmp_path / "blobs",
-        "retention_days": 30,
-    }
-    values.update(overrides)
-    return DocumentsSettings.model_validate(values)
-
-
-async def one(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
-async def create_document(
-    database: Database,
-    components: Components,
-    *,
-    appointment_at: datetime,
-    tenant: str = "06999001",
-    plaintext: bytes = b"%PDF-1.7 test",
-) -> Document:
-    """A stored, encrypted document written the way an upload writes it."""
-    document_id = uuid.uuid4().hex
-    blob_id = secrets.token_urlsafe(24)
-    data_key = new_data_key()
-    encryptor = ChunkEncryptor(data_key, chunk_size=4096)
-    await components.blobs.write(blob_id, one(encryptor.update(plaintext) + encryptor.finish()))
-    wrapped = components.keys.wrap(data_key, document_id)
-    document = Document(
-        id=document_id,
-        tenant=tenant,
-        booking_id=str(uuid.uuid4()),  # no booking is asked: purge and rewrap run on rows
-        checklist_item_id="passport",
-        office_id="office-1",
-        appointment_at=appointment_at,
-        blob_id=blob_id,
-        display_name="a.pdf",
-        media_type="application/pdf",
-        size_bytes=len(plaintext),
-        sha256="0" * 64,
-        kek_id=wrapped.kek_id,
-        wrapped_key=wrapped.wrapped,
-        scan_status=ScanStatus.CLEAN,
-        review_status=ReviewStatus.SUBMITTED,
+    """The tests' settings with blobs under ``tmp_path`` and a retention of 30 days."""
+    return settings_for_tests(
+        database_url, **{"blob_dir": tmp_path / "blobs", "retention_days": 30, **overrides}
     )
-    async with database.sessionmaker() as session:
-        session.add(document)
-        await session.commit()
-    return document
-
-
-async def count(database: Database) -> int:
-    async with database.sessionmaker() as session:
-        return int(await session.scalar(select(func.count()).select_from(Document)) or 0)
 
 
 async def test_purge_endpoint_deletes_expired_documents_of_the_admins_tenant_once(
@@ -102,27 +43,26 @@ async def test_purge_endpoint_deletes_expired_documents_of_the_admins_tenant_onc
     live_booking: LiveBooking,
     tokens: TokenFactory,
 ) -> None:
-    citizen = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
-    long_ago = await live_booking.book(citizen)
+    owner = citizen(tokens)
+    long_ago = await live_booking.book(owner)
     await live_booking.move_into_past(long_ago, days=200)
-    old = await client.post(long_ago.upload_path(), content=b"%PDF-1.7 old", headers=citizen)
-    recent = await client.post(appointment.upload_path(), content=b"%PDF-1.7 new", headers=citizen)
+    old = await client.post(long_ago.upload_path(), content=b"%PDF-1.7 old", headers=owner)
+    recent = await client.post(appointment.upload_path(), content=b"%PDF-1.7 new", headers=owner)
     assert old.status_code == recent.status_code == 201
-    admin = tokens.headers(sub="admin-1", tenant="06999001", roles=["admin"])
-    other_admin = tokens.headers(sub="admin-2", tenant="05315000", roles=["admin"])
+    other_admin = admin(tokens, "admin-2", tenant="05315000")
 
     by_other_tenant = await client.post("/documents/v1/retention/purge", headers=other_admin)
-    first = await client.post("/documents/v1/retention/purge", headers=admin)
-    second = await client.post("/documents/v1/retention/purge", headers=admin)
-    by_citizen = await client.post("/documents/v1/retention/purge", headers=citizen)
+    first = await client.post("/documents/v1/retention/purge", headers=admin(tokens))
+    second = await client.post("/documents/v1/retention/purge", headers=admin(tokens))
+    by_citizen = await client.post("/documents/v1/retention/purge", headers=owner)
 
     assert by_other_tenant.json() == {"purged": 0}
     assert first.json() == {"purged": 1}
     assert second.json() == {"purged": 0}
     assert by_citizen.status_code == 403
-    assert len(await app.state.components.blobs.list_ids()) == 1
-    gone = await client.get(f"/documents/v1/documents/{old.json()['id']}", headers=citizen)
-    kept = await client.get(f"/documents/v1/documents/{recent.json()['id']}", headers=citizen)
+    assert len(await app.state.blob_store.list_ids()) == 1
+    gone = await client.get(f"/documents/v1/documents/{old.json()['id']}", headers=owner)
+    kept = await client.get(f"/documents/v1/documents/{recent.json()['id']}", headers=owner)
     assert gone.status_code == 404
     assert kept.status_code == 200
 
@@ -134,31 +74,29 @@ async def test_erasure_deletes_the_documents_of_the_named_bookings_of_the_admins
     live_booking: LiveBooking,
     tokens: TokenFactory,
 ) -> None:
-    citizen = live_booking.citizen
-    other_citizen = tokens.headers(sub="citizen-2", tenant="06999001", roles=["citizen"])
-    second = await live_booking.book(citizen)
+    owner = live_booking.citizen
+    other_citizen = citizen(tokens, "citizen-2")
+    second = await live_booking.book(owner)
     theirs = await live_booking.book(other_citizen)
     uploads = [
         await client.post(booked.upload_path(), content=b"%PDF-1.7 x", headers=headers)
         for booked, headers in (
-            (appointment, citizen),
-            (appointment, citizen),
-            (second, citizen),
+            (appointment, owner),
+            (appointment, owner),
+            (second, owner),
             (theirs, other_citizen),
         )
     ]
     assert [u.status_code for u in uploads] == [201] * 4
     url = "/documents/v1/tenants/06999001/erasures"
     request = {"booking_ids": [appointment.booking_id, second.booking_id]}
-    admin = tokens.headers(sub="admin-1", tenant="06999001", roles=["admin"])
-
     by_other_tenant = await client.post(
-        url, json=request, headers=tokens.headers(sub="a", tenant="05315000", roles=["admin"])
+        url, json=request, headers=admin(tokens, "a", tenant="05315000")
     )
-    by_citizen = await client.post(url, json=request, headers=citizen)
-    empty = await client.post(url, json={"booking_ids": []}, headers=admin)
-    first = await client.post(url, json=request, headers=admin)
-    again = await client.post(url, json=request, headers=admin)
+    by_citizen = await client.post(url, json=request, headers=owner)
+    empty = await client.post(url, json={"booking_ids": []}, headers=admin(tokens))
+    first = await client.post(url, json=request, headers=admin(tokens))
+    again = await client.post(url, json=request, headers=admin(tokens))
 
     assert by_other_tenant.status_code == 403
     assert by_citizen.status_code == 403
@@ -166,11 +104,11 @@ async def test_erasure_deletes_the_documents_of_the_named_bookings_of_the_admins
     assert first.status_code == 200, first.text
     assert first.json() == {"deleted": 3}
     assert again.json() == {"deleted": 0}
-    assert len(await app.state.components.blobs.list_ids()) == 1
+    assert len(await app.state.blob_store.list_ids()) == 1
     kept = await client.get(
         f"/documents/v1/documents/{uploads[3].json()['id']}", headers=other_citizen
     )
-    gone = await client.get(f"/documents/v1/documents/{uploads[0].json()['id']}", headers=citizen)
+    gone = await client.get(f"/documents/v1/documents/{uploads[0].json()['id']}", headers=owner)
     assert kept.status_code == 200
     assert gone.status_code == 404
     await live_booking.cancel(second)
@@ -181,44 +119,51 @@ async def test_concurrent_purges_delete_each_document_exactly_once(
     fresh_database_url: str, tmp_path: Path
 ) -> None:
     config = settings(fresh_database_url, tmp_path, tenant_retention_days={"05315000": 400})
-    components = build_components(config)
+    blobs, keys = blob_store_from(config), config.key_ring()
     databases = [Database(fresh_database_url, pool_size=2) for _ in range(3)]
     long_ago = datetime.now(UTC) - timedelta(days=100)
     try:
         for _ in range(25):
-            await create_document(databases[0], components, appointment_at=long_ago)
+            await create_document(databases[0], blobs, keys, appointment_at=long_ago)
         kept = await create_document(
-            databases[0], components, appointment_at=long_ago, tenant="05315000"
+            databases[0], blobs, keys, appointment_at=long_ago, tenant="05315000"
         )
-        await create_document(databases[0], components, appointment_at=datetime.now(UTC))
+        await create_document(databases[0], blobs, keys, appointment_at=datetime.now(UTC))
 
         results = await asyncio.gather(
-            *(purge_expired(db.sessionmaker, components, now=datetime.now(UTC)) for db in databases)
+            *(
+                Retention(db.sessionmaker, blobs, config).purge_expired(now=datetime.now(UTC))
+                for db in databases
+            )
         )
 
         assert sum(results) == 25
-        assert await count(databases[0]) == 2
-        remaining = await components.blobs.list_ids()
+        async with databases[0].sessionmaker() as session:
+            assert await rows(session, Document) == 2
+        remaining = await blobs.list_ids()
         assert len(remaining) == 2
         assert kept.blob_id in remaining
     finally:
         for db in databases:
             await db.dispose()
-        await components.booking.aclose()
 
 
 async def test_rewrap_moves_keys_to_the_new_kek_and_old_documents_stay_readable(
     fresh_database_url: str, tmp_path: Path
 ) -> None:
-    old_key, new_key = key_b64(), key_b64()
+    old_key, new_key = new_kek(), new_kek()
     before = settings(
         fresh_database_url, tmp_path, keks={"2026-01": old_key}, active_kek_id="2026-01"
     )
-    components = build_components(before)
+    blobs = blob_store_from(before)
     database = Database(fresh_database_url)
     try:
         document = await create_document(
-            database, components, appointment_at=datetime.now(UTC), plaintext=b"%PDF-1.7 secret"
+            database,
+            blobs,
+            before.key_ring(),
+            appointment_at=datetime.now(UTC),
+            plaintext=b"%PDF-1.7 secret",
         )
         rotated = settings(
             fresh_database_url,
@@ -242,12 +187,11 @@ async def test_rewrap_moves_keys_to_the_new_kek_and_old_documents_stay_readable(
 
         data_key = only_new.unwrap(WrappedKey("2026-07", stored.wrapped_key), stored.id)
         plaintext = b"".join(
-            [c async for c in decrypt_stream(data_key, components.blobs.read(stored.blob_id))]
+            [c async for c in decrypt_stream(data_key, blobs.read(stored.blob_id))]
         )
         assert plaintext == b"%PDF-1.7 secret"
     finally:
         await database.dispose()
-        await components.booking.aclose()
 
 
 def test_development_kek_is_refused_in_production() -> None:
@@ -262,7 +206,7 @@ def test_production_with_its_own_kek_is_accepted() -> None:
         {
             "environment": Environment.PRODUCTION,
             "database_url": "postgresql+asyncpg://db/documents",
-            "keks": {"2026-11": key_b64()},
+            "keks": {"2026-11": new_kek()},
             "active_kek_id": "2026-11",
         }
     )
@@ -300,7 +244,7 @@ async def test_upload_and_download_through_s3(
     )
     app = create_app(config)
     tokens.trust(app)
-    headers = tokens.headers(sub="citizen-1", tenant="06999001", roles=["citizen"])
+    headers = citizen(tokens)
     data = b"%PDF-1.7\nCANARY-S3\n" + os.urandom(300_000)
     transport = httpx.ASGITransport(app=app)
     try:
@@ -333,35 +277,36 @@ async def test_upload_and_download_through_s3(
         assert downloaded.content == data
         assert refused.status_code == 415
         assert too_big.status_code == 413
-        blobs = app.state.components.blobs
+        blobs = app.state.blob_store
         [blob_id] = await blobs.list_ids()
         stored = b"".join([c async for c in blobs.read(blob_id)])
         assert b"CANARY-S3" not in stored
     finally:
-        await app.state.components.booking.aclose()
-        await app.state.components.blobs.close()
+        await app.state.booking_client.aclose()
+        await app.state.blob_store.close()
         await app.state.database.dispose()
 
 
 async def test_orphaned_blobs_are_swept_but_young_and_known_ones_stay(
     fresh_database_url: str, tmp_path: Path
 ) -> None:
-    from documents.retention.service import sweep_orphans
-
-    components = build_components(settings(fresh_database_url, tmp_path))
+    config = settings(fresh_database_url, tmp_path)
+    blobs = blob_store_from(config)
     database = Database(fresh_database_url)
+    retention = Retention(database.sessionmaker, blobs, config)
     try:
-        known = await create_document(database, components, appointment_at=datetime.now(UTC))
+        known = await create_document(
+            database, blobs, config.key_ring(), appointment_at=datetime.now(UTC)
+        )
         orphan = secrets.token_urlsafe(24)
-        await components.blobs.write(orphan, one(b"ciphertext of a failed upload"))
+        await blobs.write(orphan, chunks(b"ciphertext of a failed upload"))
 
         now = datetime.now(UTC)
-        young = await sweep_orphans(database.sessionmaker, components, now=now)
-        old = await sweep_orphans(database.sessionmaker, components, now=now + timedelta(hours=2))
+        young = await retention.sweep_orphans(now=now)
+        old = await retention.sweep_orphans(now=now + timedelta(hours=2))
 
         assert young == 0
         assert old == 1
-        assert await components.blobs.list_ids() == [known.blob_id]
+        assert await blobs.list_ids() == [known.blob_id]
     finally:
         await database.dispose()
-        await components.booking.aclose()

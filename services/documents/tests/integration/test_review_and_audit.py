@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,10 +18,19 @@ from documents.uploads.models import Document
 from documents.uploads.service import rescan_pending
 from servicekit.testing.live import free_port
 from servicekit.testing.tokens import TokenFactory
-from tests.documents_booking.documents_calls import PASSPORT, PHOTO, citizen, clerk, pdf, upload
 from tests.documents_booking.live_booking import Appointment, LiveBooking
 
-EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+from ..factories import (
+    EICAR,
+    PASSPORT,
+    PHOTO,
+    citizen,
+    clerk,
+    pdf,
+    rows,
+    settings_for_tests,
+    upload,
+)
 
 
 async def checklist(
@@ -160,7 +169,7 @@ async def test_access_log_is_append_only_in_the_database(
     statement: str,
 ) -> None:
     await checklist(client, appointment, clerk(tokens))
-    assert await session.scalar(select(func.count()).select_from(AccessRecord)) == 1
+    assert await rows(session, AccessRecord) == 1
 
     with pytest.raises((DBAPIError, IntegrityError)):
         async with session.begin_nested():
@@ -175,7 +184,7 @@ async def test_withdrawn_document_loses_its_key_and_its_blob(
     tokens: TokenFactory,
 ) -> None:
     document = await upload(client, tokens, appointment, PASSPORT)
-    assert len(await app.state.components.blobs.list_ids()) == 1
+    assert len(await app.state.blob_store.list_ids()) == 1
 
     by_clerk = await client.delete(
         f"/documents/v1/documents/{document['id']}", headers=clerk(tokens)
@@ -191,7 +200,7 @@ async def test_withdrawn_document_loses_its_key_and_its_blob(
     assert response.status_code == 204
     assert again.status_code == 404
     assert await session.get(Document, document["id"]) is None
-    assert await app.state.components.blobs.list_ids() == []
+    assert await app.state.blob_store.list_ids() == []
 
 
 async def test_with_the_scanner_down_documents_stay_pending_and_are_not_handed_out(
@@ -202,7 +211,7 @@ async def test_with_the_scanner_down_documents_stay_pending_and_are_not_handed_o
     tokens: TokenFactory,
     fake_clamd: Any,
 ) -> None:
-    app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=free_port(), timeout_s=2)
+    app.state.scanner = ClamdScanner(host="127.0.0.1", port=free_port(), timeout_s=2)
     document = await upload(client, tokens, appointment, PASSPORT)
 
     pending = await client.get(
@@ -214,10 +223,11 @@ async def test_with_the_scanner_down_documents_stay_pending_and_are_not_handed_o
     assert pending.json()["type"] == "urn:rathaus:problem:document-not-released"
 
     # The scanner is back: a rescan releases the document.
-    app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
-    sessionmaker = app.state.database.sessionmaker
-    assert await rescan_pending(sessionmaker, app.state.components) == 1
-    assert await rescan_pending(sessionmaker, app.state.components) == 0
+    app.state.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
+    state = app.state
+    parts = {"keys": state.key_ring, "blobs": state.blob_store, "scanner": state.scanner}
+    assert await rescan_pending(state.database.sessionmaker, **parts) == 1
+    assert await rescan_pending(state.database.sessionmaker, **parts) == 0
 
     released = await client.get(
         f"/documents/v1/documents/{document['id']}/content", headers=citizen(tokens)
@@ -232,8 +242,8 @@ async def test_infected_document_is_never_handed_out(
     tokens: TokenFactory,
     fake_clamd: Any,
 ) -> None:
-    app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
-    document = await upload(client, tokens, appointment, PASSPORT, pdf(EICAR))
+    app.state.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
+    document = await upload(client, tokens, appointment, PASSPORT, pdf(marker=EICAR))
 
     response = await client.get(
         f"/documents/v1/documents/{document['id']}/content", headers=citizen(tokens)
@@ -253,26 +263,18 @@ async def test_the_app_rescans_pending_documents_by_itself(
     live_booking: LiveBooking,
     tokens: TokenFactory,
 ) -> None:
-    import base64
-    import os
-
     from documents.main import create_app
-    from documents.settings import DocumentsSettings
 
     app = create_app(
-        DocumentsSettings.model_validate(
-            {
-                "environment": "test",
-                "database_url": fresh_database_url,
-                "blob_dir": tmp_path,
-                "keks": {"k": base64.b64encode(os.urandom(32)).decode()},
-                "active_kek_id": "k",
-                "clamd_host": "127.0.0.1",
-                "clamd_port": free_port(),  # nobody listens: the scanner is down
-                "scanner_timeout_s": 1,
-                "rescan_interval_s": 0.05,
-                "booking_url": live_booking.url,
-            }
+        settings_for_tests(
+            fresh_database_url,
+            blob_dir=tmp_path,
+            clamd_host="127.0.0.1",
+            clamd_port=free_port(),  # nobody listens: the scanner is down
+            scanner_timeout_s=1,
+            rescan_interval_s=0.05,
+            booking_url=live_booking.url,
+            events_subscribers=[],  # the lifespan runs: no dispatcher to start
         )
     )
     tokens.trust(app)
@@ -286,7 +288,7 @@ async def test_the_app_rescans_pending_documents_by_itself(
                 headers=headers,
             )
             assert created.json()["scan_status"] == "pending"
-            app.state.components.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
+            app.state.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
             status = "pending"
             for _ in range(200):
                 document = await client.get(
@@ -338,8 +340,8 @@ async def test_citizen_withdraws_every_document_of_a_booking(
 
     assert by_clerk.status_code == 403
     assert response.status_code == 204
-    assert await session.scalar(select(func.count()).select_from(Document)) == 0
-    assert await app.state.components.blobs.list_ids() == []
+    assert await rows(session, Document) == 0
+    assert await app.state.blob_store.list_ids() == []
 
 
 async def test_rescheduled_appointment_moves_the_retention_start(

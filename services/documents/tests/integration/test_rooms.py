@@ -20,8 +20,9 @@ from documents.events.models import OutboxEvent
 from documents.rooms.models import RoomEvent
 from servicekit.testing.live import LiveServer
 from servicekit.testing.tokens import TokenFactory
-from tests.documents_booking.documents_calls import PASSPORT, citizen, clerk, upload
 from tests.documents_booking.live_booking import Appointment, LiveBooking
+
+from ..factories import PASSPORT, admin, citizen, clerk, upload
 
 
 def events_path(appointment: Appointment) -> str:
@@ -230,14 +231,13 @@ async def test_purge_and_erasure_delete_the_rooms_events(
     await live_booking.move_into_past(long_ago, days=200)
     await upload(client, tokens, long_ago, PASSPORT)  # brings the room along to the past
     await say(client, appointment, citizen(tokens), "neu")
-    admin = tokens.headers(sub="admin-1", tenant="06999001", roles=["admin"])
 
-    purged = await client.post("/documents/v1/retention/purge", headers=admin)
+    purged = await client.post("/documents/v1/retention/purge", headers=admin(tokens))
     after_purge = await booking_ids_with_events(session)
     erased = await client.post(
         "/documents/v1/tenants/06999001/erasures",
         json={"booking_ids": [appointment.booking_id]},
-        headers=admin,
+        headers=admin(tokens),
     )
     after_erasure = await booking_ids_with_events(session)
 
@@ -403,7 +403,7 @@ async def test_a_process_follows_at_most_its_number_of_streams(
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
             refused = await http.get(stream_path(appointment), headers=clerk(tokens))
     for _ in range(100):  # the server notices the first stream's end
-        if app.state.components.bell.streams == 0:
+        if app.state.room_bell.streams == 0:
             break
         await asyncio.sleep(0.05)
     async with stream(server, appointment, clerk(tokens)) as again:

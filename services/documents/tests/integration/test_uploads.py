@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from documents.clients.booking import BookingClient
@@ -19,39 +18,19 @@ from documents.uploads.models import Document
 from servicekit.testing.tokens import TokenFactory
 from tests.documents_booking.live_booking import Appointment, LiveBooking, start_booking_server
 
-LIMIT = 256 * 1024  # the tests' configured max_upload_bytes
-CANARY = b"CANARY-Erika-Mustermann-1964-08-12"
-
-
-def pdf(size: int = 20_000, canary: bytes = CANARY) -> bytes:
-    head = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + canary
-    return head + b"\n" + b"0" * max(0, size - len(head) - 8) + b"\n%%EOF\n"
-
-
-def citizen(
-    tokens: TokenFactory, sub: str = "citizen-1", tenant: str = "06999001"
-) -> dict[str, str]:
-    return tokens.headers(sub=sub, tenant=tenant, roles=["citizen"])
-
-
-def clerk(tokens: TokenFactory, sub: str = "clerk-1", tenant: str = "06999001") -> dict[str, str]:
-    return tokens.headers(sub=sub, tenant=tenant, roles=["clerk"])
+from ..factories import CANARY, UPLOAD_LIMIT, citizen, clerk, pdf, rows
 
 
 def store(app: FastAPI) -> LocalBlobStore:
-    blobs = app.state.components.blobs
+    blobs = app.state.blob_store
     assert isinstance(blobs, LocalBlobStore)
     return blobs
-
-
-async def rows(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Document)) or 0)
 
 
 async def assert_nothing_left(app: FastAPI, session: AsyncSession) -> None:
     assert await store(app).list_ids() == []
     assert await store(app).list_partials() == []
-    assert await rows(session) == 0
+    assert await rows(session, Document) == 0
 
 
 async def upload_raw(
@@ -150,10 +129,10 @@ async def test_two_identical_uploads_give_different_ciphertexts(
 async def test_exactly_the_limit_is_accepted(
     client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    response = await upload_raw(client, appointment, citizen(tokens), pdf(LIMIT))
+    response = await upload_raw(client, appointment, citizen(tokens), pdf(UPLOAD_LIMIT))
 
     assert response.status_code == 201, response.text
-    assert response.json()["size_bytes"] == LIMIT
+    assert response.json()["size_bytes"] == UPLOAD_LIMIT
 
 
 # -- refused uploads: right problem, nothing left behind ---------------------------------
@@ -217,15 +196,15 @@ async def test_one_byte_over_the_limit_is_413_and_leaves_nothing(
     appointment: Appointment,
     tokens: TokenFactory,
 ) -> None:
-    raw = await upload_raw(client, appointment, citizen(tokens), pdf(LIMIT + 1))
+    raw = await upload_raw(client, appointment, citizen(tokens), pdf(UPLOAD_LIMIT + 1))
     multipart = await upload_multipart(
-        client, appointment, citizen(tokens), pdf(LIMIT + 1), "big.pdf"
+        client, appointment, citizen(tokens), pdf(UPLOAD_LIMIT + 1), "big.pdf"
     )
 
     for response in (raw, multipart):
         assert response.status_code == 413
         assert response.json()["type"] == "urn:rathaus:problem:upload-too-large"
-        assert response.json()["limit_bytes"] == LIMIT
+        assert response.json()["limit_bytes"] == UPLOAD_LIMIT
     await assert_nothing_left(app, session)
 
 
@@ -241,7 +220,7 @@ async def test_chunked_body_without_length_is_cut_off_with_413_and_leaves_nothin
     async def endless() -> AsyncIterator[bytes]:
         nonlocal sent
         yield pdf(10_000)
-        while sent < 50 * LIMIT:
+        while sent < 50 * UPLOAD_LIMIT:
             sent += 8192
             yield b"0" * 8192
 
@@ -249,7 +228,7 @@ async def test_chunked_body_without_length_is_cut_off_with_413_and_leaves_nothin
 
     assert response.status_code == 413
     assert response.json()["type"] == "urn:rathaus:problem:upload-too-large"
-    assert sent < 2 * LIMIT  # the service stopped reading soon after the limit
+    assert sent < 2 * UPLOAD_LIMIT  # the service stopped reading soon after the limit
     await assert_nothing_left(app, session)
 
 
@@ -266,7 +245,7 @@ async def test_declared_length_over_the_limit_is_refused_before_reading(
         reads.append(1)
         yield b"%PDF-"
 
-    headers = {**citizen(tokens), "Content-Length": str(LIMIT + 1)}
+    headers = {**citizen(tokens), "Content-Length": str(UPLOAD_LIMIT + 1)}
     response = await client.post(appointment.upload_path(), content=body(), headers=headers)
 
     assert response.status_code == 413
@@ -300,8 +279,8 @@ async def test_per_tenant_limit_overrides_the_default(
     appointment: Appointment,
     tokens: TokenFactory,
 ) -> None:
-    settings = app.state.components.settings
-    app.state.components.settings = settings.model_copy(
+    settings = app.state.settings
+    app.state.settings = settings.model_copy(
         update={"tenant_max_upload_bytes": {"06999001": 10_000}}
     )
 
@@ -413,16 +392,16 @@ async def test_booking_down_fails_closed_with_503(
     # A booking server of its own on the same booking database, shut down midway: documents
     # then meets a closed port, as when booking is down.
     server = start_booking_server(tokens, live_booking.database_url)
-    usual = app.state.components.booking
-    app.state.components.booking = BookingClient(server.url)
+    usual = app.state.booking_client
+    app.state.booking_client = BookingClient(server.url)
     try:
         while_up = await client.get(appointment.documents_path, headers=citizen(tokens))
         server.stop()
         response = await upload_raw(client, appointment, citizen(tokens), pdf())
     finally:
         server.stop()
-        await app.state.components.booking.aclose()
-        app.state.components.booking = usual
+        await app.state.booking_client.aclose()
+        app.state.booking_client = usual
 
     assert while_up.status_code == 200
     assert response.status_code == 503

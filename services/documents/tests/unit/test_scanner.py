@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -8,12 +7,7 @@ import pytest
 from documents.scanning.scanner import ClamdScanner, ScannerUnavailable, ScanVerdict
 from servicekit.testing.live import free_port
 
-EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-
-
-async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
-    for part in parts:
-        yield part
+from ..factories import EICAR, chunks
 
 
 async def test_clamd_reports_a_clean_stream(fake_clamd: Any) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from documents.access.errors import BookingNotFound, BookingUnavailableProblem
 from documents.clients.booking import (
     BookingChecklist,
     BookingClient,
     BookingUnavailable,
     CallerCredentials,
 )
-from documents.uploads.errors import BookingNotFound, BookingUnavailableProblem
 from servicekit.auth import Principal
 
 CLERK_ROLES = ("clerk", "admin")

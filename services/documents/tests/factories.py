@@ -1,0 +1,166 @@
+"""Builders of documents' test data, as plain functions a test calls where it needs them.
+
+Callers' headers (signed by the run's token keys), PDF-looking files, settings, documents as an
+upload stores them, and an upload through the API. Bookings themselves are booking's: made
+through its API by ``tests.documents_booking.live_booking``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from documents.crypto.keys import KeyRing, new_data_key
+from documents.crypto.stream import ChunkEncryptor
+from documents.db import Base
+from documents.settings import DocumentsSettings
+from documents.storage.base import BlobStore
+from documents.uploads.models import Document, ReviewStatus, ScanStatus
+from servicekit.db import Database
+from servicekit.settings import Environment
+from servicekit.testing.tokens import TokenFactory
+from tests.documents_booking.live_booking import TENANT, Appointment
+
+PASSPORT, PHOTO = 0, 1  # the appointment's checklist: passport, photo, then an optional item
+UPLOAD_LIMIT = 256 * 1024
+"""The largest upload the tests' settings take (``max_upload_bytes``)."""
+CANARY = b"CANARY-Erika-Mustermann-1964-08-12"
+"""Stands for the personal data in a file: no blob may show it."""
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+"""The antivirus test string: every scanner reports it as infected."""
+BOOKING_EVENT_SECRET = "booking-events-secret-for-documents-tests"
+"""What booking signs the events it sends documents with (in these tests)."""
+
+
+def new_kek() -> str:
+    """A fresh key-encryption key as the settings take it (base64 of 32 random bytes)."""
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+TEST_KEK = new_kek()
+
+
+def settings_for_tests(database_url: str, **overrides: object) -> DocumentsSettings:
+    values: dict[str, object] = {
+        "environment": Environment.TEST,
+        "database_url": database_url,
+        "keks": {"test-1": TEST_KEK},
+        "active_kek_id": "test-1",
+        "encryption_chunk_size": 4096,
+        "max_upload_bytes": UPLOAD_LIMIT,
+        "events_secrets": {"booking": BOOKING_EVENT_SECRET},
+        # A case management system follows the documents (nothing listens there in these
+        # tests: the outbox keeps what it would send).
+        "events_subscribers": [
+            {
+                "name": "fachverfahren",
+                "url": "http://127.0.0.1:9/fachverfahren/events",
+                "secret": "a-secret-shared-with-the-case-management",
+                "types": [
+                    "de.rathaus.documents.document.uploaded",
+                    "de.rathaus.documents.document.accepted",
+                    "de.rathaus.documents.document.needs_replacement",
+                    "de.rathaus.documents.document.withdrawn",
+                ],
+            }
+        ],
+    }
+    values.update(overrides)
+    return DocumentsSettings.model_validate(values)
+
+
+def pdf(size: int = 20_000, marker: bytes = CANARY) -> bytes:
+    """A file of exactly ``size`` bytes that sniffs as a PDF, with ``marker`` in its head."""
+    head = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + marker
+    return head + b"\n" + b"0" * max(0, size - len(head) - 8) + b"\n%%EOF\n"
+
+
+def citizen(tokens: TokenFactory, sub: str = "citizen-1", tenant: str = TENANT) -> dict[str, str]:
+    return tokens.headers(sub=sub, tenant=tenant, roles=["citizen"])
+
+
+def clerk(tokens: TokenFactory, sub: str = "clerk-1", tenant: str = TENANT) -> dict[str, str]:
+    """clerk-1 works at the live booking's office, clerk-2 at its other office."""
+    return tokens.headers(sub=sub, tenant=tenant, roles=["clerk"])
+
+
+def admin(tokens: TokenFactory, sub: str = "admin-1", tenant: str = TENANT) -> dict[str, str]:
+    return tokens.headers(sub=sub, tenant=tenant, roles=["admin"])
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    tokens: TokenFactory,
+    appointment: Appointment,
+    item: int,
+    data: bytes | None = None,
+) -> dict[str, Any]:
+    """citizen-1 uploads ``data`` (a small PDF) for the ``item``-th checklist item."""
+    response = await client.post(
+        appointment.upload_path(item),
+        content=data or pdf(),
+        headers=citizen(tokens),
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    """``parts`` as a stream, one chunk each."""
+    for part in parts:
+        yield part
+
+
+async def create_document(
+    database: Database,
+    blobs: BlobStore,
+    keys: KeyRing,
+    *,
+    appointment_at: datetime,
+    tenant: str = TENANT,
+    plaintext: bytes = b"%PDF-1.7 test",
+) -> Document:
+    """A stored, encrypted document written the way an upload writes it, committed; its
+    booking is made up (no booking is asked: purge and rewrap run on rows)."""
+    document_id = uuid.uuid4().hex
+    blob_id = secrets.token_urlsafe(24)
+    data_key = new_data_key()
+    encryptor = ChunkEncryptor(data_key, chunk_size=4096)
+    await blobs.write(blob_id, chunks(encryptor.update(plaintext) + encryptor.finish()))
+    wrapped = keys.wrap(data_key, document_id)
+    document = Document(
+        id=document_id,
+        tenant=tenant,
+        booking_id=str(uuid.uuid4()),
+        checklist_item_id="passport",
+        office_id="office-1",
+        appointment_at=appointment_at,
+        blob_id=blob_id,
+        display_name="a.pdf",
+        media_type="application/pdf",
+        size_bytes=len(plaintext),
+        sha256="0" * 64,
+        kek_id=wrapped.kek_id,
+        wrapped_key=wrapped.wrapped,
+        scan_status=ScanStatus.CLEAN,
+        review_status=ReviewStatus.SUBMITTED,
+    )
+    async with database.sessionmaker() as session:
+        session.add(document)
+        await session.commit()
+    return document
+
+
+async def rows(session: AsyncSession, model: type[Base]) -> int:
+    """How many rows of ``model`` the session sees."""
+    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
