@@ -42,6 +42,8 @@ def create_service_app(
     mailbox: Mailbox | None = None,
     webhooks: Sequence[APIRouter] = (),
 ) -> FastAPI:
+    if mailbox is not None and not isinstance(settings, MailSettings):
+        raise TypeError("a service with a mailbox needs settings derived from MailSettings")
     database = (
         Database(
             settings.database_url,
@@ -145,8 +147,7 @@ def _start_mailing(app: FastAPI, settings: ServiceSettings) -> _Dispatching | No
     mailbox: Mailbox | None = app.state.mailbox
     if mailbox is None or app.state.database is None:
         return None
-    if not isinstance(settings, MailSettings):
-        raise TypeError("a service with a mailbox needs MailSettings")
+    assert isinstance(settings, MailSettings)  # create_service_app checked it
     dispatcher = MailDispatcher.of_service(
         settings,
         mailbox.model,
