@@ -10,6 +10,7 @@ from servicekit.testing.tokens import TokenFactory
 
 from ..factories import (
     BERLIN,
+    OTHER_TENANT,
     TENANT,
     at,
     create_office,
@@ -298,3 +299,11 @@ async def test_availability_at_the_ends_of_the_calendar_is_empty_not_500(
 
     for day in (date(1, 1, 1), date(9999, 12, 31)):
         assert await slots_of(client, day, service.id) == []
+
+
+async def test_office_of_another_municipality_is_404(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    office = await create_office(session, tenant=OTHER_TENANT)
+    response = await client.get(f"/booking/v1/tenants/{TENANT}/offices/{office.id}")
+    assert response.status_code == 404
