@@ -11,7 +11,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from servicekit.events import Outbox, undelivered
+from servicekit.events.dispatch import undelivered
+from servicekit.events.outbox import Outbox
 from servicekit.migrations import upgrade
 from servicekit.openapi import to_yaml
 from servicekit.server import serve
