@@ -67,7 +67,16 @@ class InboxColumns:
 
 @dataclass(frozen=True)
 class EventTables:
-    """A service's event tables as mapped classes of its declarative base."""
+    """A service's event tables as mapped classes of its declarative base, declared once in
+    its ``events/models.py``::
+
+        event_tables = EventTables.declare(Base, module=__name__)
+        outbox_of = event_tables.outbox
+        OutboxEvent = event_tables.outbox_event  # and OutboxDelivery, InboxEvent
+
+    To mypy a class a call makes is no type, so the service names them for it as the columns
+    they map (``if TYPE_CHECKING: OutboxEvent = OutboxEventColumns``).
+    """
 
     outbox_event: type[OutboxEventColumns]
     outbox_delivery: type[OutboxDeliveryColumns]
