@@ -11,6 +11,8 @@ Map of the kit (each module owns one concern and knows no domain):
 - ``metrics``    Prometheus /metrics per route template
 - ``db``         async SQLAlchemy engine and the request-scoped session (commit once or roll back)
 - ``migrations`` running a service's alembic history programmatically
+- ``events``     events between services: outbox, dispatcher, receiver, their contract
+- ``delivery``   rows delivered until taken: claims, pauses, the record of attempts
 - ``openapi``    the contract a service publishes (problem responses, stable YAML)
 - ``server``     running an app under uvicorn with graceful shutdown
 - ``testing``    pytest fixtures: SQLite and PostgreSQL databases, per-test rollback, live servers

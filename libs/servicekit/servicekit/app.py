@@ -12,7 +12,8 @@ from fastapi import APIRouter, FastAPI
 
 from servicekit.auth.verifier import TokenVerifier
 from servicekit.db import Database
-from servicekit.events import Dispatcher, Outbox
+from servicekit.events.dispatch import Dispatcher
+from servicekit.events.outbox import Outbox
 from servicekit.health import ReadinessCheck
 from servicekit.health import router as health_router
 from servicekit.mail import Mailbox, MailDispatcher, MailSettings

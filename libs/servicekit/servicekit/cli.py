@@ -12,7 +12,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from servicekit.events import Outbox, undelivered
+from servicekit.events.dispatch import undelivered
+from servicekit.events.outbox import Outbox
 from servicekit.mail import Mailbox, pending_mail
 from servicekit.migrations import upgrade
 from servicekit.openapi import to_yaml

@@ -8,7 +8,7 @@ from typing import Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from servicekit.events import Subscriber
+from servicekit.events.subscribers import Subscriber
 
 
 class Environment(StrEnum):

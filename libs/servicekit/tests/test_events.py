@@ -25,18 +25,17 @@ from servicekit.events import (
     TIMESTAMP_HEADER,
     Dispatcher,
     EventReceiver,
-    InboxColumns,
+    EventTables,
     InvalidEventSignature,
     MalformedEvent,
     Outbox,
     OutboxDeliveryColumns,
-    OutboxEventColumns,
     Subscriber,
     first_delivery,
+    signed_headers,
     undelivered,
 )
 from servicekit.problems import install_problem_handlers
-from servicekit.testing.events import signature_headers
 from servicekit.testing.live import LiveServer, free_port, run_live_server
 
 SECRET = "s" * 40
@@ -47,16 +46,8 @@ class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
-class OutboxEvent(OutboxEventColumns, Base):
-    pass
-
-
-class OutboxDelivery(OutboxDeliveryColumns, Base):
-    pass
-
-
-class InboxEvent(InboxColumns, Base):
-    pass
+TABLES = EventTables.declare(Base, module=__name__)
+OutboxEvent, OutboxDelivery = TABLES.outbox_event, TABLES.outbox_delivery
 
 
 @dataclass
@@ -119,7 +110,7 @@ async def emit(database: Database, box: Outbox, count: int = 1, *, commit: bool 
             await session.commit()
 
 
-async def deliveries(database: Database) -> list[OutboxDelivery]:
+async def deliveries(database: Database) -> list[OutboxDeliveryColumns]:
     async with database.sessionmaker() as session:
         return list(await session.scalars(select(OutboxDelivery).order_by(OutboxDelivery.id)))
 
@@ -277,7 +268,7 @@ async def test_dispatchers_of_several_replicas_deliver_each_event_once(
 
 
 def signed(body: bytes, *, secret: str = SECRET, at: float | None = None) -> dict[str, str]:
-    return signature_headers(body, secret, at=at)
+    return signed_headers(secret, body, at=at)
 
 
 def structured(**attributes: Any) -> bytes:
@@ -350,10 +341,11 @@ async def test_a_repeated_event_is_recognised_by_the_inbox(database: Database) -
     event = CloudEvent({"id": "e-1", "source": "test", "type": TYPE}, {"a": 1})
     other_source = CloudEvent({"id": "e-1", "source": "other", "type": TYPE}, {"a": 1})
 
+    assert TABLES.inbox_event is not None
     async with database.sessionmaker() as session:
-        first = await first_delivery(session, InboxEvent, event)
-        repeated = await first_delivery(session, InboxEvent, event)
-        elsewhere = await first_delivery(session, InboxEvent, other_source)
+        first = await first_delivery(session, TABLES.inbox_event, event)
+        repeated = await first_delivery(session, TABLES.inbox_event, event)
+        elsewhere = await first_delivery(session, TABLES.inbox_event, other_source)
         await session.commit()
 
     assert (first, repeated, elsewhere) == (True, False, True)

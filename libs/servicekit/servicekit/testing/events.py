@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
-from servicekit.events import EVENT_MEDIA_TYPE, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
-
-
-def signature_headers(body: bytes, secret: str, *, at: float | None = None) -> dict[str, str]:
-    """The headers that sign ``body`` with ``secret`` at ``at`` (default: now)."""
-    timestamp = str(int(time.time() if at is None else at))
-    return {
-        "content-type": EVENT_MEDIA_TYPE,
-        TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: signature(secret, timestamp, body),
-    }
+from servicekit.events.signing import signed_headers
 
 
 def signed_delivery(
@@ -41,4 +30,4 @@ def signed_delivery(
     if tenant is not None:
         document["tenant"] = tenant
     body = json.dumps(document).encode()
-    return body, signature_headers(body, secret)
+    return body, signed_headers(secret, body)

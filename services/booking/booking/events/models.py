@@ -16,14 +16,14 @@ and erases that person's bookings as an administrator's erasure would.
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from pydantic import AwareDatetime, BaseModel
 
 from booking.db import Base
-from booking.settings import BookingSettings
 from servicekit.events import (
+    EventTables,
     InboxColumns,
-    Outbox,
     OutboxDeliveryColumns,
     OutboxEventColumns,
     published_events,
@@ -74,17 +74,14 @@ webhooks = published_events(
 )
 
 
-class OutboxEvent(OutboxEventColumns, Base):
-    pass
+event_tables = EventTables.declare(Base, module=__name__)
+outbox_of = event_tables.outbox
 
-
-class OutboxDelivery(OutboxDeliveryColumns, Base):
-    pass
-
-
-class InboxEvent(InboxColumns, Base):
-    pass
-
-
-def outbox_of(settings: BookingSettings) -> Outbox:
-    return Outbox.of_service(settings, OutboxEvent, OutboxDelivery)
+if TYPE_CHECKING:  # a class made by a call is no type to mypy: it sees the columns they map
+    InboxEvent = InboxColumns
+    OutboxDelivery = OutboxDeliveryColumns
+    OutboxEvent = OutboxEventColumns
+else:
+    OutboxEvent = event_tables.outbox_event
+    OutboxDelivery = event_tables.outbox_delivery
+    InboxEvent = event_tables.inbox_event

@@ -13,15 +13,14 @@ are deleted.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
 from documents.db import Base
-from documents.settings import DocumentsSettings
 from servicekit.events import (
+    EventTables,
     InboxColumns,
-    Outbox,
     OutboxDeliveryColumns,
     OutboxEventColumns,
     published_events,
@@ -67,17 +66,14 @@ webhooks = published_events(
 )
 
 
-class OutboxEvent(OutboxEventColumns, Base):
-    pass
+event_tables = EventTables.declare(Base, module=__name__)
+outbox_of = event_tables.outbox
 
-
-class OutboxDelivery(OutboxDeliveryColumns, Base):
-    pass
-
-
-class InboxEvent(InboxColumns, Base):
-    pass
-
-
-def outbox_of(settings: DocumentsSettings) -> Outbox:
-    return Outbox.of_service(settings, OutboxEvent, OutboxDelivery)
+if TYPE_CHECKING:  # a class made by a call is no type to mypy: it sees the columns they map
+    InboxEvent = InboxColumns
+    OutboxDelivery = OutboxDeliveryColumns
+    OutboxEvent = OutboxEventColumns
+else:
+    OutboxEvent = event_tables.outbox_event
+    OutboxDelivery = event_tables.outbox_delivery
+    InboxEvent = event_tables.inbox_event

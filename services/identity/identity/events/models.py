@@ -7,12 +7,13 @@ person's request, so every service erases what it keeps about them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field
 
 from identity.db import Base
-from identity.settings import IdentitySettings
 from servicekit.events import (
-    Outbox,
+    EventTables,
     OutboxDeliveryColumns,
     OutboxEventColumns,
     published_events,
@@ -36,13 +37,12 @@ webhooks = published_events(
 )
 
 
-class OutboxEvent(OutboxEventColumns, Base):
-    pass
+event_tables = EventTables.declare(Base, module=__name__, inbox=False)
+outbox_of = event_tables.outbox
 
-
-class OutboxDelivery(OutboxDeliveryColumns, Base):
-    pass
-
-
-def outbox_of(settings: IdentitySettings) -> Outbox:
-    return Outbox.of_service(settings, OutboxEvent, OutboxDelivery)
+if TYPE_CHECKING:  # a class made by a call is no type to mypy: it sees the columns they map
+    OutboxDelivery = OutboxDeliveryColumns
+    OutboxEvent = OutboxEventColumns
+else:
+    OutboxEvent = event_tables.outbox_event
+    OutboxDelivery = event_tables.outbox_delivery

@@ -1,0 +1,136 @@
+"""Rows that are delivered somewhere until it takes them: at least once, with growing pauses.
+
+The bookkeeping an outbox needs, whatever it sends (events to webhooks, mails to a relay):
+a table whose rows mix in :class:`DeliveryColumns`, and a loop that
+
+1. claims the due rows with :func:`claim_due` (committed at once: another replica's claim
+   then finds them taken and skips them, so each attempt is made by one sender),
+2. reads the rows it claimed (``where(model.claim == claim)``) and tries each,
+3. records each outcome with :func:`record_attempt`: delivered, or the error and the next
+   attempt after :func:`pause_after`; only the claimant's record counts.
+
+A row whose claim ran out (its sender died) is due again. Nothing gives up: a row is tried
+until it is delivered, and an operator sees the ones on their way (their attempts and last
+error) and can make them due now with :func:`make_all_due`. The claim is a plain UPDATE with
+a claim token rather than ``SELECT ... FOR UPDATE SKIP LOCKED``, so it works on SQLite too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, Integer, String, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from servicekit.db import UTCDateTime
+
+RETRY_PAUSES_S: tuple[float, ...] = (1, 5, 30, 120, 600, 1800, 3600)
+"""The pause after the first, second, ... failed attempt; the last one repeats."""
+LAST_ERROR_CHARS = 200
+
+
+class DeliveryColumns:
+    """The columns of a row to deliver: ``id``, its attempts, the next one, the claim of the
+    sender trying it, when it was delivered and why the last attempt failed; and the index
+    ``ix_<table>_due`` that finds the due rows. Mix into the mapped class (with its
+    ``__tablename__``)."""
+
+    __tablename__: str
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (Index(f"ix_{cls.__tablename__}_due", "delivered_at", "next_attempt_at"),)
+
+    # First in the table, before the columns of the class that mixes this in.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+        sort_order=-1,
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claim: Mapped[str | None] = mapped_column(String(32), default=None)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(LAST_ERROR_CHARS), default=None)
+
+
+def pause_after(attempts: int, pauses_s: Sequence[float] = RETRY_PAUSES_S) -> float:
+    """The pause before the next attempt, after ``attempts`` (1, 2, ...) failed ones."""
+    return pauses_s[min(attempts, len(pauses_s)) - 1]
+
+
+async def claim_due(
+    session: AsyncSession,
+    model: type[DeliveryColumns],
+    *,
+    now: datetime,
+    batch: int,
+    claim_s: float,
+) -> str:
+    """Claim up to ``batch`` rows of ``model`` that are due at ``now`` (lowest ids first) for
+    ``claim_s``, and commit; the claim, to read them by (``model.claim == claim``)."""
+    free = or_(model.claimed_until.is_(None), model.claimed_until < now)
+    claim = uuid.uuid4().hex
+    due = (
+        select(model.id)
+        .where(model.delivered_at.is_(None), model.next_attempt_at <= now, free)
+        .order_by(model.id)
+        .limit(batch)
+    )
+    # `free` again in the UPDATE: a row another sender claimed since the SELECT stays its.
+    await session.execute(
+        update(model)
+        .where(model.id.in_(due.scalar_subquery()), free)
+        .values(claim=claim, claimed_until=now + timedelta(seconds=claim_s))
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return claim
+
+
+async def record_attempt(
+    session: AsyncSession,
+    model: type[DeliveryColumns],
+    row: DeliveryColumns,
+    error: str | None,
+    *,
+    now: datetime,
+    pauses_s: Sequence[float] = RETRY_PAUSES_S,
+) -> int:
+    """Record in ``session`` (not committed) how the attempt at the claimed ``row`` went:
+    delivered (``error`` None), or why not and when to try next; its claim is released. How
+    many attempts the row has had."""
+    attempts = row.attempts + 1
+    values: dict[str, Any] = {"claim": None, "claimed_until": None, "attempts": attempts}
+    if error is None:
+        values["delivered_at"] = now
+    else:
+        values |= {
+            "next_attempt_at": now + timedelta(seconds=pause_after(attempts, pauses_s)),
+            "last_error": error[:LAST_ERROR_CHARS],
+        }
+    await session.execute(
+        update(model)
+        .where(model.id == row.id, model.claim == row.claim)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return attempts
+
+
+async def make_all_due(session: AsyncSession, model: type[DeliveryColumns], now: datetime) -> None:
+    """Make every undelivered row of ``model`` due at ``now`` and free of claims (in
+    ``session``, not committed): for an operator who mended a receiver."""
+    await session.execute(
+        update(model)
+        .where(model.delivered_at.is_(None))
+        .values(next_attempt_at=now, claim=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
