@@ -99,6 +99,8 @@ async def populate(url: str) -> dict[str, object]:
                     counters=3,
                     slot_minutes=10,
                     bookable_until_days=60,
+                    # The races book days counted from today, whatever the Land's calendar says.
+                    opens_on_public_holidays=True,
                     services=[OfferedService(service_id=quick.id)],
                 ),
             )

@@ -137,6 +137,8 @@ async def set_up_office(
             "name": f"Bürgerbüro {uuid.uuid4().hex[:6]}",
             "address": {"street": "Marktplatz 1", "postal_code": "64283", "city": "Musterstadt"},
             "counters": 2,
+            # The tests book days counted from today, whatever the Land's calendar says.
+            "opens_on_public_holidays": True,
             "services": [{"service_id": service_id}],
         },
         headers=admin,

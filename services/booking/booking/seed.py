@@ -1,18 +1,20 @@
 """Demo data for ``make run``: idempotent, so a second run neither fails nor duplicates.
 
 The demo municipality (AGS 06999001, as identity seeds it) gets a small catalogue with
-pre-information, two offices and weekday opening hours with a lunch break.
+pre-information, two offices and weekday opening hours with a lunch break. Its AGS puts it in
+Hessen: the offices are closed on Hessen's public holidays (25 and 26 December among them).
 """
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 
 from fastapi import FastAPI
 
 from booking.catalogue.repository import ServiceRepository
 from booking.catalogue.schemas import LocalizedName, RequiredDocumentIn, ServiceIn
 from booking.catalogue.service import CatalogueService
+from booking.hours.public_holidays import land_of, public_holidays
 from booking.hours.repository import HoursRepository
 from booking.hours.schemas import Break, OpeningHoursIn, OpeningRuleIn
 from booking.hours.service import OpeningHours
@@ -20,6 +22,7 @@ from booking.offices.repository import OfficeRepository
 from booking.offices.schemas import Address, GeoPoint, OfferedService, OfficeIn
 from booking.offices.service import OfficeDirectory
 from booking.schemas import LocalizedText
+from servicekit.db import utcnow
 
 DEMO_TENANT_AGS = "06999001"
 
@@ -146,7 +149,14 @@ async def seed_demo(app: FastAPI) -> None:
                 )
             if not await hours_repository.rules([office.id]):
                 await hours.replace(office, _weekday_hours())
+    today = utcnow().date()
+    coming = [
+        f"{day.isoformat()} {name}"
+        for day, name in public_holidays(DEMO_TENANT_AGS, [today.year, today.year + 1]).items()
+        if today <= day < today + timedelta(days=60)
+    ]
     print(  # noqa: T201 - seed output
         f"booking demo: {len(DEMO_SERVICES)} services, {len(DEMO_OFFICES)} offices "
-        f"for AGS {DEMO_TENANT_AGS}"
+        f"for AGS {DEMO_TENANT_AGS}, closed on the public holidays of "
+        f"{land_of(DEMO_TENANT_AGS)} ({', '.join(coming) or 'none in the next 60 days'})"
     )

@@ -69,7 +69,11 @@ async def create_office(
     durations: dict[uuid.UUID, int] | None = None,
     name: str = "Bürgerbüro Mitte",
     time_zone: str = "Europe/Berlin",
+    opens_on_public_holidays: bool = True,
 ) -> Office:
+    """An office; unlike the API's default it opens on the Land's public holidays, so that a
+    test on a day counted from today does not depend on the calendar (the holiday tests say
+    ``opens_on_public_holidays=False``)."""
     office = Office(
         tenant=tenant,
         name=name,
@@ -83,6 +87,7 @@ async def create_office(
         slot_minutes=slot_minutes,
         bookable_from_days=bookable_from_days,
         bookable_until_days=bookable_until_days,
+        opens_on_public_holidays=opens_on_public_holidays,
         services=[
             OfficeService(service_id=s.id, duration_minutes=(durations or {}).get(s.id))
             for s in services

@@ -1,9 +1,10 @@
 """Per-process caches that keep availability cheap under load.
 
 * The **snapshot** of a tenant's static data (services with their required documents,
-  offices, opening rules, closures, holidays) lives ``snapshot_seconds``: these change rarely,
-  and every request would otherwise load them again. Bookings are described (office, service
-  names, checklist) from it as well.
+  offices, opening rules, closures, holidays: the municipality's and its Land's, the latter
+  computed once per Land and year, see ``hours.public_holidays``) lives ``snapshot_seconds``:
+  these change rarely, and every request would otherwise load them again. Bookings are
+  described (office, service names, checklist) from it as well.
 * **Answers** of the availability endpoints live ``answer_seconds`` (a micro-cache): a portal
   under load asks the same month of the same office many times a second. When one runs out,
   one request recomputes it while the others still get the old one (for at most another
@@ -67,6 +68,7 @@ class OfficeInfo:
     slot_minutes: int
     bookable_from_days: int
     bookable_until_days: int
+    opens_on_public_holidays: bool
     durations: dict[uuid.UUID, int | None]
     """Offered services and the office's own duration (None: the catalogue's)."""
 
@@ -78,6 +80,13 @@ class TenantSnapshot:
     rules: dict[uuid.UUID, list[WeeklyRule]]
     closures: dict[uuid.UUID, list[Interval]]
     holidays: frozenset[date]
+    """Local days every office is closed: the holidays the municipality declares."""
+    public_holidays: frozenset[date]
+    """Local days an office that does not open on public holidays is closed: the Land's public
+    holidays and the municipality's own."""
+
+    def closed_days(self, office: OfficeInfo) -> frozenset[date]:
+        return self.holidays if office.opens_on_public_holidays else self.public_holidays
 
 
 @dataclass

@@ -36,6 +36,7 @@ from booking.hours.calendar import (
     slot_starts,
     units_of,
 )
+from booking.hours.public_holidays import public_holidays
 from booking.hours.repository import HoursRepository
 from booking.hours.schemas import weekly_rule
 from booking.offices.errors import OfficeNotFound
@@ -145,6 +146,7 @@ def office_info(office: Office) -> OfficeInfo:
         slot_minutes=office.slot_minutes,
         bookable_from_days=office.bookable_from_days,
         bookable_until_days=office.bookable_until_days,
+        opens_on_public_holidays=office.opens_on_public_holidays,
         durations={o.service_id: o.duration_minutes for o in office.services},
     )
 
@@ -196,9 +198,18 @@ class Planner:
                 rules[rule.office_id].append(weekly_rule(rule))
             for closure in await self.hours.closures_after(offices, since):
                 closures[closure.office_id].append((closure.starts_at, closure.ends_at))
-        holidays = frozenset(h.day for h in await self.hours.holidays_from(tenant, since.date()))
+        declared = frozenset(h.day for h in await self.hours.holidays_from(tenant, since.date()))
+        # Up to the end of the latest bookable window (check_start looks two days further).
+        window = max((office.bookable_until_days for office in offices.values()), default=0)
+        until = since + timedelta(days=window + 4)
+        of_land = public_holidays(tenant, range(since.year, until.year + 1))
         return TenantSnapshot(
-            services=services, offices=offices, rules=rules, closures=closures, holidays=holidays
+            services=services,
+            offices=offices,
+            rules=rules,
+            closures=closures,
+            holidays=declared,
+            public_holidays=declared.union(of_land),
         )
 
     async def services_of(self, tenant: str, service_ids: Sequence[uuid.UUID]) -> list[ServiceInfo]:
@@ -235,7 +246,7 @@ class Planner:
                     step=timedelta(minutes=office.slot_minutes),
                     rules=snapshot.rules.get(office.id, []),
                     closures=snapshot.closures.get(office.id, []),
-                    holidays=snapshot.holidays,
+                    holidays=snapshot.closed_days(office),
                 )
             )
         return plans

@@ -106,9 +106,9 @@ async def list_holidays(
     hours: HoursDep,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> HolidayList:
-    """Public holidays of the municipality in a year (this year by default)."""
-    items = await hours.holidays(ags, year or utcnow().year)
-    return HolidayList(items=[HolidayOut.of(h) for h in items])
+    """Public holidays of the municipality in a year (this year by default): those of its Land
+    (by the AGS's first two digits) and those it declares itself."""
+    return HolidayList(items=await hours.holidays(ags, year or utcnow().year))
 
 
 @router.put(
@@ -119,7 +119,9 @@ async def list_holidays(
 async def set_holiday(
     ags: AgsPath, day: date, body: HolidayIn, _admin: TenantAdmin, hours: HoursDep
 ) -> HolidayOut:
-    """Declare a public holiday: every office of the municipality is closed (administrators)."""
+    """Declare a holiday of the municipality's own (a local one, or a day off): every office of
+    the municipality is closed, also those that open on the Land's public holidays
+    (administrators)."""
     return HolidayOut.of(await hours.set_holiday(ags, day, body.name))
 
 
@@ -130,5 +132,5 @@ async def set_holiday(
     responses=problem_responses(*ADMIN_PROBLEMS, HolidayNotFound),
 )
 async def delete_holiday(ags: AgsPath, day: date, _admin: TenantAdmin, hours: HoursDep) -> None:
-    """Remove a public holiday (administrators)."""
+    """Remove a holiday the municipality declared (administrators); the Land's stay."""
     await hours.delete_holiday(ags, day)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, time
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -133,18 +133,24 @@ class HolidayIn(BaseModel):
 
 
 class HolidayOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     day: date
     name: str
+    source: Literal["municipality", "land"] = Field(
+        description=(
+            "municipality: declared here, every office is closed; land: a public holiday of the "
+            "Land by law, the offices that open on public holidays stay open"
+        )
+    )
 
     @classmethod
     def of(cls, holiday: Holiday) -> HolidayOut:
-        return cls.model_validate(holiday)
+        return cls(day=holiday.day, name=holiday.name, source="municipality")
 
 
 class HolidayList(BaseModel):
-    items: list[HolidayOut]
+    items: list[HolidayOut] = Field(
+        description="By day; a day the municipality declares is listed once, as its own"
+    )
 
 
 class OpeningHoursOut(BaseModel):

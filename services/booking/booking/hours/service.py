@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import date
 
 from booking.hours.errors import ClosureNotFound, HolidayNotFound
 from booking.hours.models import Closure, Holiday, OpeningRule
+from booking.hours.public_holidays import public_holidays
 from booking.hours.repository import HoursRepository
 from booking.hours.schemas import (
     ClosureIn,
     ClosureOut,
+    HolidayOut,
     OpeningHoursIn,
     OpeningHoursOut,
     OpeningRuleOut,
@@ -66,8 +67,15 @@ class OpeningHours:
         if not await self.hours.delete_closure(office.id, closure_id):
             raise ClosureNotFound(f"Office {office.id} has no closure {closure_id}.")
 
-    async def holidays(self, tenant: str, year: int) -> Sequence[Holiday]:
-        return await self.hours.holidays(tenant, date(year, 1, 1), date(year + 1, 1, 1))
+    async def holidays(self, tenant: str, year: int) -> list[HolidayOut]:
+        """The municipality's own holidays of a year and its Land's (see ``public_holidays``)."""
+        declared = await self.hours.holidays(tenant, date(year, 1, 1), date(year + 1, 1, 1))
+        by_day = {
+            day: HolidayOut(day=day, name=name, source="land")
+            for day, name in public_holidays(tenant, [year]).items()
+        }
+        by_day.update({holiday.day: HolidayOut.of(holiday) for holiday in declared})
+        return sorted(by_day.values(), key=lambda holiday: holiday.day)
 
     async def set_holiday(self, tenant: str, day: date, name: str) -> Holiday:
         holiday = await self.hours.holiday(tenant, day)
@@ -79,4 +87,9 @@ class OpeningHours:
 
     async def delete_holiday(self, tenant: str, day: date) -> None:
         if not await self.hours.delete_holiday(tenant, day):
+            if day in public_holidays(tenant, [day.year]):
+                raise HolidayNotFound(
+                    f"{day.isoformat()} is a public holiday of the Land, not one declared here: "
+                    "an office opens on it with opens_on_public_holidays."
+                )
             raise HolidayNotFound(f"{day.isoformat()} is not a holiday here.")

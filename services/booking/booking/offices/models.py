@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.db import Base
@@ -28,6 +28,12 @@ class Office(Base):
     slot_minutes: Mapped[int] = mapped_column(Integer, default=10)
     bookable_from_days: Mapped[int] = mapped_column(Integer, default=0)
     bookable_until_days: Mapped[int] = mapped_column(Integer, default=60)
+    opens_on_public_holidays: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        doc="Offers slots on the Land's public holidays (those the municipality declares close it)",
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     services: Mapped[list[OfficeService]] = relationship(lazy="raise", cascade="all, delete-orphan")

@@ -62,6 +62,13 @@ class OfficeIn(BaseModel):
         le=730,
         description="End of the bookable window in days from today (exclusive)",
     )
+    opens_on_public_holidays: bool = Field(
+        default=False,
+        description=(
+            "Offers appointments on the public holidays of the municipality's Land (by default "
+            "it is closed on them); a holiday the municipality declares closes it all the same"
+        ),
+    )
     services: list[OfferedService] = Field(default_factory=list, max_length=200)
 
     @field_validator("time_zone")
@@ -105,6 +112,7 @@ class OfficeOut(BaseModel):
     slot_minutes: int
     bookable_from_days: int
     bookable_until_days: int
+    opens_on_public_holidays: bool
     services: list[OfferedServiceOut]
 
     @classmethod
@@ -123,6 +131,7 @@ class OfficeOut(BaseModel):
             slot_minutes=office.slot_minutes,
             bookable_from_days=office.bookable_from_days,
             bookable_until_days=office.bookable_until_days,
+            opens_on_public_holidays=office.opens_on_public_holidays,
             services=[
                 OfferedServiceOut(
                     service_id=offered.service_id,

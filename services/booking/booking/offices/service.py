@@ -57,6 +57,7 @@ class OfficeDirectory:
         office.slot_minutes = data.slot_minutes
         office.bookable_from_days = data.bookable_from_days
         office.bookable_until_days = data.bookable_until_days
+        office.opens_on_public_holidays = data.opens_on_public_holidays
         existing = {offered.service_id: offered for offered in office.services}
         offered_now: list[OfficeService] = []
         for item in data.services:

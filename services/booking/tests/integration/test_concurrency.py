@@ -69,6 +69,8 @@ async def setup_office(
             "name": name,
             "address": {"street": "Markt 1", "postal_code": "64283", "city": "Musterstadt"},
             "counters": counters,
+            # The tests book days counted from today, whatever the Land's calendar says.
+            "opens_on_public_holidays": True,
             "services": [{"service_id": service_id}],
         },
         headers=admin,

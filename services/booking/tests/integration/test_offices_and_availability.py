@@ -54,6 +54,8 @@ async def test_admin_opens_office_with_services_and_opening_hours(
             "location": {"latitude": 49.9, "longitude": 8.66},
             "counters": 3,
             "slot_minutes": 15,
+            # The day below is counted from today, whatever the Land's calendar says.
+            "opens_on_public_holidays": True,
             "services": [{"service_id": str(service.id), "duration_minutes": 30}],
         },
         headers=admin(tokens),

@@ -25,3 +25,11 @@ async def test_demo_seed_is_idempotent_and_bookable(
         params={"service_id": services["items"][0]["id"], "month": month},
     )
     assert days.json()["days"]
+    assert not any(office["opens_on_public_holidays"] for office in offices["items"])
+    year = local_day(0).year
+    holidays = await client.get(
+        f"/booking/v1/tenants/{DEMO_TENANT_AGS}/holidays", params={"year": year}
+    )
+    assert {"day": f"{year}-12-25", "name": "Erster Weihnachtstag", "source": "land"} in (
+        holidays.json()["items"]
+    )

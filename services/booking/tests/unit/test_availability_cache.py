@@ -61,7 +61,14 @@ async def test_snapshots_are_loaded_once_until_forgotten() -> None:
     async def load() -> TenantSnapshot:
         nonlocal loads
         loads += 1
-        return TenantSnapshot(services={}, offices={}, rules={}, closures={}, holidays=frozenset())
+        return TenantSnapshot(
+            services={},
+            offices={},
+            rules={},
+            closures={},
+            holidays=frozenset(),
+            public_holidays=frozenset(),
+        )
 
     await asyncio.gather(*(cache.snapshot("06999001", load) for _ in range(5)))
     assert loads == 1

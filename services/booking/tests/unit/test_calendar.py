@@ -15,6 +15,7 @@ from booking.hours.calendar import (
     subtract,
     units_of,
 )
+from booking.hours.public_holidays import holidays_of_land, land_of, public_holidays
 from booking.language import negotiate
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -121,7 +122,14 @@ def test_accept_language_picks_the_preferred_supported_language() -> None:
     assert negotiate("*") == "de"
 
 
-def _plan(length: int, step: int, closures: list[tuple[datetime, datetime]]) -> OfficePlan:
+def _plan(
+    length: int,
+    step: int,
+    closures: list[tuple[datetime, datetime]],
+    *,
+    rules: list[WeeklyRule] | None = None,
+    holidays: frozenset[date] = frozenset(),
+) -> OfficePlan:
     office = OfficeInfo(
         id=uuid.uuid4(),
         tenant="06999001",
@@ -134,6 +142,7 @@ def _plan(length: int, step: int, closures: list[tuple[datetime, datetime]]) -> 
         slot_minutes=step,
         bookable_from_days=0,
         bookable_until_days=400,
+        opens_on_public_holidays=False,
         durations={},
     )
     return OfficePlan(
@@ -141,11 +150,13 @@ def _plan(length: int, step: int, closures: list[tuple[datetime, datetime]]) -> 
         zone=BERLIN,
         length=timedelta(minutes=length),
         step=timedelta(minutes=step),
-        rules=[
+        rules=rules
+        or [
             rule(weekday, time(1), time(12, 10), (time(9, 5), time(9, 50)))
             for weekday in range(1, 8)
         ],
         closures=closures,
+        holidays=holidays,
     )
 
 
@@ -165,3 +176,49 @@ def test_a_plan_offers_exactly_the_starts_it_lists() -> None:
             offered = {t for t in candidates if plan.offers(t, now)}
             assert listed, (length, step, day)
             assert offered == listed, (length, step, day)
+
+
+def test_the_land_comes_from_the_ags_and_its_holidays_from_the_package() -> None:
+    assert [land_of(ags) for ags in ("01001000", "06999001", "09162000", "16051000")] == [
+        "SH",
+        "HE",
+        "BY",
+        "TH",
+    ]
+    hessen = public_holidays("06999001", [2026])
+    assert hessen[date(2026, 12, 25)] == "Erster Weihnachtstag"
+    assert date(2026, 12, 26) in hessen
+    assert date(2026, 6, 4) in hessen  # Fronleichnam
+    assert date(2026, 6, 4) not in public_holidays("03241001", [2026])  # not in Niedersachsen
+    assert date(2026, 1, 6) in public_holidays("09162000", [2026])  # Heilige Drei Könige
+    assert date(2026, 1, 6) not in hessen
+    assert holidays_of_land("HE", 2026) is holidays_of_land("HE", 2026)  # once per Land and year
+
+
+def test_a_holiday_closes_its_local_day_also_across_utc_midnight_and_dst() -> None:
+    # Open 00:00-03:00 local: the first slots of a day lie on the UTC day before. Easter Sunday
+    # 2027 is the March DST day and a public holiday in Brandenburg, not in Hessen; Good Friday
+    # (26 March) is one in both, and its UTC evening is the local Saturday.
+    night = [rule(weekday, time(0), time(3)) for weekday in range(1, 8)]
+    now = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
+    brandenburg = frozenset(public_holidays("12051000", [2027]))
+    hessen = frozenset(public_holidays("06999001", [2027]))
+    in_brandenburg = _plan(30, 30, [], rules=night, holidays=brandenburg)
+    in_hessen = _plan(30, 30, [], rules=night, holidays=hessen)
+
+    assert in_brandenburg.starts(MARCH_DST, now) == []
+    assert not in_brandenburg.offers(datetime(2027, 3, 27, 23, 0, tzinfo=UTC), now)
+    saturday = in_brandenburg.starts(date(2027, 3, 27), now)
+    assert saturday[0] == datetime(2027, 3, 26, 23, 0, tzinfo=UTC)  # 00:00 CET, UTC's Friday
+    assert all(in_brandenburg.offers(start, now) for start in saturday)
+    assert in_brandenburg.starts(date(2027, 3, 26), now) == []
+
+    easter_sunday = in_hessen.starts(MARCH_DST, now)
+    assert easter_sunday == [
+        datetime(2027, 3, 27, 23, 0, tzinfo=UTC),
+        datetime(2027, 3, 27, 23, 30, tzinfo=UTC),
+        datetime(2027, 3, 28, 0, 0, tzinfo=UTC),
+        datetime(2027, 3, 28, 0, 30, tzinfo=UTC),
+    ]  # 00:00-02:00 CET, then 03:00 CEST is already the closing time
+    assert all(in_hessen.offers(start, now) for start in easter_sunday)
+    assert in_hessen.starts(date(2027, 3, 29), now) == []  # Ostermontag, everywhere
