@@ -20,6 +20,7 @@ from identity.login.router import router as login_router
 from identity.mail.models import OutboxMail
 from identity.oauth2.discovery import router as discovery_router
 from identity.oauth2.router import router as oauth2_router
+from identity.password_reset.router import router as password_reset_router
 from identity.settings import IdentitySettings
 from identity.tenants.router import router as tenants_router
 from servicekit.app import create_service_app
@@ -54,6 +55,7 @@ def create_app(
             accounts_router,
             clients_router,
             login_router,
+            password_reset_router,
             oauth2_router,
             keys_router,
             audit_router,
