@@ -9,13 +9,8 @@ from identity.settings import SettingsDep
 from identity.tenants.dependencies import TenantServiceDep
 from servicekit.dependencies import MailboxDep, SessionDep
 
-AcceptLanguage = Annotated[
-    str | None,
-    Header(
-        max_length=500,
-        description="The language of the mail this request sends (de, en); else the municipality's",
-    ),
-]
+# Read by every route that may mail, documented (in its description) only by those that do.
+AcceptLanguage = Annotated[str | None, Header(max_length=500, include_in_schema=False)]
 
 
 async def account_mail(

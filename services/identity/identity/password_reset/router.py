@@ -23,7 +23,8 @@ async def request_password_reset(
     body: PasswordResetRequest, resets: PasswordResetsDep, ip: ClientIpDep
 ) -> Response:
     """Mail a single-use code that sets a new password to the address, if an account of the
-    municipality has it; the answer is the same either way (202, no body)."""
+    municipality has it (in the language of Accept-Language, else the municipality's); the
+    answer is the same either way (202, no body)."""
     await resets.request(body.tenant, body.email, Actor(None, ip))
     return Response(status_code=202)
 
