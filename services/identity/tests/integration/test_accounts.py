@@ -341,3 +341,17 @@ async def test_admins_erase_accounts_of_their_municipality_on_request(
     [event] = (await session.scalars(select(OutboxEvent))).all()
     assert (event.type, event.subject, event.tenant) == (ACCOUNT_ERASED, clerk.id, "06999001")
     assert json.loads(event.data) == {"account_id": clerk.id, "email": "c@musterstadt.example"}
+
+
+async def test_a_registration_with_an_address_no_mail_can_reach_is_422_and_mails_nothing(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, postbox: Postbox
+) -> None:
+    await create_tenant(session)
+
+    for email in ("max@localhost", "max@example.org\r\nBcc: all@example.org", "max@@example.org"):
+        response = await client.post(
+            f"{TENANT}/citizens", json={"email": email, "password": DEFAULT_PASSWORD}
+        )
+        assert response.status_code == 422, email
+        assert response.headers["content-type"] == "application/problem+json"
+    assert await postbox.deliver(app) == []
