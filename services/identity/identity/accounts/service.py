@@ -13,7 +13,6 @@ from identity.accounts.errors import (
     InvalidVerificationToken,
     PasswordMismatch,
     RoleNotGrantable,
-    WeakPassword,
 )
 from identity.accounts.models import Account
 from identity.accounts.passwords import Passwords
@@ -68,9 +67,7 @@ class AccountService:
     ) -> Account:
         await self.tenants.get(tenant_ags)
         email = normalise_email(email)
-        problems = self.passwords.problems(password, email=email)
-        if problems:
-            raise WeakPassword("The password needs " + ", ".join(problems) + ".")
+        self.passwords.ensure_acceptable(password, email=email)
         account = Account(
             id=str(uuid.uuid4()),
             tenant_ags=tenant_ags,

@@ -8,7 +8,8 @@ after the same work (one argon2 verification), so the answer tells an attacker n
 Where the municipality requires a confirmed e-mail address (``email_verification_required``),
 the right password of an account whose address is not confirmed yet is answered with
 :class:`EmailNotVerified` instead of tokens: only after the password was checked, so only
-someone who knows it learns that much.
+someone who knows it learns that much. A sign-in through a trusted identity provider
+(``external``) is not a password login: the provider vouches for the person.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from identity.accounts.errors import WeakPassword
 from identity.accounts.passwords import Passwords
 from identity.accounts.repository import AccountRepository
 from identity.accounts.service import normalise_email, token_hash
@@ -105,9 +104,7 @@ class PasswordResets:
         if account is None or account.disabled_at is not None:
             raise UnknownResetCode()
         if reset.used_at is None and reset.expires_at > now:
-            problems = self.passwords.problems(password, email=account.email)
-            if problems:
-                raise WeakPassword("The password needs " + ", ".join(problems) + ".")
+            self.passwords.ensure_acceptable(password, email=account.email)
         if not await self.resets.claim(reset.id, now):
             reason = "used" if reset.used_at is not None else "expired"
             await self.audit.record(
