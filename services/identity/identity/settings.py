@@ -55,7 +55,8 @@ class MailLetterhead(BaseModel):
 
     def for_municipality(self, name: str) -> Letterhead:
         return Letterhead(
-            sender_name=self.sender_name or name,
+            # A municipality's name was typed by an admin: one line, whatever they typed.
+            sender_name=self.sender_name or " ".join(name.split()),
             reply_to=self.reply_to,
             imprint=self.imprint,
             imprint_url=self.imprint_url,

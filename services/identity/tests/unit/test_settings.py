@@ -76,11 +76,11 @@ def test_the_letterhead_is_the_municipality_s_own_unless_set() -> None:
         }
     )
 
-    default = settings.letterhead_for("06999001", "Musterstadt")
+    default = settings.letterhead_for("06999001", "Muster\r\nstadt ")
     own = settings.letterhead_for("06999002", "Nachbarstadt")
 
     assert (default.sender_name, default.privacy_url) == (
-        "Musterstadt",
+        "Muster stadt",
         "https://rathaus.example/datenschutz",
     )
     assert (own.sender_name, own.reply_to, own.privacy_url) == (
