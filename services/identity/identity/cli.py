@@ -23,6 +23,7 @@ from identity.accounts.dependencies import account_service
 from identity.audit.dependencies import audit_log
 from identity.audit.service import Actor
 from identity.keys.dependencies import key_service
+from identity.mail.dependencies import account_mail
 from identity.main import create_app
 from identity.seed import seed_demo
 from identity.settings import IdentitySettings
@@ -62,8 +63,9 @@ async def bootstrap(app: FastAPI, *, ags: str, name: str, email: str, password: 
         tenants = await tenant_service(session)
         tenant = await tenants.ensure(ags, name)
         audit = await audit_log(session, state.clock)
+        mail = await account_mail(session, state.mailbox, tenants, state.settings)
         accounts = await account_service(
-            session, tenants, state.passwords, audit, state.clock, state.mailer, state.outbox
+            session, tenants, state.passwords, audit, state.clock, mail, state.outbox
         )
         account, created = await accounts.ensure_account(
             tenant.ags, email, password, ["platform_admin"]

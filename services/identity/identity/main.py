@@ -17,13 +17,15 @@ from identity.keys.router import router as keys_router
 from identity.keys.source import DatabaseKeys
 from identity.login.external import ExternalProviders
 from identity.login.router import router as login_router
-from identity.mail import Mailer, MemoryMailer
+from identity.mail.models import OutboxMail
 from identity.oauth2.discovery import router as discovery_router
 from identity.oauth2.router import router as oauth2_router
+from identity.password_reset.router import router as password_reset_router
 from identity.settings import IdentitySettings
 from identity.tenants.router import router as tenants_router
 from servicekit.app import create_service_app
 from servicekit.auth import TokenVerifier
+from servicekit.mail import Mailbox, MailTemplates
 
 TOKEN_ENDPOINT = "/identity/v1/oauth2/token"
 REVOKE_ENDPOINT = "/identity/v1/oauth2/revoke"
@@ -37,9 +39,9 @@ def create_app(
     settings: IdentitySettings | None = None,
     *,
     clock: Clock | None = None,
-    mailer: Mailer | None = None,
 ) -> FastAPI:
     settings = settings or IdentitySettings()
+    templates = MailTemplates.of_package("identity", override=settings.mail_templates_dir)
     app = create_service_app(
         settings,
         title="Rathaus Identity",
@@ -53,17 +55,18 @@ def create_app(
             accounts_router,
             clients_router,
             login_router,
+            password_reset_router,
             oauth2_router,
             keys_router,
             audit_router,
             discovery_router,
         ],
         outbox=outbox_of(settings),
+        mailbox=Mailbox.of_service(settings, OutboxMail, templates),
         webhooks=[event_webhooks],
         on_shutdown=[_close_external_providers],
     )
     app.state.clock = clock or SystemClock()
-    app.state.mailer = mailer or MemoryMailer()
     app.state.passwords = Passwords(settings)
     app.state.key_cipher = make_key_cipher(settings)
     app.state.external_providers = ExternalProviders(settings.external_issuers)

@@ -6,6 +6,8 @@ from identity.clients.models import OAuthClient
 from identity.events.models import OutboxDelivery, OutboxEvent
 from identity.keys.models import SigningKey
 from identity.login.models import ExternalIdentity, LoginThrottle
+from identity.mail.models import OutboxMail
+from identity.password_reset.models import PasswordReset
 from identity.tenants.models import Tenant
 from identity.tokens.models import RefreshToken
 
@@ -17,6 +19,8 @@ __all__ = [
     "OAuthClient",
     "OutboxDelivery",
     "OutboxEvent",
+    "OutboxMail",
+    "PasswordReset",
     "RefreshToken",
     "SigningKey",
     "Tenant",

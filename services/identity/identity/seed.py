@@ -15,6 +15,7 @@ from identity.audit.dependencies import audit_log
 from identity.audit.service import Actor
 from identity.clients.dependencies import client_service
 from identity.keys.dependencies import key_service
+from identity.mail.dependencies import account_mail
 from identity.settings import IdentitySettings
 from identity.tenants.dependencies import tenant_service
 from servicekit.settings import Environment
@@ -49,8 +50,9 @@ async def seed_demo(app: FastAPI) -> None:
         audit = await audit_log(session, clock)
         tenants = await tenant_service(session)
         tenant = await tenants.ensure(DEMO_TENANT_AGS, DEMO_TENANT_NAME)
+        mail = await account_mail(session, state.mailbox, tenants, settings)
         accounts = await account_service(
-            session, tenants, state.passwords, audit, clock, state.mailer, state.outbox
+            session, tenants, state.passwords, audit, clock, mail, state.outbox
         )
         lines.append(f"demo municipality: {tenant.name} (AGS {tenant.ags})")
         for email, password, roles in DEMO_ACCOUNTS:

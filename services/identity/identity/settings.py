@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.dependencies import app_state
-from servicekit.settings import ServiceSettings
+from servicekit.mail import Letterhead, MailAddress, MailSettings
+from servicekit.mail.addresses import refuse_line_breaks
+from servicekit.settings import Environment
 
 DEVELOPMENT_KEY_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQtb25seS1rZXktZG8tbm90LXVzZSE"
 """32 bytes, base64url: encrypts signing keys at rest on a developer's machine, nowhere else."""
@@ -34,7 +36,35 @@ class ExternalIssuer(BaseModel):
     acr_levels: dict[str, TrustLevel] = Field(min_length=1)
 
 
-class IdentitySettings(ServiceSettings):
+class MailLetterhead(BaseModel):
+    """Who a municipality's mails come from and what their footer says; the sender's name
+    is the municipality's own name where none is set."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sender_name: Annotated[str, Field(max_length=200)] | None = None
+    reply_to: MailAddress | None = None
+    imprint: Annotated[str, Field(max_length=1000)] | None = None
+    imprint_url: Annotated[str, Field(pattern=r"^https?://", max_length=500)] | None = None
+    privacy_url: Annotated[str, Field(pattern=r"^https?://", max_length=500)] | None = None
+
+    @field_validator("sender_name")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return None if value is None else refuse_line_breaks("sender_name", value)
+
+    def for_municipality(self, name: str) -> Letterhead:
+        return Letterhead(
+            # A municipality's name was typed by an admin: one line, whatever they typed.
+            sender_name=self.sender_name or " ".join(name.split()),
+            reply_to=self.reply_to,
+            imprint=self.imprint,
+            imprint_url=self.imprint_url,
+            privacy_url=self.privacy_url,
+        )
+
+
+class IdentitySettings(MailSettings):
     """Settings of the identity service, read from ``IDENTITY_*`` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", frozen=True)
@@ -66,6 +96,31 @@ class IdentitySettings(ServiceSettings):
         default_factory=list, description="Identity providers citizens may sign in with"
     )
 
+    email_verification_required: bool | None = Field(
+        default=None,
+        description=(
+            "Password logins need a confirmed e-mail address; unset: required in production, "
+            "not in development and tests"
+        ),
+    )
+    tenant_email_verification_required: dict[str, bool] = Field(
+        default_factory=dict, description="Per municipality (AGS), instead of the above"
+    )
+    password_reset_ttl_minutes: int = Field(
+        default=30, ge=5, le=24 * 60, description="How long a mailed password-reset link works"
+    )
+    password_reset_mail_interval_s: int = Field(
+        default=60,
+        ge=0,
+        description="At most one reset mail per account in this time (no mail flood)",
+    )
+    mail_letterhead: MailLetterhead = Field(
+        default_factory=MailLetterhead, description="Sender, reply-to and footer of the mails"
+    )
+    tenant_mail_letterheads: dict[str, MailLetterhead] = Field(
+        default_factory=dict, description="Per municipality (AGS), instead of mail_letterhead"
+    )
+
     @field_validator("key_encryption_key")
     @classmethod
     def _is_32_bytes(cls, value: SecretStr) -> SecretStr:
@@ -79,6 +134,17 @@ class IdentitySettings(ServiceSettings):
         if self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2:
             problems.append("argon2_*: below the OWASP minimum (19 MiB, 2 iterations)")
         return problems
+
+    def email_verification_required_for(self, tenant: str) -> bool:
+        if tenant in self.tenant_email_verification_required:
+            return self.tenant_email_verification_required[tenant]
+        if self.email_verification_required is not None:
+            return self.email_verification_required
+        return self.environment is Environment.PRODUCTION
+
+    def letterhead_for(self, tenant: str, name: str) -> Letterhead:
+        """The letterhead of municipality ``tenant`` (called ``name``)."""
+        return self.tenant_mail_letterheads.get(tenant, self.mail_letterhead).for_municipality(name)
 
 
 def key_encryption_key_bytes(value: SecretStr) -> bytes:

@@ -19,6 +19,8 @@ from servicekit.settings import Environment
 
 TEST_KEY_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1lbmNyeXB0aW9uLWtleS0zMiE"
 DEFAULT_PASSWORD = "correct horse battery staple"
+STRICT_TENANT = "06999003"
+"""A municipality whose password logins need a confirmed e-mail address (in every test app)."""
 
 
 def settings_for_tests(database_url: str, **overrides: Any) -> IdentitySettings:
@@ -33,6 +35,8 @@ def settings_for_tests(database_url: str, **overrides: Any) -> IdentitySettings:
         "argon2_parallelism": 1,
         "lockout_threshold": 3,
         "lockout_base_s": 60,
+        "mail_from_address": "konto@musterstadt.example",
+        "tenant_email_verification_required": {STRICT_TENANT: True},
     }
     values.update(overrides)
     return IdentitySettings(**values)

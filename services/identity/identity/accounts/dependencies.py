@@ -9,7 +9,7 @@ from identity.accounts.repository import AccountRepository
 from identity.accounts.service import AccountService
 from identity.audit.dependencies import AuditDep
 from identity.clock import ClockDep
-from identity.mail import MailerDep
+from identity.mail.dependencies import AccountMailDep
 from identity.tenants.dependencies import TenantServiceDep
 from servicekit.dependencies import OutboxDep, SessionDep, app_state
 
@@ -22,11 +22,11 @@ async def account_service(
     passwords: PasswordsDep,
     audit: AuditDep,
     clock: ClockDep,
-    mailer: MailerDep,
+    mail: AccountMailDep,
     outbox: OutboxDep,
 ) -> AccountService:
     return AccountService(
-        AccountRepository(session), tenants, passwords, audit, clock, mailer, outbox
+        AccountRepository(session), tenants, passwords, audit, clock, mail, outbox
     )
 
 

@@ -6,6 +6,7 @@ import anyio.to_thread
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from identity.accounts.errors import WeakPassword
 from identity.settings import IdentitySettings
 
 MAX_PASSWORD_LENGTH = 1024
@@ -37,6 +38,12 @@ class Passwords:
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self._hasher.check_needs_rehash(password_hash)
+
+    def ensure_acceptable(self, password: str, *, email: str) -> None:
+        """WeakPassword, saying why, unless ``password`` meets the rules."""
+        problems = self.problems(password, email=email)
+        if problems:
+            raise WeakPassword("The password needs " + ", ".join(problems) + ".")
 
     def problems(self, password: str, *, email: str) -> list[str]:
         """Why ``password`` is not acceptable for the account with ``email``; empty when it is."""

@@ -45,7 +45,8 @@ Admin = Annotated[Principal, require_roles("admin", "platform_admin")]
 async def register_citizen(
     ags: AgsPath, body: CitizenRegistration, service: AccountServiceDep, ip: ClientIpDep
 ) -> AccountOut:
-    """Self-registration of a citizen; a verification code is sent to the email address."""
+    """Self-registration of a citizen; a verification code is mailed to the address (in the
+    language of Accept-Language, else the municipality's)."""
     account = await service.register_citizen(ags, body.email, body.password, Actor(None, ip))
     return AccountOut.of(account)
 
@@ -89,7 +90,8 @@ async def list_accounts(ags: AgsPath, admin: Admin, service: AccountServiceDep) 
 async def create_staff_account(
     ags: AgsPath, body: StaffAccountIn, admin: Admin, service: AccountServiceDep, ip: ClientIpDep
 ) -> AccountOut:
-    """Create a clerk or admin of the municipality (its admins)."""
+    """Create a clerk or admin of the municipality (its admins); a verification code is
+    mailed to the address."""
     account = await service.create_staff(
         ags, body.email, body.password, body.roles, admin, Actor(admin.subject, ip)
     )

@@ -3,14 +3,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from identity.accounts.models import Account
 from identity.tenants.schemas import Ags
+from servicekit.mail import checked_address
 
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(strip_whitespace=True, max_length=254),
+    # The kit's check of an address a mail goes to (no line breaks, a real domain): 422 here.
+    AfterValidator(checked_address),
     Field(examples=["erika.mustermann@example.org"]),
 ]
 Password = Annotated[str, Field(min_length=1, max_length=1024, examples=["correct horse battery"])]

@@ -13,7 +13,6 @@ from identity.accounts.errors import (
     InvalidVerificationToken,
     PasswordMismatch,
     RoleNotGrantable,
-    WeakPassword,
 )
 from identity.accounts.models import Account
 from identity.accounts.passwords import Passwords
@@ -21,7 +20,7 @@ from identity.accounts.repository import AccountRepository
 from identity.audit.service import Actor, AuditAction, AuditLog
 from identity.clock import Clock
 from identity.events.models import ACCOUNT_ERASED, AccountErased
-from identity.mail import Mailer, Message
+from identity.mail.service import AccountMail
 from identity.tenants.access import ensure_manages_tenant
 from identity.tenants.errors import SelfRegistrationClosed
 from identity.tenants.service import TenantService
@@ -52,7 +51,7 @@ class AccountService:
         passwords: Passwords,
         audit: AuditLog,
         clock: Clock,
-        mailer: Mailer,
+        mail: AccountMail,
         outbox: Outbox,
     ) -> None:
         self.accounts = accounts
@@ -60,7 +59,7 @@ class AccountService:
         self.passwords = passwords
         self.audit = audit
         self.clock = clock
-        self.mailer = mailer
+        self.mail = mail
         self.outbox = outbox
 
     async def _new_account(
@@ -68,9 +67,7 @@ class AccountService:
     ) -> Account:
         await self.tenants.get(tenant_ags)
         email = normalise_email(email)
-        problems = self.passwords.problems(password, email=email)
-        if problems:
-            raise WeakPassword("The password needs " + ", ".join(problems) + ".")
+        self.passwords.ensure_acceptable(password, email=email)
         account = Account(
             id=str(uuid.uuid4()),
             tenant_ags=tenant_ags,
@@ -101,16 +98,7 @@ class AccountService:
         if not (await self.tenants.settings(tenant_ags)).citizen_self_registration:
             raise SelfRegistrationClosed()
         account = await self._new_account(tenant_ags, email, password, ["citizen"])
-        token = secrets.token_urlsafe(32)
-        account.email_verification_hash = token_hash(token)
-        await self.accounts.flush()
-        await self.mailer.send(
-            Message(
-                to=account.email,
-                subject="Bitte bestätigen Sie Ihre E-Mail-Adresse",
-                body=f"Ihr Bestätigungscode: {token}",
-            )
-        )
+        await self._ask_to_verify(account)
         await self.audit.record(
             AuditAction.ACCOUNT_CREATED,
             actor=actor,
@@ -119,6 +107,13 @@ class AccountService:
             details={"roles": ["citizen"]},
         )
         return account
+
+    async def _ask_to_verify(self, account: Account) -> None:
+        """Mail the account a code that confirms its address (in this transaction)."""
+        code = secrets.token_urlsafe(32)
+        account.email_verification_hash = token_hash(code)
+        await self.accounts.flush()
+        await self.mail.verification_code(account, code)
 
     async def verify_email(self, token: str) -> Account:
         account = await self.accounts.by_verification_hash(token_hash(token))
@@ -147,6 +142,8 @@ class AccountService:
         ensure_manages_tenant(by, tenant_ags)
         self._check_grantable(by, roles)
         account = await self._new_account(tenant_ags, email, password, roles)
+        # Staff confirm their address too: where logins need a confirmed one, theirs do.
+        await self._ask_to_verify(account)
         await self.audit.record(
             AuditAction.ACCOUNT_CREATED,
             actor=actor,

@@ -27,6 +27,8 @@ class AuditAction(StrEnum):
     CLIENT_CREATED = "client_created"
     TENANT_CREATED = "tenant_created"
     TENANT_SETTINGS = "tenant_settings"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"
+    PASSWORD_RESET = "password_reset"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from identity.audit.dependencies import ClientIpDep
 from identity.audit.service import Actor
 from identity.login.dependencies import ExternalSignInDep, LoginServiceDep
+from identity.login.errors import EmailNotVerified
 from identity.login.external import InvalidExternalToken
 from identity.login.schemas import ExternalLoginIn, LoginIn, RefreshIn, TokenOut
 from identity.tokens.dependencies import TokenServiceDep
@@ -38,7 +39,7 @@ def token_out(issued: IssuedTokens, response: Response) -> TokenOut:
 @router.post(
     "/login",
     response_model=TokenOut,
-    responses=problem_responses(InvalidCredentials, ValidationFailed),
+    responses=problem_responses(InvalidCredentials, EmailNotVerified, ValidationFailed),
 )
 async def login(
     body: LoginIn,
@@ -48,10 +49,12 @@ async def login(
     tokens: TokenServiceDep,
     ip: ClientIpDep,
 ) -> TokenOut | JSONResponse:
-    """Log in with email and password; a locked account gets the wrong-password answer."""
+    """Log in with email and password; a locked account gets the wrong-password answer, and
+    where the municipality requires it, an unconfirmed address 403 email-not-verified (only
+    with the right password)."""
     try:
         account = await login.authenticate(body.tenant, body.email, body.password, Actor(None, ip))
-    except InvalidCredentials as problem:
+    except (InvalidCredentials, EmailNotVerified) as problem:
         return answered(problem, request)
     return token_out(await tokens.for_account(account), response)
 

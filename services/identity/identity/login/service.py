@@ -4,6 +4,12 @@ After ``lockout_threshold`` failures an account is locked (and after ``lockout_i
 a client IP), first for ``lockout_base_s``, each further lock twice as long up to
 ``lockout_max_s``. A locked account, an unknown account and a wrong password get the same answer
 after the same work (one argon2 verification), so the answer tells an attacker nothing.
+
+Where the municipality requires a confirmed e-mail address (``email_verification_required``),
+the right password of an account whose address is not confirmed yet is answered with
+:class:`EmailNotVerified` instead of tokens: only after the password was checked, so only
+someone who knows it learns that much. A sign-in through a trusted identity provider
+(``external``) is not a password login: the provider vouches for the person.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from identity.accounts.repository import AccountRepository
 from identity.accounts.service import normalise_email
 from identity.audit.service import Actor, AuditAction, AuditLog
 from identity.clock import Clock
+from identity.login.errors import EmailNotVerified
 from identity.login.repository import ThrottleRepository
 from identity.settings import IdentitySettings
 from identity.tokens.errors import InvalidCredentials
@@ -56,7 +63,9 @@ class LoginService:
         )
 
     async def authenticate(self, tenant: str, email: str, password: str, actor: Actor) -> Account:
-        """The account, or :class:`InvalidCredentials`; the caller commits either way."""
+        """The account, or :class:`InvalidCredentials` (:class:`EmailNotVerified` for the
+        right password of an unconfirmed address where one is required); the caller commits
+        either way."""
         account = await self.accounts.by_email(tenant, normalise_email(email))
         limits: list[tuple[str, int]] = []
         if account is not None:
@@ -72,6 +81,21 @@ class LoginService:
             await self.throttles.reset(_account_key(account), self.clock.now())
             if self.passwords.needs_rehash(account.password_hash):
                 account.password_hash = await self.passwords.hash(password)
+            if account.email_verified_at is None and (
+                self.settings.email_verification_required_for(tenant)
+            ):
+                await self.audit.record(
+                    AuditAction.LOGIN,
+                    outcome="failure",
+                    actor=actor,
+                    tenant=tenant,
+                    subject=account.id,
+                    details={"reason": "email_not_verified"},
+                )
+                raise EmailNotVerified(
+                    "This municipality requires a confirmed e-mail address: follow the code "
+                    "mailed at registration, or reset the password to be mailed a new one."
+                )
             await self.audit.record(
                 AuditAction.LOGIN, actor=actor, tenant=tenant, subject=account.id
             )

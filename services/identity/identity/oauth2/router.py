@@ -15,6 +15,7 @@ from identity.audit.dependencies import AuditDep, ClientIpDep
 from identity.audit.service import Actor, AuditAction
 from identity.clients.dependencies import ClientServiceDep
 from identity.login.dependencies import LoginServiceDep
+from identity.login.errors import EmailNotVerified
 from identity.login.router import NO_STORE
 from identity.oauth2.errors import OAUTH2_ERROR_RESPONSES, OAuth2Failure
 from identity.oauth2.schemas import OAuth2Token
@@ -97,6 +98,10 @@ async def token(
                 account = await login.authenticate(tenant, username, password, actor)
             except InvalidCredentials:
                 raise OAuth2Failure("invalid_grant", "Wrong username or password.") from None
+            except EmailNotVerified:
+                raise OAuth2Failure(
+                    "invalid_grant", "The e-mail address is not confirmed yet."
+                ) from None
             return _answer(await tokens.for_account(account))
         if grant_type == "refresh_token":
             if not refresh_token:

@@ -10,24 +10,24 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.events.models import ACCOUNT_ERASED, OutboxEvent
-from identity.mail import MemoryMailer
 from servicekit.testing.tokens import TokenFactory
 
 from ..factories import DEFAULT_PASSWORD, create_account, create_tenant
+from ..sent_mail import Postbox, code_in, text_of
 
 TENANT = "/identity/v1/tenants/06999001"
 
 
-async def test_citizen_registers_and_verifies_the_email(
-    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+async def test_citizen_registers_and_verifies_the_email_with_the_mailed_code(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, postbox: Postbox
 ) -> None:
     await create_tenant(session)
 
     registered = await client.post(
         f"{TENANT}/citizens", json={"email": "Max@Example.org", "password": DEFAULT_PASSWORD}
     )
-    mailer: MemoryMailer = app.state.mailer
-    code = mailer.sent[-1].body.rsplit(" ", 1)[1]
+    [mail] = await postbox.deliver(app)
+    code = code_in(mail)
     verified = await client.post("/identity/v1/accounts/email-verification", json={"token": code})
     again = await client.post("/identity/v1/accounts/email-verification", json={"token": code})
     login = await client.post(
@@ -39,7 +39,10 @@ async def test_citizen_registers_and_verifies_the_email(
     assert registered.json()["roles"] == ["citizen"]
     assert registered.json()["email_verified"] is False
     assert "password" not in registered.text
-    assert mailer.sent[-1].to == "max@example.org"
+    assert str(mail["To"]) == "max@example.org"
+    assert str(mail["Subject"]) == "Bitte bestätigen Sie Ihre E-Mail-Adresse"
+    assert str(mail["From"]).startswith("Musterstadt <")
+    assert "Musterstadt" in text_of(mail)
     assert verified.status_code == 204
     assert again.status_code == 404
     assert login.status_code == 200
@@ -338,3 +341,17 @@ async def test_admins_erase_accounts_of_their_municipality_on_request(
     [event] = (await session.scalars(select(OutboxEvent))).all()
     assert (event.type, event.subject, event.tenant) == (ACCOUNT_ERASED, clerk.id, "06999001")
     assert json.loads(event.data) == {"account_id": clerk.id, "email": "c@musterstadt.example"}
+
+
+async def test_a_registration_with_an_address_no_mail_can_reach_is_422_and_mails_nothing(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, postbox: Postbox
+) -> None:
+    await create_tenant(session)
+
+    for email in ("max@localhost", "max@example.org\r\nBcc: all@example.org", "max@@example.org"):
+        response = await client.post(
+            f"{TENANT}/citizens", json={"email": email, "password": DEFAULT_PASSWORD}
+        )
+        assert response.status_code == 422, email
+        assert response.headers["content-type"] == "application/problem+json"
+    assert await postbox.deliver(app) == []
