@@ -21,6 +21,7 @@ from booking.bookings.errors import (
     SlotTaken,
 )
 from booking.bookings.gate import SeatGate
+from booking.bookings.mails import CANCELLED, CONFIRMATION, RESCHEDULED, BookingMails
 from booking.bookings.models import Booking, BookingItem, BookingStatus
 from booking.bookings.repository import BookingRepository
 from booking.bookings.schemas import (
@@ -35,7 +36,7 @@ from booking.bookings.schemas import (
     OfficeRef,
     RescheduleIn,
 )
-from booking.bookings.secrets import hash_token, new_code, new_manage_token, token_matches
+from booking.bookings.secrets import hash_token, manage_token_for, new_code, token_matches
 from booking.catalogue.repository import ServiceRepository
 from booking.events.models import (
     BOOKING_CANCELLED,
@@ -115,9 +116,11 @@ class Bookings:
         settings: BookingSettings,
         gate: SeatGate,
         outbox: Outbox,
+        mails: BookingMails,
     ) -> None:
         self.bookings = bookings
         self.outbox = outbox
+        self.mails = mails
         self.gate = gate
         self.planner = planner
         self.offices = offices
@@ -159,9 +162,11 @@ class Bookings:
                     raise HoldLimitReached(
                         f"At most {self.settings.live_holds_per_citizen} held slots at a time."
                     )
-            token = new_manage_token()
             expires = now + timedelta(minutes=self.settings.hold_minutes)
             booking_id = uuid.uuid4()
+            token = manage_token_for(
+                booking_id, self.settings.manage_link_secret.get_secret_value()
+            )
             booking = Booking(
                 id=booking_id,
                 tenant=tenant,
@@ -175,6 +180,8 @@ class Bookings:
                 manage_token_hash=hash_token(token),
                 language=language,
                 created_at=now,
+                sequence=0,
+                remind_at=None,
                 walk_in=False,
                 items=booked_items(booking_id, services, plan),
             )
@@ -260,6 +267,7 @@ class Bookings:
             hold_expires_at=None,
         )
         self._tell(BOOKING_CONFIRMED, booking)
+        await self._mail(CONFIRMATION, booking)
         return booking
 
     async def cancel(self, booking_id: uuid.UUID, caller: Caller) -> Booking:
@@ -273,10 +281,13 @@ class Bookings:
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
         booking.hold_expires_at = None
+        if booking.confirmed_at is not None:
+            booking.sequence += 1
         await self.bookings.flush()
         self.planner.cache.forget_bookings(booking.tenant)
         if booking.confirmed_at is not None:  # a hold let go is nobody's business
             self._tell(BOOKING_CANCELLED, booking)
+            await self._mail(CANCELLED, booking)
         return booking
 
     async def reschedule(
@@ -324,10 +335,34 @@ class Bookings:
         booking.office_id = office_id
         booking.starts_at = start
         booking.ends_at = start + plan.length
+        booking.sequence += 1
         await self.bookings.flush()
         self.planner.cache.forget_bookings(booking.tenant)
         self._tell(BOOKING_RESCHEDULED, booking, previous_start)
+        await self._mail(RESCHEDULED, booking, previous_start)
         return booking
+
+    async def _mail(
+        self, template: str, booking: Booking, previous_start: datetime | None = None
+    ) -> None:
+        """The citizen's mail about this change, queued in its transaction."""
+        if booking.email is None:
+            return
+        language: Language = "en" if booking.language == "en" else "de"
+        [described] = await self.describe([booking], language, with_contact=False)
+        office = await self.office_of(booking)
+        services = await self.services.get_many(
+            booking.tenant, [item.service_id for item in booking.items]
+        )
+        await self.mails.send(
+            self.bookings.session,
+            template,
+            booking,
+            described,
+            office,
+            {service.id: service.fee_cents for service in services},
+            previous_start=previous_start,
+        )
 
     def _tell(
         self, event_type: str, booking: Booking, previous_start: datetime | None = None

@@ -207,6 +207,8 @@ class Visits:
             created_at=now,
             confirmed_at=now,
             cancelled_at=None,
+            sequence=0,
+            remind_at=None,
             walk_in=True,
             items=booked_items(booking_id, services, plan),
         )
