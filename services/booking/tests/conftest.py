@@ -16,7 +16,7 @@ from booking.settings import BookingSettings
 from servicekit.settings import Environment
 from servicekit.testing import ServiceUnderTest
 
-from .factories import IDENTITY_EVENT_SECRET
+from .factories import IDENTITY_EVENT_SECRET, LETTERHEAD, PORTAL_URL, TENANT
 
 
 def make_app(database_url: str) -> FastAPI:
@@ -26,6 +26,9 @@ def make_app(database_url: str) -> FastAPI:
                 "environment": Environment.TEST,
                 "database_url": database_url,
                 "events_secrets": {"identity": IDENTITY_EVENT_SECRET},
+                "portal_url": PORTAL_URL,
+                "mail_from_address": "termine@rathaus.example",
+                "tenant_mail": {TENANT: LETTERHEAD},
                 # Nothing listens there in these tests: the outbox keeps what it would send.
                 "events_subscribers": [
                     {
