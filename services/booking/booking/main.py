@@ -13,6 +13,7 @@ from booking.availability.service import CachedAnswers
 from booking.bookings.dependencies import BookingDesk
 from booking.bookings.gate import SeatGate
 from booking.bookings.mails import BookingMails
+from booking.bookings.reminders import start_reminders, stop_reminders
 from booking.bookings.router import router as bookings_router
 from booking.catalogue.router import router as catalogue_router
 from booking.cooperation.router import router as cooperation_router
@@ -61,8 +62,8 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             "catalogue, offices and opening hours, availability, holds, bookings and their "
             "checklists; on the day, check-in, the office's queue and the KPIs."
         ),
-        on_startup=[_freeze_startup_objects],
-        on_shutdown=[_close_partner_http],
+        on_startup=[_freeze_startup_objects, start_reminders],
+        on_shutdown=[stop_reminders, _close_partner_http],
         routers=[
             catalogue_router,
             offices_router,

@@ -107,6 +107,10 @@ class BookingSettings(MailSettings):
             "carry the link while the database keeps only its hash"
         ),
     )
+    reminder_interval_s: float = Field(
+        default=60.0, ge=0, description="How often each replica queues due reminders; 0: never"
+    )
+    reminder_batch: int = Field(default=200, ge=1, le=10_000)
     tenant_mail: dict[str, TenantMail] = Field(
         default_factory=dict,
         description='Per municipality (AGS), e.g. {"06999001": {"sender_name": "Stadt X"}}',

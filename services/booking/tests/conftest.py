@@ -16,7 +16,7 @@ from booking.settings import BookingSettings
 from servicekit.settings import Environment
 from servicekit.testing import ServiceUnderTest
 
-from .factories import IDENTITY_EVENT_SECRET, LETTERHEAD, PORTAL_URL, TENANT
+from .factories import IDENTITY_EVENT_SECRET, LETTERHEAD, OTHER_TENANT, PORTAL_URL, TENANT
 
 
 def make_app(database_url: str) -> FastAPI:
@@ -28,7 +28,8 @@ def make_app(database_url: str) -> FastAPI:
                 "events_secrets": {"identity": IDENTITY_EVENT_SECRET},
                 "portal_url": PORTAL_URL,
                 "mail_from_address": "termine@rathaus.example",
-                "tenant_mail": {TENANT: LETTERHEAD},
+                "tenant_mail": {TENANT: LETTERHEAD, OTHER_TENANT: {"reminder_hours": 14 * 24}},
+                "reminder_interval_s": 0,  # the tests queue reminders themselves
                 # Nothing listens there in these tests: the outbox keeps what it would send.
                 "events_subscribers": [
                     {

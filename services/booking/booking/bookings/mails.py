@@ -64,21 +64,24 @@ class BookingMails:
         if booking.email is None or booking.name is None:
             return False
         letterhead = self.settings.letterhead_of(booking.tenant)
-        method: CalendarMethod = "CANCEL" if template == CANCELLED else "REQUEST"
-        ics = booking_calendar(
-            described,
-            office,
-            booking.language,
-            method=method,
-            sequence=booking.sequence,
-            invitee=Invitee(
-                organizer=letterhead.reply_to or self.mailbox.from_address,
-                organizer_name=letterhead.sender_name,
-                attendee=booking.email,
-                attendee_name=booking.name,
-            ),
-        )
         code = booking.code
+        invitation = None
+        if template != REMINDER:  # a reminder changes nothing in the calendar
+            method: CalendarMethod = "CANCEL" if template == CANCELLED else "REQUEST"
+            ics = booking_calendar(
+                described,
+                office,
+                booking.language,
+                method=method,
+                sequence=booking.sequence,
+                invitee=Invitee(
+                    organizer=letterhead.reply_to or self.mailbox.from_address,
+                    organizer_name=letterhead.sender_name,
+                    attendee=booking.email,
+                    attendee_name=booking.name,
+                ),
+            )
+            invitation = Invitation(ics.decode(), method=method, filename=f"termin-{code}.ics")
         context: dict[str, Any] = {
             "name": booking.name,
             "code": code,
@@ -107,7 +110,7 @@ class BookingMails:
             locale=booking.language,
             tenant=booking.tenant,
             time_zone=office.time_zone,
-            invitation=Invitation(ics.decode(), method=method, filename=f"termin-{code}.ics"),
+            invitation=invitation,
             due_at=due_at,
         )
 

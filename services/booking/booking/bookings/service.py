@@ -21,7 +21,7 @@ from booking.bookings.errors import (
     SlotTaken,
 )
 from booking.bookings.gate import SeatGate
-from booking.bookings.mails import CANCELLED, CONFIRMATION, RESCHEDULED, BookingMails
+from booking.bookings.mails import CANCELLED, CONFIRMATION, REMINDER, RESCHEDULED, BookingMails
 from booking.bookings.models import Booking, BookingItem, BookingStatus
 from booking.bookings.repository import BookingRepository
 from booking.bookings.schemas import (
@@ -265,6 +265,7 @@ class Bookings:
             phone=contact.phone,
             confirmed_at=now,
             hold_expires_at=None,
+            remind_at=self._remind_at(booking.tenant, booking.starts_at, now),
         )
         self._tell(BOOKING_CONFIRMED, booking)
         await self._mail(CONFIRMATION, booking)
@@ -281,6 +282,7 @@ class Bookings:
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
         booking.hold_expires_at = None
+        booking.remind_at = None
         if booking.confirmed_at is not None:
             booking.sequence += 1
         await self.bookings.flush()
@@ -335,6 +337,7 @@ class Bookings:
         booking.office_id = office_id
         booking.starts_at = start
         booking.ends_at = start + plan.length
+        booking.remind_at = self._remind_at(booking.tenant, start, now)
         booking.sequence += 1
         await self.bookings.flush()
         self.planner.cache.forget_bookings(booking.tenant)
@@ -342,19 +345,33 @@ class Bookings:
         await self._mail(RESCHEDULED, booking, previous_start)
         return booking
 
+    def _remind_at(self, tenant: str, starts_at: datetime, now: datetime) -> datetime | None:
+        """When the reminder is due; none when booked inside the reminder's window."""
+        hours = self.settings.mail_of(tenant).reminder_hours
+        due = starts_at - timedelta(hours=hours)
+        return due if hours and due > now else None
+
+    async def remind(self, booking: Booking, now: datetime) -> bool:
+        """Queue the due reminder of ``booking`` (locked by ``due_reminders``); False when
+        there is none to send (no address any more, begun, or queued by another replica)."""
+        booking.remind_at = None
+        if booking.status != BookingStatus.CONFIRMED or booking.starts_at <= now:
+            return False
+        return await self._mail(REMINDER, booking)
+
     async def _mail(
         self, template: str, booking: Booking, previous_start: datetime | None = None
-    ) -> None:
+    ) -> bool:
         """The citizen's mail about this change, queued in its transaction."""
         if booking.email is None:
-            return
+            return False
         language: Language = "en" if booking.language == "en" else "de"
         [described] = await self.describe([booking], language, with_contact=False)
         office = await self.office_of(booking)
         services = await self.services.get_many(
             booking.tenant, [item.service_id for item in booking.items]
         )
-        await self.mails.send(
+        return await self.mails.send(
             self.bookings.session,
             template,
             booking,

@@ -5,7 +5,6 @@ the manage link followed through the API."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -15,7 +14,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import icalendar
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,14 +38,6 @@ from ..factories import (
 )
 
 LINK = re.compile(re.escape(PORTAL_URL) + r"/bookings/[0-9a-f-]{36}#token=[A-Za-z0-9_-]+")
-
-
-@pytest.fixture
-async def sink(tmp_path: Path) -> AsyncIterator[tuple[MailSink, int]]:
-    server = MailSink(tmp_path / "received")
-    port = await server.start()
-    yield server, port
-    await server.stop()
 
 
 def dispatcher(app: FastAPI, port: int) -> MailDispatcher:
@@ -218,7 +208,7 @@ async def test_the_mail_is_in_the_language_of_the_booking(
     [mail] = await delivered(app, sink)
 
     assert confirmed.status_code == 200
-    assert str(mail["Subject"]).startswith("Your appointment on ")
+    assert str(mail["Subject"]).strip().startswith("Your appointment on ")
     assert "11:00\u202fAM" in str(mail["Subject"])
     text, html, _, _ = parts(mail)
     assert "Please bring" in text
