@@ -22,6 +22,10 @@ class TenantMail(BaseModel):
     imprint: str | None = Field(default=None, description="The Impressum in a few lines")
     imprint_url: str | None = None
     privacy_url: str | None = Field(default=None, description="The privacy notice")
+    double_opt_in: bool = Field(
+        default=True,
+        description="A booking without an account is confirmed by a link mailed to its address",
+    )
     reminder_hours: float = Field(
         default=24.0, ge=0, le=24 * 14, description="How long before the appointment; 0: none"
     )

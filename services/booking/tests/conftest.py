@@ -28,7 +28,11 @@ def make_app(database_url: str) -> FastAPI:
                 "events_secrets": {"identity": IDENTITY_EVENT_SECRET},
                 "portal_url": PORTAL_URL,
                 "mail_from_address": "termine@rathaus.example",
-                "tenant_mail": {TENANT: LETTERHEAD, OTHER_TENANT: {"reminder_hours": 14 * 24}},
+                # Their anonymous holds confirm directly; OPT_IN_TENANT has the defaults.
+                "tenant_mail": {
+                    TENANT: {**LETTERHEAD, "double_opt_in": False},
+                    OTHER_TENANT: {"reminder_hours": 14 * 24, "double_opt_in": False},
+                },
                 "reminder_interval_s": 0,  # the tests queue reminders themselves
                 # Nothing listens there in these tests: the outbox keeps what it would send.
                 "events_subscribers": [

@@ -17,6 +17,8 @@ from booking.offices.models import Office, OfficeService, OfficeStaff
 
 TENANT = "06999001"
 OTHER_TENANT = "06999002"
+OPT_IN_TENANT = "06999003"
+"""A municipality with booking's default mail settings (double opt-in on)."""
 IDENTITY_EVENT_SECRET = "identity-events-secret-for-booking-tests"
 """What identity signs the events it sends booking with (in these tests)."""
 BERLIN = ZoneInfo("Europe/Berlin")

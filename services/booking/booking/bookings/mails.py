@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from booking.bookings.ical import Invitee, booking_calendar
 from booking.bookings.models import Booking
 from booking.bookings.schemas import BookingOut
-from booking.bookings.secrets import manage_token_for
+from booking.bookings.secrets import manage_token_for, opt_in_token_for
 from booking.offices.models import Office
 from booking.settings import BookingSettings
 from servicekit.mail import Invitation, Mailbox
@@ -31,6 +31,7 @@ CONFIRMATION = "confirmation"
 RESCHEDULED = "rescheduled"
 CANCELLED = "cancelled"
 REMINDER = "reminder"
+OPT_IN = "opt_in"
 
 
 def manage_url(settings: BookingSettings, booking_id: uuid.UUID) -> str:
@@ -38,6 +39,14 @@ def manage_url(settings: BookingSettings, booking_id: uuid.UUID) -> str:
     browser never sends to a server (no access log, no Referer keeps it)."""
     token = manage_token_for(booking_id, settings.manage_link_secret.get_secret_value())
     return f"{settings.portal_url.rstrip('/')}/bookings/{booking_id}#token={token}"
+
+
+def opt_in_url(settings: BookingSettings, booking_id: uuid.UUID, email: str) -> str:
+    """The portal's page that confirms a held booking with a POST (a mail scanner's GET of
+    the link confirms nothing)."""
+    secret = settings.manage_link_secret.get_secret_value()
+    token = opt_in_token_for(booking_id, email, secret)
+    return f"{settings.portal_url.rstrip('/')}/bookings/{booking_id}/opt-in#token={token}"
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,7 @@ class BookingMails:
         letterhead = self.settings.letterhead_of(booking.tenant)
         code = booking.code
         invitation = None
-        if template != REMINDER:  # a reminder changes nothing in the calendar
+        if template not in (REMINDER, OPT_IN):  # nothing in the calendar changes
             method: CalendarMethod = "CANCEL" if template == CANCELLED else "REQUEST"
             ics = booking_calendar(
                 described,
@@ -96,6 +105,8 @@ class BookingMails:
             "fees": _euros(sum(fee or 0 for fee in fees.values()) or None),
             "checklist": described.checklist,
             "manage_url": manage_url(self.settings, booking.id),
+            "opt_in_url": opt_in_url(self.settings, booking.id, booking.email),
+            "hold_expires_at": booking.hold_expires_at,
             "portal_url": self.settings.portal_url,
         }
         return await self.mailbox.enqueue(

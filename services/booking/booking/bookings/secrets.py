@@ -20,7 +20,17 @@ def new_code() -> str:
 def manage_token_for(booking_id: uuid.UUID, secret: str) -> str:
     """The booking's manage token: derived, so a mail written later (a reminder) can carry
     the link although the database keeps only the token's hash."""
-    digest = hmac.new(secret.encode(), b"manage:" + booking_id.bytes, hashlib.sha256).digest()
+    return _derived(secret, b"manage:" + booking_id.bytes)
+
+
+def opt_in_token_for(booking_id: uuid.UUID, email: str, secret: str) -> str:
+    """The token of the double opt-in link: only the mail to ``email`` carries it (the hold's
+    answer has the manage token, which does not confirm)."""
+    return _derived(secret, b"opt-in:" + booking_id.bytes + email.lower().encode())
+
+
+def _derived(secret: str, message: bytes) -> str:
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 

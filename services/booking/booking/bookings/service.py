@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,14 @@ from booking.bookings.errors import (
     SlotTaken,
 )
 from booking.bookings.gate import SeatGate
-from booking.bookings.mails import CANCELLED, CONFIRMATION, REMINDER, RESCHEDULED, BookingMails
+from booking.bookings.mails import (
+    CANCELLED,
+    CONFIRMATION,
+    OPT_IN,
+    REMINDER,
+    RESCHEDULED,
+    BookingMails,
+)
 from booking.bookings.models import Booking, BookingItem, BookingStatus
 from booking.bookings.repository import BookingRepository
 from booking.bookings.schemas import (
@@ -36,7 +44,13 @@ from booking.bookings.schemas import (
     OfficeRef,
     RescheduleIn,
 )
-from booking.bookings.secrets import hash_token, manage_token_for, new_code, token_matches
+from booking.bookings.secrets import (
+    hash_token,
+    manage_token_for,
+    new_code,
+    opt_in_token_for,
+    token_matches,
+)
 from booking.catalogue.repository import ServiceRepository
 from booking.events.models import (
     BOOKING_CANCELLED,
@@ -226,15 +240,59 @@ class Bookings:
         return False
 
     async def confirm(self, booking_id: uuid.UUID, caller: Caller, contact: ContactIn) -> Booking:
+        """Confirm the hold; without an account, where the municipality asks for a double
+        opt-in, only mail the link that confirms it (``confirm_by_mail``): the booking stays
+        held, with the contact, until the citizen follows it within the hold's lifetime."""
         now = utcnow()
         booking = await self.find(booking_id, caller, for_update=True)
         await self._remember_descriptions([booking])
+        self._check_held(booking, now)
+        email = contact.email.lower()
+        if booking.citizen_subject is None and self.settings.mail_of(booking.tenant).double_opt_in:
+            await self.bookings.update(booking, name=contact.name, email=email, phone=contact.phone)
+            await self._mail(OPT_IN, booking)
+            return booking
+        return await self._confirm(booking, contact.name, email, contact.phone, now)
+
+    async def confirm_by_mail(self, booking_id: uuid.UUID, token: str) -> Booking:
+        """The double opt-in: the mailed link's token confirms the held booking."""
+        now = utcnow()
+        booking = await self.opted_in(booking_id, token, for_update=True)
+        await self._remember_descriptions([booking])
+        if booking.status == BookingStatus.CONFIRMED:
+            return booking  # the link followed twice
+        self._check_held(booking, now)
+        # opted_in found both
+        assert booking.name is not None
+        assert booking.email is not None
+        return await self._confirm(booking, booking.name, booking.email, booking.phone, now)
+
+    async def opted_in(
+        self, booking_id: uuid.UUID, token: str, *, for_update: bool = False
+    ) -> Booking:
+        """The booking whose opt-in mail carried ``token``; 404 alike for any other."""
+        booking = await self.bookings.get(booking_id, for_update=for_update)
+        secret = self.settings.manage_link_secret.get_secret_value()
+        if (
+            booking is None
+            or booking.email is None
+            or booking.name is None
+            or not hmac.compare_digest(token, opt_in_token_for(booking.id, booking.email, secret))
+        ):
+            raise BookingNotFound(f"No booking {booking_id} for this link.")
+        return booking
+
+    @staticmethod
+    def _check_held(booking: Booking, now: datetime) -> None:
         status = status_of(booking, now)
         if status == "expired":
             raise HoldExpired("The hold has run out; hold a slot again.")
         if status != "held":
             raise BookingNotHeld(f"The booking is {status}.")
-        email = contact.email.lower()
+
+    async def _confirm(
+        self, booking: Booking, name: str, email: str, phone: str | None, now: datetime
+    ) -> Booking:
         owners = [f"booking-owner:{booking.tenant}:email:{email}"]
         if booking.citizen_subject is not None:
             owners.append(f"booking-owner:{booking.tenant}:subject:{booking.citizen_subject}")
@@ -260,9 +318,9 @@ class Bookings:
         await self.bookings.update(
             booking,
             status=BookingStatus.CONFIRMED,
-            name=contact.name,
+            name=name,
             email=email,
-            phone=contact.phone,
+            phone=phone,
             confirmed_at=now,
             hold_expires_at=None,
             remind_at=self._remind_at(booking.tenant, booking.starts_at, now),
