@@ -26,6 +26,9 @@ class TenantMail(BaseModel):
         default=True,
         description="A booking without an account is confirmed by a link mailed to its address",
     )
+    satisfaction_mail: bool = Field(
+        default=False, description="After a completed visit, one mail asking for feedback"
+    )
     reminder_hours: float = Field(
         default=24.0, ge=0, le=24 * 14, description="How long before the appointment; 0: none"
     )

@@ -31,7 +31,11 @@ def make_app(database_url: str) -> FastAPI:
                 # Their anonymous holds confirm directly; OPT_IN_TENANT has the defaults.
                 "tenant_mail": {
                     TENANT: {**LETTERHEAD, "double_opt_in": False},
-                    OTHER_TENANT: {"reminder_hours": 14 * 24, "double_opt_in": False},
+                    OTHER_TENANT: {
+                        "reminder_hours": 14 * 24,
+                        "double_opt_in": False,
+                        "satisfaction_mail": True,
+                    },
                 },
                 "reminder_interval_s": 0,  # the tests queue reminders themselves
                 # Nothing listens there in these tests: the outbox keeps what it would send.

@@ -32,13 +32,16 @@ RESCHEDULED = "rescheduled"
 CANCELLED = "cancelled"
 REMINDER = "reminder"
 OPT_IN = "opt_in"
+SATISFACTION = "satisfaction"
 
 
-def manage_url(settings: BookingSettings, booking_id: uuid.UUID) -> str:
-    """The citizen portal's page of the booking; the token rides in the fragment, which a
-    browser never sends to a server (no access log, no Referer keeps it)."""
+def manage_url(settings: BookingSettings, booking_id: uuid.UUID, page: str = "") -> str:
+    """The citizen portal's page of the booking (or its ``page``, e.g. ``feedback``); the
+    token rides in the fragment, which a browser never sends to a server (no access log, no
+    Referer keeps it)."""
     token = manage_token_for(booking_id, settings.manage_link_secret.get_secret_value())
-    return f"{settings.portal_url.rstrip('/')}/bookings/{booking_id}#token={token}"
+    path = f"/bookings/{booking_id}" + (f"/{page}" if page else "")
+    return f"{settings.portal_url.rstrip('/')}{path}#token={token}"
 
 
 def opt_in_url(settings: BookingSettings, booking_id: uuid.UUID, email: str) -> str:
@@ -75,7 +78,7 @@ class BookingMails:
         letterhead = self.settings.letterhead_of(booking.tenant)
         code = booking.code
         invitation = None
-        if template not in (REMINDER, OPT_IN):  # nothing in the calendar changes
+        if template not in (REMINDER, OPT_IN, SATISFACTION):  # the calendar stays as it is
             method: CalendarMethod = "CANCEL" if template == CANCELLED else "REQUEST"
             ics = booking_calendar(
                 described,
@@ -105,6 +108,7 @@ class BookingMails:
             "fees": _euros(sum(fee or 0 for fee in fees.values()) or None),
             "checklist": described.checklist,
             "manage_url": manage_url(self.settings, booking.id),
+            "feedback_url": manage_url(self.settings, booking.id, page="feedback"),
             "opt_in_url": opt_in_url(self.settings, booking.id, booking.email),
             "hold_expires_at": booking.hold_expires_at,
             "portal_url": self.settings.portal_url,

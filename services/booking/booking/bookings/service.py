@@ -28,6 +28,7 @@ from booking.bookings.mails import (
     OPT_IN,
     REMINDER,
     RESCHEDULED,
+    SATISFACTION,
     BookingMails,
 )
 from booking.bookings.models import Booking, BookingItem, BookingStatus
@@ -416,6 +417,13 @@ class Bookings:
         if booking.status != BookingStatus.CONFIRMED or booking.starts_at <= now:
             return False
         return await self._mail(REMINDER, booking)
+
+    async def ask_for_feedback(self, booking: Booking) -> bool:
+        """After a completed visit, the one mail that asks how it went (where the municipality
+        wants it); it links to the feedback by the manage link."""
+        if not self.settings.mail_of(booking.tenant).satisfaction_mail:
+            return False
+        return await self._mail(SATISFACTION, booking)
 
     async def _mail(
         self, template: str, booking: Booking, previous_start: datetime | None = None

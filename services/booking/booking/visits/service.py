@@ -248,6 +248,7 @@ class Visits:
         visit.completed_at = utcnow()
         visit.resolved = resolved
         await self.visits.flush()
+        await self.bookings.ask_for_feedback(booking)
         return visit_out(visit, booking)
 
     async def feedback(self, booking_id: uuid.UUID, caller: Caller, rating: int) -> VisitOut:
