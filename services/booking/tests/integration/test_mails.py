@@ -34,6 +34,7 @@ from ..factories import (
     create_service,
     hold,
     local_day,
+    office_with_service,
     open_every_day,
 )
 
@@ -54,10 +55,7 @@ async def delivered(app: FastAPI, sink: tuple[MailSink, int]) -> list[EmailMessa
     """Send what is due to the sink; every mail it has received, oldest first."""
     server, port = sink
     await dispatcher(app, port).send_due()
-    return [
-        cast(EmailMessage, message_from_bytes(path.read_bytes(), policy=default))
-        for path in server.stored
-    ]
+    return [message_from_bytes(path.read_bytes(), policy=default) for path in server.stored]
 
 
 def parts(message: EmailMessage) -> tuple[str, str, icalendar.Calendar, icalendar.Calendar]:
@@ -142,9 +140,7 @@ async def test_a_confirmation_mails_the_appointment_with_its_invitation_and_mana
 async def test_reschedule_and_cancel_update_the_same_invitation_with_a_raised_sequence(
     client: httpx.AsyncClient, session: AsyncSession, app: FastAPI, sink: tuple[MailSink, int]
 ) -> None:
-    service = await create_service(session)
-    office = await create_office(session, service)
-    await open_every_day(session, office)
+    office, service = await office_with_service(session)
     first, moved = at(local_day(3), 9), at(local_day(4), 11)
     booking = await book(client, office, service, start=first)
     [confirmation] = await delivered(app, sink)
@@ -219,9 +215,7 @@ async def test_the_mail_is_in_the_language_of_the_booking(
 async def test_a_retried_confirmation_mails_once(
     client: httpx.AsyncClient, session: AsyncSession, app: FastAPI, sink: tuple[MailSink, int]
 ) -> None:
-    service = await create_service(session)
-    office = await create_office(session, service)
-    await open_every_day(session, office)
+    office, service = await office_with_service(session)
     held = await hold(client, office, service, start=at(local_day(3), 10))
     headers = {
         "X-Manage-Token": held.json()["manage_token"],
@@ -239,9 +233,7 @@ async def test_a_retried_confirmation_mails_once(
 async def test_a_hold_let_go_mails_nothing(
     client: httpx.AsyncClient, session: AsyncSession, app: FastAPI, sink: tuple[MailSink, int]
 ) -> None:
-    service = await create_service(session)
-    office = await create_office(session, service)
-    await open_every_day(session, office)
+    office, service = await office_with_service(session)
     held = await hold(client, office, service, start=at(local_day(3), 10))
 
     cancelled = await client.post(
@@ -256,9 +248,7 @@ async def test_a_hold_let_go_mails_nothing(
 async def test_an_smtp_server_that_is_down_neither_blocks_nor_fails_the_booking(
     client: httpx.AsyncClient, session: AsyncSession, app: FastAPI, tmp_path: Path
 ) -> None:
-    service = await create_service(session)
-    office = await create_office(session, service)
-    await open_every_day(session, office)
+    office, service = await office_with_service(session)
     port = free_port()  # nothing listens there yet
 
     booking = await book(client, office, service, start=at(local_day(3), 10))

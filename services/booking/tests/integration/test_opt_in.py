@@ -27,11 +27,9 @@ from ..factories import (
     OPT_IN_TENANT,
     PORTAL_URL,
     at,
-    create_office,
-    create_service,
     hold,
     local_day,
-    open_every_day,
+    office_with_service,
 )
 from .test_mails import LINK, delivered, follow, parts
 
@@ -43,9 +41,7 @@ OPT_IN_LINK = re.compile(
 async def held_and_asked(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> tuple[dict[str, str], httpx.Response]:
-    service = await create_service(session, tenant=OPT_IN_TENANT)
-    office = await create_office(session, service, tenant=OPT_IN_TENANT)
-    await open_every_day(session, office)
+    office, service = await office_with_service(session, OPT_IN_TENANT)
     held = await hold(client, office, service, start=at(local_day(3), 9))
     assert held.status_code == 201, held.text
     asked = await client.post(
@@ -140,9 +136,7 @@ async def test_a_signed_in_citizen_confirms_directly(
     sink: tuple[MailSink, int],
     tokens: TokenFactory,
 ) -> None:
-    service = await create_service(session, tenant=OPT_IN_TENANT)
-    office = await create_office(session, service, tenant=OPT_IN_TENANT)
-    await open_every_day(session, office)
+    office, service = await office_with_service(session, OPT_IN_TENANT)
     headers = tokens.headers(sub="citizen-1", tenant=OPT_IN_TENANT, roles=["citizen"])
     held = await hold(client, office, service, start=at(local_day(3), 9), headers=headers)
 

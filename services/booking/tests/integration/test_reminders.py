@@ -32,6 +32,7 @@ from ..factories import (
     create_office,
     create_service,
     local_day,
+    office_with_service,
     open_every_day,
 )
 from .test_mails import LINK, delivered, dispatcher, follow
@@ -45,9 +46,7 @@ async def reminders(session: AsyncSession) -> list[OutboxMail]:
 async def test_a_reminder_is_due_a_day_before_and_carries_the_manage_link(
     client: httpx.AsyncClient, session: AsyncSession, app: FastAPI, sink: tuple[MailSink, int]
 ) -> None:
-    service = await create_service(session)
-    office = await create_office(session, service)
-    await open_every_day(session, office)
+    office, service = await office_with_service(session)
     start = at(local_day(3), 9)
     booking = await book(client, office, service, start=start)
     database, desk = app.state.database, app.state.booking_desk
@@ -104,9 +103,7 @@ async def test_no_reminder_when_booked_inside_the_municipality_s_window(
 ) -> None:
     # The other municipality reminds two weeks ahead (see conftest): a booking three days
     # ahead is inside that window.
-    service = await create_service(session, tenant=OTHER_TENANT)
-    office = await create_office(session, service, tenant=OTHER_TENANT)
-    await open_every_day(session, office)
+    office, service = await office_with_service(session, OTHER_TENANT)
     start = at(local_day(3), 9)
     await book(client, office, service, start=start)
 

@@ -27,10 +27,8 @@ from ..factories import (
     add_staff,
     at,
     book,
-    create_office,
-    create_service,
     local_day,
-    open_every_day,
+    office_with_service,
 )
 from .test_mails import delivered
 
@@ -49,9 +47,7 @@ async def test_a_completed_visit_asks_once_for_feedback_where_the_municipality_w
     tenant: str,
     asked: bool,
 ) -> None:
-    service = await create_service(session, tenant=tenant)
-    office = await create_office(session, service, tenant=tenant)
-    await open_every_day(session, office)
+    office, service = await office_with_service(session, tenant)
     await add_staff(session, office, "clerk-1")
     clerk = tokens.headers(sub="clerk-1", tenant=tenant, roles=["clerk"])
     booking = await book(client, office, service, start=at(local_day(2), 9))
