@@ -69,7 +69,6 @@ class BookingMails:
         fees: Mapping[uuid.UUID, int | None],
         *,
         previous_start: datetime | None = None,
-        due_at: datetime | None = None,
     ) -> bool:
         """Queue mail ``template`` about ``booking`` (described in its own language); False
         when the booking has no address or the mail was queued before."""
@@ -126,7 +125,6 @@ class BookingMails:
             tenant=booking.tenant,
             time_zone=office.time_zone,
             invitation=invitation,
-            due_at=due_at,
         )
 
 
