@@ -141,6 +141,7 @@ def test_each_service_starts_with_production_settings_from_compose(
         "EVENTS_SECRET_BOOKING_DOCUMENTS": "b" * 40,
         "SMTP_HOST": "smtp.musterstadt.example",
         "MAIL_FROM_ADDRESS": "termine@musterstadt.example",
+        "BOOKING_MANAGE_LINK_SECRET": "m" * 40,
     }
     environment = compose["services"][container]["environment"]
     for name, value in environment.items():

@@ -12,6 +12,8 @@ from booking.availability.router import router as availability_router
 from booking.availability.service import CachedAnswers
 from booking.bookings.dependencies import BookingDesk
 from booking.bookings.gate import SeatGate
+from booking.bookings.mails import BookingMails
+from booking.bookings.reminders import start_reminders, stop_reminders
 from booking.bookings.router import router as bookings_router
 from booking.catalogue.router import router as catalogue_router
 from booking.cooperation.router import router as cooperation_router
@@ -20,6 +22,7 @@ from booking.events.models import webhooks as event_webhooks
 from booking.events.router import router as events_router
 from booking.hours.router import router as hours_router
 from booking.idempotency.service import Idempotency
+from booking.mail.models import OutboxMail
 from booking.offices.router import router as offices_router
 from booking.races import install_race_handlers
 from booking.retention.router import router as retention_router
@@ -27,6 +30,7 @@ from booking.settings import BookingSettings
 from booking.visits.router import router as visits_router
 from servicekit.app import create_service_app
 from servicekit.db import Database
+from servicekit.mail import Mailbox, MailTemplates
 
 
 async def _freeze_startup_objects(_app: FastAPI) -> None:
@@ -44,6 +48,11 @@ async def _close_partner_http(app: FastAPI) -> None:
 def create_app(settings: BookingSettings | None = None) -> FastAPI:
     settings = settings or BookingSettings()
     outbox = outbox_of(settings)
+    mailbox = Mailbox.of_service(
+        settings,
+        OutboxMail,
+        MailTemplates.of_package("booking", override=settings.mail_templates_dir),
+    )
     app = create_service_app(
         settings,
         title="Rathaus Booking",
@@ -53,8 +62,8 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             "catalogue, offices and opening hours, availability, holds, bookings and their "
             "checklists; on the day, check-in, the office's queue and the KPIs."
         ),
-        on_startup=[_freeze_startup_objects],
-        on_shutdown=[_close_partner_http],
+        on_startup=[_freeze_startup_objects, start_reminders],
+        on_shutdown=[stop_reminders, _close_partner_http],
         routers=[
             catalogue_router,
             offices_router,
@@ -68,6 +77,7 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
         ],
         outbox=outbox,
         webhooks=[event_webhooks],
+        mailbox=mailbox,
     )
     database: Database = app.state.database
     cache = AvailabilityCache(
@@ -79,7 +89,11 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
         cache, database, max_services=settings.max_services_per_booking
     )
     app.state.booking_desk = BookingDesk(
-        settings, SeatGate(settings.full_slot_memory_seconds), outbox, cache
+        settings,
+        SeatGate(settings.full_slot_memory_seconds),
+        outbox,
+        cache,
+        BookingMails(mailbox, settings),
     )
     app.state.idempotency = Idempotency(
         database,

@@ -6,6 +6,7 @@ from booking.cooperation.models import Partner
 from booking.events.models import InboxEvent, OutboxDelivery, OutboxEvent
 from booking.hours.models import Closure, Holiday, OpeningRule
 from booking.idempotency.models import IdempotencyRecord
+from booking.mail.models import OutboxMail
 from booking.offices.models import Office, OfficeService, OfficeStaff
 from booking.visits.models import Visit
 
@@ -22,6 +23,7 @@ __all__ = [
     "OpeningRule",
     "OutboxDelivery",
     "OutboxEvent",
+    "OutboxMail",
     "Partner",
     "RequiredDocument",
     "Service",

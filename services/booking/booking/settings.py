@@ -3,14 +3,38 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.dependencies import app_state
-from servicekit.settings import ServiceSettings
+from servicekit.mail import Letterhead, MailSettings
+
+PLACEHOLDER_MANAGE_LINK_SECRET = "development-only-manage-link-secret-change-me"
 
 
-class BookingSettings(ServiceSettings):
+class TenantMail(BaseModel):
+    """How one municipality's booking mails look and when they go (``BOOKING_TENANT_MAIL``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sender_name: str | None = Field(default=None, description="Default: mail_from_name")
+    reply_to: str | None = None
+    imprint: str | None = Field(default=None, description="The Impressum in a few lines")
+    imprint_url: str | None = None
+    privacy_url: str | None = Field(default=None, description="The privacy notice")
+    double_opt_in: bool = Field(
+        default=True,
+        description="A booking without an account is confirmed by a link mailed to its address",
+    )
+    satisfaction_mail: bool = Field(
+        default=False, description="After a completed visit, one mail asking for feedback"
+    )
+    reminder_hours: float = Field(
+        default=24.0, ge=0, le=24 * 14, description="How long before the appointment; 0: none"
+    )
+
+
+class BookingSettings(MailSettings):
     """Settings of the booking service, read from ``BOOKING_*`` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="BOOKING_", extra="ignore", frozen=True)
@@ -76,8 +100,50 @@ class BookingSettings(ServiceSettings):
         ),
     )
 
+    portal_url: str = Field(
+        default="http://localhost:8000",
+        description=(
+            "The citizen portal: mails link to <portal_url>/bookings/<id>#token=<manage token>"
+        ),
+    )
+    manage_link_secret: SecretStr = Field(
+        default=SecretStr(PLACEHOLDER_MANAGE_LINK_SECRET),
+        min_length=32,
+        description=(
+            "Derives each booking's manage token, so later mails (reminder, reschedule) can "
+            "carry the link while the database keeps only its hash"
+        ),
+    )
+    reminder_interval_s: float = Field(
+        default=60.0, ge=0, description="How often each replica queues due reminders; 0: never"
+    )
+    reminder_batch: int = Field(default=200, ge=1, le=10_000)
+    tenant_mail: dict[str, TenantMail] = Field(
+        default_factory=dict,
+        description='Per municipality (AGS), e.g. {"06999001": {"sender_name": "Stadt X"}}',
+    )
+
     def retention_days_for(self, tenant: str) -> int:
         return self.tenant_retention_days.get(tenant, self.retention_days)
+
+    def mail_of(self, tenant: str) -> TenantMail:
+        return self.tenant_mail.get(tenant) or TenantMail()
+
+    def letterhead_of(self, tenant: str) -> Letterhead:
+        own = self.mail_of(tenant)
+        return Letterhead(
+            sender_name=own.sender_name or self.mail_from_name,
+            reply_to=own.reply_to,
+            imprint=own.imprint,
+            imprint_url=own.imprint_url,
+            privacy_url=own.privacy_url,
+        )
+
+    def insecure_settings(self) -> list[str]:
+        problems = super().insecure_settings()
+        if self.manage_link_secret.get_secret_value() == PLACEHOLDER_MANAGE_LINK_SECRET:
+            problems.append("manage_link_secret: the development placeholder; set a secret")
+        return problems
 
 
 SettingsDep = Annotated[BookingSettings, Depends(app_state("settings", BookingSettings))]

@@ -16,7 +16,7 @@ from booking.settings import BookingSettings
 from servicekit.settings import Environment
 from servicekit.testing import ServiceUnderTest
 
-from .factories import IDENTITY_EVENT_SECRET
+from .factories import IDENTITY_EVENT_SECRET, LETTERHEAD, OTHER_TENANT, PORTAL_URL, TENANT
 
 
 def make_app(database_url: str) -> FastAPI:
@@ -26,6 +26,18 @@ def make_app(database_url: str) -> FastAPI:
                 "environment": Environment.TEST,
                 "database_url": database_url,
                 "events_secrets": {"identity": IDENTITY_EVENT_SECRET},
+                "portal_url": PORTAL_URL,
+                "mail_from_address": "termine@rathaus.example",
+                # Their anonymous holds confirm directly; OPT_IN_TENANT has the defaults.
+                "tenant_mail": {
+                    TENANT: {**LETTERHEAD, "double_opt_in": False},
+                    OTHER_TENANT: {
+                        "reminder_hours": 14 * 24,
+                        "double_opt_in": False,
+                        "satisfaction_mail": True,
+                    },
+                },
+                "reminder_interval_s": 0,  # the tests queue reminders themselves
                 # Nothing listens there in these tests: the outbox keeps what it would send.
                 "events_subscribers": [
                     {

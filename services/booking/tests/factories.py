@@ -17,9 +17,19 @@ from booking.offices.models import Office, OfficeService, OfficeStaff
 
 TENANT = "06999001"
 OTHER_TENANT = "06999002"
+OPT_IN_TENANT = "06999003"
+"""A municipality with booking's default mail settings (double opt-in on)."""
 IDENTITY_EVENT_SECRET = "identity-events-secret-for-booking-tests"
 """What identity signs the events it sends booking with (in these tests)."""
 BERLIN = ZoneInfo("Europe/Berlin")
+PORTAL_URL = "https://termine.musterstadt.example"
+LETTERHEAD = {
+    "sender_name": "Stadt Musterstadt",
+    "reply_to": "buergerbuero@musterstadt.example",
+    "imprint": "Stadt Musterstadt, Marktplatz 1, 12345 Musterstadt",
+    "privacy_url": "https://www.musterstadt.example/datenschutz",
+}
+"""The test municipality's mail settings (``BOOKING_TENANT_MAIL``)."""
 
 
 async def create_service(
@@ -30,6 +40,7 @@ async def create_service(
     duration_minutes: int = 20,
     name: str = "Personalausweis beantragen",
     documents: Iterable[tuple[str, bool]] = (("Reisepass", True), ("Lichtbild", True)),
+    fee_cents: int | None = None,
 ) -> Service:
     service = Service(
         tenant=tenant,
@@ -39,6 +50,7 @@ async def create_service(
         description_de="",
         description_en="",
         duration_minutes=duration_minutes,
+        fee_cents=fee_cents,
         documents=[
             RequiredDocument(
                 id=uuid.uuid4(),

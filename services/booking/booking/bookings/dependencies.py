@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from booking.availability.cache import AvailabilityCache
 from booking.availability.service import Planner
 from booking.bookings.gate import SeatGate
+from booking.bookings.mails import BookingMails
 from booking.bookings.repository import BookingRepository
 from booking.bookings.service import Bookings
 from booking.catalogue.repository import ServiceRepository
@@ -23,10 +24,10 @@ from servicekit.events import Outbox
 @dataclass(frozen=True)
 class BookingDesk:
     """What every request's :class:`Bookings` shares, built once at startup: the settings,
-    the process's seat gate, the outbox and the availability cache.
+    the process's seat gate, the outbox, the availability cache and the mails.
 
     The holds and confirmations are the hot path (see ``bench/booking``): FastAPI solves
-    every sub-dependency anew on each request, some 75 Python calls apiece, so these four
+    every sub-dependency anew on each request, some 75 Python calls apiece, so these
     as dependencies of their own would add over a quarter to the work of a refused hold.
     """
 
@@ -34,6 +35,7 @@ class BookingDesk:
     gate: SeatGate
     outbox: Outbox
     cache: AvailabilityCache
+    mails: BookingMails
 
     def bookings(self, session: AsyncSession) -> Bookings:
         """The bookings of a request, on its session."""
@@ -45,6 +47,7 @@ class BookingDesk:
             self.settings,
             self.gate,
             self.outbox,
+            self.mails,
         )
 
 

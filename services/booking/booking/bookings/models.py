@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, false
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.db import Base
@@ -24,7 +24,17 @@ class Booking(Base):
     """
 
     __tablename__ = "bookings"
-    __table_args__ = (UniqueConstraint("tenant", "code"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "code"),
+        # Only bookings still to be reminded are in it: the reminders' selection stays small
+        # and fast however many bookings the table holds (see bench/mail).
+        Index(
+            "ix_bookings_remind_at",
+            "remind_at",
+            postgresql_where=text("remind_at IS NOT NULL"),
+            sqlite_where=text("remind_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     tenant: Mapped[str] = mapped_column(String(8), index=True)
@@ -43,6 +53,17 @@ class Booking(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sequence: Mapped[int] = mapped_column(
+        Integer,
+        default=0,
+        server_default="0",
+        doc="Raised on every reschedule and the cancellation: the invitation's SEQUENCE",
+    )
+    remind_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(),
+        default=None,
+        doc="When the reminder is due; None once queued, or when none is to be sent",
+    )
     walk_in: Mapped[bool] = mapped_column(
         Boolean,
         default=False,

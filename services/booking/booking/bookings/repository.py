@@ -131,6 +131,24 @@ class BookingRepository(Repository[Booking]):
         result = await self.session.scalars(query, {"booking_id": booking_id})
         return result.unique().one_or_none()
 
+    async def due_reminders(self, now: datetime, limit: int) -> Sequence[Booking]:
+        """Confirmed bookings whose reminder is due, oldest due first, with their items.
+
+        Served by the partial index on ``remind_at`` (only bookings still to be reminded),
+        see bench/mail. On PostgreSQL the rows are locked and skipped by a replica doing the
+        same at the same time: replicas share the work.
+        """
+        query = (
+            select(Booking)
+            .where(Booking.remind_at <= now, Booking.status == BookingStatus.CONFIRMED)
+            .order_by(Booking.remind_at)
+            .limit(limit)
+            .options(selectinload(Booking.items))
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=Booking)
+        return (await self.session.scalars(query)).all()
+
     async def add(self, booking: Booking) -> Booking:
         """Insert a new booking and its items: two plain INSERTs.
 

@@ -29,6 +29,7 @@ from booking.bookings.schemas import (
     DayView,
     HoldIn,
     HoldOut,
+    OptInIn,
     RescheduleIn,
     TenantDayView,
 )
@@ -184,7 +185,12 @@ async def confirm_booking(
     manage_token: ManageToken = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Confirm a held slot with the citizen's contact data; answers with the checklist."""
+    """Confirm a held slot with the citizen's contact data; answers with the checklist.
+
+    Without an account, where the municipality asks for a double opt-in (the default), the
+    booking stays ``held`` (with the contact) and a link is mailed to the address: the
+    citizen confirms it there (``POST .../opt-in``) within the hold's lifetime.
+    """
 
     async def action() -> BookingOut:
         booking = await bookings.confirm(booking_id, Caller(principal, manage_token), body)
@@ -200,6 +206,39 @@ async def confirm_booking(
         status_code=200,
         action=action,
     )
+
+
+@router.get(
+    "/booking/v1/bookings/{booking_id}/opt-in",
+    response_model=BookingOut,
+    responses=problem_responses(BookingNotFound, ValidationFailed),
+)
+async def opt_in_booking(
+    booking_id: uuid.UUID,
+    bookings: BookingsDep,
+    language: LanguageDep,
+    token: Annotated[str, Query(max_length=200, description="The mailed link's token")],
+) -> BookingOut:
+    """The held booking a double opt-in link is about, to show before confirming. Changes
+    nothing: mail scanners follow links."""
+    booking = await bookings.opted_in(booking_id, token)
+    return (await bookings.describe([booking], language, with_contact=False))[0]
+
+
+@router.post(
+    "/booking/v1/bookings/{booking_id}/opt-in",
+    response_model=BookingOut,
+    responses=problem_responses(
+        BookingNotFound, HoldExpired, BookingNotHeld, BookingLimitReached, ValidationFailed
+    ),
+)
+async def confirm_opted_in_booking(
+    booking_id: uuid.UUID, body: OptInIn, bookings: BookingsDep, language: LanguageDep
+) -> BookingOut:
+    """Confirm a held booking by the token of its double opt-in mail (repeating it changes
+    nothing); the confirmation with the invitation is mailed."""
+    booking = await bookings.confirm_by_mail(booking_id, body.token)
+    return (await bookings.describe([booking], language, with_contact=False))[0]
 
 
 @router.post(

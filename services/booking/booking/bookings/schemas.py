@@ -35,6 +35,14 @@ class ContactIn(BaseModel):
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()/-]{4,40}$")] | None = None
 
 
+class OptInIn(BaseModel):
+    """The token of the double opt-in link (from its fragment ``#token=``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=16, max_length=200)
+
+
 class RescheduleIn(BaseModel):
     """Move a confirmed booking; the new slot is taken before the old one is given back."""
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
+import uuid
 
 # No 0/O, 1/I/L: a code is read aloud and typed at a kiosk.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -15,8 +17,21 @@ def new_code() -> str:
     return f"{raw[:4]}-{raw[4:]}"
 
 
-def new_manage_token() -> str:
-    return secrets.token_urlsafe(32)
+def manage_token_for(booking_id: uuid.UUID, secret: str) -> str:
+    """The booking's manage token: derived, so a mail written later (a reminder) can carry
+    the link although the database keeps only the token's hash."""
+    return _derived(secret, b"manage:" + booking_id.bytes)
+
+
+def opt_in_token_for(booking_id: uuid.UUID, email: str, secret: str) -> str:
+    """The token of the double opt-in link: only the mail to ``email`` carries it (the hold's
+    answer has the manage token, which does not confirm)."""
+    return _derived(secret, b"opt-in:" + booking_id.bytes + email.lower().encode())
+
+
+def _derived(secret: str, message: bytes) -> str:
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def hash_token(token: str) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,15 @@ from booking.bookings.errors import (
     SlotTaken,
 )
 from booking.bookings.gate import SeatGate
+from booking.bookings.mails import (
+    CANCELLED,
+    CONFIRMATION,
+    OPT_IN,
+    REMINDER,
+    RESCHEDULED,
+    SATISFACTION,
+    BookingMails,
+)
 from booking.bookings.models import Booking, BookingItem, BookingStatus
 from booking.bookings.repository import BookingRepository
 from booking.bookings.schemas import (
@@ -35,7 +45,13 @@ from booking.bookings.schemas import (
     OfficeRef,
     RescheduleIn,
 )
-from booking.bookings.secrets import hash_token, new_code, new_manage_token, token_matches
+from booking.bookings.secrets import (
+    hash_token,
+    manage_token_for,
+    new_code,
+    opt_in_token_for,
+    token_matches,
+)
 from booking.catalogue.repository import ServiceRepository
 from booking.events.models import (
     BOOKING_CANCELLED,
@@ -115,9 +131,11 @@ class Bookings:
         settings: BookingSettings,
         gate: SeatGate,
         outbox: Outbox,
+        mails: BookingMails,
     ) -> None:
         self.bookings = bookings
         self.outbox = outbox
+        self.mails = mails
         self.gate = gate
         self.planner = planner
         self.offices = offices
@@ -159,9 +177,11 @@ class Bookings:
                     raise HoldLimitReached(
                         f"At most {self.settings.live_holds_per_citizen} held slots at a time."
                     )
-            token = new_manage_token()
             expires = now + timedelta(minutes=self.settings.hold_minutes)
             booking_id = uuid.uuid4()
+            token = manage_token_for(
+                booking_id, self.settings.manage_link_secret.get_secret_value()
+            )
             booking = Booking(
                 id=booking_id,
                 tenant=tenant,
@@ -175,6 +195,8 @@ class Bookings:
                 manage_token_hash=hash_token(token),
                 language=language,
                 created_at=now,
+                sequence=0,
+                remind_at=None,
                 walk_in=False,
                 items=booked_items(booking_id, services, plan),
             )
@@ -219,15 +241,59 @@ class Bookings:
         return False
 
     async def confirm(self, booking_id: uuid.UUID, caller: Caller, contact: ContactIn) -> Booking:
+        """Confirm the hold; without an account, where the municipality asks for a double
+        opt-in, only mail the link that confirms it (``confirm_by_mail``): the booking stays
+        held, with the contact, until the citizen follows it within the hold's lifetime."""
         now = utcnow()
         booking = await self.find(booking_id, caller, for_update=True)
         await self._remember_descriptions([booking])
+        self._check_held(booking, now)
+        email = contact.email.lower()
+        if booking.citizen_subject is None and self.settings.mail_of(booking.tenant).double_opt_in:
+            await self.bookings.update(booking, name=contact.name, email=email, phone=contact.phone)
+            await self._mail(OPT_IN, booking)
+            return booking
+        return await self._confirm(booking, contact.name, email, contact.phone, now)
+
+    async def confirm_by_mail(self, booking_id: uuid.UUID, token: str) -> Booking:
+        """The double opt-in: the mailed link's token confirms the held booking."""
+        now = utcnow()
+        booking = await self.opted_in(booking_id, token, for_update=True)
+        await self._remember_descriptions([booking])
+        if booking.status == BookingStatus.CONFIRMED:
+            return booking  # the link followed twice
+        self._check_held(booking, now)
+        # opted_in found both
+        assert booking.name is not None
+        assert booking.email is not None
+        return await self._confirm(booking, booking.name, booking.email, booking.phone, now)
+
+    async def opted_in(
+        self, booking_id: uuid.UUID, token: str, *, for_update: bool = False
+    ) -> Booking:
+        """The booking whose opt-in mail carried ``token``; 404 alike for any other."""
+        booking = await self.bookings.get(booking_id, for_update=for_update)
+        secret = self.settings.manage_link_secret.get_secret_value()
+        if (
+            booking is None
+            or booking.email is None
+            or booking.name is None
+            or not hmac.compare_digest(token, opt_in_token_for(booking.id, booking.email, secret))
+        ):
+            raise BookingNotFound(f"No booking {booking_id} for this link.")
+        return booking
+
+    @staticmethod
+    def _check_held(booking: Booking, now: datetime) -> None:
         status = status_of(booking, now)
         if status == "expired":
             raise HoldExpired("The hold has run out; hold a slot again.")
         if status != "held":
             raise BookingNotHeld(f"The booking is {status}.")
-        email = contact.email.lower()
+
+    async def _confirm(
+        self, booking: Booking, name: str, email: str, phone: str | None, now: datetime
+    ) -> Booking:
         owners = [f"booking-owner:{booking.tenant}:email:{email}"]
         if booking.citizen_subject is not None:
             owners.append(f"booking-owner:{booking.tenant}:subject:{booking.citizen_subject}")
@@ -253,13 +319,15 @@ class Bookings:
         await self.bookings.update(
             booking,
             status=BookingStatus.CONFIRMED,
-            name=contact.name,
+            name=name,
             email=email,
-            phone=contact.phone,
+            phone=phone,
             confirmed_at=now,
             hold_expires_at=None,
+            remind_at=self._remind_at(booking.tenant, booking.starts_at, now),
         )
         self._tell(BOOKING_CONFIRMED, booking)
+        await self._mail(CONFIRMATION, booking)
         return booking
 
     async def cancel(self, booking_id: uuid.UUID, caller: Caller) -> Booking:
@@ -273,10 +341,14 @@ class Bookings:
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
         booking.hold_expires_at = None
+        booking.remind_at = None
+        if booking.confirmed_at is not None:
+            booking.sequence += 1
         await self.bookings.flush()
         self.planner.cache.forget_bookings(booking.tenant)
         if booking.confirmed_at is not None:  # a hold let go is nobody's business
             self._tell(BOOKING_CANCELLED, booking)
+            await self._mail(CANCELLED, booking)
         return booking
 
     async def reschedule(
@@ -324,10 +396,56 @@ class Bookings:
         booking.office_id = office_id
         booking.starts_at = start
         booking.ends_at = start + plan.length
+        booking.remind_at = self._remind_at(booking.tenant, start, now)
+        booking.sequence += 1
         await self.bookings.flush()
         self.planner.cache.forget_bookings(booking.tenant)
         self._tell(BOOKING_RESCHEDULED, booking, previous_start)
+        await self._mail(RESCHEDULED, booking, previous_start)
         return booking
+
+    def _remind_at(self, tenant: str, starts_at: datetime, now: datetime) -> datetime | None:
+        """When the reminder is due; none when booked inside the reminder's window."""
+        hours = self.settings.mail_of(tenant).reminder_hours
+        due = starts_at - timedelta(hours=hours)
+        return due if hours and due > now else None
+
+    async def remind(self, booking: Booking, now: datetime) -> bool:
+        """Queue the due reminder of ``booking`` (locked by ``due_reminders``); False when
+        there is none to send (no address any more, begun, or queued by another replica)."""
+        booking.remind_at = None
+        if booking.status != BookingStatus.CONFIRMED or booking.starts_at <= now:
+            return False
+        return await self._mail(REMINDER, booking)
+
+    async def ask_for_feedback(self, booking: Booking) -> bool:
+        """After a completed visit, the one mail that asks how it went (where the municipality
+        wants it); it links to the feedback by the manage link."""
+        if not self.settings.mail_of(booking.tenant).satisfaction_mail:
+            return False
+        return await self._mail(SATISFACTION, booking)
+
+    async def _mail(
+        self, template: str, booking: Booking, previous_start: datetime | None = None
+    ) -> bool:
+        """The citizen's mail about this change, queued in its transaction."""
+        if booking.email is None:
+            return False
+        language: Language = "en" if booking.language == "en" else "de"
+        [described] = await self.describe([booking], language, with_contact=False)
+        office = await self.office_of(booking)
+        services = await self.services.get_many(
+            booking.tenant, [item.service_id for item in booking.items]
+        )
+        return await self.mails.send(
+            self.bookings.session,
+            template,
+            booking,
+            described,
+            office,
+            {service.id: service.fee_cents for service in services},
+            previous_start=previous_start,
+        )
 
     def _tell(
         self, event_type: str, booking: Booking, previous_start: datetime | None = None

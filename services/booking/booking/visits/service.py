@@ -207,6 +207,8 @@ class Visits:
             created_at=now,
             confirmed_at=now,
             cancelled_at=None,
+            sequence=0,
+            remind_at=None,
             walk_in=True,
             items=booked_items(booking_id, services, plan),
         )
@@ -246,6 +248,7 @@ class Visits:
         visit.completed_at = utcnow()
         visit.resolved = resolved
         await self.visits.flush()
+        await self.bookings.ask_for_feedback(booking)
         return visit_out(visit, booking)
 
     async def feedback(self, booking_id: uuid.UUID, caller: Caller, rating: int) -> VisitOut:

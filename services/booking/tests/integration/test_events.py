@@ -193,6 +193,7 @@ def test_operators_ask_the_command_line_what_is_undelivered(
     monkeypatch.setenv("BOOKING_DATABASE_URL", fresh_database_url)
     main(["events"])
     monkeypatch.setenv("BOOKING_EVENTS_SUBSCRIBERS", json.dumps([subscriber]))
+    monkeypatch.setenv("BOOKING_TENANT_MAIL", json.dumps({TENANT: {"double_opt_in": False}}))
 
     async def confirm_one() -> None:
         app = create_app(BookingSettings())
