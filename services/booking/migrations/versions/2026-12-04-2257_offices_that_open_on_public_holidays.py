@@ -1,7 +1,7 @@
 """offices that open on public holidays
 
 Revision ID: 2ffda62754e8
-Revises: c25606beda6c
+Revises: 4c49e4205032
 Create Date: 2026-12-04 22:57:00.000000+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "2ffda62754e8"
-down_revision: str | None = "c25606beda6c"
+down_revision: str | None = "4c49e4205032"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
