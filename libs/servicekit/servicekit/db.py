@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Dialect, MetaData, event, exc, text
+from sqlalchemy import DateTime, Dialect, MetaData, Table, event, exc, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -37,6 +38,16 @@ NAMING_CONVENTION: dict[str, str] = {
 def new_metadata() -> MetaData:
     """MetaData with the naming convention every service's Base uses."""
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def insert_ignoring_conflicts(
+    session: AsyncSession, target: type[Any] | Table
+) -> postgresql.Insert | sqlite.Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` into ``target`` in the session's dialect (both
+    spell it alike, in their own dialect modules); add ``.values(...)``."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(target).on_conflict_do_nothing()
 
 
 def is_sqlite(url: str) -> bool:

@@ -11,8 +11,14 @@ a table whose rows mix in :class:`DeliveryColumns`, and a loop that
 
 A row whose claim ran out (its sender died) is due again. Nothing gives up: a row is tried
 until it is delivered, and an operator sees the ones on their way (their attempts and last
-error) and can make them due now with :func:`make_all_due`. The claim is a plain UPDATE with
-a claim token rather than ``SELECT ... FOR UPDATE SKIP LOCKED``, so it works on SQLite too.
+error) and can make them due now with :func:`make_all_due`. The claim is an UPDATE with a
+claim token whose rows a ``SELECT ... FOR UPDATE SKIP LOCKED`` picks: on PostgreSQL another
+replica's claim in progress is skipped rather than waited for; SQLite (which has no row
+locks, and serialises writers) reads it as a plain SELECT.
+
+A table with a life of its own (the mail outbox: pending, sent, failed) holds the lease
+columns of :class:`Leased` without mixing in :class:`DeliveryColumns`, and passes its own
+``pending`` condition to :func:`claim_due` and :func:`make_all_due`.
 """
 
 from __future__ import annotations
@@ -20,9 +26,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
-from sqlalchemy import BigInteger, Index, Integer, String, or_, select, update
+from sqlalchemy import BigInteger, ColumnElement, Index, Integer, String, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -31,6 +37,16 @@ from servicekit.db import UTCDateTime
 RETRY_PAUSES_S: tuple[float, ...] = (1, 5, 30, 120, 600, 1800, 3600)
 """The pause after the first, second, ... failed attempt; the last one repeats."""
 LAST_ERROR_CHARS = 200
+
+
+class Leased(Protocol):
+    """The columns :func:`claim_due` leases a row by (class-level: the functions take the
+    mapped class, whose columns build the statements)."""
+
+    id: ClassVar[Mapped[int]]
+    next_attempt_at: ClassVar[Mapped[datetime]]
+    claim: ClassVar[Mapped[str | None]]
+    claimed_until: ClassVar[Mapped[datetime | None]]
 
 
 class DeliveryColumns:
@@ -66,23 +82,39 @@ def pause_after(attempts: int, pauses_s: Sequence[float] = RETRY_PAUSES_S) -> fl
     return pauses_s[min(attempts, len(pauses_s)) - 1]
 
 
+def _pending_or_undelivered(
+    model: type[Leased], pending: ColumnElement[bool] | None
+) -> ColumnElement[bool]:
+    if pending is not None:
+        return pending
+    if not issubclass(model, DeliveryColumns):
+        raise TypeError(f"{model.__name__} has no delivered_at: say which rows are pending")
+    return model.delivered_at.is_(None)
+
+
 async def claim_due(
     session: AsyncSession,
-    model: type[DeliveryColumns],
+    model: type[Leased],
     *,
     now: datetime,
     batch: int,
     claim_s: float,
+    pending: ColumnElement[bool] | None = None,
+    order_by: Sequence[Any] = (),
 ) -> str:
-    """Claim up to ``batch`` rows of ``model`` that are due at ``now`` (lowest ids first) for
-    ``claim_s``, and commit; the claim, to read them by (``model.claim == claim``)."""
+    """Claim up to ``batch`` rows of ``model`` that are due at ``now`` for ``claim_s``, and
+    commit; the claim, to read them by (``model.claim == claim``). A row is pending while
+    ``pending`` holds (by default: not delivered); the first ``batch`` by ``order_by``, then
+    the lowest ids, are claimed."""
+    pending = _pending_or_undelivered(model, pending)
     free = or_(model.claimed_until.is_(None), model.claimed_until < now)
     claim = uuid.uuid4().hex
     due = (
         select(model.id)
-        .where(model.delivered_at.is_(None), model.next_attempt_at <= now, free)
-        .order_by(model.id)
+        .where(pending, model.next_attempt_at <= now, free)
+        .order_by(*order_by, model.id)
         .limit(batch)
+        .with_for_update(skip_locked=True)
     )
     # `free` again in the UPDATE: a row another sender claimed since the SELECT stays its.
     await session.execute(
@@ -93,6 +125,27 @@ async def claim_due(
     )
     await session.commit()
     return claim
+
+
+RELEASED: dict[str, Any] = {"claim": None, "claimed_until": None}
+"""The values that end a claim, with the outcome of the attempt it was for."""
+
+
+async def record_claimed(
+    session: AsyncSession,
+    model: type[Leased],
+    ids: Sequence[int],
+    claim: str | None,
+    values: dict[str, Any],
+) -> None:
+    """Set ``values`` (not committed) on the rows ``ids`` that ``claim`` still holds: a row
+    whose claim ran out and another sender took is that sender's to record."""
+    await session.execute(
+        update(model)
+        .where(model.id.in_(ids), model.claim == claim)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def record_attempt(
@@ -108,7 +161,7 @@ async def record_attempt(
     delivered (``error`` None), or why not and when to try next; its claim is released. How
     many attempts the row has had."""
     attempts = row.attempts + 1
-    values: dict[str, Any] = {"claim": None, "claimed_until": None, "attempts": attempts}
+    values: dict[str, Any] = RELEASED | {"attempts": attempts}
     if error is None:
         values["delivered_at"] = now
     else:
@@ -116,21 +169,25 @@ async def record_attempt(
             "next_attempt_at": now + timedelta(seconds=pause_after(attempts, pauses_s)),
             "last_error": error[:LAST_ERROR_CHARS],
         }
-    await session.execute(
-        update(model)
-        .where(model.id == row.id, model.claim == row.claim)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    await record_claimed(session, model, [row.id], row.claim, values)
     return attempts
 
 
-async def make_all_due(session: AsyncSession, model: type[DeliveryColumns], now: datetime) -> None:
-    """Make every undelivered row of ``model`` due at ``now`` and free of claims (in
-    ``session``, not committed): for an operator who mended a receiver."""
+async def make_all_due(
+    session: AsyncSession,
+    model: type[Leased],
+    now: datetime,
+    *,
+    pending: ColumnElement[bool] | None = None,
+    **values: Any,
+) -> None:
+    """Make every row of ``model`` for which ``pending`` holds (by default: undelivered) due
+    at ``now`` and free of claims, with ``values`` besides (in ``session``, not committed):
+    for an operator who mended a receiver."""
+    pending = _pending_or_undelivered(model, pending)
     await session.execute(
         update(model)
-        .where(model.delivered_at.is_(None))
-        .values(next_attempt_at=now, claim=None, claimed_until=None)
+        .where(pending)
+        .values(next_attempt_at=now, **RELEASED, **values)
         .execution_options(synchronize_session=False)
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -16,7 +16,7 @@ from cloudevents.core.v1.event import CloudEvent
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import MetaData, select
 from sqlalchemy.orm import DeclarativeBase
 
 from servicekit.db import Database, new_metadata, utcnow
@@ -36,6 +36,7 @@ from servicekit.events import (
     undelivered,
 )
 from servicekit.problems import install_problem_handlers
+from servicekit.testing.clock import ManualClock
 from servicekit.testing.live import LiveServer, free_port, run_live_server
 
 SECRET = "s" * 40
@@ -83,12 +84,8 @@ def hook() -> Iterator[tuple[Hook, LiveServer]]:
 
 
 @pytest.fixture
-async def database(empty_database_url: str) -> AsyncIterator[Database]:
-    database = Database(empty_database_url)
-    async with database.engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
-    yield database
-    await database.dispose()
+def metadata() -> MetaData:
+    return Base.metadata
 
 
 def outbox(url: str, **subscriber: Any) -> Outbox:
@@ -113,14 +110,6 @@ async def emit(database: Database, box: Outbox, count: int = 1, *, commit: bool 
 async def deliveries(database: Database) -> list[OutboxDeliveryColumns]:
     async with database.sessionmaker() as session:
         return list(await session.scalars(select(OutboxDelivery).order_by(OutboxDelivery.id)))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def test_an_event_committed_with_its_change_is_delivered_once_signed(
@@ -170,7 +159,7 @@ async def test_an_unreachable_or_failing_subscriber_is_tried_again_later(
     receiver, server = hook
     down = outbox(f"http://127.0.0.1:{free_port()}/hook")
     await emit(database, down)
-    clock = Clock()
+    clock = ManualClock()
     dispatcher = Dispatcher(down, database.sessionmaker, clock=clock, pauses_s=(1, 5))
     unreachable = await dispatcher.deliver_due()
     [after_first] = await deliveries(database)

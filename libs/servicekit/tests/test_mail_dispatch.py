@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from prometheus_client import CollectorRegistry
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy import select
+from sqlalchemy import MetaData, select
 from sqlalchemy.orm import DeclarativeBase
 
 from servicekit.app import create_service_app
@@ -44,6 +44,7 @@ from servicekit.mail import (
     pending_mail,
 )
 from servicekit.mail.sink import MailSink
+from servicekit.testing.clock import ManualClock
 from servicekit.testing.live import free_port, run_live_server
 from servicekit.testing.postgres import run_in_thread
 
@@ -83,21 +84,9 @@ class RefusingSink(MailSink):
         return "250 OK"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-async def database(empty_database_url: str) -> AsyncIterator[Database]:
-    database = Database(empty_database_url)
-    async with database.engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
-    yield database
-    await database.dispose()
+def metadata() -> MetaData:
+    return Base.metadata
 
 
 @pytest.fixture
@@ -347,7 +336,7 @@ async def test_mail_queued_while_the_server_is_down_is_all_delivered_once_it_is_
     port = free_port()
     recipients = [f"citizen{number}@example.org" for number in range(5)]
     await queue(database, *recipients)
-    clock = Clock()
+    clock = ManualClock()
     sender = dispatcher(database, port, clock=clock, pauses_s=(10, 60))
 
     down = await sender.send_due()
@@ -374,7 +363,7 @@ async def test_a_permanent_refusal_is_recorded_and_a_passing_one_is_tried_again(
 ) -> None:
     server, port = sink
     await queue(database, "nobody@example.org", "busy@example.org", "erika@example.org")
-    clock = Clock()
+    clock = ManualClock()
     registry = CollectorRegistry()
     sender = dispatcher(database, port, clock=clock, pauses_s=(30,), registry=registry)
 
@@ -411,7 +400,7 @@ async def test_a_mail_not_taken_within_the_give_up_time_fails_with_the_reason(
     database: Database,
 ) -> None:
     await queue(database, "erika@example.org")
-    clock = Clock()
+    clock = ManualClock()
     sender = dispatcher(
         database, free_port(), clock=clock, pauses_s=(60,), give_up_after=timedelta(hours=1)
     )

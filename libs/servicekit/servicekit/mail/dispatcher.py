@@ -1,13 +1,13 @@
 """Sending the outbox's due mails; run :meth:`MailDispatcher.run` as a background task.
 
-Replicas share the work: a round claims a batch of due mails with ``SELECT ... FOR UPDATE
-SKIP LOCKED`` (on PostgreSQL; SQLite serialises writers anyway) and marks it claimed for
-``claim_s``, so another replica's round skips those rows instead of waiting for them, and no
-mail is handed over by two replicas at once. The batch goes out over one SMTP connection;
-then each mail is recorded: sent; refused for good (5xx: failed, with the server's answer);
-or deferred (4xx, no answer), tried again after the pauses of the events' schedule, until
-``give_up_after`` has passed since it was due (failed, with the last reason). A replica that
-dies between handing a mail over and recording it leaves the claim to expire: the mail is
+Replicas share the work: a round claims a batch of due mails for ``claim_s`` with the
+outbox bookkeeping of :mod:`servicekit.delivery` (another replica's round skips those rows
+instead of waiting for them), so no mail is handed over by two replicas at once. The batch
+goes out over one SMTP connection; then each mail is recorded: sent; refused for good (5xx:
+failed, with the server's answer); or deferred (4xx, no answer), tried again after the
+pauses of :data:`~servicekit.delivery.RETRY_PAUSES_S`, until ``give_up_after`` has passed
+since it was due (failed, with the last reason). A replica that dies between handing a mail
+over and recording it leaves the claim to expire: the mail is
 sent again (at least once; never lost).
 """
 
@@ -16,18 +16,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from servicekit.db import utcnow
-from servicekit.events import RETRY_PAUSES_S
+from servicekit.delivery import (
+    RELEASED,
+    RETRY_PAUSES_S,
+    claim_due,
+    make_all_due,
+    pause_after,
+    record_claimed,
+)
 from servicekit.mail.addresses import masked
 from servicekit.mail.outbox import MailColumns, MailStatus
 from servicekit.mail.settings import MailSettings, SmtpServer
@@ -172,26 +178,18 @@ class MailDispatcher:
     async def _claim(self) -> tuple[str, list[_Claimed]]:
         """A claim of its own and the due mails it holds (oldest first)."""
         model = self.model
-        now = self.clock()
-        claim = uuid.uuid4().hex
-        due = (
-            select(model.id)
-            .where(
-                model.status == MailStatus.PENDING,
-                model.next_attempt_at <= now,
-                or_(model.claimed_until.is_(None), model.claimed_until < now),
-            )
-            .order_by(model.next_attempt_at, model.id)
-            .limit(self.batch)
-            .with_for_update(skip_locked=True)
-            .cte("due")
-        )
         async with self.sessionmaker() as session:
+            claim = await claim_due(
+                session,
+                model,
+                now=self.clock(),
+                batch=self.batch,
+                claim_s=self.claim_s,
+                pending=model.status == MailStatus.PENDING,
+                order_by=(model.next_attempt_at,),
+            )
             rows = await session.execute(
-                update(model)
-                .where(model.id == due.c.id)
-                .values(claim=claim, claimed_until=now + timedelta(seconds=self.claim_s))
-                .returning(
+                select(
                     model.id,
                     model.template,
                     model.recipient,
@@ -199,44 +197,31 @@ class MailDispatcher:
                     model.attempts,
                     model.due_at,
                 )
-                .execution_options(synchronize_session=False)
+                .where(model.claim == claim)
+                .order_by(model.due_at, model.id)
             )
             claimed = [_claimed(*row) for row in rows.all()]
             await session.commit()
-        return claim, sorted(claimed, key=lambda mail: (mail.due_at, mail.id))
+        return claim, claimed
 
     async def _record(
         self, claim: str, claimed: Sequence[_Claimed], attempts: Sequence[Attempt]
     ) -> None:
         model = self.model
         now = self.clock()
-        mine = model.claim == claim
         results = list(zip(claimed, attempts, strict=True))
         sent = [mail.id for mail, attempt in results if attempt.outcome is Outcome.SENT]
         async with self.sessionmaker() as session:
             if sent:
-                await session.execute(
-                    update(model)
-                    .where(model.id.in_(sent), mine)
-                    .values(
-                        status=MailStatus.SENT,
-                        finished_at=now,
-                        attempts=model.attempts + 1,
-                        claim=None,
-                        claimed_until=None,
-                    )
-                    .execution_options(synchronize_session=False)
+                done = {"status": MailStatus.SENT, "finished_at": now}
+                await record_claimed(
+                    session, model, sent, claim, RELEASED | done | {"attempts": model.attempts + 1}
                 )
             for mail, attempt in results:
                 outcome = attempt.outcome.value
                 if attempt.outcome is not Outcome.SENT:
                     values, outcome = self._unsent(mail, attempt, now)
-                    await session.execute(
-                        update(model)
-                        .where(model.id == mail.id, mine)
-                        .values(**values)
-                        .execution_options(synchronize_session=False)
-                    )
+                    await record_claimed(session, model, [mail.id], claim, values)
                 self._attempts.labels(mail.template, outcome).inc()
             await session.commit()
 
@@ -245,12 +230,7 @@ class MailDispatcher:
     ) -> tuple[dict[str, Any], str]:
         """The row's new values after ``attempt`` failed, and the metric's outcome."""
         attempts = mail.attempts + 1
-        values: dict[str, Any] = {
-            "attempts": attempts,
-            "claim": None,
-            "claimed_until": None,
-            "last_error": attempt.reason,
-        }
+        values: dict[str, Any] = RELEASED | {"attempts": attempts, "last_error": attempt.reason}
         log = {
             "template": mail.template,
             "recipient": masked(mail.recipient),
@@ -266,7 +246,7 @@ class MailDispatcher:
             reason = f"gave up after {hours:g} h and {attempts} attempts; last: {attempt.reason}"
             logger.error("mail given up", extra=log)
             return values | failed | {"last_error": reason[:500]}, "gave_up"
-        pause = self.pauses_s[min(attempts, len(self.pauses_s)) - 1]
+        pause = pause_after(attempts, self.pauses_s)
         logger.warning("mail deferred", extra=log)
         return values | {"next_attempt_at": now + timedelta(seconds=pause)}, "deferred"
 
@@ -302,18 +282,14 @@ async def pending_mail(
             )
         ).all()
         if retry and rows:
-            await session.execute(
-                update(model)
-                .where(model.status.in_(open_states), model.message.is_not(None))
-                .values(
-                    status=MailStatus.PENDING,
-                    next_attempt_at=now,
-                    due_at=now,
-                    finished_at=None,
-                    claim=None,
-                    claimed_until=None,
-                )
-                .execution_options(synchronize_session=False)
+            await make_all_due(
+                session,
+                model,
+                now,
+                pending=and_(model.status.in_(open_states), model.message.is_not(None)),
+                status=MailStatus.PENDING,
+                due_at=now,
+                finished_at=None,
             )
             await session.commit()
     if not rows:

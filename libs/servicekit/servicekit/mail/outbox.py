@@ -19,11 +19,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, UniqueConstraint
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from servicekit.db import UTCDateTime, utcnow
+from servicekit.db import UTCDateTime, insert_ignoring_conflicts, utcnow
 from servicekit.mail.addresses import checked_address
 from servicekit.mail.message import Invitation, Letterhead, as_sent, compose
 from servicekit.mail.settings import MailSettings
@@ -170,24 +169,18 @@ class Mailbox:
         [recipient] = message["To"].addresses
         now = utcnow()
         due = due_at or now
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert(self.model)
-            .values(
-                subject_key=subject_key,
-                template=template,
-                sequence=sequence,
-                tenant=tenant,
-                recipient=recipient.addr_spec,
-                message=as_sent(message),
-                status=MailStatus.PENDING,
-                created_at=now,
-                due_at=due,
-                next_attempt_at=due,
-                attempts=0,
-            )
-            .on_conflict_do_nothing()
+        statement = insert_ignoring_conflicts(session, self.model).values(
+            subject_key=subject_key,
+            template=template,
+            sequence=sequence,
+            tenant=tenant,
+            recipient=recipient.addr_spec,
+            message=as_sent(message),
+            status=MailStatus.PENDING,
+            created_at=now,
+            due_at=due,
+            next_attempt_at=due,
+            attempts=0,
         )
         result = await session.execute(statement)
         return bool(getattr(result, "rowcount", 0) == 1)
