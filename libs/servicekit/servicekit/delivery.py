@@ -23,8 +23,11 @@ columns of :class:`Leased` without mixing in :class:`DeliveryColumns`, and passe
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
@@ -33,6 +36,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from servicekit.db import UTCDateTime
+
+logger = logging.getLogger(__name__)
+
+TIDY_EVERY_S = 3600.0
+"""How often a sender's loop erases what was finished long ago."""
 
 RETRY_PAUSES_S: tuple[float, ...] = (1, 5, 30, 120, 600, 1800, 3600)
 """The pause after the first, second, ... failed attempt; the last one repeats."""
@@ -191,3 +199,25 @@ async def make_all_due(
         .values(next_attempt_at=now, **RELEASED, **values)
         .execution_options(synchronize_session=False)
     )
+
+
+async def run_rounds(
+    deliver: Callable[[], Awaitable[object]],
+    tidy: Callable[[], Awaitable[object]],
+    interval_s: float,
+    *,
+    what: str,
+) -> None:
+    """A sender's background loop: ``deliver`` what is due every ``interval_s``, and ``tidy``
+    (erase what was finished long ago) once every :data:`TIDY_EVERY_S`, until cancelled. A
+    failed round is logged and the next one tries again: the loop must not die."""
+    tidied_at: float | None = None
+    while True:
+        try:
+            await deliver()
+            if tidied_at is None or time.monotonic() - tidied_at >= TIDY_EVERY_S:
+                tidied_at = time.monotonic()
+                await tidy()
+        except Exception:
+            logger.exception("%s failed", what)
+        await asyncio.sleep(interval_s)

@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from servicekit.events.contract import SignedDelivery as SignedDelivery
     from servicekit.events.contract import published_events as published_events
     from servicekit.events.dispatch import KEEP_DELIVERED as KEEP_DELIVERED
-    from servicekit.events.dispatch import PRUNE_EVERY_S as PRUNE_EVERY_S
     from servicekit.events.dispatch import Dispatcher as Dispatcher
     from servicekit.events.dispatch import undelivered as undelivered
     from servicekit.events.outbox import Outbox as Outbox
@@ -73,7 +72,6 @@ MODULE_OF: dict[str, str] = {
     "SignedDelivery": "servicekit.events.contract",
     "published_events": "servicekit.events.contract",
     "KEEP_DELIVERED": "servicekit.events.dispatch",
-    "PRUNE_EVERY_S": "servicekit.events.dispatch",
     "Dispatcher": "servicekit.events.dispatch",
     "undelivered": "servicekit.events.dispatch",
     "Outbox": "servicekit.events.outbox",

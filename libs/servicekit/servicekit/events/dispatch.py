@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -24,7 +23,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from servicekit.db import utcnow
-from servicekit.delivery import RETRY_PAUSES_S, claim_due, make_all_due, record_attempt
+from servicekit.delivery import (
+    RETRY_PAUSES_S,
+    claim_due,
+    make_all_due,
+    record_attempt,
+    run_rounds,
+)
 from servicekit.events.outbox import Outbox
 from servicekit.events.signing import signed_headers
 from servicekit.events.tables import OutboxDeliveryColumns, OutboxEventColumns
@@ -33,7 +38,6 @@ logger = logging.getLogger("servicekit.events")
 
 KEEP_DELIVERED = timedelta(days=7)
 """How long an event stays in the outbox after every subscriber has received it."""
-PRUNE_EVERY_S = 3600.0
 
 Claimed = Sequence[tuple[OutboxDeliveryColumns, OutboxEventColumns]]
 
@@ -89,16 +93,12 @@ class Dispatcher:
     async def run(self, interval_s: float, *, keep: timedelta = KEEP_DELIVERED) -> None:
         """Deliver what is due every ``interval_s``, and prune what was delivered longer ago
         than ``keep`` once an hour, until cancelled."""
-        pruned_at: float | None = None
-        while True:
-            try:
-                await self.deliver_due()
-                if pruned_at is None or time.monotonic() - pruned_at >= PRUNE_EVERY_S:
-                    pruned_at = time.monotonic()
-                    await self.prune(self.clock() - keep)
-            except Exception:  # the next round tries again; the loop must not die
-                logger.exception("delivering events failed")
-            await asyncio.sleep(interval_s)
+        await run_rounds(
+            self.deliver_due,
+            lambda: self.prune(self.clock() - keep),
+            interval_s,
+            what="delivering events",
+        )
 
     async def prune(self, before: datetime) -> int:
         """Delete the events from before ``before`` that every subscriber has received (and

@@ -13,9 +13,7 @@ sent again (at least once; never lost).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +31,7 @@ from servicekit.delivery import (
     make_all_due,
     pause_after,
     record_claimed,
+    run_rounds,
 )
 from servicekit.mail.addresses import masked
 from servicekit.mail.outbox import MailColumns, MailStatus
@@ -45,7 +44,6 @@ KEEP_SENT = timedelta(days=7)
 """How long a sent mail's content and recipient are kept (to answer "did it go out?")."""
 KEEP_FAILED = timedelta(days=30)
 """How long a failed mail's are kept, for the municipality to see and retry it."""
-ERASE_EVERY_S = 3600.0
 REPORT_LINES = 50
 
 
@@ -143,18 +141,12 @@ class MailDispatcher:
     async def run(self, interval_s: float) -> None:
         """Send what is due every ``interval_s``, and erase what was finished long ago once
         an hour, until cancelled."""
-        erased_at: float | None = None
-        while True:
-            try:
-                await self.send_due()
-                if erased_at is None or time.monotonic() - erased_at >= ERASE_EVERY_S:
-                    erased_at = time.monotonic()
-                    now = self.clock()
-                    await self.erase_finished(MailStatus.SENT, now - KEEP_SENT)
-                    await self.erase_finished(MailStatus.FAILED, now - KEEP_FAILED)
-            except Exception:  # the next round tries again; the loop must not die
-                logger.exception("sending mail failed")
-            await asyncio.sleep(interval_s)
+        await run_rounds(self.send_due, self._erase_old, interval_s, what="sending mail")
+
+    async def _erase_old(self) -> None:
+        now = self.clock()
+        await self.erase_finished(MailStatus.SENT, now - KEEP_SENT)
+        await self.erase_finished(MailStatus.FAILED, now - KEEP_FAILED)
 
     async def erase_finished(self, status: MailStatus, before: datetime) -> int:
         """Erase the content and recipient of the mails that reached ``status`` (sent or
