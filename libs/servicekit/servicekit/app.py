@@ -137,7 +137,10 @@ def _start_dispatching(app: FastAPI, settings: ServiceSettings) -> _Dispatching 
     if outbox is None or not outbox.subscribers or app.state.database is None:
         return None
     dispatcher = Dispatcher(
-        outbox, app.state.database.sessionmaker, registry=app.state.metrics_registry
+        outbox,
+        app.state.database.sessionmaker,
+        policy=settings.outbound_policy(),
+        registry=app.state.metrics_registry,
     )
     return _Dispatching(dispatcher.run(settings.events_dispatch_interval_s), dispatcher.aclose)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servicekit.events.subscribers import Subscriber
+from servicekit.outbound import DEVELOPMENT_POLICY, OutboundPolicy, OutboundRefused
 
 
 class Environment(StrEnum):
@@ -52,6 +53,21 @@ class ServiceSettings(BaseSettings):
     events_subscribers: list[Subscriber] = Field(default_factory=list)
     events_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     events_dispatch_interval_s: float = Field(default=1.0, gt=0)
+    # Calls to URLs someone configured (partner municipalities, webhooks; servicekit.outbound):
+    # the non-public networks they may reach all the same, e.g. ["10.20.0.0/16"]. Unset:
+    # loopback in development and tests (where neighbouring instances run locally), none in
+    # production.
+    outbound_allowed_networks: list[IPvAnyNetwork] | None = None
+
+    def outbound_policy(self) -> OutboundPolicy:
+        """What a configured URL may point at: https only in production; non-public addresses
+        only in :attr:`outbound_allowed_networks`."""
+        allowed = self.outbound_allowed_networks
+        if self.environment is not Environment.PRODUCTION:
+            if allowed is None:
+                return DEVELOPMENT_POLICY
+            return OutboundPolicy(https_only=False, allowed_networks=tuple(allowed))
+        return OutboundPolicy(https_only=True, allowed_networks=tuple(allowed or ()))
 
     @field_validator("events_subscribers")
     @classmethod
@@ -73,6 +89,11 @@ class ServiceSettings(BaseSettings):
         problems: list[str] = []
         if self.database_url.startswith("sqlite"):
             problems.append("database_url: SQLite is for development and tests; use PostgreSQL")
+        for subscriber in self.events_subscribers:
+            try:
+                self.outbound_policy().check_literal(subscriber.url)
+            except OutboundRefused as refused:
+                problems.append(f"events_subscribers: {subscriber.name}: {refused}")
         return problems
 
     @model_validator(mode="after")

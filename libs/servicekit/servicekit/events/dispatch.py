@@ -33,6 +33,7 @@ from servicekit.delivery import (
 from servicekit.events.outbox import Outbox
 from servicekit.events.signing import signed_headers
 from servicekit.events.tables import OutboxDeliveryColumns, OutboxEventColumns
+from servicekit.outbound import DEVELOPMENT_POLICY, OutboundPolicy, outbound_client
 
 logger = logging.getLogger("servicekit.events")
 
@@ -51,6 +52,7 @@ class Dispatcher:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         client: httpx.AsyncClient | None = None,
+        policy: OutboundPolicy = DEVELOPMENT_POLICY,
         batch: int = 50,
         claim_s: float = 60.0,
         timeout_s: float = 5.0,
@@ -60,7 +62,8 @@ class Dispatcher:
     ) -> None:
         self.outbox = outbox
         self.sessionmaker = sessionmaker
-        self._client = client or httpx.AsyncClient(timeout=timeout_s)
+        # Webhook URLs are configured, not ours: called only where ``policy`` allows.
+        self._client = client or outbound_client(policy, timeout_s=timeout_s)
         self._owns_client = client is None
         self.batch = batch
         self.claim_s = claim_s
