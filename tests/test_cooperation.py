@@ -5,6 +5,7 @@ call, and a partner that is down or slow is reported, not fatal."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -127,12 +128,25 @@ async def test_the_earliest_appointment_here_and_at_the_partners_in_one_call(
     assert result["appointments"][0]["base_url"] == partner.server.url
     assert datetime.fromisoformat(at_home.json()["appointment"]["start"]) >= now + timedelta(days=3)
     assert result["not_offered"] == [WITHOUT]
+    # A citizen learns only that a partner was unavailable; its administrator learns why.
     assert sorted((u["tenant"], u["reason"]) for u in result["unavailable"]) == [
-        (SLOW, "timeout"),
-        (DOWN, "unreachable"),
-        (CHATTY, "answered too much"),
-        (ODD, "answered outside the contract"),
+        (SLOW, "unavailable"),
+        (DOWN, "unavailable"),
+        (CHATTY, "unavailable"),
+        (ODD, "unavailable"),
     ]
+    listed = await home.http.get(
+        f"/booking/v1/tenants/{HOME}/partners", headers=home.admin(tokens, HOME)
+    )
+    assert {p["ags"]: p["last_outcome"] for p in listed.json()["items"]} == {
+        PARTNER: "answered",
+        WITHOUT: "not offered",
+        SLOW: "timeout",
+        DOWN: "unreachable",
+        CHATTY: "answered too much",
+        ODD: "answered outside the contract",
+    }
+    assert all(p["last_asked_at"] for p in listed.json()["items"])
     assert took < 4.5  # the slow partner's deadline (2 s), not its five seconds
 
 
@@ -175,10 +189,83 @@ async def test_partners_are_the_administrators_business(
     assert (bad_url.status_code, bad_ags.status_code) == (422, 422)
     assert (created.status_code, renamed.status_code) == (200, 200)
     assert listed.json()["items"] == [
-        {"ags": PARTNER, "name": "Neue Nachbarstadt", "base_url": body["base_url"]}
+        {
+            "ags": PARTNER,
+            "name": "Neue Nachbarstadt",
+            "base_url": body["base_url"],
+            "last_asked_at": None,
+            "last_outcome": None,
+        }
     ]
     assert (removed.status_code, again.status_code) == (204, 404)
     assert again.headers["content-type"] == "application/problem+json"
     assert bad_leika.status_code == 422
     assert unknown_service.status_code == 404
     assert unknown_service.json()["type"] == "urn:rathaus:problem:service-not-found"
+
+
+async def test_a_partner_url_into_our_own_network_is_never_called(
+    tokens: TokenFactory, database_registry: DatabaseRegistry, db_backend: str
+) -> None:
+    """Server-side request forgery through a partner's URL: outside development, Rathaus calls
+    no loopback, private or link-local address, whatever name leads there, and the anonymous
+    searcher learns nothing about what is behind it."""
+    hits: list[str] = []
+    target = FastAPI()
+
+    @target.get("/{path:path}")
+    async def anything(path: str) -> dict[str, str]:
+        hits.append(path)
+        return {"secret": "internal"}
+
+    listener = run_live_server(target)
+    home = start_booking_server(
+        tokens,
+        fresh_database(database_registry, db_backend, "booking"),
+        outbound_allowed_networks=[],  # as in production, over http so loopback can stand in
+    )
+    port = httpx.URL(listener.url).port
+    admin = tokens.headers(sub="admin-1", tenant=HOME, roles=["admin"])
+    try:
+        async with httpx.AsyncClient(base_url=home.url, timeout=30) as http:
+            await set_up_office(http, tokens, tenant=HOME, leika=LEIKA)
+            refused = {
+                url: await http.put(
+                    f"/booking/v1/tenants/{HOME}/partners/{PARTNER}",
+                    json={"name": "Innen", "base_url": url},
+                    headers=admin,
+                )
+                for url in (
+                    listener.url,
+                    f"http://localhost:{port}",
+                    "http://169.254.169.254",
+                    "http://[::ffff:127.0.0.1]:80",
+                )
+            }
+            # A name is checked when it is called: this machine's own name resolves to one
+            # of its own addresses (loopback or private), never to a public one.
+            named = await http.put(
+                f"/booking/v1/tenants/{HOME}/partners/{PARTNER}",
+                json={"name": "Innen", "base_url": f"http://{socket.gethostname()}:{port}"},
+                headers=admin,
+            )
+            found = await http.get(
+                f"/booking/v1/tenants/{HOME}/earliest/search", params={"leika": LEIKA}
+            )
+            listed = await http.get(f"/booking/v1/tenants/{HOME}/partners", headers=admin)
+    finally:
+        home.stop()
+        listener.stop()
+
+    for answer in refused.values():
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["type"] == "urn:rathaus:problem:partner-url-refused"
+    assert named.status_code == 200, named.text
+    assert found.status_code == 200, found.text
+    assert found.json()["unavailable"] == [
+        {"tenant": PARTNER, "municipality": "Innen", "reason": "unavailable"}
+    ]
+    assert "internal" not in found.text
+    [partner] = listed.json()["items"]
+    assert partner["last_outcome"].startswith(f"refused: {socket.gethostname()} (")
+    assert hits == []

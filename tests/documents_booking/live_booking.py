@@ -86,10 +86,15 @@ def fresh_database(registry: DatabaseRegistry, backend: str, service: str) -> st
     return registry.fresh_copy(under_test, backend)
 
 
-def start_booking_server(tokens: TokenFactory, database_url: str) -> LiveServer:
-    """Booking's app on ``database_url`` under uvicorn; it trusts ``tokens``."""
+def start_booking_server(
+    tokens: TokenFactory, database_url: str, **overrides: object
+) -> LiveServer:
+    """Booking's app on ``database_url`` under uvicorn (with settings ``overrides``); it trusts
+    ``tokens``."""
     app = create_booking_app(
-        BookingSettings(environment=Environment.TEST, database_url=database_url)
+        BookingSettings.model_validate(
+            {"environment": Environment.TEST, "database_url": database_url, **overrides}
+        )
     )
     tokens.trust(app)
     return run_live_server(app)

@@ -9,7 +9,7 @@ from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_val
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servicekit.events.subscribers import Subscriber
-from servicekit.outbound import DEVELOPMENT_POLICY, OutboundPolicy, OutboundRefused
+from servicekit.outbound.policy import DEVELOPMENT_POLICY, AddressRefused, OutboundPolicy
 
 
 class Environment(StrEnum):
@@ -92,7 +92,7 @@ class ServiceSettings(BaseSettings):
         for subscriber in self.events_subscribers:
             try:
                 self.outbound_policy().check_literal(subscriber.url)
-            except OutboundRefused as refused:
+            except AddressRefused as refused:
                 problems.append(f"events_subscribers: {subscriber.name}: {refused}")
         return problems
 

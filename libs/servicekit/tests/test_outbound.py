@@ -13,14 +13,13 @@ from fastapi.responses import RedirectResponse
 from pydantic import SecretStr
 
 from servicekit.events.subscribers import Subscriber
-from servicekit.outbound import (
-    DEVELOPMENT_POLICY,
+from servicekit.outbound.client import (
     AnswerTooLarge,
-    OutboundPolicy,
     OutboundRefused,
     outbound_client,
     read_bounded,
 )
+from servicekit.outbound.policy import DEVELOPMENT_POLICY, AddressRefused, OutboundPolicy
 from servicekit.settings import Environment, ServiceSettings
 from servicekit.testing.live import LiveServer, run_live_server
 
@@ -98,7 +97,7 @@ class Resolver:
     ],
 )
 def test_no_address_of_our_own_networks_is_called(address: str, kind: str) -> None:
-    with pytest.raises(OutboundRefused, match=f"is a {kind} address"):
+    with pytest.raises(AddressRefused, match=f"is a {kind} address"):
         PRODUCTION.check_address("partner.example", ipaddress.ip_address(address))
 
 
@@ -109,7 +108,7 @@ def test_public_addresses_and_allowed_networks_are_called() -> None:
         https_only=True, allowed_networks=(ipaddress.ip_network("10.20.0.0/16"),)
     )
     on_a_private_link.check_address("partner.example", ipaddress.ip_address("10.20.1.1"))
-    with pytest.raises(OutboundRefused):
+    with pytest.raises(AddressRefused):
         on_a_private_link.check_address("partner.example", ipaddress.ip_address("10.21.1.1"))
 
 
@@ -126,7 +125,7 @@ def test_public_addresses_and_allowed_networks_are_called() -> None:
     ],
 )
 def test_urls_are_refused_at_registration_where_that_can_be_told(url: str, why: str) -> None:
-    with pytest.raises(OutboundRefused, match=why):
+    with pytest.raises(AddressRefused, match=why):
         PRODUCTION.check_literal(url)
 
 

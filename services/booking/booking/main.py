@@ -3,7 +3,6 @@ from __future__ import annotations
 import gc
 from datetime import timedelta
 
-import httpx
 from fastapi import FastAPI
 
 from booking import models  # noqa: F401 - registers every table on Base.metadata
@@ -31,6 +30,7 @@ from booking.visits.router import router as visits_router
 from servicekit.app import create_service_app
 from servicekit.db import Database
 from servicekit.mail import Mailbox, MailTemplates
+from servicekit.outbound.client import outbound_client
 
 
 async def _freeze_startup_objects(_app: FastAPI) -> None:
@@ -100,9 +100,9 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
         stale_after=timedelta(seconds=settings.idempotency_stale_seconds),
     )
-    # Asks partner municipalities (cooperation): no redirects followed, answers kept small.
-    app.state.partner_http = httpx.AsyncClient(
-        follow_redirects=False, limits=httpx.Limits(max_connections=50)
+    # Asks partner municipalities (cooperation): addresses checked and pinned, no redirects.
+    app.state.partner_http = outbound_client(
+        settings.outbound_policy(), timeout_s=settings.partner_timeout_s, max_connections=50
     )
     install_race_handlers(app)
     return app

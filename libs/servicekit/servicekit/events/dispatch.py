@@ -33,7 +33,8 @@ from servicekit.delivery import (
 from servicekit.events.outbox import Outbox
 from servicekit.events.signing import signed_headers
 from servicekit.events.tables import OutboxDeliveryColumns, OutboxEventColumns
-from servicekit.outbound import DEVELOPMENT_POLICY, OutboundPolicy, outbound_client
+from servicekit.outbound.client import outbound_client
+from servicekit.outbound.policy import DEVELOPMENT_POLICY, OutboundPolicy
 
 logger = logging.getLogger("servicekit.events")
 

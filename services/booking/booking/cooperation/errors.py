@@ -8,6 +8,11 @@ class PartnerNotFound(NotFound):
     title = "No such partner municipality"
 
 
+class PartnerUrlRefused(ValidationFailed):
+    type_slug = "partner-url-refused"
+    title = "Rathaus does not call this address"
+
+
 class PartnerIsItself(ValidationFailed):
     type_slug = "partner-is-itself"
     title = "A municipality is not its own partner"

@@ -18,5 +18,9 @@ class Partner(Base):
     ags: Mapped[str] = mapped_column(String(8), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     base_url: Mapped[str] = mapped_column(String(500))
+    last_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_outcome: Mapped[str | None] = mapped_column(String(200), default=None)
+    """How the partner's last answer went, for the administrator (a citizen sees only
+    "unavailable")."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

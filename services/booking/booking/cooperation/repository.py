@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from booking.cooperation.models import Partner
 from servicekit.repository import Repository
@@ -24,6 +25,18 @@ class PartnerRepository(Repository[Partner]):
         partner.name, partner.base_url = name, base_url
         await self.flush()
         return partner
+
+    async def record_outcomes(
+        self, tenant: str, outcomes: Mapping[str, str], asked_at: datetime
+    ) -> None:
+        """How each partner (by AGS) answered the search asked at ``asked_at``."""
+        for ags, outcome in outcomes.items():
+            await self.session.execute(
+                update(Partner)
+                .where(Partner.tenant == tenant, Partner.ags == ags)
+                .values(last_asked_at=asked_at, last_outcome=outcome)
+                .execution_options(synchronize_session=False)
+            )
 
     async def remove(self, tenant: str, ags: str) -> bool:
         result = await self.session.execute(

@@ -9,7 +9,7 @@ from booking.availability.dependencies import CachedAnswersDep
 from booking.catalogue.errors import ServiceNotFound
 from booking.catalogue.schemas import LEIKA_PATTERN
 from booking.cooperation.dependencies import PartnerHttpDep, PartnersDep
-from booking.cooperation.errors import PartnerIsItself, PartnerNotFound
+from booking.cooperation.errors import PartnerIsItself, PartnerNotFound, PartnerUrlRefused
 from booking.cooperation.schemas import (
     EarliestOut,
     PartnerIn,
@@ -80,14 +80,16 @@ async def search_earliest(
     responses=problem_responses(*AUTH_PROBLEMS, ValidationFailed),
 )
 async def list_partners(ags: AgsPath, _admin: TenantAdmin, partners: PartnersDep) -> PartnersOut:
-    """The partner municipalities searched along (administrators)."""
+    """The partner municipalities searched along, and how each answered last (administrators)."""
     return PartnersOut(items=[PartnerOut.model_validate(p) for p in await partners.of(ags)])
 
 
 @router.put(
     "/partners/{partner_ags}",
     response_model=PartnerOut,
-    responses=problem_responses(*AUTH_PROBLEMS, PartnerIsItself, ValidationFailed),
+    responses=problem_responses(
+        *AUTH_PROBLEMS, PartnerIsItself, PartnerUrlRefused, ValidationFailed
+    ),
 )
 async def put_partner(
     ags: AgsPath,
@@ -96,7 +98,8 @@ async def put_partner(
     _admin: TenantAdmin,
     partners: PartnersDep,
 ) -> PartnerOut:
-    """Register (or change) a partner municipality and where its Rathaus answers."""
+    """Register (or change) a partner municipality and where its Rathaus answers: https
+    outside development, and no address in our own networks (see docs/architecture.md)."""
     partner = await partners.put(ags, partner_ags, body.name, body.base_url)
     return PartnerOut.model_validate(partner)
 

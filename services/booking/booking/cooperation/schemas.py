@@ -31,6 +31,18 @@ class PartnerOut(BaseModel):
     ags: Ags
     name: str
     base_url: str
+    last_asked_at: AwareDatetime | None = Field(
+        default=None, description="When a search last asked the partner (None: never)"
+    )
+    last_outcome: str | None = Field(
+        default=None,
+        description="How that went: answered, not offered, or why the partner was unavailable",
+        examples=[
+            "answered",
+            "timeout",
+            "refused: rathaus.example (10.0.0.5) is a private address, which is not called",
+        ],
+    )
 
 
 class PartnersOut(BaseModel):
@@ -63,7 +75,10 @@ class MunicipalityAppointment(EarliestAppointment):
 class Unavailable(BaseModel):
     tenant: Ags
     municipality: str
-    reason: str = Field(examples=["timeout", "unreachable", "answered 503"])
+    reason: str = Field(
+        description="Always 'unavailable' here; why is in the administrator's partner list",
+        examples=["unavailable"],
+    )
 
 
 class SearchOut(BaseModel):

@@ -3,23 +3,27 @@ partner municipalities that run their own Rathaus (see
 ``docs/architecture.md#cooperation-between-municipalities``).
 
 Each partner is asked over its public contract (``GET /booking/v1/tenants/{ags}/earliest``), all
-at once and each within the same deadline; a partner that is down, slow or answers outside the
-contract is reported, never fatal.
+at once and each within the same deadline, through the kit's SSRF-safe client
+(``servicekit.outbound``); a partner that is down, slow or answers outside the contract is
+reported as unavailable, never fatal. Why it was unavailable is recorded on the partner for the
+administrator: an anonymous caller learns nothing about the networks behind a partner's URL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import httpx
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from booking.availability.service import CachedAnswers, Planner
 from booking.catalogue.errors import ServiceNotFound
 from booking.catalogue.repository import ServiceRepository
-from booking.cooperation.errors import PartnerIsItself, PartnerNotFound
+from booking.cooperation.errors import PartnerIsItself, PartnerNotFound, PartnerUrlRefused
 from booking.cooperation.models import Partner
 from booking.cooperation.repository import PartnerRepository
 from booking.cooperation.schemas import (
@@ -30,13 +34,18 @@ from booking.cooperation.schemas import (
     Unavailable,
 )
 from servicekit.db import Database, utcnow
+from servicekit.outbound.client import AnswerTooLarge, OutboundRefused, read_bounded
+from servicekit.outbound.policy import AddressRefused, OutboundPolicy
+
+logger = logging.getLogger(__name__)
 
 
 class Partners:
     """The partner municipalities a tenant searches along (administrators manage them)."""
 
-    def __init__(self, partners: PartnerRepository) -> None:
+    def __init__(self, partners: PartnerRepository, policy: OutboundPolicy) -> None:
         self.partners = partners
+        self.policy = policy
 
     async def of(self, tenant: str) -> Sequence[Partner]:
         return await self.partners.of(tenant)
@@ -44,6 +53,10 @@ class Partners:
     async def put(self, tenant: str, ags: str, name: str, base_url: str) -> Partner:
         if ags == tenant:
             raise PartnerIsItself()
+        try:
+            self.policy.check_literal(base_url)
+        except AddressRefused as refused:
+            raise PartnerUrlRefused(f"{refused}.") from refused
         return await self.partners.put(tenant, ags, name, base_url)
 
     async def remove(self, tenant: str, ags: str) -> None:
@@ -88,6 +101,17 @@ class NotOffered(Exception):
     pass
 
 
+UNAVAILABLE = "unavailable"
+"""All a caller of the search learns about a partner that did not answer well."""
+
+
+def outcome(answer: EarliestOut | Unavailable | NotOffered) -> str:
+    """How a partner answered, for its record."""
+    if isinstance(answer, Unavailable):
+        return answer.reason
+    return "not offered" if isinstance(answer, NotOffered) else "answered"
+
+
 async def ask_partner(
     http: httpx.AsyncClient, partner: Partner, leika: str, timeout_s: float
 ) -> EarliestOut | Unavailable | NotOffered:
@@ -102,13 +126,13 @@ async def ask_partner(
             http.stream("GET", url, params={"leika": leika}) as response,
         ):
             status = response.status_code
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_ANSWER_BYTES:
-                    return unavailable("answered too much")
+            body = await read_bounded(response, MAX_ANSWER_BYTES)
+    except AnswerTooLarge:
+        return unavailable("answered too much")
     except TimeoutError:
         return unavailable("timeout")
+    except OutboundRefused as refused:
+        return unavailable(f"refused: {refused}"[:200])
     except httpx.HTTPError:
         return unavailable("unreachable")
     if status == 404:
@@ -116,7 +140,7 @@ async def ask_partner(
     if status != 200:
         return unavailable(f"answered {status}")
     try:
-        answer = EarliestOut.model_validate_json(bytes(body))
+        answer = EarliestOut.model_validate_json(body)
     except ValidationError:
         return unavailable("answered outside the contract")
     if answer.tenant != partner.ags or answer.leika != leika:
@@ -137,7 +161,7 @@ async def search(
     for partner, answer in answers:
         ags = partner.ags if partner else tenant
         if isinstance(answer, Unavailable):
-            out.unavailable.append(answer)
+            out.unavailable.append(answer.model_copy(update={"reason": UNAVAILABLE}))
         elif isinstance(answer, NotOffered):
             out.not_offered.append(ags)
         elif answer.appointment is None:
@@ -196,7 +220,15 @@ async def search_everywhere(
             )
         except ServiceNotFound:
             here = NotOffered()
+        asked_at = utcnow()
         found = await search(here, asking, tenant, leika)
+        if asking:
+            outcomes = {p.ags: outcome(answer.result()) for p, answer in asking}
+            try:
+                async with database.sessionmaker() as session, session.begin():
+                    await PartnerRepository(session).record_outcomes(tenant, outcomes, asked_at)
+            except SQLAlchemyError:  # the record is for the administrator; the answer stands
+                logger.exception("recording the partners' answers failed")
         return found.model_dump_json().encode()
 
     return await answers.answer(tenant, ("search", leika), compute)

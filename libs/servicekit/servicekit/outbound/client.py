@@ -1,27 +1,4 @@
-"""Calls to URLs that someone configured: partner municipalities, webhooks.
-
-Such a URL is chosen by an administrator or a partner, not by us, so a call to it must not
-become a way into our own network (server-side request forgery): to the cloud's metadata
-address, the database next door, the cluster's internal names, or a port scan through the
-reasons we report. :func:`outbound_client` returns an ``httpx.AsyncClient`` whose transport
-
-- refuses any scheme but https outside development and tests (``OutboundPolicy.https_only``),
-  and URLs with credentials in them;
-- resolves the host itself and checks *every* address it resolves to: loopback, private,
-  link-local, multicast, unique-local, reserved and unspecified addresses are refused unless
-  the policy's allow-list names their network;
-- connects to the address it checked (the URL's host is replaced by it; the ``Host`` header and
-  the TLS server name stay the host's, so the certificate is still verified for the name), so a
-  second DNS answer cannot send the connection elsewhere (DNS rebinding);
-- keeps a connection pool per host name, so a connection verified for one name never carries
-  another's request;
-- follows no redirect and reads no proxy settings from the environment.
-
-A refusal is an :class:`OutboundRefused` (an ``httpx.TransportError``): callers that already
-treat an unreachable peer as unavailable need no new branch. Its message says why, for the
-administrator's eyes; an anonymous caller should learn no more than "unavailable".
-:func:`read_bounded` reads an answer up to a size limit.
-"""
+"""The SSRF-safe HTTP client for configured URLs; the rules are in :mod:`servicekit.outbound`."""
 
 from __future__ import annotations
 
@@ -30,22 +7,13 @@ import ipaddress
 import socket
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 
 import httpx
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from servicekit.outbound.policy import AddressRefused, IPAddress, OutboundPolicy
+
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """Host name and port to the addresses they resolve to."""
-
-LOOPBACK: tuple[IPNetwork, ...] = (
-    ipaddress.ip_network("127.0.0.0/8"),
-    ipaddress.ip_network("::1/128"),
-)
-"""Where neighbouring instances run in development and tests: on this machine."""
-
-UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
 
 MAX_POOLS = 256
 """Connection pools kept (one per host name); the least recently used one is closed."""
@@ -57,71 +25,6 @@ class OutboundRefused(httpx.TransportError):
 
 class AnswerTooLarge(Exception):
     """The peer answered more than the caller reads."""
-
-
-def _kind(address: IPAddress) -> str | None:
-    """Why ``address`` is not on the public internet (None: it is)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return _kind(address.ipv4_mapped)
-    checks = (
-        ("unspecified", address.is_unspecified),
-        ("loopback", address.is_loopback),
-        ("link-local", address.is_link_local),
-        ("multicast", address.is_multicast),
-        ("unique-local", address in UNIQUE_LOCAL),
-        ("reserved", address.is_reserved),
-        ("private", address.is_private),
-    )
-    for name, applies in checks:
-        if applies:
-            return name
-    if not address.is_global:  # shared address space (100.64/10) and the like
-        return "not public"
-    return None
-
-
-@dataclass(frozen=True)
-class OutboundPolicy:
-    """What a configured URL may point at."""
-
-    https_only: bool
-    allowed_networks: tuple[IPNetwork, ...] = field(default=())
-    """Non-public networks that may be called all the same (e.g. a partner on a private link)."""
-
-    def check_url(self, url: httpx.URL) -> None:
-        if url.scheme not in ("http", "https"):
-            raise OutboundRefused(f"the scheme {url.scheme!r} is not called")
-        if self.https_only and url.scheme != "https":
-            raise OutboundRefused("only https URLs are called outside development")
-        if url.userinfo:
-            raise OutboundRefused("URLs with credentials in them are not called")
-        if not url.host:
-            raise OutboundRefused("the URL has no host")
-
-    def check_address(self, host: str, address: IPAddress) -> None:
-        kind = _kind(address)
-        if kind is None or any(address in network for network in self.allowed_networks):
-            return
-        shown = host if host == str(address) else f"{host} ({address})"
-        raise OutboundRefused(f"{shown} is a {kind} address, which is not called")
-
-    def check_literal(self, url: str) -> None:
-        """Refuse at once what can be told without resolving the URL's host (at registration;
-        the transport checks again on every call)."""
-        parsed = httpx.URL(url)
-        self.check_url(parsed)
-        try:
-            address = ipaddress.ip_address(parsed.host)
-        except ValueError:
-            if parsed.host.lower() == "localhost" or parsed.host.lower().endswith(".localhost"):
-                address = ipaddress.ip_address("127.0.0.1")
-            else:
-                return
-        self.check_address(parsed.host, address)
-
-
-DEVELOPMENT_POLICY = OutboundPolicy(https_only=False, allowed_networks=LOOPBACK)
-"""Development and tests: http, and neighbours on this machine."""
 
 
 async def resolve_with_system(host: str, port: int) -> Sequence[str]:
@@ -151,9 +54,12 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        self.policy.check_url(url)
         host = url.host
-        address = await self._checked_address(host, url.port or _default_port(url.scheme))
+        try:
+            self.policy.check_url(url.scheme, host, url.userinfo)
+            address = await self._checked_address(host, url.port or _default_port(url.scheme))
+        except AddressRefused as refused:
+            raise OutboundRefused(str(refused), request=request) from refused
         extensions = dict(request.extensions)
         if url.scheme == "https":
             extensions["sni_hostname"] = host
