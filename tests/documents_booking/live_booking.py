@@ -115,11 +115,14 @@ async def set_up_office(
     service_id: str | None = None,
     tenant: str = TENANT,
     leika: str | None = None,
+    admin: dict[str, str] | None = None,
 ) -> Office:
     """An administrator's set-up in ``tenant``: a service needing ``documents`` (unless
     ``service_id`` names one already; a random LeiKa key unless given), an office offering it
-    every day from 08:00 to 16:00 with two counters, and ``clerk`` on the office's staff."""
-    admin = tokens.headers(sub="admin-1", tenant=tenant, roles=["admin"])
+    every day from 08:00 to 16:00 with two counters, and ``clerk`` on the office's staff. The
+    administrator's headers are the test key set's, unless ``admin`` gives a booking that
+    trusts a real identity its own."""
+    admin = admin or tokens.headers(sub="admin-1", tenant=tenant, roles=["admin"])
     if service_id is None:
         service = await booking.post(
             f"/booking/v1/tenants/{tenant}/services",

@@ -142,6 +142,7 @@ def test_each_service_starts_with_production_settings_from_compose(
         "SMTP_HOST": "smtp.musterstadt.example",
         "MAIL_FROM_ADDRESS": "termine@musterstadt.example",
         "BOOKING_MANAGE_LINK_SECRET": "m" * 40,
+        "BOOKING_PARTNER_SECRETS_KEY": "p" * 40,
     }
     environment = compose["services"][container]["environment"]
     for name, value in environment.items():

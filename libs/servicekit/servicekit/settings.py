@@ -58,16 +58,22 @@ class ServiceSettings(BaseSettings):
     # loopback in development and tests (where neighbouring instances run locally), none in
     # production.
     outbound_allowed_networks: list[IPvAnyNetwork] | None = None
+    # Host names called over http and wherever they resolve: the deployment's own services
+    # (compose's and Kubernetes' service names), e.g. ["booking"].
+    outbound_allowed_hosts: list[str] = Field(default_factory=list)
 
     def outbound_policy(self) -> OutboundPolicy:
         """What a configured URL may point at: https only in production; non-public addresses
         only in :attr:`outbound_allowed_networks`."""
-        allowed = self.outbound_allowed_networks
-        if self.environment is not Environment.PRODUCTION:
-            if allowed is None:
-                return DEVELOPMENT_POLICY
-            return OutboundPolicy(https_only=False, allowed_networks=tuple(allowed))
-        return OutboundPolicy(https_only=True, allowed_networks=tuple(allowed or ()))
+        networks = self.outbound_allowed_networks
+        production = self.environment is Environment.PRODUCTION
+        if networks is None:
+            networks = [] if production else list(DEVELOPMENT_POLICY.allowed_networks)
+        return OutboundPolicy(
+            https_only=production,
+            allowed_networks=tuple(networks),
+            allowed_hosts=frozenset(host.lower() for host in self.outbound_allowed_hosts),
+        )
 
     @field_validator("events_subscribers")
     @classmethod

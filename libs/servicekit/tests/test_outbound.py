@@ -236,3 +236,15 @@ def test_production_refuses_a_webhook_into_our_own_network() -> None:
                 )
             ],
         )
+
+
+def test_the_deployments_own_services_are_named_hosts() -> None:
+    """Inside compose or a cluster, identity's webhook goes to http://booking:8000, a private
+    address: allowed by name, and only that name."""
+    policy = OutboundPolicy(https_only=True, allowed_hosts=frozenset({"booking"}))
+    policy.check_literal("http://booking:8000/booking/v1/events")
+    policy.check_address("booking", ipaddress.ip_address("172.18.0.5"))
+    with pytest.raises(AddressRefused, match="only https"):
+        policy.check_literal("http://documents:8000/documents/v1/events")
+    with pytest.raises(AddressRefused, match="private"):
+        policy.check_address("documents", ipaddress.ip_address("172.18.0.6"))

@@ -10,7 +10,14 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from servicekit.auth import CurrentPrincipal, Principal
+from booking.settings import SettingsDep
+from servicekit.auth import (
+    CurrentPrincipal,
+    InsufficientScope,
+    InvalidToken,
+    OptionalPrincipal,
+    Principal,
+)
 from servicekit.problems import Forbidden
 from servicekit.tenancy import AgsPath
 
@@ -25,6 +32,15 @@ class NotStaff(Forbidden):
     title = "Only clerks and administrators of this municipality may do this"
 
 
+class NotThisMunicipalitysPartner(Forbidden):
+    type_slug = "not-this-municipalitys-partner"
+    title = "This client is registered at another municipality"
+
+
+SEARCH_SCOPE = "booking:search"
+"""What a partner municipality's client needs to ask for the earliest appointment."""
+
+
 async def _admin_of(ags: AgsPath, principal: CurrentPrincipal) -> Principal:
     if principal.tenant != ags or not principal.has_role("admin"):
         raise NotAdministrator()
@@ -36,6 +52,28 @@ async def _staff_of(ags: AgsPath, principal: CurrentPrincipal) -> Principal:
         raise NotStaff()
     return principal
 
+
+async def _partner_of(
+    ags: AgsPath, principal: OptionalPrincipal, settings: SettingsDep
+) -> Principal | None:
+    if principal is None:
+        if settings.partner_search_requires_token:
+            raise InvalidToken(
+                f"Partner municipalities ask with a token holding {SEARCH_SCOPE}.",
+                token_present=False,
+            )
+        return None
+    if not principal.has_scopes(SEARCH_SCOPE):
+        raise InsufficientScope(f"This needs the scope {SEARCH_SCOPE}.")
+    if principal.tenant != ags:
+        raise NotThisMunicipalitysPartner()
+    return principal
+
+
+PartnerSearching = Annotated[Principal | None, Depends(_partner_of)]
+"""A partner's client registered at this municipality, holding ``booking:search``: 401 without
+a token (unless ``BOOKING_PARTNER_SEARCH_REQUIRES_TOKEN`` is off, for partners whose Rathaus
+still asks anonymously), 403 without the scope or for another municipality's client."""
 
 TenantAdmin = Annotated[Principal, Depends(_admin_of)]
 """An administrator of the municipality in the path (403 for anyone else)."""

@@ -16,6 +16,7 @@ from booking.bookings.reminders import start_reminders, stop_reminders
 from booking.bookings.router import router as bookings_router
 from booking.catalogue.router import router as catalogue_router
 from booking.cooperation.router import router as cooperation_router
+from booking.cooperation.tokens import PartnerTokens, partner_sealer
 from booking.events.models import outbox_of
 from booking.events.models import webhooks as event_webhooks
 from booking.events.router import router as events_router
@@ -42,7 +43,7 @@ async def _freeze_startup_objects(_app: FastAPI) -> None:
 
 
 async def _close_partner_http(app: FastAPI) -> None:
-    await app.state.partner_http.aclose()
+    await app.state.partner_tokens.http.aclose()
 
 
 def create_app(settings: BookingSettings | None = None) -> FastAPI:
@@ -101,8 +102,11 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
         stale_after=timedelta(seconds=settings.idempotency_stale_seconds),
     )
     # Asks partner municipalities (cooperation): addresses checked and pinned, no redirects.
-    app.state.partner_http = outbound_client(
-        settings.outbound_policy(), timeout_s=settings.partner_timeout_s, max_connections=50
+    app.state.partner_tokens = PartnerTokens(
+        outbound_client(
+            settings.outbound_policy(), timeout_s=settings.partner_timeout_s, max_connections=50
+        ),
+        partner_sealer(settings),
     )
     install_race_handlers(app)
     return app

@@ -10,6 +10,7 @@ from servicekit.dependencies import app_state
 from servicekit.mail import Letterhead, MailSettings
 
 PLACEHOLDER_MANAGE_LINK_SECRET = "development-only-manage-link-secret-change-me"
+PLACEHOLDER_PARTNER_SECRETS_KEY = "development-only-partner-secrets-key-change-me"
 
 
 class TenantMail(BaseModel):
@@ -114,6 +115,18 @@ class BookingSettings(MailSettings):
             "carry the link while the database keeps only its hash"
         ),
     )
+    partner_search_requires_token: bool = Field(
+        default=True,
+        description=(
+            "Partners ask for the earliest appointment with a client-credentials token "
+            "(booking:search); off only while a partner's Rathaus still asks anonymously"
+        ),
+    )
+    partner_secrets_key: SecretStr = Field(
+        default=SecretStr(PLACEHOLDER_PARTNER_SECRETS_KEY),
+        min_length=32,
+        description="Seals the client secrets we use at partner municipalities' identities",
+    )
     reminder_interval_s: float = Field(
         default=60.0, ge=0, description="How often each replica queues due reminders; 0: never"
     )
@@ -143,6 +156,8 @@ class BookingSettings(MailSettings):
         problems = super().insecure_settings()
         if self.manage_link_secret.get_secret_value() == PLACEHOLDER_MANAGE_LINK_SECRET:
             problems.append("manage_link_secret: the development placeholder; set a secret")
+        if self.partner_secrets_key.get_secret_value() == PLACEHOLDER_PARTNER_SECRETS_KEY:
+            problems.append("partner_secrets_key: the development placeholder; set a secret")
         return problems
 
 

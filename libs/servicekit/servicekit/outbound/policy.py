@@ -53,11 +53,14 @@ class OutboundPolicy:
     https_only: bool
     allowed_networks: tuple[IPNetwork, ...] = field(default=())
     """Non-public networks that may be called all the same (e.g. a partner on a private link)."""
+    allowed_hosts: frozenset[str] = field(default=frozenset())
+    """Host names that may be called over http and wherever they resolve: our own services
+    inside the deployment's network (``booking`` for identity's webhook to it)."""
 
     def check_url(self, scheme: str, host: str, userinfo: str | bytes) -> None:
         if scheme not in ("http", "https"):
             raise AddressRefused(f"the scheme {scheme!r} is not called")
-        if self.https_only and scheme != "https":
+        if self.https_only and scheme != "https" and host not in self.allowed_hosts:
             raise AddressRefused("only https URLs are called outside development")
         if userinfo:
             raise AddressRefused("URLs with credentials in them are not called")
@@ -66,7 +69,9 @@ class OutboundPolicy:
 
     def check_address(self, host: str, address: IPAddress) -> None:
         kind = _kind(address)
-        if kind is None or any(address in network for network in self.allowed_networks):
+        if kind is None or host in self.allowed_hosts:
+            return
+        if any(address in network for network in self.allowed_networks):
             return
         shown = host if host == str(address) else f"{host} ({address})"
         raise AddressRefused(f"{shown} is a {kind} address, which is not called")

@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from booking.access import TenantAdmin
+from booking.access import NotThisMunicipalitysPartner, PartnerSearching, TenantAdmin
 from booking.availability.dependencies import CachedAnswersDep
 from booking.catalogue.errors import ServiceNotFound
 from booking.catalogue.schemas import LEIKA_PATTERN
-from booking.cooperation.dependencies import PartnerHttpDep, PartnersDep
+from booking.cooperation.dependencies import PartnersDep, PartnerTokensDep
 from booking.cooperation.errors import PartnerIsItself, PartnerNotFound, PartnerUrlRefused
 from booking.cooperation.schemas import (
     EarliestOut,
@@ -19,7 +19,7 @@ from booking.cooperation.schemas import (
 )
 from booking.cooperation.service import earliest_here, search_everywhere
 from booking.settings import SettingsDep
-from servicekit.auth import AUTH_PROBLEMS
+from servicekit.auth import AUTH_PROBLEMS, InsufficientScope
 from servicekit.dependencies import DatabaseDep
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AGS_PATTERN, AgsPath
@@ -35,13 +35,26 @@ LeikaQuery = Annotated[
 @router.get(
     "/earliest",
     response_model=EarliestOut,
-    responses=problem_responses(ServiceNotFound, ValidationFailed),
+    # A token is optional in the contract (v1 was public) and required by default setting.
+    openapi_extra={"security": [{}, {"HTTPBearer": []}]},
+    responses=problem_responses(
+        *AUTH_PROBLEMS,
+        InsufficientScope,
+        NotThisMunicipalitysPartner,
+        ServiceNotFound,
+        ValidationFailed,
+    ),
 )
 async def earliest_appointment(
-    ags: AgsPath, answers: CachedAnswersDep, settings: SettingsDep, leika: LeikaQuery
+    ags: AgsPath,
+    _partner: PartnerSearching,
+    answers: CachedAnswersDep,
+    settings: SettingsDep,
+    leika: LeikaQuery,
 ) -> Response:
     """The earliest free appointment for the service with this LeiKa key, at any office: what
-    partner municipalities ask each other (no token needed, like availability)."""
+    partner municipalities ask each other, with a client-credentials token of this
+    municipality's identity holding ``booking:search``."""
     answer = await earliest_here(answers, ags, leika, settings.earliest_horizon_days)
     return Response(answer, media_type="application/json")
 
@@ -56,7 +69,7 @@ async def search_earliest(
     answers: CachedAnswersDep,
     settings: SettingsDep,
     database: DatabaseDep,
-    http: PartnerHttpDep,
+    tokens: PartnerTokensDep,
     leika: LeikaQuery,
 ) -> Response:
     """The earliest appointments for a service here and at every partner municipality, asked
@@ -65,7 +78,7 @@ async def search_earliest(
     answer = await search_everywhere(
         answers,
         database,
-        http,
+        tokens,
         ags,
         leika,
         horizon_days=settings.earliest_horizon_days,
@@ -81,7 +94,7 @@ async def search_earliest(
 )
 async def list_partners(ags: AgsPath, _admin: TenantAdmin, partners: PartnersDep) -> PartnersOut:
     """The partner municipalities searched along, and how each answered last (administrators)."""
-    return PartnersOut(items=[PartnerOut.model_validate(p) for p in await partners.of(ags)])
+    return PartnersOut(items=[PartnerOut.of(p) for p in await partners.of(ags)])
 
 
 @router.put(
@@ -100,8 +113,8 @@ async def put_partner(
 ) -> PartnerOut:
     """Register (or change) a partner municipality and where its Rathaus answers: https
     outside development, and no address in our own networks (see docs/architecture.md)."""
-    partner = await partners.put(ags, partner_ags, body.name, body.base_url)
-    return PartnerOut.model_validate(partner)
+    partner = await partners.put(ags, partner_ags, body.name, body.base_url, body.credentials)
+    return PartnerOut.of(partner)
 
 
 @router.delete(

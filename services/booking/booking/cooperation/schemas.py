@@ -3,9 +3,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
 from booking.catalogue.schemas import Leika
+from booking.cooperation.models import Partner
 from servicekit.tenancy import Ags
 
 BaseUrl = Annotated[
@@ -18,19 +19,53 @@ BaseUrl = Annotated[
 ]
 
 
+Scope = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9:._-]{0,63}$"), Field(examples=["booking:search"])
+]
+
+
+class PartnerCredentialsIn(BaseModel):
+    """The OAuth2 client the partner registered for us at its identity (client credentials)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuer: BaseUrl = Field(
+        description="The partner's identity; its OpenID discovery document names the token "
+        "endpoint",
+        examples=["https://rathaus.nachbarstadt.example/identity"],
+    )
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    client_secret: SecretStr = Field(
+        min_length=1, max_length=500, description="Stored sealed; never shown again"
+    )
+    scopes: list[Scope] = Field(default=["booking:search"], min_length=1, max_length=16)
+
+
+class PartnerCredentialsOut(BaseModel):
+    issuer: str
+    client_id: str
+    scopes: list[str]
+
+
 class PartnerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     base_url: BaseUrl
+    credentials: PartnerCredentialsIn | None = Field(
+        default=None,
+        description="How we sign in at the partner (None: its routes are called without a "
+        "token, which a partner that requires one answers 401)",
+    )
 
 
 class PartnerOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     ags: Ags
     name: str
     base_url: str
+    credentials: PartnerCredentialsOut | None = Field(
+        default=None, description="The client we use at the partner (its secret is not shown)"
+    )
     last_asked_at: AwareDatetime | None = Field(
         default=None, description="When a search last asked the partner (None: never)"
     )
@@ -43,6 +78,24 @@ class PartnerOut(BaseModel):
             "refused: rathaus.example (10.0.0.5) is a private address, which is not called",
         ],
     )
+
+    @classmethod
+    def of(cls, partner: Partner) -> PartnerOut:
+        credentials = None
+        if partner.issuer and partner.client_id:
+            credentials = PartnerCredentialsOut(
+                issuer=partner.issuer,
+                client_id=partner.client_id,
+                scopes=(partner.scopes or "").split(),
+            )
+        return cls(
+            ags=partner.ags,
+            name=partner.name,
+            base_url=partner.base_url,
+            credentials=credentials,
+            last_asked_at=partner.last_asked_at,
+            last_outcome=partner.last_outcome,
+        )
 
 
 class PartnersOut(BaseModel):

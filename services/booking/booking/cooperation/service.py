@@ -30,12 +30,15 @@ from booking.cooperation.schemas import (
     EarliestAppointment,
     EarliestOut,
     MunicipalityAppointment,
+    PartnerCredentialsIn,
     SearchOut,
     Unavailable,
 )
+from booking.cooperation.tokens import PartnerTokens, PartnerTokenUnavailable
 from servicekit.db import Database, utcnow
 from servicekit.outbound.client import AnswerTooLarge, OutboundRefused, read_bounded
 from servicekit.outbound.policy import AddressRefused, OutboundPolicy
+from servicekit.sealing import Sealer
 
 logger = logging.getLogger(__name__)
 
@@ -43,21 +46,44 @@ logger = logging.getLogger(__name__)
 class Partners:
     """The partner municipalities a tenant searches along (administrators manage them)."""
 
-    def __init__(self, partners: PartnerRepository, policy: OutboundPolicy) -> None:
+    def __init__(self, partners: PartnerRepository, policy: OutboundPolicy, sealer: Sealer) -> None:
         self.partners = partners
         self.policy = policy
+        self.sealer = sealer
 
     async def of(self, tenant: str) -> Sequence[Partner]:
         return await self.partners.of(tenant)
 
-    async def put(self, tenant: str, ags: str, name: str, base_url: str) -> Partner:
+    async def put(
+        self,
+        tenant: str,
+        ags: str,
+        name: str,
+        base_url: str,
+        credentials: PartnerCredentialsIn | None,
+    ) -> Partner:
+        """Register or change a partner, and how we sign in there (its client secret sealed)."""
         if ags == tenant:
             raise PartnerIsItself()
-        try:
-            self.policy.check_literal(base_url)
-        except AddressRefused as refused:
-            raise PartnerUrlRefused(f"{refused}.") from refused
-        return await self.partners.put(tenant, ags, name, base_url)
+        for url in (base_url, credentials.issuer if credentials else None):
+            try:
+                if url is not None:
+                    self.policy.check_literal(url)
+            except AddressRefused as refused:
+                raise PartnerUrlRefused(f"{refused}.") from refused
+        partner = await self.partners.put(tenant, ags, name, base_url)
+        if credentials is None:
+            partner.issuer = partner.client_id = partner.client_secret_sealed = None
+            partner.scopes = None
+        else:
+            partner.issuer = credentials.issuer
+            partner.client_id = credentials.client_id
+            partner.client_secret_sealed = self.sealer.seal(
+                credentials.client_secret.get_secret_value(), bound_to=partner.seal_binding
+            )
+            partner.scopes = " ".join(dict.fromkeys(credentials.scopes))
+        await self.partners.flush()
+        return partner
 
     async def remove(self, tenant: str, ags: str) -> None:
         if not await self.partners.remove(tenant, ags):
@@ -113,20 +139,30 @@ def outcome(answer: EarliestOut | Unavailable | NotOffered) -> str:
 
 
 async def ask_partner(
-    http: httpx.AsyncClient, partner: Partner, leika: str, timeout_s: float
+    tokens: PartnerTokens, partner: Partner, leika: str, timeout_s: float
 ) -> EarliestOut | Unavailable | NotOffered:
+    """One partner's earliest appointment, asked with a token from its identity (when we hold
+    credentials there) and within ``timeout_s`` all told."""
     url = f"{partner.base_url.rstrip('/')}/booking/v1/tenants/{partner.ags}/earliest"
 
     def unavailable(reason: str) -> Unavailable:
         return Unavailable(tenant=partner.ags, municipality=partner.name, reason=reason)
 
+    async def ask() -> tuple[int, bytes]:
+        headers = await tokens.header(partner)
+        async with tokens.http.stream(
+            "GET", url, params={"leika": leika}, headers=headers
+        ) as response:
+            return response.status_code, await read_bounded(response, MAX_ANSWER_BYTES)
+
     try:
-        async with (
-            asyncio.timeout(timeout_s),
-            http.stream("GET", url, params={"leika": leika}) as response,
-        ):
-            status = response.status_code
-            body = await read_bounded(response, MAX_ANSWER_BYTES)
+        async with asyncio.timeout(timeout_s):
+            status, body = await ask()
+            if status == 401 and partner.client_id:  # its keys may have rotated: once more
+                tokens.forget(partner)
+                status, body = await ask()
+    except PartnerTokenUnavailable as unavailable_token:
+        return unavailable(f"no token: {unavailable_token}"[:200])
     except AnswerTooLarge:
         return unavailable("answered too much")
     except TimeoutError:
@@ -195,7 +231,7 @@ async def earliest_here(
 async def search_everywhere(
     answers: CachedAnswers,
     database: Database,
-    http: httpx.AsyncClient,
+    tokens: PartnerTokens,
     tenant: str,
     leika: str,
     *,
@@ -211,7 +247,7 @@ async def search_everywhere(
         async with database.sessionmaker() as session:
             partners = await PartnerRepository(session).of(tenant)
         asking = [
-            (p, asyncio.ensure_future(ask_partner(http, p, leika, partner_timeout_s)))
+            (p, asyncio.ensure_future(ask_partner(tokens, p, leika, partner_timeout_s)))
             for p in partners
         ]
         try:

@@ -228,8 +228,11 @@ async def test_the_earliest_appointment_passes_over_the_lands_holiday(
     )
     await session.flush()
     url = f"/booking/v1/tenants/{tenant}/earliest"
+    partner = tokens.headers(
+        sub="nachbarstadt", tenant=tenant, roles=[], scopes="booking:search", client_id="n"
+    )
 
-    closed = await client.get(url, params={"leika": service.leika})
+    closed = await client.get(url, params={"leika": service.leika}, headers=partner)
     office_url = f"/booking/v1/tenants/{tenant}/offices/{office.id}"
     described = (await client.get(office_url)).json()
     reopened = await client.put(
@@ -244,7 +247,7 @@ async def test_the_earliest_appointment_passes_over_the_lands_holiday(
         headers=admin(tokens, tenant),
     )
     assert reopened.status_code == 200, reopened.text
-    opened = await client.get(url, params={"leika": service.leika})
+    opened = await client.get(url, params={"leika": service.leika}, headers=partner)
 
     assert closed.status_code == 200, closed.text
     assert datetime.fromisoformat(closed.json()["appointment"]["start"]) == at(working, 8)
