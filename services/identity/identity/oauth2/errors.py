@@ -2,6 +2,8 @@
 
 The OAuth2 token endpoint speaks the error format OAuth2 client libraries understand, not
 problem+json: that is the one exception to the house rule, and the contract says so.
+``mfa_required`` is an extension error (RFC 6749 section 8.5): the password was right, and the
+login needs its second step (the ``MFA_OTP_GRANT`` with the ``mfa_token``).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 ErrorCode = Literal[
     "invalid_request",
@@ -18,6 +20,7 @@ ErrorCode = Literal[
     "unauthorized_client",
     "unsupported_grant_type",
     "invalid_scope",
+    "mfa_required",
 ]
 
 
@@ -26,28 +29,52 @@ class OAuth2Error(BaseModel):
 
     error: ErrorCode
     error_description: str | None = None
+    mfa_token: str | None = Field(
+        default=None, description="With mfa_required: names the second step of the login"
+    )
+    mfa_enrolment_required: bool | None = Field(
+        default=None, description="With mfa_required: enrol a second factor first"
+    )
 
 
 class OAuth2Failure(Exception):
-    def __init__(self, error: ErrorCode, description: str, *, status: int = 400) -> None:
+    def __init__(
+        self,
+        error: ErrorCode,
+        description: str,
+        *,
+        status: int = 400,
+        mfa_token: str | None = None,
+        mfa_enrolment_required: bool | None = None,
+    ) -> None:
         super().__init__(description)
         self.error: ErrorCode = error
         self.description = description
         self.status = status
+        self.mfa_token = mfa_token
+        self.mfa_enrolment_required = mfa_enrolment_required
 
     def response(self) -> JSONResponse:
         headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
         if self.status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="rathaus"'
-        body = OAuth2Error(error=self.error, error_description=self.description)
-        return JSONResponse(body.model_dump(), status_code=self.status, headers=headers)
+        body = OAuth2Error(
+            error=self.error,
+            error_description=self.description,
+            mfa_token=self.mfa_token,
+            mfa_enrolment_required=self.mfa_enrolment_required,
+        )
+        return JSONResponse(
+            body.model_dump(exclude_none=True), status_code=self.status, headers=headers
+        )
 
 
 OAUTH2_ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     400: {
         "model": OAuth2Error,
         "description": "RFC 6749 error: invalid_request, invalid_grant, unsupported_grant_type, "
-        "invalid_scope",
+        "invalid_scope; mfa_required (with mfa_token) for the password of staff with a second "
+        "factor",
     },
     401: {"model": OAuth2Error, "description": "RFC 6749 error: invalid_client"},
 }
