@@ -34,6 +34,12 @@ class Provisioning:
     qr_png: str
 
 
+def sealed_as(account_id: str) -> str:
+    """Associated data of an account's sealed secret: a ciphertext copied to another account
+    does not decrypt."""
+    return f"mfa:{account_id}"
+
+
 def new_secret() -> str:
     return pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
 

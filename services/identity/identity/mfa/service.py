@@ -81,11 +81,6 @@ class Status:
     recovery_codes_left: int
 
 
-def _sealed_as(account_id: str) -> str:
-    # Associated data of the sealed secret: a ciphertext copied to another account fails.
-    return f"mfa:{account_id}"
-
-
 class SecondFactor:
     def __init__(
         self,
@@ -228,7 +223,7 @@ class SecondFactor:
 
     def _secret(self, enrolment: MfaEnrolment) -> str:
         sealed = self.cipher.decrypt(
-            enrolment.secret_ciphertext, kid=_sealed_as(enrolment.account_id)
+            enrolment.secret_ciphertext, kid=authenticator.sealed_as(enrolment.account_id)
         )
         return str(sealed["totp"])
 
@@ -245,7 +240,7 @@ class SecondFactor:
                 "An administrator of the municipality resets it when the device is lost."
             )
         secret = authenticator.new_secret()
-        sealed = self.cipher.encrypt({"totp": secret}, kid=_sealed_as(account.id))
+        sealed = self.cipher.encrypt({"totp": secret}, kid=authenticator.sealed_as(account.id))
         now = self.clock.now()
         if enrolment is None:
             await self.enrolments.add(
