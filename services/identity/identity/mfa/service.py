@@ -229,9 +229,10 @@ class SecondFactor:
 
     # Enrolment --------------------------------------------------------------------------
 
-    async def begin_enrolment(self, account: Account) -> Provisioning:
-        """A new secret for the account's authenticator app; it works once a first code
-        confirmed it (:meth:`confirm_enrolment`). Starting again replaces a pending one."""
+    async def begin_enrolment(self, account: Account, *, secret: str | None = None) -> Provisioning:
+        """A new secret for the account's authenticator app (``secret``: the demo seed's
+        public one); it works once a first code confirmed it (:meth:`confirm_enrolment`).
+        Starting again replaces a pending one."""
         if not may_enrol(account):
             raise MfaNotForRole()
         enrolment = await self.enrolments.get(account.id)
@@ -239,7 +240,7 @@ class SecondFactor:
             raise MfaAlreadyEnrolled(
                 "An administrator of the municipality resets it when the device is lost."
             )
-        secret = authenticator.new_secret()
+        secret = secret or authenticator.new_secret()
         sealed = self.cipher.encrypt({"totp": secret}, kid=authenticator.sealed_as(account.id))
         now = self.clock.now()
         if enrolment is None:
