@@ -2,8 +2,9 @@
 
 The OAuth2 token endpoint speaks the error format OAuth2 client libraries understand, not
 problem+json: that is the one exception to the house rule, and the contract says so.
-``mfa_required`` is an extension error (RFC 6749 section 8.5): the password was right, and the
-login needs its second step (the ``MFA_OTP_GRANT`` with the ``mfa_token``).
+The right password of staff with a second factor is ``invalid_grant`` with an ``mfa_token``: a
+client that knows nothing of it fails safely, one that does completes the login with the
+``MFA_OTP_GRANT`` (``identity.mfa.policy``) and that token.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ ErrorCode = Literal[
     "unauthorized_client",
     "unsupported_grant_type",
     "invalid_scope",
-    "mfa_required",
 ]
 
 
@@ -30,10 +30,11 @@ class OAuth2Error(BaseModel):
     error: ErrorCode
     error_description: str | None = None
     mfa_token: str | None = Field(
-        default=None, description="With mfa_required: names the second step of the login"
+        default=None,
+        description="The password was right: the second step of the login (mfa-otp grant)",
     )
     mfa_enrolment_required: bool | None = Field(
-        default=None, description="With mfa_required: enrol a second factor first"
+        default=None, description="With mfa_token: enrol a second factor first"
     )
 
 
@@ -73,8 +74,8 @@ OAUTH2_ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     400: {
         "model": OAuth2Error,
         "description": "RFC 6749 error: invalid_request, invalid_grant, unsupported_grant_type, "
-        "invalid_scope; mfa_required (with mfa_token) for the password of staff with a second "
-        "factor",
+        "invalid_scope; invalid_grant with an mfa_token for the right password of staff with a "
+        "second factor",
     },
     401: {"model": OAuth2Error, "description": "RFC 6749 error: invalid_client"},
 }

@@ -116,7 +116,7 @@ async def token(
             challenge = await second_factor.after_password(account)
             if challenge is not None:
                 raise OAuth2Failure(
-                    "mfa_required",
+                    "invalid_grant",
                     "A second factor completes the login (grant_type " + MFA_OTP_GRANT + ").",
                     mfa_token=challenge.token,
                     mfa_enrolment_required=challenge.enrolment_required,

@@ -509,7 +509,7 @@ async def test_a_reset_of_another_municipalitys_account_is_404(
     assert (await password_step(client, tenant=MFA_TENANT)).json()["enrolment_required"] is False
 
 
-async def test_the_password_grant_answers_mfa_required_and_the_mfa_grant_completes_it(
+async def test_the_password_grant_answers_an_mfa_token_and_the_mfa_grant_completes_it(
     app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     account = await staff(session)
@@ -525,7 +525,7 @@ async def test_the_password_grant_answers_mfa_required_and_the_mfa_grant_complet
 
     assert first.status_code == 400
     assert first.headers["content-type"] == "application/json"
-    assert first.json()["error"] == "mfa_required"
+    assert first.json()["error"] == "invalid_grant"
     assert first.json()["mfa_enrolment_required"] is False
     step = first.json()["mfa_token"]
     wrong = await client.post(
@@ -569,7 +569,7 @@ async def test_the_password_grant_of_staff_who_must_enrol_gives_no_token(
     )
 
     assert response.status_code == 400
-    assert response.json()["error"] == "mfa_required"
+    assert response.json()["error"] == "invalid_grant"
     assert response.json()["mfa_enrolment_required"] is True
     assert "access_token" not in response.json()
     refused = await client.post(
