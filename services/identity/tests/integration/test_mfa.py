@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 import httpx
 import pyotp
+import pytest
 import zxingcpp
 from fastapi import FastAPI
 from PIL import Image
@@ -21,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.accounts.models import Account
 from identity.accounts.service import token_hash
+from identity.keys.cipher import KeyDecryptionError
+from identity.mfa.models import MfaEnrolment, MfaRecoveryCode
 from identity.tokens.models import RefreshToken
 from servicekit.auth.jose_safe import verify
 from servicekit.testing.tokens import TokenFactory
@@ -581,3 +584,38 @@ async def test_the_password_grant_of_staff_who_must_enrol_gives_no_token(
         },
     )
     assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+
+
+async def test_the_secret_is_sealed_to_its_account_and_recovery_codes_are_hashed(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    account = await staff(session)
+    headers = tokens.headers(sub=account.id, tenant=TENANT, roles=["clerk"])
+    secret = (await client.post(f"{MY_MFA}/enrolment", headers=headers)).json()["secret"]
+    codes = (
+        await client.post(
+            f"{MY_MFA}/enrolment/confirm", json={"code": code_now(app, secret)}, headers=headers
+        )
+    ).json()["recovery_codes"]
+
+    enrolment = await session.scalar(
+        select(MfaEnrolment).where(MfaEnrolment.account_id == account.id)
+    )
+    stored = (
+        await session.scalars(
+            select(MfaRecoveryCode.code_hash).where(MfaRecoveryCode.account_id == account.id)
+        )
+    ).all()
+
+    assert enrolment is not None
+    assert secret not in enrolment.secret_ciphertext
+    cipher = app.state.key_cipher
+    assert cipher.decrypt(enrolment.secret_ciphertext, kid=f"mfa:{account.id}") == {"totp": secret}
+    with pytest.raises(KeyDecryptionError):
+        cipher.decrypt(enrolment.secret_ciphertext, kid="mfa:another-account")
+    assert len(stored) == 10
+    assert all(value.startswith("$argon2id$") for value in stored)
+    passwords = app.state.passwords
+    assert [await passwords.verify(value, codes[0].replace("-", "")) for value in stored].count(
+        True
+    ) == 1
