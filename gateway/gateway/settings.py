@@ -55,6 +55,8 @@ def default_route_classes() -> tuple[RouteClass, ...]:
                 "/identity/v1/auth/login",
                 "/identity/v1/auth/external",
                 "/identity/v1/auth/refresh",
+                # The code step of staff logins: a guess at a code is a guess at a password.
+                "/identity/v1/auth/mfa/",
                 # Each request may mail someone: limited like a guess at a password.
                 "/identity/v1/auth/password-reset",
                 "/identity/v1/oauth2/token",

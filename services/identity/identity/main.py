@@ -18,6 +18,7 @@ from identity.keys.source import DatabaseKeys
 from identity.login.external import ExternalProviders
 from identity.login.router import router as login_router
 from identity.mail.models import OutboxMail
+from identity.mfa.router import router as mfa_router
 from identity.oauth2.discovery import router as discovery_router
 from identity.oauth2.router import router as oauth2_router
 from identity.password_reset.router import router as password_reset_router
@@ -55,6 +56,7 @@ def create_app(
             accounts_router,
             clients_router,
             login_router,
+            mfa_router,
             password_reset_router,
             oauth2_router,
             keys_router,

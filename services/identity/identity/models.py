@@ -7,6 +7,7 @@ from identity.events.models import OutboxDelivery, OutboxEvent
 from identity.keys.models import SigningKey
 from identity.login.models import ExternalIdentity, LoginThrottle
 from identity.mail.models import OutboxMail
+from identity.mfa.models import MfaChallenge, MfaEnrolment, MfaRecoveryCode
 from identity.password_reset.models import PasswordReset
 from identity.tenants.models import Tenant
 from identity.tokens.models import RefreshToken
@@ -16,6 +17,9 @@ __all__ = [
     "AuditEvent",
     "ExternalIdentity",
     "LoginThrottle",
+    "MfaChallenge",
+    "MfaEnrolment",
+    "MfaRecoveryCode",
     "OAuthClient",
     "OutboxDelivery",
     "OutboxEvent",

@@ -7,15 +7,21 @@ refused in production.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import pyotp
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.accounts.dependencies import account_service
+from identity.accounts.service import AccountService
 from identity.audit.dependencies import audit_log
-from identity.audit.service import Actor
+from identity.audit.service import Actor, AuditLog
 from identity.clients.dependencies import client_service
 from identity.keys.dependencies import key_service
+from identity.login.dependencies import login_service
 from identity.mail.dependencies import account_mail
+from identity.mfa.dependencies import second_factor
 from identity.settings import IdentitySettings
 from identity.tenants.dependencies import tenant_service
 from servicekit.settings import Environment
@@ -28,6 +34,9 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("sachbearbeitung@musterstadt.example", "demo-clerk-2026!", ("clerk",)),
     ("erika.mustermann@example.org", "demo-citizen-2026", ("citizen",)),
 )
+DEMO_MFA_ACCOUNT = ("zweiter.faktor@musterstadt.example", "demo-mfa-clerk-2026!", ("clerk",))
+DEMO_MFA_SECRET = "DEMOMFAMUSTERSTADTDEMOMFAMUSTERS"
+"""The demo clerk's TOTP secret (base32): public like every demo credential."""
 DEMO_CLIENT_ID = "demo-partner-nachbarstadt"
 DEMO_CLIENT_SECRET = "demo-partner-secret-2026-not-for-production"
 DEMO_CLIENT_SCOPES = ("booking:search", "cases:handover")
@@ -59,6 +68,7 @@ async def seed_demo(app: FastAPI) -> None:
             _, created = await accounts.ensure_account(tenant.ags, email, password, roles)
             note = "" if created else " (existed; password unchanged)"
             lines.append(f"  {'/'.join(roles):<15} {email}  password: {password}{note}")
+        lines.extend(await _demo_second_factor(session, state, accounts, audit))
         clients = await client_service(session, tenants, audit, clock)
         if await clients.get(DEMO_CLIENT_ID) is None:
             await clients.create(
@@ -76,4 +86,37 @@ async def seed_demo(app: FastAPI) -> None:
         keys = await key_service(session, settings, state.key_cipher, audit, clock)
         await keys.signing_key()
     lines.append("log in: POST /identity/v1/auth/login {tenant, email, password}")
+    lines.append(
+        "  with a second factor (202 and an mfa_token): POST /identity/v1/auth/mfa/verify"
+        " {mfa_token, code}"
+    )
     print("\n".join(lines))  # noqa: T201 - seed output for the person at the terminal
+
+
+async def _demo_second_factor(
+    session: AsyncSession, state: Any, accounts: AccountService, audit: AuditLog
+) -> list[str]:
+    """A clerk with an authenticator already set up, so that the second step can be tried:
+    staff need none in development, every municipality requires one in production."""
+    email, password, roles = DEMO_MFA_ACCOUNT
+    account, _ = await accounts.ensure_account(DEMO_TENANT_AGS, email, password, roles)
+    login = await login_service(session, state.passwords, audit, state.clock, state.settings)
+    factor = await second_factor(
+        session,
+        accounts,
+        login,
+        state.passwords,
+        state.key_cipher,
+        audit,
+        state.clock,
+        state.settings,
+    )
+    if not (await factor.status(account)).enrolled:
+        await factor.begin_enrolment(account, secret=DEMO_MFA_SECRET)
+        first_code = pyotp.TOTP(DEMO_MFA_SECRET).at(state.clock.now())
+        await factor.confirm_enrolment(account, first_code, Actor("seed"))
+    return [
+        f"  {'/'.join(roles):<15} {email}  password: {password}  TOTP secret: {DEMO_MFA_SECRET}",
+        '    its code now: python -c "import pyotp; print(pyotp.TOTP('
+        f"'{DEMO_MFA_SECRET}').now())\"",
+    ]

@@ -114,6 +114,25 @@ class IdentitySettings(MailSettings):
         ge=0,
         description="At most one reset mail per account in this time (no mail flood)",
     )
+    mfa_required: bool | None = Field(
+        default=None,
+        description=(
+            "Clerks, admins and platform admins log in with a second factor (TOTP); unset: "
+            "required in production, not in development and tests"
+        ),
+    )
+    tenant_mfa_required: dict[str, bool] = Field(
+        default_factory=dict, description="Per municipality (AGS), instead of the above"
+    )
+    mfa_challenge_ttl_s: int = Field(
+        default=300, ge=60, le=900, description="How long the code step of a login may wait"
+    )
+    mfa_issuer: str = Field(
+        default="Rathaus",
+        max_length=60,
+        pattern=r"^[^:]+$",
+        description="Issuer shown by authenticator apps (followed by the AGS)",
+    )
     mail_letterhead: MailLetterhead = Field(
         default_factory=MailLetterhead, description="Sender, reply-to and footer of the mails"
     )
@@ -133,6 +152,8 @@ class IdentitySettings(MailSettings):
             problems.append("key_encryption_key: the development key is public; set your own")
         if self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2:
             problems.append("argon2_*: below the OWASP minimum (19 MiB, 2 iterations)")
+        if self.mfa_required is False or False in self.tenant_mfa_required.values():
+            problems.append("mfa_required: staff log in with a second factor in production")
         return problems
 
     def email_verification_required_for(self, tenant: str) -> bool:
@@ -140,6 +161,14 @@ class IdentitySettings(MailSettings):
             return self.tenant_email_verification_required[tenant]
         if self.email_verification_required is not None:
             return self.email_verification_required
+        return self.environment is Environment.PRODUCTION
+
+    def mfa_required_for(self, tenant: str) -> bool:
+        """Whether the staff of municipality ``tenant`` must log in with a second factor."""
+        if tenant in self.tenant_mfa_required:
+            return self.tenant_mfa_required[tenant]
+        if self.mfa_required is not None:
+            return self.mfa_required
         return self.environment is Environment.PRODUCTION
 
     def letterhead_for(self, tenant: str, name: str) -> Letterhead:

@@ -6,13 +6,17 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.accounts.models import Account
 from identity.accounts.passwords import Passwords
 from identity.clients.models import OAuthClient
 from identity.clients.service import secret_hash
-from identity.settings import IdentitySettings
+from identity.keys.cipher import KeyCipher
+from identity.mfa import authenticator
+from identity.mfa.models import MfaEnrolment, MfaRecoveryCode
+from identity.settings import IdentitySettings, key_encryption_key_bytes
 from identity.tenants.models import Tenant
 from servicekit.db import utcnow
 from servicekit.settings import Environment
@@ -21,6 +25,8 @@ TEST_KEY_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1lbmNyeXB0aW9uLWtleS0zMiE"
 DEFAULT_PASSWORD = "correct horse battery staple"
 STRICT_TENANT = "06999003"
 """A municipality whose password logins need a confirmed e-mail address (in every test app)."""
+MFA_TENANT = "06999004"
+"""A municipality whose staff must log in with a second factor (in every test app)."""
 
 
 def settings_for_tests(database_url: str, **overrides: Any) -> IdentitySettings:
@@ -37,6 +43,7 @@ def settings_for_tests(database_url: str, **overrides: Any) -> IdentitySettings:
         "lockout_base_s": 60,
         "mail_from_address": "konto@musterstadt.example",
         "tenant_email_verification_required": {STRICT_TENANT: True},
+        "tenant_mfa_required": {MFA_TENANT: True},
     }
     values.update(overrides)
     return IdentitySettings(**values)
@@ -114,3 +121,33 @@ async def create_partner_client(
     session.add(client)
     await session.flush()
     return client
+
+
+async def create_second_factor(
+    session: AsyncSession, account: Account, *, recovery_codes: tuple[str, ...] = ()
+) -> str:
+    """A confirmed authenticator of ``account`` (sealed as the app seals it); its secret."""
+    secret = authenticator.new_secret()
+    cipher = KeyCipher(key_encryption_key_bytes(SecretStr(TEST_KEY_ENCRYPTION_KEY)))
+    now = utcnow()
+    session.add(
+        MfaEnrolment(
+            account_id=account.id,
+            secret_ciphertext=cipher.encrypt(
+                {"totp": secret}, kid=authenticator.sealed_as(account.id)
+            ),
+            created_at=now,
+            confirmed_at=now,
+        )
+    )
+    for code in recovery_codes:
+        session.add(
+            MfaRecoveryCode(
+                id=str(uuid.uuid4()),
+                account_id=account.id,
+                code_hash=await _passwords().hash(authenticator.normalise(code)),
+                created_at=now,
+            )
+        )
+    await session.flush()
+    return secret

@@ -1,4 +1,5 @@
-"""The audit trail of security events: logins, lockouts, refresh reuse, key rotation, roles."""
+"""The audit trail of security events: logins, lockouts, refresh reuse, key rotation, roles,
+second factors."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ class AuditAction(StrEnum):
     TENANT_SETTINGS = "tenant_settings"
     PASSWORD_RESET_REQUESTED = "password_reset_requested"
     PASSWORD_RESET = "password_reset"
+    MFA_ENROLMENT = "mfa_enrolment"
+    MFA_RESET = "mfa_reset"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ from identity.login.dependencies import ExternalSignInDep, LoginServiceDep
 from identity.login.errors import EmailNotVerified
 from identity.login.external import InvalidExternalToken
 from identity.login.schemas import ExternalLoginIn, LoginIn, RefreshIn, TokenOut
+from identity.mfa.dependencies import SecondFactorDep
+from identity.mfa.policy import AMR_PASSWORD
+from identity.mfa.schemas import MfaChallengeOut
 from identity.tokens.dependencies import TokenServiceDep
 from identity.tokens.errors import InvalidCredentials, InvalidRefreshToken
 from identity.tokens.service import IssuedTokens
@@ -39,24 +42,33 @@ def token_out(issued: IssuedTokens, response: Response) -> TokenOut:
 @router.post(
     "/login",
     response_model=TokenOut,
-    responses=problem_responses(InvalidCredentials, EmailNotVerified, ValidationFailed),
+    responses={
+        202: {"model": MfaChallengeOut, "description": "The password was right: a second step"},
+        **problem_responses(InvalidCredentials, EmailNotVerified, ValidationFailed),
+    },
 )
 async def login(
     body: LoginIn,
     request: Request,
     response: Response,
     login: LoginServiceDep,
+    second_factor: SecondFactorDep,
     tokens: TokenServiceDep,
     ip: ClientIpDep,
 ) -> TokenOut | JSONResponse:
     """Log in with email and password; a locked account gets the wrong-password answer, and
     where the municipality requires it, an unconfirmed address 403 email-not-verified (only
-    with the right password)."""
+    with the right password). Staff with a second factor (or who must have one) get 202 and
+    an ``mfa_token`` for the second step instead of tokens."""
     try:
         account = await login.authenticate(body.tenant, body.email, body.password, Actor(None, ip))
     except (InvalidCredentials, EmailNotVerified) as problem:
         return answered(problem, request)
-    return token_out(await tokens.for_account(account), response)
+    challenge = await second_factor.after_password(account)
+    if challenge is not None:
+        out = MfaChallengeOut.of(challenge)
+        return JSONResponse(out.model_dump(), status_code=202, headers=NO_STORE)
+    return token_out(await tokens.for_account(account, amr=AMR_PASSWORD), response)
 
 
 @router.post(

@@ -10,6 +10,10 @@ the right password of an account whose address is not confirmed yet is answered 
 :class:`EmailNotVerified` instead of tokens: only after the password was checked, so only
 someone who knows it learns that much. A sign-in through a trusted identity provider
 (``external``) is not a password login: the provider vouches for the person.
+
+The code step of staff with a second factor (``identity.mfa``) is throttled by the same rules,
+counted per account apart from the password and per client IP together with it
+(:meth:`LoginService.second_factor_failed`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ def _account_key(account: Account) -> str:
     return f"account:{account.id}"
 
 
+def _second_factor_key(account: Account) -> str:
+    # Apart from the password's count, which the right password resets: knowing the password
+    # must not buy fresh attempts at the code.
+    return f"mfa:{account.id}"
+
+
 class LoginService:
     def __init__(
         self,
@@ -61,6 +71,26 @@ class LoginService:
             and throttle.locked_until is not None
             and throttle.locked_until > self.clock.now()
         )
+
+    def _second_factor_limits(self, account: Account, actor: Actor) -> list[tuple[str, int]]:
+        limits = [(_second_factor_key(account), self.settings.lockout_threshold)]
+        if actor.client_ip:
+            limits.append((_ip_key(actor.client_ip), self.settings.lockout_ip_threshold))
+        return limits
+
+    async def second_factor_locked(self, account: Account, actor: Actor) -> bool:
+        """Whether the account's code step (or the client address) is locked."""
+        return any(
+            [await self._locked(key) for key, _ in self._second_factor_limits(account, actor)]
+        )
+
+    async def second_factor_failed(self, account: Account, actor: Actor) -> None:
+        """Count a wrong code like a wrong password: enough of them lock the code step."""
+        limits = self._second_factor_limits(account, actor)
+        await self._count_failure(limits, account.tenant_ags, account, actor)
+
+    async def second_factor_passed(self, account: Account) -> None:
+        await self.throttles.reset(_second_factor_key(account), self.clock.now())
 
     async def authenticate(self, tenant: str, email: str, password: str, actor: Actor) -> Account:
         """The account, or :class:`InvalidCredentials` (:class:`EmailNotVerified` for the
@@ -141,6 +171,6 @@ class LoginService:
                 AuditAction.LOCKOUT,
                 actor=actor,
                 tenant=tenant,
-                subject=account.id if account and key.startswith("account:") else None,
+                subject=account.id if account and not key.startswith("ip:") else None,
                 details={"scope": key.split(":", 1)[0], "seconds": seconds},
             )

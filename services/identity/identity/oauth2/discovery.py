@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from identity.mfa.policy import MFA_OTP_GRANT
 from identity.oauth2.schemas import DiscoveryDocument
 from identity.settings import SettingsDep
 
@@ -18,12 +19,23 @@ def discovery_document(issuer: str, algorithm: str) -> DiscoveryDocument:
         jwks_uri=f"{issuer}/v1/jwks",
         token_endpoint=f"{issuer}/v1/oauth2/token",
         revocation_endpoint=f"{issuer}/v1/oauth2/revoke",
-        grant_types_supported=["password", "refresh_token", "client_credentials"],
+        grant_types_supported=["password", "refresh_token", "client_credentials", MFA_OTP_GRANT],
         token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
         response_types_supported=["token"],
         subject_types_supported=["public"],
         id_token_signing_alg_values_supported=[algorithm],
-        claims_supported=["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "tenant", "roles"],
+        claims_supported=[
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "nbf",
+            "jti",
+            "tenant",
+            "roles",
+            "amr",
+        ],
     )
 
 

@@ -2,6 +2,9 @@
 
 The OAuth2 token endpoint speaks the error format OAuth2 client libraries understand, not
 problem+json: that is the one exception to the house rule, and the contract says so.
+The right password of staff with a second factor is ``invalid_grant`` with an ``mfa_token``: a
+client that knows nothing of it fails safely, one that does completes the login with the
+``MFA_OTP_GRANT`` (``identity.mfa.policy``) and that token.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 ErrorCode = Literal[
     "invalid_request",
@@ -26,28 +29,53 @@ class OAuth2Error(BaseModel):
 
     error: ErrorCode
     error_description: str | None = None
+    mfa_token: str | None = Field(
+        default=None,
+        description="The password was right: the second step of the login (mfa-otp grant)",
+    )
+    mfa_enrolment_required: bool | None = Field(
+        default=None, description="With mfa_token: enrol a second factor first"
+    )
 
 
 class OAuth2Failure(Exception):
-    def __init__(self, error: ErrorCode, description: str, *, status: int = 400) -> None:
+    def __init__(
+        self,
+        error: ErrorCode,
+        description: str,
+        *,
+        status: int = 400,
+        mfa_token: str | None = None,
+        mfa_enrolment_required: bool | None = None,
+    ) -> None:
         super().__init__(description)
         self.error: ErrorCode = error
         self.description = description
         self.status = status
+        self.mfa_token = mfa_token
+        self.mfa_enrolment_required = mfa_enrolment_required
 
     def response(self) -> JSONResponse:
         headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
         if self.status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="rathaus"'
-        body = OAuth2Error(error=self.error, error_description=self.description)
-        return JSONResponse(body.model_dump(), status_code=self.status, headers=headers)
+        body = OAuth2Error(
+            error=self.error,
+            error_description=self.description,
+            mfa_token=self.mfa_token,
+            mfa_enrolment_required=self.mfa_enrolment_required,
+        )
+        return JSONResponse(
+            body.model_dump(exclude_none=True), status_code=self.status, headers=headers
+        )
 
 
 OAUTH2_ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     400: {
         "model": OAuth2Error,
         "description": "RFC 6749 error: invalid_request, invalid_grant, unsupported_grant_type, "
-        "invalid_scope",
+        "invalid_scope; invalid_grant with an mfa_token for the right password of staff with a "
+        "second factor",
     },
     401: {"model": OAuth2Error, "description": "RFC 6749 error: invalid_client"},
 }

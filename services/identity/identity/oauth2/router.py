@@ -1,4 +1,5 @@
-"""The OAuth2 token endpoint (RFC 6749): password, refresh_token and client_credentials grants."""
+"""The OAuth2 token endpoint (RFC 6749): password, refresh_token and client_credentials grants,
+and the second step of a password login of staff with a second factor (``MFA_OTP_GRANT``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from identity.clients.dependencies import ClientServiceDep
 from identity.login.dependencies import LoginServiceDep
 from identity.login.errors import EmailNotVerified
 from identity.login.router import NO_STORE
+from identity.mfa.dependencies import SecondFactorDep
+from identity.mfa.errors import InvalidMfaChallenge, InvalidMfaCode, MfaEnrolmentRequired
+from identity.mfa.policy import AMR_PASSWORD, MFA_OTP_GRANT
 from identity.oauth2.errors import OAUTH2_ERROR_RESPONSES, OAuth2Failure
 from identity.oauth2.schemas import OAuth2Token
 from identity.tenants.schemas import AGS_PATTERN
@@ -69,6 +73,7 @@ def _client_credentials(
 async def token(
     request: Request,
     login: LoginServiceDep,
+    second_factor: SecondFactorDep,
     tokens: TokenServiceDep,
     clients: ClientServiceDep,
     audit: AuditDep,
@@ -83,6 +88,12 @@ async def token(
     scope: FormText = None,
     client_id: FormText = None,
     client_secret: FormText = None,
+    mfa_token: Annotated[
+        str | None, Form(max_length=1024, description="The second step of a password login")
+    ] = None,
+    otp: Annotated[
+        str | None, Form(max_length=32, description="Authenticator code or recovery code")
+    ] = None,
 ) -> JSONResponse:
     """OAuth2 token endpoint (form-encoded; errors as RFC 6749 section 5.2)."""
     actor = Actor(None, ip)
@@ -102,7 +113,23 @@ async def token(
                 raise OAuth2Failure(
                     "invalid_grant", "The e-mail address is not confirmed yet."
                 ) from None
-            return _answer(await tokens.for_account(account))
+            challenge = await second_factor.after_password(account)
+            if challenge is not None:
+                raise OAuth2Failure(
+                    "invalid_grant",
+                    "A second factor completes the login (grant_type " + MFA_OTP_GRANT + ").",
+                    mfa_token=challenge.token,
+                    mfa_enrolment_required=challenge.enrolment_required,
+                )
+            return _answer(await tokens.for_account(account, amr=AMR_PASSWORD))
+        if grant_type == MFA_OTP_GRANT:
+            if not mfa_token or not otp:
+                raise OAuth2Failure("invalid_request", "mfa_token and otp are needed.")
+            try:
+                completed = await second_factor.verify(mfa_token, otp, actor)
+            except (InvalidMfaCode, InvalidMfaChallenge, MfaEnrolmentRequired) as refused:
+                raise OAuth2Failure("invalid_grant", refused.detail or refused.title) from None
+            return _answer(await tokens.for_account(completed.account, amr=completed.amr))
         if grant_type == "refresh_token":
             if not refresh_token:
                 raise OAuth2Failure("invalid_request", "refresh_token is required.")

@@ -24,3 +24,5 @@ class RefreshToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # The level of an external sign-in, carried into every token of the family.
     acr: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
+    # How the login of the family was made (RFC 8176 names, space-separated), carried likewise.
+    amr: Mapped[str | None] = mapped_column(String(50), nullable=True, default=None)

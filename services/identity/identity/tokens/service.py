@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from identity.audit.service import Actor, AuditAction, AuditLog
 from identity.clients.models import OAuthClient
 from identity.clock import Clock
 from identity.keys.service import KeyService
+from identity.mfa.policy import must_have_second_factor
 from identity.settings import IdentitySettings
 from identity.tokens.errors import InvalidRefreshToken
 from identity.tokens.models import RefreshToken
@@ -64,6 +66,7 @@ class TokenService:
         scopes: frozenset[str],
         client_id: str | None = None,
         acr: str | None = None,
+        amr: Sequence[str] = (),
     ) -> str:
         now = int(self.clock.now().timestamp())
         claims: dict[str, Any] = {
@@ -82,19 +85,28 @@ class TokenService:
             claims["client_id"] = client_id
         if acr is not None:
             claims["acr"] = acr
+        if amr:
+            claims["amr"] = list(amr)
         return sign(claims, await self.keys.signing_key())
 
     async def for_account(
-        self, account: Account, *, family_id: str | None = None, acr: str | None = None
+        self,
+        account: Account,
+        *,
+        family_id: str | None = None,
+        acr: str | None = None,
+        amr: Sequence[str] = (),
     ) -> IssuedTokens:
         """A new access token and a refresh token (a new family unless one is given); ``acr``:
-        the level of an external sign-in, kept by the family."""
+        the level of an external sign-in, ``amr``: how the login was made (``pwd``, ``otp``),
+        both kept by the family."""
         access = await self.access_token(
             subject=account.id,
             tenant=account.tenant_ags,
             roles=account.role_set,
             scopes=frozenset(),
             acr=acr,
+            amr=amr,
         )
         refresh = secrets.token_urlsafe(32)
         now = self.clock.now()
@@ -107,6 +119,7 @@ class TokenService:
                 created_at=now,
                 expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl_s),
                 acr=acr,
+                amr=" ".join(amr) or None,
             )
         )
         return IssuedTokens(
@@ -153,10 +166,14 @@ class TokenService:
             raise InvalidRefreshToken()
         if account is None or account.disabled_at is not None:
             raise InvalidRefreshToken()
+        amr = tuple((token.amr or "").split())
+        if must_have_second_factor(account, self.settings) and "otp" not in amr:
+            # Begun before the municipality required a second factor: log in with it now.
+            raise InvalidRefreshToken()
         await self.audit.record(
             AuditAction.TOKEN_REFRESH, actor=actor, tenant=account.tenant_ags, subject=account.id
         )
-        return await self.for_account(account, family_id=token.family_id, acr=token.acr)
+        return await self.for_account(account, family_id=token.family_id, acr=token.acr, amr=amr)
 
     async def revoke(self, presented: str, actor: Actor) -> None:
         """Logout: the token's whole family ends; an unknown token is silently ignored."""

@@ -95,4 +95,5 @@ async def test_discovery_is_served_at_the_issuer_and_at_the_root(
         "password",
         "refresh_token",
         "client_credentials",
+        "urn:rathaus:params:oauth:grant-type:mfa-otp",
     }

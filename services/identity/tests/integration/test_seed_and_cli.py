@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import httpx
+import pyotp
 import pytest
 from fastapi import FastAPI
 from jose import jwt
 
 from identity.cli import bootstrap, manage_keys
 from identity.main import create_app
-from identity.seed import DEMO_ACCOUNTS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, seed_demo
+from identity.seed import (
+    DEMO_ACCOUNTS,
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_MFA_ACCOUNT,
+    DEMO_MFA_SECRET,
+    seed_demo,
+)
 
 from ..factories import FakeClock, settings_for_tests
 
@@ -37,6 +45,19 @@ async def test_seed_is_idempotent_and_its_credentials_work(
             )
             for email, password, _ in DEMO_ACCOUNTS
         ]
+        mfa_email, mfa_password, _ = DEMO_MFA_ACCOUNT
+        password_step = await http.post(
+            "/identity/v1/auth/login",
+            json={"tenant": "06999001", "email": mfa_email, "password": mfa_password},
+        )
+        seeded_app.state.clock.advance(seconds=30)  # the seed used the code of the moment
+        code_step = await http.post(
+            "/identity/v1/auth/mfa/verify",
+            json={
+                "mfa_token": password_step.json()["mfa_token"],
+                "code": pyotp.TOTP(DEMO_MFA_SECRET).at(seeded_app.state.clock.now()),
+            },
+        )
         partner = await http.post(
             "/identity/v1/oauth2/token",
             data={
@@ -49,6 +70,9 @@ async def test_seed_is_idempotent_and_its_credentials_work(
 
     assert [response.status_code for response in logins] == [200] * len(DEMO_ACCOUNTS)
     assert partner.status_code == 200
+    assert password_step.status_code == 202
+    assert code_step.status_code == 200, code_step.text
+    assert DEMO_MFA_SECRET in output
     assert output.count("06999001") == 2
     for email, password, _ in DEMO_ACCOUNTS:
         assert email in output

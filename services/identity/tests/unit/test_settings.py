@@ -66,6 +66,23 @@ def test_a_confirmed_address_is_required_in_production_and_where_a_municipality_
     assert relaxed.email_verification_required_for("06999002") is False
 
 
+def test_staff_need_a_second_factor_in_production_and_where_a_municipality_says_so() -> None:
+    development = IdentitySettings(tenant_mfa_required={"06999002": True})
+    production = IdentitySettings.model_validate(PRODUCTION)
+
+    assert development.mfa_required_for("06999001") is False
+    assert development.mfa_required_for("06999002") is True
+    assert production.mfa_required_for("06999001") is True
+    assert IdentitySettings(mfa_required=True).mfa_required_for("06999001") is True
+
+
+def test_production_refuses_staff_logins_without_a_second_factor() -> None:
+    with pytest.raises(ValidationError, match="mfa_required"):
+        IdentitySettings.model_validate({**PRODUCTION, "mfa_required": False})
+    with pytest.raises(ValidationError, match="mfa_required"):
+        IdentitySettings.model_validate({**PRODUCTION, "tenant_mfa_required": {"06999002": False}})
+
+
 def test_the_letterhead_is_the_municipality_s_own_unless_set() -> None:
     settings = IdentitySettings.model_validate(
         {
