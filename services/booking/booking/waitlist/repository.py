@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+
+from sqlalchemy import func, or_, select
+
+from booking.waitlist.models import Subscription, WaitlistStatus
+from servicekit.repository import Repository
+
+LIVE = (WaitlistStatus.PENDING, WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+"""What counts against an address's limit."""
+
+
+class SubscriptionRepository(Repository[Subscription]):
+    model = Subscription
+
+    async def get(
+        self, subscription_id: uuid.UUID, *, for_update: bool = False
+    ) -> Subscription | None:
+        query = select(Subscription).where(Subscription.id == subscription_id)
+        if for_update:
+            query = query.with_for_update()
+        return (await self.session.scalars(query)).one_or_none()
+
+    async def live_of(self, tenant: str, email: str, today: date) -> int:
+        """Subscriptions of an address not yet over (pending, waiting or offered)."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(Subscription)
+            .where(
+                Subscription.tenant == tenant,
+                Subscription.email == email,
+                Subscription.status.in_(LIVE),
+                Subscription.last_day >= today,
+            )
+        )
+        return int(count or 0)
+
+    async def next_waiting(
+        self,
+        tenant: str,
+        office_id: uuid.UUID,
+        service_ids: Collection[uuid.UUID],
+        first_day: date,
+        last_day: date,
+        exclude: Collection[uuid.UUID],
+    ) -> Subscription | None:
+        """The first waiting subscription (FIFO) that a seat of ``office_id`` on a local day in
+        ``[first_day, last_day]`` may serve, locked until commit.
+
+        On PostgreSQL a subscription locked by a concurrent release is skipped: two releases
+        never offer to the same subscriber, and neither waits for the other.
+        """
+        query = (
+            select(Subscription)
+            .where(
+                Subscription.tenant == tenant,
+                Subscription.status == WaitlistStatus.WAITING,
+                Subscription.service_id.in_(list(service_ids)),
+                or_(Subscription.office_id.is_(None), Subscription.office_id == office_id),
+                Subscription.first_day <= last_day,
+                Subscription.last_day >= first_day,
+            )
+            .order_by(Subscription.queued_at, Subscription.id)
+            .limit(1)
+        )
+        if exclude:
+            query = query.where(Subscription.id.not_in(list(exclude)))
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return (await self.session.scalars(query)).one_or_none()
+
+    async def lapsed_offers(self, now: datetime, limit: int) -> Sequence[Subscription]:
+        """Offers that ran out, oldest first; on PostgreSQL locked and skipped by a replica
+        doing the same at the same time."""
+        query = (
+            select(Subscription)
+            .where(
+                Subscription.status == WaitlistStatus.OFFERED,
+                Subscription.offer_expires_at <= now,
+            )
+            .order_by(Subscription.offer_expires_at, Subscription.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return (await self.session.scalars(query)).all()
