@@ -299,6 +299,11 @@ class Waitlist:
             day += timedelta(days=1)
         if not candidates:
             return False
+        # The freed seat itself first: slots inside the window, then those starting in it,
+        # then those reaching into it; each the earliest first.
+        candidates.sort(
+            key=lambda s: (s + plan.length > end, not start <= s < end, s),
+        )
         full = await planner.full_units([plan], first, last + timedelta(days=1), now)
         expires = now + timedelta(minutes=self.settings.waitlist_offer_minutes)
         language: Language = "en" if subscription.language == "en" else "de"
