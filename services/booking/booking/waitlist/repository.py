@@ -48,11 +48,8 @@ class SubscriptionRepository(Repository[Subscription]):
         exclude: Collection[uuid.UUID],
     ) -> Subscription | None:
         """The first waiting subscription (FIFO) that a seat of ``office_id`` on a local day in
-        ``[first_day, last_day]`` may serve, locked until commit.
-
-        On PostgreSQL a subscription locked by a concurrent release is skipped: two releases
-        never offer to the same subscriber, and neither waits for the other.
-        """
+        ``[first_day, last_day]`` may serve, not locked: :meth:`lock_waiting` it once a seat
+        is known to fit (a release locks only the subscriber it offers to)."""
         query = (
             select(Subscription)
             .where(
@@ -68,6 +65,21 @@ class SubscriptionRepository(Repository[Subscription]):
         )
         if exclude:
             query = query.where(Subscription.id.not_in(list(exclude)))
+        return (await self.session.scalars(query)).one_or_none()
+
+    async def lock_waiting(self, subscription_id: uuid.UUID) -> Subscription | None:
+        """The subscription locked until commit, if it is still waiting.
+
+        On PostgreSQL one locked by a concurrent release is skipped (None) rather than waited
+        for: two releases never offer to the same subscriber, and neither waits for the other.
+        """
+        query = (
+            select(Subscription)
+            .where(
+                Subscription.id == subscription_id, Subscription.status == WaitlistStatus.WAITING
+            )
+            .execution_options(populate_existing=True)
+        )
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return (await self.session.scalars(query)).one_or_none()

@@ -6,9 +6,9 @@ away, or when the municipality adds opening hours or lifts a closure or a holida
 tells :class:`WaitlistDesk` (``Bookings.waitlist``) in its own transaction, and the seat is
 held for the subscriber before that transaction commits, so nobody else can take it meanwhile.
 
-Two rules keep parallel releases apart (see ``SubscriptionRepository.next_waiting``): the
-subscriber is locked, and one locked by a concurrent release is skipped; a subscriber with an
-offer standing is not waiting, so never gets a second one. The seat itself is a claim like any
+Two rules keep parallel releases apart (see ``SubscriptionRepository.lock_waiting``): the
+subscriber is locked once a free seat is known to fit, and one locked by a concurrent release
+is skipped; a subscriber with an offer standing is not waiting, so never gets a second one. The seat itself is a claim like any
 hold's: the database lets one booking have it. An offer that runs out puts its subscriber at
 the back of the queue and its seat goes to the next one (``hand_on_lapsed``).
 """
@@ -305,11 +305,12 @@ class Waitlist:
             key=lambda s: (s + plan.length > end, not start <= s < end, s),
         )
         full = await planner.full_units([plan], first, last + timedelta(days=1), now)
+        free = [candidate for candidate in candidates if plan.is_free(candidate, full)]
+        if not free or await self.subscriptions.lock_waiting(subscription.id) is None:
+            return False
         expires = now + timedelta(minutes=self.settings.waitlist_offer_minutes)
         language: Language = "en" if subscription.language == "en" else "de"
-        for candidate in candidates:
-            if not plan.is_free(candidate, full):
-                continue
+        for candidate in free:
             booking = await self.bookings.hold_for(
                 plan,
                 services,
