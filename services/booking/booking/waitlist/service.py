@@ -8,9 +8,10 @@ held for the subscriber before that transaction commits, so nobody else can take
 
 Two rules keep parallel releases apart (see ``SubscriptionRepository.lock_waiting``): the
 subscriber is locked once a free seat is known to fit, and one locked by a concurrent release
-is skipped; a subscriber with an offer standing is not waiting, so never gets a second one. The seat itself is a claim like any
-hold's: the database lets one booking have it. An offer that runs out puts its subscriber at
-the back of the queue and its seat goes to the next one (``hand_on_lapsed``).
+is skipped; a subscriber with an offer standing is not waiting, so never gets a second one.
+The seat itself is a claim like any hold's: the database lets one booking have it. An offer
+that runs out puts its subscriber at the back of the queue and its seat goes to the next one
+(``hand_on_lapsed``).
 """
 
 from __future__ import annotations

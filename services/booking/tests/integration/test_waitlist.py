@@ -51,13 +51,15 @@ ADMIN = {"sub": "admin-1", "tenant": TENANT, "roles": ["admin"]}
 def text_of(mail: EmailMessage) -> str:
     body = mail.get_body(("plain",))
     assert body is not None
-    return cast(EmailMessage, body).get_content()
+    content: str = cast(EmailMessage, body).get_content()
+    return content
 
 
 def html_of(mail: EmailMessage) -> str:
     body = mail.get_body(("html",))
     assert body is not None
-    return cast(EmailMessage, body).get_content()
+    content: str = cast(EmailMessage, body).get_content()
+    return content
 
 
 def links(mail: EmailMessage) -> dict[str, tuple[str, str]]:
