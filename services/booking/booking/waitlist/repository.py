@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
 from booking.waitlist.models import Subscription, WaitlistStatus
 from servicekit.repository import Repository
@@ -99,3 +99,25 @@ class SubscriptionRepository(Repository[Subscription]):
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return (await self.session.scalars(query)).all()
+
+    async def erase_of(self, tenant: str, subject: str | None, email: str | None) -> int:
+        """End and erase every subscription of an account or an address; how many."""
+        owner = [
+            *([Subscription.citizen_subject == subject] if subject else []),
+            *([Subscription.email == email] if email else []),
+        ]
+        if not owner:
+            return 0
+        result = await self.session.execute(
+            update(Subscription)
+            .where(Subscription.tenant == tenant, or_(*owner))
+            .values(
+                status=WaitlistStatus.ENDED,
+                name=None,
+                email=None,
+                citizen_subject=None,
+                offer_expires_at=None,
+            )
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0))

@@ -471,3 +471,32 @@ async def test_bad_waitlist_input_is_a_problem(
     for case, answer in answers.items():
         assert answer.headers["content-type"] == "application/problem+json", case
         assert (answer.status_code, answer.json()["type"].rsplit(":", 1)[1]) == expected[case], case
+
+
+async def test_an_erased_citizen_leaves_the_waitlist_and_it_keeps_nothing_of_them(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    app: FastAPI,
+    sink: tuple[MailSink, int],
+    tokens: TokenFactory,
+) -> None:
+    office, service = await office_and_service(session)
+    booked = await book(client, office, service, start=at(local_day(3), 9))
+    subscription_id = await waiting(client, app, sink, service, office)
+
+    erased = await client.post(
+        f"/booking/v1/tenants/{TENANT}/erasures",
+        json={"email": WAITER["email"].upper()},
+        headers=tokens.headers(**ADMIN),
+    )
+    await client.post(
+        f"/booking/v1/bookings/{booked['id']}/cancel",
+        headers={"X-Manage-Token": booked["manage_token"]},
+    )
+    row = await session.get(Subscription, uuid.UUID(subscription_id), populate_existing=True)
+
+    assert erased.status_code == 200, erased.text
+    assert row is not None
+    assert (row.status, row.email, row.name) == ("ended", None, None)
+    offers = [m for m in to(await delivered(app, sink), WAITER["email"]) if "offer" in links(m)]
+    assert offers == []
