@@ -75,6 +75,14 @@ def to(mails: list[EmailMessage], address: str) -> list[EmailMessage]:
     return [mail for mail in mails if str(mail["To"]).endswith(f"<{address}>")]
 
 
+async def cancel(client: httpx.AsyncClient, booked: dict[str, Any]) -> httpx.Response:
+    """Cancel by the manage link, as the booking's citizen does."""
+    return await client.post(
+        f"/booking/v1/bookings/{booked['id']}/cancel",
+        headers={"X-Manage-Token": booked["manage_token"]},
+    )
+
+
 async def office_and_service(session: AsyncSession, *, counters: int = 1) -> tuple[Office, Service]:
     service = await create_service(session)
     office = await create_office(session, service, counters=counters)
@@ -153,10 +161,7 @@ async def test_a_subscriber_confirms_the_address_gets_the_freed_seat_held_and_bo
     wrong = await client.post(
         f"/booking/v1/waitlist/{subscription_id}/confirm", json={"token": asked["unsubscribe"][1]}
     )
-    cancelled = await client.post(
-        f"/booking/v1/bookings/{booked['id']}/cancel",
-        headers={"X-Manage-Token": booked["manage_token"]},
-    )
+    cancelled = await cancel(client, booked)
     offer = await offer_mail(app, sink)
     offer_id, offer_token = links(offer)["offer"]
     shown = await client.get(
@@ -217,10 +222,7 @@ async def test_a_signed_in_citizen_waits_at_once_and_is_offered_in_english(
 
     subscribed = await subscribe(client, service, headers=headers)  # any office
     before = await delivered(app, sink)
-    await client.post(
-        f"/booking/v1/bookings/{booked['id']}/cancel",
-        headers={"X-Manage-Token": booked["manage_token"]},
-    )
+    await cancel(client, booked)
     offer = await offer_mail(app, sink)
 
     assert subscribed.json()["status"] == "waiting"
@@ -314,10 +316,7 @@ async def test_one_subscriber_gets_one_offer_at_a_time(
     await waiting(client, app, sink, service, office)
 
     for booked in (first, second):
-        await client.post(
-            f"/booking/v1/bookings/{booked['id']}/cancel",
-            headers={"X-Manage-Token": booked["manage_token"]},
-        )
+        await cancel(client, booked)
     offers = [m for m in to(await delivered(app, sink), WAITER["email"]) if "offer" in links(m)]
     second_slot = await hold(client, office, service, start=at(local_day(3), 10))
 
@@ -334,10 +333,7 @@ async def test_unsubscribing_by_the_link_ends_the_waiting_and_hands_a_held_seat_
     second = await waiting(
         client, app, sink, service, office, who={"name": "Eva", "email": "eva@example.org"}
     )
-    await client.post(
-        f"/booking/v1/bookings/{booked['id']}/cancel",
-        headers={"X-Manage-Token": booked["manage_token"]},
-    )
+    await cancel(client, booked)
     offer = await offer_mail(app, sink)
     _, token = links(offer)["unsubscribe"]
 
@@ -371,10 +367,7 @@ async def test_an_offer_that_runs_out_goes_to_the_next_subscriber(
     second = await waiting(
         client, app, sink, service, office, who={"name": "Eva", "email": "eva@example.org"}
     )
-    await client.post(
-        f"/booking/v1/bookings/{booked['id']}/cancel",
-        headers={"X-Manage-Token": booked["manage_token"]},
-    )
+    await cancel(client, booked)
     late = links(await offer_mail(app, sink))["offer"]
     past = utcnow() - timedelta(seconds=1)
     await session.execute(
@@ -489,10 +482,7 @@ async def test_an_erased_citizen_leaves_the_waitlist_and_it_keeps_nothing_of_the
         json={"email": WAITER["email"].upper()},
         headers=tokens.headers(**ADMIN),
     )
-    await client.post(
-        f"/booking/v1/bookings/{booked['id']}/cancel",
-        headers={"X-Manage-Token": booked["manage_token"]},
-    )
+    await cancel(client, booked)
     row = await session.get(Subscription, uuid.UUID(subscription_id), populate_existing=True)
 
     assert erased.status_code == 200, erased.text
