@@ -28,6 +28,10 @@ from booking.races import install_race_handlers
 from booking.retention.router import router as retention_router
 from booking.settings import BookingSettings
 from booking.visits.router import router as visits_router
+from booking.waitlist.lapses import start_lapses, stop_lapses
+from booking.waitlist.mails import WaitlistMails
+from booking.waitlist.router import router as waitlist_router
+from booking.waitlist.service import WaitlistDesk
 from servicekit.app import create_service_app
 from servicekit.db import Database
 from servicekit.mail import Mailbox, MailTemplates
@@ -63,8 +67,8 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             "catalogue, offices and opening hours, availability, holds, bookings and their "
             "checklists; on the day, check-in, the office's queue and the KPIs."
         ),
-        on_startup=[_freeze_startup_objects, start_reminders],
-        on_shutdown=[stop_reminders, _close_partner_http],
+        on_startup=[_freeze_startup_objects, start_reminders, start_lapses],
+        on_shutdown=[stop_lapses, stop_reminders, _close_partner_http],
         routers=[
             catalogue_router,
             offices_router,
@@ -72,6 +76,7 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             availability_router,
             bookings_router,
             visits_router,
+            waitlist_router,
             retention_router,
             events_router,
             cooperation_router,
@@ -89,12 +94,14 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
     app.state.cached_answers = CachedAnswers(
         cache, database, max_services=settings.max_services_per_booking
     )
+    app.state.waitlist_desk = WaitlistDesk(WaitlistMails(mailbox, settings))
     app.state.booking_desk = BookingDesk(
         settings,
         SeatGate(settings.full_slot_memory_seconds),
         outbox,
         cache,
         BookingMails(mailbox, settings),
+        app.state.waitlist_desk,
     )
     app.state.idempotency = Idempotency(
         database,

@@ -9,6 +9,7 @@ from booking.idempotency.models import IdempotencyRecord
 from booking.mail.models import OutboxMail
 from booking.offices.models import Office, OfficeService, OfficeStaff
 from booking.visits.models import Visit
+from booking.waitlist.models import Subscription
 
 __all__ = [
     "Booking",
@@ -28,5 +29,6 @@ __all__ = [
     "RequiredDocument",
     "Service",
     "SlotClaim",
+    "Subscription",
     "Visit",
 ]

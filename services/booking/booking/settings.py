@@ -131,6 +131,23 @@ class BookingSettings(MailSettings):
         default=60.0, ge=0, description="How often each replica queues due reminders; 0: never"
     )
     reminder_batch: int = Field(default=200, ge=1, le=10_000)
+    waitlist_offer_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=24 * 60,
+        description="How long a freed seat is held for the waitlist's subscriber it is offered to",
+    )
+    waitlist_per_address: int = Field(
+        default=3, ge=1, le=100, description="Live waitlist subscriptions one address may have"
+    )
+    waitlist_max_days: int = Field(
+        default=92, ge=1, le=366, description="The longest range of days one subscription covers"
+    )
+    waitlist_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often each replica hands on the seats of offers that ran out; 0: never",
+    )
     tenant_mail: dict[str, TenantMail] = Field(
         default_factory=dict,
         description='Per municipality (AGS), e.g. {"06999001": {"sender_name": "Stadt X"}}',

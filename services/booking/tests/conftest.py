@@ -38,6 +38,7 @@ def make_app(database_url: str) -> FastAPI:
                     },
                 },
                 "reminder_interval_s": 0,  # the tests queue reminders themselves
+                "waitlist_interval_s": 0,  # and hand lapsed waitlist offers on themselves
                 # Nothing listens there in these tests: the outbox keeps what it would send.
                 "events_subscribers": [
                     {

@@ -13,7 +13,7 @@ from booking.availability.service import Planner
 from booking.bookings.gate import SeatGate
 from booking.bookings.mails import BookingMails
 from booking.bookings.repository import BookingRepository
-from booking.bookings.service import Bookings
+from booking.bookings.service import Bookings, FreedSeats
 from booking.catalogue.repository import ServiceRepository
 from booking.offices.repository import OfficeRepository
 from booking.settings import BookingSettings
@@ -24,7 +24,8 @@ from servicekit.events import Outbox
 @dataclass(frozen=True)
 class BookingDesk:
     """What every request's :class:`Bookings` shares, built once at startup: the settings,
-    the process's seat gate, the outbox, the availability cache and the mails.
+    the process's seat gate, the outbox, the availability cache, the mails and the waitlist
+    (told of freed seats).
 
     The holds and confirmations are the hot path (see ``bench/booking``): FastAPI solves
     every sub-dependency anew on each request, some 75 Python calls apiece, so these
@@ -36,6 +37,7 @@ class BookingDesk:
     outbox: Outbox
     cache: AvailabilityCache
     mails: BookingMails
+    waitlist: FreedSeats | None = None
 
     def bookings(self, session: AsyncSession) -> Bookings:
         """The bookings of a request, on its session."""
@@ -48,6 +50,7 @@ class BookingDesk:
             self.gate,
             self.outbox,
             self.mails,
+            self.waitlist,
         )
 
 

@@ -41,3 +41,8 @@ class BookingLimitReached(Conflict):
 class HoldLimitReached(Conflict):
     type_slug = "hold-limit-reached"
     title = "Too many held slots; confirm or cancel one first"
+
+
+class OptInPending(Conflict):
+    type_slug = "opt-in-pending"
+    title = "The confirmation link of this hold was already mailed to another address"

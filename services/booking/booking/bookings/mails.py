@@ -10,11 +10,12 @@ raised), CANCEL on cancellation.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,7 @@ from servicekit.mail.message import CalendarMethod
 CONFIRMATION = "confirmation"
 RESCHEDULED = "rescheduled"
 CANCELLED = "cancelled"
+CANCELLED_BY_MUNICIPALITY = "cancelled_by_office"
 REMINDER = "reminder"
 OPT_IN = "opt_in"
 SATISFACTION = "satisfaction"
@@ -52,6 +54,23 @@ def opt_in_url(settings: BookingSettings, booking_id: uuid.UUID, email: str) -> 
     return f"{settings.portal_url.rstrip('/')}/bookings/{booking_id}/opt-in#token={token}"
 
 
+def book_url(
+    settings: BookingSettings,
+    office_id: uuid.UUID,
+    service_ids: Sequence[uuid.UUID],
+    start: datetime,
+) -> str:
+    """The portal's page that holds this slot (``POST .../holds`` with these values)."""
+    query = urlencode(
+        {
+            "office_id": str(office_id),
+            "service_ids": ",".join(str(service_id) for service_id in service_ids),
+            "start": start.astimezone(UTC).isoformat(),
+        }
+    )
+    return f"{settings.portal_url.rstrip('/')}/book?{query}"
+
+
 @dataclass(frozen=True)
 class BookingMails:
     """Writes a booking's mails into the outbox (built once at startup)."""
@@ -69,6 +88,7 @@ class BookingMails:
         fees: Mapping[uuid.UUID, int | None],
         *,
         previous_start: datetime | None = None,
+        alternative: Mapping[str, Any] | None = None,
     ) -> bool:
         """Queue mail ``template`` about ``booking`` (described in its own language); False
         when the booking has no address or the mail was queued before."""
@@ -78,7 +98,8 @@ class BookingMails:
         code = booking.code
         invitation = None
         if template not in (REMINDER, OPT_IN, SATISFACTION):  # the calendar stays as it is
-            method: CalendarMethod = "CANCEL" if template == CANCELLED else "REQUEST"
+            cancels = template in (CANCELLED, CANCELLED_BY_MUNICIPALITY)
+            method: CalendarMethod = "CANCEL" if cancels else "REQUEST"
             ics = booking_calendar(
                 described,
                 office,
@@ -111,6 +132,8 @@ class BookingMails:
             "opt_in_url": opt_in_url(self.settings, booking.id, booking.email),
             "hold_expires_at": booking.hold_expires_at,
             "portal_url": self.settings.portal_url,
+            "reason": booking.cancellation_reason,
+            "alternative": alternative,
         }
         return await self.mailbox.enqueue(
             session,

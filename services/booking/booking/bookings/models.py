@@ -17,6 +17,14 @@ class BookingStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class CancelledBy(StrEnum):
+    CITIZEN = "citizen"
+    STAFF = "staff"
+    """A clerk or an administrator (also an erasure on the citizen's request)."""
+    MUNICIPALITY = "municipality"
+    """A closure, changed opening hours or a holiday of the municipality collided with it."""
+
+
 class Booking(Base):
     """An appointment from hold to confirmation or cancellation.
 
@@ -53,6 +61,8 @@ class Booking(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_by: Mapped[str | None] = mapped_column(String(16), default=None)
+    cancellation_reason: Mapped[str | None] = mapped_column(String(200), default=None)
     sequence: Mapped[int] = mapped_column(
         Integer,
         default=0,

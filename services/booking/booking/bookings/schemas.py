@@ -11,6 +11,7 @@ from booking.catalogue.schemas import Leika
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
 BookingStatusName = Literal["held", "expired", "confirmed", "cancelled"]
+CancelledByName = Literal["citizen", "staff", "municipality"]
 
 
 class HoldIn(BaseModel):
@@ -101,6 +102,16 @@ class BookingOut(BaseModel):
     created_at: AwareDatetime
     confirmed_at: AwareDatetime | None
     cancelled_at: AwareDatetime | None
+    cancelled_by: CancelledByName | None = Field(
+        default=None,
+        description=(
+            "Who cancelled: the citizen, the staff (a clerk or administrator), or the "
+            "municipality, whose closure, opening hours or holiday collided with the appointment"
+        ),
+    )
+    cancellation_reason: str | None = Field(
+        default=None, description="Why the municipality cancelled (e.g. the closure's reason)"
+    )
 
 
 class HoldOut(BookingOut):

@@ -29,6 +29,12 @@ def opt_in_token_for(booking_id: uuid.UUID, email: str, secret: str) -> str:
     return _derived(secret, b"opt-in:" + booking_id.bytes + email.lower().encode())
 
 
+def waitlist_token_for(subscription_id: uuid.UUID, purpose: str, secret: str) -> str:
+    """The token of a waitlist link (``confirm:<address>``, ``unsubscribe``, ``offer:<n>``):
+    derived, so the database keeps none; each purpose's link does only its own thing."""
+    return _derived(secret, b"waitlist:" + subscription_id.bytes + purpose.encode())
+
+
 def _derived(secret: str, message: bytes) -> str:
     digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

@@ -5,12 +5,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from booking.access import is_citizen_of
-from booking.availability.cache import OfficeInfo, ServiceInfo
-from booking.availability.service import OfficePlan, Planner, office_info, service_info
+from booking.availability.cache import AvailabilityCache, OfficeInfo, ServiceInfo
+from booking.availability.service import (
+    OfficePlan,
+    Planner,
+    Slot,
+    office_info,
+    service_info,
+)
 from booking.bookings.errors import (
     BookingClosed,
     BookingLimitReached,
@@ -19,24 +25,28 @@ from booking.bookings.errors import (
     BookingNotHeld,
     HoldExpired,
     HoldLimitReached,
+    OptInPending,
     SlotTaken,
 )
 from booking.bookings.gate import SeatGate
 from booking.bookings.mails import (
     CANCELLED,
+    CANCELLED_BY_MUNICIPALITY,
     CONFIRMATION,
     OPT_IN,
     REMINDER,
     RESCHEDULED,
     SATISFACTION,
     BookingMails,
+    book_url,
 )
-from booking.bookings.models import Booking, BookingItem, BookingStatus
+from booking.bookings.models import Booking, BookingItem, BookingStatus, CancelledBy
 from booking.bookings.repository import BookingRepository
 from booking.bookings.schemas import (
     BookedService,
     BookingOut,
     BookingStatusName,
+    CancelledByName,
     Checklist,
     ChecklistItem,
     Contact,
@@ -60,7 +70,7 @@ from booking.events.models import (
     BookingChanged,
     BookingRescheduled,
 )
-from booking.hours.calendar import day_bounds
+from booking.hours.calendar import day_bounds, open_intervals
 from booking.language import Language
 from booking.offices.models import Office
 from booking.offices.repository import OfficeRepository
@@ -69,7 +79,7 @@ from booking.settings import BookingSettings
 from servicekit.auth import Principal
 from servicekit.db import utcnow
 from servicekit.events import Outbox
-from servicekit.problems import Forbidden
+from servicekit.problems import Forbidden, Problem
 
 
 class NotOfficeStaff(Forbidden):
@@ -121,6 +131,69 @@ def booked_items(
     ]
 
 
+def held_booking(
+    *,
+    tenant: str,
+    plan: OfficePlan,
+    services: Sequence[ServiceInfo],
+    start: datetime,
+    expires: datetime,
+    subject: str | None,
+    language: Language,
+    now: datetime,
+    secret: str,
+) -> tuple[Booking, str]:
+    """A new hold of ``start`` at the plan's office, and its manage token."""
+    booking_id = uuid.uuid4()
+    token = manage_token_for(booking_id, secret)
+    booking = Booking(
+        id=booking_id,
+        tenant=tenant,
+        office_id=plan.office.id,
+        code=new_code(),
+        status=BookingStatus.HELD,
+        starts_at=start,
+        ends_at=start + plan.length,
+        hold_expires_at=expires,
+        citizen_subject=subject,
+        manage_token_hash=hash_token(token),
+        language=language,
+        created_at=now,
+        sequence=0,
+        remind_at=None,
+        walk_in=False,
+        items=booked_items(booking_id, services, plan),
+    )
+    return booking, token
+
+
+def still_open(plan: OfficePlan, booking: Booking) -> bool:
+    """Whether the office (as ``plan`` has its hours now) is open for the whole appointment."""
+    day = plan.local_day(booking.starts_at)
+    periods = open_intervals(day, plan.zone, plan.rules, plan.closures, plan.holidays)
+    return any(
+        opens <= booking.starts_at and booking.ends_at <= closes for opens, closes in periods
+    )
+
+
+class FreedSeats(Protocol):
+    """Told, in the transaction of a change, that seats of an office may have become free in
+    ``[start, end)`` (the waitlist offers them)."""
+
+    async def seats_freed(
+        self,
+        bookings: Bookings,
+        tenant: str,
+        office_id: uuid.UUID,
+        start: datetime,
+        end: datetime,
+    ) -> None: ...
+
+
+class _SeatLost(Exception):
+    """The seat was taken meanwhile: the savepoint is rolled back."""
+
+
 class Bookings:
     def __init__(
         self,
@@ -132,8 +205,10 @@ class Bookings:
         gate: SeatGate,
         outbox: Outbox,
         mails: BookingMails,
+        waitlist: FreedSeats | None = None,
     ) -> None:
         self.bookings = bookings
+        self.waitlist = waitlist
         self.outbox = outbox
         self.mails = mails
         self.gate = gate
@@ -178,27 +253,16 @@ class Bookings:
                         f"At most {self.settings.live_holds_per_citizen} held slots at a time."
                     )
             expires = now + timedelta(minutes=self.settings.hold_minutes)
-            booking_id = uuid.uuid4()
-            token = manage_token_for(
-                booking_id, self.settings.manage_link_secret.get_secret_value()
-            )
-            booking = Booking(
-                id=booking_id,
+            booking, token = held_booking(
                 tenant=tenant,
-                office_id=office_id,
-                code=new_code(),
-                status=BookingStatus.HELD,
-                starts_at=start,
-                ends_at=start + plan.length,
-                hold_expires_at=expires,
-                citizen_subject=subject,
-                manage_token_hash=hash_token(token),
+                plan=plan,
+                services=services,
+                start=start,
+                expires=expires,
+                subject=subject,
                 language=language,
-                created_at=now,
-                sequence=0,
-                remind_at=None,
-                walk_in=False,
-                items=booked_items(booking_id, services, plan),
+                now=now,
+                secret=self.settings.manage_link_secret.get_secret_value(),
             )
             # Everything the answer needs is read now: after the claim, this transaction holds
             # seats that competing requests wait for, until it commits.
@@ -250,6 +314,13 @@ class Bookings:
         self._check_held(booking, now)
         email = contact.email.lower()
         if booking.citizen_subject is None and self.settings.mail_of(booking.tenant).double_opt_in:
+            if booking.email is not None and booking.email != email:
+                # The link went to the first address and confirms for it alone: another
+                # address gets no mail, and the answer does not show the first one.
+                raise OptInPending(
+                    "The confirmation link of this hold was mailed to another address; "
+                    "follow it, or let the hold go and hold a slot again."
+                )
             await self.bookings.update(booking, name=contact.name, email=email, phone=contact.phone)
             await self._mail(OPT_IN, booking)
             return booking
@@ -337,19 +408,161 @@ class Bookings:
             return booking
         if booking.status == BookingStatus.CONFIRMED and booking.starts_at <= now:
             raise BookingClosed("The appointment has begun; it can no longer be cancelled.")
+        by = CancelledBy.CITIZEN if is_its_citizen(booking, caller) else CancelledBy.STAFF
+        await self._cancelled(booking, now, by)
+        if booking.confirmed_at is not None:  # a hold let go is nobody's business
+            self._tell(BOOKING_CANCELLED, booking)
+            await self._mail(CANCELLED, booking)
+        await self._freed(booking.tenant, booking.office_id, booking.starts_at, booking.ends_at)
+        return booking
+
+    async def _cancelled(
+        self, booking: Booking, now: datetime, by: CancelledBy, reason: str | None = None
+    ) -> None:
+        """Free the booking's seats and mark it cancelled (its row locked by the caller)."""
         self.gate.forget(await self.bookings.release(booking.id))
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
+        booking.cancelled_by = by
+        booking.cancellation_reason = reason
         booking.hold_expires_at = None
         booking.remind_at = None
         if booking.confirmed_at is not None:
             booking.sequence += 1
         await self.bookings.flush()
         self.planner.cache.forget_bookings(booking.tenant)
-        if booking.confirmed_at is not None:  # a hold let go is nobody's business
-            self._tell(BOOKING_CANCELLED, booking)
-            await self._mail(CANCELLED, booking)
+
+    async def _freed(
+        self, tenant: str, office_id: uuid.UUID, start: datetime, end: datetime
+    ) -> None:
+        if self.waitlist is not None:
+            await self.waitlist.seats_freed(self, tenant, office_id, start, end)
+
+    async def hold_for(
+        self,
+        plan: OfficePlan,
+        services: Sequence[ServiceInfo],
+        start: datetime,
+        *,
+        subject: str | None,
+        name: str | None,
+        email: str | None,
+        language: Language,
+        expires: datetime,
+        now: datetime,
+    ) -> Booking | None:
+        """Hold ``start`` for someone known (a waitlist's subscriber, with their contact, so
+        the booking's opt-in link confirms it), in a savepoint of the current change; None,
+        with nothing written, when a seat is no longer free."""
+        units = plan.units(start)
+        booking, _ = held_booking(
+            tenant=plan.office.tenant,
+            plan=plan,
+            services=services,
+            start=start,
+            expires=expires,
+            subject=subject,
+            language=language,
+            now=now,
+            secret=self.settings.manage_link_secret.get_secret_value(),
+        )
+        booking.name = name
+        booking.email = email
+        try:
+            async with self.bookings.session.begin_nested():
+                await self.bookings.add(booking)
+                claim = await self.bookings.claim(
+                    office_id=plan.office.id,
+                    units=units,
+                    booking_id=booking.id,
+                    capacity=plan.capacity,
+                    expires_at=expires,
+                    now=now,
+                    seen=await self.bookings.seats(plan.office.id, units, now),
+                )
+                if not claim.taken:
+                    raise _SeatLost
+        except _SeatLost:
+            return None
+        self.gate.mark_full(plan.office.id, claim.full)
+        self.planner.cache.forget_bookings(booking.tenant)
         return booking
+
+    async def settle_hours(
+        self,
+        tenant: str,
+        office_ids: Sequence[uuid.UUID],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        reason: str | None = None,
+    ) -> int:
+        """After the municipality changed opening hours, closures or holidays of these
+        offices (in ``[start, end)``, default: from now on): cancel each booking ahead that the
+        office no longer opens for, telling its citizen (the invitation's CANCEL and the
+        earliest alternative), and offer what opened to the waitlist. How many confirmed
+        bookings it cancelled."""
+        now = utcnow()
+        since = max(start or now, now)
+        # The hours as this transaction has just written them, not the process's snapshot.
+        planner = Planner.on(
+            self.bookings.session,
+            AvailabilityCache(snapshot_seconds=3600, answer_seconds=0),
+            max_services=self.settings.max_services_per_booking,
+        )
+        cancelled: list[Booking] = []
+        for plan in await planner.plans(tenant, [], office_ids):
+            until = end or now + timedelta(days=plan.office.bookable_until_days + 2)
+            if since >= until:
+                continue
+            for found in await self.bookings.at_office(plan.office.id, since, until, now):
+                if still_open(plan, found):
+                    continue
+                booking = await self.bookings.get(found.id, for_update=True)
+                if booking is None or booking.status == BookingStatus.CANCELLED:
+                    continue
+                await self._cancelled(booking, now, CancelledBy.MUNICIPALITY, reason)
+                if booking.confirmed_at is not None:
+                    cancelled.append(booking)
+            await self._freed(tenant, plan.office.id, since, until)
+        for booking in cancelled:  # alternatives once every collision has been let go
+            self._tell(BOOKING_CANCELLED, booking)
+            alternative = await self._alternative(planner, booking, now)
+            await self._mail(CANCELLED_BY_MUNICIPALITY, booking, alternative=alternative)
+        return len(cancelled)
+
+    async def _alternative(
+        self, planner: Planner, booking: Booking, now: datetime
+    ) -> dict[str, Any] | None:
+        """The earliest free slot for the booking's services: at its office, else at another
+        office of the municipality; for the mail, with the link that books it."""
+        service_ids = [item.service_id for item in booking.items]
+        today = now.astimezone(UTC).date()
+        end = today + timedelta(days=self.settings.earliest_horizon_days)
+        slot: Slot | None = None
+        try:
+            for office_ids in ([booking.office_id], []):
+                days = await planner.available_days(
+                    booking.tenant, service_ids, office_ids, today, end, now
+                )
+                if days:
+                    day = min(days)
+                    slots = await planner.free_slots(
+                        booking.tenant, service_ids, days[day], day, now
+                    )
+                    slot = slots[0] if slots else None
+                if slot is not None:
+                    break
+        except Problem:  # a service left the catalogue meanwhile: no alternative to offer
+            return None
+        if slot is None:
+            return None
+        office = (await planner.snapshot(booking.tenant)).offices[slot.office_id]
+        return {
+            "starts_at": slot.start,
+            "office": office,
+            "book_url": book_url(self.settings, slot.office_id, service_ids, slot.start),
+        }
 
     async def reschedule(
         self, booking_id: uuid.UUID, caller: Caller, data: RescheduleIn
@@ -389,6 +602,7 @@ class Bookings:
         keep = {(office_id, unit) for unit in new_units}
         freed = [unit for unit in old if unit not in keep]
         self.gate.forget(await self.bookings.release(booking.id, freed))
+        left = (booking.office_id, booking.starts_at, booking.ends_at)
         by_id = {service.id: service for service in services}
         for item in booking.items:
             item.duration_minutes = plan.duration_of(by_id[item.service_id])
@@ -402,6 +616,8 @@ class Bookings:
         self.planner.cache.forget_bookings(booking.tenant)
         self._tell(BOOKING_RESCHEDULED, booking, previous_start)
         await self._mail(RESCHEDULED, booking, previous_start)
+        if freed:
+            await self._freed(booking.tenant, *left)
         return booking
 
     def _remind_at(self, tenant: str, starts_at: datetime, now: datetime) -> datetime | None:
@@ -426,7 +642,12 @@ class Bookings:
         return await self._mail(SATISFACTION, booking)
 
     async def _mail(
-        self, template: str, booking: Booking, previous_start: datetime | None = None
+        self,
+        template: str,
+        booking: Booking,
+        previous_start: datetime | None = None,
+        *,
+        alternative: dict[str, Any] | None = None,
     ) -> bool:
         """The citizen's mail about this change, queued in its transaction."""
         if booking.email is None:
@@ -445,6 +666,7 @@ class Bookings:
             office,
             {service.id: service.fee_cents for service in services},
             previous_start=previous_start,
+            alternative=alternative,
         )
 
     def _tell(
@@ -592,6 +814,8 @@ class Bookings:
             created_at=booking.created_at,
             confirmed_at=booking.confirmed_at,
             cancelled_at=booking.cancelled_at,
+            cancelled_by=cast(CancelledByName | None, booking.cancelled_by),
+            cancellation_reason=booking.cancellation_reason,
         )
 
     @staticmethod

@@ -64,6 +64,12 @@ class HoursRepository(SessionRepository):
         await self.session.flush()
         return closure
 
+    async def closure(self, office_id: uuid.UUID, closure_id: uuid.UUID) -> Closure | None:
+        result = await self.session.scalars(
+            select(Closure).where(Closure.office_id == office_id, Closure.id == closure_id)
+        )
+        return result.one_or_none()
+
     async def delete_closure(self, office_id: uuid.UUID, closure_id: uuid.UUID) -> bool:
         result = await self.session.execute(
             delete(Closure).where(Closure.office_id == office_id, Closure.id == closure_id)

@@ -158,3 +158,23 @@ class OpeningHoursOut(BaseModel):
     time_zone: str
     rules: list[OpeningRuleOut]
     closures: list[ClosureOut] = Field(description="Closures that have not ended yet")
+
+
+_CANCELLED = Field(
+    description=(
+        "Confirmed bookings ahead that collided with the change: each was cancelled by the "
+        "municipality and its citizen mailed the earliest alternative"
+    )
+)
+
+
+class OpeningHoursChanged(OpeningHoursOut):
+    cancelled_bookings: int = _CANCELLED
+
+
+class ClosureAdded(ClosureOut):
+    cancelled_bookings: int = _CANCELLED
+
+
+class HolidaySet(HolidayOut):
+    cancelled_bookings: int = _CANCELLED

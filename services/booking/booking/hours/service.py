@@ -63,9 +63,12 @@ class OpeningHours:
             )
         )
 
-    async def delete_closure(self, office: Office, closure_id: uuid.UUID) -> None:
-        if not await self.hours.delete_closure(office.id, closure_id):
+    async def delete_closure(self, office: Office, closure_id: uuid.UUID) -> Closure:
+        """Remove the closure; the closure removed."""
+        closure = await self.hours.closure(office.id, closure_id)
+        if closure is None or not await self.hours.delete_closure(office.id, closure_id):
             raise ClosureNotFound(f"Office {office.id} has no closure {closure_id}.")
+        return closure
 
     async def holidays(self, tenant: str, year: int) -> list[HolidayOut]:
         """The municipality's own holidays of a year and its Land's (see ``public_holidays``)."""

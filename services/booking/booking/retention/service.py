@@ -20,6 +20,7 @@ from booking.bookings.repository import BookingRepository
 from booking.bookings.service import Bookings, Caller
 from booking.events.models import CITIZEN_ERASED, CitizenErased
 from booking.settings import BookingSettings
+from booking.waitlist.repository import SubscriptionRepository
 from servicekit.auth import Principal
 from servicekit.db import utcnow
 from servicekit.events import Outbox
@@ -67,14 +68,19 @@ async def erase_person(
     email: str | None,
 ) -> Erasure:
     """On a citizen's request (Art. 17 DSGVO): cancel their bookings still ahead, which frees
-    the seats, and erase what every booking of theirs says about them; the event
-    ``citizen.erased`` names the bookings, for documents to delete their documents.
+    the seats, and erase what every booking and waitlist subscription of theirs says about
+    them; the event ``citizen.erased`` names the bookings, for documents to delete their
+    documents.
 
     The citizen is named by account (``subject``), by e-mail address, or both; a second run
     finds nothing left under either.
     """
     now = utcnow()
-    found = await bookings.bookings.of_person(tenant, subject, email.lower() if email else None)
+    email = email.lower() if email else None
+    # Their waitlist subscriptions first: the seats their cancellations free (an offer held
+    # for them among them) go to the next subscribers, not back to them.
+    await SubscriptionRepository(bookings.bookings.session).erase_of(tenant, subject, email)
+    found = await bookings.bookings.of_person(tenant, subject, email)
     cancelled = 0
     for booking in found:
         if booking.status != BookingStatus.CANCELLED and booking.starts_at > now:

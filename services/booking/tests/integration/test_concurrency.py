@@ -16,7 +16,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.bookings.models import Booking, BookingStatus, SlotClaim
+from booking.mail.models import OutboxMail
 from booking.visits.models import Visit
+from booking.waitlist.models import Subscription
 from servicekit.db import create_engine
 from servicekit.testing import LiveServer
 from servicekit.testing.tokens import TokenFactory
@@ -437,3 +439,83 @@ async def test_parallel_calls_of_clerks_call_each_waiting_citizen_once(
     assert counters == {
         c.json()["booking_id"]: c.json()["counter"] for c in calls if c.status_code == 200
     }
+
+
+@pytest.mark.parametrize("subscribers", [10, 5])
+async def test_parallel_cancellations_offer_each_seat_once_and_each_subscriber_once(
+    http: httpx.AsyncClient, engine: AsyncEngine, tokens: TokenFactory, subscribers: int
+) -> None:
+    office_id, service_id = await setup_office(http, tokens, counters=1)
+    day = local_day(3)
+    starts = [at(day, 8) + timedelta(minutes=20 * n) for n in range(10)]
+    booked = []
+    for start in starts:
+        held = await http.post(
+            f"/booking/v1/tenants/{TENANT}/holds",
+            json={"office_id": office_id, "service_ids": [service_id], "start": start.isoformat()},
+        )
+        token = held.json()["manage_token"]
+        confirmed = await http.post(
+            f"/booking/v1/bookings/{held.json()['id']}/confirm",
+            json={"name": "Erika", "email": f"erika-{held.json()['code']}@example.org"},
+            headers={"X-Manage-Token": token},
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        booked.append((held.json()["id"], token))
+    for n in range(subscribers):
+        subscribed = await http.post(
+            f"/booking/v1/tenants/{TENANT}/waitlist",
+            json={
+                "service_id": service_id,
+                "office_id": office_id,
+                "first_day": day.isoformat(),
+                "last_day": day.isoformat(),
+                "name": f"Wartende {n}",
+                "email": f"waiting-{n}@example.org",
+            },
+            headers=tokens.headers(sub=f"waiting-{n}", tenant=TENANT, roles=["citizen"]),
+        )
+        assert subscribed.json()["status"] == "waiting", subscribed.text
+
+    responses = await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/bookings/{booking_id}/cancel",
+                "headers": {"X-Manage-Token": token},
+            }
+            for booking_id, token in booked
+        ],
+    )
+
+    assert statuses(responses) == {200: 10}
+    async with engine.connect() as connection:
+        offers = (
+            await connection.execute(
+                select(Subscription.id, Subscription.status, Subscription.offer_booking_id)
+            )
+        ).all()
+        held_starts = list(
+            await connection.scalars(
+                select(Booking.starts_at).where(
+                    Booking.id.in_([row.offer_booking_id for row in offers]),
+                    Booking.status == BookingStatus.HELD,
+                )
+            )
+        )
+        claims = Counter(
+            (await connection.execute(select(SlotClaim.unit_start, SlotClaim.seat))).all()
+        )
+        mails = Counter(
+            await connection.scalars(
+                select(OutboxMail.subject_key).where(OutboxMail.template == "waitlist_offer")
+            )
+        )
+    assert [row.status for row in offers] == ["offered"] * subscribers
+    assert len({row.offer_booking_id for row in offers}) == subscribers
+    assert len(held_starts) == len(set(held_starts)) == subscribers  # each seat offered once
+    assert {start.astimezone(UTC) for start in held_starts} <= set(starts)
+    assert set(claims.values()) == {1}
+    assert len(claims) == 2 * subscribers  # the offers' seats; the others are free
+    assert mails == Counter({f"waitlist:{row.id}": 1 for row in offers})

@@ -149,3 +149,36 @@ async def test_a_signed_in_citizen_confirms_directly(
     _, _, calendar, _ = parts(mail)
     assert isinstance(calendar, icalendar.Calendar)
     assert str(calendar["METHOD"]) == "REQUEST"
+
+
+async def test_asking_again_with_another_address_mails_nothing_and_shows_nothing(
+    client: httpx.AsyncClient, session: AsyncSession, app: FastAPI, sink: tuple[MailSink, int]
+) -> None:
+    held, _ = await held_and_asked(client, session)
+    [request] = await delivered(app, sink)
+    manage = {"X-Manage-Token": held["manage_token"]}
+
+    same = await client.post(
+        f"/booking/v1/bookings/{held['id']}/confirm", json=CONTACT, headers=manage
+    )
+    other = await client.post(
+        f"/booking/v1/bookings/{held['id']}/confirm",
+        json={"name": "Mallory", "email": "mallory@example.org"},
+        headers=manage,
+    )
+    mails = await delivered(app, sink)
+    [link] = set(OPT_IN_LINK.findall(cast(EmailMessage, next(request.iter_parts())).get_content()))
+    booking_id, token = opt_in_parts(link)
+    confirmed = await client.post(
+        f"/booking/v1/bookings/{booking_id}/opt-in", json={"token": token}
+    )
+
+    assert same.status_code == 200  # the same address: nothing new, nothing mailed again
+    assert other.status_code == 409
+    assert other.headers["content-type"] == "application/problem+json"
+    assert other.json()["type"] == "urn:rathaus:problem:opt-in-pending"
+    assert CONTACT["email"] not in other.text
+    assert [str(mail["To"]) for mail in mails] == [str(request["To"])]
+    assert confirmed.json()["status"] == "confirmed"  # the first address's link still does
+    _, confirmation = await delivered(app, sink)
+    assert str(confirmation["To"]).endswith(f"<{CONTACT['email']}>")
