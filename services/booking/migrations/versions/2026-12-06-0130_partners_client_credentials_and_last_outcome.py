@@ -1,7 +1,7 @@
 """partners: the client credentials we use at each partner's identity, and how it answered last
 
 Revision ID: 3d8e4f1a6c07
-Revises: 2ffda62754e8
+Revises: fcb33407b6cd
 Create Date: 2026-12-06 01:30:00.000000+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "3d8e4f1a6c07"
-down_revision: str | None = "2ffda62754e8"
+down_revision: str | None = "fcb33407b6cd"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
