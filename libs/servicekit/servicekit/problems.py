@@ -235,8 +235,9 @@ def allowed_methods(request: Request) -> list[str]:
     """Every method some route of the app answers on this path (RFC 9110: a 405 says all of
     them; Starlette's own names only those of the first route that matched the path)."""
     methods: set[str] = set()
+    path = request.scope["path"]
     for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods and route.path_regex.match(request.scope["path"]):
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
             methods |= route.methods
     return sorted(methods)
 
