@@ -1,5 +1,5 @@
 """The command line every service shares:
-``rathaus-<service> serve|migrate|seed|events|mail|openapi``,
+``rathaus-<service> serve|migrate|seed|events|mail|backup|restore|openapi``,
 plus the service's own maintenance commands (each with ``--tenant``, and ``--every SECONDS``
 to run again and again where no cron schedules it: compose's job containers)."""
 
@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from servicekit.backup import BackupError, BackupPart, back_up, restore
 from servicekit.events.dispatch import undelivered
 from servicekit.events.outbox import Outbox
 from servicekit.mail import Mailbox, pending_mail
@@ -40,9 +41,11 @@ def run_cli(
     with_database: bool = True,
     maintenance: Mapping[str, str] | None = None,
     maintain: Maintainer | None = None,
+    backup_parts: Callable[[FastAPI], dict[str, BackupPart]] | None = None,
     argv: Sequence[str] | None = None,
 ) -> None:
-    """``maintenance`` names the service's own commands (name: help), run by ``maintain``."""
+    """``maintenance`` names the service's own commands (name: help), run by ``maintain``;
+    ``backup_parts`` what a backup holds beside the database (servicekit.backup)."""
     parser = argparse.ArgumentParser(prog=f"rathaus-{settings.service_name}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve the API (graceful shutdown on SIGTERM/SIGINT)")
@@ -61,6 +64,14 @@ def run_cli(
         mail.add_argument(
             "--retry", action="store_true", help="make them all due now, failed ones too"
         )
+        backup = commands.add_parser(
+            "backup", help="copy the database (and the service's store) into a new directory"
+        )
+        backup.add_argument("--to", type=Path, required=True, metavar="DIR")
+        restoring = commands.add_parser(
+            "restore", help="restore a backup into this service's empty database and store"
+        )
+        restoring.add_argument("--from", dest="source", type=Path, required=True, metavar="DIR")
     for name, help_text in (maintenance or {}).items():
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--tenant", help="only this municipality (AGS)")
@@ -85,6 +96,13 @@ def run_cli(
         print(asyncio.run(_events(create_app(settings), retry=args.retry)))  # noqa: T201
     elif args.command == "mail":
         print(asyncio.run(_mail(create_app(settings), retry=args.retry)))  # noqa: T201
+    elif args.command in ("backup", "restore"):
+        app = create_app(settings)
+        parts = backup_parts(app) if backup_parts is not None else {}
+        try:
+            print(asyncio.run(_backup(app, settings.service_name, args, parts)))  # noqa: T201
+        except BackupError as exc:
+            parser.exit(1, f"rathaus-{settings.service_name} {args.command}: {exc}\n")
     elif args.command in (maintenance or {}):
         assert maintain is not None
         if args.every is None:
@@ -127,6 +145,17 @@ async def _repeat(
             await asyncio.wait_for(stop.wait(), every)
         except TimeoutError:
             continue
+
+
+async def _backup(
+    app: FastAPI, service: str, args: argparse.Namespace, parts: dict[str, BackupPart]
+) -> str:
+    try:
+        if args.command == "backup":
+            return await back_up(app, service, args.to, parts)
+        return await restore(app, service, args.source, parts)
+    finally:
+        await app.state.database.dispose()
 
 
 async def _events(app: FastAPI, *, retry: bool) -> str:

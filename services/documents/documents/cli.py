@@ -19,6 +19,7 @@ from documents.retention.service import Retention
 from documents.scanning.scanner import Scanner
 from documents.settings import DocumentsSettings
 from documents.storage.base import BlobStore
+from documents.uploads.backup import BlobBackup
 from documents.uploads.rotation import rewrap_all
 from documents.uploads.service import rescan_pending
 from servicekit.cli import run_cli
@@ -69,5 +70,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         service_dir=SERVICE_DIR,
         maintenance=MAINTENANCE,
         maintain=_maintain,
+        backup_parts=lambda app: {"blobs": BlobBackup()},
         argv=argv,
     )

@@ -29,6 +29,10 @@ _FOLLOW_RESCHEDULE = (
 class DocumentRepository(Repository[Document]):
     model = Document
 
+    async def kek_ids(self) -> set[str]:
+        """The key-encryption keys the stored data keys are wrapped under."""
+        return set(await self.session.scalars(select(Document.kek_id).distinct()))
+
     async def get(self, ident: Any) -> Document | None:
         # Every read of a document starts here: the prebuilt SELECT costs ~40 us less of the
         # event loop than session.get(), which builds its statement anew on each call.
