@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -19,6 +20,7 @@ from identity.oauth2.models import AuthorizationCode
 from identity.tokens.models import RefreshToken
 from servicekit.auth.jose_safe import verify_id_token
 from servicekit.auth.keys import index_jwks
+from servicekit.testing.tokens import TokenFactory
 
 from ..factories import (
     DEFAULT_PASSWORD,
@@ -534,3 +536,59 @@ async def test_discovery_lists_the_authorization_code_flow_consistently(
     }
     assert {"amr", "nonce", "at_hash"} <= set(document["claims_supported"])
     assert (await client.get("/.well-known/openid-configuration")).json() == document
+
+
+async def test_an_admin_registers_a_public_frontend_with_its_redirect_uris(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory
+) -> None:
+    await create_tenant(session)
+    admin = tokens.headers(roles=["admin"])
+    clients = "/identity/v1/tenants/06999001/clients"
+
+    created = await client.post(
+        clients,
+        json={
+            "name": "Bürgerportal",
+            "redirect_uris": [CALLBACK, "http://localhost:5173/callback"],
+            "first_party": True,
+            "public": True,
+        },
+        headers=admin,
+    )
+
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["client_secret"] == ""
+    assert body["redirect_uris"] == [CALLBACK, "http://localhost:5173/callback"]
+    assert (body["first_party"], body["public"]) == (True, True)
+    _, challenge = pkce_pair()
+    page = await client.get(AUTHORIZE, params=_query(challenge, client_id=body["client_id"]))
+    assert page.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"redirect_uris": ["http://portal.musterstadt.example/callback"]},
+        {"redirect_uris": ["https://portal.musterstadt.example/*"]},
+        {"redirect_uris": [CALLBACK + "#x"]},
+        {"redirect_uris": ["https://user:pw@portal.musterstadt.example/callback"]},
+        {"redirect_uris": ["javascript:alert(1)//x"]},
+        {"redirect_uris": ["/relative/callback"]},
+        {"public": True},
+    ],
+)
+async def test_redirect_uris_that_could_not_be_matched_safely_are_refused(
+    client: httpx.AsyncClient, session: AsyncSession, tokens: TokenFactory, body: dict[str, Any]
+) -> None:
+    await create_tenant(session)
+
+    response = await client.post(
+        "/identity/v1/tenants/06999001/clients",
+        json={"name": "App", **body},
+        headers=tokens.headers(roles=["admin"]),
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await _count(session, AuthorizationCode) == 0
