@@ -258,6 +258,7 @@ async def userinfo(
     "/userinfo",
     response_model=UserInfo,
     responses=problem_responses(*USERINFO_PROBLEMS),
+    # Published with this id before ids became camelCase; a generated client names it the same.
     operation_id="userinfo_post",
 )
 async def userinfo_post(
