@@ -24,6 +24,7 @@ from servicekit.testing.tokens import TokenFactory
 
 from ..factories import (
     DEFAULT_PASSWORD,
+    MFA_TENANT,
     FakeClock,
     create_account,
     create_frontend_client,
@@ -591,4 +592,19 @@ async def test_redirect_uris_that_could_not_be_matched_safely_are_refused(
 
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
+    assert await _count(session, AuthorizationCode) == 0
+
+
+async def test_staff_who_must_set_up_a_second_factor_get_no_code_from_the_page(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    await create_tenant(session, ags=MFA_TENANT)
+    await create_account(session, tenant=MFA_TENANT, email="clerk@example.org", roles=("clerk",))
+    await create_frontend_client(session, tenant=MFA_TENANT)
+    _, challenge = pkce_pair()
+
+    response = await _sign_in(client, await _page(client, challenge), email="clerk@example.org")
+
+    assert response.status_code == 403
+    assert "location" not in response.headers
     assert await _count(session, AuthorizationCode) == 0
