@@ -78,14 +78,15 @@ def _client_credentials(
     raise OAuth2Failure("invalid_client", "Client authentication is required.", status=401)
 
 
-async def _code_client(
+async def _oauth_client(
     request: Request,
     clients: ClientService,
     client_id: str | None,
     client_secret: str | None,
 ) -> OAuthClient:
-    """The client redeeming a code: a confidential one authenticates (basic or post), a
-    public one only names itself (``none``; PKCE proves it)."""
+    """The client redeeming a code or refreshing its tokens: a confidential one authenticates
+    (basic or post), a public one only names itself (``none``; PKCE, then rotation, prove
+    it)."""
     if request.headers.get("authorization") is not None or client_secret is not None:
         presented_id, presented_secret = _client_credentials(request, client_id, client_secret)
         client = await clients.authenticate(presented_id, presented_secret)
@@ -146,7 +147,7 @@ async def token(
                 raise OAuth2Failure(
                     "invalid_request", "code, redirect_uri and code_verifier are needed."
                 )
-            redeeming = await _code_client(request, clients, client_id, client_secret)
+            redeeming = await _oauth_client(request, clients, client_id, client_secret)
             redeemed = await authorization.redeem(
                 redeeming,
                 code=code,
@@ -188,8 +189,19 @@ async def token(
         if grant_type == "refresh_token":
             if not refresh_token:
                 raise OAuth2Failure("invalid_request", "refresh_token is required.")
+            presenting = None
+            if await tokens.client_of_family(refresh_token) is not None:
+                # Begun with a client's code: that client refreshes it, authenticated as at
+                # the code; other families take no client (the password grant names none).
+                presenting = await _oauth_client(request, clients, client_id, client_secret)
             try:
-                return _answer(await tokens.refresh(refresh_token, actor))
+                return _answer(
+                    await tokens.refresh(
+                        refresh_token,
+                        actor,
+                        client_id=presenting.client_id if presenting else None,
+                    )
+                )
             except InvalidRefreshToken:
                 raise OAuth2Failure("invalid_grant", "The refresh token is not valid.") from None
         if grant_type == "client_credentials":

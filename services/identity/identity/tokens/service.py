@@ -185,8 +185,12 @@ class TokenService:
             scope=" ".join(sorted(scopes)),
         )
 
-    async def refresh(self, presented: str, actor: Actor) -> IssuedTokens:
+    async def refresh(
+        self, presented: str, actor: Actor, *, client_id: str | None = None
+    ) -> IssuedTokens:
         """Rotate: the presented token is used up and a new one of its family returned.
+        A family begun by an OAuth2 client's code is refreshed only by that client
+        (``client_id``: the client the caller authenticated, or a public one it named).
 
         Raises :class:`InvalidRefreshToken`; on reuse the family is revoked first, and the
         caller must commit that even though it answers with an error.
@@ -194,6 +198,8 @@ class TokenService:
         now = self.clock.now()
         token = await self.refresh_tokens.by_hash(_hash(presented))
         if token is None or token.revoked_at is not None or token.expires_at <= now:
+            raise InvalidRefreshToken()
+        if token.client_id is not None and token.client_id != client_id:
             raise InvalidRefreshToken()
         account = await self.accounts.get(token.account_id)
         if not await self.refresh_tokens.claim(token.id, now):
@@ -223,6 +229,11 @@ class TokenService:
             client_id=token.client_id,
             scopes=frozenset((token.scope or "").split()),
         )
+
+    async def client_of_family(self, presented: str) -> str | None:
+        """The OAuth2 client a refresh token's family was begun for (by its code), if any."""
+        token = await self.refresh_tokens.by_hash(_hash(presented))
+        return token.client_id if token is not None else None
 
     async def revoke_family(self, family_id: str) -> None:
         """End every refresh token of the family (those of a replayed authorization code)."""

@@ -161,7 +161,12 @@ async def test_a_frontend_signs_a_citizen_in_with_pkce_and_gets_an_id_token(
     assert info.json()["sub"] == claims["sub"]
     assert info.json()["email"] == "erika@example.org"
     refreshed = await client.post(
-        TOKEN, data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}
+        TOKEN,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": body["refresh_token"],
+            "client_id": "buergerportal",
+        },
     )
     assert refreshed.json()["scope"] == "email openid profile", "the family keeps its scopes"
 
@@ -194,7 +199,12 @@ async def test_a_replayed_code_is_invalid_grant_and_ends_the_tokens_issued_for_i
 
     _assert_oauth2_error(replay, 400, "invalid_grant")
     refresh = await client.post(
-        TOKEN, data={"grant_type": "refresh_token", "refresh_token": first.json()["refresh_token"]}
+        TOKEN,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": first.json()["refresh_token"],
+            "client_id": "buergerportal",
+        },
     )
     _assert_oauth2_error(refresh, 400, "invalid_grant")
 
@@ -608,3 +618,36 @@ async def test_staff_who_must_set_up_a_second_factor_get_no_code_from_the_page(
     assert response.status_code == 403
     assert "location" not in response.headers
     assert await _count(session, AuthorizationCode) == 0
+
+
+async def test_only_its_client_refreshes_the_tokens_of_a_code(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    await create_tenant(session)
+    await create_account(session)
+    await create_frontend_client(session, secret="secret-of-the-portal-backend")
+    await create_frontend_client(session, client_id="fremde-app")
+    verifier, challenge = pkce_pair()
+    code = await _code(client, challenge)
+    data = _redeem(code, verifier)
+    del data["client_id"]
+    issued = await client.post(
+        TOKEN, data=data, auth=("buergerportal", "secret-of-the-portal-backend")
+    )
+    refresh = {"grant_type": "refresh_token", "refresh_token": issued.json()["refresh_token"]}
+
+    anonymous = await client.post(TOKEN, data=refresh)
+    by_json = await client.post(
+        "/identity/v1/auth/refresh", json={"refresh_token": refresh["refresh_token"]}
+    )
+    by_other = await client.post(TOKEN, data={**refresh, "client_id": "fremde-app"})
+    named_only = await client.post(TOKEN, data={**refresh, "client_id": "buergerportal"})
+    by_its_client = await client.post(
+        TOKEN, data=refresh, auth=("buergerportal", "secret-of-the-portal-backend")
+    )
+
+    _assert_oauth2_error(anonymous, 401, "invalid_client")
+    assert by_json.status_code == 401
+    _assert_oauth2_error(by_other, 400, "invalid_grant")
+    _assert_oauth2_error(named_only, 401, "invalid_client")
+    assert by_its_client.status_code == 200, by_its_client.text

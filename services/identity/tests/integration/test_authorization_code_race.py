@@ -70,7 +70,11 @@ async def test_concurrent_redemptions_of_one_code_let_at_most_one_win(
         follow_ups = [
             await http.post(
                 "/identity/v1/oauth2/token",
-                data={"grant_type": "refresh_token", "refresh_token": w.json()["refresh_token"]},
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": w.json()["refresh_token"],
+                    "client_id": "buergerportal",
+                },
             )
             for w in winners
         ]
