@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, delete, select, update
 
 from identity.oauth2.models import AuthorizationCode
 from servicekit.repository import Repository
@@ -26,3 +26,11 @@ class AuthorizationCodeRepository(Repository[AuthorizationCode]):
         )
         assert isinstance(result, CursorResult)
         return result.rowcount == 1
+
+    async def drop_older(self, account_id: str, before: datetime) -> None:
+        await self.session.execute(
+            delete(AuthorizationCode)
+            .where(AuthorizationCode.account_id == account_id)
+            .where(AuthorizationCode.created_at < before)
+            .execution_options(synchronize_session=False)
+        )

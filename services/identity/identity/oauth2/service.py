@@ -39,6 +39,8 @@ from identity.tokens.service import IssuedTokens, TokenService
 OIDC_SCOPES = frozenset({"openid", "profile", "email"})
 """What every client may ask of a person's account, beside the scopes it holds."""
 CODE_TTL_S = 60
+KEPT_S = 86_400
+"""How long a used code is kept, so that its replay still revokes what it gave."""
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 
@@ -155,6 +157,7 @@ class AuthorizationService:
             raise AuthorizationRequestRefused("This account cannot sign in.")
         code = secrets.token_urlsafe(32)
         now = self.clock.now()
+        await self.codes.drop_older(account.id, now - timedelta(seconds=KEPT_S))
         await self.codes.add(
             AuthorizationCode(
                 id=str(uuid.uuid4()),

@@ -651,3 +651,30 @@ async def test_only_its_client_refreshes_the_tokens_of_a_code(
     _assert_oauth2_error(by_other, 400, "invalid_grant")
     _assert_oauth2_error(named_only, 401, "invalid_client")
     assert by_its_client.status_code == 200, by_its_client.text
+
+
+@pytest.mark.usefixtures("portal")
+async def test_a_code_replayed_hours_later_still_ends_its_tokens_and_old_codes_are_dropped(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    verifier, challenge = pkce_pair()
+    code = await _code(client, challenge)
+    first = await client.post(TOKEN, data=_redeem(code, verifier))
+    clock: FakeClock = app.state.clock
+    clock.advance(hours=2)
+
+    replay = await client.post(TOKEN, data=_redeem(code, verifier))
+    refresh = await client.post(
+        TOKEN,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": first.json()["refresh_token"],
+            "client_id": "buergerportal",
+        },
+    )
+    clock.advance(days=1)
+    await _code(client, pkce_pair()[1])
+
+    _assert_oauth2_error(replay, 400, "invalid_grant")
+    _assert_oauth2_error(refresh, 400, "invalid_grant")
+    assert await _count(session, AuthorizationCode) == 1
