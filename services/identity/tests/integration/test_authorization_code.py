@@ -678,3 +678,33 @@ async def test_a_code_replayed_hours_later_still_ends_its_tokens_and_old_codes_a
     _assert_oauth2_error(replay, 400, "invalid_grant")
     _assert_oauth2_error(refresh, 400, "invalid_grant")
     assert await _count(session, AuthorizationCode) == 1
+
+
+async def test_a_recovery_code_completes_the_code_step_of_the_page_once(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    await create_tenant(session)
+    clerk = await create_account(session, email="clerk@example.org", roles=("clerk",))
+    await create_second_factor(session, clerk, recovery_codes=("abcde-fghjk",))
+    await create_frontend_client(session)
+
+    answers = []
+    for _ in range(2):
+        _, challenge = pkce_pair()
+        step = await _sign_in(client, await _page(client, challenge), email="clerk@example.org")
+        mfa = read_form(step.text)
+        answers.append(
+            await client.post(
+                mfa.action,
+                data={
+                    "request": mfa.fields["request"],
+                    "mfa_token": mfa.fields["mfa_token"],
+                    "otp": "ABCDE-FGHJK",
+                },
+                headers=HTML,
+            )
+        )
+
+    assert _redirected(answers[0])["code"]
+    assert answers[1].status_code == 401
+    assert "location" not in answers[1].headers
