@@ -1,6 +1,7 @@
 """The gateway's ASGI entry: where each request goes, read top to bottom.
 
-``/<service>/...`` of a configured service never enters FastAPI's routing or middleware:
+``/<service>/...`` of a configured service (and ``/.well-known/...``, identity's discovery at
+the root) never enters FastAPI's routing or middleware:
 
 - an HTTP request is read once (:mod:`gateway.exchange`), passes the edge checks once
   (:mod:`gateway.edge`: path, CORS, route class, rate limits, token) and is forwarded to a
@@ -59,6 +60,7 @@ class Gateway:
         self._readiness_timeout_s = settings.readiness_timeout_s
         self._access_log = settings.access_log
         self._trust_forwarded_for = settings.trust_forwarded_for
+        self._well_known = settings.well_known_service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -66,7 +68,10 @@ class Gateway:
         if kind == "http" or kind == "websocket":
             path: str = scope["path"]
             end = path.find("/", 1)
-            upstream = self.upstreams.by_name.get(path[1:end] if end > 0 else path[1:])
+            name = path[1:end] if end > 0 else path[1:]
+            if name == ".well-known" and self._well_known is not None:
+                name = self._well_known
+            upstream = self.upstreams.by_name.get(name)
         if upstream is None:
             await self._serve_own(scope, receive, send)
         elif kind == "http":

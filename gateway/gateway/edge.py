@@ -8,8 +8,9 @@ The ASGI entry (:mod:`gateway.asgi`) runs them once per request, in this order:
 - the route class: the first that matches path and method (503 when none does; 413 for a body
   above its limit);
 - the rate limits and the token: the client address's bucket first, so that a flood of bad
-  tokens is limited before each costs a signature check; then the token (401); then the
-  bucket of the token's subject (429 with ``Retry-After`` when a bucket is empty).
+  tokens is limited before each costs a signature check; then the token (401; on the OAuth2
+  endpoints ``Basic`` is a client's authentication and left to identity); then the bucket
+  of the token's subject (429 with ``Retry-After`` when a bucket is empty).
 
 A WebSocket upgrade passes the same route, token and limit checks, and its ``Origin`` must be
 allowed or the gateway's own host: a page from a foreign origin must not ride on the user's
@@ -195,7 +196,7 @@ class Edge:
             if by_ip is not None and not by_ip.allowed:
                 _limit_headers(route, by_ip)
         subject = None
-        if authorization is not None:
+        if authorization is not None and not (route.client_auth and _is_basic(authorization)):
             subject = await self._subject(authorization)
         elif route.auth == "required":
             raise TokenRequired()
@@ -248,6 +249,10 @@ def _limit_headers(route: RouteClass, *taken: Decision | None) -> Headers:
     if denied:
         raise RateLimited(headers={**headers, "Retry-After": str(shown.retry_after_s)})
     return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+
+def _is_basic(authorization: bytes) -> bool:
+    return authorization.lstrip()[:6].lower() == b"basic "
 
 
 def _reject_dot_segments(path: str) -> None:

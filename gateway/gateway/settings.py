@@ -45,6 +45,9 @@ class RouteClass(BaseModel):
     max_body_bytes: int = Field(default=1024 * 1024, ge=0)
     per_ip: Bucket | None = None
     per_subject: Bucket | None = None
+    client_auth: bool = False
+    """``Authorization: Basic`` here is an OAuth2 client's authentication (RFC 6749 section
+    2.3.1, authlib's default), passed on to the service unchecked; Bearer is checked."""
 
 
 def default_route_classes() -> tuple[RouteClass, ...]:
@@ -60,10 +63,14 @@ def default_route_classes() -> tuple[RouteClass, ...]:
                 # Each request may mail someone: limited like a guess at a password.
                 "/identity/v1/auth/password-reset",
                 "/identity/v1/oauth2/token",
+                "/identity/v1/oauth2/revoke",
+                # The steps of the sign-in page (password, code, consent).
+                "/identity/v1/oauth2/authorize/",
             ),
             methods=frozenset({"POST"}),
             timeout_s=5.0,
             per_ip=Bucket(burst=10, per_s=0.2),
+            client_auth=True,
         ),
         RouteClass(
             name="availability",
@@ -111,6 +118,9 @@ class GatewaySettings(ServiceSettings):
     """Service name (the first path segment) to its replicas' base URLs; replaces the three
     ``*_url`` settings when given (any set of services, e.g. for tests and benchmarks)."""
     route_classes: tuple[RouteClass, ...] = Field(default_factory=default_route_classes)
+    well_known_service: str | None = "identity"
+    """The service that answers ``/.well-known/...`` at the root (OpenID Connect discovery,
+    where client libraries look for it); None: nobody."""
 
     connect_timeout_s: float = Field(default=1.0, gt=0)
     retry_backoff_s: float = Field(default=0.02, ge=0)

@@ -261,3 +261,24 @@ async def test_bad_tokens_count_against_the_address_budget_before_any_check(
     ]
 
     assert statuses == [401, 401, 401, 429, 429]
+
+
+async def test_basic_client_authentication_passes_only_where_oauth2_clients_authenticate(
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    token = RouteClass(name="token", prefixes=("/alpha/v1/echo",), client_auth=True)
+    gateway = start_gateway(
+        services={"alpha": [alpha.url]}, route_classes=(token, RouteClass(name="default"))
+    )
+    basic = {"Authorization": "Basic Y2xpZW50OnNlY3JldA=="}
+
+    at_token = await http.post(f"{gateway.url}/alpha/v1/echo", headers=basic)
+    elsewhere = await http.post(f"{gateway.url}/alpha/v1/count/basic", headers=basic)
+    bad_bearer = await http.post(
+        f"{gateway.url}/alpha/v1/echo", headers={"Authorization": "Bearer not-a-jwt"}
+    )
+
+    assert at_token.status_code == 200
+    assert at_token.json()["headers"]["authorization"] == basic["Authorization"]
+    assert elsewhere.status_code == 401
+    assert bad_bearer.status_code == 401

@@ -20,6 +20,7 @@ from identity.login.router import router as login_router
 from identity.mail.models import OutboxMail
 from identity.mfa.router import router as mfa_router
 from identity.oauth2.discovery import router as discovery_router
+from identity.oauth2.pages import router as sign_in_pages_router
 from identity.oauth2.router import router as oauth2_router
 from identity.password_reset.router import router as password_reset_router
 from identity.settings import IdentitySettings
@@ -59,6 +60,7 @@ def create_app(
             mfa_router,
             password_reset_router,
             oauth2_router,
+            sign_in_pages_router,
             keys_router,
             audit_router,
             discovery_router,

@@ -8,6 +8,7 @@ from identity.keys.models import SigningKey
 from identity.login.models import ExternalIdentity, LoginThrottle
 from identity.mail.models import OutboxMail
 from identity.mfa.models import MfaChallenge, MfaEnrolment, MfaRecoveryCode
+from identity.oauth2.models import AuthorizationCode
 from identity.password_reset.models import PasswordReset
 from identity.tenants.models import Tenant
 from identity.tokens.models import RefreshToken
@@ -15,6 +16,7 @@ from identity.tokens.models import RefreshToken
 __all__ = [
     "Account",
     "AuditEvent",
+    "AuthorizationCode",
     "ExternalIdentity",
     "LoginThrottle",
     "MfaChallenge",

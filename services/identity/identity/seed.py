@@ -40,6 +40,13 @@ DEMO_MFA_SECRET = "DEMOMFAMUSTERSTADTDEMOMFAMUSTERS"
 DEMO_CLIENT_ID = "demo-partner-nachbarstadt"
 DEMO_CLIENT_SECRET = "demo-partner-secret-2026-not-for-production"
 DEMO_CLIENT_SCOPES = ("booking:search", "cases:handover")
+DEMO_FRONTEND_CLIENT_ID = "demo-frontend"
+DEMO_FRONTEND_REDIRECT_URIS = (
+    "http://localhost:8000/demo/callback",
+    "http://127.0.0.1:8000/demo/callback",
+)
+"""The municipality's own frontend (first-party, public: PKCE, no secret), behind the
+gateway of ``make run``; nothing serves the callback there, the code shows in the address."""
 
 logger = logging.getLogger("identity.seed")
 
@@ -83,12 +90,32 @@ async def seed_demo(app: FastAPI) -> None:
             f"  partner client  {DEMO_CLIENT_ID}  secret: {DEMO_CLIENT_SECRET}"
             f"  scopes: {' '.join(DEMO_CLIENT_SCOPES)}"
         )
+        if await clients.get(DEMO_FRONTEND_CLIENT_ID) is None:
+            await clients.create(
+                tenant.ags,
+                "Musterstadt Bürgerportal (Demo)",
+                (),
+                Actor("seed"),
+                client_id=DEMO_FRONTEND_CLIENT_ID,
+                redirect_uris=DEMO_FRONTEND_REDIRECT_URIS,
+                first_party=True,
+                public=True,
+            )
+        lines.append(
+            f"  frontend client {DEMO_FRONTEND_CLIENT_ID}  (public, first-party; PKCE)"
+            f"  redirect: {' '.join(DEMO_FRONTEND_REDIRECT_URIS)}"
+        )
         keys = await key_service(session, settings, state.key_cipher, audit, clock)
         await keys.signing_key()
     lines.append("log in: POST /identity/v1/auth/login {tenant, email, password}")
     lines.append(
         "  with a second factor (202 and an mfa_token): POST /identity/v1/auth/mfa/verify"
         " {mfa_token, code}"
+    )
+    lines.append(
+        "sign in from a frontend: GET /identity/v1/oauth2/authorize?response_type=code"
+        f"&client_id={DEMO_FRONTEND_CLIENT_ID}&redirect_uri=...&state=...&code_challenge=..."
+        "&code_challenge_method=S256 (see the README)"
     )
     print("\n".join(lines))  # noqa: T201 - seed output for the person at the terminal
 

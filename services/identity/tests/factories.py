@@ -151,3 +151,31 @@ async def create_second_factor(
         )
     await session.flush()
     return secret
+
+
+async def create_frontend_client(
+    session: AsyncSession,
+    *,
+    tenant: str = "06999001",
+    client_id: str = "buergerportal",
+    redirect_uris: tuple[str, ...] = ("https://portal.musterstadt.example/callback",),
+    first_party: bool = True,
+    secret: str | None = None,
+    scopes: tuple[str, ...] = (),
+    name: str = "Bürgerportal",
+) -> OAuthClient:
+    """A frontend's client: public (PKCE alone) unless a ``secret`` makes it confidential."""
+    client = OAuthClient(
+        client_id=client_id,
+        tenant_ags=tenant,
+        name=name,
+        secret_hash=secret_hash(secret or uuid.uuid4().hex),
+        scopes=" ".join(sorted(scopes)),
+        redirect_uris=" ".join(redirect_uris),
+        first_party=first_party,
+        public=secret is None,
+        created_at=utcnow(),
+    )
+    session.add(client)
+    await session.flush()
+    return client

@@ -100,8 +100,11 @@ def _verifying_key(public: str, algorithm: str) -> Any:
     return jwk.construct(json.loads(public), algorithm)
 
 
-def sign(claims: Mapping[str, Any], private: Mapping[str, Any]) -> str:
-    """Sign ``claims`` as an access token with the key's own ``alg`` and ``kid``."""
+def sign(
+    claims: Mapping[str, Any], private: Mapping[str, Any], *, token_type: str = ACCESS_TOKEN_TYPE
+) -> str:
+    """Sign ``claims`` as an access token (or as ``token_type``, e.g. ``JWT`` for an OpenID
+    Connect ID token) with the key's own ``alg`` and ``kid``."""
     algorithm = private["alg"]
     if algorithm not in SIGNING_ALGORITHMS:
         raise ValueError(f"unsupported signing algorithm {algorithm!r}")
@@ -110,7 +113,7 @@ def sign(claims: Mapping[str, Any], private: Mapping[str, Any]) -> str:
         dict(claims),
         key,
         algorithm=algorithm,
-        headers={"kid": private["kid"], "typ": ACCESS_TOKEN_TYPE},
+        headers={"kid": private["kid"], "typ": token_type},
     )
     return token
 

@@ -32,6 +32,8 @@ class AuditAction(StrEnum):
     PASSWORD_RESET = "password_reset"
     MFA_ENROLMENT = "mfa_enrolment"
     MFA_RESET = "mfa_reset"
+    AUTHORIZATION_CODE = "authorization_code"
+    AUTHORIZATION_CODE_REUSE = "authorization_code_reuse"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from identity.db import Base
@@ -10,7 +10,8 @@ from servicekit.db import UTCDateTime, utcnow
 
 
 class OAuthClient(Base):
-    """An OAuth2 client of a partner authority, acting in one municipality with its scopes."""
+    """An OAuth2 client of one municipality: a partner authority's (client credentials, its
+    scopes) or a frontend's (authorization code with PKCE to its registered redirect URIs)."""
 
     __tablename__ = "oauth_clients"
 
@@ -22,7 +23,18 @@ class OAuthClient(Base):
     scopes: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    redirect_uris: Mapped[str] = mapped_column(Text(), default="", server_default=text("''"))
+    """Space-separated; an authorization request must name one of them exactly."""
+    first_party: Mapped[bool] = mapped_column(Boolean(), default=False, server_default=false())
+    """The municipality's own frontend: its sign-in asks for no consent."""
+    public: Mapped[bool] = mapped_column(Boolean(), default=False, server_default=false())
+    """A frontend that cannot keep a secret (``token_endpoint_auth_method`` ``none``): it
+    redeems codes with PKCE alone and gets no client credentials grant."""
 
     @property
     def scope_set(self) -> frozenset[str]:
         return frozenset(self.scopes.split())
+
+    @property
+    def redirect_uri_list(self) -> list[str]:
+        return self.redirect_uris.split()

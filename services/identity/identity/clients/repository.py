@@ -18,3 +18,10 @@ class ClientRepository(Repository[OAuthClient]):
             .order_by(OAuthClient.client_id)
         )
         return result.all()
+
+    async def held_scopes(self) -> set[str]:
+        """Every scope an enabled client holds."""
+        result = await self.session.scalars(
+            select(OAuthClient.scopes).where(OAuthClient.disabled_at.is_(None)).distinct()
+        )
+        return {scope for scopes in result.all() for scope in scopes.split()}

@@ -33,10 +33,21 @@ Admin = Annotated[Principal, require_roles("admin", "platform_admin")]
 async def create_partner_client(
     ags: AgsPath, body: PartnerClientIn, admin: Admin, service: ClientServiceDep, ip: ClientIpDep
 ) -> PartnerClientCreated:
-    """Register a partner authority's client; its secret is shown only in this answer."""
+    """Register an OAuth2 client (a partner authority's, or a frontend's with redirect URIs);
+    its secret is shown only in this answer."""
     ensure_manages_tenant(admin, ags)
-    client, secret = await service.create(ags, body.name, body.scopes, Actor(admin.subject, ip))
-    return PartnerClientCreated(**PartnerClientOut.of(client).model_dump(), client_secret=secret)
+    client, secret = await service.create(
+        ags,
+        body.name,
+        body.scopes,
+        Actor(admin.subject, ip),
+        redirect_uris=body.redirect_uris,
+        first_party=body.first_party,
+        public=body.public,
+    )
+    return PartnerClientCreated(
+        **PartnerClientOut.of(client).model_dump(), client_secret=secret or ""
+    )
 
 
 @router.get(

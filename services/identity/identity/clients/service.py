@@ -38,17 +38,26 @@ class ClientService:
         *,
         client_id: str | None = None,
         secret: str | None = None,
-    ) -> tuple[OAuthClient, str]:
-        """The new client and its secret; the secret is shown this once and stored hashed."""
+        redirect_uris: Sequence[str] = (),
+        first_party: bool = False,
+        public: bool = False,
+    ) -> tuple[OAuthClient, str | None]:
+        """The new client and its secret (None for a public client); the secret is shown
+        this once and stored hashed."""
         await self.tenants.get(tenant_ags)
-        secret = secret or secrets.token_urlsafe(32)
+        # A public client has no secret: the hash of one nobody is told, so none matches.
+        secret = None if public else (secret or secrets.token_urlsafe(32))
         client = await self.clients.add(
             OAuthClient(
-                client_id=client_id or f"partner-{secrets.token_hex(8)}",
+                client_id=client_id
+                or f"{'app' if redirect_uris else 'partner'}-{secrets.token_hex(8)}",
                 tenant_ags=tenant_ags,
                 name=name,
-                secret_hash=secret_hash(secret),
+                secret_hash=secret_hash(secret or secrets.token_urlsafe(32)),
                 scopes=" ".join(sorted(set(scopes))),
+                redirect_uris=" ".join(dict.fromkeys(redirect_uris)),
+                first_party=first_party,
+                public=public,
                 created_at=self.clock.now(),
             )
         )
@@ -57,7 +66,12 @@ class ClientService:
             actor=actor,
             tenant=tenant_ags,
             subject=client.client_id,
-            details={"scopes": sorted(set(scopes))},
+            details={
+                "scopes": sorted(set(scopes)),
+                "redirect_uris": list(dict.fromkeys(redirect_uris)),
+                "first_party": first_party,
+                "public": public,
+            },
         )
         return client, secret
 
@@ -68,9 +82,12 @@ class ClientService:
         client = await self.clients.get(client_id)
         expected = client.secret_hash if client is not None else _DUMMY_HASH
         matches = hmac.compare_digest(expected, secret_hash(secret))
-        if client is None or not matches or client.disabled_at is not None:
+        if client is None or not matches or client.disabled_at is not None or client.public:
             return None
         return client
+
+    async def held_scopes(self) -> set[str]:
+        return await self.clients.held_scopes()
 
     async def list(self, tenant_ags: str) -> Sequence[OAuthClient]:
         return await self.clients.in_tenant(tenant_ags)

@@ -14,6 +14,8 @@ from typing import Literal
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from servicekit.problems import BadRequest, Forbidden
+
 ErrorCode = Literal[
     "invalid_request",
     "invalid_client",
@@ -79,3 +81,36 @@ OAUTH2_ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     },
     401: {"model": OAuth2Error, "description": "RFC 6749 error: invalid_client"},
 }
+
+
+class AuthorizationRequestRefused(BadRequest):
+    """An authorization request that cannot be answered at its redirect URI: the client is
+    unknown or disabled, or the redirect URI is not one the client registered (RFC 6749
+    section 4.1.2.1). Nobody is redirected anywhere: the person sees this page."""
+
+    type_slug = "authorization-request-refused"
+    title = "This sign-in request cannot be accepted"
+
+
+class SignInPageExpired(BadRequest):
+    """The form of the sign-in page is not one we served, or is older than its lifetime."""
+
+    type_slug = "sign-in-page-expired"
+    title = "The sign-in page has expired"
+
+
+class SignInForgery(Forbidden):
+    """A sign-in form posted without the cookie of the browser the page was served to."""
+
+    type_slug = "sign-in-forgery"
+    title = "The sign-in form was not sent from its own page"
+
+
+class Redirected(Exception):
+    """An error of an authorization request with a valid client and redirect URI: answered
+    at the redirect URI (RFC 6749 section 4.1.2.1), with the request's ``state``."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description

@@ -1,5 +1,6 @@
-"""The OAuth2 token endpoint (RFC 6749): password, refresh_token and client_credentials grants,
-and the second step of a password login of staff with a second factor (``MFA_OTP_GRANT``)."""
+"""The OAuth2 token endpoint (RFC 6749): authorization_code (with PKCE), password,
+refresh_token and client_credentials grants, and the second step of a password login of staff
+with a second factor (``MFA_OTP_GRANT``); the OpenID Connect userinfo endpoint."""
 
 from __future__ import annotations
 
@@ -9,36 +10,44 @@ import re
 from typing import Annotated
 from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse
 
+from identity.accounts.dependencies import AccountServiceDep
+from identity.accounts.errors import AccountNotFound
 from identity.audit.dependencies import AuditDep, ClientIpDep
 from identity.audit.service import Actor, AuditAction
 from identity.clients.dependencies import ClientServiceDep
+from identity.clients.models import OAuthClient
+from identity.clients.service import ClientService
 from identity.login.dependencies import LoginServiceDep
 from identity.login.errors import EmailNotVerified
 from identity.login.router import NO_STORE
 from identity.mfa.dependencies import SecondFactorDep
 from identity.mfa.errors import InvalidMfaChallenge, InvalidMfaCode, MfaEnrolmentRequired
 from identity.mfa.policy import AMR_PASSWORD, MFA_OTP_GRANT
+from identity.oauth2.dependencies import AuthorizationServiceDep
 from identity.oauth2.errors import OAUTH2_ERROR_RESPONSES, OAuth2Failure
-from identity.oauth2.schemas import OAuth2Token
+from identity.oauth2.schemas import OAuth2Token, UserInfo
 from identity.tenants.schemas import AGS_PATTERN
 from identity.tokens.dependencies import TokenServiceDep
 from identity.tokens.errors import InvalidCredentials, InvalidRefreshToken
 from identity.tokens.service import IssuedTokens
+from servicekit.auth import CurrentPrincipal, InsufficientScope, InvalidToken
+from servicekit.problems import problem_responses
 
 router = APIRouter(prefix="/identity/v1/oauth2", tags=["oauth2"])
 
 FormText = Annotated[str | None, Form(max_length=2048)]
 
 
-def _answer(issued: IssuedTokens) -> JSONResponse:
+def _answer(issued: IssuedTokens, id_token: str | None = None) -> JSONResponse:
     token = OAuth2Token(
         access_token=issued.access_token,
         expires_in=issued.expires_in,
         refresh_token=issued.refresh_token,
         scope=issued.scope or None,
+        id_token=id_token,
     )
     return JSONResponse(token.model_dump(exclude_none=True), headers=NO_STORE)
 
@@ -69,6 +78,29 @@ def _client_credentials(
     raise OAuth2Failure("invalid_client", "Client authentication is required.", status=401)
 
 
+async def _oauth_client(
+    request: Request,
+    clients: ClientService,
+    client_id: str | None,
+    client_secret: str | None,
+) -> OAuthClient:
+    """The client redeeming a code or refreshing its tokens: a confidential one authenticates
+    (basic or post), a public one only names itself (``none``; PKCE, then rotation, prove
+    it)."""
+    if request.headers.get("authorization") is not None or client_secret is not None:
+        presented_id, presented_secret = _client_credentials(request, client_id, client_secret)
+        client = await clients.authenticate(presented_id, presented_secret)
+        if client is None or (client_id is not None and client_id != client.client_id):
+            raise OAuth2Failure("invalid_client", "Client authentication failed.", status=401)
+        return client
+    if not client_id:
+        raise OAuth2Failure("invalid_client", "Client authentication is required.", status=401)
+    public = await clients.get(client_id)
+    if public is None or not public.public or public.disabled_at is not None:
+        raise OAuth2Failure("invalid_client", "Client authentication failed.", status=401)
+    return public
+
+
 @router.post("/token", response_model=OAuth2Token, responses=OAUTH2_ERROR_RESPONSES)
 async def token(
     request: Request,
@@ -76,6 +108,7 @@ async def token(
     second_factor: SecondFactorDep,
     tokens: TokenServiceDep,
     clients: ClientServiceDep,
+    authorization: AuthorizationServiceDep,
     audit: AuditDep,
     ip: ClientIpDep,
     grant_type: FormText = None,
@@ -94,12 +127,35 @@ async def token(
     otp: Annotated[
         str | None, Form(max_length=32, description="Authenticator code or recovery code")
     ] = None,
+    code: Annotated[
+        str | None, Form(max_length=256, description="authorization_code grant")
+    ] = None,
+    redirect_uri: Annotated[
+        str | None, Form(max_length=2048, description="authorization_code grant")
+    ] = None,
+    code_verifier: Annotated[
+        str | None, Form(max_length=128, description="authorization_code grant (PKCE)")
+    ] = None,
 ) -> JSONResponse:
     """OAuth2 token endpoint (form-encoded; errors as RFC 6749 section 5.2)."""
     actor = Actor(None, ip)
     try:
         if grant_type is None:
             raise OAuth2Failure("invalid_request", "grant_type is required.")
+        if grant_type == "authorization_code":
+            if not code or not redirect_uri or not code_verifier:
+                raise OAuth2Failure(
+                    "invalid_request", "code, redirect_uri and code_verifier are needed."
+                )
+            redeeming = await _oauth_client(request, clients, client_id, client_secret)
+            redeemed = await authorization.redeem(
+                redeeming,
+                code=code,
+                redirect_uri=redirect_uri,
+                code_verifier=code_verifier,
+                actor=actor,
+            )
+            return _answer(redeemed.tokens, redeemed.id_token)
         if grant_type == "password":
             if not username or not password or not tenant:
                 raise OAuth2Failure("invalid_request", "username, password and tenant needed.")
@@ -133,8 +189,19 @@ async def token(
         if grant_type == "refresh_token":
             if not refresh_token:
                 raise OAuth2Failure("invalid_request", "refresh_token is required.")
+            presenting = None
+            if await tokens.client_of_family(refresh_token) is not None:
+                # Begun with a client's code: that client refreshes it, authenticated as at
+                # the code; other families take no client (the password grant names none).
+                presenting = await _oauth_client(request, clients, client_id, client_secret)
             try:
-                return _answer(await tokens.refresh(refresh_token, actor))
+                return _answer(
+                    await tokens.refresh(
+                        refresh_token,
+                        actor,
+                        client_id=presenting.client_id if presenting else None,
+                    )
+                )
             except InvalidRefreshToken:
                 raise OAuth2Failure("invalid_grant", "The refresh token is not valid.") from None
         if grant_type == "client_credentials":
@@ -182,3 +249,32 @@ async def revoke(
         return OAuth2Failure("invalid_request", "token is required.").response()
     await tokens.revoke(token, Actor(None, ip))
     return JSONResponse({}, headers=NO_STORE)
+
+
+USERINFO_PROBLEMS = (InvalidToken, InsufficientScope, AccountNotFound)
+
+
+@router.get("/userinfo", response_model=UserInfo, responses=problem_responses(*USERINFO_PROBLEMS))
+async def userinfo(
+    principal: CurrentPrincipal, accounts: AccountServiceDep, response: Response
+) -> UserInfo:
+    """OpenID Connect userinfo of the signed-in person (an access token with ``openid``)."""
+    response.headers.update(NO_STORE)
+    if not principal.has_scopes("openid"):
+        raise InsufficientScope("This needs an access token with the scope openid.")
+    account = await accounts.me(principal)
+    return UserInfo.of(account, principal.scopes)
+
+
+@router.post(
+    "/userinfo",
+    response_model=UserInfo,
+    responses=problem_responses(*USERINFO_PROBLEMS),
+    # Published with this id before ids became camelCase; a generated client names it the same.
+    operation_id="userinfo_post",
+)
+async def userinfo_post(
+    principal: CurrentPrincipal, accounts: AccountServiceDep, response: Response
+) -> UserInfo:
+    """The userinfo by POST, as OpenID Connect allows."""
+    return await userinfo(principal, accounts, response)

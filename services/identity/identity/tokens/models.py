@@ -26,3 +26,6 @@ class RefreshToken(Base):
     acr: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
     # How the login of the family was made (RFC 8176 names, space-separated), carried likewise.
     amr: Mapped[str | None] = mapped_column(String(50), nullable=True, default=None)
+    # A family begun by an OAuth2 client's authorization code: its client and scopes.
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+    scope: Mapped[str | None] = mapped_column(String(500), nullable=True, default=None)

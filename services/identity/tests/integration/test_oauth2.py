@@ -157,7 +157,8 @@ async def test_wrong_password_is_invalid_grant(
     ("data", "error"),
     [
         ({}, "invalid_request"),
-        ({"grant_type": "authorization_code", "code": "x"}, "unsupported_grant_type"),
+        ({"grant_type": "implicit"}, "unsupported_grant_type"),
+        ({"grant_type": "authorization_code", "code": "x"}, "invalid_request"),
         ({"grant_type": "password", "username": "a"}, "invalid_request"),
         (
             {"grant_type": "password", "username": "a", "password": "b", "tenant": "x"},

@@ -92,6 +92,7 @@ async def test_discovery_is_served_at_the_issuer_and_at_the_root(
     assert document["jwks_uri"] == f"{issuer}/v1/jwks"
     assert document["token_endpoint"] == f"{issuer}/v1/oauth2/token"
     assert set(document["grant_types_supported"]) == {
+        "authorization_code",
         "password",
         "refresh_token",
         "client_credentials",

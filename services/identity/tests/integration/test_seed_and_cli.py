@@ -14,12 +14,15 @@ from identity.seed import (
     DEMO_ACCOUNTS,
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
+    DEMO_FRONTEND_CLIENT_ID,
+    DEMO_FRONTEND_REDIRECT_URIS,
     DEMO_MFA_ACCOUNT,
     DEMO_MFA_SECRET,
     seed_demo,
 )
 
 from ..factories import FakeClock, settings_for_tests
+from ..sign_in_form import pkce_pair
 
 
 @pytest.fixture
@@ -66,8 +69,24 @@ async def test_seed_is_idempotent_and_its_credentials_work(
                 "client_secret": DEMO_CLIENT_SECRET,
             },
         )
+        _, challenge = pkce_pair()
+        frontend = [
+            await http.get(
+                "/identity/v1/oauth2/authorize",
+                params={
+                    "response_type": "code",
+                    "client_id": DEMO_FRONTEND_CLIENT_ID,
+                    "redirect_uri": redirect_uri,
+                    "state": "demo",
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                },
+            )
+            for redirect_uri in DEMO_FRONTEND_REDIRECT_URIS
+        ]
     await seeded_app.state.database.dispose()
 
+    assert [response.status_code for response in frontend] == [200, 200]
     assert [response.status_code for response in logins] == [200] * len(DEMO_ACCOUNTS)
     assert partner.status_code == 200
     assert password_step.status_code == 202
