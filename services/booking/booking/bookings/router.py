@@ -40,7 +40,7 @@ from booking.idempotency.errors import IdempotencyKeyReused, IdempotentRequestIn
 from booking.language import LanguageDep
 from booking.offices.errors import OfficeNotFound
 from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal, Principal
-from servicekit.dependencies import SessionDep
+from servicekit.dependencies import ClientAddress, SessionDep
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
 
@@ -75,12 +75,18 @@ SLOT_PROBLEMS = (
 )
 
 
-def _caller_key(principal: Principal | None, manage_token: str | None = None) -> str:
+def _caller_key(
+    principal: Principal | None, address: str | None, manage_token: str | None = None
+) -> str:
+    """Whose Idempotency-Keys these are: an account, a manage link's holder, or an anonymous
+    caller by its address. Two strangers sending the same key and body from two addresses
+    then run two requests: neither sees the other's answer (a hold's manage token), nor can
+    one's key block the other's."""
     if principal is not None:
         return f"{principal.tenant}/{principal.subject}"
     if manage_token:
         return "manage/" + hashlib.sha256(manage_token.encode()).hexdigest()[:32]
-    return "anonymous"
+    return "anonymous/" + hashlib.sha256((address or "-").encode()).hexdigest()[:32]
 
 
 @router.post(
@@ -105,6 +111,7 @@ async def hold_slot(
     idempotency: IdempotencyDep,
     principal: OptionalPrincipal,
     language: LanguageDep,
+    address: ClientAddress,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Hold a slot for a few minutes; with an account token the booking belongs to the account.
@@ -119,7 +126,7 @@ async def hold_slot(
 
     return await idempotency.run(
         session=session,
-        caller=_caller_key(principal),
+        caller=_caller_key(principal, address),
         key=idempotency_key,
         method="POST",
         path=request.url.path,
@@ -182,6 +189,7 @@ async def confirm_booking(
     idempotency: IdempotencyDep,
     principal: OptionalPrincipal,
     language: LanguageDep,
+    address: ClientAddress,
     manage_token: ManageToken = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -198,7 +206,7 @@ async def confirm_booking(
 
     return await idempotency.run(
         session=session,
-        caller=_caller_key(principal, manage_token),
+        caller=_caller_key(principal, address, manage_token),
         key=idempotency_key,
         method="POST",
         path=request.url.path,

@@ -4,7 +4,9 @@ The key is registered in a short transaction of its own before the work starts, 
 concurrent duplicate sees it at once and gets 409 instead of queueing behind the first; the
 response is stored in the request's own transaction, so it exists exactly when the work was
 committed. A failed request forgets its key, so the client may retry it. Keys are scoped per
-caller and bound to the request (method, path and body): the same key with another body is 422.
+caller (an account; a manage link's holder; an anonymous caller by its client address, so a
+stranger sending the same key and body gets a request of its own, never the first caller's
+answer) and bound to the request (method, path and body): the same key with another body is 422.
 
 A stored response may carry a secret (a hold's manage token, which the booking itself keeps
 only as a hash). Such fields are sealed with a keystream derived from the Idempotency-Key,
