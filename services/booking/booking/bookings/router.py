@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -40,6 +39,7 @@ from booking.idempotency.errors import IdempotencyKeyReused, IdempotentRequestIn
 from booking.language import LanguageDep
 from booking.offices.errors import OfficeNotFound
 from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal, Principal
+from servicekit.datetimes import RequestDate
 from servicekit.dependencies import ClientAddress, SessionDep
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
@@ -348,7 +348,7 @@ async def booking_calendar_file(
 async def office_day(
     ags: AgsPath,
     office_id: uuid.UUID,
-    day: Annotated[date, Query(alias="date", description="Local day of the office")],
+    day: Annotated[RequestDate, Query(alias="date", description="Local day of the office")],
     principal: TenantStaff,
     bookings: BookingsDep,
     language: LanguageDep,
@@ -370,7 +370,7 @@ async def office_day(
 )
 async def tenant_day(
     ags: AgsPath,
-    day: Annotated[date, Query(alias="date", description="Local day of the offices")],
+    day: Annotated[RequestDate, Query(alias="date", description="Local day of the offices")],
     _admin: TenantAdmin,
     bookings: BookingsDep,
     language: LanguageDep,
