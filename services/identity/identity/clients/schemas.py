@@ -3,16 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from identity.clients.models import OAuthClient
 from identity.tenants.schemas import Ags
-
-Scope = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9:._-]{0,63}$"),
-    Field(examples=["booking:search"]),
-]
+from servicekit.auth import Scope
 
 
 class PartnerClientIn(BaseModel):
