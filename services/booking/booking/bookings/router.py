@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Annotated
 
@@ -36,9 +35,11 @@ from booking.bookings.service import Caller, NotOfficeStaff
 from booking.catalogue.errors import ServiceNotFound
 from booking.idempotency.dependencies import IdempotencyDep
 from booking.idempotency.errors import IdempotencyKeyReused, IdempotentRequestInProgress
+from booking.idempotency.service import caller_key
 from booking.language import LanguageDep
 from booking.offices.errors import OfficeNotFound
-from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal, Principal
+from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal
+from servicekit.botcheck import BOTCHECK_PROBLEMS, BotcheckSolution
 from servicekit.datetimes import RequestDate
 from servicekit.dependencies import ClientAddress, SessionDep
 from servicekit.problems import ValidationFailed, problem_responses
@@ -75,20 +76,6 @@ SLOT_PROBLEMS = (
 )
 
 
-def _caller_key(
-    principal: Principal | None, address: str | None, manage_token: str | None = None
-) -> str:
-    """Whose Idempotency-Keys these are: an account, a manage link's holder, or an anonymous
-    caller by its address. Two strangers sending the same key and body from two addresses
-    then run two requests: neither sees the other's answer (a hold's manage token), nor can
-    one's key block the other's."""
-    if principal is not None:
-        return f"{principal.tenant}/{principal.subject}"
-    if manage_token:
-        return "manage/" + hashlib.sha256(manage_token.encode()).hexdigest()[:32]
-    return "anonymous/" + hashlib.sha256((address or "-").encode()).hexdigest()[:32]
-
-
 @router.post(
     "/booking/v1/tenants/{ags}/holds",
     status_code=201,
@@ -98,6 +85,7 @@ def _caller_key(
         *SLOT_PROBLEMS,
         SlotTaken,
         HoldLimitReached,
+        *BOTCHECK_PROBLEMS,
         *IDEMPOTENCY_PROBLEMS,
         ValidationFailed,
     ),
@@ -113,20 +101,25 @@ async def hold_slot(
     language: LanguageDep,
     address: ClientAddress,
     idempotency_key: IdempotencyKey = None,
+    solution: BotcheckSolution = None,
 ) -> Response:
     """Hold a slot for a few minutes; with an account token the booking belongs to the account.
 
     The answer carries the manage token (shown once) for managing the booking without an account.
+    Without an account, where the municipality asks for it, send a solved challenge of
+    ``GET .../botcheck`` in ``X-Altcha`` (one per hold; an idempotent repeat replays).
     """
 
     async def action() -> HoldOut:
-        booking, token = await bookings.hold(ags, body, principal, language)
+        booking, token = await bookings.hold(
+            ags, body, principal, language, address=address, solution=solution
+        )
         described = (await bookings.describe([booking], language))[0]
         return HoldOut(**described.model_dump(), manage_token=token)
 
     return await idempotency.run(
         session=session,
-        caller=_caller_key(principal, address),
+        caller=caller_key(principal, address),
         key=idempotency_key,
         method="POST",
         path=request.url.path,
@@ -176,6 +169,7 @@ async def get_booking(
         HoldExpired,
         BookingNotHeld,
         BookingLimitReached,
+        HoldLimitReached,
         *IDEMPOTENCY_PROBLEMS,
         ValidationFailed,
     ),
@@ -206,7 +200,7 @@ async def confirm_booking(
 
     return await idempotency.run(
         session=session,
-        caller=_caller_key(principal, address, manage_token),
+        caller=caller_key(principal, address, manage_token),
         key=idempotency_key,
         method="POST",
         path=request.url.path,

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.idempotency.errors import IdempotencyKeyReused, IdempotentRequestInProgress
 from booking.idempotency.repository import IdempotencyRepository
+from servicekit.auth import Principal
 from servicekit.db import Database, utcnow
 
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -73,6 +74,20 @@ def unseal(key: str, field: str, value: str) -> str:
 def fingerprint(method: str, path: str, body: BaseModel) -> str:
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+def caller_key(
+    principal: Principal | None, address: str | None, manage_token: str | None = None
+) -> str:
+    """Whose Idempotency-Keys these are: an account, a manage link's holder, or an anonymous
+    caller by its address. Two strangers sending the same key and body from two addresses
+    then run two requests: neither sees the other's answer (a hold's manage token), nor can
+    one's key block the other's."""
+    if principal is not None:
+        return f"{principal.tenant}/{principal.subject}"
+    if manage_token:
+        return "manage/" + hashlib.sha256(manage_token.encode()).hexdigest()[:32]
+    return "anonymous/" + hashlib.sha256((address or "-").encode()).hexdigest()[:32]
 
 
 class Idempotency:
