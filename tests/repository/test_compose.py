@@ -175,6 +175,8 @@ def test_each_service_starts_with_production_settings_from_compose(
         "MAIL_FROM_ADDRESS": "termine@musterstadt.example",
         "BOOKING_MANAGE_LINK_SECRET": "m" * 40,
         "BOOKING_PARTNER_SECRETS_KEY": "p" * 40,
+        "BOOKING_BOTCHECK_SECRET": "c" * 40,
+        "IDENTITY_BOTCHECK_SECRET": "d" * 40,
     }
     environment = compose["services"][container]["environment"]
     for name, value in environment.items():

@@ -8,6 +8,7 @@ aliases, after FastAPI's own idiom::
                          its own (after the response, a stream that must not hold a connection)
     OutboxDep            the app's event outbox (:mod:`servicekit.events`)
     MailboxDep           the app's mail outbox (:mod:`servicekit.mail`)
+    ClientAddress        the caller's address (None when unknown), for limits and audits
     app_state(name, T)   a dependency for a long-lived object the app keeps as
                          ``app.state.<name>`` (a cache, an HTTP client, the settings)
 
@@ -33,7 +34,15 @@ from servicekit.db import Database, SessionDep
 from servicekit.events import Outbox
 from servicekit.mail import Mailbox
 
-__all__ = ["DatabaseDep", "MailboxDep", "OutboxDep", "SessionDep", "app_state"]
+__all__ = [
+    "ClientAddress",
+    "DatabaseDep",
+    "MailboxDep",
+    "OutboxDep",
+    "SessionDep",
+    "app_state",
+    "client_address",
+]
 
 
 def app_state(name: str, kind: Any) -> Callable[[Request], Awaitable[Any]]:
@@ -56,3 +65,14 @@ def app_state(name: str, kind: Any) -> Callable[[Request], Awaitable[Any]]:
 DatabaseDep = Annotated[Database, Depends(app_state("database", Database))]
 OutboxDep = Annotated[Outbox, Depends(app_state("outbox", Outbox))]
 MailboxDep = Annotated[Mailbox, Depends(app_state("mailbox", Mailbox))]
+
+
+async def client_address(request: Request) -> str | None:
+    """The direct peer's address: uvicorn rewrites it from ``X-Forwarded-For`` only for the
+    proxies it trusts (the gateway), so a client cannot choose it by sending that header."""
+    return request.client.host if request.client else None
+
+
+ClientAddress = Annotated[str | None, Depends(client_address)]
+"""Where the caller acts from (None when the server cannot tell): per-address limits and the
+audit trail."""

@@ -16,10 +16,27 @@ from typing import Any
 
 import yaml
 from fastapi import FastAPI
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from fastapi.security import OAuth2
 
 from servicekit.problems import PROBLEM_MEDIA_TYPE
+
+CLIENT_CREDENTIALS_SCHEME = "clientCredentials"
+TOKEN_URL = "/identity/v1/oauth2/token"
+
+client_credentials = OAuth2(
+    flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes={})),
+    scheme_name=CLIENT_CREDENTIALS_SCHEME,
+    description=(
+        "A partner authority's OAuth2 client (client credentials at identity's token "
+        "endpoint, through the gateway); each operation names the scopes it needs"
+    ),
+    auto_error=False,
+)
+"""The security scheme of every scoped route (``servicekit.auth.require_scopes``): the token
+itself is read by the bearer check; this only documents the flow and the scopes."""
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -47,7 +64,21 @@ def _fix_operation(operation: dict[str, Any]) -> None:
         }
     operation["responses"] = dict(sorted(responses.items()))
     # An operation without a security requirement is public: say so explicitly.
-    operation.setdefault("security", [])
+    operation["security"] = _requirements(operation.get("security", []))
+
+
+def _requirements(security: list[dict[str, list[str]]]) -> list[dict[str, list[str]]]:
+    """Scopes belong to the OAuth2 scheme alone (FastAPI hands them to the bearer check too);
+    each alternative once."""
+    requirements: list[dict[str, list[str]]] = []
+    for requirement in security:
+        cleaned = {
+            name: scopes if name == CLIENT_CREDENTIALS_SCHEME else []
+            for name, scopes in requirement.items()
+        }
+        if cleaned not in requirements:
+            requirements.append(cleaned)
+    return requirements
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -96,7 +127,29 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for name, schema in schemas["ProblemDetails"].pop("$defs", {}).items():
             schemas.setdefault(name, schema)
     document["components"]["schemas"] = dict(sorted(schemas.items()))
+    _list_scopes(document)
     return document
+
+
+def _list_scopes(document: dict[str, Any]) -> None:
+    """The client-credentials flow lists every scope an operation of this service requires."""
+    scheme = document["components"].get("securitySchemes", {}).get(CLIENT_CREDENTIALS_SCHEME)
+    if scheme is None:
+        return
+    used = sorted(
+        {
+            scope
+            for item in document.get("paths", {}).values()
+            for operation in item.values()
+            if isinstance(operation, dict)
+            for requirement in operation.get("security", [])
+            for scope in requirement.get(CLIENT_CREDENTIALS_SCHEME, [])
+        }
+    )
+    scheme["flows"]["clientCredentials"]["scopes"] = {
+        scope: "Granted to a partner's client by the municipality's administrators"
+        for scope in used
+    }
 
 
 def operation_id(name: str) -> str:

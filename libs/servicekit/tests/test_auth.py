@@ -753,6 +753,26 @@ async def test_openapi_documents_the_bearer_scheme(kit: httpx.AsyncClient) -> No
     assert "401" in document["paths"]["/kit/v1/me"]["get"]["responses"]
 
 
+async def test_openapi_shows_required_scopes_as_a_client_credentials_requirement(
+    kit: httpx.AsyncClient, factory: TokenFactory
+) -> None:
+    document = (await kit.get("/openapi.json")).json()
+
+    scheme = document["components"]["securitySchemes"]["clientCredentials"]
+    assert scheme["type"] == "oauth2"
+    flow = scheme["flows"]["clientCredentials"]
+    assert flow["tokenUrl"] == "/identity/v1/oauth2/token"
+    assert sorted(flow["scopes"]) == ["booking:read", "booking:search"]
+    assert document["paths"]["/kit/v1/partner"]["get"]["security"] == [
+        {"HTTPBearer": []},
+        {"clientCredentials": ["booking:read", "booking:search"]},
+    ]
+    # A scoped route without a token is 401, not 403.
+    anonymous = await kit.get("/kit/v1/partner")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+
+
 async def test_settings_wire_a_remote_jwks_verifier() -> None:
     settings = ServiceSettings(
         service_name="kit",

@@ -11,13 +11,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from booking.settings import SettingsDep
-from servicekit.auth import (
-    CurrentPrincipal,
-    InsufficientScope,
-    InvalidToken,
-    OptionalPrincipal,
-    Principal,
-)
+from servicekit.auth import CurrentPrincipal, InvalidToken, Principal, require_scopes
 from servicekit.problems import Forbidden
 from servicekit.tenancy import AgsPath
 
@@ -54,7 +48,9 @@ async def _staff_of(ags: AgsPath, principal: CurrentPrincipal) -> Principal:
 
 
 async def _partner_of(
-    ags: AgsPath, principal: OptionalPrincipal, settings: SettingsDep
+    ags: AgsPath,
+    principal: Annotated[Principal | None, require_scopes(SEARCH_SCOPE, optional=True)],
+    settings: SettingsDep,
 ) -> Principal | None:
     if principal is None:
         if settings.partner_search_requires_token:
@@ -63,8 +59,6 @@ async def _partner_of(
                 token_present=False,
             )
         return None
-    if not principal.has_scopes(SEARCH_SCOPE):
-        raise InsufficientScope(f"This needs the scope {SEARCH_SCOPE}.")
     if principal.tenant != ags:
         raise NotThisMunicipalitysPartner()
     return principal

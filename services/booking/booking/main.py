@@ -14,6 +14,7 @@ from booking.bookings.gate import SeatGate
 from booking.bookings.mails import BookingMails
 from booking.bookings.reminders import start_reminders, stop_reminders
 from booking.bookings.router import router as bookings_router
+from booking.botcheck.models import UsedChallenge
 from booking.catalogue.router import router as catalogue_router
 from booking.cooperation.router import router as cooperation_router
 from booking.cooperation.tokens import PartnerTokens, partner_sealer
@@ -33,6 +34,7 @@ from booking.waitlist.mails import WaitlistMails
 from booking.waitlist.router import router as waitlist_router
 from booking.waitlist.service import WaitlistDesk
 from servicekit.app import create_service_app
+from servicekit.botcheck import Botcheck, botcheck_router
 from servicekit.db import Database
 from servicekit.mail import Mailbox, MailTemplates
 from servicekit.outbound.client import outbound_client
@@ -80,6 +82,7 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             retention_router,
             events_router,
             cooperation_router,
+            botcheck_router("/booking/v1"),
         ],
         outbox=outbox,
         webhooks=[event_webhooks],
@@ -95,6 +98,7 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
         cache, database, max_services=settings.max_services_per_booking
     )
     app.state.waitlist_desk = WaitlistDesk(WaitlistMails(mailbox, settings))
+    app.state.botcheck = Botcheck(settings, UsedChallenge)
     app.state.booking_desk = BookingDesk(
         settings,
         SeatGate(settings.full_slot_memory_seconds),
@@ -102,6 +106,7 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
         cache,
         BookingMails(mailbox, settings),
         app.state.waitlist_desk,
+        app.state.botcheck,
     )
     app.state.idempotency = Idempotency(
         database,

@@ -1,6 +1,7 @@
 """Imports every feature's models so that alembic and the app see all tables."""
 
 from booking.bookings.models import Booking, BookingItem, SlotClaim
+from booking.botcheck.models import UsedChallenge
 from booking.catalogue.models import RequiredDocument, Service
 from booking.cooperation.models import Partner
 from booking.events.models import InboxEvent, OutboxDelivery, OutboxEvent
@@ -30,5 +31,6 @@ __all__ = [
     "Service",
     "SlotClaim",
     "Subscription",
+    "UsedChallenge",
     "Visit",
 ]

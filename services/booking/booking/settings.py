@@ -6,11 +6,14 @@ from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from servicekit.botcheck import BotcheckSettings
 from servicekit.dependencies import app_state
 from servicekit.mail import Letterhead, MailSettings
+from servicekit.settings import Environment
 
 PLACEHOLDER_MANAGE_LINK_SECRET = "development-only-manage-link-secret-change-me"
 PLACEHOLDER_PARTNER_SECRETS_KEY = "development-only-partner-secrets-key-change-me"
+PRODUCTION_HOLDS_PER_ADDRESS = 20
 
 
 class TenantMail(BaseModel):
@@ -35,7 +38,7 @@ class TenantMail(BaseModel):
     )
 
 
-class BookingSettings(MailSettings):
+class BookingSettings(MailSettings, BotcheckSettings):
     """Settings of the booking service, read from ``BOOKING_*`` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="BOOKING_", extra="ignore", frozen=True)
@@ -53,6 +56,22 @@ class BookingSettings(MailSettings):
     )
     live_holds_per_citizen: int = Field(
         default=3, ge=1, le=100, description="Unexpired holds one account may keep at a time"
+    )
+    live_holds_per_address: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description=(
+            "Unexpired anonymous holds one client address may keep at a time; None: "
+            f"{PRODUCTION_HOLDS_PER_ADDRESS} in production, no limit elsewhere (the address is "
+            "the gateway's unless the service trusts it to forward the client's)"
+        ),
+    )
+    live_holds_per_email: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Unexpired holds awaiting the double opt-in of one e-mail address",
     )
     idempotency_ttl_hours: int = Field(
         default=24, ge=1, description="How long an Idempotency-Key is remembered"
@@ -168,6 +187,13 @@ class BookingSettings(MailSettings):
             imprint_url=own.imprint_url,
             privacy_url=own.privacy_url,
         )
+
+    def holds_per_address(self) -> int | None:
+        if self.live_holds_per_address is not None:
+            return self.live_holds_per_address
+        if self.environment is Environment.PRODUCTION:
+            return PRODUCTION_HOLDS_PER_ADDRESS
+        return None
 
     def insecure_settings(self) -> list[str]:
         problems = super().insecure_settings()

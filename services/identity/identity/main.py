@@ -8,6 +8,7 @@ from identity import models  # noqa: F401 - registers every table on Base.metada
 from identity.accounts.passwords import Passwords
 from identity.accounts.router import router as accounts_router
 from identity.audit.router import router as audit_router
+from identity.botcheck.models import UsedChallenge
 from identity.clients.router import router as clients_router
 from identity.clock import Clock, SystemClock
 from identity.events.models import outbox_of
@@ -27,6 +28,7 @@ from identity.settings import IdentitySettings
 from identity.tenants.router import router as tenants_router
 from servicekit.app import create_service_app
 from servicekit.auth import TokenVerifier
+from servicekit.botcheck import Botcheck, botcheck_router
 from servicekit.mail import Mailbox, MailTemplates
 
 TOKEN_ENDPOINT = "/identity/v1/oauth2/token"
@@ -64,6 +66,7 @@ def create_app(
             keys_router,
             audit_router,
             discovery_router,
+            botcheck_router("/identity/v1"),
         ],
         outbox=outbox_of(settings),
         mailbox=Mailbox.of_service(settings, OutboxMail, templates),
@@ -72,6 +75,7 @@ def create_app(
     )
     app.state.clock = clock or SystemClock()
     app.state.passwords = Passwords(settings)
+    app.state.botcheck = Botcheck(settings, UsedChallenge)
     app.state.key_cipher = make_key_cipher(settings)
     app.state.external_providers = ExternalProviders(settings.external_issuers)
     # Identity checks its own tokens against its own key table, not over HTTP.

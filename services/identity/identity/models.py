@@ -2,6 +2,7 @@
 
 from identity.accounts.models import Account
 from identity.audit.models import AuditEvent
+from identity.botcheck.models import UsedChallenge
 from identity.clients.models import OAuthClient
 from identity.events.models import OutboxDelivery, OutboxEvent
 from identity.keys.models import SigningKey
@@ -30,4 +31,5 @@ __all__ = [
     "RefreshToken",
     "SigningKey",
     "Tenant",
+    "UsedChallenge",
 ]

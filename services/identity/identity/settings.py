@@ -8,6 +8,7 @@ from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from servicekit.botcheck import BotcheckSettings
 from servicekit.dependencies import app_state
 from servicekit.mail import Letterhead, MailAddress, MailSettings
 from servicekit.mail.addresses import refuse_line_breaks
@@ -64,7 +65,7 @@ class MailLetterhead(BaseModel):
         )
 
 
-class IdentitySettings(MailSettings):
+class IdentitySettings(MailSettings, BotcheckSettings):
     """Settings of the identity service, read from ``IDENTITY_*`` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", frozen=True)

@@ -7,6 +7,7 @@ Public face::
     require_roles()    Annotated[Principal, require_roles("clerk", "admin")]: 403 without any
     require_scopes()   Annotated[Principal, require_scopes("booking:read")]: 403 unless all held
     AUTH_PROBLEMS      the problems a protected route can answer, for ``problem_responses``
+    Scope              the pydantic type of one OAuth2 scope name (``booking:search``)
 
 The tenant check is the service's: compare ``principal.tenant`` with the resource's tenant
 and answer 404 for another tenant's object. Verification (``TokenVerifier``) is wired by
@@ -29,6 +30,7 @@ from servicekit.auth.errors import (
 )
 from servicekit.auth.keys import KeySource, RemoteJwks, StaticKeys
 from servicekit.auth.principal import ROLES, Principal
+from servicekit.auth.scopes import Scope
 from servicekit.auth.verifier import TokenVerifier
 
 AUTH_PROBLEMS = (InvalidToken, InsufficientRole)
@@ -45,6 +47,7 @@ __all__ = [
     "OptionalPrincipal",
     "Principal",
     "RemoteJwks",
+    "Scope",
     "StaticKeys",
     "TokenKeysUnavailable",
     "TokenVerifier",

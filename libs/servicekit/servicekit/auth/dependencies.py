@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from servicekit.auth.errors import InsufficientRole, InsufficientScope, InvalidToken
 from servicekit.auth.principal import Principal
 from servicekit.auth.verifier import TokenVerifier
+from servicekit.openapi import client_credentials
 
 # Documents the scheme in OpenAPI; the header itself is parsed below, because HTTPBearer
 # would quietly treat "Basic ..." as no credentials at all.
@@ -68,14 +69,28 @@ def require_roles(*roles: str) -> Any:
     return Depends(check)
 
 
-def require_scopes(*scopes: str) -> Any:
-    """A dependency for ``Annotated[Principal, require_scopes(...)]``: 403 unless all are held."""
+def require_scopes(*scopes: str, optional: bool = False) -> Any:
+    """A dependency for ``Annotated[Principal, require_scopes(...)]``: 401 without a token,
+    403 unless every scope is held. The contract shows the scopes as the operation's OAuth2
+    (client credentials) security requirement.
+
+    ``optional``: ``Annotated[Principal | None, require_scopes(..., optional=True)]`` answers
+    None without an Authorization header (a route that still serves anonymous callers), and
+    checks the scopes of any token that is sent.
+    """
     if not scopes:
         raise ValueError("name at least one scope")
 
-    async def check(principal: CurrentPrincipal) -> Principal:
+    async def check(
+        principal: OptionalPrincipal,
+        _documented: Annotated[str | None, Depends(client_credentials)],
+    ) -> Principal | None:
+        if principal is None:
+            if optional:
+                return None
+            raise InvalidToken("An access token is required.", token_present=False)
         if not principal.has_scopes(*scopes):
             raise InsufficientScope("This needs the scope " + " ".join(sorted(scopes)) + ".")
         return principal
 
-    return Depends(check)
+    return Security(check, scopes=list(scopes))

@@ -10,6 +10,7 @@ from booking.availability.dependencies import CachedAnswersDep
 from booking.availability.errors import TooManyServices
 from booking.availability.schemas import AvailableDay, AvailableDays, FreeSlot, FreeSlots
 from booking.catalogue.errors import ServiceNotFound
+from servicekit.datetimes import RequestDate
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
@@ -73,7 +74,7 @@ async def free_slots(
     ags: AgsPath,
     answers: CachedAnswersDep,
     service_ids: ServiceIds,
-    day: Annotated[date, Query(alias="date", description="A local day of the offices")],
+    day: Annotated[RequestDate, Query(alias="date", description="A local day of the offices")],
     office_ids: OfficeIds = None,
 ) -> Response:
     """The free slots of a day across the offices offering every requested service."""

@@ -17,6 +17,7 @@ from booking.bookings.service import Bookings, FreedSeats
 from booking.catalogue.repository import ServiceRepository
 from booking.offices.repository import OfficeRepository
 from booking.settings import BookingSettings
+from servicekit.botcheck import Botcheck
 from servicekit.dependencies import SessionDep, app_state
 from servicekit.events import Outbox
 
@@ -38,6 +39,7 @@ class BookingDesk:
     cache: AvailabilityCache
     mails: BookingMails
     waitlist: FreedSeats | None = None
+    botcheck: Botcheck | None = None
 
     def bookings(self, session: AsyncSession) -> Bookings:
         """The bookings of a request, on its session."""
@@ -51,6 +53,7 @@ class BookingDesk:
             self.outbox,
             self.mails,
             self.waitlist,
+            self.botcheck,
         )
 
 

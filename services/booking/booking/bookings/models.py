@@ -53,6 +53,9 @@ class Booking(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
     hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     citizen_subject: Mapped[str | None] = mapped_column(String(200), index=True)
+    client_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    """An anonymous hold's client address, keyed-hashed, while it is held (the limit per
+    address counts it); cleared when the hold ends."""
     manage_token_hash: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(2), default="de")
     name: Mapped[str | None] = mapped_column(String(200))

@@ -326,6 +326,36 @@ class BookingRepository(Repository[Booking]):
         )
         return int(count or 0)
 
+    async def live_holds_of_address(self, tenant: str, client_key: str, now: datetime) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(
+                Booking.tenant == tenant,
+                Booking.client_key == client_key,
+                Booking.status == BookingStatus.HELD,
+                Booking.hold_expires_at > now,
+            )
+        )
+        return int(count or 0)
+
+    async def live_holds_of_email(
+        self, tenant: str, email: str, now: datetime, exclude: uuid.UUID
+    ) -> int:
+        """Unexpired holds that wait for this address's double opt-in."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(
+                Booking.tenant == tenant,
+                Booking.email == email,
+                Booking.status == BookingStatus.HELD,
+                Booking.hold_expires_at > now,
+                Booking.id != exclude,
+            )
+        )
+        return int(count or 0)
+
     async def open_counts(
         self,
         *,

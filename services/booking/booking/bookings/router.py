@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import hashlib
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -37,10 +35,13 @@ from booking.bookings.service import Caller, NotOfficeStaff
 from booking.catalogue.errors import ServiceNotFound
 from booking.idempotency.dependencies import IdempotencyDep
 from booking.idempotency.errors import IdempotencyKeyReused, IdempotentRequestInProgress
+from booking.idempotency.service import caller_key
 from booking.language import LanguageDep
 from booking.offices.errors import OfficeNotFound
-from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal, Principal
-from servicekit.dependencies import SessionDep
+from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal
+from servicekit.botcheck import BOTCHECK_PROBLEMS, BotcheckSolution
+from servicekit.datetimes import RequestDate
+from servicekit.dependencies import ClientAddress, SessionDep
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
 
@@ -75,14 +76,6 @@ SLOT_PROBLEMS = (
 )
 
 
-def _caller_key(principal: Principal | None, manage_token: str | None = None) -> str:
-    if principal is not None:
-        return f"{principal.tenant}/{principal.subject}"
-    if manage_token:
-        return "manage/" + hashlib.sha256(manage_token.encode()).hexdigest()[:32]
-    return "anonymous"
-
-
 @router.post(
     "/booking/v1/tenants/{ags}/holds",
     status_code=201,
@@ -92,6 +85,7 @@ def _caller_key(principal: Principal | None, manage_token: str | None = None) ->
         *SLOT_PROBLEMS,
         SlotTaken,
         HoldLimitReached,
+        *BOTCHECK_PROBLEMS,
         *IDEMPOTENCY_PROBLEMS,
         ValidationFailed,
     ),
@@ -105,21 +99,27 @@ async def hold_slot(
     idempotency: IdempotencyDep,
     principal: OptionalPrincipal,
     language: LanguageDep,
+    address: ClientAddress,
     idempotency_key: IdempotencyKey = None,
+    solution: BotcheckSolution = None,
 ) -> Response:
     """Hold a slot for a few minutes; with an account token the booking belongs to the account.
 
     The answer carries the manage token (shown once) for managing the booking without an account.
+    Without an account, where the municipality asks for it, send a solved challenge of
+    ``GET .../botcheck`` in ``X-Altcha`` (one per hold; an idempotent repeat replays).
     """
 
     async def action() -> HoldOut:
-        booking, token = await bookings.hold(ags, body, principal, language)
+        booking, token = await bookings.hold(
+            ags, body, principal, language, address=address, solution=solution
+        )
         described = (await bookings.describe([booking], language))[0]
         return HoldOut(**described.model_dump(), manage_token=token)
 
     return await idempotency.run(
         session=session,
-        caller=_caller_key(principal),
+        caller=caller_key(principal, address),
         key=idempotency_key,
         method="POST",
         path=request.url.path,
@@ -169,6 +169,7 @@ async def get_booking(
         HoldExpired,
         BookingNotHeld,
         BookingLimitReached,
+        HoldLimitReached,
         *IDEMPOTENCY_PROBLEMS,
         ValidationFailed,
     ),
@@ -182,6 +183,7 @@ async def confirm_booking(
     idempotency: IdempotencyDep,
     principal: OptionalPrincipal,
     language: LanguageDep,
+    address: ClientAddress,
     manage_token: ManageToken = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -198,7 +200,7 @@ async def confirm_booking(
 
     return await idempotency.run(
         session=session,
-        caller=_caller_key(principal, manage_token),
+        caller=caller_key(principal, address, manage_token),
         key=idempotency_key,
         method="POST",
         path=request.url.path,
@@ -340,7 +342,7 @@ async def booking_calendar_file(
 async def office_day(
     ags: AgsPath,
     office_id: uuid.UUID,
-    day: Annotated[date, Query(alias="date", description="Local day of the office")],
+    day: Annotated[RequestDate, Query(alias="date", description="Local day of the office")],
     principal: TenantStaff,
     bookings: BookingsDep,
     language: LanguageDep,
@@ -362,7 +364,7 @@ async def office_day(
 )
 async def tenant_day(
     ags: AgsPath,
-    day: Annotated[date, Query(alias="date", description="Local day of the offices")],
+    day: Annotated[RequestDate, Query(alias="date", description="Local day of the offices")],
     _admin: TenantAdmin,
     bookings: BookingsDep,
     language: LanguageDep,

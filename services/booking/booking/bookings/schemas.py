@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from booking.catalogue.schemas import Leika
+from servicekit.datetimes import RequestDatetime
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
@@ -21,7 +22,7 @@ class HoldIn(BaseModel):
 
     office_id: uuid.UUID
     service_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
-    start: AwareDatetime = Field(description="A slot start from the availability endpoint")
+    start: RequestDatetime = Field(description="A slot start from the availability endpoint")
 
 
 class ContactIn(BaseModel):
@@ -49,7 +50,7 @@ class RescheduleIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: AwareDatetime
+    start: RequestDatetime
     office_id: uuid.UUID | None = Field(default=None, description="Another office (default: same)")
 
 

@@ -77,6 +77,7 @@ from booking.offices.repository import OfficeRepository
 from booking.offices.service import OfficeDirectory
 from booking.settings import BookingSettings
 from servicekit.auth import Principal
+from servicekit.botcheck import Botcheck
 from servicekit.db import utcnow
 from servicekit.events import Outbox
 from servicekit.problems import Forbidden, Problem
@@ -206,8 +207,10 @@ class Bookings:
         outbox: Outbox,
         mails: BookingMails,
         waitlist: FreedSeats | None = None,
+        botcheck: Botcheck | None = None,
     ) -> None:
         self.bookings = bookings
+        self.botcheck = botcheck
         self.waitlist = waitlist
         self.outbox = outbox
         self.mails = mails
@@ -224,9 +227,26 @@ class Bookings:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def hold(
-        self, tenant: str, data: HoldIn, principal: Principal | None, language: Language
+        self,
+        tenant: str,
+        data: HoldIn,
+        principal: Principal | None,
+        language: Language,
+        *,
+        address: str | None = None,
+        solution: str | None = None,
     ) -> tuple[Booking, str]:
+        """Hold a slot. Without an account, where the municipality asks for it, a fresh
+        proof of work (``solution``) is spent on it, and the client address may keep only
+        so many holds at a time."""
         now = utcnow()
+        client_key = None
+        if principal is None:
+            if self.botcheck is not None:
+                # In this transaction: a hold that fails leaves the solution unspent.
+                await self.botcheck.verify(self.bookings.session, tenant, solution)
+            if address is not None and self.settings.holds_per_address() is not None:
+                client_key = self._client_key(address)
         services = await self.planner.services_of(tenant, data.service_ids)
         start = data.start.astimezone(UTC)
         plan = await self.planner.plan_for(tenant, data.office_id, services)
@@ -252,6 +272,15 @@ class Bookings:
                     raise HoldLimitReached(
                         f"At most {self.settings.live_holds_per_citizen} held slots at a time."
                     )
+            per_address = self.settings.holds_per_address()
+            if client_key is not None and per_address is not None:
+                await self.bookings.lock_owners([f"booking-owner:{tenant}:address:{client_key}"])
+                if await self.bookings.live_holds_of_address(tenant, client_key, now) >= (
+                    per_address
+                ):
+                    raise HoldLimitReached(
+                        f"At most {per_address} held slots at a time from one address."
+                    )
             expires = now + timedelta(minutes=self.settings.hold_minutes)
             booking, token = held_booking(
                 tenant=tenant,
@@ -264,6 +293,7 @@ class Bookings:
                 now=now,
                 secret=self.settings.manage_link_secret.get_secret_value(),
             )
+            booking.client_key = client_key
             # Everything the answer needs is read now: after the claim, this transaction holds
             # seats that competing requests wait for, until it commits.
             await self._remember_descriptions([booking])
@@ -283,6 +313,11 @@ class Bookings:
                 raise SlotTaken("Every counter is booked at this time; pick another slot.")
         self.planner.cache.forget_bookings(tenant)
         return booking, token
+
+    def _client_key(self, address: str) -> str:
+        """The address as the limit counts it: keyed, so the table alone does not reveal it."""
+        secret = self.settings.manage_link_secret.get_secret_value().encode()
+        return hmac.new(secret, f"client-address:{address}".encode(), "sha256").hexdigest()[:32]
 
     async def find(
         self, booking_id: uuid.UUID, caller: Caller, *, for_update: bool = False
@@ -321,6 +356,16 @@ class Bookings:
                     "The confirmation link of this hold was mailed to another address; "
                     "follow it, or let the hold go and hold a slot again."
                 )
+            if booking.email is None:
+                await self.bookings.lock_owners([f"booking-owner:{booking.tenant}:email:{email}"])
+                limit = self.settings.live_holds_per_email
+                if await self.bookings.live_holds_of_email(
+                    booking.tenant, email, now, booking.id
+                ) >= (limit):
+                    raise HoldLimitReached(
+                        f"At most {limit} held slots at a time wait for this address's "
+                        "confirmation; follow a mailed link or let a hold go."
+                    )
             await self.bookings.update(booking, name=contact.name, email=email, phone=contact.phone)
             await self._mail(OPT_IN, booking)
             return booking
@@ -395,6 +440,7 @@ class Bookings:
             phone=phone,
             confirmed_at=now,
             hold_expires_at=None,
+            client_key=None,
             remind_at=self._remind_at(booking.tenant, booking.starts_at, now),
         )
         self._tell(BOOKING_CONFIRMED, booking)
@@ -426,6 +472,7 @@ class Bookings:
         booking.cancelled_by = by
         booking.cancellation_reason = reason
         booking.hold_expires_at = None
+        booking.client_key = None
         booking.remind_at = None
         if booking.confirmed_at is not None:
             booking.sequence += 1

@@ -36,7 +36,7 @@ LeikaQuery = Annotated[
     "/earliest",
     response_model=EarliestOut,
     # A token is optional in the contract (v1 was public) and required by default setting.
-    openapi_extra={"security": [{}, {"HTTPBearer": []}]},
+    openapi_extra={"security": [{}]},
     responses=problem_responses(
         *AUTH_PROBLEMS,
         InsufficientScope,

@@ -5,8 +5,10 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
+from booking.access import SEARCH_SCOPE
 from booking.catalogue.schemas import Leika
 from booking.cooperation.models import Partner
+from servicekit.auth import Scope
 from servicekit.tenancy import Ags
 
 BaseUrl = Annotated[
@@ -16,11 +18,6 @@ BaseUrl = Annotated[
         description="Where the partner's Rathaus answers (its gateway), without a trailing /",
         examples=["https://rathaus.nachbarstadt.example"],
     ),
-]
-
-
-Scope = Annotated[
-    str, StringConstraints(pattern=r"^[a-z][a-z0-9:._-]{0,63}$"), Field(examples=["booking:search"])
 ]
 
 
@@ -38,7 +35,7 @@ class PartnerCredentialsIn(BaseModel):
     client_secret: SecretStr = Field(
         min_length=1, max_length=500, description="Stored sealed; never shown again"
     )
-    scopes: list[Scope] = Field(default=["booking:search"], min_length=1, max_length=16)
+    scopes: list[Scope] = Field(default=[SEARCH_SCOPE], min_length=1, max_length=16)
 
 
 class PartnerCredentialsOut(BaseModel):

@@ -28,6 +28,7 @@ from booking.hours.schemas import (
 from booking.offices.dependencies import DirectoryDep
 from booking.offices.errors import OfficeNotFound
 from servicekit.auth import InvalidToken
+from servicekit.datetimes import RequestDate
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
@@ -136,7 +137,7 @@ async def list_holidays(
 )
 async def set_holiday(
     ags: AgsPath,
-    day: date,
+    day: RequestDate,
     body: HolidayIn,
     _admin: TenantAdmin,
     hours: HoursDep,
@@ -158,7 +159,7 @@ async def set_holiday(
     responses=problem_responses(*ADMIN_PROBLEMS, HolidayNotFound),
 )
 async def delete_holiday(
-    ags: AgsPath, day: date, _admin: TenantAdmin, hours: HoursDep, bookings: BookingsDep
+    ags: AgsPath, day: RequestDate, _admin: TenantAdmin, hours: HoursDep, bookings: BookingsDep
 ) -> None:
     """Remove a holiday the municipality declared (administrators); the Land's stay. The day
     is offered to the waitlist."""

@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from booking.hours.calendar import WeeklyRule
 from booking.hours.models import Closure, Holiday, OpeningRule
+from servicekit.datetimes import RequestDate, RequestDatetime
 
 WallTime = Annotated[time, Field(description="Local wall time of the office, HH:MM")]
 
@@ -42,8 +43,10 @@ class OpeningRuleIn(BaseModel):
     opens: WallTime
     closes: WallTime
     breaks: list[Break] = Field(default_factory=list, max_length=10)
-    valid_from: date
-    valid_until: date | None = Field(default=None, description="First day it no longer applies")
+    valid_from: RequestDate
+    valid_until: RequestDate | None = Field(
+        default=None, description="First day it no longer applies"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> OpeningRuleIn:
@@ -102,8 +105,8 @@ class ClosureIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: RequestDatetime
+    ends_at: RequestDatetime
     reason: Annotated[str, StringConstraints(max_length=200)] = ""
 
     @model_validator(mode="after")

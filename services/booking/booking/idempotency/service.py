@@ -4,7 +4,9 @@ The key is registered in a short transaction of its own before the work starts, 
 concurrent duplicate sees it at once and gets 409 instead of queueing behind the first; the
 response is stored in the request's own transaction, so it exists exactly when the work was
 committed. A failed request forgets its key, so the client may retry it. Keys are scoped per
-caller and bound to the request (method, path and body): the same key with another body is 422.
+caller (an account; a manage link's holder; an anonymous caller by its client address, so a
+stranger sending the same key and body gets a request of its own, never the first caller's
+answer) and bound to the request (method, path and body): the same key with another body is 422.
 
 A stored response may carry a secret (a hold's manage token, which the booking itself keeps
 only as a hash). Such fields are sealed with a keystream derived from the Idempotency-Key,
@@ -28,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.idempotency.errors import IdempotencyKeyReused, IdempotentRequestInProgress
 from booking.idempotency.repository import IdempotencyRepository
+from servicekit.auth import Principal
 from servicekit.db import Database, utcnow
 
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -71,6 +74,20 @@ def unseal(key: str, field: str, value: str) -> str:
 def fingerprint(method: str, path: str, body: BaseModel) -> str:
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+def caller_key(
+    principal: Principal | None, address: str | None, manage_token: str | None = None
+) -> str:
+    """Whose Idempotency-Keys these are: an account, a manage link's holder, or an anonymous
+    caller by its address. Two strangers sending the same key and body from two addresses
+    then run two requests: neither sees the other's answer (a hold's manage token), nor can
+    one's key block the other's."""
+    if principal is not None:
+        return f"{principal.tenant}/{principal.subject}"
+    if manage_token:
+        return "manage/" + hashlib.sha256(manage_token.encode()).hexdigest()[:32]
+    return "anonymous/" + hashlib.sha256((address or "-").encode()).hexdigest()[:32]
 
 
 class Idempotency:

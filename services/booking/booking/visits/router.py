@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -37,6 +36,7 @@ from booking.visits.schemas import (
     WalkInIn,
 )
 from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal
+from servicekit.datetimes import RequestDate
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
 
@@ -200,8 +200,8 @@ async def visit_feedback(
 )
 async def kpis(
     ags: AgsPath,
-    date_from: Annotated[date, Query(alias="from", description="First local day")],
-    date_to: Annotated[date, Query(alias="to", description="Last local day (inclusive)")],
+    date_from: Annotated[RequestDate, Query(alias="from", description="First local day")],
+    date_to: Annotated[RequestDate, Query(alias="to", description="Last local day (inclusive)")],
     principal: TenantStaff,
     visits: VisitsDep,
     office_id: Annotated[

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from booking.bookings.schemas import EMAIL_PATTERN, BookingOut
+from servicekit.datetimes import RequestDate
 
 SubscriptionStatusName = Literal["pending", "waiting", "offered", "booked", "ended"]
 
@@ -18,8 +19,8 @@ class SubscriptionIn(BaseModel):
 
     service_id: uuid.UUID
     office_id: uuid.UUID | None = Field(default=None, description="Default: any office")
-    first_day: date = Field(description="The first local day an appointment may be on")
-    last_day: date = Field(description="The last local day an appointment may be on")
+    first_day: RequestDate = Field(description="The first local day an appointment may be on")
+    last_day: RequestDate = Field(description="The last local day an appointment may be on")
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     email: Annotated[
         str, StringConstraints(strip_whitespace=True, pattern=EMAIL_PATTERN, max_length=320)

@@ -327,6 +327,54 @@ async def test_parallel_duplicates_with_one_idempotency_key_create_one_hold(
         assert await connection.scalar(select(func.count()).select_from(Booking)) == 1
 
 
+async def test_strangers_with_one_idempotency_key_never_share_an_answer(
+    live_service: LiveServer, engine: AsyncEngine, tokens: TokenFactory
+) -> None:
+    """Two anonymous callers (two client addresses) send the same key and body at once: each
+    gets a hold of its own with its own manage token, and neither's key blocks the other."""
+    async with httpx.AsyncClient(base_url=live_service.url, timeout=120) as admin_http:
+        office_id, service_id = await setup_office(admin_http, tokens, counters=3)
+    body = {
+        "office_id": office_id,
+        "service_ids": [service_id],
+        "start": at(local_day(3), 9).isoformat(),
+    }
+    request: dict[str, Any] = {
+        "method": "POST",
+        "url": f"/booking/v1/tenants/{TENANT}/holds",
+        "json": body,
+        "headers": {"Idempotency-Key": "shared-key-0000000000000001"},
+    }
+
+    async def stranger(address: str) -> list[httpx.Response]:
+        transport = httpx.AsyncHTTPTransport(local_address=address)
+        async with httpx.AsyncClient(
+            base_url=live_service.url, transport=transport, timeout=120
+        ) as client:
+            return await race(client, [request for _ in range(10)])
+
+    first, second = await asyncio.gather(stranger("127.0.0.1"), stranger("127.0.0.2"))
+
+    answers = []
+    for responses in (first, second):
+        assert set(statuses(responses)) <= {201, 409}, [r.text for r in responses]
+        created = {(r.json()["id"], r.json()["manage_token"]) for r in responses if r.is_success}
+        assert len(created) == 1
+        answers.append(created.pop())
+    assert answers[0][0] != answers[1][0]
+    assert answers[0][1] != answers[1][1]
+    # Each stranger's retry replays its own answer, never the other's.
+    for address, (booking_id, token) in zip(("127.0.0.1", "127.0.0.2"), answers, strict=True):
+        transport = httpx.AsyncHTTPTransport(local_address=address)
+        async with httpx.AsyncClient(base_url=live_service.url, transport=transport) as client:
+            replay = await client.request(**request)
+        assert replay.status_code == 201
+        assert replay.headers["Idempotent-Replayed"] == "true"
+        assert (replay.json()["id"], replay.json()["manage_token"]) == (booking_id, token)
+    async with engine.connect() as connection:
+        assert await connection.scalar(select(func.count()).select_from(Booking)) == 2
+
+
 async def test_parallel_confirmations_by_one_email_respect_the_open_booking_cap(
     http: httpx.AsyncClient, engine: AsyncEngine, tokens: TokenFactory
 ) -> None:

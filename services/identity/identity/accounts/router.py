@@ -26,6 +26,7 @@ from identity.audit.dependencies import ClientIpDep
 from identity.audit.service import Actor
 from identity.tenants.errors import SelfRegistrationClosed, TenantNotFound
 from servicekit.auth import AUTH_PROBLEMS, CurrentPrincipal, Principal, require_roles
+from servicekit.botcheck import BOTCHECK_PROBLEMS, HumanVerified
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
 
@@ -39,14 +40,24 @@ Admin = Annotated[Principal, require_roles("admin", "platform_admin")]
     status_code=201,
     response_model=AccountOut,
     responses=problem_responses(
-        TenantNotFound, SelfRegistrationClosed, EmailTaken, WeakPassword, ValidationFailed
+        TenantNotFound,
+        SelfRegistrationClosed,
+        EmailTaken,
+        WeakPassword,
+        *BOTCHECK_PROBLEMS,
+        ValidationFailed,
     ),
 )
 async def register_citizen(
-    ags: AgsPath, body: CitizenRegistration, service: AccountServiceDep, ip: ClientIpDep
+    ags: AgsPath,
+    body: CitizenRegistration,
+    _human: HumanVerified,
+    service: AccountServiceDep,
+    ip: ClientIpDep,
 ) -> AccountOut:
     """Self-registration of a citizen; a verification code is mailed to the address (in the
-    language of Accept-Language, else the municipality's)."""
+    language of Accept-Language, else the municipality's). Where the municipality asks for
+    it, a solved challenge of ``GET .../botcheck`` in ``X-Altcha``."""
     account = await service.register_citizen(ags, body.email, body.password, Actor(None, ip))
     return AccountOut.of(account)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from identity.audit.repository import AuditRepository
 from identity.audit.service import AuditLog
 from identity.clock import ClockDep
-from servicekit.dependencies import SessionDep
+from servicekit.dependencies import ClientAddress, SessionDep
 
 
 async def audit_log(session: SessionDep, clock: ClockDep) -> AuditLog:
@@ -19,10 +19,5 @@ async def audit_log(session: SessionDep, clock: ClockDep) -> AuditLog:
 AuditDep = Annotated[AuditLog, Depends(audit_log)]
 
 
-async def client_ip(request: Request) -> str | None:
-    # The direct peer; uvicorn rewrites it from X-Forwarded-For only for trusted proxies.
-    return request.client.host if request.client else None
-
-
-ClientIpDep = Annotated[str | None, Depends(client_ip)]
+ClientIpDep = ClientAddress
 """The caller's address, as an :class:`~identity.audit.service.Actor` records it."""

@@ -15,12 +15,7 @@ from pydantic import (
 
 from identity.clients.models import OAuthClient
 from identity.tenants.schemas import Ags
-
-Scope = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9:._-]{0,63}$"),
-    Field(examples=["booking:search"]),
-]
+from servicekit.auth import Scope
 
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "[::1]"})
 

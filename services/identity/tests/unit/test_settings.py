@@ -37,6 +37,7 @@ PRODUCTION: dict[str, Any] = {
     "key_encryption_key": TEST_KEY_ENCRYPTION_KEY,
     "mail_smtp_host": "mail.musterstadt.example",
     "mail_from_address": SENDER,
+    "botcheck_secret": "a-botcheck-secret-of-this-deployment-0001",
 }
 
 
