@@ -9,66 +9,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import update
 
 from booking.bookings.models import Booking
-from booking.main import create_app as create_booking
-from booking.seed import seed_demo as seed_booking
-from booking.settings import BookingSettings
-from documents.main import create_app as create_documents
-from documents.settings import DocumentsSettings
-from gateway.main import create_gateway
-from gateway.settings import GatewaySettings
-from identity.main import create_app as create_identity
-from identity.seed import seed_demo as seed_identity
-from identity.settings import IdentitySettings
 from servicekit.db import create_engine
-from servicekit.settings import Environment
-from servicekit.testing.live import LiveServer, free_port, run_live_server
 from servicekit.testing.plugin import DatabaseRegistry
-from tests.documents_booking.live_booking import fresh_database
+from tests.live_rathaus import ADMIN, CITIZEN, CLERK, TENANT, System, start_system
 
 ROOT = Path(__file__).resolve().parents[1]
-TENANT = "06999001"
-ISSUER = "http://rathaus.test/identity"
-CITIZEN = {
-    "tenant": TENANT,
-    "email": "erika.mustermann@example.org",
-    "password": "demo-citizen-2026",
-}
-ADMIN = {"tenant": TENANT, "email": "admin@musterstadt.example", "password": "demo-admin-2026!"}
-CLERK = {
-    "tenant": TENANT,
-    "email": "sachbearbeitung@musterstadt.example",
-    "password": "demo-clerk-2026!",
-}
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@dataclass
-class System:
-    gateway: str
-    servers: list[LiveServer]
-    booking_database_url: str
-
-
-async def _seeded(app: FastAPI, seed: object) -> FastAPI:
-    await seed(app)  # type: ignore[operator]
-    # The server runs its own event loop: connections made here must not be reused there.
-    await app.state.database.engine.dispose()
-    return app
 
 
 @pytest.fixture
@@ -78,92 +36,12 @@ async def system(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> AsyncIterator[System]:
-    auth = {"environment": Environment.TEST, "auth_issuer": ISSUER}
-    ports = {name: free_port() for name in ("identity", "booking", "documents")}
-    # Events between the services as in production: identity -> booking -> documents.
-    to_booking, to_documents = "i" * 32 + os.urandom(8).hex(), "b" * 32 + os.urandom(8).hex()
-    events = {"events_dispatch_interval_s": 0.1}
-    servers: list[LiveServer] = []
+    running = await start_system(database_registry, db_backend, tmp_path / "blobs")
+    capsys.readouterr()  # the seeds print demo credentials
     try:
-        identity = await _seeded(
-            create_identity(
-                IdentitySettings.model_validate(
-                    {
-                        **auth,
-                        "database_url": fresh_database(database_registry, db_backend, "identity"),
-                        "rsa_key_bits": 3072,
-                        **events,
-                        "events_subscribers": [
-                            {
-                                "name": "booking",
-                                "url": f"http://127.0.0.1:{ports['booking']}/booking/v1/events",
-                                "secret": to_booking,
-                            }
-                        ],
-                    }
-                )
-            ),
-            seed_identity,
-        )
-        servers.append(run_live_server(identity, port=ports["identity"]))
-        jwks = f"{servers[0].url}/identity/v1/jwks"
-        booking_database_url = fresh_database(database_registry, db_backend, "booking")
-        booking = await _seeded(
-            create_booking(
-                BookingSettings.model_validate(
-                    {
-                        **auth,
-                        "auth_jwks_url": jwks,
-                        "database_url": booking_database_url,
-                        **events,
-                        "events_secrets": {"identity": to_booking},
-                        "events_subscribers": [
-                            {
-                                "name": "documents",
-                                "url": f"http://127.0.0.1:{ports['documents']}/documents/v1/events",
-                                "secret": to_documents,
-                            }
-                        ],
-                    }
-                )
-            ),
-            seed_booking,
-        )
-        servers.append(run_live_server(booking, port=ports["booking"]))
-        documents = create_documents(
-            DocumentsSettings.model_validate(
-                {
-                    **auth,
-                    "auth_jwks_url": jwks,
-                    "database_url": fresh_database(database_registry, db_backend, "documents"),
-                    "blob_dir": tmp_path / "blobs",
-                    "keks": {"k1": base64.b64encode(os.urandom(32)).decode()},
-                    "active_kek_id": "k1",
-                    "booking_url": servers[1].url,
-                    "events_secrets": {"booking": to_documents},
-                }
-            )
-        )
-        servers.append(run_live_server(documents, port=ports["documents"]))
-        gateway = create_gateway(
-            GatewaySettings.model_validate(
-                {
-                    **auth,
-                    "auth_jwks_url": jwks,
-                    "identity_url": servers[0].url,
-                    "booking_url": servers[1].url,
-                    "documents_url": servers[2].url,
-                }
-            )
-        )
-        servers.append(run_live_server(gateway))
-        capsys.readouterr()  # the seeds print demo credentials
-        yield System(
-            gateway=servers[3].url, servers=servers, booking_database_url=booking_database_url
-        )
+        yield running
     finally:
-        for server in reversed(servers):
-            server.stop()
+        running.stop()
 
 
 def _login(client: httpx.Client, credentials: dict[str, str]) -> dict[str, str]:

@@ -6,10 +6,6 @@ kit's regression tests with the real key table, real JWKS and real rotation behi
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import time
 from typing import Any
 
@@ -17,38 +13,25 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
-from jose import jwk
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.keys.cipher import KeyCipher
 from identity.keys.models import SigningKey
 from servicekit.auth.jose_safe import sign
+from servicekit.testing.forgeries import (
+    alg_none,
+    bearer,
+    hs256_with_public_key,
+    parts,
+    resigned,
+    tampered,
+)
 from servicekit.testing.tokens import TokenFactory
 
 from ..factories import DEFAULT_PASSWORD, create_account, create_tenant
 
 ME = "/identity/v1/me"
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def segment(value: dict[str, Any]) -> str:
-    return b64url(json.dumps(value, separators=(",", ":")).encode())
-
-
-def parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    header, payload, _ = token.split(".")
-    return (
-        json.loads(base64.urlsafe_b64decode(header + "==")),
-        json.loads(base64.urlsafe_b64decode(payload + "==")),
-    )
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def assert_invalid_token(response: httpx.Response) -> None:
@@ -66,8 +49,7 @@ class Identity:
         self.header, self.claims = parts(token)
 
     def resign(self, **changes: Any) -> str:
-        claims = {**self.claims, **changes}
-        return sign({k: v for k, v in claims.items() if v is not None}, self.private)
+        return resigned(self.token, self.private, **changes)
 
 
 @pytest.fixture
@@ -91,11 +73,7 @@ async def test_the_genuine_token_is_accepted(client: httpx.AsyncClient, identity
 
 
 async def test_alg_none_is_401(client: httpx.AsyncClient, identity: Identity) -> None:
-    header = {**identity.header, "alg": "none"}
-
-    response = await client.get(
-        ME, headers=bearer(f"{segment(header)}.{segment(identity.claims)}.")
-    )
+    response = await client.get(ME, headers=bearer(alg_none(identity.token)))
 
     assert_invalid_token(response)
 
@@ -105,14 +83,10 @@ async def test_hs256_signed_with_identitys_public_key_is_401(
     client: httpx.AsyncClient, identity: Identity, encoding: serialization.Encoding
 ) -> None:
     jwks = (await client.get("/identity/v1/jwks")).json()
-    public = next(key for key in jwks["keys"] if key["kid"] == identity.header["kid"])
-    secret = jwk.construct(public, public["alg"]).prepared_key.public_bytes(
-        encoding, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    signing_input = f"{segment({**identity.header, 'alg': 'HS256'})}.{segment(identity.claims)}"
-    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
 
-    response = await client.get(ME, headers=bearer(f"{signing_input}.{b64url(signature)}"))
+    response = await client.get(
+        ME, headers=bearer(hs256_with_public_key(identity.token, jwks, encoding))
+    )
 
     assert_invalid_token(response)
 
@@ -121,11 +95,9 @@ async def test_tampered_payload_is_401(
     client: httpx.AsyncClient, identity: Identity, session: AsyncSession
 ) -> None:
     other = await create_account(session, email="other@example.org")
-    header_part, _, signature = identity.token.split(".")
-    tampered = {**identity.claims, "sub": other.id, "roles": ["admin"]}
 
     response = await client.get(
-        ME, headers=bearer(f"{header_part}.{segment(tampered)}.{signature}")
+        ME, headers=bearer(tampered(identity.token, sub=other.id, roles=["admin"]))
     )
 
     assert_invalid_token(response)
