@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.edge import Edge
 from gateway.errors import send_problem
-from gateway.exchange import Exchange, client_address, read_exchange
+from gateway.exchange import ClientAddresses, Exchange, read_exchange
 from gateway.metrics import ProxyMetrics
 from gateway.proxy import ClientGone, Proxy
 from gateway.ratelimit import Limiter
@@ -58,7 +58,10 @@ class Gateway:
         self._metrics = metrics
         self._readiness_timeout_s = settings.readiness_timeout_s
         self._access_log = settings.access_log
-        self._trust_forwarded_for = settings.trust_forwarded_for
+        self._addresses = ClientAddresses(
+            settings.trusted_proxies,
+            settings.forwarded_header,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -77,7 +80,7 @@ class Gateway:
     async def _forward(
         self, scope: Scope, receive: Receive, send: Send, upstream: Upstream
     ) -> None:
-        exchange = read_exchange(scope, trust_forwarded_for=self._trust_forwarded_for)
+        exchange = read_exchange(scope, addresses=self._addresses)
         headers = self.edge.answer_headers(exchange)
         context = request_id_var.set(exchange.request_id.decode())
         try:
@@ -106,12 +109,13 @@ class Gateway:
         if message["type"] != "websocket.connect":
             return
         headers = upgrade_headers(scope)
+        client_ip = self._addresses.resolve(scope)
         try:
-            route = await self.edge.admit_upgrade(scope["path"], headers, client_address(scope))
+            route = await self.edge.admit_upgrade(scope["path"], headers, client_ip)
         except Problem as problem:
             await refuse(send, problem)
             return
-        await relay(scope, receive, send, upstream, route, headers)
+        await relay(scope, receive, send, upstream, route, headers, client_ip)
 
     async def _serve_own(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

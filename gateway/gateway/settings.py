@@ -128,8 +128,13 @@ class GatewaySettings(ServiceSettings):
     redis_url: str | None = None
     """Rate-limit buckets live here when set, shared by every gateway replica."""
     rate_limit_prefix: str = "rathaus:gateway:rl:"
-    trust_forwarded_for: bool = False
-    """Take the client address from X-Forwarded-For (only behind a trusted load balancer)."""
+    # The client address: X-Forwarded-For / Forwarded are read only from peers in
+    # ``trusted_proxies`` (the kit's setting: ``GATEWAY_TRUSTED_PROXIES``, the load balancer's
+    # networks), walking right to left past them. Connections per address are capped (429).
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+    """Which header the trusted proxies set (the other one is not believed)."""
+    max_connections_per_client: int | None = Field(default=256, ge=1)
+    max_concurrency: int | None = Field(default=10_000, ge=1)
 
     contracts_dir: Path = _REPOSITORY / "contracts"
     contract_version: str = "v1"

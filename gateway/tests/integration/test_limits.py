@@ -222,29 +222,72 @@ async def test_unexpected_error_on_the_proxy_path_is_a_bare_500_problem(
     assert response.headers["x-request-id"] == response.json()["request_id"]
 
 
-async def test_forwarded_client_address_is_used_only_when_trusted(
+async def test_forwarded_client_address_is_used_only_from_trusted_proxies(
     start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     limits = (RouteClass(name="default", per_ip=Bucket(burst=1, per_s=0.01)),)
+    # The test client is the "load balancer" on 127.0.0.1; 10.9.0.0/16 are further proxies.
     trusting = start_gateway(
-        services={"alpha": [alpha.url]}, route_classes=limits, trust_forwarded_for=True
+        services={"alpha": [alpha.url]},
+        route_classes=limits,
+        trusted_proxies=["127.0.0.0/8", "10.9.0.0/16"],
     )
-    wary = start_gateway(services={"alpha": [alpha.url]}, route_classes=limits)
+    elsewhere = start_gateway(
+        services={"alpha": [alpha.url]}, route_classes=limits, trusted_proxies=["10.9.0.0/16"]
+    )
 
     def via(address: str) -> dict[str, str]:
-        return {"X-Forwarded-For": f"203.0.113.9, {address}"}
+        # A forged first hop, the client, then a trusted proxy: the client is the second.
+        return {"X-Forwarded-For": f"203.0.113.9, {address}, 10.9.0.7"}
 
     trusted = [
         (await http.get(f"{trusting.url}/alpha/v1/echo", headers=via(a))).status_code
         for a in ("198.51.100.1", "198.51.100.2", "198.51.100.1")
     ]
+    seen = (await http.get(f"{trusting.url}/alpha/v1/echo", headers=via("198.51.100.3"))).json()[
+        "headers"
+    ]
     untrusted = [
-        (await http.get(f"{wary.url}/alpha/v1/echo", headers=via(a))).status_code
+        (await http.get(f"{elsewhere.url}/alpha/v1/echo", headers=via(a))).status_code
         for a in ("198.51.100.1", "198.51.100.2")
     ]
 
     assert trusted == [200, 200, 429]
+    # The service gets the client as the gateway determined it, nothing a client wrote.
+    assert seen["x-forwarded-for"] == "198.51.100.3"
     assert untrusted == [200, 429]
+
+
+async def test_forwarded_header_is_read_when_the_proxies_set_it(
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    limits = (RouteClass(name="default", per_ip=Bucket(burst=1, per_s=0.01)),)
+    gateway = start_gateway(
+        services={"alpha": [alpha.url]},
+        route_classes=limits,
+        trusted_proxies=["127.0.0.0/8"],
+        forwarded_header="forwarded",
+    )
+
+    def via(address: str) -> dict[str, str]:
+        # X-Forwarded-For is not what these proxies set: not believed, whatever it says.
+        return {
+            "Forwarded": f'for=203.0.113.9, for="{address}:4711";proto=https',
+            "X-Forwarded-For": "192.0.2.99",
+        }
+
+    statuses = [
+        (await http.get(f"{gateway.url}/alpha/v1/echo", headers=via(a))).status_code
+        for a in ("198.51.100.1", "[2001:db8::1]", "198.51.100.1")
+    ]
+    garbage = [
+        (await http.get(f"{gateway.url}/alpha/v1/echo", headers=via(a))).status_code
+        for a in ("_hidden", "unknown")
+    ]
+
+    assert statuses == [200, 200, 429]
+    # A hop that is no address counts as the proxy that reported it: one budget for both.
+    assert garbage == [200, 429]
 
 
 async def test_bad_tokens_count_against_the_address_budget_before_any_check(
