@@ -128,6 +128,8 @@ class GatewaySettings(ServiceSettings):
     redis_url: str | None = None
     """Rate-limit buckets live here when set, shared by every gateway replica."""
     rate_limit_prefix: str = "rathaus:gateway:rl:"
+    rate_limit_retry_s: float = Field(default=1.0, gt=0)
+    """With Redis unreachable, buckets are per process; Redis is asked again this often."""
     # The client address: X-Forwarded-For / Forwarded are read only from peers in
     # ``trusted_proxies`` (the kit's setting: ``GATEWAY_TRUSTED_PROXIES``, the load balancer's
     # networks), walking right to left past them. Connections per address are capped (429).
