@@ -7,7 +7,8 @@
   replica (:mod:`gateway.proxy`); any problem on the way is answered here as problem+json;
 - a WebSocket upgrade passes the same edge checks and is relayed (:mod:`gateway.websocket`).
 
-``/readyz`` is answered here (:mod:`gateway.readiness`). Everything else (``/livez``,
+``/readyz`` is answered here (:mod:`gateway.readiness`: 503 while a route class has no ready
+service). Everything else (``/livez``,
 ``/openapi.json``, ``/docs``, ``/metrics``, the lifespan) is the FastAPI app's, its answers
 with the edge's security and CORS headers.
 """
@@ -27,7 +28,7 @@ from gateway.exchange import ClientAddresses, Exchange, read_exchange
 from gateway.metrics import ProxyMetrics
 from gateway.proxy import ClientGone, Proxy
 from gateway.ratelimit import Limiter
-from gateway.readiness import answer_readiness
+from gateway.readiness import answer_readiness, route_services
 from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstream, Upstreams
 from gateway.websocket import refuse, relay, upgrade_headers
@@ -57,6 +58,7 @@ class Gateway:
         self.proxy = Proxy(settings, metrics=metrics)
         self._metrics = metrics
         self._readiness_timeout_s = settings.readiness_timeout_s
+        self._route_services = route_services(settings.route_classes, upstreams.by_name)
         self._access_log = settings.access_log
         self._addresses = ClientAddresses(
             settings.trusted_proxies,
@@ -126,6 +128,7 @@ class Gateway:
                 scope,
                 send,
                 self.upstreams,
+                routes=self._route_services,
                 timeout_s=self._readiness_timeout_s,
                 security=self.edge.security,
             )

@@ -71,7 +71,6 @@ def default_route_classes() -> tuple[RouteClass, ...]:
             prefixes=(
                 "/booking/v1/tenants/*/availability/",
                 "/booking/v1/tenants/*/earliest",
-                "/booking/v1/search",
             ),
             timeout_s=5.0,
             per_ip=Bucket(burst=30, per_s=2.0),
