@@ -8,12 +8,14 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import Message, Receive, Scope, Send
 
 from gateway.asgi import Gateway
 from gateway.main import create_gateway
@@ -95,6 +97,47 @@ def upstream_process() -> Iterator[Callable[[str], UpstreamProcess]]:
 
 
 GatewayFactory = Callable[..., LiveServer]
+
+
+@dataclass
+class CountingUpstream:
+    """A test upstream behind an ASGI wrapper that records every request that reaches it."""
+
+    server: LiveServer
+    seen: list[tuple[str, str, int]]
+    """(method, path with query, body bytes) of each request, in order."""
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture
+def counting_upstream() -> Iterator[CountingUpstream]:
+    app = build_upstream("alpha")
+    seen: list[tuple[str, str, int]] = []
+
+    async def counting(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        size = 0
+        record = [scope["method"], scope["path"] + "?" + scope["query_string"].decode(), 0]
+        seen_at = len(seen)
+        seen.append((record[0], record[1], 0))
+
+        async def counted() -> Message:
+            nonlocal size
+            message = await receive()
+            size += len(message.get("body", b""))
+            seen[seen_at] = (str(record[0]), str(record[1]), size)
+            return message
+
+        await app(scope, counted, send)
+
+    server = run_live_server(counting)
+    yield CountingUpstream(server, seen)
+    server.stop()
 
 
 @pytest.fixture

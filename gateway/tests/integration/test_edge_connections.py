@@ -8,71 +8,41 @@ import contextlib
 import json
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from servicekit.testing import LiveServer
+from servicekit.testing.raw import Answer, closed, port_of, read_answer
+from servicekit.testing.raw import connect as raw_connect
 
 StartServer = Callable[..., LiveServer]
 
-PROBLEM = "application/problem+json"
+
+def _connect(
+    server: LiveServer, timeout_s: float = 10.0
+) -> contextlib.AbstractContextManager[socket.socket]:
+    return raw_connect(server.url, timeout_s=timeout_s)
 
 
 def _port(server: LiveServer) -> int:
-    port = urlsplit(server.url).port
-    assert port is not None
-    return port
-
-
-@contextlib.contextmanager
-def _connect(server: LiveServer, timeout_s: float = 10.0) -> Iterator[socket.socket]:
-    sock = socket.create_connection(("127.0.0.1", _port(server)), timeout=timeout_s)
-    try:
-        yield sock
-    finally:
-        sock.close()
+    return port_of(server.url)
 
 
 def _read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """One answer (status, headers, body) read off the socket; the body by its length."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed before a whole head: {data!r}")
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ")[1])
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return status, headers, body[:length]
+    answer = read_answer(sock)
+    return answer.status, answer.headers, answer.body
 
 
 def _closed(sock: socket.socket) -> bool:
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
+    return closed(sock)
 
 
 def _problem(status: int, headers: dict[str, str], body: bytes) -> dict[str, Any]:
-    assert headers["content-type"] == PROBLEM, (status, headers, body)
+    document = Answer(status, headers, body).problem()
     assert headers["connection"] == "close"
-    document: dict[str, Any] = json.loads(body)
-    assert document["status"] == status
     return document
 
 

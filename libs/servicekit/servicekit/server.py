@@ -10,7 +10,9 @@ never finishes open for ever, and answers a malformed request with ``text/plain`
   connection opened): 408, or the connection closed when nothing arrived at all;
 - more than ``max_connections_per_client`` open connections of one peer address: 429 (peers in
   ``trusted_proxies`` are exempt: many clients share their address);
-- malformed requests: 400, and the process's ``max_concurrency`` exceeded: 503;
+- malformed requests, ambiguous framing (any Transfer-Encoding but one ``chunked``, none in
+  HTTP/1.0, not exactly one Host) and targets that are not a path (absolute-form, CONNECT):
+  400, and the process's ``max_concurrency`` exceeded: 503;
 
 each as problem+json with ``Connection: close``. :func:`uvicorn_options` turns the settings into
 uvicorn's options (also ``X-Forwarded-For`` believed only from ``trusted_proxies``); every
@@ -226,6 +228,14 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
         ):
             self._refuse_large_head()
             return
+        framing = self._framing_problem()
+        if framing is not None:
+            self._refuse(400, "bad-request", framing)
+            return
+        if not (self.url.startswith(b"/") or (self.url == b"*" and self._options())):
+            # Absolute- and authority-form (and CONNECT): this is no forward proxy.
+            self._refuse(400, "bad-request", "The request target must be a path.")
+            return
         limit = self.limit_concurrency
         if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
             logger.warning("request refused: concurrency limit reached")
@@ -237,6 +247,25 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
             )
             return
         super().on_headers_complete()
+
+    def _framing_problem(self) -> str | None:
+        """What makes the head ambiguous for whoever reads it after us (a desync), if anything.
+
+        The parser refuses most of it already (both Content-Length and Transfer-Encoding,
+        differing lengths, obs-fold, a coding after chunked); this refuses the rest."""
+        codings = [value for name, value in self.headers if name == b"transfer-encoding"]
+        hosts = sum(1 for name, _ in self.headers if name == b"host")
+        version = self.parser.get_http_version()
+        if codings and (
+            len(codings) > 1 or codings[0].strip().lower() != b"chunked" or version == "1.0"
+        ):
+            return "Transfer-Encoding may only be 'chunked', once, and not in HTTP/1.0."
+        if version == "1.1" and hosts != 1:
+            return "An HTTP/1.1 request has exactly one Host field."
+        return None
+
+    def _options(self) -> bool:
+        return bool(self.parser.get_method() == b"OPTIONS")
 
     def on_body(self, body: bytes) -> None:
         if not self._refused:
@@ -271,6 +300,15 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
         transport = self.transport
         if transport.is_closing():
             return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # A request in flight (its body broke off): the app is told the client has gone,
+            # and its answer, if begun, is cut off rather than mixed with this one.
+            cycle.disconnected = True
+            cycle.message_event.set()
+            if cycle.response_started:
+                transport.close()
+                return
         defaults = [(k, v) for k, v in self.server_state.default_headers if k != b"server"]
         transport.write(problem_response(status, slug, detail, headers=[*defaults, *headers]))
         if transport.can_write_eof():
