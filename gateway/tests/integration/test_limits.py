@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from gateway.asgi import Gateway
 from gateway.settings import Bucket, RouteClass
@@ -360,6 +361,22 @@ async def test_forwarded_client_address_is_used_only_from_trusted_proxies(
     # The service gets the client as the gateway determined it, nothing a client wrote.
     assert seen["x-forwarded-for"] == "198.51.100.3"
     assert untrusted == [200, 429]
+
+
+async def test_websockets_get_the_client_address_from_trusted_proxies_only(
+    start_gateway: StartGateway, alpha: LiveServer
+) -> None:
+    trusting = start_gateway(services={"alpha": [alpha.url]}, trusted_proxies=["127.0.0.0/8"])
+    wary = start_gateway(services={"alpha": [alpha.url]})
+    forged = {"X-Forwarded-For": "203.0.113.9, 198.51.100.7"}
+
+    async def greeting(gateway: LiveServer) -> str:
+        url = gateway.url.replace("http://", "ws://") + "/alpha/v1/ws"
+        async with connect(url, additional_headers=forged) as socket:
+            return str(await socket.recv())
+
+    assert (await greeting(trusting)).endswith("; for=198.51.100.7")
+    assert (await greeting(wary)).endswith("; for=127.0.0.1")
 
 
 async def test_forwarded_header_is_read_when_the_proxies_set_it(
