@@ -362,7 +362,7 @@ def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
         # For whoever swaps in h11: its own bound on a request head.
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "limit_concurrency": settings.max_concurrency,
-        "timeout_keep_alive": int(settings.keep_alive_timeout_s),
+        "timeout_keep_alive": settings.keep_alive_timeout_s,
         "timeout_graceful_shutdown": int(settings.shutdown_timeout_s),
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted or None,
