@@ -8,7 +8,8 @@ the root) never enters FastAPI's routing or middleware:
   replica (:mod:`gateway.proxy`); any problem on the way is answered here as problem+json;
 - a WebSocket upgrade passes the same edge checks and is relayed (:mod:`gateway.websocket`).
 
-``/readyz`` is answered here (:mod:`gateway.readiness`). Everything else (``/livez``,
+``/readyz`` is answered here (:mod:`gateway.readiness`: 503 while a route class has no ready
+service). Everything else (``/livez``,
 ``/openapi.json``, ``/docs``, ``/metrics``, the lifespan) is the FastAPI app's, its answers
 with the edge's security and CORS headers.
 """
@@ -24,11 +25,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.edge import Edge
 from gateway.errors import send_problem
-from gateway.exchange import Exchange, client_address, read_exchange
+from gateway.exchange import ClientAddresses, Exchange, read_exchange
 from gateway.metrics import ProxyMetrics
 from gateway.proxy import ClientGone, Proxy
 from gateway.ratelimit import Limiter
-from gateway.readiness import answer_readiness
+from gateway.readiness import answer_readiness, route_services
 from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstream, Upstreams
 from gateway.websocket import refuse, relay, upgrade_headers
@@ -58,9 +59,13 @@ class Gateway:
         self.proxy = Proxy(settings, metrics=metrics)
         self._metrics = metrics
         self._readiness_timeout_s = settings.readiness_timeout_s
+        self._route_services = route_services(settings.route_classes, upstreams.by_name)
         self._access_log = settings.access_log
-        self._trust_forwarded_for = settings.trust_forwarded_for
         self._well_known = settings.well_known_service
+        self._addresses = ClientAddresses(
+            settings.trusted_proxies,
+            settings.forwarded_header,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -82,7 +87,7 @@ class Gateway:
     async def _forward(
         self, scope: Scope, receive: Receive, send: Send, upstream: Upstream
     ) -> None:
-        exchange = read_exchange(scope, trust_forwarded_for=self._trust_forwarded_for)
+        exchange = read_exchange(scope, addresses=self._addresses)
         headers = self.edge.answer_headers(exchange)
         context = request_id_var.set(exchange.request_id.decode())
         try:
@@ -111,12 +116,13 @@ class Gateway:
         if message["type"] != "websocket.connect":
             return
         headers = upgrade_headers(scope)
+        client_ip = self._addresses.resolve(scope)
         try:
-            route = await self.edge.admit_upgrade(scope["path"], headers, client_address(scope))
+            route = await self.edge.admit_upgrade(scope["path"], headers, client_ip)
         except Problem as problem:
             await refuse(send, problem)
             return
-        await relay(scope, receive, send, upstream, route, headers)
+        await relay(scope, receive, send, upstream, route, headers, client_ip)
 
     async def _serve_own(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -127,6 +133,7 @@ class Gateway:
                 scope,
                 send,
                 self.upstreams,
+                routes=self._route_services,
                 timeout_s=self._readiness_timeout_s,
                 security=self.edge.security,
             )

@@ -1,4 +1,5 @@
-"""``rathaus-gateway serve|openapi``: serve with uvloop and httptools, optionally in N workers."""
+"""``rathaus-gateway serve|openapi``: serve with uvloop and the kit's hardened httptools protocol
+(:mod:`servicekit.server`), optionally in N workers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from gateway.main import create_app, create_gateway
 from gateway.settings import GatewaySettings
 from servicekit.logs import configure_logging, uvicorn_log_config
 from servicekit.openapi import to_yaml
+from servicekit.server import uvicorn_options
 
 
 def app_from_environment() -> Gateway:
@@ -42,6 +44,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging(
         service=settings.service_name, level=settings.log_level, json=settings.log_json
     )
+    options = {
+        **uvicorn_options(settings),
+        # The gateway reads X-Forwarded-For and Forwarded itself (gateway.exchange).
+        "proxy_headers": False,
+    }
     uvicorn.run(
         "gateway.cli:app_from_environment",
         factory=True,
@@ -49,11 +56,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
         log_config=uvicorn_log_config(),
         access_log=False,
-        timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
-        server_header=False,
-        proxy_headers=False,
         backlog=4096,
+        **options,
     )

@@ -19,7 +19,6 @@ cookies. The services verify every token again; this is the early check.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -38,8 +37,6 @@ from gateway.ratelimit import Decision, Limiter
 from gateway.settings import Bucket, GatewaySettings, RouteClass
 from gateway.tokens import VerifiedTokens
 from servicekit.problems import BadRequest
-
-logger = logging.getLogger("gateway.edge")
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -221,13 +218,9 @@ class Edge:
         subject: str = principal.subject
         return subject
 
-    async def _take(self, policy: str, key: str, bucket: Bucket) -> Decision | None:
-        try:
-            return await self._limiter.take(policy, key, bucket)
-        except Exception:
-            # A limiter that cannot be reached (Redis down) must not take the API down.
-            logger.warning("rate limiter unavailable; request let through", exc_info=True)
-            return None
+    async def _take(self, policy: str, key: str, bucket: Bucket) -> Decision:
+        # With Redis unreachable the limiter decides per process (gateway.ratelimit).
+        return await self._limiter.take(policy, key, bucket)
 
 
 def _limit_headers(route: RouteClass, *taken: Decision | None) -> Headers:

@@ -3,14 +3,18 @@
 The pass sets apart the headers that go on to the service from the connection-specific ones
 (RFC 9110 section 7.6.1) and those the gateway sets itself, and keeps what the edge checks and
 the forwarder need: the token, the origin, the body's framing, whether a retry is safe, and the
-client's address. The same :class:`Exchange` then collects the route class and the status for
+client's address (:class:`ClientAddresses`: forwarding headers believed only from trusted
+proxies). The same :class:`Exchange` then collects the route class and the status for
 the metrics and the access log.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from starlette.types import Scope
 
@@ -36,8 +40,12 @@ _NOT_FORWARDED = frozenset(
         b"x-forwarded-for",
         b"x-forwarded-host",
         b"x-forwarded-proto",
+        b"forwarded",
     }
 )
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(slots=True)
@@ -58,7 +66,6 @@ class Exchange:
     retryable: bool
     """Safe to send twice: an idempotent method, or an ``Idempotency-Key``."""
     host: bytes | None
-    forwarded_for: bytes | None
     client_ip: str
     request_id: bytes
     traceparent: bytes
@@ -67,10 +74,81 @@ class Exchange:
     status: int = 0
 
 
-def read_exchange(scope: Scope, *, trust_forwarded_for: bool) -> Exchange:
+class ClientAddresses:
+    """The client's address: the peer's, unless the peer is a trusted proxy.
+
+    From a peer in ``trusted`` the forwarding header (``X-Forwarded-For``, or ``Forwarded`` when
+    that is what the proxies set) is read right to left, past the hops that are trusted proxies
+    themselves: the first other hop is the client. A hop that is not an address (garbage,
+    ``unknown``, an obfuscated name) ends the walk at the proxy that reported it, so a client
+    cannot pick the address its limits are counted under.
+    """
+
+    def __init__(
+        self,
+        trusted: Iterable[Network],
+        header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for",
+    ) -> None:
+        self._trusted = tuple(trusted)
+        self._header = header.encode()
+
+    def _is_trusted(self, address: Address) -> bool:
+        return any(address in network for network in self._trusted)
+
+    def resolve(self, scope: Scope) -> str:
+        client = scope.get("client")
+        peer: str = client[0] if client else "unknown"
+        if not self._trusted:
+            return peer
+        nearest = _address(peer)
+        if nearest is None or not self._is_trusted(nearest):
+            return peer
+        values = [value for name, value in scope["headers"] if name == self._header]
+        hops = _forwarded_hops(values) if self._header == b"forwarded" else _xff_hops(values)
+        for hop in reversed(hops):
+            address = _address(hop)
+            if address is None:
+                break
+            nearest = address
+            if not self._is_trusted(address):
+                break
+        return str(nearest)
+
+
+def _xff_hops(values: list[bytes]) -> list[str]:
+    return [hop.strip() for value in values for hop in value.decode("latin-1").split(",")]
+
+
+def _forwarded_hops(values: list[bytes]) -> list[str]:
+    """The ``for=`` of each element of ``Forwarded`` (RFC 7239); "" where an element has none."""
+    hops: list[str] = []
+    for value in values:
+        for element in value.decode("latin-1").split(","):
+            hop = ""
+            for pair in element.split(";"):
+                key, _, found = pair.partition("=")
+                if key.strip().lower() == "for":
+                    hop = found.strip().strip('"')
+            hops.append(hop)
+    return hops
+
+
+def _address(text: str) -> Address | None:
+    """An address as a hop names it: ``192.0.2.1``, ``192.0.2.1:4711``, ``[2001:db8::1]:4711``."""
+    if text.startswith("["):
+        text = text[1 : text.find("]")] if "]" in text else ""
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def read_exchange(scope: Scope, *, addresses: ClientAddresses) -> Exchange:
     method: str = scope["method"]
     incoming_id = incoming_trace = authorization = origin = idempotency = None
-    preflight = forwarded_for = host = None
+    preflight = host = None
     content_length = -1
     chunked = False
     forward: list[tuple[bytes, bytes]] = []
@@ -84,8 +162,6 @@ def read_exchange(scope: Scope, *, trust_forwarded_for: bool) -> Exchange:
                 chunked = b"chunked" in value.lower()
             elif name == b"host":
                 host = value
-            elif name == b"x-forwarded-for":
-                forwarded_for = value
             continue
         if name == b"content-length":
             try:
@@ -118,18 +194,8 @@ def read_exchange(scope: Scope, *, trust_forwarded_for: bool) -> Exchange:
         preflight=method == "OPTIONS" and preflight is not None and origin is not None,
         retryable=method in IDEMPOTENT or idempotency is not None,
         host=host,
-        forwarded_for=forwarded_for,
-        client_ip=client_address(scope, forwarded_for if trust_forwarded_for else None),
+        client_ip=addresses.resolve(scope),
         request_id=make_request_id(incoming_id),
         traceparent=make_traceparent(incoming_trace),
         started=time.perf_counter(),
     )
-
-
-def client_address(scope: Scope, forwarded_for: bytes | None = None) -> str:
-    """The client's IP address: the last hop of a (trusted) X-Forwarded-For, else the peer's."""
-    client = scope.get("client")
-    address: str = client[0] if client else "unknown"
-    if forwarded_for:
-        return forwarded_for.decode("latin-1").rsplit(",", 1)[-1].strip() or address
-    return address

@@ -36,7 +36,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         readiness_timeout_s=settings.readiness_timeout_s,
     )
     limiter: Limiter = (
-        RedisLimiter(settings.redis_url, prefix=settings.rate_limit_prefix)
+        RedisLimiter(
+            settings.redis_url,
+            prefix=settings.rate_limit_prefix,
+            retry_s=settings.rate_limit_retry_s,
+        )
         if settings.redis_url
         else MemoryLimiter()
     )
@@ -104,5 +108,5 @@ def create_gateway(settings: GatewaySettings | None = None) -> Gateway:
         upstreams=app.state.upstreams,
         limiter=app.state.limiter,
         verifier=lambda: getattr(app.state, "token_verifier", None),
-        metrics=ProxyMetrics(app.state.metrics_registry, app.state.upstreams),
+        metrics=ProxyMetrics(app.state.metrics_registry, app.state.upstreams, app.state.limiter),
     )

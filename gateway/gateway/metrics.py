@@ -6,6 +6,7 @@ from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from gateway.ratelimit import Limiter, LimiterCollector
 from gateway.upstreams import BreakerState, Upstream, Upstreams
 
 _BREAKER_VALUE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
@@ -16,7 +17,8 @@ def _breaker_value(upstream: Upstream) -> float:
 
 
 class ProxyMetrics:
-    def __init__(self, registry: CollectorRegistry, upstreams: Upstreams) -> None:
+    def __init__(self, registry: CollectorRegistry, upstreams: Upstreams, limiter: Limiter) -> None:
+        registry.register(LimiterCollector(limiter))
         self._requests = Counter(
             "gateway_requests",
             "Requests on the proxy path by service, route class and status",

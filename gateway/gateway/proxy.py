@@ -286,14 +286,9 @@ def _with_forwarding_headers(scope: Scope, exchange: Exchange) -> list[tuple[byt
     forward = exchange.headers
     forward.append((b"x-request-id", exchange.request_id))
     forward.append((b"traceparent", exchange.traceparent))
-    forwarded_for = exchange.forwarded_for
-    forward.append(
-        (
-            b"x-forwarded-for",
-            (forwarded_for + b", " if forwarded_for else b"")
-            + exchange.client_ip.encode("latin-1"),
-        )
-    )
+    # Only the client's address as the edge determined it: the service believes this header
+    # from the gateway alone (its ``trusted_proxies``) and takes its last entry.
+    forward.append((b"x-forwarded-for", exchange.client_ip.encode("latin-1")))
     forward.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
     if exchange.host is not None:
         forward.append((b"x-forwarded-host", exchange.host))

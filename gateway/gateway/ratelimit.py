@@ -3,16 +3,24 @@
 ``MemoryLimiter`` keeps the buckets in the process (one gateway replica, or a budget per
 replica); ``RedisLimiter`` keeps them in Redis, refilled and taken atomically by one Lua
 script on the server's clock, so that every gateway replica draws from one budget.
+
+While Redis cannot be reached, ``RedisLimiter`` decides with per-process buckets (a budget per
+worker process, not none) and asks Redis again every ``retry_s``; each change is logged once and
+shown as ``gateway_rate_limit_fallback`` (and ``gateway_rate_limit_fallbacks_total``).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from gateway.settings import Bucket
 
@@ -45,14 +53,49 @@ def _decide(policy: str, bucket: Bucket, allowed: bool, tokens: float) -> Decisi
     )
 
 
+logger = logging.getLogger("gateway.ratelimit")
+
+
 class Limiter(Protocol):
+    @property
+    def fallback(self) -> bool:
+        """Deciding with per-process buckets because the shared store is unreachable."""
+        ...
+
+    @property
+    def fallbacks(self) -> int:
+        """How often it fell back so far."""
+        ...
+
     async def take(self, policy: str, key: str, bucket: Bucket) -> Decision: ...
 
     async def aclose(self) -> None: ...
 
 
+class LimiterCollector:
+    """The limiter's state for Prometheus, read at each scrape."""
+
+    def __init__(self, limiter: Limiter) -> None:
+        self._limiter = limiter
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "gateway_rate_limit_fallback",
+            "1 while rate limits are per process because Redis is unreachable",
+            value=1 if self._limiter.fallback else 0,
+        )
+        yield CounterMetricFamily(
+            "gateway_rate_limit_fallbacks",
+            "Times the rate limits fell back to per-process budgets",
+            value=self._limiter.fallbacks,
+        )
+
+
 class MemoryLimiter:
     """Buckets in a dict; stale ones are swept now and then so memory stays bounded."""
+
+    fallback = False
+    fallbacks = 0
 
     def __init__(self, *, max_keys: int = 100_000) -> None:
         self._buckets: dict[str, tuple[float, float]] = {}
@@ -111,18 +154,45 @@ return {allowed, math.floor(tokens * 1000)}
 
 
 class RedisLimiter:
-    def __init__(self, url: str, *, prefix: str, timeout_s: float = 0.25) -> None:
-        # Short timeouts: an unreachable Redis costs a request at most this, then it passes.
+    def __init__(
+        self, url: str, *, prefix: str, timeout_s: float = 0.25, retry_s: float = 1.0
+    ) -> None:
+        # Short timeouts: an unreachable Redis costs a request at most this (once per retry_s).
         self._redis: Redis = Redis.from_url(
             url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
         )
         self._prefix = prefix
         self._script = self._redis.register_script(_TAKE)
+        self._retry_s = retry_s
+        self._local = MemoryLimiter()
+        self._retry_at = 0.0
+        self.fallback = False
+        self.fallbacks = 0
 
     async def take(self, policy: str, key: str, bucket: Bucket) -> Decision:
-        result = await self._script(keys=[self._prefix + key], args=[bucket.burst, bucket.per_s])
+        now = time.monotonic()
+        if self.fallback and now < self._retry_at:
+            return self._local.take_now(policy, key, bucket, now)
+        try:
+            result = await self._script(
+                keys=[self._prefix + key], args=[bucket.burst, bucket.per_s]
+            )
+        except (RedisError, OSError, TimeoutError) as exc:
+            if not self.fallback:
+                self.fallback = True
+                self.fallbacks += 1
+                logger.warning(
+                    "Redis unreachable: rate limits are per process until it is back",
+                    extra={"error": type(exc).__name__},
+                )
+            self._retry_at = now + self._retry_s
+            return self._local.take_now(policy, key, bucket, now)
+        if self.fallback:
+            self.fallback = False
+            logger.info("Redis reachable again: rate limits are shared again")
         allowed, milli_tokens = int(result[0]), int(result[1])
         return _decide(policy, bucket, bool(allowed), milli_tokens / 1000)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
+        await self._local.aclose()

@@ -78,7 +78,6 @@ def default_route_classes() -> tuple[RouteClass, ...]:
             prefixes=(
                 "/booking/v1/tenants/*/availability/",
                 "/booking/v1/tenants/*/earliest",
-                "/booking/v1/search",
             ),
             timeout_s=5.0,
             per_ip=Bucket(burst=30, per_s=2.0),
@@ -138,8 +137,15 @@ class GatewaySettings(ServiceSettings):
     redis_url: str | None = None
     """Rate-limit buckets live here when set, shared by every gateway replica."""
     rate_limit_prefix: str = "rathaus:gateway:rl:"
-    trust_forwarded_for: bool = False
-    """Take the client address from X-Forwarded-For (only behind a trusted load balancer)."""
+    rate_limit_retry_s: float = Field(default=1.0, gt=0)
+    """With Redis unreachable, buckets are per process; Redis is asked again this often."""
+    # The client address: X-Forwarded-For / Forwarded are read only from peers in
+    # ``trusted_proxies`` (the kit's setting: ``GATEWAY_TRUSTED_PROXIES``, the load balancer's
+    # networks), walking right to left past them. Connections per address are capped (429).
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+    """Which header the trusted proxies set (the other one is not believed)."""
+    max_connections_per_client: int | None = Field(default=256, ge=1)
+    max_concurrency: int | None = Field(default=10_000, ge=1)
 
     contracts_dir: Path = _REPOSITORY / "contracts"
     contract_version: str = "v1"

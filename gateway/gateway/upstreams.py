@@ -16,6 +16,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -189,8 +190,8 @@ class Upstreams:
             return False
         return response.status_code == 200
 
-    async def ready(self, upstream: Upstream) -> None:
-        """Readiness of a service: at least one replica answers its /readyz."""
+    async def replica_readiness(self, upstream: Upstream) -> dict[str, bool]:
+        """Each replica's /readyz, at once; ejects the silent ones, restores the others."""
         results = await asyncio.gather(*(self.probe(r) for r in upstream.replicas))
         now = time.monotonic()
         for replica, ok in zip(upstream.replicas, results, strict=True):
@@ -198,18 +199,30 @@ class Upstreams:
                 replica.restore()
             else:
                 replica.eject(now)
-        if not any(results):
+        return {r.url: ok for r, ok in zip(upstream.replicas, results, strict=True)}
+
+    async def ready(self, upstream: Upstream) -> None:
+        """Readiness of a service: at least one replica answers its /readyz."""
+        if not any((await self.replica_readiness(upstream)).values()):
             raise ConnectionError(f"no replica of {upstream.name} is ready")
 
-    async def readiness(self, timeout_s: float) -> dict[str, str]:
-        """Every service's readiness at once: "ok" or "unavailable"."""
+    async def readiness(self, timeout_s: float) -> dict[str, dict[str, Any]]:
+        """Every service's readiness at once: its status ("ok" while a replica is ready, else
+        "unavailable"), how many of its replicas are ready, and its circuit breaker's state."""
 
-        async def one(upstream: Upstream) -> str:
+        async def one(upstream: Upstream) -> dict[str, Any]:
             try:
-                await asyncio.wait_for(self.ready(upstream), timeout_s)
-            except (ConnectionError, TimeoutError):
-                return "unavailable"
-            return "ok"
+                replicas = await asyncio.wait_for(self.replica_readiness(upstream), timeout_s)
+            except TimeoutError:
+                replicas = {r.url: False for r in upstream.replicas}
+            ready = sum(replicas.values())
+            # Counts, not addresses: /readyz is reachable from outside.
+            return {
+                "status": "ok" if ready else "unavailable",
+                "replicas": len(replicas),
+                "replicas_ready": ready,
+                "circuit": upstream.breaker.state.value,
+            }
 
         names = list(self.by_name)
         results = await asyncio.gather(*(one(self.by_name[name]) for name in names))

@@ -49,6 +49,7 @@ async def relay(
     upstream: Upstream,
     route: RouteClass,
     headers: dict[bytes, bytes],
+    client_ip: str,
 ) -> None:
     loop = asyncio.get_running_loop()
     breaker = upstream.breaker
@@ -64,6 +65,7 @@ async def relay(
     ]
     outgoing.append(("x-request-id", make_request_id(headers.get(b"x-request-id")).decode()))
     outgoing.append(("traceparent", make_traceparent(headers.get(b"traceparent")).decode()))
+    outgoing.append(("x-forwarded-for", client_ip))
     subprotocols = scope.get("subprotocols") or None
     try:
         upstream_ws = await connect(

@@ -8,17 +8,20 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import Message, Receive, Scope, Send
 
 from gateway.asgi import Gateway
 from gateway.main import create_gateway
 from gateway.settings import Bucket, GatewaySettings, RouteClass
-from servicekit.settings import Environment
+from servicekit.server import uvicorn_options
+from servicekit.settings import Environment, ServiceSettings
 from servicekit.testing import LiveServer, run_live_server
 from servicekit.testing.live import free_port
 from servicekit.testing.tokens import TokenFactory
@@ -96,11 +99,68 @@ def upstream_process() -> Iterator[Callable[[str], UpstreamProcess]]:
 GatewayFactory = Callable[..., LiveServer]
 
 
-def _serve_like_the_cli(app: Gateway) -> LiveServer:
+@dataclass
+class CountingUpstream:
+    """A test upstream behind an ASGI wrapper that records every request that reaches it."""
+
+    server: LiveServer
+    seen: list[tuple[str, str, int]]
+    """(method, path with query, body bytes) of each request, in order."""
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture
+def counting_upstream() -> Iterator[CountingUpstream]:
+    app = build_upstream("alpha")
+    seen: list[tuple[str, str, int]] = []
+
+    async def counting(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        size = 0
+        record = [scope["method"], scope["path"] + "?" + scope["query_string"].decode(), 0]
+        seen_at = len(seen)
+        seen.append((record[0], record[1], 0))
+
+        async def counted() -> Message:
+            nonlocal size
+            message = await receive()
+            size += len(message.get("body", b""))
+            seen[seen_at] = (str(record[0]), str(record[1]), size)
+            return message
+
+        await app(scope, counted, send)
+
+    server = run_live_server(counting)
+    yield CountingUpstream(server, seen)
+    server.stop()
+
+
+@pytest.fixture
+def start_service() -> Iterator[Callable[..., LiveServer]]:
+    """A test upstream served as a service is (``servicekit.server``): ``start_service(name,
+    **settings)``."""
+    servers: list[LiveServer] = []
+
+    def start(name: str, **overrides: Any) -> LiveServer:
+        settings = ServiceSettings(service_name=name, environment=Environment.TEST, **overrides)
+        server = run_live_server(build_upstream(name), **uvicorn_options(settings))
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _serve_like_the_cli(app: Gateway, settings: GatewaySettings) -> LiveServer:
     """Like run_live_server, with the server settings of ``rathaus-gateway serve``."""
-    return run_live_server(
-        app, loop="uvloop", http="httptools", proxy_headers=False, server_header=False
-    )
+    options = {**uvicorn_options(settings), "proxy_headers": False}
+    return run_live_server(app, loop="uvloop", **options)
 
 
 @pytest.fixture
@@ -116,9 +176,10 @@ def start_gateway(tokens: TokenFactory) -> Iterator[GatewayFactory]:
             "access_log": False,
         }
         values.update(overrides)
-        gateway = create_gateway(GatewaySettings(**values))
+        settings = GatewaySettings(**values)
+        gateway = create_gateway(settings)
         tokens.trust(gateway.app)  # type: ignore[arg-type]
-        server = _serve_like_the_cli(gateway)
+        server = _serve_like_the_cli(gateway, settings)
         servers.append(server)
         return server
 

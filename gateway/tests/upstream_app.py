@@ -85,7 +85,10 @@ def build_app(name: str) -> FastAPI:
     async def ws(websocket: WebSocket) -> None:
         offered = websocket.scope.get("subprotocols") or [None]
         await websocket.accept(subprotocol=offered[0])
-        await websocket.send_text(f"hello from {name}; id={websocket.headers.get('x-request-id')}")
+        await websocket.send_text(
+            f"hello from {name}; id={websocket.headers.get('x-request-id')}; "
+            f"for={websocket.headers.get('x-forwarded-for')}"
+        )
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import re
 import subprocess
 import sys
@@ -146,6 +147,17 @@ def _interpolate(value: str, secrets: dict[str, str]) -> str:
         return secrets.get(name, default or "")
 
     return re.sub(r"\$\{([A-Z_]+)(:?[-?]([^}]*))?\}", replace, value)
+
+
+def test_the_services_believe_forwarded_addresses_from_the_gateway_only(
+    compose: dict[str, Any],
+) -> None:
+    gateway = compose["services"]["gateway"]["networks"]["default"]["ipv4_address"]
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(gateway) in ipaddress.ip_network(subnet)
+    for name in ("identity", "booking", "documents"):
+        environment = compose["services"][name]["environment"]
+        assert environment[f"{name.upper()}_TRUSTED_PROXIES"] == f'["{gateway}/32"]'
 
 
 @pytest.mark.parametrize(

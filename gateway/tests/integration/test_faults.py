@@ -155,29 +155,72 @@ async def test_post_without_idempotency_key_is_sent_exactly_once(
     assert seen["GET"] == 3
 
 
-async def test_readyz_aggregates_the_services_readiness(
+async def test_readyz_is_503_while_a_route_class_has_no_ready_service(
     start_gateway: StartGateway, upstream_process: StartUpstream, http: httpx.AsyncClient
 ) -> None:
-    alpha, beta = upstream_process("alpha"), upstream_process("beta")
-    gateway = start_gateway(services={"alpha": [alpha.url], "beta": [beta.url]})
+    alpha, spare, beta = (
+        upstream_process("alpha"),
+        upstream_process("alpha"),
+        upstream_process("beta"),
+    )
+    routes = (
+        RouteClass(name="alpha-writes", prefixes=("/alpha/v1/",), methods=frozenset({"POST"})),
+        RouteClass(name="default", per_ip=GENEROUS),
+    )
+    gateway = start_gateway(
+        services={"alpha": [alpha.url, spare.url], "beta": [beta.url]}, route_classes=routes
+    )
 
     ready = await http.get(f"{gateway.url}/readyz")
-    alpha.kill()
-    degraded = await http.get(f"{gateway.url}/readyz")
+    spare.kill()
+    one_replica = await http.get(f"{gateway.url}/readyz")
     beta.kill()
+    # beta's requests go through the catch-all, which alpha still serves: degraded, in rotation.
+    degraded = await http.get(f"{gateway.url}/readyz")
+    alpha.kill()
     down = await http.get(f"{gateway.url}/readyz")
 
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "checks": {"alpha": "ok", "beta": "ok"}}
-    # One service down keeps the gateway in rotation for the others.
-    assert degraded.status_code == 200
-    assert degraded.json() == {
-        "status": "degraded",
-        "checks": {"alpha": "unavailable", "beta": "ok"},
+    assert ready.json() == {
+        "status": "ok",
+        "checks": {"alpha": "ok", "beta": "ok"},
+        "upstreams": {
+            "alpha": {"status": "ok", "replicas": 2, "replicas_ready": 2, "circuit": "closed"},
+            "beta": {"status": "ok", "replicas": 1, "replicas_ready": 1, "circuit": "closed"},
+        },
+        "route_classes": {"alpha-writes": "ok", "default": "ok"},
     }
+    assert one_replica.status_code == 200
+    assert one_replica.json()["upstreams"]["alpha"]["replicas_ready"] == 1
+    assert degraded.status_code == 200
+    assert degraded.json()["status"] == "degraded"
+    assert degraded.json()["checks"] == {"alpha": "ok", "beta": "unavailable"}
     assert down.status_code == 503
     assert down.headers["content-type"] == "application/problem+json"
     assert down.json()["checks"] == {"alpha": "unavailable", "beta": "unavailable"}
+    assert down.json()["route_classes"] == {"alpha-writes": "unavailable", "default": "unavailable"}
+
+
+async def test_readyz_is_503_when_only_the_catch_all_is_served(
+    start_gateway: StartGateway, upstream_process: StartUpstream, http: httpx.AsyncClient
+) -> None:
+    alpha, beta = upstream_process("alpha"), upstream_process("beta")
+    routes = (
+        RouteClass(name="alpha-writes", prefixes=("/alpha/v1/",), methods=frozenset({"POST"})),
+        RouteClass(name="default", per_ip=GENEROUS),
+    )
+    gateway = start_gateway(
+        services={"alpha": [alpha.url], "beta": [beta.url]}, route_classes=routes
+    )
+
+    alpha.kill()
+    answer = await http.get(f"{gateway.url}/readyz")
+
+    # beta still answers, but alpha's writes have nowhere to go: out of rotation.
+    assert answer.status_code == 503
+    assert answer.json()["type"] == "urn:rathaus:problem:service-unavailable"
+    assert answer.json()["route_classes"] == {"alpha-writes": "unavailable", "default": "ok"}
+    assert "alpha-writes" in answer.json()["detail"]
 
 
 async def test_metrics_count_proxied_requests_failures_and_breaker_state(

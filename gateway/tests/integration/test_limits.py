@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import shutil
 import socket
@@ -12,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from gateway.asgi import Gateway
 from gateway.settings import Bucket, RouteClass
@@ -134,7 +137,57 @@ async def test_two_gateways_sharing_redis_enforce_one_limit(
     assert statuses[:5] == [200] * 5
 
 
-async def test_unreachable_redis_lets_requests_through(
+class RedisProcess:
+    """A redis-server of the test's own, to be killed and started again on the same port."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not _answers("127.0.0.1", self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def keys(self) -> int:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
+            sock.sendall(b"DBSIZE\r\n")
+            return int(sock.recv(64).strip().lstrip(b":"))
+
+
+@pytest.fixture
+def redis_process() -> Iterator[RedisProcess]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("SKIPPED LOUDLY: no redis-server binary; the Redis failover test did not run")
+    process = RedisProcess(binary)
+    process.start()
+    yield process
+    process.kill()
+
+
+def _metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no metric {name}")
+
+
+async def test_unreachable_redis_falls_back_to_per_process_budgets(
     start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     gateway = start_gateway(
@@ -143,9 +196,61 @@ async def test_unreachable_redis_lets_requests_through(
         redis_url=f"redis://127.0.0.1:{free_port()}/0",
     )
 
-    statuses = [(await http.get(f"{gateway.url}/alpha/v1/echo")).status_code for _ in range(4)]
+    statuses = [(await http.get(f"{gateway.url}/alpha/v1/echo")).status_code for _ in range(5)]
+    metrics = (await http.get(f"{gateway.url}/metrics")).text
 
-    assert statuses == [200] * 4
+    assert statuses == [200, 200, 200, 429, 429]
+    assert _metric(metrics, "gateway_rate_limit_fallback") == 1
+    assert _metric(metrics, "gateway_rate_limit_fallbacks_total") == 1
+
+
+async def test_a_killed_redis_means_per_process_budgets_until_it_returns(
+    start_gateway: StartGateway,
+    alpha: LiveServer,
+    http: httpx.AsyncClient,
+    redis_process: RedisProcess,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gateway = start_gateway(
+        services={"alpha": [alpha.url]},
+        route_classes=(RouteClass(name="default", per_ip=TIGHT),),
+        redis_url=redis_process.url,
+        rate_limit_retry_s=0.2,
+    )
+
+    async def statuses(count: int) -> list[int]:
+        return [(await http.get(f"{gateway.url}/alpha/v1/echo")).status_code for _ in range(count)]
+
+    async def fallback() -> float:
+        return _metric(
+            (await http.get(f"{gateway.url}/metrics")).text, "gateway_rate_limit_fallback"
+        )
+
+    shared = await statuses(2)
+    stored = redis_process.keys()
+    redis_process.kill()
+    with caplog.at_level(logging.INFO, logger="gateway.ratelimit"):
+        # A fresh budget of this process: 3 more, then refused, as without Redis at all.
+        local = await statuses(5)
+        while_down = await fallback()
+        redis_process.start()
+        await asyncio.sleep(0.3)
+        # Redis came back empty (no persistence): its bucket is full again, and used.
+        back = await statuses(4)
+        after = await fallback()
+    transitions = [r.getMessage() for r in caplog.records if r.name == "gateway.ratelimit"]
+
+    assert shared == [200, 200]
+    assert stored == 1
+    assert local == [200, 200, 200, 429, 429]
+    assert while_down == 1
+    assert back == [200, 200, 200, 429]
+    assert redis_process.keys() == 1
+    assert after == 0
+    # Logged once per change, not once per request.
+    assert len(transitions) == 2
+    assert transitions[0].startswith("Redis unreachable")
+    assert transitions[1].startswith("Redis reachable again")
 
 
 async def test_invalid_token_is_rejected_at_the_edge(
@@ -222,29 +327,88 @@ async def test_unexpected_error_on_the_proxy_path_is_a_bare_500_problem(
     assert response.headers["x-request-id"] == response.json()["request_id"]
 
 
-async def test_forwarded_client_address_is_used_only_when_trusted(
+async def test_forwarded_client_address_is_used_only_from_trusted_proxies(
     start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     limits = (RouteClass(name="default", per_ip=Bucket(burst=1, per_s=0.01)),)
+    # The test client is the "load balancer" on 127.0.0.1; 10.9.0.0/16 are further proxies.
     trusting = start_gateway(
-        services={"alpha": [alpha.url]}, route_classes=limits, trust_forwarded_for=True
+        services={"alpha": [alpha.url]},
+        route_classes=limits,
+        trusted_proxies=["127.0.0.0/8", "10.9.0.0/16"],
     )
-    wary = start_gateway(services={"alpha": [alpha.url]}, route_classes=limits)
+    elsewhere = start_gateway(
+        services={"alpha": [alpha.url]}, route_classes=limits, trusted_proxies=["10.9.0.0/16"]
+    )
 
     def via(address: str) -> dict[str, str]:
-        return {"X-Forwarded-For": f"203.0.113.9, {address}"}
+        # A forged first hop, the client, then a trusted proxy: the client is the second.
+        return {"X-Forwarded-For": f"203.0.113.9, {address}, 10.9.0.7"}
 
     trusted = [
         (await http.get(f"{trusting.url}/alpha/v1/echo", headers=via(a))).status_code
         for a in ("198.51.100.1", "198.51.100.2", "198.51.100.1")
     ]
+    seen = (await http.get(f"{trusting.url}/alpha/v1/echo", headers=via("198.51.100.3"))).json()[
+        "headers"
+    ]
     untrusted = [
-        (await http.get(f"{wary.url}/alpha/v1/echo", headers=via(a))).status_code
+        (await http.get(f"{elsewhere.url}/alpha/v1/echo", headers=via(a))).status_code
         for a in ("198.51.100.1", "198.51.100.2")
     ]
 
     assert trusted == [200, 200, 429]
+    # The service gets the client as the gateway determined it, nothing a client wrote.
+    assert seen["x-forwarded-for"] == "198.51.100.3"
     assert untrusted == [200, 429]
+
+
+async def test_websockets_get_the_client_address_from_trusted_proxies_only(
+    start_gateway: StartGateway, alpha: LiveServer
+) -> None:
+    trusting = start_gateway(services={"alpha": [alpha.url]}, trusted_proxies=["127.0.0.0/8"])
+    wary = start_gateway(services={"alpha": [alpha.url]})
+    forged = {"X-Forwarded-For": "203.0.113.9, 198.51.100.7"}
+
+    async def greeting(gateway: LiveServer) -> str:
+        url = gateway.url.replace("http://", "ws://") + "/alpha/v1/ws"
+        async with connect(url, additional_headers=forged) as socket:
+            return str(await socket.recv())
+
+    assert (await greeting(trusting)).endswith("; for=198.51.100.7")
+    assert (await greeting(wary)).endswith("; for=127.0.0.1")
+
+
+async def test_forwarded_header_is_read_when_the_proxies_set_it(
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    limits = (RouteClass(name="default", per_ip=Bucket(burst=1, per_s=0.01)),)
+    gateway = start_gateway(
+        services={"alpha": [alpha.url]},
+        route_classes=limits,
+        trusted_proxies=["127.0.0.0/8"],
+        forwarded_header="forwarded",
+    )
+
+    def via(address: str) -> dict[str, str]:
+        # X-Forwarded-For is not what these proxies set: not believed, whatever it says.
+        return {
+            "Forwarded": f'for=203.0.113.9, for="{address}:4711";proto=https',
+            "X-Forwarded-For": "192.0.2.99",
+        }
+
+    statuses = [
+        (await http.get(f"{gateway.url}/alpha/v1/echo", headers=via(a))).status_code
+        for a in ("198.51.100.1", "[2001:db8::1]", "198.51.100.1")
+    ]
+    garbage = [
+        (await http.get(f"{gateway.url}/alpha/v1/echo", headers=via(a))).status_code
+        for a in ("_hidden", "unknown")
+    ]
+
+    assert statuses == [200, 200, 429]
+    # A hop that is no address counts as the proxy that reported it: one budget for both.
+    assert garbage == [200, 429]
 
 
 async def test_bad_tokens_count_against_the_address_budget_before_any_check(

@@ -38,6 +38,21 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     readiness_timeout_s: float = Field(default=2.0, gt=0)
     shutdown_timeout_s: float = Field(default=15.0, gt=0)
+    # The server's edge (servicekit.server): X-Forwarded-For is believed only from peers in
+    # these networks (the gateway's, for a service; a load balancer's, for the gateway), e.g.
+    # ["10.20.0.0/16"]; none by default. Their connections are not capped per address.
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+    # A request head larger than this or with more fields is answered 431; one that has not
+    # arrived whole after header_timeout_s is answered 408 (a silent connection is closed).
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
+    max_header_fields: int = Field(default=100, ge=8, le=1000)
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    keep_alive_timeout_s: int = Field(default=5, ge=1)
+    # Open connections of one client address per process (429 above); None: no cap. Open
+    # connections and in-flight requests of the process (503 above; the gateway keeps up to
+    # 512 idle connections per worker to each replica).
+    max_connections_per_client: int | None = Field(default=None, ge=1)
+    max_concurrency: int | None = Field(default=4096, ge=1)
     # Token checks (servicekit.auth): whose tokens this service trusts.
     auth_issuer: str = "http://127.0.0.1:8000/identity"
     auth_audience: str = "rathaus"
