@@ -38,6 +38,7 @@ Admin = Annotated[Principal, require_roles("admin", "platform_admin")]
     "/tenants/{ags}/citizens",
     status_code=201,
     response_model=AccountOut,
+    # 409 stays declared for v1's compatibility; a taken address is answered 201 (see below).
     responses=problem_responses(
         TenantNotFound, SelfRegistrationClosed, EmailTaken, WeakPassword, ValidationFailed
     ),
@@ -46,7 +47,8 @@ async def register_citizen(
     ags: AgsPath, body: CitizenRegistration, service: AccountServiceDep, ip: ClientIpDep
 ) -> AccountOut:
     """Self-registration of a citizen; a verification code is mailed to the address (in the
-    language of Accept-Language, else the municipality's)."""
+    language of Accept-Language, else the municipality's). An address that has an account
+    already is answered alike, and its owner is mailed instead."""
     account = await service.register_citizen(ags, body.email, body.password, Actor(None, ip))
     return AccountOut.of(account)
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -14,11 +15,13 @@ from pydantic import (
 
 from identity.accounts.models import Account
 from identity.tenants.schemas import Ags
-from servicekit.mail import checked_address
+from servicekit.mail import checked_address, refuse_control_characters
 
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=254),
+    # A control character (NUL, ...) is refused before the spaces are stripped, not trimmed.
+    BeforeValidator(refuse_control_characters),
     # The kit's check of an address a mail goes to (no line breaks, a real domain): 422 here.
     AfterValidator(checked_address),
     Field(examples=["erika.mustermann@example.org"]),

@@ -62,13 +62,14 @@ class AccountService:
         self.mail = mail
         self.outbox = outbox
 
-    async def _new_account(
+    async def _account(
         self, tenant_ags: str, email: str, password: str, roles: Iterable[str]
     ) -> Account:
+        """A new account, not yet stored (WeakPassword, TenantNotFound)."""
         await self.tenants.get(tenant_ags)
         email = normalise_email(email)
         self.passwords.ensure_acceptable(password, email=email)
-        account = Account(
+        return Account(
             id=str(uuid.uuid4()),
             tenant_ags=tenant_ags,
             email=email,
@@ -76,6 +77,11 @@ class AccountService:
             roles=" ".join(sorted(set(roles))),
             created_at=self.clock.now(),
         )
+
+    async def _new_account(
+        self, tenant_ags: str, email: str, password: str, roles: Iterable[str]
+    ) -> Account:
+        account = await self._account(tenant_ags, email, password, roles)
         if not await self.accounts.add_if_email_free(account):
             raise EmailTaken()
         return account
@@ -95,9 +101,25 @@ class AccountService:
     async def register_citizen(
         self, tenant_ags: str, email: str, password: str, actor: Actor
     ) -> Account:
+        """The new citizen account; for an address that has an account already, an account
+        that is never stored, answered like a new one (no account enumeration), and the
+        address's owner is mailed that someone tried (the work is about the same)."""
         if not (await self.tenants.settings(tenant_ags)).citizen_self_registration:
             raise SelfRegistrationClosed()
-        account = await self._new_account(tenant_ags, email, password, ["citizen"])
+        account = await self._account(tenant_ags, email, password, ["citizen"])
+        if not await self.accounts.add_if_email_free(account):
+            owner = await self.accounts.by_email(tenant_ags, account.email)
+            if owner is not None and owner.disabled_at is None:
+                await self.mail.account_exists(owner, self.clock.now())
+            await self.audit.record(
+                AuditAction.ACCOUNT_CREATED,
+                outcome="failure",
+                actor=actor,
+                tenant=tenant_ags,
+                subject=owner.id if owner else None,
+                details={"reason": "email_taken"},
+            )
+            return account
         await self._ask_to_verify(account)
         await self.audit.record(
             AuditAction.ACCOUNT_CREATED,

@@ -32,6 +32,13 @@ class AuditAction(StrEnum):
     PASSWORD_RESET = "password_reset"
     MFA_ENROLMENT = "mfa_enrolment"
     MFA_RESET = "mfa_reset"
+    ACCOUNT_ADDRESS_RELEASED = "account_address_released"
+    ACCOUNT_DISABLED = "account_disabled"
+    ACCOUNT_ENABLED = "account_enabled"
+    PASSWORD_CHANGE = "password_change"
+    STAFF_INVITED = "staff_invited"
+    EMAIL_CHANGE_REQUESTED = "email_change_requested"
+    EMAIL_CHANGE = "email_change"
 
 
 @dataclass(frozen=True)
