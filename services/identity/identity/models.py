@@ -1,6 +1,6 @@
 """Imports every feature's models so that alembic and the app see all tables."""
 
-from identity.accounts.models import Account
+from identity.accounts.models import Account, EmailChange
 from identity.audit.models import AuditEvent
 from identity.clients.models import OAuthClient
 from identity.events.models import OutboxDelivery, OutboxEvent
@@ -15,6 +15,7 @@ from identity.tokens.models import RefreshToken
 __all__ = [
     "Account",
     "AuditEvent",
+    "EmailChange",
     "ExternalIdentity",
     "LoginThrottle",
     "MfaChallenge",

@@ -37,6 +37,7 @@ class AuditAction(StrEnum):
     ACCOUNT_ENABLED = "account_enabled"
     PASSWORD_CHANGE = "password_change"
     STAFF_INVITED = "staff_invited"
+    INVITATION_ACCEPTED = "invitation_accepted"
     EMAIL_CHANGE_REQUESTED = "email_change_requested"
     EMAIL_CHANGE = "email_change"
 

@@ -28,6 +28,7 @@ from typing import Any
 from identity.accounts.models import Account
 from identity.accounts.passwords import Passwords
 from identity.accounts.repository import AccountRepository
+from identity.accounts.service import RELEASED_EMAIL_DOMAIN
 from identity.audit.service import Actor, AuditAction, AuditLog
 from identity.clock import Clock
 from identity.login.models import ExternalIdentity
@@ -40,10 +41,6 @@ from servicekit.auth.jose_safe import TokenRejected, unverified_key_id, verify_i
 from servicekit.problems import Unauthorized
 
 logger = logging.getLogger("identity.login")
-
-RELEASED_EMAIL_DOMAIN = "@released.invalid"
-"""The address of an unconfirmed account that gave its address up to the person an identity
-provider vouches for: its id at a domain that cannot exist (RFC 2606)."""
 
 
 class InvalidExternalToken(Unauthorized):

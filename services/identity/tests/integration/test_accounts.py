@@ -90,6 +90,7 @@ async def test_registering_an_address_that_has_an_account_answers_as_for_a_new_o
         "email": "erika@example.org",
         "roles": ["citizen"],
         "email_verified": False,
+        "disabled": False,
     }
     assert str(mails["erika@example.org"]["Subject"]) == "Sie haben bereits ein Konto"
     assert "Passwort vergessen" in text_of(mails["erika@example.org"])
