@@ -32,6 +32,7 @@ from identity.login.errors import EmailNotVerified
 from identity.login.repository import ThrottleRepository
 from identity.settings import IdentitySettings
 from identity.tokens.errors import InvalidCredentials
+from servicekit.mail import InvalidMail, refuse_control_characters
 
 
 def _ip_key(ip: str) -> str:
@@ -124,7 +125,14 @@ class LoginService:
         """The account, or :class:`InvalidCredentials` (:class:`EmailNotVerified` for the
         right password of an unconfirmed address where one is required); the caller commits
         either way."""
-        account = await self.accounts.by_email(tenant, normalise_email(email))
+        try:
+            refuse_control_characters(email)
+        except InvalidMail:
+            # No account has such an address (the kit refuses them everywhere), and a NUL
+            # would not even reach PostgreSQL: answered like an unknown account.
+            account = None
+        else:
+            account = await self.accounts.by_email(tenant, normalise_email(email))
         limits: list[tuple[str, int]] = []
         if account is not None:
             limits.append((_account_key(account), self.settings.lockout_threshold))
