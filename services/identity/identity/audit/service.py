@@ -1,5 +1,5 @@
 """The audit trail of security events: logins, lockouts, refresh reuse, key rotation, roles,
-second factors."""
+second factors, and an account's life (invitation, password and address changes, disabling)."""
 
 from __future__ import annotations
 
