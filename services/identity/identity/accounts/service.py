@@ -386,11 +386,12 @@ class AccountService:
                 details={"reason": "used" if change.used_at is not None else "expired"},
             )
             raise EmailChangeCodeSpent()
+        if not await self.email_changes.claim(change.id, now):
+            raise EmailChangeCodeSpent()  # used at the same time: that request changes it
         old = account.email
         if not await self.accounts.change_email_if_free(account, change.new_email):
+            # Raised, so the claim is rolled back with it: nothing changed.
             raise EmailTaken("Another account of the municipality has this address.")
-        if not await self.email_changes.claim(change.id, now):
-            raise EmailChangeCodeSpent()
         account.email_verified_at = now
         account.email_verification_hash = None
         await self.accounts.flush()
