@@ -99,7 +99,14 @@ async def start_identity(
         await tenants.ensure(ags, f"Partner {ags}")
         mail = await account_mail(session, state.mailbox, tenants, state.settings)
         accounts = await account_service(
-            session, tenants, state.passwords, audit, state.clock, mail, state.outbox
+            session,
+            tenants,
+            state.passwords,
+            audit,
+            state.clock,
+            mail,
+            state.outbox,
+            state.settings,
         )
         await accounts.ensure_account(ags, ADMIN_EMAIL, ADMIN_PASSWORD, ["admin"])
         clients = await client_service(session, tenants, audit, state.clock)

@@ -66,6 +66,13 @@ def default_route_classes() -> tuple[RouteClass, ...]:
                 "/identity/v1/oauth2/revoke",
                 # The steps of the sign-in page (password, code, consent).
                 "/identity/v1/oauth2/authorize/",
+                # Each checks a password or a mailed code, or mails someone.
+                "/identity/v1/accounts/me/password",
+                "/identity/v1/accounts/me/email",
+                "/identity/v1/accounts/email-change/",
+                "/identity/v1/accounts/invitations/",
+                "/identity/v1/tenants/*/citizens",
+                "/identity/v1/tenants/*/invitations",
             ),
             methods=frozenset({"POST"}),
             timeout_s=5.0,

@@ -203,6 +203,28 @@ def test_an_invalid_address_in_a_request_body_fails_validation() -> None:
         Body(email="erika@example.org\r\nBcc: x@example.org")
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "eri\x00ka@example.org",
+        "erika@example.org\x00",
+        "\x1ferika@example.org",
+        "erika\t@example.org",
+        "erika@exam\u200bple.org",
+        "erika@example.org\x7f",
+        "erika@b\u00fccher.example\u202e",
+    ],
+)
+def test_an_address_with_a_control_or_invisible_character_is_refused(address: str) -> None:
+    class Body(BaseModel):
+        email: MailAddress
+
+    with pytest.raises(InvalidAddress, match="control or invisible"):
+        checked_address(address)
+    with pytest.raises(ValidationError, match="control or invisible"):
+        Body(email=address)
+
+
 def test_operators_see_recipients_masked() -> None:
     assert masked("erika.mustermann@example.org") == "e***@example.org"
     assert masked("") == "***"

@@ -65,7 +65,14 @@ async def bootstrap(app: FastAPI, *, ags: str, name: str, email: str, password: 
         audit = await audit_log(session, state.clock)
         mail = await account_mail(session, state.mailbox, tenants, state.settings)
         accounts = await account_service(
-            session, tenants, state.passwords, audit, state.clock, mail, state.outbox
+            session,
+            tenants,
+            state.passwords,
+            audit,
+            state.clock,
+            mail,
+            state.outbox,
+            state.settings,
         )
         account, created = await accounts.ensure_account(
             tenant.ags, email, password, ["platform_admin"]

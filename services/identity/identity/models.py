@@ -1,6 +1,6 @@
 """Imports every feature's models so that alembic and the app see all tables."""
 
-from identity.accounts.models import Account
+from identity.accounts.models import Account, EmailChange
 from identity.audit.models import AuditEvent
 from identity.botcheck.models import UsedChallenge
 from identity.clients.models import OAuthClient
@@ -18,6 +18,7 @@ __all__ = [
     "Account",
     "AuditEvent",
     "AuthorizationCode",
+    "EmailChange",
     "ExternalIdentity",
     "LoginThrottle",
     "MfaChallenge",

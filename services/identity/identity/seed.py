@@ -68,7 +68,7 @@ async def seed_demo(app: FastAPI) -> None:
         tenant = await tenants.ensure(DEMO_TENANT_AGS, DEMO_TENANT_NAME)
         mail = await account_mail(session, state.mailbox, tenants, settings)
         accounts = await account_service(
-            session, tenants, state.passwords, audit, clock, mail, state.outbox
+            session, tenants, state.passwords, audit, clock, mail, state.outbox, settings
         )
         lines.append(f"demo municipality: {tenant.name} (AGS {tenant.ags})")
         for email, password, roles in DEMO_ACCOUNTS:

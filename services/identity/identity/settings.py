@@ -115,6 +115,15 @@ class IdentitySettings(MailSettings, BotcheckSettings):
         ge=0,
         description="At most one reset mail per account in this time (no mail flood)",
     )
+    staff_invitation_ttl_hours: int = Field(
+        default=72, ge=1, le=14 * 24, description="How long a mailed staff invitation works"
+    )
+    email_change_ttl_minutes: int = Field(
+        default=60,
+        ge=5,
+        le=24 * 60,
+        description="How long the code that confirms a new e-mail address works",
+    )
     mfa_required: bool | None = Field(
         default=None,
         description=(

@@ -88,6 +88,7 @@ async def create_account(
     password: str = DEFAULT_PASSWORD,
     roles: tuple[str, ...] = ("citizen",),
     account_id: str | None = None,
+    email_verified: bool = False,
 ) -> Account:
     account = Account(
         id=account_id or str(uuid.uuid4()),
@@ -96,6 +97,7 @@ async def create_account(
         password_hash=await _passwords().hash(password),
         roles=" ".join(sorted(roles)),
         created_at=utcnow(),
+        email_verified_at=utcnow() if email_verified else None,
     )
     session.add(account)
     await session.flush()

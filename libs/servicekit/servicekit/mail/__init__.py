@@ -28,7 +28,12 @@ Errors a service maps to its answers: :class:`InvalidMail` (:class:`InvalidAddre
 request schema with 422 before any of this runs.
 """
 
-from servicekit.mail.addresses import MailAddress, checked_address, masked
+from servicekit.mail.addresses import (
+    MailAddress,
+    checked_address,
+    masked,
+    refuse_control_characters,
+)
 from servicekit.mail.dispatcher import MailDispatcher, pending_mail
 from servicekit.mail.errors import HeaderInjection, InvalidAddress, InvalidMail
 from servicekit.mail.message import Invitation, Letterhead, as_sent, compose
@@ -58,4 +63,5 @@ __all__ = [
     "compose",
     "masked",
     "pending_mail",
+    "refuse_control_characters",
 ]

@@ -5,11 +5,13 @@ from typing import Annotated
 from fastapi import Depends
 
 from identity.accounts.passwords import Passwords
-from identity.accounts.repository import AccountRepository
+from identity.accounts.repository import AccountRepository, EmailChangeRepository
 from identity.accounts.service import AccountService
 from identity.audit.dependencies import AuditDep
 from identity.clock import ClockDep
 from identity.mail.dependencies import AccountMailDep
+from identity.password_reset.repository import PasswordResetRepository
+from identity.settings import SettingsDep
 from identity.tenants.dependencies import TenantServiceDep
 from servicekit.dependencies import OutboxDep, SessionDep, app_state
 
@@ -24,9 +26,19 @@ async def account_service(
     clock: ClockDep,
     mail: AccountMailDep,
     outbox: OutboxDep,
+    settings: SettingsDep,
 ) -> AccountService:
     return AccountService(
-        AccountRepository(session), tenants, passwords, audit, clock, mail, outbox
+        AccountRepository(session),
+        tenants,
+        passwords,
+        audit,
+        clock,
+        mail,
+        outbox,
+        EmailChangeRepository(session),
+        PasswordResetRepository(session),
+        settings,
     )
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from servicekit.problems import Conflict, Forbidden, NotFound, ValidationFailed
+from servicekit.problems import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 
 
 class AccountNotFound(NotFound):
@@ -31,3 +31,24 @@ class InvalidVerificationToken(NotFound):
 class PasswordMismatch(Forbidden):
     type_slug = "password-mismatch"
     title = "The password does not match this account"
+
+
+class AccountClosedForGood(Conflict):
+    type_slug = "account-closed-for-good"
+    title = "This account was erased or gave its address up: it cannot be enabled again"
+
+
+class OwnAccount(Conflict):
+    type_slug = "own-account"
+    title = "You cannot disable your own account"
+
+
+class UnknownEmailChangeCode(NotFound):
+    type_slug = "unknown-email-change-code"
+    title = "No such code for a new e-mail address"
+
+
+class EmailChangeCodeSpent(Problem):
+    status = 410
+    type_slug = "email-change-code-spent"
+    title = "This code for a new e-mail address was used or has expired"

@@ -31,3 +31,19 @@ class Account(Base):
     @property
     def role_set(self) -> frozenset[str]:
         return frozenset(self.roles.split())
+
+
+class EmailChange(Base):
+    """A new address the account asked for, waiting for the code mailed to it: kept as its
+    hash, good once and until ``expires_at``; the account's address changes only then."""
+
+    __tablename__ = "email_changes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    new_email: Mapped[str] = mapped_column(String(254))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When it changed the address, or when a later request or change ended it."""

@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from identity.accounts.models import Account
+from identity.accounts.models import Account, EmailChange
 from identity.login.models import ExternalIdentity
 from identity.tokens.models import RefreshToken
 from servicekit.repository import Repository
@@ -40,6 +40,19 @@ class AccountRepository(Repository[Account]):
             return False
         return True
 
+    async def change_email_if_free(self, account: Account, email: str) -> bool:
+        """Give ``account`` the address; False (nothing changes) when another account of the
+        tenant has it."""
+        before = account.email
+        try:
+            async with self.session.begin_nested():
+                account.email = email
+                await self.session.flush()
+        except IntegrityError:
+            account.email = before
+            return False
+        return True
+
     async def revoke_refresh_tokens(self, account_id: str, now: datetime) -> None:
         """End every login of the account: none of its refresh tokens works any more."""
         await self.session.execute(
@@ -52,4 +65,37 @@ class AccountRepository(Repository[Account]):
         """No identity provider's name for the person leads to the account any more."""
         await self.session.execute(
             delete(ExternalIdentity).where(ExternalIdentity.account_id == account_id)
+        )
+
+
+class EmailChangeRepository(Repository[EmailChange]):
+    model = EmailChange
+
+    async def by_hash(self, token_hash: str) -> EmailChange | None:
+        return await self.session.scalar(
+            select(EmailChange).where(EmailChange.token_hash == token_hash)
+        )
+
+    async def claim(self, change_id: str, now: datetime) -> bool:
+        """Mark the code used; False when it was used (at the same time, too) or expired."""
+        result = await self.session.execute(
+            update(EmailChange)
+            .where(
+                EmailChange.id == change_id,
+                EmailChange.used_at.is_(None),
+                EmailChange.expires_at > now,
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount == 1
+
+    async def end_all_of(self, account_id: str, now: datetime) -> None:
+        """No pending code of the account changes its address any more."""
+        await self.session.execute(
+            update(EmailChange)
+            .where(EmailChange.account_id == account_id, EmailChange.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
         )

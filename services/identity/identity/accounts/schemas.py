@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -14,11 +15,13 @@ from pydantic import (
 
 from identity.accounts.models import Account
 from identity.tenants.schemas import Ags
-from servicekit.mail import checked_address
+from servicekit.mail import checked_address, refuse_control_characters
 
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=254),
+    # A control character (NUL, ...) is refused before the spaces are stripped, not trimmed.
+    BeforeValidator(refuse_control_characters),
     # The kit's check of an address a mail goes to (no line breaks, a real domain): 422 here.
     AfterValidator(checked_address),
     Field(examples=["erika.mustermann@example.org"]),
@@ -47,6 +50,43 @@ class StaffAccountIn(BaseModel):
     roles: list[StaffRole] = Field(min_length=1, examples=[["clerk"]])
 
 
+class StaffInvitationIn(BaseModel):
+    """A clerk or admin to invite: a single-use code to set a password is mailed to them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    roles: list[StaffRole] = Field(min_length=1, examples=[["clerk"]])
+
+
+class InvitationAcceptance(BaseModel):
+    """The mailed invitation code and the staff member's first password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+    password: Password
+
+
+class PasswordChange(BaseModel):
+    """A new password, confirmed with the current one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Password
+    new_password: Password
+
+
+class EmailChangeIn(BaseModel):
+    """A new address for the account, confirmed with the current password; a code goes to
+    the new address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    password: Password
+
+
 class RolesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -66,6 +106,9 @@ class AccountOut(BaseModel):
     roles: list[Role]
     email_verified: bool
     created_at: datetime
+    disabled: bool = Field(
+        default=False, description="Closed by an administrator (or erased): no login works"
+    )
 
     @field_validator("roles")
     @classmethod
@@ -81,7 +124,13 @@ class AccountOut(BaseModel):
             roles=sorted(account.role_set),  # type: ignore[arg-type]
             email_verified=account.email_verified_at is not None,
             created_at=account.created_at,
+            disabled=account.disabled_at is not None,
         )
+
+
+class StaffInvitationOut(BaseModel):
+    account: AccountOut
+    expires_at: datetime = Field(description="Until when the mailed code sets the password")
 
 
 class AccountList(BaseModel):

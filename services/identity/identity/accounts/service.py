@@ -1,4 +1,5 @@
-"""Accounts: citizens register themselves; tenant admins create and manage their clerks."""
+"""Accounts: citizens register themselves; tenant admins create, invite, disable and manage
+their staff; account holders change their password and address."""
 
 from __future__ import annotations
 
@@ -6,21 +7,30 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from identity.accounts.errors import (
+    AccountClosedForGood,
     AccountNotFound,
+    EmailChangeCodeSpent,
     EmailTaken,
     InvalidVerificationToken,
+    OwnAccount,
     PasswordMismatch,
     RoleNotGrantable,
+    UnknownEmailChangeCode,
 )
-from identity.accounts.models import Account
+from identity.accounts.models import Account, EmailChange
 from identity.accounts.passwords import Passwords
-from identity.accounts.repository import AccountRepository
+from identity.accounts.repository import AccountRepository, EmailChangeRepository
 from identity.audit.service import Actor, AuditAction, AuditLog
 from identity.clock import Clock
 from identity.events.models import ACCOUNT_ERASED, AccountErased
 from identity.mail.service import AccountMail
+from identity.password_reset.models import INVITATION, PasswordReset
+from identity.password_reset.repository import PasswordResetRepository
+from identity.settings import IdentitySettings
 from identity.tenants.access import ensure_manages_tenant
 from identity.tenants.errors import SelfRegistrationClosed
 from identity.tenants.service import TenantService
@@ -33,6 +43,16 @@ PLATFORM_GRANTABLE = STAFF_ROLES | {"platform_admin"}
 
 ERASED_EMAIL_DOMAIN = "@erased.invalid"
 """An erased account's address: its id at a domain that cannot exist (RFC 2606)."""
+
+RELEASED_EMAIL_DOMAIN = "@released.invalid"
+"""The address of an unconfirmed account that gave its address up to the person an identity
+provider vouches for (``identity.login.external``): its id at a domain that cannot exist."""
+
+
+@dataclass(frozen=True)
+class Invitation:
+    account: Account
+    expires_at: datetime
 
 
 def normalise_email(email: str) -> str:
@@ -53,8 +73,14 @@ class AccountService:
         clock: Clock,
         mail: AccountMail,
         outbox: Outbox,
+        email_changes: EmailChangeRepository,
+        password_codes: PasswordResetRepository,
+        settings: IdentitySettings,
     ) -> None:
         self.accounts = accounts
+        self.email_changes = email_changes
+        self.password_codes = password_codes
+        self.settings = settings
         self.tenants = tenants
         self.passwords = passwords
         self.audit = audit
@@ -62,13 +88,14 @@ class AccountService:
         self.mail = mail
         self.outbox = outbox
 
-    async def _new_account(
+    async def _account(
         self, tenant_ags: str, email: str, password: str, roles: Iterable[str]
     ) -> Account:
+        """A new account, not yet stored (WeakPassword, TenantNotFound)."""
         await self.tenants.get(tenant_ags)
         email = normalise_email(email)
         self.passwords.ensure_acceptable(password, email=email)
-        account = Account(
+        return Account(
             id=str(uuid.uuid4()),
             tenant_ags=tenant_ags,
             email=email,
@@ -76,6 +103,11 @@ class AccountService:
             roles=" ".join(sorted(set(roles))),
             created_at=self.clock.now(),
         )
+
+    async def _new_account(
+        self, tenant_ags: str, email: str, password: str, roles: Iterable[str]
+    ) -> Account:
+        account = await self._account(tenant_ags, email, password, roles)
         if not await self.accounts.add_if_email_free(account):
             raise EmailTaken()
         return account
@@ -95,9 +127,25 @@ class AccountService:
     async def register_citizen(
         self, tenant_ags: str, email: str, password: str, actor: Actor
     ) -> Account:
+        """The new citizen account; for an address that has an account already, an account
+        that is never stored, answered like a new one (no account enumeration), and the
+        address's owner is mailed that someone tried (the work is about the same)."""
         if not (await self.tenants.settings(tenant_ags)).citizen_self_registration:
             raise SelfRegistrationClosed()
-        account = await self._new_account(tenant_ags, email, password, ["citizen"])
+        account = await self._account(tenant_ags, email, password, ["citizen"])
+        if not await self.accounts.add_if_email_free(account):
+            owner = await self.accounts.by_email(tenant_ags, account.email)
+            if owner is not None and owner.disabled_at is None:
+                await self.mail.account_exists(owner, self.clock.now())
+            await self.audit.record(
+                AuditAction.ACCOUNT_CREATED,
+                outcome="failure",
+                actor=actor,
+                tenant=tenant_ags,
+                subject=owner.id if owner else None,
+                details={"reason": "email_taken"},
+            )
+            return account
         await self._ask_to_verify(account)
         await self.audit.record(
             AuditAction.ACCOUNT_CREATED,
@@ -153,6 +201,61 @@ class AccountService:
         )
         return account
 
+    async def invite_staff(
+        self, tenant_ags: str, email: str, roles: Sequence[str], by: Principal, actor: Actor
+    ) -> Invitation:
+        """A clerk or admin account without a password, and a single-use code mailed to the
+        address that sets one (``PasswordResets.confirm`` with ``INVITATION``). Inviting the
+        address of a staff account that never confirmed its address again mails a new code
+        (the earlier ones end); any other account with the address is EmailTaken."""
+        ensure_manages_tenant(by, tenant_ags)
+        self._check_grantable(by, roles)
+        await self.tenants.get(tenant_ags)
+        now = self.clock.now()
+        email = normalise_email(email)
+        account = await self.accounts.by_email(tenant_ags, email)
+        if account is None:
+            account = Account(
+                id=str(uuid.uuid4()),
+                tenant_ags=tenant_ags,
+                email=email,
+                # Nobody knows it: the invitation's code sets the first password.
+                password_hash=await self.passwords.hash(secrets.token_urlsafe(32)),
+                roles=" ".join(sorted(set(roles))),
+                created_at=now,
+            )
+            if not await self.accounts.add_if_email_free(account):
+                raise EmailTaken()
+        elif (
+            account.email_verified_at is not None
+            or account.disabled_at is not None
+            or "citizen" in account.role_set
+        ):
+            raise EmailTaken()
+        else:
+            account.roles = " ".join(sorted(set(roles)))
+        await self.password_codes.end_all_of(account.id, now)
+        code = secrets.token_urlsafe(32)
+        invitation = await self.password_codes.add(
+            PasswordReset(
+                id=str(uuid.uuid4()),
+                account_id=account.id,
+                token_hash=token_hash(code),
+                created_at=now,
+                expires_at=now + timedelta(hours=self.settings.staff_invitation_ttl_hours),
+                purpose=INVITATION,
+            )
+        )
+        await self.mail.staff_invitation(account, invitation.id, code, invitation.expires_at)
+        await self.audit.record(
+            AuditAction.STAFF_INVITED,
+            actor=actor,
+            tenant=tenant_ags,
+            subject=account.id,
+            details={"roles": sorted(set(roles))},
+        )
+        return Invitation(account, invitation.expires_at)
+
     async def get_in_tenant(self, tenant_ags: str, account_id: str, by: Principal) -> Account:
         ensure_manages_tenant(by, tenant_ags)
         account = await self.accounts.get(account_id)
@@ -187,6 +290,117 @@ class AccountService:
             tenant=tenant_ags,
             subject=account.id,
             details={"before": sorted(before), "after": sorted(wanted)},
+        )
+        return account
+
+    async def disable(
+        self, tenant_ags: str, account_id: str, by: Principal, actor: Actor
+    ) -> Account:
+        """An administrator closes an account of the municipality: no login, refresh, reset
+        or provider sign-in goes on from now (access tokens run out within minutes)."""
+        account = await self.get_in_tenant(tenant_ags, account_id, by)
+        if account.id == by.subject:
+            raise OwnAccount("Another administrator of the municipality can do it.")
+        now = self.clock.now()
+        if account.disabled_at is None:
+            account.disabled_at = now
+            await self.accounts.flush()
+            await self.audit.record(
+                AuditAction.ACCOUNT_DISABLED, actor=actor, tenant=tenant_ags, subject=account.id
+            )
+        await self.accounts.revoke_refresh_tokens(account.id, now)
+        return account
+
+    async def enable(
+        self, tenant_ags: str, account_id: str, by: Principal, actor: Actor
+    ) -> Account:
+        """An administrator opens a disabled account again; an erased account, or one that
+        gave its address up to an identity provider's person, stays closed."""
+        account = await self.get_in_tenant(tenant_ags, account_id, by)
+        if account.email.endswith((ERASED_EMAIL_DOMAIN, RELEASED_EMAIL_DOMAIN)):
+            raise AccountClosedForGood()
+        if account.disabled_at is not None:
+            account.disabled_at = None
+            await self.accounts.flush()
+            await self.audit.record(
+                AuditAction.ACCOUNT_ENABLED, actor=actor, tenant=tenant_ags, subject=account.id
+            )
+        return account
+
+    async def change_password(self, account: Account, password: str, actor: Actor) -> None:
+        """Set a new password (the current one was checked by the caller): every login of the
+        account ends (this one too), and a notice is mailed."""
+        self.passwords.ensure_acceptable(password, email=account.email)
+        now = self.clock.now()
+        account.password_hash = await self.passwords.hash(password)
+        await self.accounts.flush()
+        await self.accounts.revoke_refresh_tokens(account.id, now)
+        await self.mail.password_changed_by_owner(account, now)
+        await self.audit.record(
+            AuditAction.PASSWORD_CHANGE, actor=actor, tenant=account.tenant_ags, subject=account.id
+        )
+
+    async def request_email_change(self, account: Account, email: str, actor: Actor) -> None:
+        """Mail a single-use code to the new address (the password was checked by the
+        caller); the address changes only when the code comes back. Earlier codes end. A
+        taken address is told only to whoever holds the code (no enumeration here)."""
+        now = self.clock.now()
+        await self.email_changes.end_all_of(account.id, now)
+        code = secrets.token_urlsafe(32)
+        change = await self.email_changes.add(
+            EmailChange(
+                id=str(uuid.uuid4()),
+                account_id=account.id,
+                new_email=normalise_email(email),
+                token_hash=token_hash(code),
+                created_at=now,
+                expires_at=now + timedelta(minutes=self.settings.email_change_ttl_minutes),
+            )
+        )
+        await self.mail.email_change(account, change.id, change.new_email, code, change.expires_at)
+        await self.audit.record(
+            AuditAction.EMAIL_CHANGE_REQUESTED,
+            actor=actor,
+            tenant=account.tenant_ags,
+            subject=account.id,
+        )
+
+    async def confirm_email_change(self, code: str, actor: Actor) -> Account:
+        """The address changes to the one the code was mailed to, confirmed; a notice goes to
+        the old one, and the password codes mailed there end. UnknownEmailChangeCode,
+        EmailChangeCodeSpent (used or expired; the caller commits its audit), EmailTaken."""
+        now = self.clock.now()
+        change = await self.email_changes.by_hash(token_hash(code))
+        if change is None:
+            raise UnknownEmailChangeCode()
+        account = await self.accounts.get(change.account_id)
+        if account is None or account.disabled_at is not None:
+            raise UnknownEmailChangeCode()
+        if change.used_at is not None or change.expires_at <= now:
+            await self.audit.record(
+                AuditAction.EMAIL_CHANGE,
+                outcome="failure",
+                actor=actor,
+                tenant=account.tenant_ags,
+                subject=account.id,
+                details={"reason": "used" if change.used_at is not None else "expired"},
+            )
+            raise EmailChangeCodeSpent()
+        if not await self.email_changes.claim(change.id, now):
+            raise EmailChangeCodeSpent()  # used at the same time: that request changes it
+        old = account.email
+        if not await self.accounts.change_email_if_free(account, change.new_email):
+            # Raised, so the claim is rolled back with it: nothing changed.
+            raise EmailTaken("Another account of the municipality has this address.")
+        account.email_verified_at = now
+        account.email_verification_hash = None
+        await self.accounts.flush()
+        await self.email_changes.end_all_of(account.id, now)
+        await self.password_codes.end_all_of(account.id, now)
+        if old != account.email:
+            await self.mail.email_changed(account, change.id, old, now)
+        await self.audit.record(
+            AuditAction.EMAIL_CHANGE, actor=actor, tenant=account.tenant_ags, subject=account.id
         )
         return account
 
@@ -239,5 +453,12 @@ class AccountService:
     async def me(self, principal: Principal) -> Account:
         account = await self.accounts.get(principal.subject)
         if account is None or account.tenant_ags != principal.tenant:
+            raise AccountNotFound()
+        return account
+
+    async def me_open(self, principal: Principal) -> Account:
+        """The caller's own account while it is not disabled (AccountNotFound otherwise)."""
+        account = await self.me(principal)
+        if account.disabled_at is not None:
             raise AccountNotFound()
         return account

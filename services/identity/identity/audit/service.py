@@ -1,5 +1,5 @@
 """The audit trail of security events: logins, lockouts, refresh reuse, key rotation, roles,
-second factors."""
+second factors, and an account's life (invitation, password and address changes, disabling)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,14 @@ class AuditAction(StrEnum):
     MFA_RESET = "mfa_reset"
     AUTHORIZATION_CODE = "authorization_code"
     AUTHORIZATION_CODE_REUSE = "authorization_code_reuse"
+    ACCOUNT_ADDRESS_RELEASED = "account_address_released"
+    ACCOUNT_DISABLED = "account_disabled"
+    ACCOUNT_ENABLED = "account_enabled"
+    PASSWORD_CHANGE = "password_change"
+    STAFF_INVITED = "staff_invited"
+    INVITATION_ACCEPTED = "invitation_accepted"
+    EMAIL_CHANGE_REQUESTED = "email_change_requested"
+    EMAIL_CHANGE = "email_change"
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ async def external_sign_in(
     tenants: TenantServiceDep,
     passwords: PasswordsDep,
     audit: AuditDep,
+    clock: ClockDep,
 ) -> ExternalSignIn:
     return ExternalSignIn(
         AccountRepository(session),
@@ -49,6 +50,7 @@ async def external_sign_in(
         tenants,
         passwords,
         audit,
+        clock,
     )
 
 

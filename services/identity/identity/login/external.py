@@ -5,9 +5,16 @@ The frontend does the OpenID Connect flow with the provider and hands us its ID 
 it like our own tokens (``servicekit.auth.jose_safe.verify_id_token``: the provider's keys by
 ``kid``, the key's one algorithm, issuer, audience, lifetime), map its ``acr`` to an eIDAS level
 (an unknown one is refused), and find the person's account in the municipality by the
-provider's ``sub``. The first time, a citizen account is made for them (a verified e-mail
-address of the provider joins an existing citizen account with that address); the account has
-no usable password. Our tokens then carry the level as ``acr``, through every refresh.
+provider's ``sub``. The first time, a citizen account is made for them; the account has no
+usable password. Our tokens then carry the level as ``acr``, through every refresh.
+
+An address the provider says is verified joins an existing citizen account with that address
+only when that account confirmed the address itself (``email_verified_at``): anyone can
+register any address with a password of their choosing, and joining such an account would hand
+the person's BundID identity to whoever knows that password. An unconfirmed account with the
+address gives it up instead (docs/architecture.md#security-model): it is closed (disabled, its
+sessions and pending code ended, its address replaced by one under ``released.invalid``), the
+release is audited, and the person gets a fresh account with the address.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from typing import Any
 from identity.accounts.models import Account
 from identity.accounts.passwords import Passwords
 from identity.accounts.repository import AccountRepository
+from identity.accounts.service import RELEASED_EMAIL_DOMAIN
 from identity.audit.service import Actor, AuditAction, AuditLog
+from identity.clock import Clock
 from identity.login.models import ExternalIdentity
 from identity.login.repository import ExternalIdentityRepository
 from identity.settings import ExternalIssuer, TrustLevel
@@ -29,7 +38,6 @@ from identity.tenants.errors import TenantNotFound
 from identity.tenants.service import TenantService
 from servicekit.auth import RemoteJwks
 from servicekit.auth.jose_safe import TokenRejected, unverified_key_id, verify_id_token
-from servicekit.db import utcnow
 from servicekit.problems import Unauthorized
 
 logger = logging.getLogger("identity.login")
@@ -84,6 +92,7 @@ class ExternalSignIn:
         tenants: TenantService,
         passwords: Passwords,
         audit: AuditLog,
+        clock: Clock,
     ) -> None:
         self.accounts = accounts
         self.identities = identities
@@ -91,6 +100,7 @@ class ExternalSignIn:
         self.tenants = tenants
         self.passwords = passwords
         self.audit = audit
+        self.clock = clock
 
     async def sign_in(
         self, tenant_ags: str, provider: str, id_token: str, actor: Actor
@@ -126,6 +136,10 @@ class ExternalSignIn:
             if account is not None and account.role_set != {"citizen"}:
                 # Staff sign in with their own credentials, never through a citizen's provider.
                 raise InvalidExternalToken("This address belongs to a staff account.")
+            if account is not None and account.email_verified_at is None:
+                # Nobody proved this account's address: never join it (see the module).
+                await self._release_address(account, provider)
+                account = None
         if account is None:
             account_id = str(uuid.uuid4())
             account = Account(
@@ -135,7 +149,8 @@ class ExternalSignIn:
                 # Nobody knows it: the provider is how this person signs in.
                 password_hash=await self.passwords.hash(secrets.token_urlsafe(32)),
                 roles="citizen",
-                email_verified_at=utcnow() if email else None,
+                created_at=self.clock.now(),
+                email_verified_at=self.clock.now() if email else None,
             )
             if not await self.accounts.add_if_email_free(account):
                 raise InvalidExternalToken("The address is taken by another account.")
@@ -151,3 +166,19 @@ class ExternalSignIn:
             )
         )
         return account
+
+    async def _release_address(self, account: Account, provider: str) -> None:
+        """Close the unconfirmed ``account`` and free its address for the person the provider
+        vouches for: whoever registered it cannot sign in with it, nor confirm it, any more."""
+        now = self.clock.now()
+        account.email = f"{account.id}{RELEASED_EMAIL_DOMAIN}"
+        account.email_verification_hash = None
+        account.disabled_at = account.disabled_at or now
+        await self.accounts.flush()
+        await self.accounts.revoke_refresh_tokens(account.id, now)
+        await self.audit.record(
+            AuditAction.ACCOUNT_ADDRESS_RELEASED,
+            tenant=account.tenant_ags,
+            subject=account.id,
+            details={"provider": provider, "reason": "email_not_verified"},
+        )

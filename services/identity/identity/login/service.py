@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
+from identity.accounts.errors import PasswordMismatch
 from identity.accounts.models import Account
 from identity.accounts.passwords import Passwords
 from identity.accounts.repository import AccountRepository
@@ -31,6 +32,7 @@ from identity.login.errors import EmailNotVerified
 from identity.login.repository import ThrottleRepository
 from identity.settings import IdentitySettings
 from identity.tokens.errors import InvalidCredentials
+from servicekit.mail import InvalidMail, refuse_control_characters
 
 
 def _ip_key(ip: str) -> str:
@@ -92,11 +94,45 @@ class LoginService:
     async def second_factor_passed(self, account: Account) -> None:
         await self.throttles.reset(_second_factor_key(account), self.clock.now())
 
+    async def reauthenticate(
+        self, account: Account, password: str, actor: Actor, action: AuditAction
+    ) -> None:
+        """The account holder confirms ``action`` (a password or address change) with the
+        current password; a wrong one counts like a failed login, and a locked account or
+        client address is refused even with the right one: :class:`PasswordMismatch`, which
+        the caller commits (the count and its audit)."""
+        limits = [(_account_key(account), self.settings.lockout_threshold)]
+        if actor.client_ip:
+            limits.append((_ip_key(actor.client_ip), self.settings.lockout_ip_threshold))
+        locked = [key for key, _ in limits if await self._locked(key)]
+        matches = await self.passwords.verify(account.password_hash, password)
+        if matches and not locked:
+            await self.throttles.reset(_account_key(account), self.clock.now())
+            return
+        if not locked:
+            await self._count_failure(limits, account.tenant_ags, account, actor)
+        await self.audit.record(
+            action,
+            outcome="failure",
+            actor=actor,
+            tenant=account.tenant_ags,
+            subject=account.id,
+            details={"reason": "locked" if locked else "wrong_password"},
+        )
+        raise PasswordMismatch("Confirm this with the account's current password.")
+
     async def authenticate(self, tenant: str, email: str, password: str, actor: Actor) -> Account:
         """The account, or :class:`InvalidCredentials` (:class:`EmailNotVerified` for the
         right password of an unconfirmed address where one is required); the caller commits
         either way."""
-        account = await self.accounts.by_email(tenant, normalise_email(email))
+        try:
+            refuse_control_characters(email)
+        except InvalidMail:
+            # No account has such an address (the kit refuses them everywhere), and a NUL
+            # would not even reach PostgreSQL: answered like an unknown account.
+            account = None
+        else:
+            account = await self.accounts.by_email(tenant, normalise_email(email))
         limits: list[tuple[str, int]] = []
         if account is not None:
             limits.append((_account_key(account), self.settings.lockout_threshold))

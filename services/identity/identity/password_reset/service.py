@@ -20,7 +20,7 @@ from identity.audit.service import Actor, AuditAction, AuditLog
 from identity.clock import Clock
 from identity.mail.service import AccountMail
 from identity.password_reset.errors import ResetCodeSpent, UnknownResetCode
-from identity.password_reset.models import PasswordReset
+from identity.password_reset.models import INVITATION, RESET, PasswordReset
 from identity.password_reset.repository import PasswordResetRepository
 from identity.settings import IdentitySettings
 from identity.tenants.errors import TenantNotFound
@@ -93,12 +93,15 @@ class PasswordResets:
             details={"reason": reason} if reason else None,
         )
 
-    async def confirm(self, code: str, password: str, actor: Actor) -> None:
-        """Set the password with a mailed code: UnknownResetCode, ResetCodeSpent (used or
-        expired; the caller commits the audit of it) or WeakPassword."""
+    async def confirm(
+        self, code: str, password: str, actor: Actor, *, purpose: str = RESET
+    ) -> None:
+        """Set the password with a mailed code of ``purpose`` (a reset, or a staff member's
+        invitation): UnknownResetCode (also for a code of the other purpose), ResetCodeSpent
+        (used or expired; the caller commits the audit of it) or WeakPassword."""
         now = self.clock.now()
         reset = await self.resets.by_hash(token_hash(code))
-        if reset is None:
+        if reset is None or reset.purpose != purpose:
             raise UnknownResetCode()
         account = await self.accounts.get(reset.account_id)
         if account is None or account.disabled_at is not None:
@@ -108,7 +111,7 @@ class PasswordResets:
         if not await self.resets.claim(reset.id, now):
             reason = "used" if reset.used_at is not None else "expired"
             await self.audit.record(
-                AuditAction.PASSWORD_RESET,
+                AuditAction.PASSWORD_RESET if purpose == RESET else AuditAction.INVITATION_ACCEPTED,
                 outcome="failure",
                 actor=actor,
                 tenant=account.tenant_ags,
@@ -122,6 +125,15 @@ class PasswordResets:
         await self.accounts.flush()
         await self.resets.end_all_of(account.id, now)
         await self.accounts.revoke_refresh_tokens(account.id, now)
+        if purpose == INVITATION:
+            # The first password of a staff member: nothing changed that they should hear of.
+            await self.audit.record(
+                AuditAction.INVITATION_ACCEPTED,
+                actor=actor,
+                tenant=account.tenant_ags,
+                subject=account.id,
+            )
+            return
         await self.mail.password_changed(account, reset.id, now)
         await self.audit.record(
             AuditAction.PASSWORD_RESET, actor=actor, tenant=account.tenant_ags, subject=account.id

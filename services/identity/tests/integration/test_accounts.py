@@ -67,16 +67,43 @@ async def test_short_password_and_own_email_as_password_are_refused(
     assert "email" in own_email.json()["detail"]
 
 
-async def test_second_registration_with_the_same_email_is_409(
-    client: httpx.AsyncClient, session: AsyncSession
+async def test_registering_an_address_that_has_an_account_answers_as_for_a_new_one(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, postbox: Postbox
 ) -> None:
+    """No account enumeration: the answer is the same, the owner is told by mail."""
     await create_tenant(session)
-    body = {"email": "max@example.org", "password": DEFAULT_PASSWORD}
-    await client.post(f"{TENANT}/citizens", json=body)
+    await create_account(session, email="erika@example.org", email_verified=True)
 
-    response = await client.post(f"{TENANT}/citizens", json=body)
+    taken = await client.post(
+        f"{TENANT}/citizens", json={"email": "Erika@example.org", "password": "another password"}
+    )
+    new = await client.post(
+        f"{TENANT}/citizens", json={"email": "max@example.org", "password": DEFAULT_PASSWORD}
+    )
+    mails = {str(mail["To"]): mail for mail in await postbox.deliver(app)}
 
-    assert response.status_code == 409
+    assert (taken.status_code, new.status_code) == (201, 201)
+    assert taken.headers["content-type"] == new.headers["content-type"]
+    assert set(taken.json()) == set(new.json())
+    assert {k: v for k, v in taken.json().items() if k not in ("id", "created_at")} == {
+        "tenant": "06999001",
+        "email": "erika@example.org",
+        "roles": ["citizen"],
+        "email_verified": False,
+        "disabled": False,
+    }
+    assert str(mails["erika@example.org"]["Subject"]) == "Sie haben bereits ein Konto"
+    assert "Passwort vergessen" in text_of(mails["erika@example.org"])
+    assert str(mails["max@example.org"]["Subject"]) == "Bitte bestätigen Sie Ihre E-Mail-Adresse"
+    # The owner's password still works, the registering party's does not.
+    login = {"tenant": "06999001", "email": "erika@example.org"}
+    owner = await client.post(
+        "/identity/v1/auth/login", json={**login, "password": DEFAULT_PASSWORD}
+    )
+    other = await client.post(
+        "/identity/v1/auth/login", json={**login, "password": "another password"}
+    )
+    assert (owner.status_code, other.status_code) == (200, 401)
 
 
 async def test_registration_for_an_unknown_municipality_is_404(client: httpx.AsyncClient) -> None:
@@ -348,7 +375,14 @@ async def test_a_registration_with_an_address_no_mail_can_reach_is_422_and_mails
 ) -> None:
     await create_tenant(session)
 
-    for email in ("max@localhost", "max@example.org\r\nBcc: all@example.org", "max@@example.org"):
+    for email in (
+        "max@localhost",
+        "max@example.org\r\nBcc: all@example.org",
+        "max@@example.org",
+        "max\u0000@example.org",
+        "\u001fmax@example.org",
+        "max@exam\u200bple.org",
+    ):
         response = await client.post(
             f"{TENANT}/citizens", json={"email": email, "password": DEFAULT_PASSWORD}
         )

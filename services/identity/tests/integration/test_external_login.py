@@ -17,6 +17,7 @@ from jose import jwt as jose_jwt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from identity.audit.models import AuditEvent
 from identity.login.external import ExternalProviders
 from identity.login.models import ExternalIdentity
 from identity.settings import ExternalIssuer
@@ -25,6 +26,7 @@ from servicekit.testing.live import LiveServer, run_live_server
 from servicekit.testing.tokens import TokenFactory
 
 from ..factories import create_account, create_tenant
+from ..sent_mail import Postbox, code_in
 
 ISSUER = "https://keycloak.test/realms/bund"
 AUDIENCE = "rathaus-musterstadt"
@@ -146,7 +148,7 @@ async def test_a_verified_address_joins_the_existing_citizen_account(
     client: httpx.AsyncClient, session: AsyncSession, provider: TokenFactory
 ) -> None:
     await create_tenant(session)
-    erika = await create_account(session, email="erika@example.org")
+    erika = await create_account(session, email="erika@example.org", email_verified=True)
     await create_account(session, email="staff@musterstadt.example", roles=("clerk",))
 
     joined = await sign_in(client, id_token(provider))
@@ -158,6 +160,65 @@ async def test_a_verified_address_joins_the_existing_citizen_account(
     assert claims_of(joined.json()["access_token"])["sub"] == erika.id
     assert claims_of(unverified.json()["access_token"])["sub"] != erika.id  # an account of its own
     assert staff.status_code == 401  # never into a staff account through a citizen's provider
+
+
+@pytest.mark.usefixtures("trusting")
+async def test_an_address_registered_by_someone_else_does_not_capture_the_bundid_identity(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    provider: TokenFactory,
+    postbox: Postbox,
+) -> None:
+    """The takeover: an attacker registers the victim's address with a password of their
+    own and never confirms it; the victim's first BundID sign-in must not join that account."""
+    await create_tenant(session)
+    attacker = {"tenant": TENANT, "email": "erika@example.org", "password": "the attacker's own"}
+    registered = await client.post(
+        f"/identity/v1/tenants/{TENANT}/citizens",
+        json={"email": attacker["email"], "password": attacker["password"]},
+    )
+    [verification] = await postbox.deliver(app)
+    attackers_login = await client.post("/identity/v1/auth/login", json=attacker)
+    assert registered.status_code == 201, registered.text
+    assert attackers_login.status_code == 200  # this municipality lets unconfirmed ones in
+
+    victim = await sign_in(client, id_token(provider))
+
+    assert victim.status_code == 200, victim.text
+    victims_account = claims_of(victim.json()["access_token"])["sub"]
+    assert victims_account != registered.json()["id"]
+    me = await client.get(
+        "/identity/v1/me", headers={"Authorization": f"Bearer {victim.json()['access_token']}"}
+    )
+    assert (me.json()["email"], me.json()["email_verified"]) == ("erika@example.org", True)
+    # Whoever registered the address is out: no password login, no refresh, no confirmation.
+    again = await client.post("/identity/v1/auth/login", json=attacker)
+    assert again.status_code == 401
+    assert again.json()["type"] == "urn:rathaus:problem:invalid-credentials"
+    released = await client.post(
+        "/identity/v1/auth/login",
+        json={**attacker, "email": f"{registered.json()['id']}@released.invalid"},
+    )
+    assert released.status_code == 401
+    refreshed = await client.post(
+        "/identity/v1/auth/refresh",
+        json={"refresh_token": attackers_login.json()["refresh_token"]},
+    )
+    assert refreshed.status_code == 401
+    confirmed = await client.post(
+        "/identity/v1/accounts/email-verification", json={"token": code_in(verification)}
+    )
+    assert confirmed.status_code == 404
+    # The victim's next sign-in finds the victim's own account; the release is audited.
+    later = await sign_in(client, id_token(provider))
+    assert claims_of(later.json()["access_token"])["sub"] == victims_account
+    [audited] = (
+        await session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "account_address_released")
+        )
+    ).all()
+    assert (audited.subject, audited.tenant_ags) == (registered.json()["id"], TENANT)
 
 
 @pytest.mark.usefixtures("trusting")

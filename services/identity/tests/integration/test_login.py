@@ -107,6 +107,30 @@ async def test_unknown_account_answers_exactly_like_a_wrong_password(
     assert comparable(unknown) == comparable(wrong)
 
 
+async def test_a_control_character_in_the_address_answers_like_an_unknown_account(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """A NUL never reaches the database (PostgreSQL would refuse it with a 500)."""
+    await create_tenant(session)
+    await create_account(session)
+
+    unknown = await log_in(client, email="nobody@example.org")
+    nul = await log_in(client, email="erika\u0000@example.org")
+    token = await client.post(
+        "/identity/v1/oauth2/token",
+        data={
+            "grant_type": "password",
+            "username": "erika@example.org\u0000",
+            "password": DEFAULT_PASSWORD,
+            "tenant": "06999001",
+        },
+    )
+
+    assert comparable(nul) == comparable(unknown)
+    assert token.status_code == 400, token.text
+    assert token.json()["error"] == "invalid_grant"
+
+
 async def test_account_of_another_tenant_cannot_log_in_here(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
