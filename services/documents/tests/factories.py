@@ -8,6 +8,7 @@ through its API by ``tests.documents_booking.live_booking``.
 from __future__ import annotations
 
 import base64
+import io
 import os
 import secrets
 import uuid
@@ -16,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,6 +84,22 @@ def pdf(size: int = 20_000, marker: bytes = CANARY) -> bytes:
     """A file of exactly ``size`` bytes that sniffs as a PDF, with ``marker`` in its head."""
     head = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + marker
     return head + b"\n" + b"0" * max(0, size - len(head) - 8) + b"\n%%EOF\n"
+
+
+def _image(kind: str, size: tuple[int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, kind)
+    return out.getvalue()
+
+
+def jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A real JPEG image (what a viewer would load)."""
+    return _image("JPEG", size)
+
+
+def png(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A real PNG image."""
+    return _image("PNG", size)
 
 
 def citizen(tokens: TokenFactory, sub: str = "citizen-1", tenant: str = TENANT) -> dict[str, str]:

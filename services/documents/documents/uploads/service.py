@@ -239,6 +239,7 @@ class DocumentService:
             raise _refusal(exc, limit) from exc
         try:
             access = await decision
+            self._check_accepted(access, item_id, intake)
             document = self._new_document(document_id, blob_id, data_key, access, item_id, intake)
             # Scanned before the row is written: no transaction is open while the scanner reads.
             _apply_verdict(document, await scan_blob(self.blobs, self.scanner, data_key, blob_id))
@@ -249,6 +250,20 @@ class DocumentService:
                 await self.blobs.delete(blob_id)
             raise
         return document
+
+    @staticmethod
+    def _check_accepted(access: Access, item_id: str, intake: Intake) -> None:
+        """Refuse a file of a type the checklist item does not take (booking's catalogue)."""
+        item = access.booking.item(item_id)
+        assert item is not None
+        assert intake.file_type is not None
+        if not item.accepts(intake.file_type.media_type):
+            accepted = item.accepted_media_types
+            raise UnsupportedFileType(
+                f"This item takes {', '.join(accepted)}; the file is "
+                f"{intake.file_type.media_type}.",
+                accepted_media_types=accepted,
+            )
 
     def _new_document(
         self,

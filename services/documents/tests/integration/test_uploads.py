@@ -16,9 +16,14 @@ from documents.clients.booking import BookingClient
 from documents.storage.local import LocalBlobStore
 from documents.uploads.models import Document
 from servicekit.testing.tokens import TokenFactory
-from tests.documents_booking.live_booking import Appointment, LiveBooking, start_booking_server
+from tests.documents_booking.live_booking import (
+    Appointment,
+    LiveBooking,
+    set_up_office,
+    start_booking_server,
+)
 
-from ..factories import CANARY, UPLOAD_LIMIT, citizen, clerk, pdf, rows
+from ..factories import CANARY, UPLOAD_LIMIT, citizen, clerk, jpeg, pdf, png, rows
 
 
 def store(app: FastAPI) -> LocalBlobStore:
@@ -169,6 +174,35 @@ async def test_content_outside_the_allow_list_is_415_and_leaves_nothing(
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"] == "urn:rathaus:problem:unsupported-file-type"
     await assert_nothing_left(app, session)
+
+
+async def test_a_type_the_checklist_item_does_not_take_is_415_and_leaves_nothing(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    live_booking: LiveBooking,
+    tokens: TokenFactory,
+) -> None:
+    office = await set_up_office(
+        live_booking.http, tokens, accepted_formats=("original", "image/jpeg")
+    )
+    appointment = await live_booking.book(live_booking.citizen, office=office)
+    try:
+        as_pdf = await upload_raw(client, appointment, citizen(tokens), pdf())
+        as_png = await upload_multipart(client, appointment, citizen(tokens), png(), "foto.png")
+
+        for response in (as_pdf, as_png):
+            assert response.status_code == 415, response.text
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["type"] == "urn:rathaus:problem:unsupported-file-type"
+            assert response.json()["accepted_media_types"] == ["image/jpeg"]
+        await assert_nothing_left(app, session)
+
+        as_jpeg = await upload_raw(client, appointment, citizen(tokens), jpeg())
+        assert as_jpeg.status_code == 201, as_jpeg.text
+        assert as_jpeg.json()["media_type"] == "image/jpeg"
+    finally:
+        await live_booking.cancel(appointment)
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "..\\..\\windows\\win.ini", "/etc/passwd"])
