@@ -26,6 +26,7 @@ from documents.events.models import (
     DOCUMENT_WITHDRAWN,
     DocumentChanged,
 )
+from documents.intake.inspection import Unreadable, inspect
 from documents.intake.pipeline import (
     MULTIPART_OVERHEAD,
     BadName,
@@ -240,6 +241,16 @@ class DocumentService:
         try:
             access = await decision
             self._check_accepted(access, item_id, intake)
+            assert intake.file_type is not None
+            try:
+                await inspect(
+                    intake.file_type,
+                    decrypt_stream(data_key, self.blobs.read(blob_id)),
+                    max_pixels=settings.max_image_pixels,
+                    timeout_s=settings.pdf_check_timeout_s,
+                )
+            except IntakeRefused as exc:
+                raise _refusal(exc, limit) from exc
             document = self._new_document(document_id, blob_id, data_key, access, item_id, intake)
             # Scanned before the row is written: no transaction is open while the scanner reads.
             _apply_verdict(document, await scan_blob(self.blobs, self.scanner, data_key, blob_id))
@@ -574,6 +585,8 @@ async def _settle(decision: asyncio.Future[Access]) -> None:
 def _refusal(exc: IntakeRefused, limit: int) -> Problem:
     if isinstance(exc, TooLarge):
         return UploadTooLarge(f"The limit is {limit} bytes.", limit_bytes=limit)
+    if isinstance(exc, Unreadable):
+        return UnsupportedFileType(f"The file is refused: {exc}.")
     if isinstance(exc, Unsupported):
         return UnsupportedFileType("Accepted are PDF, JPEG and PNG, recognised by their content.")
     if isinstance(exc, BadName):

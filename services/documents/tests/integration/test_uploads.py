@@ -23,7 +23,19 @@ from tests.documents_booking.live_booking import (
     start_booking_server,
 )
 
-from ..factories import CANARY, UPLOAD_LIMIT, citizen, clerk, jpeg, pdf, png, rows
+from ..factories import (
+    CANARY,
+    UPLOAD_LIMIT,
+    citizen,
+    clerk,
+    jpeg,
+    jpeg_claiming,
+    pdf,
+    pdf_then_executable,
+    png,
+    png_claiming,
+    rows,
+)
 
 
 def store(app: FastAPI) -> LocalBlobStore:
@@ -91,11 +103,9 @@ async def test_raw_pdf_upload_is_stored_encrypted_with_its_sha256(
 async def test_multipart_png_upload_takes_the_type_from_the_content(
     client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(5000)
-
     response = await client.post(
         appointment.upload_path(),
-        files={"file": ("foto.pdf", png, "application/pdf")},
+        files={"file": ("foto.pdf", png(), "application/pdf")},
         headers=citizen(tokens),
     )
 
@@ -173,6 +183,35 @@ async def test_content_outside_the_allow_list_is_415_and_leaves_nothing(
     assert response.status_code == 415
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"] == "urn:rathaus:problem:unsupported-file-type"
+    await assert_nothing_left(app, session)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (png_claiming(100_000, 100_000), "pixels"),
+        (jpeg_claiming(65_535, 65_535), "pixels"),
+        (pdf_then_executable(), "does not open as a PDF"),
+    ],
+    ids=["png-bomb", "jpeg-bomb", "pdf-then-elf"],
+)
+async def test_what_a_viewer_cannot_safely_open_is_415_and_leaves_nothing(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    appointment: Appointment,
+    tokens: TokenFactory,
+    content: bytes,
+    reason: str,
+) -> None:
+    raw = await upload_raw(client, appointment, citizen(tokens), content)
+    multipart = await upload_multipart(client, appointment, citizen(tokens), content, "file.pdf")
+
+    for response in (raw, multipart):
+        assert response.status_code == 415, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"] == "urn:rathaus:problem:unsupported-file-type"
+        assert reason in response.json()["detail"]
     await assert_nothing_left(app, session)
 
 
