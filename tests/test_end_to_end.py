@@ -38,6 +38,7 @@ from servicekit.db import create_engine
 from servicekit.settings import Environment
 from servicekit.testing.live import LiveServer, free_port, run_live_server
 from servicekit.testing.plugin import DatabaseRegistry
+from tests.documents_booking.files import pdf
 from tests.documents_booking.live_booking import fresh_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +55,7 @@ CLERK = {
     "email": "sachbearbeitung@musterstadt.example",
     "password": "demo-clerk-2026!",
 }
-PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = pdf(2000)
 
 
 @dataclass
