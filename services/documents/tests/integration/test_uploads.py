@@ -345,6 +345,36 @@ async def test_multipart_without_a_file_part_is_400(
     await assert_nothing_left(app, session)
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "multipart/form-data",
+        "multipart/form-data; boundary=",
+        "multipart/form-data; boundary=" + "b" * 300,
+    ],
+    ids=["no-boundary", "empty-boundary", "overlong-boundary"],
+)
+async def test_multipart_without_a_usable_boundary_is_400_and_leaves_nothing(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    appointment: Appointment,
+    tokens: TokenFactory,
+    content_type: str,
+) -> None:
+    response = await client.post(
+        appointment.upload_path(),
+        content=pdf(),
+        headers={**citizen(tokens), "Content-Type": content_type},
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:rathaus:problem:missing-file"
+    assert "boundary" in response.json()["detail"]
+    await assert_nothing_left(app, session)
+
+
 async def test_per_tenant_limit_overrides_the_default(
     client: httpx.AsyncClient,
     app: FastAPI,
