@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import secrets
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -67,6 +69,12 @@ from documents.uploads.schemas import (
 )
 from servicekit.db import utcnow
 from servicekit.events import Outbox
+from servicekit.idempotency import (
+    IdempotencyKeyReused,
+    IdempotencyStore,
+    caller_scope,
+    key_hash,
+)
 from servicekit.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -90,6 +98,16 @@ class UploadBody:
     content_type: str
     content_length: int | None
     filename: str | None
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """An upload's answer: the new document, or (``document`` None) the replayed first answer
+    to the same request with the same ``Idempotency-Key``."""
+
+    document: Document | None
+    answer: dict[str, Any]
+    status_code: int
 
 
 @dataclass(frozen=True)
@@ -187,6 +205,46 @@ class DocumentService:
             return await self._receive(decision, item_id, caller, body)
         finally:
             await _settle(decision)
+
+    async def upload_once(
+        self,
+        booking_id: str,
+        item_id: str,
+        caller: Caller,
+        body: UploadBody,
+        *,
+        idempotency: IdempotencyStore,
+        key: str,
+        target: str,
+    ) -> Uploaded:
+        """:meth:`upload` made with an ``Idempotency-Key``: a retry by the same caller with
+        the same key, target (path and ?filename=) and file gets the first answer and stores
+        nothing; the same key with another target or file is 422. Keys are the caller's own:
+        another caller's key never replays this one's answer."""
+        scope = _caller_scope(caller)
+        stored_key = key_hash(key)
+        request_hash = hashlib.sha256(f"POST {target}".encode()).hexdigest()
+        replay = await idempotency.begin(scope, stored_key, request_hash)
+        if replay is not None:
+            if not await _same_file(body, replay.body):
+                raise IdempotencyKeyReused(
+                    "Use a new Idempotency-Key for another file; this one uploaded a different one."
+                )
+            return Uploaded(document=None, answer=replay.body, status_code=replay.status_code)
+        document: Document | None = None
+        try:
+            document = await self.upload(booking_id, item_id, caller, body)
+            answer = DocumentOut.model_validate(document).model_dump(mode="json")
+            await idempotency.finish(self.documents.session, scope, stored_key, 201, answer)
+        except Exception:
+            # End the request's transaction first: its locks must not block forgetting the key.
+            await self.documents.session.rollback()
+            with anyio.CancelScope(shield=True):
+                if document is not None:
+                    await self.blobs.delete(document.blob_id)
+                await idempotency.abandon(scope, stored_key)
+            raise
+        return Uploaded(document=document, answer=answer, status_code=201)
 
     async def _may_upload(self, booking_id: str, item_id: str, caller: Caller) -> Access:
         access = await self.access(booking_id, caller)
@@ -580,6 +638,36 @@ async def _settle(decision: asyncio.Future[Access]) -> None:
             await asyncio.wait([decision])
     if not decision.cancelled():
         decision.exception()
+
+
+def _caller_scope(caller: Caller) -> str:
+    """Whose Idempotency-Keys these are: the account (the same across its tokens), or for the
+    holder of a manage link the link's secret, which only they have."""
+    if caller.principal is not None:
+        return caller_scope("account", caller.principal.tenant, caller.principal.subject)
+    return caller_scope("manage-link", caller.credentials.manage_token or "")
+
+
+async def _same_file(body: UploadBody, first: dict[str, Any]) -> bool:
+    """Whether ``body`` carries the file of the ``first`` answer (its size and SHA-256): read
+    up to just past that size, hashed, never stored."""
+    size = first.get("size_bytes")
+    if not isinstance(size, int):
+        return False
+    is_multipart = body.content_type.lower().startswith("multipart/form-data")
+    stream = limited(body.stream, size + 1 + (MULTIPART_OVERHEAD if is_multipart else 0))
+    plaintext = MultipartFile(stream, body.content_type).chunks() if is_multipart else stream
+    digest = hashlib.sha256()
+    read = 0
+    try:
+        async for chunk in plaintext:
+            read += len(chunk)
+            if read > size:
+                return False
+            digest.update(chunk)
+    except IntakeRefused:
+        return False
+    return read == size and digest.hexdigest() == first.get("sha256")
 
 
 def _refusal(exc: IntakeRefused, limit: int) -> Problem:
