@@ -93,6 +93,8 @@ def merge(
         for kind, entries in (document.get("components") or {}).items():
             target = components.setdefault(kind, {})
             for name, value in entries.items():
+                if kind == "schemas" and isinstance(value, dict):
+                    value["title"] = _namespaced(service, value.get("title", name))
                 target[_namespaced(service, name)] = value
         default_security = document.get("security")
         for path, item in (document.get("paths") or {}).items():
@@ -109,8 +111,8 @@ def merge(
                     operation["security"] = _rewrite_security(security, service)
                 operation.setdefault("tags", [service])
                 responses = operation.setdefault("responses", {})
-                for status, description in _GATEWAY_RESPONSES.items():
-                    responses.setdefault(status, _gateway_response(description))
+                for status, meaning in _GATEWAY_RESPONSES.items():
+                    responses.setdefault(status, _gateway_response(meaning))
                 operation["responses"] = dict(sorted(responses.items()))
             paths[path] = item
         # The events each service publishes (named by their globally unique CloudEvents type).
@@ -130,6 +132,9 @@ def merge(
     )
     for name, schema in components["schemas"][_GATEWAY_PROBLEM].pop("$defs", {}).items():
         components["schemas"][f"gateway.{name}"] = schema
+    shared = _shared_problem_schemas(components["schemas"])
+    paths, webhooks = _rewrite_refs(paths, shared), _rewrite_refs(webhooks, shared)
+    components = _rewrite_refs(components, shared)
     merged: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version, "description": description},
@@ -141,6 +146,52 @@ def merge(
     if tags:
         merged["tags"] = list(tags.values())
     return merged
+
+
+def _untitled(schema: Any) -> Any:
+    return {k: v for k, v in schema.items() if k != "title"} if isinstance(schema, dict) else schema
+
+
+def _shared_problem_schemas(schemas: dict[str, Any]) -> dict[str, str]:
+    """Drop each service's copy of a problem schema that equals the gateway's (they all come
+    from the kit); answer old ref -> gateway ref."""
+    shared: dict[str, str] = {}
+    for name in [n for n in schemas if not n.startswith("gateway.")]:
+        gateway_name = "gateway." + name.partition(".")[2]
+        if gateway_name in schemas:
+            theirs = _rewrite_refs(_untitled(schemas[name]), {})
+            mine = _untitled(schemas[gateway_name])
+            if _strip_namespace(theirs) == _strip_namespace(mine):
+                del schemas[name]
+                shared[f"{_REF}schemas/{name}"] = f"{_REF}schemas/{gateway_name}"
+    return shared
+
+
+def _strip_namespace(node: Any) -> Any:
+    """The schema as the kit wrote it: refs without namespace, no ``default: null`` (FastAPI
+    leaves those out of a response schema, pydantic writes them)."""
+    if isinstance(node, dict):
+        return {
+            k: (v.rpartition("/")[0] + "/" + v.rpartition(".")[2])
+            if k == "$ref" and isinstance(v, str)
+            else _strip_namespace(v)
+            for k, v in node.items()
+            if not (k == "default" and v is None)
+        }
+    if isinstance(node, list):
+        return [_strip_namespace(item) for item in node]
+    return node
+
+
+def _rewrite_refs(node: Any, refs: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: refs.get(v, v) if k == "$ref" and isinstance(v, str) else _rewrite_refs(v, refs)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite_refs(item, refs) for item in node]
+    return node
 
 
 def load_contracts(directory: Path, services: list[str], version: str) -> dict[str, Any]:

@@ -84,8 +84,40 @@ def test_each_service_reads_its_own_database_from_env(compose: dict[str, Any]) -
         for container in (name, f"{name}-migrate"):
             environment = compose["services"][container]["environment"]
             url = environment[f"{name.upper()}_DATABASE_URL"]
-            assert url.startswith("postgresql+asyncpg://")
+            # Its own role, which no other service's can connect as (init-databases.sh).
+            assert url.startswith(f"postgresql+asyncpg://{name}:${{{name.upper()}_DB_PASSWORD}}@")
             assert url.endswith(f"/{name}")
+    initdb = compose["services"]["postgres"]["volumes"]
+    assert "./deploy/postgres/init-databases.sh:/docker-entrypoint-initdb.d/10-databases.sh:ro" in (
+        initdb
+    )
+
+
+def test_each_job_runs_a_maintenance_command_with_its_services_environment(
+    compose: dict[str, Any],
+) -> None:
+    jobs = {
+        name: service
+        for name, service in compose["services"].items()
+        if service.get("healthcheck") == {"disable": True}
+    }
+
+    assert set(jobs) == {"booking-erase", "documents-purge", "documents-rescan"}
+    for name, job in jobs.items():
+        service = job["build"]["args"]["SERVICE"]
+        command, every, seconds = job["command"]
+        assert name == f"{service}-{command}"
+        assert every == "--every"
+        assert float(seconds) > 0
+        assert job["environment"] == compose["services"][service]["environment"]
+        assert job["restart"] == "unless-stopped"
+        result = subprocess.run(
+            [str(BIN / f"rathaus-{service}"), *job["command"], "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
 
 
 def test_dockerfile_runs_as_non_root() -> None:

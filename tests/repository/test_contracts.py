@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from servicekit.openapi import operation_id
 from tests.repository.conftest import CONTRACT_SERVICES, ROOT, git_available
 
 BIN = Path(sys.executable).parent
@@ -97,6 +100,26 @@ def _committed_versions(relative: str) -> list[tuple[str, str]]:
     return versions
 
 
+_METHODS = {"get", "put", "post", "delete", "patch"}
+
+
+def with_readable_operation_ids(document: dict[str, Any]) -> dict[str, Any]:
+    """An early contract with FastAPI's default operation ids (``hold_slot_booking_v1_..._post``)
+    as if it had the readable ones (``holdSlot``) the contracts carry since: that one rename
+    left the wire unchanged and is the only one accepted. An id that is already readable and
+    changes is still a major change."""
+    for section in ("paths", "webhooks"):
+        for path, item in (document.get(section) or {}).items():
+            for method, operation in item.items():
+                if method not in _METHODS or "operationId" not in operation:
+                    continue
+                suffix = re.sub(r"\W", "_", path) + f"_{method}"
+                old = operation["operationId"]
+                if old.endswith(suffix) and len(old) > len(suffix):
+                    operation["operationId"] = operation_id(old[: -len(suffix)])
+    return document
+
+
 @pytest.mark.parametrize("service", CONTRACT_SERVICES)
 def test_contract_stays_compatible_with_every_committed_v1(
     service: str, redocly: list[str], tool_env: dict[str, str], tmp_path: Path
@@ -113,10 +136,12 @@ def test_contract_stays_compatible_with_every_committed_v1(
         if blob == current_blob:
             continue
         old = tmp_path / f"{commit[:12]}.yaml"
-        old.write_bytes(
-            subprocess.run(
-                ["git", "cat-file", "blob", blob], capture_output=True, cwd=ROOT, check=True
-            ).stdout
+        committed = subprocess.run(
+            ["git", "cat-file", "blob", blob], capture_output=True, cwd=ROOT, check=True
+        ).stdout
+        old.write_text(
+            yaml.safe_dump(with_readable_operation_ids(yaml.safe_load(committed))),
+            encoding="utf-8",
         )
         result = diff(redocly, tool_env, old, current)
         if result.returncode != 0:
@@ -157,3 +182,48 @@ def test_adding_an_optional_response_field_is_compatible(
     result = diff(redocly, tool_env, original, changed)
 
     assert result.returncode == 0, result.stdout
+
+
+def test_renaming_a_readable_operation_id_is_breaking(
+    redocly: list[str], tool_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Only FastAPI's default ids were renamed once; a readable id is a generated client's
+    # function name and stays.
+    original = ROOT / "contracts" / "booking" / "v1.yaml"
+    document = yaml.safe_load(original.read_text(encoding="utf-8"))
+    holds = document["paths"]["/booking/v1/tenants/{ags}/holds"]["post"]
+    assert holds["operationId"] == "holdSlot"
+    assert with_readable_operation_ids(yaml.safe_load(original.read_text("utf-8"))) == document
+    holds["operationId"] = "reserveSlot"
+    changed = tmp_path / "v1.yaml"
+    changed.write_text(yaml.safe_dump(document), encoding="utf-8")
+
+    result = diff(redocly, tool_env, original, changed)
+
+    assert result.returncode != 0
+    assert "operation-id-changed" in result.stdout
+
+
+def test_fastapi_default_operation_ids_map_to_the_readable_ones() -> None:
+    document = {
+        "paths": {
+            "/booking/v1/tenants/{ags}/holds": {
+                "post": {"operationId": "hold_slot_booking_v1_tenants__ags__holds_post"}
+            }
+        },
+        "webhooks": {
+            "de.rathaus.booking.booking.confirmed": {
+                "post": {
+                    "operationId": "booking_confirmedde_rathaus_booking_booking_confirmed_post"
+                }
+            }
+        },
+    }
+
+    readable = with_readable_operation_ids(document)
+
+    assert readable["paths"]["/booking/v1/tenants/{ags}/holds"]["post"]["operationId"] == (
+        "holdSlot"
+    )
+    webhook = readable["webhooks"]["de.rathaus.booking.booking.confirmed"]["post"]
+    assert webhook["operationId"] == "bookingConfirmed"

@@ -85,3 +85,101 @@ def test_the_strict_check_rejects_an_unknown_field(tmp_path: Path) -> None:
     broken.write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  portz: []\n")
 
     assert validate(broken).returncode != 0
+
+
+def _pod_templates() -> list[tuple[str, dict[str, Any]]]:
+    """(kind/name, pod template) of every workload."""
+    templates = []
+    for doc in documents():
+        name = f"{doc['kind']}/{doc['metadata']['name']}"
+        if doc["kind"] in {"Deployment", "Job"}:
+            templates.append((name, doc["spec"]["template"]))
+        elif doc["kind"] == "CronJob":
+            templates.append((name, doc["spec"]["jobTemplate"]["spec"]["template"]))
+    return templates
+
+
+def test_a_service_selects_only_its_deployments_pods() -> None:
+    # A migration or maintenance pod behind a Service would be sent requests it cannot answer.
+    for service in (doc for doc in documents() if doc["kind"] == "Service"):
+        selector = service["spec"]["selector"]
+        selected = [
+            name
+            for name, template in _pod_templates()
+            if selector.items() <= template["metadata"]["labels"].items()
+        ]
+        assert selected == [f"Deployment/{service['metadata']['name']}"]
+
+
+def test_every_cronjob_runs_a_maintenance_command_of_its_service() -> None:
+    cronjobs = [doc for doc in documents() if doc["kind"] == "CronJob"]
+
+    assert {doc["metadata"]["name"] for doc in cronjobs} == {
+        "booking-erase",
+        "documents-purge",
+        "documents-rescan",
+    }
+    for cronjob in cronjobs:
+        assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+        pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        (container,) = pod["containers"]
+        service = container["image"].split("/")[1].split(":")[0]
+        assert {ref.get("secretRef", {}).get("name") for ref in container["envFrom"]} >= {
+            f"{service}-secrets"
+        }
+        # The command exists: its --help answers.
+        result = subprocess.run(
+            [str(BIN / f"rathaus-{service}"), *container["args"], "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+
+
+def _allowed_sources(policy: dict[str, Any]) -> set[str] | None:
+    """The app names a policy admits; None: anyone."""
+    sources: set[str] = set()
+    for rule in policy["spec"].get("ingress", []):
+        if not rule.get("from"):
+            return None
+        for peer in rule["from"]:
+            labels = peer.get("podSelector", {}).get("matchLabels", {})
+            if "ipBlock" in peer or not labels:
+                return None
+            sources.add(labels["app.kubernetes.io/name"])
+    return sources
+
+
+def test_only_the_gateway_is_reachable_from_outside() -> None:
+    policies = [doc for doc in documents() if doc["kind"] == "NetworkPolicy"]
+    default_deny = [p for p in policies if p["spec"]["podSelector"] == {}]
+    assert len(default_deny) == 1
+    assert default_deny[0]["spec"]["policyTypes"] == ["Ingress"]
+    assert "ingress" not in default_deny[0]["spec"]
+
+    admitted = {
+        p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]: _allowed_sources(p)
+        for p in policies
+        if p["spec"]["podSelector"]
+    }
+
+    assert admitted == {
+        "gateway": None,
+        "identity": {"gateway", "booking", "documents", "prometheus"},
+        "booking": {"gateway", "identity", "documents", "prometheus"},
+        "documents": {"gateway", "booking", "prometheus"},
+    }
+
+
+def test_the_ingress_example_validates_strictly() -> None:
+    example = ROOT / "deploy" / "k8s" / "examples" / "ingress-tls.yaml"
+    ingress = yaml.safe_load(example.read_text())
+
+    assert ingress["spec"]["tls"][0]["secretName"] == "rathaus-tls"
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == (
+        "gateway"
+    )
+    result = validate(example)
+    assert result.returncode == 0, result.stdout + result.stderr

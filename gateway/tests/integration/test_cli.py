@@ -69,4 +69,4 @@ def test_openapi_command_prints_the_merged_document() -> None:
     )
 
     assert "/booking/v1/bookings:" in result.stdout
-    assert "identity.ProblemDetails" in result.stdout
+    assert "gateway.ProblemDetails" in result.stdout

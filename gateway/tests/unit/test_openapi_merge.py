@@ -92,3 +92,19 @@ def test_every_operation_documents_what_the_gateway_may_answer() -> None:
     schema = responses["503"]["content"]["application/problem+json"]["schema"]
     assert schema["$ref"] == "#/components/schemas/gateway.ProblemDetails"
     assert "gateway.ProblemDetails" in document["components"]["schemas"]
+
+
+def test_the_gateways_own_description_is_kept() -> None:
+    document = _merged(booking=_contract("/booking/v1/tenants"))
+
+    assert document["info"] == {"title": "t", "version": "1", "description": "d"}
+
+
+def test_schema_titles_are_namespaced_for_client_generators() -> None:
+    document = _merged(
+        booking=_contract("/booking/v1/tenants"), documents=_contract("/documents/v1/tenants")
+    )
+    schemas = document["components"]["schemas"]
+
+    assert schemas["booking.Tenant"]["title"] == "booking.Tenant"
+    assert schemas["documents.Tenant"]["title"] == "documents.Tenant"

@@ -3,7 +3,9 @@
 FastAPI's generated document is adjusted so that it tells the truth about our errors: every
 error response is ``application/problem+json`` with the ProblemDetails schema (FastAPI's own
 HTTPValidationError never reaches a client), and operations that take a body also document the
-400 a malformed body gets.
+400 a malformed body gets. Operation ids are the endpoint's name in camelCase (``holdSlot``),
+which is what a generated client names its functions after; two routes of one service may not
+share a name.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import yaml
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from servicekit.problems import PROBLEM_MEDIA_TYPE
 
@@ -96,7 +99,32 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     return document
 
 
+def operation_id(name: str) -> str:
+    """``hold_slot`` -> ``holdSlot``: an endpoint function's name as its operation id."""
+    first, *rest = name.split("_")
+    return first + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def name_operations(app: FastAPI) -> None:
+    """Give every route without an explicit operation id its readable one; refuse duplicates."""
+    seen: dict[str, str] = {}
+    for route in (*app.routes, *app.webhooks.routes):
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        name = route.operation_id = route.operation_id or operation_id(route.name)
+        # One id per operation: a route serving two methods would hand both the same one.
+        if name in seen or len(route.methods or ()) > 1:
+            raise ValueError(
+                f"operation id {name!r} of {route.path} is not unique "
+                f"(also {seen.get(name, 'another method')}): "
+                "rename one endpoint function or give it an operation_id"
+            )
+        seen[name] = route.path
+
+
 def install_openapi(app: FastAPI) -> None:
+    name_operations(app)
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = build_openapi(app)

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:rathaus:problem:"
@@ -218,13 +219,27 @@ async def _handle_http_exception(request: Request, exc: Exception) -> JSONRespon
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
     if exc.status_code == 404 and detail == "Not Found":
         detail = None
-    if exc.status_code == 405 and detail == "Method Not Allowed":
-        detail = None
+    headers = exc.headers
+    if exc.status_code == 405:
+        if detail == "Method Not Allowed":
+            detail = None
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
     return problem_response(
         _body(slug=slug, title=title, status=exc.status_code, detail=detail, request=request),
         exc.status_code,
-        exc.headers,
+        headers,
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this path (RFC 9110: a 405 says all of
+    them; Starlette's own names only those of the first route that matched the path)."""
+    methods: set[str] = set()
+    path = request.scope["path"]
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return sorted(methods)
 
 
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:

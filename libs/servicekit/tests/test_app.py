@@ -134,7 +134,18 @@ async def test_unknown_route_is_404_problem(kit: httpx.AsyncClient) -> None:
 
 
 async def test_wrong_method_is_405_problem(kit: httpx.AsyncClient) -> None:
-    assert_problem(await kit.delete("/kit/v1/things"), 405, "method-not-allowed")
+    response = await kit.delete("/kit/v1/things")
+
+    assert_problem(response, 405, "method-not-allowed")
+    assert response.headers["allow"] == "POST"
+
+
+async def test_a_405_allows_every_method_of_the_path(kit: httpx.AsyncClient) -> None:
+    # GET and PUT are two routes of one path: the answer names both, not the first one found.
+    response = await kit.delete("/kit/v1/things/one")
+
+    assert_problem(response, 405, "method-not-allowed")
+    assert response.headers["allow"] == "GET, PUT"
 
 
 async def test_malformed_json_is_400_problem(kit: httpx.AsyncClient) -> None:

@@ -115,6 +115,12 @@ async def database_registry(
         await engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> PostgresServer:
+    """The run's PostgreSQL server itself, for tests of what runs on it (roles, scripts)."""
+    return _postgres()
+
+
 @pytest.fixture(scope="session", params=_backends())
 def db_backend(request: pytest.FixtureRequest) -> str:
     backend: str = request.param
