@@ -25,6 +25,7 @@ from servicekit.testing.live import LiveServer, run_live_server
 from servicekit.testing.plugin import DatabaseRegistry
 from servicekit.testing.postgres import PostgresServer
 from servicekit.testing.tokens import TokenFactory
+from tests.documents_booking.files import pdf
 from tests.documents_booking.live_booking import (
     Appointment,
     book,
@@ -36,7 +37,7 @@ from tests.documents_booking.live_booking import (
 )
 
 BIN = Path(sys.executable).parent
-PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\nBACKUP-CANARY\n" + os.urandom(4000) + b"\n%%EOF\n"
+PDF = pdf(6000, marker=b"BACKUP-CANARY")
 
 
 @dataclass

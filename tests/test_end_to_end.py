@@ -23,10 +23,11 @@ from sqlalchemy import update
 from booking.bookings.models import Booking
 from servicekit.db import create_engine
 from servicekit.testing.plugin import DatabaseRegistry
+from tests.documents_booking.files import pdf
 from tests.live_rathaus import ADMIN, CITIZEN, CLERK, TENANT, System, start_system
 
 ROOT = Path(__file__).resolve().parents[1]
-PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = pdf(2000)
 
 
 @pytest.fixture

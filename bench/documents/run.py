@@ -56,14 +56,41 @@ T = TypeVar("T")
 
 
 def payload(size: int) -> Iterator[bytes]:
-    """``size`` bytes of a PDF-looking file, produced as they are sent (never all in memory)."""
+    """``size`` bytes of a PDF that opens (documents checks that), produced as they are sent
+    (never all in memory): three small objects, then a stream of random bytes nothing refers
+    to, then the cross-reference table."""
     head = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
-    yield head
-    left = size - len(head)
+    objects = (
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    )
+    start = bytearray(head)
+    offsets = []
+    for number, content in enumerate(objects, start=1):
+        offsets.append(len(start))
+        start += b"%d 0 obj\n%s\nendobj\n" % (number, content)
+    offsets.append(len(start))
+    opening, closing = b"4 0 obj\n<< /Length %010d >>\nstream\n", b"\nendstream\nendobj\n"
+
+    def tail(xref_at: int) -> bytes:
+        entries = b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+        return (
+            b"xref\n0 5\n0000000000 65535 f \n"
+            + entries
+            + b"trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n%010d\n%%%%EOF\n" % xref_at
+        )
+
+    length = size - len(start) - len(opening % 0) - len(closing) - len(tail(0))
+    if length < 0:
+        raise ValueError(f"a PDF payload takes at least {size - length} bytes")
+    yield bytes(start) + opening % length
+    left = length
     while left > 0:
         piece = BLOCK[: min(MIB, left)]
         left -= len(piece)
         yield piece
+    yield closing + tail(len(start) + len(opening % 0) + length + len(closing))
 
 
 class RssSampler:
@@ -425,7 +452,7 @@ def main() -> None:
             # Warm up: the first request fetches the JWKS and opens the connection pools.
             for _ in range(3):
                 warm = http.post(
-                    f"{base}{upload_path}", content=b"%PDF-1.7 warm-up", headers=headers
+                    f"{base}{upload_path}", content=b"".join(payload(4096)), headers=headers
                 )
                 warm.raise_for_status()
                 http.delete(

@@ -18,11 +18,12 @@ import httpx
 
 from identity.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from servicekit.testing.tokens import TokenFactory
+from tests.documents_booking.files import pdf
 from tests.documents_booking.live_booking import local_start, set_up_office
 from tests.live_rathaus import ADMIN, CITIZEN, CLERK, PLATFORM_ADMIN, TENANT, System
 
 OTHER_TENANT = "06999002"
-PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = pdf(2000)
 ROLES = ("citizen", "clerk", "admin", "partner")
 """The roles every attack is made with (the platform administrator only sets the stage)."""
 

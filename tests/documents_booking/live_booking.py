@@ -116,10 +116,12 @@ async def set_up_office(
     tenant: str = TENANT,
     leika: str | None = None,
     admin: dict[str, str] | None = None,
+    accepted_formats: Sequence[str] = (),
 ) -> Office:
     """An administrator's set-up in ``tenant``: a service needing ``documents`` (unless
     ``service_id`` names one already; a random LeiKa key unless given), an office offering it
-    every day from 08:00 to 16:00 with two counters, and ``clerk`` on the office's staff. The
+    every day from 08:00 to 16:00 with two counters, and ``clerk`` on the office's staff. Each
+    required document takes ``accepted_formats`` (e.g. ``original``, ``image/jpeg``). The
     administrator's headers are the test key set's, unless ``admin`` gives a booking that
     trusts a real identity its own."""
     admin = admin or tokens.headers(sub="admin-1", tenant=tenant, roles=["admin"])
@@ -131,7 +133,11 @@ async def set_up_office(
                 "name": {"de": "Reisepass beantragen", "en": "Passport application"},
                 "duration_minutes": APPOINTMENT_MINUTES,
                 "required_documents": [
-                    {"name": {"de": de, "en": en}, "mandatory": mandatory}
+                    {
+                        "name": {"de": de, "en": en},
+                        "mandatory": mandatory,
+                        "accepted_formats": list(accepted_formats),
+                    }
                     for de, en, mandatory in documents
                 ],
             },

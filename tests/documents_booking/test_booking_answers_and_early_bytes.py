@@ -31,6 +31,7 @@ from servicekit.db import Database
 from servicekit.testing.live import LiveServer
 from servicekit.testing.plugin import DatabaseRegistry
 from servicekit.testing.tokens import TokenFactory
+from tests.documents_booking.files import pdf
 from tests.documents_booking.live_booking import (
     TENANT,
     Appointment,
@@ -45,16 +46,13 @@ from tests.documents_booking.live_booking import (
 )
 
 MIB = 1024 * 1024
-PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + b"0" * 5000 + b"\n%%EOF\n"
+PDF = pdf(5000)
 
 
 def pdf_pieces(size: int) -> Iterator[bytes]:
-    yield b"%PDF-1.7\n"
-    sent = 9
-    while sent < size:
-        piece = b"0" * min(256 * 1024, size - sent)
-        sent += len(piece)
-        yield piece
+    data = pdf(size)
+    for start in range(0, size, 256 * 1024):
+        yield data[start : start + 256 * 1024]
 
 
 @dataclass

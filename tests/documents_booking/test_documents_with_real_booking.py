@@ -17,6 +17,7 @@ from documents.main import create_app as create_documents_app
 from servicekit.testing.live import LiveServer
 from servicekit.testing.plugin import DatabaseRegistry
 from servicekit.testing.tokens import TokenFactory
+from tests.documents_booking.files import pdf
 from tests.documents_booking.live_booking import (
     TENANT,
     book,
@@ -28,7 +29,7 @@ from tests.documents_booking.live_booking import (
     start_booking_server,
 )
 
-PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\nCANARY\n" + b"0" * 3000 + b"\n%%EOF\n"
+PDF = pdf(3000)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -17,9 +18,11 @@ from documents.rooms.router import router as rooms_router
 from documents.scanning.scanner import NoScanner, scanner_from
 from documents.settings import DocumentsSettings
 from documents.storage.factory import blob_store_from
+from documents.uploads.models import UploadIdempotency
 from documents.uploads.router import router as uploads_router
 from documents.uploads.service import rescan_pending
 from servicekit.app import create_service_app
+from servicekit.idempotency import IdempotencyStore
 
 log = logging.getLogger(__name__)
 
@@ -85,4 +88,10 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
     app.state.scanner = scanner_from(settings)
     app.state.booking_client = booking
     app.state.room_bell = RoomBell(settings.room_streams_max)
+    app.state.idempotency = IdempotencyStore(
+        app.state.database,
+        UploadIdempotency,
+        ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        stale_after=timedelta(seconds=settings.idempotency_stale_seconds),
+    )
     return app

@@ -3,6 +3,14 @@
 from documents.audit.models import AccessRecord
 from documents.events.models import InboxEvent, OutboxDelivery, OutboxEvent
 from documents.rooms.models import RoomEvent
-from documents.uploads.models import Document
+from documents.uploads.models import Document, UploadIdempotency
 
-__all__ = ["AccessRecord", "Document", "InboxEvent", "OutboxDelivery", "OutboxEvent", "RoomEvent"]
+__all__ = [
+    "AccessRecord",
+    "Document",
+    "InboxEvent",
+    "OutboxDelivery",
+    "OutboxEvent",
+    "RoomEvent",
+    "UploadIdempotency",
+]

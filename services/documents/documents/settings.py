@@ -59,6 +59,27 @@ class DocumentsSettings(ServiceSettings):
     retention_days: int = Field(default=90, ge=0)
     tenant_retention_days: dict[str, int] = Field(default_factory=dict)
 
+    max_image_pixels: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="The most pixels an uploaded image may claim in its header (width x height)",
+    )
+    pdf_check_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="How long opening an uploaded PDF may take"
+    )
+
+    idempotency_ttl_hours: int = Field(
+        default=24, ge=1, description="How long an upload's Idempotency-Key is remembered"
+    )
+    idempotency_stale_seconds: int = Field(
+        default=600,
+        ge=1,
+        description=(
+            "After this long an unfinished upload no longer blocks a retry with its key (an "
+            "upload may stream for minutes)"
+        ),
+    )
+
     clamd_host: str | None = None
     clamd_port: int = Field(default=3310, ge=1, le=65535)
     clamd_socket: str | None = None

@@ -8,14 +8,18 @@ through its API by ``tests.documents_booking.live_booking``.
 from __future__ import annotations
 
 import base64
+import io
 import os
 import secrets
+import struct
 import uuid
+import zlib
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import httpx
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +32,7 @@ from documents.uploads.models import Document, ReviewStatus, ScanStatus
 from servicekit.db import Database
 from servicekit.settings import Environment
 from servicekit.testing.tokens import TokenFactory
+from tests.documents_booking import files
 from tests.documents_booking.live_booking import TENANT, Appointment
 
 PASSPORT, PHOTO = 0, 1  # the appointment's checklist: passport, photo, then an optional item
@@ -79,9 +84,55 @@ def settings_for_tests(database_url: str, **overrides: object) -> DocumentsSetti
 
 
 def pdf(size: int = 20_000, marker: bytes = CANARY) -> bytes:
-    """A file of exactly ``size`` bytes that sniffs as a PDF, with ``marker`` in its head."""
-    head = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + marker
-    return head + b"\n" + b"0" * max(0, size - len(head) - 8) + b"\n%%EOF\n"
+    """A PDF of exactly ``size`` bytes that opens in a viewer, with ``marker`` in its head."""
+    return files.pdf(size, marker)
+
+
+def _image(kind: str, size: tuple[int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, kind)
+    return out.getvalue()
+
+
+def jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A real JPEG image (what a viewer would load)."""
+    return _image("JPEG", size)
+
+
+def png(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A real PNG image."""
+    return _image("PNG", size)
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A well-formed PNG whose header claims ``width`` x ``height`` pixels, carrying one tiny
+    compressed row: a decompression bomb for whoever renders it."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + chunk(b"IEND", b"")
+    )
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A real JPEG with the dimensions in its frame header (SOF0) replaced."""
+    data = bytearray(jpeg())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def pdf_then_executable() -> bytes:
+    """``%PDF-`` in front of an ELF executable: sniffs as a PDF, opens as none."""
+    elf = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + os.urandom(4000)
+    return b"%PDF-1.7\n" + elf
 
 
 def citizen(tokens: TokenFactory, sub: str = "citizen-1", tenant: str = TENANT) -> dict[str, str]:

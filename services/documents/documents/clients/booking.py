@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Literal
 
 import httpx
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 
 class BookingUnavailable(Exception):
@@ -33,6 +33,23 @@ class ChecklistItem(BaseModel):
     id: str
     name: str
     mandatory: bool = True
+    accepted_formats: list[str] = Field(default_factory=list)
+    """How booking's catalogue accepts it: ways of bringing it (``original``, ``copy``) and,
+    for an upload, media types (``image/jpeg``, ``image/*``)."""
+
+    @property
+    def accepted_media_types(self) -> list[str]:
+        """The media types an upload for this item may have; empty: the item names none."""
+        return [f.strip().lower() for f in self.accepted_formats if "/" in f]
+
+    def accepts(self, media_type: str) -> bool:
+        """Whether a file of ``media_type`` may be uploaded for this item: any file the
+        service takes when the item names no media type, else only those it names."""
+        accepted = self.accepted_media_types
+        if not accepted:
+            return True
+        major = media_type.partition("/")[0]
+        return media_type in accepted or f"{major}/*" in accepted
 
 
 class BookingChecklist(BaseModel):

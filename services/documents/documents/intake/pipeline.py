@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 
 import anyio.to_thread
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError, MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from documents.crypto.stream import ChunkEncryptor
@@ -149,8 +149,6 @@ class MultipartFile:
     def __init__(self, body: AsyncIterable[bytes], content_type: str, field: str = "file") -> None:
         _, options = parse_options_header(content_type)
         boundary = options.get(b"boundary")
-        if not boundary:
-            raise NoFile("multipart body without a boundary")
         self._body = body
         self._field = field.encode()
         self.filename: str | None = None
@@ -161,18 +159,27 @@ class MultipartFile:
         self._headers: dict[bytes, bytes] = {}
         self._in_file = False
         self._file_done = False
-        self._parser = MultipartParser(
-            boundary,
-            callbacks={
-                "on_part_begin": self._on_part_begin,
-                "on_header_field": self._on_header_field,
-                "on_header_value": self._on_header_value,
-                "on_header_end": self._on_header_end,
-                "on_headers_finished": self._on_headers_finished,
-                "on_part_data": self._on_part_data,
-                "on_part_end": self._on_part_end,
-            },
-        )
+        # Without a boundary there is nothing to parse: refused where the body is read, as
+        # every refusal is (see chunks()).
+        self._parser: MultipartParser | None = None
+        self._unusable = "multipart/form-data without a boundary"
+        if not boundary:
+            return
+        try:
+            self._parser = MultipartParser(
+                boundary,
+                callbacks={
+                    "on_part_begin": self._on_part_begin,
+                    "on_header_field": self._on_header_field,
+                    "on_header_value": self._on_header_value,
+                    "on_header_end": self._on_header_end,
+                    "on_headers_finished": self._on_headers_finished,
+                    "on_part_data": self._on_part_data,
+                    "on_part_end": self._on_part_end,
+                },
+            )
+        except FormParserError as exc:  # e.g. a boundary longer than 256 bytes
+            self._unusable = f"unusable multipart boundary: {exc}"
 
     def _on_part_begin(self) -> None:
         self._headers = {}
@@ -206,14 +213,17 @@ class MultipartFile:
             self._file_done = True
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        parser = self._parser
+        if parser is None:
+            raise NoFile(self._unusable)
         try:
             async for chunk in self._body:
-                self._parser.write(chunk)
+                parser.write(chunk)
                 if self._out:
                     data = b"".join(self._out)
                     self._out.clear()
                     yield data
-            self._parser.finalize()
+            parser.finalize()
         except MultipartParseError as exc:
             raise NoFile(f"malformed multipart body: {exc}") from exc
         if self._out:

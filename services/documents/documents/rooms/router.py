@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query
 from fastapi.responses import StreamingResponse
+from pydantic import AfterValidator, Field
 
 from documents.access.dependencies import ACCESS_PROBLEMS, BookingId, CallerDep
 from documents.access.errors import BookingClosed, BookingNotFound
@@ -20,9 +21,27 @@ from servicekit.problems import ValidationFailed, problem_responses
 router = APIRouter(prefix="/documents/v1", tags=["consultation rooms"])
 
 
+EVENT_ID_MAX = 2**63 - 1
+"""The largest id an event can have (a signed 64-bit integer in the database)."""
+
+
+def _event_id(value: int) -> int:
+    # A validator rather than ``le=``: a maximum added to the published v1 schema counts as a
+    # breaking change, though a larger id never worked (it overflowed the database's integer).
+    if value > EVENT_ID_MAX:
+        raise ValueError(f"an event id is at most {EVENT_ID_MAX}")
+    return value
+
+
+EventId = Annotated[int, Field(ge=0), AfterValidator(_event_id)]
+
 After = Annotated[
-    int,
-    Query(ge=0, description="Only events with a higher id (the last id the client has seen)"),
+    EventId,
+    Query(
+        description=(
+            "Only events with a higher id (the last id the client has seen; at most 2^63-1)"
+        ),
+    ),
 ]
 
 
@@ -94,8 +113,10 @@ async def room_stream(
     settings: SettingsDep,
     after: After = 0,
     last_event_id: Annotated[
-        int | None,
-        Header(ge=0, description="The id of the last event received (set by EventSource)"),
+        EventId | None,
+        Header(
+            description="The id of the last event received (set by EventSource; at most 2^63-1)",
+        ),
     ] = None,
 ) -> StreamingResponse:
     """Follow the consultation room live: its events after ``after`` (or Last-Event-ID)."""

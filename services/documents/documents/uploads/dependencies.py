@@ -13,7 +13,8 @@ from documents.settings import SettingsDep
 from documents.storage.dependencies import BlobStoreDep
 from documents.uploads.repository import DocumentRepository
 from documents.uploads.service import DocumentService
-from servicekit.dependencies import OutboxDep, SessionDep
+from servicekit.dependencies import OutboxDep, SessionDep, app_state
+from servicekit.idempotency import IdempotencyStore
 
 
 async def _documents(
@@ -39,3 +40,6 @@ async def _documents(
 
 
 DocumentsDep = Annotated[DocumentService, Depends(_documents)]
+
+IdempotencyDep = Annotated[IdempotencyStore, Depends(app_state("idempotency", IdempotencyStore))]
+"""The uploads' Idempotency-Keys (built once at startup on the database)."""

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from documents.db import Base
 from servicekit.db import UTCDateTime, utcnow
+from servicekit.idempotency import IdempotencyColumns
 
 
 class ScanStatus(StrEnum):
@@ -53,3 +54,8 @@ class Document(Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     uploaded_by: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class UploadIdempotency(IdempotencyColumns, Base):
+    """The first answer to an upload made with an ``Idempotency-Key``, per caller and key
+    (``servicekit.idempotency``); forgotten after ``IDEMPOTENCY_TTL_HOURS``."""

@@ -3,8 +3,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from documents.access.dependencies import ACCESS_PROBLEMS, ID_PATTERN, BookingId, CallerDep
 from documents.access.errors import BookingClosed, BookingNotFound
@@ -12,7 +12,7 @@ from documents.intake.sniffing import ALLOWED_MEDIA_TYPES
 from documents.rooms.bell import ring_after_commit
 from documents.rooms.dependencies import RoomBellDep
 from documents.storage.dependencies import BlobStoreDep
-from documents.uploads.dependencies import DocumentsDep
+from documents.uploads.dependencies import DocumentsDep, IdempotencyDep
 from documents.uploads.errors import (
     ChecklistItemNotFound,
     CitizenOnly,
@@ -36,6 +36,12 @@ from documents.uploads.schemas import (
 )
 from documents.uploads.service import UploadBody, follow_reschedule
 from servicekit.dependencies import DatabaseDep
+from servicekit.idempotency import (
+    KEY_PATTERN,
+    REPLAY_HEADER,
+    IdempotencyKeyReused,
+    IdempotentRequestInProgress,
+)
 from servicekit.problems import ValidationFailed, problem_responses
 
 router = APIRouter(prefix="/documents/v1", tags=["documents"])
@@ -48,6 +54,19 @@ Purpose = Annotated[
     Query(
         max_length=500,
         description="Why a clerk reads this (recorded in the access log; required for content)",
+    ),
+]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=KEY_PATTERN,
+        description=(
+            "Unique per upload (e.g. a UUID): a retry with the same file replays the first "
+            "answer and stores nothing; with another file it is 422; while the first still "
+            "runs, 409. Keys are the caller's own"
+        ),
     ),
 ]
 
@@ -86,6 +105,8 @@ _UPLOAD_BODY: dict[str, Any] = {
         UploadTooLarge,
         UnsupportedFileType,
         InvalidFileName,
+        IdempotencyKeyReused,
+        IdempotentRequestInProgress,
         ValidationFailed,
     ),
 )
@@ -98,10 +119,12 @@ async def upload_document(
     bell: RoomBellDep,
     database: DatabaseDep,
     background: BackgroundTasks,
+    idempotency: IdempotencyDep,
     filename: Annotated[
         str | None, Query(max_length=255, description="The file's name, for raw-body uploads")
     ] = None,
-) -> DocumentOut:
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Upload a document for one item of a booking's checklist (streamed, checked, encrypted)."""
     length = request.headers.get("content-length")
     body = UploadBody(
@@ -110,11 +133,30 @@ async def upload_document(
         content_length=int(length) if length and length.isdigit() else None,
         filename=filename,
     )
-    document = await documents.upload(booking_id, item_id, caller, body)
+    if idempotency_key is None:
+        document = await documents.upload(booking_id, item_id, caller, body)
+        answer = DocumentOut.model_validate(document).model_dump(mode="json")
+    else:
+        uploaded = await documents.upload_once(
+            booking_id,
+            item_id,
+            caller,
+            body,
+            idempotency=idempotency,
+            key=idempotency_key,
+            target=f"{request.url.path}?filename={filename or ''}",
+        )
+        if uploaded.document is None:
+            return JSONResponse(
+                uploaded.answer,
+                status_code=uploaded.status_code,
+                headers={REPLAY_HEADER: "true"},
+            )
+        document, answer = uploaded.document, uploaded.answer
     # A rescheduled appointment moves the retention of the booking's other documents too.
     background.add_task(follow_reschedule, database.sessionmaker, document)
     ring_after_commit(background, bell, document.booking_id)
-    return DocumentOut.model_validate(document)
+    return JSONResponse(answer, status_code=201)
 
 
 @router.get(

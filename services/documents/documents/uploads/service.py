@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import secrets
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +28,7 @@ from documents.events.models import (
     DOCUMENT_WITHDRAWN,
     DocumentChanged,
 )
+from documents.intake.inspection import Unreadable, inspect
 from documents.intake.pipeline import (
     MULTIPART_OVERHEAD,
     BadName,
@@ -66,6 +69,12 @@ from documents.uploads.schemas import (
 )
 from servicekit.db import utcnow
 from servicekit.events import Outbox
+from servicekit.idempotency import (
+    IdempotencyKeyReused,
+    IdempotencyStore,
+    caller_scope,
+    key_hash,
+)
 from servicekit.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -89,6 +98,16 @@ class UploadBody:
     content_type: str
     content_length: int | None
     filename: str | None
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """An upload's answer: the new document, or (``document`` None) the replayed first answer
+    to the same request with the same ``Idempotency-Key``."""
+
+    document: Document | None
+    answer: dict[str, Any]
+    status_code: int
 
 
 @dataclass(frozen=True)
@@ -187,6 +206,46 @@ class DocumentService:
         finally:
             await _settle(decision)
 
+    async def upload_once(
+        self,
+        booking_id: str,
+        item_id: str,
+        caller: Caller,
+        body: UploadBody,
+        *,
+        idempotency: IdempotencyStore,
+        key: str,
+        target: str,
+    ) -> Uploaded:
+        """:meth:`upload` made with an ``Idempotency-Key``: a retry by the same caller with
+        the same key, target (path and ?filename=) and file gets the first answer and stores
+        nothing; the same key with another target or file is 422. Keys are the caller's own:
+        another caller's key never replays this one's answer."""
+        scope = _caller_scope(caller)
+        stored_key = key_hash(key)
+        request_hash = hashlib.sha256(f"POST {target}".encode()).hexdigest()
+        replay = await idempotency.begin(scope, stored_key, request_hash)
+        if replay is not None:
+            if not await _same_file(body, replay.body):
+                raise IdempotencyKeyReused(
+                    "Use a new Idempotency-Key for another file; this one uploaded a different one."
+                )
+            return Uploaded(document=None, answer=replay.body, status_code=replay.status_code)
+        document: Document | None = None
+        try:
+            document = await self.upload(booking_id, item_id, caller, body)
+            answer = DocumentOut.model_validate(document).model_dump(mode="json")
+            await idempotency.finish(self.documents.session, scope, stored_key, 201, answer)
+        except Exception:
+            # End the request's transaction first: its locks must not block forgetting the key.
+            await self.documents.session.rollback()
+            with anyio.CancelScope(shield=True):
+                if document is not None:
+                    await self.blobs.delete(document.blob_id)
+                await idempotency.abandon(scope, stored_key)
+            raise
+        return Uploaded(document=document, answer=answer, status_code=201)
+
     async def _may_upload(self, booking_id: str, item_id: str, caller: Caller) -> Access:
         access = await self.access(booking_id, caller)
         if access.booking.item(item_id) is None:
@@ -239,6 +298,17 @@ class DocumentService:
             raise _refusal(exc, limit) from exc
         try:
             access = await decision
+            self._check_accepted(access, item_id, intake)
+            assert intake.file_type is not None
+            try:
+                await inspect(
+                    intake.file_type,
+                    decrypt_stream(data_key, self.blobs.read(blob_id)),
+                    max_pixels=settings.max_image_pixels,
+                    timeout_s=settings.pdf_check_timeout_s,
+                )
+            except IntakeRefused as exc:
+                raise _refusal(exc, limit) from exc
             document = self._new_document(document_id, blob_id, data_key, access, item_id, intake)
             # Scanned before the row is written: no transaction is open while the scanner reads.
             _apply_verdict(document, await scan_blob(self.blobs, self.scanner, data_key, blob_id))
@@ -249,6 +319,20 @@ class DocumentService:
                 await self.blobs.delete(blob_id)
             raise
         return document
+
+    @staticmethod
+    def _check_accepted(access: Access, item_id: str, intake: Intake) -> None:
+        """Refuse a file of a type the checklist item does not take (booking's catalogue)."""
+        item = access.booking.item(item_id)
+        assert item is not None
+        assert intake.file_type is not None
+        if not item.accepts(intake.file_type.media_type):
+            accepted = item.accepted_media_types
+            raise UnsupportedFileType(
+                f"This item takes {', '.join(accepted)}; the file is "
+                f"{intake.file_type.media_type}.",
+                accepted_media_types=accepted,
+            )
 
     def _new_document(
         self,
@@ -556,9 +640,41 @@ async def _settle(decision: asyncio.Future[Access]) -> None:
         decision.exception()
 
 
+def _caller_scope(caller: Caller) -> str:
+    """Whose Idempotency-Keys these are: the account (the same across its tokens), or for the
+    holder of a manage link the link's secret, which only they have."""
+    if caller.principal is not None:
+        return caller_scope("account", caller.principal.tenant, caller.principal.subject)
+    return caller_scope("manage-link", caller.credentials.manage_token or "")
+
+
+async def _same_file(body: UploadBody, first: dict[str, Any]) -> bool:
+    """Whether ``body`` carries the file of the ``first`` answer (its size and SHA-256): read
+    up to just past that size, hashed, never stored."""
+    size = first.get("size_bytes")
+    if not isinstance(size, int):
+        return False
+    is_multipart = body.content_type.lower().startswith("multipart/form-data")
+    stream = limited(body.stream, size + 1 + (MULTIPART_OVERHEAD if is_multipart else 0))
+    plaintext = MultipartFile(stream, body.content_type).chunks() if is_multipart else stream
+    digest = hashlib.sha256()
+    read = 0
+    try:
+        async for chunk in plaintext:
+            read += len(chunk)
+            if read > size:
+                return False
+            digest.update(chunk)
+    except IntakeRefused:
+        return False
+    return read == size and digest.hexdigest() == first.get("sha256")
+
+
 def _refusal(exc: IntakeRefused, limit: int) -> Problem:
     if isinstance(exc, TooLarge):
         return UploadTooLarge(f"The limit is {limit} bytes.", limit_bytes=limit)
+    if isinstance(exc, Unreadable):
+        return UnsupportedFileType(f"The file is refused: {exc}.")
     if isinstance(exc, Unsupported):
         return UnsupportedFileType("Accepted are PDF, JPEG and PNG, recognised by their content.")
     if isinstance(exc, BadName):

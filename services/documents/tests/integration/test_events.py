@@ -16,7 +16,7 @@ from servicekit.testing.events import signed_delivery
 from servicekit.testing.tokens import TokenFactory
 from tests.documents_booking.live_booking import TENANT, Appointment, LiveBooking
 
-from ..factories import BOOKING_EVENT_SECRET, PASSPORT, PHOTO, citizen, rows, upload
+from ..factories import BOOKING_EVENT_SECRET, PASSPORT, PHOTO, citizen, pdf, rows, upload
 
 URL = "/documents/v1/events"
 
@@ -42,7 +42,7 @@ async def test_an_erased_citizens_bookings_lose_their_documents_and_rooms(
     await upload(client, tokens, appointment, PASSPORT)
     await upload(client, tokens, appointment, PHOTO)
     kept = await client.post(
-        theirs.upload_path(), content=b"%PDF-1.7 kept", headers=citizen(tokens, "citizen-2")
+        theirs.upload_path(), content=pdf(marker=b"kept"), headers=citizen(tokens, "citizen-2")
     )
     said = await client.post(
         f"/documents/v1/bookings/{appointment.booking_id}/room/messages",

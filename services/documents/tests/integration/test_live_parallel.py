@@ -16,7 +16,7 @@ from servicekit.testing.live import LiveServer
 from servicekit.testing.tokens import TokenFactory
 from tests.documents_booking.live_booking import Appointment
 
-from ..factories import citizen
+from ..factories import citizen, pdf
 
 PARALLEL = 8
 
@@ -26,7 +26,7 @@ async def test_parallel_uploads_and_downloads_each_get_their_own_bytes(
 ) -> None:
     server, app = live_documents
     headers = citizen(tokens)
-    bodies = [b"%PDF-1.7\n" + os.urandom(100_000 + i) for i in range(PARALLEL)]
+    bodies = [pdf(100_000 + i, marker=os.urandom(8).hex().encode()) for i in range(PARALLEL)]
     limits = httpx.Limits(max_connections=PARALLEL)
 
     async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as client:
@@ -126,15 +126,16 @@ async def test_a_stalled_upload_holds_no_database_lock_against_others(
     other_done = asyncio.Event()
 
     async def stalled_body() -> AsyncIterator[bytes]:
-        yield b"%PDF-1.7\n" + b"0" * 20_000
+        data = pdf(40_000)
+        yield data[:20_000]
         await other_done.wait()  # the upload hangs mid-body until the other one finished
-        yield b"0" * 20_000
+        yield data[20_000:]
 
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
         url = appointment.upload_path()
         stalled = asyncio.create_task(client.post(url, content=stalled_body(), headers=headers))
         await asyncio.sleep(0.3)
-        other = await client.post(url, content=b"%PDF-1.7 quick", headers=headers)
+        other = await client.post(url, content=pdf(marker=b"quick"), headers=headers)
         listed = await client.get(appointment.documents_path, headers=headers)
         other_done.set()
         first = await stalled

@@ -26,7 +26,16 @@ from servicekit.settings import Environment
 from servicekit.testing.tokens import TokenFactory
 from tests.documents_booking.live_booking import Appointment, LiveBooking
 
-from ..factories import admin, chunks, citizen, create_document, new_kek, rows, settings_for_tests
+from ..factories import (
+    admin,
+    chunks,
+    citizen,
+    create_document,
+    new_kek,
+    pdf,
+    rows,
+    settings_for_tests,
+)
 
 
 def settings(database_url: str, tmp_path: Path, **overrides: Any) -> DocumentsSettings:
@@ -46,8 +55,8 @@ async def test_purge_endpoint_deletes_expired_documents_of_the_admins_tenant_onc
     owner = citizen(tokens)
     long_ago = await live_booking.book(owner)
     await live_booking.move_into_past(long_ago, days=200)
-    old = await client.post(long_ago.upload_path(), content=b"%PDF-1.7 old", headers=owner)
-    recent = await client.post(appointment.upload_path(), content=b"%PDF-1.7 new", headers=owner)
+    old = await client.post(long_ago.upload_path(), content=pdf(marker=b"old"), headers=owner)
+    recent = await client.post(appointment.upload_path(), content=pdf(marker=b"new"), headers=owner)
     assert old.status_code == recent.status_code == 201
     other_admin = admin(tokens, "admin-2", tenant="05315000")
 
@@ -79,7 +88,7 @@ async def test_erasure_deletes_the_documents_of_the_named_bookings_of_the_admins
     second = await live_booking.book(owner)
     theirs = await live_booking.book(other_citizen)
     uploads = [
-        await client.post(booked.upload_path(), content=b"%PDF-1.7 x", headers=headers)
+        await client.post(booked.upload_path(), content=pdf(), headers=headers)
         for booked, headers in (
             (appointment, owner),
             (appointment, owner),
@@ -245,7 +254,7 @@ async def test_upload_and_download_through_s3(
     app = create_app(config)
     tokens.trust(app)
     headers = citizen(tokens)
-    data = b"%PDF-1.7\nCANARY-S3\n" + os.urandom(300_000)
+    data = pdf(300_000, marker=b"CANARY-S3")
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -177,11 +177,52 @@ async def test_a_bad_message_is_422_and_writes_nothing(
     assert (await room(client, appointment, citizen(tokens)))["items"] == []
 
 
-@pytest.mark.parametrize("params", [{"after": -1}, {"limit": 0}, {"limit": 201}, {"after": "x"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"after": -1},
+        {"limit": 0},
+        {"limit": 201},
+        {"after": "x"},
+        {"after": 2**63},  # past the database's 64-bit ids: was an OverflowError, a 500
+        {"after": 10**40},
+    ],
+)
 async def test_bad_paging_is_422(
     client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory, params: Any
 ) -> None:
     response = await client.get(events_path(appointment), params=params, headers=clerk(tokens))
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_largest_event_id_is_a_cursor_with_nothing_after_it(
+    client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
+) -> None:
+    await say(client, appointment, citizen(tokens), "Guten Tag")
+
+    page = await room(client, appointment, citizen(tokens), after=2**63 - 1)
+
+    assert page["items"] == []
+    assert page["next_after"] == 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("params", "headers"),
+    [({"after": 2**63}, {}), ({}, {"Last-Event-ID": str(2**63)})],
+    ids=["after", "last-event-id"],
+)
+async def test_a_stream_from_beyond_the_largest_event_id_is_422(
+    client: httpx.AsyncClient,
+    appointment: Appointment,
+    tokens: TokenFactory,
+    params: dict[str, Any],
+    headers: dict[str, str],
+) -> None:
+    response = await client.get(
+        stream_path(appointment), params=params, headers={**citizen(tokens), **headers}
+    )
 
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"

@@ -16,9 +16,26 @@ from documents.clients.booking import BookingClient
 from documents.storage.local import LocalBlobStore
 from documents.uploads.models import Document
 from servicekit.testing.tokens import TokenFactory
-from tests.documents_booking.live_booking import Appointment, LiveBooking, start_booking_server
+from tests.documents_booking.live_booking import (
+    Appointment,
+    LiveBooking,
+    set_up_office,
+    start_booking_server,
+)
 
-from ..factories import CANARY, UPLOAD_LIMIT, citizen, clerk, pdf, rows
+from ..factories import (
+    CANARY,
+    UPLOAD_LIMIT,
+    citizen,
+    clerk,
+    jpeg,
+    jpeg_claiming,
+    pdf,
+    pdf_then_executable,
+    png,
+    png_claiming,
+    rows,
+)
 
 
 def store(app: FastAPI) -> LocalBlobStore:
@@ -86,11 +103,9 @@ async def test_raw_pdf_upload_is_stored_encrypted_with_its_sha256(
 async def test_multipart_png_upload_takes_the_type_from_the_content(
     client: httpx.AsyncClient, appointment: Appointment, tokens: TokenFactory
 ) -> None:
-    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(5000)
-
     response = await client.post(
         appointment.upload_path(),
-        files={"file": ("foto.pdf", png, "application/pdf")},
+        files={"file": ("foto.pdf", png(), "application/pdf")},
         headers=citizen(tokens),
     )
 
@@ -169,6 +184,64 @@ async def test_content_outside_the_allow_list_is_415_and_leaves_nothing(
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"] == "urn:rathaus:problem:unsupported-file-type"
     await assert_nothing_left(app, session)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (png_claiming(100_000, 100_000), "pixels"),
+        (jpeg_claiming(65_535, 65_535), "pixels"),
+        (pdf_then_executable(), "does not open as a PDF"),
+    ],
+    ids=["png-bomb", "jpeg-bomb", "pdf-then-elf"],
+)
+async def test_what_a_viewer_cannot_safely_open_is_415_and_leaves_nothing(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    appointment: Appointment,
+    tokens: TokenFactory,
+    content: bytes,
+    reason: str,
+) -> None:
+    raw = await upload_raw(client, appointment, citizen(tokens), content)
+    multipart = await upload_multipart(client, appointment, citizen(tokens), content, "file.pdf")
+
+    for response in (raw, multipart):
+        assert response.status_code == 415, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"] == "urn:rathaus:problem:unsupported-file-type"
+        assert reason in response.json()["detail"]
+    await assert_nothing_left(app, session)
+
+
+async def test_a_type_the_checklist_item_does_not_take_is_415_and_leaves_nothing(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    live_booking: LiveBooking,
+    tokens: TokenFactory,
+) -> None:
+    office = await set_up_office(
+        live_booking.http, tokens, accepted_formats=("original", "image/jpeg")
+    )
+    appointment = await live_booking.book(live_booking.citizen, office=office)
+    try:
+        as_pdf = await upload_raw(client, appointment, citizen(tokens), pdf())
+        as_png = await upload_multipart(client, appointment, citizen(tokens), png(), "foto.png")
+
+        for response in (as_pdf, as_png):
+            assert response.status_code == 415, response.text
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["type"] == "urn:rathaus:problem:unsupported-file-type"
+            assert response.json()["accepted_media_types"] == ["image/jpeg"]
+        await assert_nothing_left(app, session)
+
+        as_jpeg = await upload_raw(client, appointment, citizen(tokens), jpeg())
+        assert as_jpeg.status_code == 201, as_jpeg.text
+        assert as_jpeg.json()["media_type"] == "image/jpeg"
+    finally:
+        await live_booking.cancel(appointment)
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "..\\..\\windows\\win.ini", "/etc/passwd"])
@@ -269,6 +342,36 @@ async def test_multipart_without_a_file_part_is_400(
 
     assert response.status_code == 400
     assert response.json()["type"] == "urn:rathaus:problem:missing-file"
+    await assert_nothing_left(app, session)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "multipart/form-data",
+        "multipart/form-data; boundary=",
+        "multipart/form-data; boundary=" + "b" * 300,
+    ],
+    ids=["no-boundary", "empty-boundary", "overlong-boundary"],
+)
+async def test_multipart_without_a_usable_boundary_is_400_and_leaves_nothing(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    appointment: Appointment,
+    tokens: TokenFactory,
+    content_type: str,
+) -> None:
+    response = await client.post(
+        appointment.upload_path(),
+        content=pdf(),
+        headers={**citizen(tokens), "Content-Type": content_type},
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:rathaus:problem:missing-file"
+    assert "boundary" in response.json()["detail"]
     await assert_nothing_left(app, session)
 
 
