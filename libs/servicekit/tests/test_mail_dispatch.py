@@ -16,6 +16,7 @@ from email.policy import default
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from cryptography import x509
@@ -43,10 +44,12 @@ from servicekit.mail import (
     compose,
     pending_mail,
 )
+from servicekit.mail.router import mail_router
 from servicekit.mail.sink import MailSink
 from servicekit.testing.clock import ManualClock
 from servicekit.testing.live import free_port, run_live_server
 from servicekit.testing.postgres import run_in_thread
+from servicekit.testing.tokens import TokenFactory
 
 SENDER = "termine@musterstadt.example"
 LETTERHEAD = Letterhead(sender_name="Stadt Musterstadt", reply_to="amt@musterstadt.example")
@@ -545,3 +548,80 @@ async def test_a_service_app_sends_its_mailbox_in_the_background_and_lists_it(
     assert [str(message["To"]) for message in received(server)] == ["erika@example.org"]
     out = capsys.readouterr().out
     assert out.startswith("0 pending, 1 failed\n#2 t t:1 to n***@example.org: failed")
+
+
+async def test_the_municipalitys_admin_sees_what_failed_to_reach_its_citizens(
+    empty_database_url: str,
+    database: Database,
+    sink: tuple[RefusingSink, int],
+    tokens: TokenFactory,
+) -> None:
+    _, port = sink
+    settings = ServiceSettingsWithMail(
+        service_name="mailapp",
+        database_url=empty_database_url,
+        mail_smtp_host="127.0.0.1",
+        mail_smtp_port=port,
+        mail_smtp_security=SmtpSecurity.NONE,
+        mail_from_address=SENDER,
+        mail_dispatch_interval_s=0.05,
+    )
+    mailbox = Mailbox.of_service(settings, OutboxMail, MailTemplates([]))
+    app = create_service_app(
+        settings,
+        title="t",
+        version="1",
+        description="d",
+        mailbox=mailbox,
+        routers=[mail_router("/mailapp/v1")],
+    )
+    tokens.trust(app)
+    async with database.sessionmaker() as session:
+        for number, (to, tenant) in enumerate(
+            [
+                ("nobody@example.org", "06999001"),
+                ("erika@example.org", "06999001"),
+                ("nobody@example.net", "06999002"),
+            ]
+        ):
+            await mailbox.add(
+                session, mail(to, number), subject_key=f"b:{number}", template="t", tenant=tenant
+            )
+        await session.commit()
+    admin = tokens.headers(sub="admin-1", tenant="06999001", roles=["admin"])
+    live = run_live_server(app)
+    try:
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                pending = await client.get(
+                    "/mailapp/v1/tenants/06999001/mail", params={"status": "pending"}, headers=admin
+                )
+                if pending.status_code == 200 and not pending.json()["items"]:
+                    break
+                await asyncio.sleep(0.05)
+            failed = await client.get("/mailapp/v1/tenants/06999001/mail", headers=admin)
+            other = await client.get("/mailapp/v1/tenants/06999002/mail", headers=admin)
+            clerk = await client.get(
+                "/mailapp/v1/tenants/06999001/mail",
+                headers=tokens.headers(sub="clerk-1", tenant="06999001", roles=["clerk"]),
+            )
+            anonymous = await client.get("/mailapp/v1/tenants/06999001/mail")
+            sent = await client.get(
+                "/mailapp/v1/tenants/06999001/mail", params={"status": "sent"}, headers=admin
+            )
+    finally:
+        live.stop()
+
+    assert failed.status_code == 200, failed.text
+    [item] = failed.json()["items"]
+    assert item["recipient"] == "n***@example.org"
+    assert item["status"] == "failed"
+    assert item["last_error"] == "answered 550 5.1.1 No such mailbox here"
+    assert item["about"] == "b:0"
+    assert "nobody" not in failed.text  # masked, and the other municipality's is not listed
+    assert other.status_code == 404
+    assert other.headers["content-type"] == "application/problem+json"
+    assert clerk.status_code == 403
+    assert anonymous.status_code == 401
+    assert sent.status_code == 422

@@ -37,6 +37,7 @@ from servicekit.app import create_service_app
 from servicekit.botcheck import Botcheck, botcheck_router
 from servicekit.db import Database
 from servicekit.mail import Mailbox, MailTemplates
+from servicekit.mail.router import mail_router
 from servicekit.outbound.client import outbound_client
 
 
@@ -83,6 +84,7 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             events_router,
             cooperation_router,
             botcheck_router("/booking/v1"),
+            mail_router("/booking/v1"),
         ],
         outbox=outbox,
         webhooks=[event_webhooks],

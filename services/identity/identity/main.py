@@ -30,6 +30,7 @@ from servicekit.app import create_service_app
 from servicekit.auth import TokenVerifier
 from servicekit.botcheck import Botcheck, botcheck_router
 from servicekit.mail import Mailbox, MailTemplates
+from servicekit.mail.router import mail_router
 
 TOKEN_ENDPOINT = "/identity/v1/oauth2/token"
 REVOKE_ENDPOINT = "/identity/v1/oauth2/revoke"
@@ -67,6 +68,7 @@ def create_app(
             audit_router,
             discovery_router,
             botcheck_router("/identity/v1"),
+            mail_router("/identity/v1"),
         ],
         outbox=outbox_of(settings),
         mailbox=Mailbox.of_service(settings, OutboxMail, templates),
