@@ -85,7 +85,7 @@ def mail_router(prefix: str) -> APIRouter:
                     status=MailStatus(row.status),
                     attempts=row.attempts,
                     created_at=row.created_at,
-                    next_attempt_at=row.next_attempt_at if status == MailStatus.PENDING else None,
+                    next_attempt_at=row.next_attempt_at if status == "pending" else None,
                     finished_at=row.finished_at,
                     last_error=row.last_error,
                 )
