@@ -65,7 +65,7 @@ def default_route_classes() -> tuple[RouteClass, ...]:
                 "/identity/v1/oauth2/token",
                 "/identity/v1/oauth2/revoke",
                 # The steps of the sign-in page (password, code, consent).
-                "/identity/v1/oauth2/authorize/",
+                "/identity/v1/oauth2/authorize",
                 # Each checks a password or a mailed code, or mails someone.
                 "/identity/v1/accounts/me/password",
                 "/identity/v1/accounts/me/email",

@@ -292,15 +292,22 @@ async def test_new_opening_hours_show_in_availability_at_once(
     assert local_times(await slots_of(client, day, service.id)) == ["10:00", "10:30"]
 
 
-async def test_availability_at_the_ends_of_the_calendar_is_empty_not_500(
+async def test_availability_at_the_ends_of_the_calendar_is_422_not_500(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
+    # Dates are bounded in the request schema (servicekit.datetimes): out of range is 422.
     service = await create_service(session)
     office = await create_office(session, service)
     await open_every_day(session, office)
 
     for day in (date(1, 1, 1), date(9999, 12, 31)):
-        assert await slots_of(client, day, service.id) == []
+        response = await client.get(
+            f"/booking/v1/tenants/{TENANT}/availability/slots",
+            params={"service_id": str(service.id), "date": day.isoformat()},
+        )
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["invalid_params"][0]["name"] == "query.date"
 
 
 async def test_office_of_another_municipality_is_404(
