@@ -63,8 +63,9 @@ _PREFLIGHT = (
     (b"access-control-allow-methods", b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
     (
         b"access-control-allow-headers",
-        b"authorization, content-type, idempotency-key, if-match, if-none-match, "
-        b"x-request-id, traceparent",
+        # Every request header the services' contracts take (a test checks the list).
+        b"accept-language, authorization, content-type, idempotency-key, if-match, "
+        b"if-none-match, last-event-id, traceparent, x-altcha, x-manage-token, x-request-id",
     ),
 )
 

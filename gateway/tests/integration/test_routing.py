@@ -7,9 +7,11 @@ import hashlib
 import json
 import os
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -17,6 +19,7 @@ from gateway.settings import RouteClass
 from servicekit.testing import LiveServer
 from servicekit.testing.live import free_port
 
+CONTRACTS = Path(__file__).resolve().parents[3] / "contracts"
 StartGateway = Callable[..., LiveServer]
 StartUpstream = Callable[[str], Any]
 
@@ -187,6 +190,41 @@ async def test_cors_allows_listed_origins_only(
     assert simple.headers["access-control-allow-origin"] == "https://portal.example"
     assert "x-request-id" in simple.headers["access-control-expose-headers"]
     assert "access-control-allow-origin" not in foreign.headers
+
+
+async def test_a_browser_may_send_every_header_the_contracts_take(
+    start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
+) -> None:
+    # A header missing here fails the browser's preflight: the manage link, the ALTCHA proof.
+    taken = {
+        parameter["name"].lower()
+        for service in ("identity", "booking", "documents")
+        for item in yaml.safe_load((CONTRACTS / service / "v1.yaml").read_text(encoding="utf-8"))[
+            "paths"
+        ].values()
+        for operation in item.values()
+        if isinstance(operation, dict)
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "header"
+    }
+    gateway = start_gateway(
+        services={"alpha": [alpha.url]}, cors_origins=("https://portal.example",)
+    )
+
+    preflight = await http.options(
+        f"{gateway.url}/alpha/v1/echo",
+        headers={
+            "Origin": "https://portal.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": ", ".join(sorted(taken)),
+        },
+    )
+
+    assert {"x-manage-token", "x-altcha", "idempotency-key"} <= taken
+    allowed = {
+        name.strip() for name in preflight.headers["access-control-allow-headers"].split(",")
+    }
+    assert taken <= allowed
 
 
 async def test_websocket_is_passed_through_both_ways(
