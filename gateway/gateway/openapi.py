@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from servicekit.openapi import GATEWAY_RESPONSES
 from servicekit.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
 
 logger = logging.getLogger("gateway.openapi")
@@ -28,13 +29,6 @@ _REF = "#/components/"
 
 
 _GATEWAY_PROBLEM = "gateway.ProblemDetails"
-# What the gateway itself may answer for any operation (a service may document its own too).
-_GATEWAY_RESPONSES = {
-    "429": "Too many requests (gateway rate limit); see Retry-After and RateLimit",
-    "502": "The service broke off its answer (gateway)",
-    "503": "The service is unavailable or its circuit is open (gateway); see Retry-After",
-    "504": "The service did not answer in time (gateway)",
-}
 
 
 def _gateway_response(description: str) -> dict[str, Any]:
@@ -111,7 +105,8 @@ def merge(
                     operation["security"] = _rewrite_security(security, service)
                 operation.setdefault("tags", [service])
                 responses = operation.setdefault("responses", {})
-                for status, meaning in _GATEWAY_RESPONSES.items():
+                # Our services' contracts say so already; a neighbour's may not.
+                for status, meaning in GATEWAY_RESPONSES.items():
                     responses.setdefault(status, _gateway_response(meaning))
                 operation["responses"] = dict(sorted(responses.items()))
             paths[path] = item

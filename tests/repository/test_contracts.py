@@ -227,3 +227,17 @@ def test_fastapi_default_operation_ids_map_to_the_readable_ones() -> None:
     )
     webhook = readable["webhooks"]["de.rathaus.booking.booking.confirmed"]["post"]
     assert webhook["operationId"] == "bookingConfirmed"
+
+
+@pytest.mark.parametrize("service", CONTRACT_SERVICES)
+def test_every_operation_says_what_the_gateway_in_front_may_answer(service: str) -> None:
+    document = yaml.safe_load((ROOT / "contracts" / service / "v1.yaml").read_text("utf-8"))
+
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method not in _METHODS:
+                continue
+            for status in ("429", "502", "503", "504"):
+                response = operation["responses"].get(status)
+                assert response is not None, f"{method.upper()} {path} lacks {status}"
+                assert "application/problem+json" in response["content"]

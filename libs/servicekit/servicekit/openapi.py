@@ -42,6 +42,15 @@ _PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
+GATEWAY_RESPONSES = {
+    "429": "Too many requests (gateway rate limit); see Retry-After and RateLimit",
+    "502": "The service broke off its answer (gateway)",
+    "503": "The service is unavailable or its circuit is open (gateway); see Retry-After",
+    "504": "The service did not answer in time (gateway)",
+}
+"""What the gateway in front of every service may answer for any operation."""
+
+
 def _problem_content() -> dict[str, Any]:
     return {PROBLEM_MEDIA_TYPE: {"schema": dict(_PROBLEM_REF)}}
 
@@ -57,6 +66,9 @@ def _fix_operation(operation: dict[str, Any]) -> None:
     responses.setdefault(
         "default", {"description": "An unexpected error", "content": _problem_content()}
     )
+    # Clients reach every service through the gateway: its own answers are part of the promise.
+    for status, meaning in GATEWAY_RESPONSES.items():
+        responses.setdefault(status, {"description": meaning, "content": _problem_content()})
     if "requestBody" in operation and "400" not in responses:
         responses["400"] = {
             "description": "The request body is not well-formed",
