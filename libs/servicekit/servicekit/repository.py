@@ -16,14 +16,16 @@ derive from :class:`SessionRepository`, which only holds the session.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import CursorResult, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 M = TypeVar("M", bound=DeclarativeBase)
 
-__all__ = ["Repository", "SessionRepository"]
+__all__ = ["Repository", "SessionRepository", "SingleUseRepository"]
 
 
 class SessionRepository:
@@ -58,3 +60,33 @@ class Repository(SessionRepository, Generic[M]):
     async def delete(self, instance: M) -> None:
         await self.session.delete(instance)
         await self.session.flush()
+
+
+class SingleUseRepository(Repository[M]):
+    """Rows that are used once before they expire (mailed codes): ``model`` has the columns
+    ``id``, ``used_at`` and ``expires_at``, and the column named by ``owner`` (whose codes
+    they are)."""
+
+    owner: str = "account_id"
+
+    async def claim(self, row_id: str, now: datetime) -> bool:
+        """Mark the row used; False when it was used (at the same time, too) or expired."""
+        model: Any = self.model
+        result = await self.session.execute(
+            update(model)
+            .where(model.id == row_id, model.used_at.is_(None), model.expires_at > now)
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount == 1
+
+    async def end_all_of(self, owner_id: str, now: datetime) -> None:
+        """None of the owner's unused rows can be used any more."""
+        model: Any = self.model
+        await self.session.execute(
+            update(model)
+            .where(getattr(model, self.owner) == owner_id, model.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )

@@ -3,13 +3,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from identity.accounts.models import Account, EmailChange
 from identity.login.models import ExternalIdentity
 from identity.tokens.models import RefreshToken
-from servicekit.repository import Repository
+from servicekit.repository import Repository, SingleUseRepository
 
 
 class AccountRepository(Repository[Account]):
@@ -68,34 +68,10 @@ class AccountRepository(Repository[Account]):
         )
 
 
-class EmailChangeRepository(Repository[EmailChange]):
+class EmailChangeRepository(SingleUseRepository[EmailChange]):
     model = EmailChange
 
     async def by_hash(self, token_hash: str) -> EmailChange | None:
         return await self.session.scalar(
             select(EmailChange).where(EmailChange.token_hash == token_hash)
-        )
-
-    async def claim(self, change_id: str, now: datetime) -> bool:
-        """Mark the code used; False when it was used (at the same time, too) or expired."""
-        result = await self.session.execute(
-            update(EmailChange)
-            .where(
-                EmailChange.id == change_id,
-                EmailChange.used_at.is_(None),
-                EmailChange.expires_at > now,
-            )
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        assert isinstance(result, CursorResult)
-        return result.rowcount == 1
-
-    async def end_all_of(self, account_id: str, now: datetime) -> None:
-        """No pending code of the account changes its address any more."""
-        await self.session.execute(
-            update(EmailChange)
-            .where(EmailChange.account_id == account_id, EmailChange.used_at.is_(None))
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
         )
