@@ -140,8 +140,17 @@ async def book(
         office_id=office,
         tenant=tenant,
         manage_token=token,
-        item_id=str(confirmed.json()["checklist"][0]["id"]),
+        item_id=_takes_pdf(confirmed.json()["checklist"]),
     )
+
+
+def _takes_pdf(checklist: list[dict[str, Any]]) -> str:
+    """The first item a PDF may be handed in for: it names PDF, or no file type at all."""
+    for item in checklist:
+        types = [f for f in item["accepted_formats"] if "/" in f]
+        if not types or "application/pdf" in types:
+            return str(item["id"])
+    raise AssertionError(f"no checklist item takes a PDF: {checklist}")
 
 
 async def upload(http: httpx.AsyncClient, booked: Booked, headers: Headers) -> str:
