@@ -17,7 +17,7 @@ PACKAGES := servicekit booking documents identity gateway
 export UV_SYSTEM_CERTS := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install run test lint typecheck contracts clean
+.PHONY: help install system-packages run test lint typecheck contracts clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,7 +34,10 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: $(VENV)/.synced node_modules/.installed ## create the environment and install everything
+system-packages: ## the Debian packages the real-component tests need (where apt exists)
+	@scripts/install_system_packages.sh
+
+install: $(VENV)/.synced node_modules/.installed system-packages ## create the environment and install everything
 
 run: $(VENV)/.synced ## migrate, seed and start every service locally (SQLite, var/)
 	$(BIN)/python scripts/run_local.py

@@ -24,6 +24,7 @@ from servicekit.migrations import upgrade
 from servicekit.testing.live import LiveServer, run_live_server
 from servicekit.testing.postgres import PostgresServer, locate_postgres, run_in_thread
 from servicekit.testing.service import ServiceUnderTest
+from servicekit.testing.system import report_missing
 from servicekit.testing.tokens import TokenFactory
 
 ALL_BACKENDS = ("sqlite", "postgresql")
@@ -224,6 +225,7 @@ def live_service(
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    report_missing(terminalreporter)
     if not _POSTGRES.located:
         return
     if _POSTGRES.server is None:
