@@ -120,7 +120,7 @@ class Gateway:
         try:
             route = await self.edge.admit_upgrade(scope["path"], headers, client_ip)
         except Problem as problem:
-            await refuse(send, problem)
+            await refuse(scope, send, problem)
             return
         await relay(scope, receive, send, upstream, route, headers, client_ip)
 

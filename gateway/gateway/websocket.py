@@ -1,9 +1,15 @@
 """WebSocket pass-through: the client's socket is relayed to a replica of the service.
 
 The upgrade has passed the edge checks (route, origin, token, rate limits: :mod:`gateway.edge`)
-when :func:`relay` gets it; a refused one is closed with 1008 (:func:`refuse`). The relay asks
-the breaker, dials a replica, accepts the upstream's chosen subprotocol towards the client, and
-frames flow both ways until either side closes, whose close code is passed on.
+when :func:`relay` gets it; a refused one is answered with its problem+json and status
+(:func:`refuse`). The relay asks the breaker, dials a replica, accepts the upstream's chosen
+subprotocol towards the client, and frames flow both ways until either side closes, whose
+close code and reason are passed on. An upstream that refuses the upgrade with an HTTP answer
+(a service's 401, 404, 409 as problem+json) has that answer passed on as it is.
+
+Where the server cannot answer an upgrade with HTTP (the ASGI ``websocket.http.response``
+extension is missing), a refusal is a close with 1008 before the accept, which the client sees
+as a 403.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ import asyncio
 import contextlib
 import logging
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from gateway.errors import send_problem
 from gateway.settings import RouteClass
 from gateway.tracing import request_id as make_request_id
 from gateway.tracing import traceparent as make_traceparent
@@ -24,7 +31,10 @@ from servicekit.problems import Problem
 
 logger = logging.getLogger("gateway.websocket")
 
-_FORWARD = frozenset({b"authorization", b"cookie", b"user-agent", b"accept-language", b"origin"})
+_FORWARD = frozenset(
+    {b"authorization", b"x-manage-token", b"cookie", b"user-agent", b"accept-language", b"origin"}
+)
+_DENIAL_HEADERS = frozenset({"content-type", "retry-after", "www-authenticate", "content-language"})
 _POLICY_VIOLATION = 1008
 _UNAVAILABLE = 1013  # "try again later"
 
@@ -37,9 +47,51 @@ def upgrade_headers(scope: Scope) -> dict[bytes, bytes]:
     return headers
 
 
-async def refuse(send: Send, problem: Problem) -> None:
+def can_deny(scope: Scope) -> bool:
+    """Whether the server can answer the upgrade with an HTTP response of ours."""
+    return "websocket.http.response" in (scope.get("extensions") or {})
+
+
+async def refuse(scope: Scope, send: Send, problem: Problem) -> None:
     logger.info("websocket refused", extra={"status": problem.status})
-    await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+    if not can_deny(scope):
+        await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+        return
+    request_id = make_request_id(upgrade_headers(scope).get(b"x-request-id"))
+    await send_problem(
+        _as_denial(send), problem, instance=scope["path"], request_id=request_id, headers=()
+    )
+
+
+def _as_denial(send: Send) -> Send:
+    """An HTTP answer's messages as the WebSocket denial's (the same, renamed)."""
+
+    async def denial(message: Message) -> None:
+        await send({**message, "type": "websocket." + message["type"]})
+
+    return denial
+
+
+async def _pass_refusal(scope: Scope, send: Send, exc: InvalidStatus) -> None:
+    response = exc.response
+    if not can_deny(scope) or response.status_code < 400:
+        await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+        return
+    body = bytes(response.body or b"")
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in response.headers.raw_items()
+        if name.lower() in _DENIAL_HEADERS
+    ]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": response.status_code,
+            "headers": headers,
+        }
+    )
+    await send({"type": "websocket.http.response.body", "body": body})
 
 
 async def relay(
@@ -80,7 +132,7 @@ async def relay(
     except InvalidStatus as exc:
         breaker.succeeded()
         logger.info("upstream refused websocket", extra={"status": exc.response.status_code})
-        await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+        await _pass_refusal(scope, send, exc)
         return
     except (OSError, TimeoutError, WebSocketException):
         breaker.failed(loop.time())
@@ -98,7 +150,9 @@ async def _pump(upstream_ws: ClientConnection, receive: Receive, send: Send) -> 
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
-                await upstream_ws.close(code=message.get("code", 1000))
+                await upstream_ws.close(
+                    code=message.get("code", 1000), reason=message.get("reason") or ""
+                )
                 return
             if message.get("text") is not None:
                 await upstream_ws.send(message["text"])
@@ -112,11 +166,11 @@ async def _pump(upstream_ws: ClientConnection, receive: Receive, send: Send) -> 
                     await send({"type": "websocket.send", "text": data})
                 else:
                     await send({"type": "websocket.send", "bytes": data})
-            code = upstream_ws.close_code or 1000
+            code, reason = upstream_ws.close_code or 1000, upstream_ws.close_reason or ""
         except ConnectionClosed as exc:
-            code = exc.rcvd.code if exc.rcvd else 1011
+            code, reason = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (1011, "")
         with contextlib.suppress(Exception):
-            await send({"type": "websocket.close", "code": code})
+            await send({"type": "websocket.close", "code": code, "reason": reason})
 
     tasks = [
         asyncio.ensure_future(client_to_upstream()),

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from servicekit.db import Database, SessionDep
 from servicekit.events import Outbox
@@ -45,15 +46,16 @@ __all__ = [
 ]
 
 
-def app_state(name: str, kind: Any) -> Callable[[Request], Awaitable[Any]]:
-    """A dependency answering ``app.state.<name>``, checked to be a ``kind``.
+def app_state(name: str, kind: Any) -> Callable[[HTTPConnection], Awaitable[Any]]:
+    """A dependency answering ``app.state.<name>``, checked to be a ``kind`` (for HTTP routes
+    and WebSocket routes alike).
 
     ``kind`` is a class or a ``runtime_checkable`` protocol (a blob store, a clock); the type a
     route sees is the one its ``Annotated`` alias declares.
     """
 
-    async def dependency(request: Request) -> Any:
-        value = getattr(request.app.state, name, None)
+    async def dependency(connection: HTTPConnection) -> Any:
+        value = getattr(connection.app.state, name, None)
         if not isinstance(value, kind):
             raise RuntimeError(f"app.state.{name} is not a {kind.__name__}: wired at startup?")
         return value

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 from starlette.routing import Route
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -70,7 +71,8 @@ class Problem(Exception):
         self.headers = dict(headers or {})
         self.extensions = extensions
 
-    def body(self, request: Request) -> dict[str, Any]:
+    def body(self, request: HTTPConnection) -> dict[str, Any]:
+        """The problem+json body; ``request`` may be a WebSocket's upgrade request too."""
         return _body(
             slug=self.type_slug,
             title=self.title,
@@ -177,7 +179,7 @@ def _body(
     title: str,
     status: int,
     detail: str | None,
-    request: Request,
+    request: HTTPConnection,
     extensions: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"type": problem_type(slug), "title": title, "status": status}

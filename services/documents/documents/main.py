@@ -8,6 +8,8 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from documents import models  # noqa: F401 - registers every table on Base.metadata
+from documents.calls.hub import CallHub
+from documents.calls.router import router as calls_router
 from documents.clients.booking import BookingClient
 from documents.events.models import outbox_of
 from documents.events.models import webhooks as event_webhooks
@@ -53,6 +55,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
     )
 
     rescanner: list[asyncio.Task[None]] = []
+    calls = CallHub(max_sockets=settings.call_sockets_max, redis_url=settings.call_redis_url)
 
     async def start_rescanner(app: FastAPI) -> None:
         if settings.rescan_interval_s > 0 and not isinstance(app.state.scanner, NoScanner):
@@ -65,6 +68,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
                 await task
         await booking.aclose()
         await blobs.close()
+        await calls.close()
 
     app = create_service_app(
         settings,
@@ -74,7 +78,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
             "Documents for appointments: checked, encrypted uploads, consultation rooms, "
             "review and retention."
         ),
-        routers=[uploads_router, rooms_router, retention_router, events_router],
+        routers=[uploads_router, rooms_router, calls_router, retention_router, events_router],
         readiness_checks={"blob_store": blobs.check},
         on_startup=[start_rescanner],
         on_shutdown=[close_clients],
@@ -88,6 +92,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
     app.state.scanner = scanner_from(settings)
     app.state.booking_client = booking
     app.state.room_bell = RoomBell(settings.room_streams_max)
+    app.state.call_hub = calls
     app.state.idempotency = IdempotencyStore(
         app.state.database,
         UploadIdempotency,

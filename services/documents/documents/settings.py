@@ -122,6 +122,61 @@ class DocumentsSettings(ServiceSettings):
         default=900.0, gt=0, le=86_400, description="The longest an event stream stays open"
     )
 
+    call_opens_before_s: float = Field(
+        default=900.0,
+        ge=0,
+        le=86_400,
+        description="How long before the appointment's start its video call may be entered",
+    )
+    call_grace_s: float = Field(
+        default=900.0,
+        ge=0,
+        le=86_400,
+        description="How long after the appointment's end its video call may go on",
+    )
+    call_max_message_bytes: int = Field(
+        default=32_768,
+        ge=1024,
+        le=1_048_576,
+        description="The largest signalling message (an SDP offer is a few KiB); larger closes",
+    )
+    call_messages_burst: int = Field(
+        default=100, ge=1, description="Signalling messages a socket may send at once"
+    )
+    call_messages_per_s: float = Field(
+        default=20.0, gt=0, description="Signalling messages a socket may send per second"
+    )
+    call_sockets_max: int = Field(
+        default=2000, ge=1, description="Call sockets one process keeps open at most"
+    )
+    call_redis_url: str | None = Field(
+        default=None,
+        description=(
+            "Redis that relays signalling between replicas (pub/sub); unset: peers meet only "
+            "on the same process (one replica, or sticky routing per room)"
+        ),
+    )
+    stun_urls: list[str] = Field(
+        default_factory=list, description='STUN servers for the calls, e.g. ["stun:turn.example"]'
+    )
+    turn_urls: list[str] = Field(
+        default_factory=list,
+        description=(
+            "TURN servers for the calls, e.g. "
+            '["turn:turn.example:3478", "turns:turn.example:443?transport=tcp"]'
+        ),
+    )
+    turn_secret: SecretStr | None = Field(
+        default=None,
+        description="The TURN server's shared secret (coturn's static-auth-secret)",
+    )
+    turn_credential_ttl_s: int = Field(
+        default=4 * 3600,
+        ge=60,
+        le=86_400,
+        description="The longest a TURN credential lives (it ends with the call's window anyway)",
+    )
+
     @field_validator("keks")
     @classmethod
     def _keks_are_aes256(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
@@ -135,6 +190,14 @@ class DocumentsSettings(ServiceSettings):
     def _active_kek_is_known(self) -> Self:
         if self.active_kek_id not in self.keks:
             raise ValueError(f"active_kek_id {self.active_kek_id!r} is not one of keks")
+        return self
+
+    @model_validator(mode="after")
+    def _turn_has_a_secret(self) -> Self:
+        if self.turn_urls and self.turn_secret is None:
+            raise ValueError("turn_urls need turn_secret (coturn's static-auth-secret)")
+        if self.turn_secret is not None and len(self.turn_secret.get_secret_value()) < 32:
+            raise ValueError("turn_secret needs at least 32 characters")
         return self
 
     def _uses_development_kek(self) -> bool:

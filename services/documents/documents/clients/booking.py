@@ -62,6 +62,7 @@ class BookingChecklist(BaseModel):
     office_id: str
     status: Literal["held", "expired", "confirmed", "cancelled"]
     starts_at: AwareDatetime
+    ends_at: AwareDatetime
     items: list[ChecklistItem]
 
     @property

@@ -16,6 +16,11 @@ class RoomEventKind(StrEnum):
     DOCUMENT_ACCEPTED = "document_accepted"
     DOCUMENT_NEEDS_REPLACEMENT = "document_needs_replacement"
     DOCUMENT_WITHDRAWN = "document_withdrawn"
+    CALL_WAITING = "call_waiting"
+    CALL_JOINED = "call_joined"
+    CALL_ADMITTED = "call_admitted"
+    CALL_LEFT = "call_left"
+    CALL_ENDED = "call_ended"
 
 
 class RoomEvent(Base):

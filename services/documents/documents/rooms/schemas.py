@@ -12,11 +12,17 @@ EventKind = Literal[
     "document_accepted",
     "document_needs_replacement",
     "document_withdrawn",
+    "call_waiting",
+    "call_joined",
+    "call_admitted",
+    "call_left",
+    "call_ended",
 ]
 
 
 class RoomEventOut(BaseModel):
-    """One event of a consultation room: a message, or what happened to a document."""
+    """One event of a consultation room: a message, what happened to a document, or to the
+    video call (a citizen waiting, a clerk joining, admitting or ending, someone leaving)."""
 
     model_config = ConfigDict(from_attributes=True)
 

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import functools
+
+from fastapi import APIRouter, WebSocket
+
+from documents.access.dependencies import ACCESS_PROBLEMS, BookingId, CallerDep
+from documents.access.errors import BookingNotFound
+from documents.calls.dependencies import CallHubDep, CallsDep, VerifierDep, socket_caller
+from documents.calls.errors import BookingNotConfirmed, CallNotOpen, TooManyCalls
+from documents.calls.ice import IceServersOut
+from documents.calls.protocol import SUBPROTOCOL
+from documents.calls.service import record
+from documents.calls.session import CallSession, SessionLimits
+from documents.rooms.dependencies import RoomBellDep
+from documents.settings import SettingsDep
+from servicekit.dependencies import DatabaseDep
+from servicekit.problems import Problem, ValidationFailed, problem_response, problem_responses
+
+router = APIRouter(prefix="/documents/v1", tags=["consultation rooms"])
+
+
+@router.get(
+    "/bookings/{booking_id}/room/call/ice-servers",
+    response_model=IceServersOut,
+    responses=problem_responses(
+        *ACCESS_PROBLEMS, BookingNotFound, BookingNotConfirmed, CallNotOpen, ValidationFailed
+    ),
+)
+async def call_ice_servers(
+    booking_id: BookingId, caller: CallerDep, calls: CallsDep
+) -> IceServersOut:
+    """STUN/TURN servers for the room's video call, with TURN credentials that expire (the
+    booking's citizen and the office's clerks, in the call's window only)."""
+    return await calls.ice_servers(booking_id, caller)
+
+
+@router.websocket("/bookings/{booking_id}/room/call")
+async def call_socket(
+    websocket: WebSocket,
+    booking_id: BookingId,
+    calls: CallsDep,
+    hub: CallHubDep,
+    bell: RoomBellDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    verifier: VerifierDep,
+) -> None:
+    """The room's video call: signalling (see the contract's description)."""
+    try:
+        if hub.full:
+            raise TooManyCalls(headers={"Retry-After": "10"})
+        caller = await socket_caller(websocket, verifier)
+        access, window = await calls.enter(booking_id, caller)
+    except Problem as problem:
+        await _deny(websocket, problem)
+        return
+    session = CallSession(
+        websocket,
+        access,
+        window,
+        hub=hub,
+        limits=SessionLimits(
+            max_message_bytes=settings.call_max_message_bytes,
+            burst=settings.call_messages_burst,
+            per_s=settings.call_messages_per_s,
+            recheck_s=settings.room_recheck_s,
+        ),
+        record=functools.partial(record, database.sessionmaker, bell),
+        recheck=functools.partial(calls.still_in, caller),
+    )
+    offered = websocket.scope.get("subprotocols") or ()
+    await session.run(SUBPROTOCOL if SUBPROTOCOL in offered else None)
+
+
+async def _deny(websocket: WebSocket, problem: Problem) -> None:
+    """Refuse the upgrade with the problem as an HTTP answer (403 where the server cannot)."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        response = problem_response(problem.body(websocket), problem.status, problem.headers)
+        await websocket.send_denial_response(response)
+    else:
+        await websocket.close(code=1008)
