@@ -37,7 +37,7 @@ async def _refusal(
 async def _timeline(world: World, booking_id: str, headers: dict[str, str]) -> list[str]:
     async with httpx.AsyncClient(base_url=world.gateway, timeout=GUARD_S) as http:
         answer = await http.get(
-            f"/documents/v1/bookings/{booking_id}/room/events",
+            f"/documents/v1/bookings/{booking_id}/room/timeline",
             params={"limit": 200},
             headers=headers,
         )

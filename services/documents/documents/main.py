@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from documents import models  # noqa: F401 - registers every table on Base.metadata
 from documents.calls.hub import CallHub
+from documents.calls.protocol import CALL_PROTOCOL_DESCRIPTION
 from documents.calls.router import router as calls_router
 from documents.clients.booking import BookingClient
 from documents.events.models import outbox_of
@@ -74,10 +75,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
         settings,
         title="Rathaus Documents",
         version="1.0.0",
-        description=(
-            "Documents for appointments: checked, encrypted uploads, consultation rooms, "
-            "review and retention."
-        ),
+        description=CALL_PROTOCOL_DESCRIPTION,
         routers=[uploads_router, rooms_router, calls_router, retention_router, events_router],
         readiness_checks={"blob_store": blobs.check},
         on_startup=[start_rescanner],

@@ -179,3 +179,41 @@ def window_text(opens_at: datetime, closes_at: datetime) -> str:
 
 BEARER_SUBPROTOCOL = "rathaus.bearer."
 MANAGE_SUBPROTOCOL = "rathaus.manage."
+
+
+CALL_PROTOCOL_DESCRIPTION = """\
+Documents for appointments: checked, encrypted uploads, consultation rooms, review and retention.
+
+## The video call (WebSocket, not listed among the paths)
+
+`GET /documents/v1/bookings/{booking_id}/room/call` upgraded to a WebSocket (through the gateway
+as every route) carries the signalling of the room's video call; the media flows peer to peer,
+or through the TURN servers of `GET .../room/call/ice-servers`. Who: the booking's citizen
+(`Authorization: Bearer`, or `X-Manage-Token`) and the clerks of its office; browsers, which
+cannot set headers on a WebSocket, offer the credential as a subprotocol `rathaus.bearer.<token>`
+or `rathaus.manage.<token>` beside `rathaus.call.v1`. When: a confirmed booking, from
+`DOCUMENTS_CALL_OPENS_BEFORE_S` (15 minutes) before its start until its end plus
+`DOCUMENTS_CALL_GRACE_S` (15 minutes). Anyone else is refused before the upgrade with
+problem+json: 401 without credentials, 404 (as for a booking that does not exist) for a stranger,
+the citizen of another booking or a clerk of another office, 409 `call-not-open` (with `opens_at`,
+`closes_at`) or `call-booking-not-confirmed` for a participant at the wrong time.
+
+Messages, version 1: one JSON object per text frame, `{"v": 1, "type": ...}`.
+The client sends `offer` / `answer` `{"sdp", "to"?}`, `candidate` `{"candidate", "sdpMid",
+"sdpMLineIndex", "usernameFragment"?, "to"?}` (RTCIceCandidateInit), and, clerks only, `admit`
+`{"peer"?}` (a waiting citizen; without `peer` every one) and `end`. The server sends `welcome`
+`{"peer", "role", "state", "closes_at", "protocol"}` first, `peer` `{"peer", "role", "state":
+waiting|joined|admitted|left}`, `admitted`, the other side's `offer` / `answer` / `candidate`
+(`peer` and `role` name the sender), `ended`, and `error` `{"reason"}` for a message it refused
+(a waiting citizen's signal, a citizen's `admit`). A citizen waits until a clerk admits them:
+before, nothing they send reaches anyone and they hear no signals. Every happening is a room
+event in the timeline (`/room/timeline`) and the stream: `call_waiting`, `call_joined`,
+`call_admitted`, `call_left`, `call_ended`.
+
+Close codes: 1009 a frame above `DOCUMENTS_CALL_MAX_MESSAGE_BYTES` (32 KiB); 1013 the server
+holds as many call sockets as it may, or the client reads too slowly; 4000 a clerk ended the
+call; 4400 not a v1 message (not JSON, a binary frame, an unknown type or field; the reason
+names it); 4401 the access token expired (reconnect with a fresh one); 4403 booking no longer
+lets the caller in; 4408 the window is over; 4429 more messages than
+`DOCUMENTS_CALL_MESSAGES_PER_S` (20, bursts of 100) allow.
+"""

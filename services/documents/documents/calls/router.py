@@ -23,6 +23,8 @@ router = APIRouter(prefix="/documents/v1", tags=["consultation rooms"])
 @router.get(
     "/bookings/{booking_id}/room/call/ice-servers",
     response_model=IceServersOut,
+    # A browser turns a null username into the string "null": absent, not null.
+    response_model_exclude_none=True,
     responses=problem_responses(
         *ACCESS_PROBLEMS, BookingNotFound, BookingNotConfirmed, CallNotOpen, ValidationFailed
     ),

@@ -49,3 +49,16 @@ class RoomEvent(Base):
     actor_role: Mapped[str] = mapped_column(String(16))
     document_id: Mapped[str | None] = mapped_column(String(32), default=None)
     text: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+CALL_KINDS = frozenset(
+    {
+        RoomEventKind.CALL_WAITING,
+        RoomEventKind.CALL_JOINED,
+        RoomEventKind.CALL_ADMITTED,
+        RoomEventKind.CALL_LEFT,
+        RoomEventKind.CALL_ENDED,
+    }
+)
+"""The video call's happenings: in the timeline and the stream, not in v1's ``/room/events``
+(whose ``kind`` is a closed list)."""

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, delete, select, update
@@ -13,19 +13,24 @@ class RoomRepository(Repository[RoomEvent]):
     model = RoomEvent
 
     async def after(
-        self, tenant: str, booking_id: str, after: int, limit: int
+        self,
+        tenant: str,
+        booking_id: str,
+        after: int,
+        limit: int,
+        *,
+        without: Collection[str] = (),
     ) -> Sequence[RoomEvent]:
-        """The room's events with an id above ``after``, oldest first."""
-        result = await self.session.scalars(
-            select(RoomEvent)
-            .where(
-                RoomEvent.booking_id == booking_id,
-                RoomEvent.tenant == tenant,
-                RoomEvent.id > after,
-            )
-            .order_by(RoomEvent.id)
-            .limit(limit)
+        """The room's events with an id above ``after``, oldest first; none of the kinds in
+        ``without``."""
+        query = select(RoomEvent).where(
+            RoomEvent.booking_id == booking_id,
+            RoomEvent.tenant == tenant,
+            RoomEvent.id > after,
         )
+        if without:
+            query = query.where(RoomEvent.kind.not_in(list(without)))
+        result = await self.session.scalars(query.order_by(RoomEvent.id).limit(limit))
         return result.all()
 
     async def follow_reschedule(self, booking_id: str, appointment_at: datetime) -> None:

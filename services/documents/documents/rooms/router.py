@@ -12,8 +12,14 @@ from documents.clients.dependencies import BookingClientDep
 from documents.rooms.bell import ring_after_commit
 from documents.rooms.dependencies import RoomBellDep, RoomsDep
 from documents.rooms.errors import TooManyStreams
-from documents.rooms.schemas import MessageIn, RoomEventOut, RoomEventsOut
-from documents.rooms.service import PAGE, StreamSettings, event_out, follow
+from documents.rooms.schemas import MessageIn, RoomEventOut, RoomEventsOut, RoomTimelineOut
+from documents.rooms.service import (
+    PAGE,
+    StreamSettings,
+    event_out,
+    follow,
+    timeline_event_out,
+)
 from documents.settings import SettingsDep
 from servicekit.dependencies import DatabaseDep
 from servicekit.problems import ValidationFailed, problem_responses
@@ -57,11 +63,34 @@ async def room_events(
     after: After = 0,
     limit: Annotated[int, Query(ge=1, le=PAGE)] = 50,
 ) -> RoomEventsOut:
-    """The consultation room's events after ``after``, oldest first."""
+    """The consultation room's messages and document events after ``after``, oldest first
+    (the whole timeline, the video call's too: ``/room/timeline``)."""
     access, events = await rooms.events(booking_id, caller, after, limit)
     return RoomEventsOut(
         booking_id=access.booking.booking_id,
         items=[event_out(event, caller) for event in events],
+        next_after=events[-1].id if events else after,
+    )
+
+
+@router.get(
+    "/bookings/{booking_id}/room/timeline",
+    response_model=RoomTimelineOut,
+    responses=problem_responses(*ACCESS_PROBLEMS, BookingNotFound, ValidationFailed),
+)
+async def room_timeline(
+    booking_id: BookingId,
+    caller: CallerDep,
+    rooms: RoomsDep,
+    after: After = 0,
+    limit: Annotated[int, Query(ge=1, le=PAGE)] = 50,
+) -> RoomTimelineOut:
+    """The consultation room's whole timeline after ``after``, oldest first: messages,
+    document events and what happened in the video call."""
+    access, events = await rooms.events(booking_id, caller, after, limit, calls=True)
+    return RoomTimelineOut(
+        booking_id=access.booking.booking_id,
+        items=[timeline_event_out(event, caller) for event in events],
         next_after=events[-1].id if events else after,
     )
 
@@ -93,7 +122,8 @@ async def post_message(
         200: {
             "description": (
                 "Server-Sent Events: one `event:` per room event (its kind), `id:` its id, "
-                "`data:` a RoomEventOut as JSON; comments keep the connection alive. The "
+                "`data:` a TimelineEventOut as JSON (the video call's `call_*` events "
+                "included); comments keep the connection alive. The "
                 "stream ends when the access token expires, after at most "
                 "DOCUMENTS_ROOM_STREAM_MAX_S (15 minutes by default), or when the caller may "
                 "no longer see the booking; reconnect with Last-Event-ID."

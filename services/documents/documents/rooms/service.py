@@ -19,9 +19,9 @@ from documents.access.checks import Access, Caller, resolve_access
 from documents.access.errors import BookingClosed, BookingNotFound, BookingUnavailableProblem
 from documents.clients.booking import BookingClient
 from documents.rooms.bell import RoomBell
-from documents.rooms.models import RoomEvent, RoomEventKind
+from documents.rooms.models import CALL_KINDS, RoomEvent, RoomEventKind
 from documents.rooms.repository import RoomRepository
-from documents.rooms.schemas import RoomEventOut
+from documents.rooms.schemas import RoomEventOut, TimelineEventOut
 
 PAGE = 200
 
@@ -46,17 +46,23 @@ def new_event(
 
 
 def event_out(event: RoomEvent, caller: Caller) -> RoomEventOut:
-    return RoomEventOut.model_validate(
-        {
-            "id": event.id,
-            "at": event.at,
-            "kind": event.kind,
-            "actor_role": event.actor_role,
-            "by_me": event.actor == caller.actor,
-            "document_id": event.document_id,
-            "text": event.text,
-        }
-    )
+    return RoomEventOut.model_validate(_fields(event, caller))
+
+
+def timeline_event_out(event: RoomEvent, caller: Caller) -> TimelineEventOut:
+    return TimelineEventOut.model_validate(_fields(event, caller))
+
+
+def _fields(event: RoomEvent, caller: Caller) -> dict[str, object]:
+    return {
+        "id": event.id,
+        "at": event.at,
+        "kind": event.kind,
+        "actor_role": event.actor_role,
+        "by_me": event.actor == caller.actor,
+        "document_id": event.document_id,
+        "text": event.text,
+    }
 
 
 class RoomService:
@@ -70,11 +76,16 @@ class RoomService:
         return await resolve_access(self.booking, booking_id, caller, reuse=True)
 
     async def events(
-        self, booking_id: str, caller: Caller, after: int, limit: int
+        self, booking_id: str, caller: Caller, after: int, limit: int, *, calls: bool = False
     ) -> tuple[Access, Sequence[RoomEvent]]:
+        """The room's events after ``after``; the call's only with ``calls``."""
         access = await self.enter(booking_id, caller)
         events = await self.rooms.after(
-            access.booking.tenant, access.booking.booking_id, after, limit
+            access.booking.tenant,
+            access.booking.booking_id,
+            after,
+            limit,
+            without=() if calls else CALL_KINDS,
         )
         return access, events
 
@@ -161,5 +172,5 @@ async def _follow(
 
 
 def _sse(event: RoomEvent, caller: Caller) -> bytes:
-    data = event_out(event, caller).model_dump_json()
+    data = timeline_event_out(event, caller).model_dump_json()
     return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n".encode()
