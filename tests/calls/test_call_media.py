@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from aioice.stun import TransactionFailed
-from av import VideoFrame
 from aioice.turn import create_turn_endpoint
 from aiortc import (
     MediaStreamTrack,
@@ -25,6 +24,7 @@ from aiortc import (
     RTCSessionDescription,
     VideoStreamTrack,
 )
+from av import VideoFrame
 
 from documents.calls.ice import turn_credential, turn_username
 from tests.attack.world import World

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import json
 import re
 import subprocess
 import sys
@@ -189,6 +190,8 @@ def test_each_service_starts_with_production_settings_from_compose(
         "BOOKING_PARTNER_SECRETS_KEY": "p" * 40,
         "BOOKING_BOTCHECK_SECRET": "c" * 40,
         "IDENTITY_BOTCHECK_SECRET": "d" * 40,
+        "TURN_SECRET": "t" * 40,
+        "TURN_HOST": "turn.musterstadt.example",
     }
     environment = compose["services"][container]["environment"]
     for name, value in environment.items():
@@ -219,3 +222,28 @@ def test_each_service_starts_with_production_settings_from_compose(
             "gateway": {},
         }[container]
     )
+
+
+def test_coturn_shares_its_secret_with_documents_and_speaks_tls_on_443(
+    compose: dict[str, Any],
+) -> None:
+    coturn = compose["services"]["coturn"]
+    flags = coturn["command"]
+    documents = compose["services"]["documents"]["environment"]
+    # The TURN REST scheme with the one secret documents derives the credentials from.
+    assert "--use-auth-secret" in flags
+    assert "--static-auth-secret=${TURN_SECRET:?set TURN_SECRET}" in flags
+    assert documents["DOCUMENTS_TURN_SECRET"] == "${TURN_SECRET:?set TURN_SECRET}"
+    # TURN over TLS on 443, and the URLs documents hands out name it.
+    assert "--tls-listening-port=5349" in flags
+    assert "443:5349/tcp" in coturn["ports"]
+    assert any(
+        url.startswith("turns:") and ":443" in url
+        for url in json.loads(_interpolate(documents["DOCUMENTS_TURN_URLS"], {"TURN_HOST": "h"}))
+    )
+    # It never relays into compose's own network (where the services listen).
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    network = ipaddress.ip_network(subnet)
+    assert f"--denied-peer-ip={network[0]}-{network[-1]}" in flags
+    # Several documents replicas meet through Redis.
+    assert documents["DOCUMENTS_CALL_REDIS_URL"].startswith("redis://redis:")

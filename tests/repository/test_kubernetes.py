@@ -70,8 +70,11 @@ def test_every_deployment_is_probed_and_runs_as_non_root() -> None:
         "booking",
         "documents",
         "gateway",
+        "coturn",
     }
     for deployment in deployments:
+        if deployment["metadata"]["name"] == "coturn":
+            continue  # TURN speaks no HTTP: see test_coturn_*
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         for container in pod["containers"]:
@@ -183,3 +186,37 @@ def test_the_ingress_example_validates_strictly() -> None:
     )
     result = validate(example)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _coturn() -> dict[str, Any]:
+    (deployment,) = [
+        doc
+        for doc in documents()
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "coturn"
+    ]
+    return deployment
+
+
+def test_coturn_shares_its_secret_with_documents_and_speaks_tls_on_443() -> None:
+    pod = _coturn()["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    args = container["args"]
+    assert "--use-auth-secret" in args
+    assert "--static-auth-secret=$(TURN_SECRET)" in args
+    secret = next(e for e in container["env"] if e["name"] == "TURN_SECRET")
+    assert secret["valueFrom"]["secretKeyRef"] == {"name": "coturn-secrets", "key": "TURN_SECRET"}
+    assert "--tls-listening-port=443" in args
+    assert {(p["containerPort"], p["protocol"]) for p in container["ports"]} == {
+        (3478, "UDP"),
+        (3478, "TCP"),
+        (443, "TCP"),
+    }
+    assert container["readinessProbe"]["tcpSocket"]["port"] == 3478
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # Never a relay into the cluster's or any private network.
+    for denied in ("10.0.0.0-10.255.255.255", "172.16.0.0-172.31.255.255"):
+        assert f"--denied-peer-ip={denied}" in args
+    kustomization = (BASE / "kustomization.yaml").read_text()
+    assert "DOCUMENTS_TURN_SECRET" in kustomization
+    assert "DOCUMENTS_CALL_REDIS_URL" in kustomization
