@@ -36,6 +36,7 @@ from typing import Any, cast
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
 
 from servicekit.logs import configure_logging, uvicorn_log_config
@@ -350,6 +351,20 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
             del self._open[host]
 
 
+class DenyingWebSocketsProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, for apps that refuse an upgrade with an HTTP answer (the
+    ASGI ``websocket.http.response`` extension: a problem+json 401, 404...).
+
+    uvicorn sends that answer, but then takes the handshake for unanswered and logs an error
+    for every refusal; once the answer is out, the handshake is answered.
+    """
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            self.handshake_complete = True
+
+
 def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
     """uvicorn's options for ``settings``: the hardened protocol, its limits and timeouts, and
     X-Forwarded-For believed only from ``trusted_proxies``."""
@@ -359,6 +374,7 @@ def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
     )
     return {
         "http": cast(type[asyncio.Protocol], protocol),
+        "ws": DenyingWebSocketsProtocol,
         # For whoever swaps in h11: its own bound on a request head.
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "limit_concurrency": settings.max_concurrency,

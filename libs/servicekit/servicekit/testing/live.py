@@ -11,6 +11,8 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from servicekit.server import DenyingWebSocketsProtocol
+
 
 @dataclass
 class LiveServer:
@@ -38,6 +40,7 @@ def run_live_server(app: ASGIApp, *, port: int | None = None, **options: Any) ->
         "lifespan": "on",
         "backlog": 2048,
         "timeout_graceful_shutdown": 5,
+        "ws": DenyingWebSocketsProtocol,
         **options,
     }
     config = uvicorn.Config(app, host="127.0.0.1", port=port, **settings)
