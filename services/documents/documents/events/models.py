@@ -3,8 +3,10 @@
 Publishes (``tenant``: the AGS; no file names, no content) what happens to a booking's
 documents, for a municipality's case management (Fachverfahren):
 ``de.rathaus.documents.document.uploaded``, ``...document.accepted``,
-``...document.needs_replacement`` (with the reason the citizen sees) and
-``...document.withdrawn``; subject the document's id.
+``...document.needs_replacement`` (with the reason the citizen sees),
+``...document.withdrawn``, ``...document.sent`` (a clerk put a document into the room for the
+citizen) and ``...document.acknowledged`` (the citizen confirmed receiving it); subject the
+document's id.
 
 Receives booking's ``de.rathaus.booking.citizen.erased`` (data ``{"booking_ids": [...]}``):
 a citizen was erased on their request; the documents and consultation rooms of those bookings
@@ -31,6 +33,8 @@ DOCUMENT_UPLOADED = "de.rathaus.documents.document.uploaded"
 DOCUMENT_ACCEPTED = "de.rathaus.documents.document.accepted"
 DOCUMENT_NEEDS_REPLACEMENT = "de.rathaus.documents.document.needs_replacement"
 DOCUMENT_WITHDRAWN = "de.rathaus.documents.document.withdrawn"
+DOCUMENT_SENT = "de.rathaus.documents.document.sent"
+DOCUMENT_ACKNOWLEDGED = "de.rathaus.documents.document.acknowledged"
 
 
 class DocumentChanged(BaseModel):
@@ -45,6 +49,8 @@ class DocumentChanged(BaseModel):
     scan_status: Literal["pending", "clean", "infected"]
     review_status: Literal["submitted", "accepted", "needs_replacement"]
     review_reason: str | None = None
+    direction: Literal["to_office", "to_citizen"] = "to_office"
+    """to_citizen: a clerk put it into the consultation room for the citizen."""
 
 
 webhooks = published_events(
@@ -61,6 +67,15 @@ webhooks = published_events(
         DOCUMENT_WITHDRAWN: (
             DocumentChanged,
             "The citizen withdrew a document (its key is destroyed, its blob removed).",
+        ),
+        DOCUMENT_SENT: (
+            DocumentChanged,
+            "A clerk put a document into the consultation room for the citizen (booking mails "
+            "the citizen that it arrived).",
+        ),
+        DOCUMENT_ACKNOWLEDGED: (
+            DocumentChanged,
+            "The citizen confirmed receiving a document the office sent.",
         ),
     }
 )

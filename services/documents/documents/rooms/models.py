@@ -16,6 +16,8 @@ class RoomEventKind(StrEnum):
     DOCUMENT_ACCEPTED = "document_accepted"
     DOCUMENT_NEEDS_REPLACEMENT = "document_needs_replacement"
     DOCUMENT_WITHDRAWN = "document_withdrawn"
+    DOCUMENT_SENT = "document_sent"
+    DOCUMENT_ACKNOWLEDGED = "document_acknowledged"
     CALL_WAITING = "call_waiting"
     CALL_JOINED = "call_joined"
     CALL_ADMITTED = "call_admitted"
@@ -51,8 +53,10 @@ class RoomEvent(Base):
     text: Mapped[str | None] = mapped_column(Text, default=None)
 
 
-CALL_KINDS = frozenset(
+TIMELINE_ONLY_KINDS = frozenset(
     {
+        RoomEventKind.DOCUMENT_SENT,
+        RoomEventKind.DOCUMENT_ACKNOWLEDGED,
         RoomEventKind.CALL_WAITING,
         RoomEventKind.CALL_JOINED,
         RoomEventKind.CALL_ADMITTED,
@@ -60,5 +64,6 @@ CALL_KINDS = frozenset(
         RoomEventKind.CALL_ENDED,
     }
 )
-"""The video call's happenings: in the timeline and the stream, not in v1's ``/room/events``
-(whose ``kind`` is a closed list)."""
+"""Kinds added after v1's ``/room/events`` (whose ``kind`` is a closed list): the documents
+the office sends the citizen and the video call's happenings. They are in the timeline and the
+stream."""

@@ -47,7 +47,9 @@ class MessageIn(BaseModel):
 
 class TimelineEventOut(BaseModel):
     """One event of a consultation room's whole timeline: a message, what happened to a
-    document, or to the video call (``call_waiting``: a citizen waits to be admitted,
+    document (``document_sent``: a clerk put one into the room for the citizen,
+    ``document_acknowledged``: the citizen confirmed receiving it), or to the video call
+    (``call_waiting``: a citizen waits to be admitted,
     ``call_joined``: a clerk joined, ``call_admitted``, ``call_left``, ``call_ended``).
     New kinds may be added: a client shows what it knows and skips the rest."""
 
@@ -56,8 +58,8 @@ class TimelineEventOut(BaseModel):
     kind: str = Field(
         description=(
             "message, document_uploaded, document_accepted, document_needs_replacement, "
-            "document_withdrawn, call_waiting, call_joined, call_admitted, call_left, "
-            "call_ended, or a kind added later"
+            "document_withdrawn, document_sent, document_acknowledged, call_waiting, "
+            "call_joined, call_admitted, call_left, call_ended, or a kind added later"
         ),
         examples=["call_admitted"],
     )

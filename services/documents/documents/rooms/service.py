@@ -19,7 +19,7 @@ from documents.access.checks import Access, Caller, resolve_access
 from documents.access.errors import BookingClosed, BookingNotFound, BookingUnavailableProblem
 from documents.clients.booking import BookingClient
 from documents.rooms.bell import RoomBell
-from documents.rooms.models import CALL_KINDS, RoomEvent, RoomEventKind
+from documents.rooms.models import TIMELINE_ONLY_KINDS, RoomEvent, RoomEventKind
 from documents.rooms.repository import RoomRepository
 from documents.rooms.schemas import RoomEventOut, TimelineEventOut
 
@@ -85,7 +85,7 @@ class RoomService:
             access.booking.booking_id,
             after,
             limit,
-            without=() if calls else CALL_KINDS,
+            without=() if calls else TIMELINE_ONLY_KINDS,
         )
         return access, events
 

@@ -71,3 +71,18 @@ class DocumentIntegrityError(Problem):
     status = 500
     type_slug = "document-integrity-error"
     title = "The stored document failed its integrity check"
+
+
+class ClerkOnly(Forbidden):
+    type_slug = "clerk-only"
+    title = "Only a clerk of the booking's office puts documents into the room"
+
+
+class SentByOffice(Forbidden):
+    type_slug = "sent-by-office"
+    title = "The office sent this document: it is the citizen's to read, not to withdraw"
+
+
+class NotSentToCitizen(Conflict):
+    type_slug = "not-sent-to-citizen"
+    title = "Only a document the office sent the citizen is acknowledged"

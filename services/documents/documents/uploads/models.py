@@ -23,6 +23,17 @@ class ReviewStatus(StrEnum):
     NEEDS_REPLACEMENT = "needs_replacement"
 
 
+class Direction(StrEnum):
+    TO_OFFICE = "to_office"
+    """Handed in by the citizen for an item of the checklist."""
+    TO_CITIZEN = "to_citizen"
+    """Put into the room by a clerk for the citizen (a notice, a filled form)."""
+
+
+ROOM_ITEM = ""
+"""The ``checklist_item_id`` of a document a clerk put into the room (it answers no item)."""
+
+
 class Document(Base):
     """One uploaded file: metadata, and the wrapped data key that alone can read its blob.
 
@@ -54,6 +65,11 @@ class Document(Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     uploaded_by: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    direction: Mapped[str] = mapped_column(
+        String(16), default=Direction.TO_OFFICE, server_default=Direction.TO_OFFICE.value
+    )
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    """When the citizen confirmed receiving a document a clerk put into the room."""
 
 
 class UploadIdempotency(IdempotencyColumns, Base):

@@ -16,13 +16,16 @@ from documents.uploads.dependencies import DocumentsDep, IdempotencyDep
 from documents.uploads.errors import (
     ChecklistItemNotFound,
     CitizenOnly,
+    ClerkOnly,
     DocumentIntegrityError,
     DocumentNotFound,
     InvalidFileName,
     MissingFile,
     NotReleased,
+    NotSentToCitizen,
     PurposeRequired,
     ReviewNotAllowed,
+    SentByOffice,
     UnsupportedFileType,
     UploadTooLarge,
 )
@@ -33,6 +36,7 @@ from documents.uploads.schemas import (
     BookingDocumentsOut,
     DocumentOut,
     ReviewIn,
+    RoomDocumentsOut,
 )
 from documents.uploads.service import UploadBody, follow_reschedule
 from servicekit.dependencies import DatabaseDep
@@ -157,6 +161,90 @@ async def upload_document(
     background.add_task(follow_reschedule, database.sessionmaker, document)
     ring_after_commit(background, bell, document.booking_id)
     return JSONResponse(answer, status_code=201)
+
+
+@router.post(
+    "/bookings/{booking_id}/room/documents",
+    status_code=201,
+    response_model=DocumentOut,
+    openapi_extra=_UPLOAD_BODY,
+    responses=problem_responses(
+        *ACCESS_PROBLEMS,
+        BookingNotFound,
+        ClerkOnly,
+        BookingClosed,
+        MissingFile,
+        UploadTooLarge,
+        UnsupportedFileType,
+        InvalidFileName,
+        ValidationFailed,
+    ),
+)
+async def send_document_to_citizen(
+    request: Request,
+    booking_id: BookingId,
+    caller: CallerDep,
+    documents: DocumentsDep,
+    bell: RoomBellDep,
+    background: BackgroundTasks,
+    filename: Annotated[
+        str | None, Query(max_length=255, description="The file's name, for raw-body uploads")
+    ] = None,
+) -> DocumentOut:
+    """A clerk of the booking's office puts a document into the consultation room for the
+    citizen (a notice, a filled form): checked, scanned, encrypted and kept as uploads are;
+    booking mails the citizen that it arrived."""
+    length = request.headers.get("content-length")
+    body = UploadBody(
+        stream=request.stream(),
+        content_type=request.headers.get("content-type", "application/octet-stream"),
+        content_length=int(length) if length and length.isdigit() else None,
+        filename=filename,
+    )
+    document = await documents.send_to_citizen(booking_id, caller, body)
+    ring_after_commit(background, bell, document.booking_id)
+    return DocumentOut.model_validate(document)
+
+
+@router.get(
+    "/bookings/{booking_id}/room/documents",
+    response_model=RoomDocumentsOut,
+    responses=problem_responses(*ACCESS_PROBLEMS, BookingNotFound, ValidationFailed),
+)
+async def room_documents(
+    booking_id: BookingId, caller: CallerDep, documents: DocumentsDep
+) -> RoomDocumentsOut:
+    """The documents the office put into the booking's consultation room, oldest first."""
+    access, sent = await documents.sent_to_citizen(booking_id, caller)
+    return RoomDocumentsOut(
+        booking_id=access.booking.booking_id,
+        items=[DocumentOut.model_validate(document) for document in sent],
+    )
+
+
+@router.post(
+    "/documents/{document_id}/acknowledgement",
+    response_model=DocumentOut,
+    responses=problem_responses(
+        *ACCESS_PROBLEMS,
+        DocumentNotFound,
+        CitizenOnly,
+        NotSentToCitizen,
+        NotReleased,
+        ValidationFailed,
+    ),
+)
+async def acknowledge_document(
+    document_id: DocumentId,
+    caller: CallerDep,
+    documents: DocumentsDep,
+    bell: RoomBellDep,
+    background: BackgroundTasks,
+) -> DocumentOut:
+    """The citizen confirms receiving a document the office sent (again: the same answer)."""
+    document = await documents.acknowledge(document_id, caller)
+    ring_after_commit(background, bell, document.booking_id)
+    return DocumentOut.model_validate(document)
 
 
 @router.get(
@@ -287,7 +375,9 @@ async def review_document(
     "/documents/{document_id}",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(*ACCESS_PROBLEMS, DocumentNotFound, CitizenOnly, ValidationFailed),
+    responses=problem_responses(
+        *ACCESS_PROBLEMS, DocumentNotFound, CitizenOnly, SentByOffice, ValidationFailed
+    ),
 )
 async def delete_document(
     document_id: DocumentId,

@@ -29,6 +29,16 @@ class DocumentOut(BaseModel):
     )
     reviewed_at: AwareDatetime | None = None
     created_at: AwareDatetime
+    direction: Literal["to_office", "to_citizen"] = Field(
+        default="to_office",
+        description=(
+            "to_office: handed in by the citizen for a checklist item; to_citizen: put into "
+            "the consultation room by a clerk (checklist_item_id is empty)"
+        ),
+    )
+    acknowledged_at: AwareDatetime | None = Field(
+        default=None, description="When the citizen confirmed receiving a to_citizen document"
+    )
 
 
 class ChecklistItemOut(BaseModel):
@@ -80,3 +90,10 @@ class AccessRecordOut(BaseModel):
 
 class AccessLogOut(BaseModel):
     items: list[AccessRecordOut]
+
+
+class RoomDocumentsOut(BaseModel):
+    """The documents the office put into a booking's consultation room, oldest first."""
+
+    booking_id: str
+    items: list[DocumentOut]

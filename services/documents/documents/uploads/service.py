@@ -23,7 +23,9 @@ from documents.crypto.keys import KeyRing, KeyRingError, WrappedKey, new_data_ke
 from documents.crypto.stream import IntegrityError, decrypt_stream
 from documents.events.models import (
     DOCUMENT_ACCEPTED,
+    DOCUMENT_ACKNOWLEDGED,
     DOCUMENT_NEEDS_REPLACEMENT,
+    DOCUMENT_SENT,
     DOCUMENT_UPLOADED,
     DOCUMENT_WITHDRAWN,
     DocumentChanged,
@@ -48,17 +50,20 @@ from documents.storage.base import BlobNotFound, BlobStore
 from documents.uploads.errors import (
     ChecklistItemNotFound,
     CitizenOnly,
+    ClerkOnly,
     DocumentIntegrityError,
     DocumentNotFound,
     InvalidFileName,
     MissingFile,
     NotReleased,
+    NotSentToCitizen,
     PurposeRequired,
     ReviewNotAllowed,
+    SentByOffice,
     UnsupportedFileType,
     UploadTooLarge,
 )
-from documents.uploads.models import Document, ReviewStatus, ScanStatus
+from documents.uploads.models import ROOM_ITEM, Direction, Document, ReviewStatus, ScanStatus
 from documents.uploads.repository import DocumentRepository
 from documents.uploads.schemas import (
     BookingDocumentsOut,
@@ -84,6 +89,8 @@ _PUBLISHED = {
     RoomEventKind.DOCUMENT_ACCEPTED: DOCUMENT_ACCEPTED,
     RoomEventKind.DOCUMENT_NEEDS_REPLACEMENT: DOCUMENT_NEEDS_REPLACEMENT,
     RoomEventKind.DOCUMENT_WITHDRAWN: DOCUMENT_WITHDRAWN,
+    RoomEventKind.DOCUMENT_SENT: DOCUMENT_SENT,
+    RoomEventKind.DOCUMENT_ACKNOWLEDGED: DOCUMENT_ACKNOWLEDGED,
 }
 
 UNDECIDED_BYTES = 4 * 1024 * 1024
@@ -206,6 +213,50 @@ class DocumentService:
         finally:
             await _settle(decision)
 
+    async def send_to_citizen(self, booking_id: str, caller: Caller, body: UploadBody) -> Document:
+        """A clerk puts a document into the room for the citizen (a notice, a filled form):
+        the same checks, encryption, scan and retention as an upload, for no checklist item."""
+        decision = asyncio.ensure_future(self._may_send(booking_id, caller))
+        try:
+            return await self._receive(decision, None, caller, body)
+        finally:
+            await _settle(decision)
+
+    async def _may_send(self, booking_id: str, caller: Caller) -> Access:
+        access = await self.access(booking_id, caller)
+        if not access.is_clerk:
+            raise ClerkOnly()
+        if not access.booking.open_for_uploads:
+            raise BookingClosed(f"The booking is {access.booking.status}.")
+        return access
+
+    async def sent_to_citizen(
+        self, booking_id: str, caller: Caller
+    ) -> tuple[Access, list[Document]]:
+        """The documents the office put into the booking's room, oldest first."""
+        access = await self.access(booking_id, caller, reuse=True)
+        documents = [
+            d
+            for d in await self.documents.for_booking(access.booking.booking_id)
+            if d.tenant == access.booking.tenant and d.direction == Direction.TO_CITIZEN
+        ]
+        return access, documents
+
+    async def acknowledge(self, document_id: str, caller: Caller) -> Document:
+        """The citizen confirms receiving a document the office sent (once; again is a no-op)."""
+        document, access = await self._document_access(document_id, caller)
+        if access.is_clerk:
+            raise CitizenOnly()
+        if document.direction != Direction.TO_CITIZEN:
+            raise NotSentToCitizen()
+        if document.scan_status != ScanStatus.CLEAN:
+            raise NotReleased(scan_status=document.scan_status)
+        if document.acknowledged_at is None:
+            document.acknowledged_at = utcnow()
+            await self.documents.flush()
+            await self._tell(access, RoomEventKind.DOCUMENT_ACKNOWLEDGED, document)
+        return document
+
     async def upload_once(
         self,
         booking_id: str,
@@ -255,8 +306,13 @@ class DocumentService:
         return access
 
     async def _receive(
-        self, decision: asyncio.Future[Access], item_id: str, caller: Caller, body: UploadBody
+        self,
+        decision: asyncio.Future[Access],
+        item_id: str | None,
+        caller: Caller,
+        body: UploadBody,
     ) -> Document:
+        """``item_id`` None: a clerk's document for the citizen."""
         if caller.principal is None:
             tenant = (await decision).booking.tenant
         else:
@@ -298,7 +354,8 @@ class DocumentService:
             raise _refusal(exc, limit) from exc
         try:
             access = await decision
-            self._check_accepted(access, item_id, intake)
+            if item_id is not None:
+                self._check_accepted(access, item_id, intake)
             assert intake.file_type is not None
             try:
                 await inspect(
@@ -313,7 +370,13 @@ class DocumentService:
             # Scanned before the row is written: no transaction is open while the scanner reads.
             _apply_verdict(document, await scan_blob(self.blobs, self.scanner, data_key, blob_id))
             await self.documents.add(document)
-            await self._tell(access, RoomEventKind.DOCUMENT_UPLOADED, document)
+            await self._tell(
+                access,
+                RoomEventKind.DOCUMENT_UPLOADED
+                if item_id is not None
+                else RoomEventKind.DOCUMENT_SENT,
+                document,
+            )
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.blobs.delete(blob_id)
@@ -340,7 +403,7 @@ class DocumentService:
         blob_id: str,
         data_key: bytes,
         access: Access,
-        item_id: str,
+        item_id: str | None,
         intake: Intake,
     ) -> Document:
         assert intake.file_type is not None
@@ -349,7 +412,8 @@ class DocumentService:
             id=document_id,
             tenant=access.booking.tenant,
             booking_id=access.booking.booking_id,
-            checklist_item_id=item_id,
+            checklist_item_id=item_id if item_id is not None else ROOM_ITEM,
+            direction=Direction.TO_OFFICE if item_id is not None else Direction.TO_CITIZEN,
             office_id=access.booking.office_id,
             appointment_at=access.booking.appointment_at,
             blob_id=blob_id,
@@ -440,7 +504,7 @@ class DocumentService:
 
     async def review(self, document_id: str, caller: Caller, decision: ReviewIn) -> Document:
         document, access = await self._document_access(document_id, caller)
-        if not access.is_clerk:
+        if not access.is_clerk or document.direction == Direction.TO_CITIZEN:
             raise ReviewNotAllowed()
         assert caller.principal is not None
         await self._audit(access, "review", f"review: {decision.decision}", document)
@@ -471,6 +535,8 @@ class DocumentService:
             raise CitizenOnly()
         blobs: list[str] = []
         for document in await self.documents.for_booking(access.booking.booking_id):
+            if document.direction == Direction.TO_CITIZEN:
+                continue  # the office's documents are not the citizen's to withdraw
             if document.tenant == access.booking.tenant and await self.documents.delete_by_id(
                 document.id
             ):
@@ -484,6 +550,8 @@ class DocumentService:
         document, access = await self._document_access(document_id, caller)
         if access.is_clerk:
             raise CitizenOnly()
+        if document.direction == Direction.TO_CITIZEN:
+            raise SentByOffice()
         if await self.documents.delete_by_id(document.id):
             await self._tell(access, RoomEventKind.DOCUMENT_WITHDRAWN, document)
         return document
@@ -508,6 +576,7 @@ class DocumentService:
                 "scan_status": document.scan_status,
                 "review_status": document.review_status,
                 "review_reason": reason,
+                "direction": document.direction,
             }
         )
         self.outbox.emit(
