@@ -3,7 +3,8 @@ gateway, each a real uvicorn server on a fresh database of its own (SQLite or Po
 
 Identity signs real tokens; booking, documents and the gateway fetch its JWKS over HTTP. The
 demo seeds of identity and booking provide the municipality, its staff, the citizen, the partner
-client and the catalogue. Events flow as in production: identity -> booking -> documents.
+client and the catalogue. Events flow as in production: identity -> booking -> documents, and
+documents -> booking (a document the office sent the citizen, which booking mails about).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ async def start_system(
     ports = {name: free_port() for name in SERVICES}
     # Events between the services as in production: identity -> booking -> documents.
     to_booking, to_documents = "i" * 32 + os.urandom(8).hex(), "b" * 32 + os.urandom(8).hex()
+    documents_to_booking = "d" * 32 + os.urandom(8).hex()
     events = {"events_dispatch_interval_s": 0.1}
     urls = {name: fresh_database(registry, backend, name) for name in SERVICES}
     servers: list[LiveServer] = []
@@ -131,7 +133,10 @@ async def start_system(
                         "auth_jwks_url": jwks,
                         "database_url": urls["booking"],
                         **events,
-                        "events_secrets": {"identity": to_booking},
+                        "events_secrets": {
+                            "identity": to_booking,
+                            "documents": documents_to_booking,
+                        },
                         "events_subscribers": [
                             {
                                 "name": "documents",
@@ -157,6 +162,16 @@ async def start_system(
                     "active_kek_id": "k1",
                     "booking_url": servers[1].url,
                     "events_secrets": {"booking": to_documents},
+                    **events,
+                    # A document the office puts into the room: booking mails the citizen.
+                    "events_subscribers": [
+                        {
+                            "name": "booking",
+                            "url": f"http://127.0.0.1:{ports['booking']}/booking/v1/events",
+                            "secret": documents_to_booking,
+                            "types": ["de.rathaus.documents.document.sent"],
+                        }
+                    ],
                     **overrides.get("documents", {}),
                 }
             )

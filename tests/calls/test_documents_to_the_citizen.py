@@ -4,12 +4,16 @@ receiving it; both see it in the room's timeline."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.attack.world import PDF, World
+from tests.calls.signalling import GUARD_S
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -27,6 +31,23 @@ async def _send(http: httpx.AsyncClient, world: World, headers: dict[str, str]) 
         content=PDF,
         headers={**headers, "content-type": "application/pdf"},
     )
+
+
+async def _mail_about(http: httpx.AsyncClient, world: World, about: str) -> dict[str, Any]:
+    """Booking's queued mail about ``about`` (it arrives by an event, within moments)."""
+    deadline = time.monotonic() + GUARD_S
+    while True:
+        listed = await http.get(
+            f"/booking/v1/tenants/{world.mine.tenant}/mail",
+            params={"status": "pending"},
+            headers=world.headers["admin"],
+        )
+        assert listed.status_code == 200, listed.text
+        found = [m for m in listed.json()["items"] if m["about"] == about]
+        if found:
+            return dict(found[0])
+        assert time.monotonic() < deadline, f"no mail about {about}: {listed.json()}"
+        await asyncio.sleep(0.1)
 
 
 async def test_the_citizen_receives_downloads_and_acknowledges_the_offices_document(
@@ -86,7 +107,12 @@ async def test_the_citizen_receives_downloads_and_acknowledges_the_offices_docum
     )
     assert all(e["document_id"] != document["id"] for e in events.json()["items"])
 
-    # The citizen cannot withdraw it, neither alone nor with all their documents.
+    # Booking mails the citizen that it arrived (documents' event; no SMTP here: it waits).
+    about = f"booking:{world.mine.booking_id}:document:{document['id']}"
+    mail = await _mail_about(http, world, about)
+    assert mail["template"] == "document_arrived"
+
+    # The citizen cannot withdraw it.
     withdrawn = await http.delete(f"/documents/v1/documents/{document['id']}", headers=citizen)
     assert withdrawn.status_code == 403, withdrawn.text
     assert withdrawn.json()["type"].endswith(":sent-by-office")

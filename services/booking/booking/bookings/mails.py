@@ -35,6 +35,8 @@ CANCELLED_BY_MUNICIPALITY = "cancelled_by_office"
 REMINDER = "reminder"
 OPT_IN = "opt_in"
 SATISFACTION = "satisfaction"
+DOCUMENT_ARRIVED = "document_arrived"
+"""The office put a document into the booking's consultation room (documents' event)."""
 
 
 def manage_url(settings: BookingSettings, booking_id: uuid.UUID, page: str = "") -> str:
@@ -89,15 +91,17 @@ class BookingMails:
         *,
         previous_start: datetime | None = None,
         alternative: Mapping[str, Any] | None = None,
+        about: str | None = None,
     ) -> bool:
         """Queue mail ``template`` about ``booking`` (described in its own language); False
-        when the booking has no address or the mail was queued before."""
+        when the booking has no address or the mail was queued before. ``about`` names what
+        in the booking it is about, when there may be more than one (a document)."""
         if booking.email is None or booking.name is None:
             return False
         letterhead = self.settings.letterhead_of(booking.tenant)
         code = booking.code
         invitation = None
-        if template not in (REMINDER, OPT_IN, SATISFACTION):  # the calendar stays as it is
+        if template not in (REMINDER, OPT_IN, SATISFACTION, DOCUMENT_ARRIVED):  # the same calendar
             cancels = template in (CANCELLED, CANCELLED_BY_MUNICIPALITY)
             method: CalendarMethod = "CANCEL" if cancels else "REQUEST"
             ics = booking_calendar(
@@ -129,6 +133,7 @@ class BookingMails:
             "checklist": described.checklist,
             "manage_url": manage_url(self.settings, booking.id),
             "feedback_url": manage_url(self.settings, booking.id, page="feedback"),
+            "room_url": manage_url(self.settings, booking.id, page="room"),
             "opt_in_url": opt_in_url(self.settings, booking.id, booking.email),
             "hold_expires_at": booking.hold_expires_at,
             "portal_url": self.settings.portal_url,
@@ -137,7 +142,7 @@ class BookingMails:
         }
         return await self.mailbox.enqueue(
             session,
-            subject_key=f"booking:{booking.id}",
+            subject_key=f"booking:{booking.id}" + (f":{about}" if about else ""),
             template=template,
             sequence=booking.sequence,
             to=booking.email,

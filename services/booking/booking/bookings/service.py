@@ -33,6 +33,7 @@ from booking.bookings.mails import (
     CANCELLED,
     CANCELLED_BY_MUNICIPALITY,
     CONFIRMATION,
+    DOCUMENT_ARRIVED,
     OPT_IN,
     REMINDER,
     RESCHEDULED,
@@ -688,6 +689,16 @@ class Bookings:
             return False
         return await self._mail(SATISFACTION, booking)
 
+    async def tell_document_arrived(
+        self, tenant: str, booking_id: uuid.UUID, document_id: str
+    ) -> bool:
+        """Mail the citizen that the office put a document into the booking's consultation
+        room (once per document); False without a booking or an address to mail."""
+        booking = await self.bookings.get(booking_id)
+        if booking is None or booking.tenant != tenant:
+            return False
+        return await self._mail(DOCUMENT_ARRIVED, booking, about=f"document:{document_id}")
+
     async def _mail(
         self,
         template: str,
@@ -695,6 +706,7 @@ class Bookings:
         previous_start: datetime | None = None,
         *,
         alternative: dict[str, Any] | None = None,
+        about: str | None = None,
     ) -> bool:
         """The citizen's mail about this change, queued in its transaction."""
         if booking.email is None:
@@ -714,6 +726,7 @@ class Bookings:
             {service.id: service.fee_cents for service in services},
             previous_start=previous_start,
             alternative=alternative,
+            about=about,
         )
 
     def _tell(

@@ -10,7 +10,9 @@ Publishes (``tenant``: the AGS; no personal data):
   citizen on their request; those bookings' documents go too (documents subscribes).
 
 Receives identity's ``de.rathaus.identity.account.erased`` (data ``{"account_id", "email"}``)
-and erases that person's bookings as an administrator's erasure would.
+and erases that person's bookings as an administrator's erasure would; and documents'
+``de.rathaus.documents.document.sent`` (data ``{"document_id", "booking_id", ...}``): a clerk
+put a document into the booking's consultation room, and booking mails the citizen.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ BOOKING_CONFIRMED = "de.rathaus.booking.booking.confirmed"
 BOOKING_RESCHEDULED = "de.rathaus.booking.booking.rescheduled"
 BOOKING_CANCELLED = "de.rathaus.booking.booking.cancelled"
 ACCOUNT_ERASED = "de.rathaus.identity.account.erased"
+DOCUMENT_SENT = "de.rathaus.documents.document.sent"
 
 
 class BookingChanged(BaseModel):

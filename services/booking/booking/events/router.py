@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from booking.bookings.dependencies import BookingsDep
-from booking.events.models import ACCOUNT_ERASED, InboxEvent
+from booking.events.models import ACCOUNT_ERASED, DOCUMENT_SENT, InboxEvent
 from booking.retention.service import erase_person
 from booking.settings import SettingsDep
 from servicekit.auth import Principal
@@ -18,6 +19,14 @@ from servicekit.events import WEBHOOK_ROUTE, EventReceiver, event_data, first_de
 from servicekit.tenancy import Ags
 
 router = APIRouter(prefix="/booking/v1", tags=["events"])
+
+
+class DocumentSent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    tenant: Ags
+    document_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    booking_id: uuid.UUID
 
 
 class AccountErased(BaseModel):
@@ -34,9 +43,15 @@ async def receive_event(
     bookings: BookingsDep,
     outbox: OutboxDep,
 ) -> Response:
-    """Events of other services: identity's ``account.erased`` erases the person's bookings.
-    204 once handled, also for a repeated delivery and for types booking does not act on."""
+    """Events of other services: identity's ``account.erased`` erases the person's bookings;
+    documents' ``document.sent`` mails the citizen that a document arrived in the room. 204
+    once handled, also for a repeated delivery and for types booking does not act on."""
     event = await EventReceiver(settings.events_secrets).receive(request)
+    if event.get_type() == DOCUMENT_SENT and event.get_source() == "documents":
+        sent = event_data(event, DocumentSent)
+        if await first_delivery(session, InboxEvent, event):
+            await bookings.tell_document_arrived(sent.tenant, sent.booking_id, sent.document_id)
+        return Response(status_code=204)
     if event.get_type() != ACCOUNT_ERASED:
         return Response(status_code=204)
     erased = event_data(event, AccountErased)
