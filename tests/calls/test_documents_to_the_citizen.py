@@ -108,8 +108,8 @@ async def test_the_citizen_receives_downloads_and_acknowledges_the_offices_docum
     assert all(e["document_id"] != document["id"] for e in events.json()["items"])
 
     # Booking mails the citizen that it arrived (documents' event; no SMTP here: it waits).
-    about = f"booking:{world.mine.booking_id}:document:{document['id']}"
-    mail = await _mail_about(http, world, about)
+    subject = f"booking:{world.mine.booking_id}:document:{document['id']}"
+    mail = await _mail_about(http, world, subject)
     assert mail["template"] == "document_arrived"
 
     # The citizen cannot withdraw it.
