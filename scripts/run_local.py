@@ -29,8 +29,10 @@ MAIL_FOLDER = Path("var") / "mail"
 
 def _events() -> dict[str, str]:
     """The events between the services (an erasure at identity reaches booking, then
-    documents), signed with secrets made up for this run unless the environment names them."""
+    documents; a document the office sends the citizen reaches booking, which mails), signed
+    with secrets made up for this run unless the environment names them."""
     to_booking, to_documents = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    documents_to_booking = secrets.token_urlsafe(32)
 
     def subscriber(name: str, event_type: str, secret: str) -> str:
         url = f"http://127.0.0.1:{PORTS[name]}/{name}/v1/events"
@@ -40,11 +42,16 @@ def _events() -> dict[str, str]:
         "IDENTITY_EVENTS_SUBSCRIBERS": subscriber(
             "booking", "de.rathaus.identity.account.erased", to_booking
         ),
-        "BOOKING_EVENTS_SECRETS": json.dumps({"identity": to_booking}),
+        "BOOKING_EVENTS_SECRETS": json.dumps(
+            {"identity": to_booking, "documents": documents_to_booking}
+        ),
         "BOOKING_EVENTS_SUBSCRIBERS": subscriber(
             "documents", "de.rathaus.booking.citizen.erased", to_documents
         ),
         "DOCUMENTS_EVENTS_SECRETS": json.dumps({"booking": to_documents}),
+        "DOCUMENTS_EVENTS_SUBSCRIBERS": subscriber(
+            "booking", "de.rathaus.documents.document.sent", documents_to_booking
+        ),
     }
 
 

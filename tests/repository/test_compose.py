@@ -184,6 +184,7 @@ def test_each_service_starts_with_production_settings_from_compose(
         "DOCUMENTS_KEK": key,
         "EVENTS_SECRET_IDENTITY_BOOKING": "i" * 40,
         "EVENTS_SECRET_BOOKING_DOCUMENTS": "b" * 40,
+        "EVENTS_SECRET_DOCUMENTS_BOOKING": "d" * 40,
         "SMTP_HOST": "smtp.musterstadt.example",
         "MAIL_FROM_ADDRESS": "termine@musterstadt.example",
         "BOOKING_MANAGE_LINK_SECRET": "m" * 40,
@@ -208,7 +209,7 @@ def test_each_service_starts_with_production_settings_from_compose(
         == {
             "identity": {"booking": "i" * 40},
             "booking": {"documents": "b" * 40},
-            "documents": {},
+            "documents": {"booking": "d" * 40},
             "gateway": {},
         }[container]
     )
@@ -217,7 +218,7 @@ def test_each_service_starts_with_production_settings_from_compose(
         trusted
         == {
             "identity": {},
-            "booking": {"identity": "i" * 40},
+            "booking": {"identity": "i" * 40, "documents": "d" * 40},
             "documents": {"booking": "b" * 40},
             "gateway": {},
         }[container]
