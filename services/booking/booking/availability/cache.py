@@ -71,6 +71,8 @@ class OfficeInfo:
     opens_on_public_holidays: bool
     durations: dict[uuid.UUID, int | None]
     """Offered services and the office's own duration (None: the catalogue's)."""
+    video: frozenset[uuid.UUID] = frozenset()
+    """The offered services the office serves by video."""
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,12 @@ async def free_slots(
             FreeSlots(
                 date=day,
                 service_ids=list(dict.fromkeys(service_ids)),
-                slots=[FreeSlot(office_id=s.office_id, start=s.start, end=s.end) for s in slots],
+                slots=[
+                    FreeSlot.model_validate(
+                        {"office_id": s.office_id, "start": s.start, "end": s.end, "mode": s.mode}
+                    )
+                    for s in slots
+                ],
             )
             .model_dump_json()
             .encode()

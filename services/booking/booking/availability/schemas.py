@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 
 class AvailableDay(BaseModel):
@@ -23,6 +24,10 @@ class FreeSlot(BaseModel):
     office_id: uuid.UUID
     start: AwareDatetime
     end: AwareDatetime
+    mode: Literal["in_person", "video"] = Field(
+        default="in_person",
+        description="in_person at the office, or video in the booking's consultation room",
+    )
 
 
 class FreeSlots(BaseModel):

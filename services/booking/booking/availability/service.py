@@ -56,6 +56,8 @@ class OfficePlan:
     rules: Sequence[WeeklyRule] = ()
     closures: Sequence[Interval] = ()
     holidays: frozenset[date] = frozenset()
+    mode: str = "in_person"
+    """video when the office serves every one of the plan's services by video."""
 
     @property
     def capacity(self) -> int:
@@ -109,6 +111,7 @@ class Slot:
     office_id: uuid.UUID
     start: datetime
     end: datetime
+    mode: str = "in_person"
 
 
 def service_info(service: Service) -> ServiceInfo:
@@ -148,6 +151,7 @@ def office_info(office: Office) -> OfficeInfo:
         bookable_until_days=office.bookable_until_days,
         opens_on_public_holidays=office.opens_on_public_holidays,
         durations={o.service_id: o.duration_minutes for o in office.services},
+        video=frozenset(o.service_id for o in office.services if o.mode == "video"),
     )
 
 
@@ -247,6 +251,11 @@ class Planner:
                     rules=snapshot.rules.get(office.id, []),
                     closures=snapshot.closures.get(office.id, []),
                     holidays=snapshot.closed_days(office),
+                    mode=(
+                        "video"
+                        if services and all(s.id in office.video for s in services)
+                        else "in_person"
+                    ),
                 )
             )
         return plans
@@ -303,7 +312,7 @@ class Planner:
             return []
         full = await self.full_units(plans, day, day + timedelta(days=1), now)
         slots = [
-            Slot(office_id=plan.office.id, start=start, end=start + plan.length)
+            Slot(office_id=plan.office.id, start=start, end=start + plan.length, mode=plan.mode)
             for plan in plans
             for start in starts[plan.office.id]
             if plan.is_free(start, full)

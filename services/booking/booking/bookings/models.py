@@ -83,6 +83,12 @@ class Booking(Base):
         server_default=false(),
         doc="Registered at the desk without an appointment (holds no seat, no manage link)",
     )
+    mode: Mapped[str] = mapped_column(
+        String(16),
+        default="in_person",
+        server_default="in_person",
+        doc="in_person, or video (in the booking's consultation room): the offer's when booked",
+    )
 
     items: Mapped[list[BookingItem]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="BookingItem.position"

@@ -88,6 +88,9 @@ class Contact(BaseModel):
     phone: str | None
 
 
+AppointmentModeName = Literal["in_person", "video"]
+
+
 class BookingOut(BaseModel):
     id: uuid.UUID
     tenant: str
@@ -112,6 +115,13 @@ class BookingOut(BaseModel):
     )
     cancellation_reason: str | None = Field(
         default=None, description="Why the municipality cancelled (e.g. the closure's reason)"
+    )
+    mode: AppointmentModeName = Field(
+        default="in_person",
+        description=(
+            "in_person at the office, or video: the citizen and the clerk meet in the "
+            "booking's consultation room (documents' call)"
+        ),
     )
 
 

@@ -44,6 +44,7 @@ from booking.bookings.mails import (
 from booking.bookings.models import Booking, BookingItem, BookingStatus, CancelledBy
 from booking.bookings.repository import BookingRepository
 from booking.bookings.schemas import (
+    AppointmentModeName,
     BookedService,
     BookingOut,
     BookingStatusName,
@@ -164,6 +165,7 @@ def held_booking(
         sequence=0,
         remind_at=None,
         walk_in=False,
+        mode=plan.mode,
         items=booked_items(booking_id, services, plan),
     )
     return booking, token
@@ -656,6 +658,7 @@ class Bookings:
             item.duration_minutes = plan.duration_of(by_id[item.service_id])
         previous_start = booking.starts_at
         booking.office_id = office_id
+        booking.mode = plan.mode
         booking.starts_at = start
         booking.ends_at = start + plan.length
         booking.remind_at = self._remind_at(booking.tenant, start, now)
@@ -876,6 +879,7 @@ class Bookings:
             cancelled_at=booking.cancelled_at,
             cancelled_by=cast(CancelledByName | None, booking.cancelled_by),
             cancellation_reason=booking.cancellation_reason,
+            mode=cast(AppointmentModeName, booking.mode),
         )
 
     @staticmethod

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -42,6 +43,14 @@ class Office(Base):
     )
 
 
+class AppointmentMode(StrEnum):
+    """How an office serves a service's appointments."""
+
+    IN_PERSON = "in_person"
+    VIDEO = "video"
+    """In the booking's consultation room, by video (documents' call)."""
+
+
 class OfficeService(Base):
     """A catalogue service offered at an office, with the office's own duration if it differs."""
 
@@ -54,6 +63,9 @@ class OfficeService(Base):
         ForeignKey("services.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(
+        String(16), default=AppointmentMode.IN_PERSON, server_default="in_person"
+    )
 
 
 class OfficeStaff(Base):

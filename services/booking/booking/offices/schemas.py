@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -40,6 +40,10 @@ class OfferedService(BaseModel):
 
     service_id: uuid.UUID
     duration_minutes: int | None = Field(default=None, ge=5, le=480)
+    mode: Literal["in_person", "video"] = Field(
+        default="in_person",
+        description="in_person at the office, or video in the booking's consultation room",
+    )
 
 
 class OfficeIn(BaseModel):
@@ -99,6 +103,9 @@ class OfficeIn(BaseModel):
 class OfferedServiceOut(BaseModel):
     service_id: uuid.UUID
     duration_minutes: int = Field(description="Duration at this office")
+    mode: Literal["in_person", "video"] = Field(
+        default="in_person", description="How the office serves it: in person, or by video"
+    )
 
 
 class OfficeOut(BaseModel):
@@ -136,6 +143,7 @@ class OfficeOut(BaseModel):
                 OfferedServiceOut(
                     service_id=offered.service_id,
                     duration_minutes=offered.duration_minutes or durations[offered.service_id],
+                    mode=cast(Literal["in_person", "video"], offered.mode),
                 )
                 for offered in sorted(office.services, key=lambda o: str(o.service_id))
             ],

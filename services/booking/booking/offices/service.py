@@ -63,6 +63,7 @@ class OfficeDirectory:
         for item in data.services:
             offered = existing.get(item.service_id) or OfficeService(service_id=item.service_id)
             offered.duration_minutes = item.duration_minutes
+            offered.mode = item.mode
             offered_now.append(offered)
         office.services = offered_now
 

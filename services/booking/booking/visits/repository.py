@@ -24,6 +24,7 @@ class Outcome:
     completed_at: datetime | None
     resolved: bool | None
     rating: int | None
+    mode: str = "in_person"
 
 
 _CALL_ORDER = (Booking.starts_at, Visit.checked_in_at, Visit.booking_id)
@@ -126,6 +127,7 @@ class VisitRepository(Repository[Visit]):
                 Visit.completed_at,
                 Visit.resolved,
                 Visit.rating,
+                Booking.mode,
             )
             .outerjoin(Visit, Visit.booking_id == Booking.id)
             .where(

@@ -102,6 +102,14 @@ class Distribution(BaseModel):
     p90: float | None
 
 
+class RemoteVisits(BaseModel):
+    """Video appointments (in the booking's consultation room), counted apart as well."""
+
+    appointments: int = Field(description="Confirmed video appointments in the period")
+    completed: int = Field(description="Of those, completed visits")
+    minutes: float = Field(description="Minutes of the completed video visits, call to completion")
+
+
 class Kpis(BaseModel):
     """What a municipality steers its offices by, over confirmed appointments of a period."""
 
@@ -131,4 +139,8 @@ class Kpis(BaseModel):
             "Booked minutes not needed: the sum over completed visits of the booked duration "
             "minus the processing time (where positive); prepared citizens are what shortens it"
         )
+    )
+    remote: RemoteVisits = Field(
+        default_factory=lambda: RemoteVisits(appointments=0, completed=0, minutes=0.0),
+        description="The video appointments among them, apart (also counted above)",
     )

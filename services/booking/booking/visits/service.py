@@ -32,6 +32,7 @@ from booking.visits.schemas import (
     BoardCall,
     Distribution,
     Kpis,
+    RemoteVisits,
     VisitOut,
     VisitStatus,
     WalkInIn,
@@ -289,14 +290,18 @@ class Visits:
         processing: list[float] = []
         ratings: list[float] = []
         saved = 0.0
+        remote_appointments = remote_completed = 0
+        remote_minutes = 0.0
         for office in offices:
             zone = ZoneInfo(office.time_zone)
             start, end = day_bounds(date_from, zone)[0], day_bounds(date_to, zone)[1]
             for day in await self.visits.of_period(tenant, office.id, start, end, service_id):
+                video = day.mode == "video"
                 if day.walk_in:
                     walk_ins += 1
                 else:
                     appointments += 1
+                    remote_appointments += video
                     if day.ends_at <= now:
                         ended += 1
                         no_shows += day.checked_in_at is None
@@ -311,6 +316,9 @@ class Visits:
                         resolved += bool(day.resolved)
                         spent = _minutes(day.completed_at - day.called_at)
                         processing.append(spent)
+                        if video:
+                            remote_completed += 1
+                            remote_minutes += spent
                         saved += max(_minutes(day.ends_at - day.starts_at) - spent, 0.0)
                 if day.rating is not None:
                     ratings.append(day.rating)
@@ -331,4 +339,9 @@ class Visits:
             first_contact_resolution_rate=round(resolved / completed, 3) if completed else None,
             satisfaction=distribution(ratings),
             staff_minutes_saved=round(saved, 1),
+            remote=RemoteVisits(
+                appointments=remote_appointments,
+                completed=remote_completed,
+                minutes=round(remote_minutes, 1),
+            ),
         )
