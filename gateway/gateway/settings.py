@@ -48,6 +48,9 @@ class RouteClass(BaseModel):
     client_auth: bool = False
     """``Authorization: Basic`` here is an OAuth2 client's authentication (RFC 6749 section
     2.3.1, authlib's default), passed on to the service unchecked; Bearer is checked."""
+    signed_by_sender: bool = False
+    """``Authorization`` here is a webhook's signature that the service checks (LiveKit's JWT
+    over the body, with no scheme), passed on unchecked."""
 
 
 def default_route_classes() -> tuple[RouteClass, ...]:
@@ -89,6 +92,17 @@ def default_route_classes() -> tuple[RouteClass, ...]:
             timeout_s=5.0,
             per_ip=Bucket(burst=30, per_s=2.0),
             per_subject=Bucket(burst=30, per_s=2.0),
+        ),
+        RouteClass(
+            name="webhooks",
+            # A municipality's LiveKit server tells documents what happens in its rooms.
+            prefixes=("/documents/v1/calls/livekit/webhook",),
+            methods=frozenset({"POST"}),
+            timeout_s=5.0,
+            retries=0,
+            max_body_bytes=64 * 1024,
+            per_ip=Bucket(burst=50, per_s=10.0),
+            signed_by_sender=True,
         ),
         RouteClass(
             name="uploads",

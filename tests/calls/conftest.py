@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import update
 
 from booking.bookings.models import Booking
+from gateway.settings import default_route_classes
 from servicekit.db import create_engine
 from servicekit.testing.live import free_port
 from servicekit.testing.plugin import DatabaseRegistry
@@ -25,6 +26,7 @@ from tests.attack.conftest import FAST_IDENTITY, GENEROUS, attack_backend
 from tests.attack.world import World, build_world
 from tests.live_rathaus import start_system
 
+WEBHOOKS = next(route for route in default_route_classes() if route.name == "webhooks")
 TURN_SECRET = "turn-shared-secret-of-the-tests-0123456789"
 TURN_PORT = free_port()
 """Where the tests' coturn listens (started by the ``coturn`` fixture, for the tests that
@@ -52,16 +54,25 @@ async def move_appointment(database_url: str, booking_id: str, starts_at: dateti
 
 @pytest.fixture(scope="module")
 async def world(
-    database_registry: DatabaseRegistry, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    database_registry: DatabaseRegistry,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[World]:
+    """The module's Rathaus; a module's ``DOCUMENTS`` adds settings of documents."""
+    documents = getattr(request.module, "DOCUMENTS", {})
     system = await start_system(
         database_registry,
         attack_backend(),
         tmp_path_factory.mktemp("blobs"),
         overrides={
             "identity": FAST_IDENTITY,
-            "gateway": {"route_classes": [GENEROUS], "health_interval_s": 0},
-            "documents": {**CALLS, "call_messages_burst": 40, "call_messages_per_s": 5},
+            "gateway": {"route_classes": [WEBHOOKS, GENEROUS], "health_interval_s": 0},
+            "documents": {
+                **CALLS,
+                "call_messages_burst": 40,
+                "call_messages_per_s": 5,
+                **documents,
+            },
         },
     )
     try:

@@ -9,6 +9,7 @@ from fastapi import Depends
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from documents.calls.livekit import LiveKitServer
 from documents.crypto.keys import KeyRing, decode_kek
 from documents.crypto.stream import DEFAULT_CHUNK_SIZE
 from servicekit.dependencies import app_state
@@ -169,6 +170,13 @@ class DocumentsSettings(ServiceSettings):
     turn_secret: SecretStr | None = Field(
         default=None,
         description="The TURN server's shared secret (coturn's static-auth-secret)",
+    )
+    livekit: dict[str, LiveKitServer] = Field(
+        default_factory=dict,
+        description=(
+            "The municipalities (by AGS) whose calls go to their own LiveKit server instead of "
+            'WebRTC with TURN: {"06999001": {"url", "api_key", "api_secret"}}'
+        ),
     )
     turn_credential_ttl_s: int = Field(
         default=4 * 3600,

@@ -211,6 +211,7 @@ class Visits:
             sequence=0,
             remind_at=None,
             walk_in=True,
+            mode="in_person",  # at the desk, whatever the service's offer
             items=booked_items(booking_id, services, plan),
         )
         await self.bookings.bookings.add(booking)

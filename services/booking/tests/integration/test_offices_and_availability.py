@@ -62,7 +62,9 @@ async def test_admin_opens_office_with_services_and_opening_hours(
     )
     assert office.status_code == 201, office.text
     office_id = office.json()["id"]
-    assert office.json()["services"] == [{"service_id": str(service.id), "duration_minutes": 30}]
+    assert office.json()["services"] == [
+        {"service_id": str(service.id), "duration_minutes": 30, "mode": "in_person"}
+    ]
 
     hours = await client.put(
         f"/booking/v1/tenants/{TENANT}/offices/{office_id}/opening-hours",

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from servicekit.problems import Conflict, ServiceUnavailable
+from servicekit.problems import Conflict, ServiceUnavailable, Unauthorized
 
 
 class CallNotOpen(Conflict):
@@ -16,3 +16,8 @@ class BookingNotConfirmed(Conflict):
 class TooManyCalls(ServiceUnavailable):
     type_slug = "too-many-calls"
     title = "This server holds as many call sockets as it can; try again shortly"
+
+
+class InvalidLiveKitWebhook(Unauthorized):
+    type_slug = "invalid-livekit-webhook"
+    title = "Not a webhook signed by a configured LiveKit server"

@@ -13,8 +13,11 @@ import base64
 import hashlib
 import hmac
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
+
+from documents.calls.livekit import LiveKitJoin
 
 
 class IceServer(BaseModel):
@@ -26,11 +29,22 @@ class IceServer(BaseModel):
 
 
 class IceServersOut(BaseModel):
+    provider: Literal["webrtc", "livekit"] = Field(
+        default="webrtc",
+        description=(
+            "webrtc: peer to peer with these ICE servers, signalling on the room's WebSocket; "
+            "livekit: the municipality's LiveKit server (see livekit)"
+        ),
+    )
     ice_servers: list[IceServer] = Field(
         description="Pass as RTCConfiguration.iceServers (STUN, and TURN with credentials)"
     )
+    livekit: LiveKitJoin | None = Field(
+        default=None, description="With the livekit provider: where to connect, with what token"
+    )
     expires_at: AwareDatetime | None = Field(
-        default=None, description="When the TURN credentials stop working (none without TURN)"
+        default=None,
+        description="When the TURN credentials (or the LiveKit token) stop working",
     )
     opens_at: AwareDatetime = Field(description="The call's window: from")
     closes_at: AwareDatetime = Field(description="The call's window: until (exclusive)")

@@ -1,21 +1,34 @@
 from __future__ import annotations
 
 import functools
+from typing import Annotated
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, Header, Request, Response, WebSocket
 
 from documents.access.dependencies import ACCESS_PROBLEMS, BookingId, CallerDep
 from documents.access.errors import BookingNotFound
 from documents.calls.dependencies import CallHubDep, CallsDep, VerifierDep, socket_caller
-from documents.calls.errors import BookingNotConfirmed, CallNotOpen, TooManyCalls
+from documents.calls.errors import (
+    BookingNotConfirmed,
+    CallNotOpen,
+    InvalidLiveKitWebhook,
+    TooManyCalls,
+)
 from documents.calls.ice import IceServersOut
+from documents.calls.livekit import InvalidWebhook, happening, verified_event
 from documents.calls.protocol import SUBPROTOCOL
-from documents.calls.service import record
+from documents.calls.service import record, record_happening
 from documents.calls.session import CallSession, SessionLimits
 from documents.rooms.dependencies import RoomBellDep
 from documents.settings import SettingsDep
 from servicekit.dependencies import DatabaseDep
-from servicekit.problems import Problem, ValidationFailed, problem_response, problem_responses
+from servicekit.problems import (
+    PayloadTooLarge,
+    Problem,
+    ValidationFailed,
+    problem_response,
+    problem_responses,
+)
 
 router = APIRouter(prefix="/documents/v1", tags=["consultation rooms"])
 
@@ -35,6 +48,51 @@ async def call_ice_servers(
     """STUN/TURN servers for the room's video call, with TURN credentials that expire (the
     booking's citizen and the office's clerks, in the call's window only)."""
     return await calls.ice_servers(booking_id, caller)
+
+
+LIVEKIT_WEBHOOK_MAX_BYTES = 64 * 1024
+
+
+@router.post(
+    "/calls/livekit/webhook",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(InvalidLiveKitWebhook, PayloadTooLarge),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "LiveKit's webhook event (JSON), signed in the Authorization header",
+            "content": {"application/webhook+json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def livekit_webhook(
+    request: Request,
+    settings: SettingsDep,
+    bell: RoomBellDep,
+    database: DatabaseDep,
+    authorization: Annotated[
+        str | None,
+        Header(description="The LiveKit server's JWT over the body (its sha256 claim)"),
+    ] = None,
+) -> Response:
+    """A municipality's LiveKit server tells what happened in an appointment's room
+    (participant joined or left, room finished): a room event each."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > LIVEKIT_WEBHOOK_MAX_BYTES:
+            raise PayloadTooLarge(f"At most {LIVEKIT_WEBHOOK_MAX_BYTES} bytes.")
+    try:
+        tenant, event = verified_event(
+            settings.livekit, body.decode(errors="replace"), authorization or ""
+        )
+    except InvalidWebhook as exc:
+        raise InvalidLiveKitWebhook() from exc
+    happened = happening(tenant, event)
+    if happened is not None:
+        await record_happening(database.sessionmaker, bell, happened)
+    return Response(status_code=204)
 
 
 @router.websocket("/bookings/{booking_id}/room/call")

@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from documents.access.checks import Access, Caller, resolve_access
 from documents.access.errors import BookingNotFound, BookingUnavailableProblem
 from documents.calls.errors import BookingNotConfirmed, CallNotOpen
-from documents.calls.ice import IceServersOut, credential_expiry, ice_servers
+from documents.calls.ice import IceServersOut, credential_expiry, ice_servers, turn_subject
+from documents.calls.livekit import RoomHappening, join_token
 from documents.calls.protocol import window_text
 from documents.calls.window import CallWindow, window_of
 from documents.clients.booking import BookingClient
 from documents.rooms.bell import RoomBell
-from documents.rooms.models import RoomEventKind
+from documents.rooms.models import RoomEvent, RoomEventKind
 from documents.rooms.repository import RoomRepository
 from documents.rooms.service import new_event
 from documents.settings import DocumentsSettings
@@ -64,10 +65,32 @@ class CallService:
     async def ice_servers(self, booking_id: str, caller: Caller) -> IceServersOut:
         access, window = await self.enter(booking_id, caller)
         settings = self.settings
+        now = datetime.now(UTC)
+        livekit = settings.livekit.get(access.booking.tenant)
+        if livekit is not None:
+            pseudonym = turn_subject(
+                livekit.api_secret.get_secret_value(), access.booking.booking_id, caller.actor
+            )
+            join, expires = join_token(
+                livekit,
+                tenant=access.booking.tenant,
+                booking_id=access.booking.booking_id,
+                appointment_at=access.booking.appointment_at,
+                clerk=access.is_clerk,
+                pseudonym=pseudonym,
+                now=now,
+                closes_at=window.closes_at,
+            )
+            return IceServersOut(
+                provider="livekit",
+                ice_servers=[],
+                livekit=join,
+                expires_at=expires,
+                opens_at=window.opens_at,
+                closes_at=window.closes_at,
+            )
         secret = settings.turn_secret.get_secret_value() if settings.turn_secret else None
-        expires_at = credential_expiry(
-            datetime.now(UTC), window.closes_at, settings.turn_credential_ttl_s
-        )
+        expires_at = credential_expiry(now, window.closes_at, settings.turn_credential_ttl_s)
         servers = ice_servers(
             stun_urls=settings.stun_urls,
             turn_urls=settings.turn_urls,
@@ -94,3 +117,29 @@ async def record(
     async with sessionmaker() as session, session.begin():
         await RoomRepository(session).add(new_event(access, kind))
     await bell.ring(access.booking.booking_id)
+
+
+async def record_happening(
+    sessionmaker: async_sessionmaker[AsyncSession], bell: RoomBell, happened: RoomHappening
+) -> bool:
+    """A LiveKit room's happening as a room event; False when the room has no appointment
+    time to keep it by (a room documents never gave a token for)."""
+    async with sessionmaker() as session, session.begin():
+        rooms = RoomRepository(session)
+        appointment_at = happened.appointment_at or await rooms.appointment_at(
+            happened.tenant, happened.booking_id
+        )
+        if appointment_at is None:
+            return False
+        await rooms.add(
+            RoomEvent(
+                tenant=happened.tenant,
+                booking_id=happened.booking_id,
+                appointment_at=appointment_at,
+                kind=happened.kind,
+                actor=happened.actor,
+                actor_role=happened.role,
+            )
+        )
+    await bell.ring(happened.booking_id)
+    return True

@@ -33,6 +33,15 @@ class RoomRepository(Repository[RoomEvent]):
         result = await self.session.scalars(query.order_by(RoomEvent.id).limit(limit))
         return result.all()
 
+    async def appointment_at(self, tenant: str, booking_id: str) -> datetime | None:
+        """The appointment time the room's newest event keeps it by; None for an empty room."""
+        return await self.session.scalar(
+            select(RoomEvent.appointment_at)
+            .where(RoomEvent.tenant == tenant, RoomEvent.booking_id == booking_id)
+            .order_by(RoomEvent.id.desc())
+            .limit(1)
+        )
+
     async def follow_reschedule(self, booking_id: str, appointment_at: datetime) -> None:
         await self.session.execute(
             update(RoomEvent)
