@@ -25,7 +25,9 @@ from servicekit.testing.system import require_program
 SIGNATURES = Path(__file__).resolve().parent / "clamav" / "rathaus-test.ndb"
 SIGNATURE = "Rathaus.Test.EICAR.UNOFFICIAL"
 """The name clamd reports for the EICAR string with the shipped database."""
-EICAR = b"".join((b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$", b"EICAR-STANDARD-", b"ANTIVIRUS-TEST-FILE!$H+H*"))
+EICAR = b"".join(
+    (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$", b"EICAR-STANDARD-", b"ANTIVIRUS-TEST-FILE!$H+H*")
+)
 """The antivirus test string (every scanner reports it as infected), joined at run time."""
 STREAM_MAX_BYTES = 1024 * 1024
 """clamd's StreamMaxLength in the tests (1M)."""

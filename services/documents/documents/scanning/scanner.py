@@ -27,6 +27,7 @@ import struct
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from documents.settings import DocumentsSettings
 
@@ -105,7 +106,7 @@ class ClamdScanner(Scanner):
         loop = asyncio.get_running_loop()
         if self.socket_path is not None:
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            address: str | tuple[str, int] = self.socket_path
+            address: str | tuple[Any, ...] = self.socket_path
         else:
             assert self.host is not None
             family, kind, proto, _, address = (
