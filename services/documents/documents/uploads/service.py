@@ -594,6 +594,9 @@ async def rescan_pending(
                 "clamd's StreamMaxLength above the upload limit)",
                 extra={"document": document.id, "size_bytes": document.size_bytes},
             )
+            async with sessionmaker() as session:
+                await DocumentRepository(session).record_unscannable(document.id, at=utcnow())
+                await session.commit()
             continue
         if result is None:
             continue

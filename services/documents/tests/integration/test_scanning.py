@@ -22,6 +22,10 @@ import httpx
 import pytest
 
 from documents.main import create_app
+from documents.scanning.scanner import ClamdScanner
+from documents.uploads.service import rescan_pending
+from servicekit.db import Database
+from servicekit.testing.live import free_port
 from servicekit.testing.tokens import TokenFactory
 from tests.documents_booking.live_booking import Appointment, LiveBooking
 
@@ -195,3 +199,48 @@ async def test_without_a_scanner_readiness_and_the_log_say_so(
     assert readiness.json()["status"] == "degraded"
     assert readiness.json()["checks"]["scanner"] == "not configured: documents are not scanned"
     assert any("no malware scanner configured" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_pending_document_larger_than_clamd_reads_stays_pending_and_blocks_no_other(
+    clamd: Clamd,
+    fresh_database_url: str,
+    start_live_documents: LiveDocuments,
+    appointment: Appointment,
+    tokens: TokenFactory,
+) -> None:
+    # Both uploaded while nothing answers on the scanner's port, the larger one first.
+    server, app = start_live_documents(
+        fresh_database_url,
+        max_upload_bytes=2 * STREAM_MAX_BYTES,
+        clamd_host="127.0.0.1",
+        clamd_port=free_port(),
+        scanner_timeout_s=2,
+        rescan_interval_s=0,
+    )
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        large = (await upload(client, tokens, appointment, pdf(STREAM_MAX_BYTES + 200_000))).json()
+        small = (await upload(client, tokens, appointment, pdf())).json()
+        database = Database(fresh_database_url)
+        parts = {
+            "keys": app.state.key_ring,
+            "blobs": app.state.blob_store,
+            "scanner": ClamdScanner(host="127.0.0.1", port=clamd.port, timeout_s=10),
+            "limit": 1,
+        }
+        try:
+            first_round = await rescan_pending(database.sessionmaker, **parts)
+            second_round = await rescan_pending(database.sessionmaker, **parts)
+        finally:
+            await database.dispose()
+        large_now = await client.get(
+            f"/documents/v1/documents/{large['id']}", headers=citizen(tokens)
+        )
+        small_now = await client.get(
+            f"/documents/v1/documents/{small['id']}", headers=citizen(tokens)
+        )
+
+    assert (large["scan_status"], small["scan_status"]) == ("pending", "pending")
+    assert first_round == 0  # the oldest, read without a verdict
+    assert second_round == 1  # then the next, not the oldest again
+    assert large_now.json()["scan_status"] == "pending"
+    assert small_now.json()["scan_status"] == "clean"
