@@ -26,6 +26,7 @@ from documents.uploads.errors import (
     PurposeRequired,
     ReviewNotAllowed,
     SentByOffice,
+    TooLargeToScan,
     UnsupportedFileType,
     UploadTooLarge,
 )
@@ -107,6 +108,7 @@ _UPLOAD_BODY: dict[str, Any] = {
         BookingClosed,
         MissingFile,
         UploadTooLarge,
+        TooLargeToScan,
         UnsupportedFileType,
         InvalidFileName,
         IdempotencyKeyReused,
