@@ -212,6 +212,7 @@ class DocumentsSettings(ServiceSettings):
             raise ValueError("turn_secret needs at least 32 characters")
         return self
 
+    @model_validator(mode="after")
     def _clamd_is_one_place(self) -> Self:
         if self.clamd_host and self.clamd_socket:
             raise ValueError("clamd_host and clamd_socket: set one of them, not both")
