@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from typing import Literal, Self
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servicekit.events.subscribers import Subscriber
@@ -20,6 +27,24 @@ class Environment(StrEnum):
 
 class InsecureSettingsError(ValueError):
     """Raised when a setting that is only fit for development is used elsewhere."""
+
+
+def _otel(name: str) -> AliasChoices:
+    """OpenTelemetry's own variable (``OTEL_...``), read without the service's prefix."""
+    return AliasChoices(name.lower(), name)
+
+
+TRACES_EXPORTERS = frozenset({"none", "otlp", "console"})
+TRACES_SAMPLERS = frozenset(
+    {
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    }
+)
 
 
 class ServiceSettings(BaseSettings):
@@ -76,6 +101,41 @@ class ServiceSettings(BaseSettings):
     # Host names called over http and wherever they resolve: the deployment's own services
     # (compose's and Kubernetes' service names), e.g. ["booking"].
     outbound_allowed_hosts: list[str] = Field(default_factory=list)
+    # Traces (servicekit.tracing, docs/architecture.md#observability), by OpenTelemetry's own
+    # variables. Off unless an exporter is named or an OTLP endpoint is set; then OTLP over
+    # HTTP/protobuf to OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces) or, as it is,
+    # OTEL_EXPORTER_OTLP_TRACES_ENDPOINT. service.name: OTEL_SERVICE_NAME, else service_name.
+    otel_sdk_disabled: bool = Field(default=False, validation_alias=_otel("OTEL_SDK_DISABLED"))
+    otel_traces_exporter: str | None = Field(
+        default=None, validation_alias=_otel("OTEL_TRACES_EXPORTER")
+    )
+    otel_service_name: str | None = Field(default=None, validation_alias=_otel("OTEL_SERVICE_NAME"))
+    otel_resource_attributes: str | None = Field(
+        default=None, validation_alias=_otel("OTEL_RESOURCE_ATTRIBUTES")
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias=_otel("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, validation_alias=_otel("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+    # "key=value,key2=value2", e.g. a collector's API key: a secret.
+    otel_exporter_otlp_headers: SecretStr | None = Field(
+        default=None, validation_alias=_otel("OTEL_EXPORTER_OTLP_HEADERS")
+    )
+    # Only OTLP over HTTP with protobuf is built in; a gRPC collector takes it on port 4318 too.
+    otel_exporter_otlp_protocol: Literal["http/protobuf"] = Field(
+        default="http/protobuf", validation_alias=_otel("OTEL_EXPORTER_OTLP_PROTOCOL")
+    )
+    otel_exporter_otlp_timeout: int = Field(
+        default=10_000, gt=0, validation_alias=_otel("OTEL_EXPORTER_OTLP_TIMEOUT")
+    )
+    otel_traces_sampler: str = Field(
+        default="parentbased_always_on", validation_alias=_otel("OTEL_TRACES_SAMPLER")
+    )
+    otel_traces_sampler_arg: float | None = Field(
+        default=None, ge=0, le=1, validation_alias=_otel("OTEL_TRACES_SAMPLER_ARG")
+    )
 
     def outbound_policy(self) -> OutboundPolicy:
         """What a configured URL may point at: https only in production; non-public addresses
@@ -97,6 +157,34 @@ class ServiceSettings(BaseSettings):
         if len(names) != len(set(names)):
             raise ValueError("subscriber names must be unique")
         return value
+
+    @field_validator("otel_traces_exporter")
+    @classmethod
+    def _known_exporters(cls, value: str | None) -> str | None:
+        if value is not None:
+            unknown = {name.strip() for name in value.lower().split(",")} - TRACES_EXPORTERS
+            if unknown:
+                raise ValueError(f"unknown traces exporter(s): {', '.join(sorted(unknown))}")
+        return value
+
+    @field_validator("otel_traces_sampler")
+    @classmethod
+    def _known_sampler(cls, value: str) -> str:
+        if value.strip().lower() not in TRACES_SAMPLERS:
+            raise ValueError(
+                f"unknown sampler {value!r}: one of {', '.join(sorted(TRACES_SAMPLERS))}"
+            )
+        return value.strip().lower()
+
+    def traces_exporters(self) -> frozenset[str]:
+        """Where the service's spans go: {"otlp"}, {"console"}, both, or none (tracing off)."""
+        if self.otel_sdk_disabled:
+            return frozenset()
+        if self.otel_traces_exporter is None:
+            endpoint = self.otel_exporter_otlp_traces_endpoint or self.otel_exporter_otlp_endpoint
+            return frozenset({"otlp"}) if endpoint else frozenset()
+        names = {name.strip() for name in self.otel_traces_exporter.lower().split(",")}
+        return frozenset(names - {"none"})
 
     @field_validator("events_secrets")
     @classmethod
