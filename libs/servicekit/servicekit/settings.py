@@ -6,7 +6,6 @@ from enum import StrEnum
 from typing import Literal, Self
 
 from pydantic import (
-    AliasChoices,
     Field,
     IPvAnyNetwork,
     SecretStr,
@@ -29,11 +28,6 @@ class InsecureSettingsError(ValueError):
     """Raised when a setting that is only fit for development is used elsewhere."""
 
 
-def _otel(name: str) -> AliasChoices:
-    """OpenTelemetry's own variable (``OTEL_...``), read without the service's prefix."""
-    return AliasChoices(name.lower(), name)
-
-
 TRACES_EXPORTERS = frozenset({"none", "otlp", "console"})
 TRACES_SAMPLERS = frozenset(
     {
@@ -50,7 +44,11 @@ TRACES_SAMPLERS = frozenset(
 class ServiceSettings(BaseSettings):
     """Common settings. Subclasses set ``model_config`` with their own ``env_prefix``."""
 
-    model_config = SettingsConfigDict(env_prefix="RATHAUS_", extra="ignore", frozen=True)
+    # OpenTelemetry's variables are read under their own names (validation_alias), and may be
+    # passed by field name too (otel_...).
+    model_config = SettingsConfigDict(
+        env_prefix="RATHAUS_", extra="ignore", frozen=True, validate_by_name=True
+    )
 
     service_name: str = "service"
     environment: Environment = Environment.DEVELOPMENT
@@ -105,36 +103,34 @@ class ServiceSettings(BaseSettings):
     # variables. Off unless an exporter is named or an OTLP endpoint is set; then OTLP over
     # HTTP/protobuf to OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces) or, as it is,
     # OTEL_EXPORTER_OTLP_TRACES_ENDPOINT. service.name: OTEL_SERVICE_NAME, else service_name.
-    otel_sdk_disabled: bool = Field(default=False, validation_alias=_otel("OTEL_SDK_DISABLED"))
-    otel_traces_exporter: str | None = Field(
-        default=None, validation_alias=_otel("OTEL_TRACES_EXPORTER")
-    )
-    otel_service_name: str | None = Field(default=None, validation_alias=_otel("OTEL_SERVICE_NAME"))
+    otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
+    otel_traces_exporter: str | None = Field(default=None, validation_alias="OTEL_TRACES_EXPORTER")
+    otel_service_name: str | None = Field(default=None, validation_alias="OTEL_SERVICE_NAME")
     otel_resource_attributes: str | None = Field(
-        default=None, validation_alias=_otel("OTEL_RESOURCE_ATTRIBUTES")
+        default=None, validation_alias="OTEL_RESOURCE_ATTRIBUTES"
     )
     otel_exporter_otlp_endpoint: str | None = Field(
-        default=None, validation_alias=_otel("OTEL_EXPORTER_OTLP_ENDPOINT")
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )
     otel_exporter_otlp_traces_endpoint: str | None = Field(
-        default=None, validation_alias=_otel("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
     )
     # "key=value,key2=value2", e.g. a collector's API key: a secret.
     otel_exporter_otlp_headers: SecretStr | None = Field(
-        default=None, validation_alias=_otel("OTEL_EXPORTER_OTLP_HEADERS")
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_HEADERS"
     )
     # Only OTLP over HTTP with protobuf is built in; a gRPC collector takes it on port 4318 too.
     otel_exporter_otlp_protocol: Literal["http/protobuf"] = Field(
-        default="http/protobuf", validation_alias=_otel("OTEL_EXPORTER_OTLP_PROTOCOL")
+        default="http/protobuf", validation_alias="OTEL_EXPORTER_OTLP_PROTOCOL"
     )
     otel_exporter_otlp_timeout: int = Field(
-        default=10_000, gt=0, validation_alias=_otel("OTEL_EXPORTER_OTLP_TIMEOUT")
+        default=10_000, gt=0, validation_alias="OTEL_EXPORTER_OTLP_TIMEOUT"
     )
     otel_traces_sampler: str = Field(
-        default="parentbased_always_on", validation_alias=_otel("OTEL_TRACES_SAMPLER")
+        default="parentbased_always_on", validation_alias="OTEL_TRACES_SAMPLER"
     )
     otel_traces_sampler_arg: float | None = Field(
-        default=None, ge=0, le=1, validation_alias=_otel("OTEL_TRACES_SAMPLER_ARG")
+        default=None, ge=0, le=1, validation_alias="OTEL_TRACES_SAMPLER_ARG"
     )
 
     def outbound_policy(self) -> OutboundPolicy:

@@ -146,6 +146,16 @@ class Tracing:
             # The ASGI send/receive of each message would be two more spans per request.
             exclude_spans=["receive", "send"],
         )
+        # The instrumentor also wraps Starlette's BackgroundTask, process-wide, with the first
+        # app's tracer: in a process serving several apps (tests, `make run`) their background
+        # tasks would report as that app. Unwrapped, a background task's statements are
+        # still spans of the request that started it.
+        from starlette.background import BackgroundTask
+
+        original = BackgroundTask.__dict__.get("_otel_original_call")
+        if original is not None:
+            BackgroundTask.__call__ = original  # type: ignore[method-assign]
+            del BackgroundTask._otel_original_call  # type: ignore[attr-defined]
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
         """A client span per SQL statement on ``engine`` (its text, never its parameters)."""
