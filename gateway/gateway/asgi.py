@@ -32,7 +32,7 @@ from gateway.proxy import ClientGone, Proxy
 from gateway.ratelimit import Limiter
 from gateway.readiness import answer_readiness, route_services
 from gateway.settings import GatewaySettings
-from gateway.tracing import EdgeSpans
+from gateway.spans import EdgeSpans
 from gateway.upstreams import Upstream, Upstreams
 from gateway.websocket import refuse, relay, upgrade_headers
 from servicekit.problems import Problem

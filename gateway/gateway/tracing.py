@@ -6,24 +6,14 @@ service; otherwise a new trace starts (sampled). The service sees both headers, 
 gets them back.
 
 With tracing off (the default: ``servicekit.tracing``) that is all, and costs a random number:
-the gateway's span is only an id. With tracing on, :class:`EdgeSpans` makes the gateway's
-spans real and exported: a server span for the request (the client's trace continued) and
-inside it a client span for the call to the service, whose context the service gets.
+the gateway's span is only an id. With tracing on, :class:`gateway.spans.EdgeSpans` makes the
+gateway's spans real and exported.
 """
 
 from __future__ import annotations
 
 import re
 from random import getrandbits
-from typing import TYPE_CHECKING
-
-from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
-
-from servicekit.tracing import format_traceparent, remote_parent
-
-if TYPE_CHECKING:
-    from gateway.exchange import Exchange
 
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _TRACEPARENT = re.compile(rb"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
@@ -52,51 +42,3 @@ def traceparent(incoming: bytes | None) -> bytes:
                 else:
                     return b"00-" + trace + b"-" + span + b"-" + flags
     return b"00-" + b"%032x" % (getrandbits(128) or 1) + b"-" + span + b"-01"
-
-
-class EdgeSpans:
-    """The gateway's spans of one proxied request, from the service's tracer (tracing on)."""
-
-    def __init__(self, tracer: Tracer) -> None:
-        self._tracer = tracer
-
-    def enter(self, exchange: Exchange, upstream: str) -> Span:
-        """The server span of ``exchange``; the client gets its context as ``traceparent``."""
-        incoming = exchange.incoming_traceparent
-        parent = remote_parent(incoming.decode("latin-1").strip().lower() if incoming else None)
-        span = self._tracer.start_span(
-            f"{exchange.method} {upstream}",
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": exchange.method, "rathaus.upstream": upstream},
-        )
-        exchange.traceparent = format_traceparent(span.get_span_context()).encode()
-        return span
-
-    def call(self, exchange: Exchange, server: Span, upstream: str) -> Span:
-        """The client span of the call to the service, in ``server``; the service gets its
-        context as ``traceparent``."""
-        span = self._tracer.start_span(
-            f"{exchange.method} {upstream}",
-            context=trace.set_span_in_context(server),
-            kind=SpanKind.CLIENT,
-            attributes={"http.request.method": exchange.method, "rathaus.upstream": upstream},
-        )
-        exchange.traceparent = format_traceparent(span.get_span_context()).encode()
-        return span
-
-    @staticmethod
-    def leave(exchange: Exchange, *spans: Span | None) -> None:
-        """End the spans (innermost first) with the request's outcome."""
-        status = exchange.status
-        route = exchange.route.name if exchange.route else None
-        for span in spans:
-            if span is None:
-                continue
-            if status:
-                span.set_attribute("http.response.status_code", status)
-            if route:
-                span.set_attribute("rathaus.route_class", route)
-            if status >= 500 or not status:
-                span.set_status(Status(StatusCode.ERROR))
-            span.end()

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '6a0397fee485'
-down_revision: str | None = '7b2c9e41d5a3'
+revision: str = "6a0397fee485"
+down_revision: str | None = "7b2c9e41d5a3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '2f321a89173b'
-down_revision: str | None = 'ea4c834ef145'
+revision: str = "2f321a89173b"
+down_revision: str | None = "ea4c834ef145"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '7e05be69ebf9'
-down_revision: str | None = '5b7e0d4c9a21'
+revision: str = "7e05be69ebf9"
+down_revision: str | None = "5b7e0d4c9a21"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
