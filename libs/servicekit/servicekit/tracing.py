@@ -29,13 +29,14 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import (
     NonRecordingSpan,
+    Span,
     SpanContext,
     SpanKind,
     TraceFlags,
@@ -142,6 +143,7 @@ class Tracing:
         FastAPIInstrumentor.instrument_app(
             app,
             tracer_provider=self.provider,
+            server_request_hook=_server_span_without_query,
             excluded_urls=",".join(f"{path}$" for path in UNTRACED_PATHS),
             # The ASGI send/receive of each message would be two more spans per request.
             exclude_spans=["receive", "send"],
@@ -176,7 +178,9 @@ class Tracing:
         if self.provider is not None:
             from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-            HTTPXClientInstrumentor.instrument_client(client, tracer_provider=self.provider)
+            HTTPXClientInstrumentor.instrument_client(
+                client, tracer_provider=self.provider, request_hook=_client_span_without_query
+            )
         return client
 
     @contextmanager
@@ -203,3 +207,29 @@ class Tracing:
         """Send what is still buffered and stop (when the app stops)."""
         if self.provider is not None:
             await asyncio.to_thread(self.provider.shutdown)
+
+
+# A query string may carry what a trace must not: a mailed link's token, a file's name. The
+# instrumentations record the URL with it; these hooks, run as each span starts, keep the path.
+_URL_ATTRIBUTES = ("http.url", "url.full")
+
+
+def _server_span_without_query(span: Span, scope: dict[str, Any]) -> None:
+    if span.is_recording() and scope.get("query_string"):
+        _drop_query(span)
+        span.set_attribute("http.target", str(scope.get("path", "")))
+
+
+def _client_span_without_query(span: Span, request: Any) -> None:
+    if span.is_recording():
+        _drop_query(span)
+
+
+def _drop_query(span: Span) -> None:
+    attributes = getattr(span, "attributes", None) or {}
+    for key in _URL_ATTRIBUTES:
+        url = attributes.get(key)
+        if isinstance(url, str) and "?" in url:
+            span.set_attribute(key, url.split("?", 1)[0])
+    if "url.query" in attributes:
+        span.set_attribute("url.query", "")
