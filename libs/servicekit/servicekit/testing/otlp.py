@@ -42,12 +42,16 @@ class ReceivedSpan:
 
 
 class OtlpReceiver:
-    """Receives OTLP/HTTP spans on ``endpoint`` (its ``/v1/traces``) until stopped."""
+    """Receives OTLP/HTTP spans on ``endpoint`` (its ``/v1/traces``) until stopped; with
+    ``keep`` False it only counts them (a benchmark's collector)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep: bool = True) -> None:
         self._lock = threading.Lock()
         self._spans: list[ReceivedSpan] = []
+        self._keep = keep
         self.requests = 0
+        self.count = 0
+        """Spans received."""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -88,6 +92,14 @@ class OtlpReceiver:
 
     def _take(self, request: ExportTraceServiceRequest) -> None:
         received: list[ReceivedSpan] = []
+        if not self._keep:
+            count = sum(
+                len(scope.spans) for spans in request.resource_spans for scope in spans.scope_spans
+            )
+            with self._lock:
+                self.requests += 1
+                self.count += count
+            return
         for resource_spans in request.resource_spans:
             resource = {
                 attribute.key: _text(attribute.value)
@@ -109,6 +121,7 @@ class OtlpReceiver:
                     )
         with self._lock:
             self.requests += 1
+            self.count += len(received)
             self._spans.extend(received)
 
     def spans(self, trace_id: str | None = None) -> list[ReceivedSpan]:
