@@ -56,6 +56,9 @@ class EdgeSpans:
         for span in spans:
             if span is None:
                 continue
+            if not span.is_recording():  # sampled out: nothing to record
+                span.end()
+                continue
             if status:
                 span.set_attribute("http.response.status_code", status)
             if route:
