@@ -9,7 +9,7 @@ it for every service: the FastAPI app (a server span per request, continuing the
 hands it (a client span per call, its ``traceparent`` sent on) and the event deliveries
 (:mod:`servicekit.events.dispatch`: the trace that wrote an event goes on when it is
 delivered). A provider per app, not the process-wide one, so that services sharing a process
-(tests, ``make run``) still report as themselves.
+(the live tests) still report as themselves.
 
 Whatever the settings, the trace context of the request being served is known
 (:func:`current_traceparent`: the current span's, or the one the caller sent, kept in
@@ -149,7 +149,7 @@ class Tracing:
             exclude_spans=["receive", "send"],
         )
         # The instrumentor also wraps Starlette's BackgroundTask, process-wide, with the first
-        # app's tracer: in a process serving several apps (tests, `make run`) their background
+        # app's tracer: in a process serving several apps (the live tests) their background
         # tasks would report as that app. Unwrapped, a background task's statements are
         # still spans of the request that started it.
         from starlette.background import BackgroundTask
