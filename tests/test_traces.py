@@ -5,12 +5,13 @@ over OTLP/HTTP to a receiver this test runs (servicekit.testing.otlp), as a coll
 The servers share this process (each a uvicorn server in a thread), so what makes them
 separate reporters is what the test checks: each service has its own tracer provider and
 exporter, whose resource names it (``service.name``), and the spans of one trace arrive from
-three such resources, linked parent to child across the HTTP calls between them.
+four such resources, linked parent to child across the HTTP calls between them.
 
-The request: a citizen hands in a document. The gateway forwards it to documents, which asks
-booking for the booking's checklist (service -> service), stores the document (database) and
-writes the event ``document.uploaded`` to its outbox; the event's delivery to its subscriber
-(booking's webhook, here) continues the same trace.
+The request: a citizen hands in a document. The gateway forwards it to documents, which
+fetches identity's keys to check the token (its first request), asks booking for the booking's
+checklist (service -> service), stores the document (database) and writes the event
+``document.uploaded`` to its outbox; the event's delivery to its subscriber (booking's
+webhook, here) continues the same trace.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ def _one(spans: list[ReceivedSpan], **match: str | None) -> ReceivedSpan:
     return found[0]
 
 
-async def test_one_upload_is_one_trace_across_gateway_documents_booking_and_the_event(
+async def test_one_upload_is_one_trace_across_gateway_services_databases_and_the_event(
     system: System, receiver: OtlpReceiver
 ) -> None:
     trace_id, client_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
@@ -178,9 +179,9 @@ async def test_one_upload_is_one_trace_across_gateway_documents_booking_and_the_
 
     spans = receiver.spans(trace_id)
     by_id = {span.span_id: span for span in spans}
-    assert {span.service for span in spans} == {"gateway", "documents", "booking"}
-    # Three reporters: each service's spans came with its own resource.
-    for service in ("gateway", "documents", "booking"):
+    assert {span.service for span in spans} == {"gateway", "documents", "booking", "identity"}
+    # Four reporters: each service's spans came with its own resource.
+    for service in ("gateway", "documents", "booking", "identity"):
         resources = {tuple(sorted(s.resource.items())) for s in spans if s.service == service}
         assert len(resources) == 1, (service, resources)
 
@@ -209,6 +210,7 @@ async def test_one_upload_is_one_trace_across_gateway_documents_booking_and_the_
         and s.kind == "client"
         and s.parent_span_id == served.span_id
         and s.name == "GET"
+        and "/checklist" in s.attributes.get("http.url", s.attributes.get("url.full", ""))
     ]
     assert len(asked) == 1, [(s.name, s.attributes) for s in spans if s.service == "documents"]
     checklist = _one(
@@ -230,6 +232,15 @@ async def test_one_upload_is_one_trace_across_gateway_documents_booking_and_the_
     posted = _one(spans, service="documents", kind="client", parent_span_id=delivery.span_id)
     received = _one(spans, service="booking", kind="server", name="POST /booking/v1/events")
     assert received.parent_span_id == posted.span_id
+
+    # documents' first token check fetched identity's keys: identity served it in the trace
+    keys = _one(spans, service="identity", kind="server", name="GET /identity/v1/jwks")
+    fetch = by_id[keys.parent_span_id or ""]
+    assert (fetch.service, fetch.kind, fetch.parent_span_id) == (
+        "documents",
+        "client",
+        served.span_id,
+    )
 
     # every span's parent is in the trace, except the client's own span that started it
     assert all(s.parent_span_id in by_id for s in spans if s is not edge), [

@@ -92,7 +92,9 @@ def create_service_app(
     app.state.settings = settings
     app.state.tracing = tracing
     # Read per request, so tests may swap it (servicekit.testing.tokens does).
-    app.state.token_verifier = token_verifier or TokenVerifier.from_settings(settings)
+    app.state.token_verifier = token_verifier or TokenVerifier.from_settings(
+        settings, tracing=tracing
+    )
     app.state.database = database
     app.state.outbox = outbox
     app.state.mailbox = mailbox
