@@ -19,10 +19,9 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -39,7 +38,7 @@ UPLOADED = "de.rathaus.documents.document.uploaded"
 
 
 @pytest.fixture
-def receiver() -> AsyncIterator[OtlpReceiver] | Any:
+def receiver() -> Iterator[OtlpReceiver]:
     running = OtlpReceiver()
     try:
         yield running
