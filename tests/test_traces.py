@@ -187,6 +187,7 @@ async def test_one_upload_is_one_trace_across_gateway_services_databases_and_the
     # gateway: a server span continuing the client's, a client span for the call to documents
     edge = _one(spans, service="gateway", kind="server")
     assert edge.parent_span_id == client_span
+    assert upload.headers["traceparent"] == f"00-{trace_id}-{edge.span_id}-01"
     forwarded = _one(spans, service="gateway", kind="client")
     assert forwarded.parent_span_id == edge.span_id
 
