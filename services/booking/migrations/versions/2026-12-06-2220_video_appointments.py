@@ -1,7 +1,7 @@
 """video appointments: how an office serves each offered service, and each booking's mode
 
 Revision ID: 9a4f6c2d8e17
-Revises: 7b2c9e41d5a3
+Revises: 6a0397fee485
 Create Date: 2026-12-06 22:20:00.000000+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "9a4f6c2d8e17"
-down_revision: str | None = "7b2c9e41d5a3"
+down_revision: str | None = "6a0397fee485"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """documents to the citizen: a clerk's document in the room, and the citizen's receipt
 
 Revision ID: 5d0c2a7e9b14
-Revises: ea4c834ef145
+Revises: 2f321a89173b
 Create Date: 2026-12-06 22:10:00.000000+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5d0c2a7e9b14"
-down_revision: str | None = "ea4c834ef145"
+down_revision: str | None = "2f321a89173b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
