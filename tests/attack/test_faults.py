@@ -15,6 +15,7 @@ for a second or two, kills it, restarts it on the same port and database, and ch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,6 +53,8 @@ BIN = Path(sys.executable).parent
 ROUTE_TIMEOUT_S = 5.0
 LOAD_S = 1.5
 """How long the clients load booking before the kill, and again after it."""
+ENOUGH, BOOKING_LOAD_CAP_S = 30, 8.0
+"""Confirmations the booking load waits for before the kill, at most that long."""
 
 
 @dataclass
@@ -274,6 +277,8 @@ class Booked:
     """Every booking whose confirmation was answered 200."""
     refused: dict[int, int] = field(default_factory=dict)
     broken: int = 0
+    turns: int = 0
+    enough: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 async def _free_slots(http: httpx.AsyncClient, office: str, service: str) -> list[str]:
@@ -297,14 +302,14 @@ async def _book_until_stopped(
     office: str,
     service: str,
     slots: list[str],
+    counters: int,
     booked: Booked,
     stop: asyncio.Event,
 ) -> None:
-    # Each slot is asked for by several clients at once: more than the office has counters.
-    turn = 0
     while not stop.is_set():
-        start = slots[(turn // 3) % len(slots)]
-        turn += 1
+        # Each slot goes to one client more than the office has counters, one after another.
+        start = slots[(booked.turns // (counters + 1)) % len(slots)]
+        booked.turns += 1
         try:
             held = await http.post(
                 f"/booking/v1/tenants/{TENANT}/holds",
@@ -322,6 +327,8 @@ async def _book_until_stopped(
             )
             if confirmed.status_code == 200:
                 booked.confirmed.add(booking_id)
+                if len(booked.confirmed) >= ENOUGH:
+                    booked.enough.set()
         except httpx.TransportError:
             booked.broken += 1
             await asyncio.sleep(0.05)
@@ -340,10 +347,17 @@ async def test_booking_killed_under_a_booking_load_loses_and_doubles_nothing(
         slots = await _free_slots(http, office_id, service)
         booked, stop = Booked(), asyncio.Event()
         workers = [
-            asyncio.create_task(_book_until_stopped(http, office_id, service, slots, booked, stop))
+            asyncio.create_task(
+                _book_until_stopped(
+                    http, office_id, service, slots, office["counters"], booked, stop
+                )
+            )
             for _ in range(16)
         ]
+        # Load for LOAD_S, longer (up to BOOKING_LOAD_CAP_S) until enough have been confirmed.
         await asyncio.sleep(LOAD_S)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(booked.enough.wait(), BOOKING_LOAD_CAP_S - LOAD_S)
         confirmed_before_kill = len(booked.confirmed)
         booking.kill()
         await asyncio.sleep(0.3)
