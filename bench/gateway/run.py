@@ -66,7 +66,7 @@ def ensure_tools() -> bool:
     return shutil.which("nginx") is not None
 
 
-def wait_ready(url: str, timeout_s: float = 20) -> None:
+def wait_ready(url: str, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
