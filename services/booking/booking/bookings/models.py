@@ -25,14 +25,6 @@ class CancelledBy(StrEnum):
     """A closure, changed opening hours or a holiday of the municipality collided with it."""
 
 
-PERSONAL_DATA = (
-    "name IS NOT NULL OR email IS NOT NULL OR phone IS NOT NULL "
-    "OR citizen_subject IS NOT NULL OR manage_token_hash <> ''"
-)
-"""A booking that still says something about its citizen (the manage link's hash included;
-an erased one has the empty string, ``secrets.NO_TOKEN_HASH``)."""
-
-
 class Booking(Base):
     """An appointment from hold to confirmation or cancellation.
 
@@ -49,16 +41,6 @@ class Booking(Base):
             "remind_at",
             postgresql_where=text("remind_at IS NOT NULL"),
             sqlite_where=text("remind_at IS NOT NULL"),
-        ),
-        # Only bookings that still say something about their citizen: the retention job's
-        # batches find the next ones to erase without walking past those erased before
-        # (see bench/scale). The condition is the repository's, word for word.
-        Index(
-            "ix_bookings_erasable",
-            "tenant",
-            "ends_at",
-            postgresql_where=text(PERSONAL_DATA),
-            sqlite_where=text(PERSONAL_DATA),
         ),
     )
 

@@ -5,17 +5,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import (
-    String,
-    bindparam,
-    delete,
-    func,
-    insert,
-    literal_column,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import String, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -98,9 +88,7 @@ _PERSONAL = or_(
     Booking.email.is_not(None),
     Booking.phone.is_not(None),
     Booking.citizen_subject.is_not(None),
-    # A literal, not a parameter: so that PostgreSQL's generic plans of the retention batch
-    # can prove it implies the partial index's condition (models.PERSONAL_DATA).
-    Booking.manage_token_hash != literal_column(repr(NO_TOKEN_HASH)),
+    Booking.manage_token_hash != NO_TOKEN_HASH,
 )
 
 
