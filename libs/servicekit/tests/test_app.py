@@ -265,6 +265,36 @@ async def test_readyz_is_503_problem_when_the_database_is_unreachable(tmp_path: 
     assert body["checks"] == {"database": "unavailable"}
 
 
+async def test_readyz_is_200_degraded_with_the_note_of_a_check_that_can_wait(
+    tmp_path: Path,
+) -> None:
+    async def scanner() -> str | None:
+        return "unavailable: new documents stay pending"
+
+    settings = ServiceSettings(
+        service_name="kit",
+        environment=Environment.TEST,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'kit.db'}",
+    )
+    app = create_service_app(
+        settings,
+        title="Kit",
+        version="1.0.0",
+        description="kit test app",
+        readiness_checks={"scanner": scanner},
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
+        response = await client.get("/readyz")
+    await app.state.database.dispose()
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "checks": {"database": "ok", "scanner": "unavailable: new documents stay pending"},
+    }
+
+
 async def test_metrics_count_requests_per_route_template(kit: httpx.AsyncClient) -> None:
     await kit.get("/kit/v1/things/first")
     await kit.get("/kit/v1/things/zweites-ding")
