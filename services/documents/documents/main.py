@@ -8,6 +8,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from documents import models  # noqa: F401 - registers every table on Base.metadata
+from documents.cases.router import router as cases_router
 from documents.clients.booking import BookingClient
 from documents.events.models import outbox_of
 from documents.events.models import webhooks as event_webhooks
@@ -23,6 +24,7 @@ from documents.uploads.router import router as uploads_router
 from documents.uploads.service import rescan_pending
 from servicekit.app import create_service_app
 from servicekit.idempotency import IdempotencyStore
+from servicekit.outbound.client import outbound_client
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,11 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
         remember_s=settings.access_reuse_s,
     )
 
+    # Partners' URLs are configured, not ours: every call to one is SSRF-checked and pinned.
+    partner_http = outbound_client(
+        settings.outbound_policy(), timeout_s=settings.handover_timeout_s, max_connections=20
+    )
+
     rescanner: list[asyncio.Task[None]] = []
 
     async def start_rescanner(app: FastAPI) -> None:
@@ -64,6 +71,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await booking.aclose()
+        await partner_http.aclose()
         await blobs.close()
 
     app = create_service_app(
@@ -72,9 +80,9 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
         version="1.0.0",
         description=(
             "Documents for appointments: checked, encrypted uploads, consultation rooms, "
-            "review and retention."
+            "review and retention; cases handed between municipalities as JWE."
         ),
-        routers=[uploads_router, rooms_router, retention_router, events_router],
+        routers=[uploads_router, rooms_router, retention_router, events_router, cases_router],
         readiness_checks={"blob_store": blobs.check},
         on_startup=[start_rescanner],
         on_shutdown=[close_clients],
@@ -87,6 +95,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
     app.state.key_ring = settings.key_ring()
     app.state.scanner = scanner_from(settings)
     app.state.booking_client = booking
+    app.state.partner_http = partner_http
     app.state.room_bell = RoomBell(settings.room_streams_max)
     app.state.idempotency = IdempotencyStore(
         app.state.database,

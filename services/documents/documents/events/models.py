@@ -4,7 +4,9 @@ Publishes (``tenant``: the AGS; no file names, no content) what happens to a boo
 documents, for a municipality's case management (Fachverfahren):
 ``de.rathaus.documents.document.uploaded``, ``...document.accepted``,
 ``...document.needs_replacement`` (with the reason the citizen sees) and
-``...document.withdrawn``; subject the document's id.
+``...document.withdrawn``; subject the document's id. And what happens to a case handed
+between municipalities (``...case.sent``, ``...case.received``, ``...case.rejected``, on the
+sending and on the receiving side; subject the case's id).
 
 Receives booking's ``de.rathaus.booking.citizen.erased`` (data ``{"booking_ids": [...]}``):
 a citizen was erased on their request; the documents and consultation rooms of those bookings
@@ -31,6 +33,9 @@ DOCUMENT_UPLOADED = "de.rathaus.documents.document.uploaded"
 DOCUMENT_ACCEPTED = "de.rathaus.documents.document.accepted"
 DOCUMENT_NEEDS_REPLACEMENT = "de.rathaus.documents.document.needs_replacement"
 DOCUMENT_WITHDRAWN = "de.rathaus.documents.document.withdrawn"
+CASE_SENT = "de.rathaus.documents.case.sent"
+CASE_RECEIVED = "de.rathaus.documents.case.received"
+CASE_REJECTED = "de.rathaus.documents.case.rejected"
 
 
 class DocumentChanged(BaseModel):
@@ -47,6 +52,20 @@ class DocumentChanged(BaseModel):
     review_reason: str | None = None
 
 
+class CaseChanged(BaseModel):
+    """A case handed between municipalities, as either side follows it (no personal data)."""
+
+    case_id: str
+    direction: Literal["outgoing", "incoming"]
+    partner_ags: str
+    booking_id: str | None = None
+    status: Literal["sending", "receiving", "received", "rejected"]
+    reason: str | None = None
+    attachments: int
+    receipt: str | None = None
+    """The receiver's signed receipt or rejection (a JWS)."""
+
+
 webhooks = published_events(
     {
         DOCUMENT_UPLOADED: (
@@ -61,6 +80,16 @@ webhooks = published_events(
         DOCUMENT_WITHDRAWN: (
             DocumentChanged,
             "The citizen withdrew a document (its key is destroyed, its blob removed).",
+        ),
+        CASE_SENT: (CaseChanged, "A clerk handed a booking's case to a partner municipality."),
+        CASE_RECEIVED: (
+            CaseChanged,
+            "A handed-over case arrived whole: stored by the receiver, which signed a receipt "
+            "(outgoing: the receipt verified; incoming: stored).",
+        ),
+        CASE_REJECTED: (
+            CaseChanged,
+            "The receiver refused a handed-over case, with the reason; it kept nothing of it.",
         ),
     }
 )
