@@ -29,7 +29,7 @@ from typing import Any, Literal
 import anyio.to_thread
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from documents.streaming import ahead, batched
+from documents.streaming import ahead
 from servicekit.auth import jose_safe
 from servicekit.auth.keys import index_jwks
 
@@ -132,14 +132,26 @@ def seal_pieces(
     """``plaintext`` as an attachment stream to ``public``: a JWE per MiB, each on its line,
     sealed in a worker thread a piece ahead of the consumer."""
 
-    def seal(parts: list[bytes]) -> bytes:
-        return jose_safe.encrypt(b"".join(parts), public) + b"\n"
+    def seal(piece: bytes) -> bytes:
+        return jose_safe.encrypt(piece, public) + b"\n"
 
     async def sealed() -> AsyncGenerator[bytes, None]:
-        async for parts in batched(plaintext, PIECE_BYTES):
-            yield await anyio.to_thread.run_sync(seal, parts)
+        async for piece in _pieces(plaintext, PIECE_BYTES):
+            yield await anyio.to_thread.run_sync(seal, piece)
 
     return ahead(sealed())
+
+
+async def _pieces(source: AsyncIterable[bytes], size: int) -> AsyncGenerator[bytes, None]:
+    """The bytes of ``source`` cut into pieces of exactly ``size`` (the last may be shorter)."""
+    pending = bytearray()
+    async for chunk in source:
+        pending += chunk
+        while len(pending) >= size:
+            yield bytes(pending[:size])
+            del pending[:size]
+    if pending:
+        yield bytes(pending)
 
 
 class PieceRefused(Exception):
