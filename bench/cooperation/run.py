@@ -59,7 +59,11 @@ async def _serve(role: str, work: Path) -> None:
                     "outbound_allowed_hosts": ["127.0.0.1"],
                 },
                 # Every search asks the partners (no answer reused within a second).
-                "booking": {"availability_cache_seconds": 0, "partner_timeout_s": 5.0},
+                "booking": {
+                    "availability_cache_seconds": 0,
+                    "partner_timeout_s": 5.0,
+                    "open_bookings_per_service": 50,
+                },
                 "identity": {"access_token_ttl_s": 3600},
             },
         )
