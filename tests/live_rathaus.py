@@ -279,9 +279,12 @@ async def start_neighbour(
     *,
     client_id: str = "home-municipality",
     scopes: tuple[str, ...] = ("booking:search", "cases:handover"),
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Neighbour:
-    """A neighbour's Rathaus on loopback, its identity the issuer its services trust; the
-    caller stops it. Its administrator is ``ADMIN_EMAIL``."""
+    """A neighbour's Rathaus on loopback, its identity the issuer its services trust, with
+    settings ``overrides`` per server (``booking``, ``documents``, ``gateway``); the caller
+    stops it. Its administrator is ``ADMIN_EMAIL``."""
+    overrides = overrides or {}
     port = free_port()
     urls = {name: fresh_database(registry, backend, name) for name in SERVICES}
     identity, secret = await start_identity(
@@ -296,7 +299,9 @@ async def start_neighbour(
     }
     try:
         booking = create_booking(
-            BookingSettings.model_validate({**auth, "database_url": urls["booking"]})
+            BookingSettings.model_validate(
+                {**auth, "database_url": urls["booking"], **overrides.get("booking", {})}
+            )
         )
         servers.append(run_live_server(booking))
         documents = create_documents(
@@ -308,6 +313,7 @@ async def start_neighbour(
                     "keks": {"n1": base64.b64encode(os.urandom(32)).decode()},
                     "active_kek_id": "n1",
                     "booking_url": servers[1].url,
+                    **overrides.get("documents", {}),
                 }
             )
         )
@@ -319,6 +325,7 @@ async def start_neighbour(
                     "identity_url": servers[0].url,
                     "booking_url": servers[1].url,
                     "documents_url": servers[2].url,
+                    **overrides.get("gateway", {}),
                 }
             )
         )

@@ -102,7 +102,12 @@ async def municipalities(
     neighbour: Neighbour | None = None
     try:
         neighbour = await start_neighbour(
-            database_registry, db_backend, tmp_path / "neighbour", NEIGHBOUR
+            database_registry,
+            db_backend,
+            tmp_path / "neighbour",
+            NEIGHBOUR,
+            # Received cases are due for deletion as soon as they are decided.
+            overrides={"documents": {"retention_days": 0}},
         )
         async with (
             httpx.AsyncClient(base_url=home.gateway, timeout=60) as http,
@@ -309,6 +314,13 @@ async def test_a_booking_with_two_documents_is_handed_over_and_received_whole(
     assert again.json()["id"] == case["id"]
     assert again.json()["status"] == "received"
     assert await _stored(m.neighbour) == (1, 2, 2)
+
+    # Retention: the neighbour deletes the case with its documents when its time is up.
+    purged = await m.there.post("/documents/v1/retention/purge", headers=admin)
+    assert purged.status_code == 200, purged.text
+    assert await _stored(m.neighbour) == (0, 0, 0)
+    gone = await m.there.get(f"/documents/v1/tenants/{NEIGHBOUR}/cases/{case['id']}", headers=admin)
+    assert gone.status_code == 404
 
 
 async def test_a_partner_url_into_our_own_network_is_not_called_for_a_handover(

@@ -107,7 +107,6 @@ class Partners:
         try:
             header = await tokens.header(partner)
         except PartnerTokenUnavailable as unavailable:
-            partner.last_outcome = f"no token: {unavailable}"[:200]
             raise PartnerTokenRefused(headers={"Retry-After": "30"}) from unavailable
         return partner, header["Authorization"].removeprefix("Bearer ")
 

@@ -132,6 +132,22 @@ class ReceivedCaseRepository(Repository[ReceivedCase]):
         )
         return blob_ids
 
+    async def known_blobs(self, blob_ids: Sequence[str]) -> set[str]:
+        """Those of ``blob_ids`` that a received attachment refers to."""
+        if not blob_ids:
+            return set()
+        result = await self.session.scalars(
+            select(ReceivedAttachment.blob_id).where(ReceivedAttachment.blob_id.in_(blob_ids))
+        )
+        return set(result.all())
+
+    async def delete_case(self, case: ReceivedCase) -> list[str]:
+        """Delete the case with its attachments (their keys); the blob ids they had."""
+        blob_ids = await self.drop_attachments(case.tenant, case.id)
+        await self.session.delete(case)
+        await self.session.flush()
+        return blob_ids
+
     async def expired(
         self, now: datetime, tenant: str | None, limit: int
     ) -> Sequence[ReceivedCase]:
