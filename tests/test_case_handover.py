@@ -12,19 +12,26 @@ network) is refused, and the neighbour keeps nothing of it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import importlib.util
+import io
 import json
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
+import yaml
+from fastapi import FastAPI, Request
 from sqlalchemy import func, select
 
 from documents.cases.envelope import (
@@ -35,8 +42,10 @@ from documents.cases.envelope import (
     verify_receipt,
 )
 from documents.cases.models import ReceivedAttachment, ReceivedCase
+from documents.events.models import CASE_RECEIVED, CASE_REJECTED, CASE_SENT
 from servicekit.auth import jose_safe
 from servicekit.db import create_engine
+from servicekit.testing.live import run_live_server
 from servicekit.testing.plugin import DatabaseRegistry
 from tests.documents_booking.files import pdf
 from tests.live_rathaus import (
@@ -51,12 +60,36 @@ from tests.live_rathaus import (
     start_neighbour,
     start_system,
 )
+from tests.repository.conftest import ROOT
+from tests.repository.test_generated_client import generate
 
 NEIGHBOUR = "06999002"
 INSIDE = "06999003"
 """A partner registered under a name that leads into our own network."""
 LEIKA = "99115001001000"
 BIRTH_CERTIFICATE, PASSPORT = pdf(300_000, b"BIRTH"), pdf(1_500_000, b"PASSPORT")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleType]:
+    """The client a partner generates from documents' contract (openapi-python-client, with
+    the configuration we publish): its case operations and types."""
+    document = yaml.safe_load((ROOT / "contracts" / "documents" / "v1.yaml").read_text("utf-8"))
+    output, _ = generate(document, tmp_path_factory.mktemp("generated"))
+    name = f"generated_documents_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(
+        name, output / "__init__.py", submodule_search_locations=[str(output)]
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    spec.loader.exec_module(package)
+    modules = {
+        part: importlib.import_module(f"{name}.{part}")
+        for part in ("client", "types", "api.cases.deliver_case", "api.cases.deliver_attachment")
+    }
+    return {part.rsplit(".", 1)[-1]: module for part, module in modules.items()}
 
 
 @dataclass
@@ -67,6 +100,8 @@ class Municipalities:
     """Home's gateway."""
     there: httpx.AsyncClient
     """The neighbour's gateway."""
+    events: list[dict[str, Any]]
+    """The case events both documents services delivered to their subscriber."""
 
 
 async def _login(http: httpx.AsyncClient, credentials: dict[str, str]) -> dict[str, str]:
@@ -88,6 +123,26 @@ async def municipalities(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> AsyncIterator[Municipalities]:
+    events: list[dict[str, Any]] = []
+    subscriber = FastAPI()
+
+    @subscriber.post("/events")
+    async def receive(request: Request) -> dict[str, str]:
+        events.append(json.loads(await request.body()))
+        return {}
+
+    listener = run_live_server(subscriber)
+    subscribed = {
+        "events_dispatch_interval_s": 0.1,
+        "events_subscribers": [
+            {
+                "name": "fachverfahren",
+                "url": f"{listener.url}/events",
+                "secret": "s" * 32,
+                "types": [CASE_SENT, CASE_RECEIVED, CASE_REJECTED],
+            }
+        ],
+    }
     home = await start_system(
         database_registry,
         db_backend,
@@ -95,7 +150,11 @@ async def municipalities(
         # As in production: documents calls no address of our own networks but the
         # neighbour's (here on loopback), named in the allow-list.
         overrides={
-            "documents": {"outbound_allowed_networks": [], "outbound_allowed_hosts": ["127.0.0.1"]}
+            "documents": {
+                "outbound_allowed_networks": [],
+                "outbound_allowed_hosts": ["127.0.0.1"],
+                **subscribed,
+            }
         },
     )
     capsys.readouterr()  # the seeds print demo credentials
@@ -107,7 +166,7 @@ async def municipalities(
             tmp_path / "neighbour",
             NEIGHBOUR,
             # Received cases are due for deletion as soon as they are decided.
-            overrides={"documents": {"retention_days": 0}},
+            overrides={"documents": {"retention_days": 0, **subscribed}},
         )
         async with (
             httpx.AsyncClient(base_url=home.gateway, timeout=60) as http,
@@ -131,11 +190,12 @@ async def municipalities(
                     headers=admin,
                 )
                 assert registered.status_code == 200, registered.text
-            yield Municipalities(home, neighbour, http, there)
+            yield Municipalities(home, neighbour, http, there, events)
     finally:
         if neighbour is not None:
             neighbour.stop()
         home.stop()
+        listener.stop()
 
 
 async def _booking_with_documents(
@@ -315,6 +375,24 @@ async def test_a_booking_with_two_documents_is_handed_over_and_received_whole(
     assert again.json()["status"] == "received"
     assert await _stored(m.neighbour) == (1, 2, 2)
 
+    # Both sides told their subscribers (at least once; by event id, once).
+    expected = {
+        (CASE_SENT, TENANT, "outgoing", "sending"),
+        (CASE_RECEIVED, TENANT, "outgoing", "received"),
+        (CASE_RECEIVED, NEIGHBOUR, "incoming", "received"),
+    }
+    for _ in range(200):
+        told = {
+            (e["type"], e["tenant"], e["data"]["direction"], e["data"]["status"])
+            for e in m.events
+            if e["subject"] == case["id"]
+        }
+        if told >= expected:
+            break
+        await asyncio.sleep(0.05)
+    assert told == expected
+    assert all("Erika" not in json.dumps(e) for e in m.events)
+
     # Retention: the neighbour deletes the case with its documents when its time is up.
     purged = await m.there.post("/documents/v1/retention/purge", headers=admin)
     assert purged.status_code == 200, purged.text
@@ -373,7 +451,7 @@ def _pieces(content: bytes, key: dict[str, Any], size: int = 100_000) -> bytes:
 
 
 async def test_what_a_sender_must_not_get_away_with_is_refused_and_nothing_kept(
-    municipalities: Municipalities,
+    municipalities: Municipalities, generated: dict[str, ModuleType]
 ) -> None:
     m = municipalities
     jwks = (await m.there.get("/documents/v1/cases/jwks")).json()
@@ -445,30 +523,39 @@ async def test_what_a_sender_must_not_get_away_with_is_refused_and_nothing_kept(
     assert late.status_code == 422, late.text
     assert await _stored(m.neighbour) == (0, 0, 0)
 
-    # A whole case, then its manifest replayed under another case id: refused.
+    # A whole case, delivered as a partner would, with the client generated from our
+    # contract; then its manifest replayed under another case id: refused.
+    client = generated["client"].AuthenticatedClient(
+        base_url=m.neighbour.gateway, token=token["Authorization"].removeprefix("Bearer ")
+    )
+    file = generated["types"].File
+
+    async def deliver(case: str, content: bytes, attachment: str | None = None) -> Any:
+        if attachment is None:
+            return await generated["deliver_case"].asyncio_detailed(
+                NEIGHBOUR, case, client=client, body=file(payload=io.BytesIO(content))
+            )
+        return await generated["deliver_attachment"].asyncio_detailed(
+            NEIGHBOUR, case, attachment, client=client, body=file(payload=io.BytesIO(content))
+        )
+
     whole = uuid.uuid4().hex
     manifest = jose_safe.encrypt(_manifest(whole, [entry]), key)
-    first = await m.there.put(f"{cases}/{whole}", content=manifest, headers={**token, **jose})
-    assert first.status_code == 202, first.text
-    done = await m.there.put(
-        f"{cases}/{whole}/attachments/a1",
-        content=_pieces(BIRTH_CERTIFICATE, key),
-        headers={**token, **stream},
-    )
-    assert done.status_code == 200, done.text
-    receipt = done.json()["receipt"]
+    first = await deliver(whole, manifest)
+    assert first.status_code == 202, first.content
+    assert first.parsed.missing == ["a1"]
+    done = await deliver(whole, _pieces(BIRTH_CERTIFICATE, key), "a1")
+    assert done.status_code == 200, done.content
+    receipt = done.parsed.receipt
     assert verify_receipt(receipt, jwks, receiver=NEIGHBOUR, sender=TENANT).status == "received"
-    replayed = await m.there.put(
-        f"{cases}/{uuid.uuid4().hex}", content=manifest, headers={**token, **jose}
-    )
-    assert replayed.status_code == 422, replayed.text
-    assert replayed.json()["type"] == "urn:rathaus:problem:case-manifest-invalid"
+    replayed = await deliver(uuid.uuid4().hex, manifest)
+    assert replayed.status_code == 422, replayed.content
+    assert json.loads(replayed.content)["type"] == "urn:rathaus:problem:case-manifest-invalid"
     # The same delivery again is answered with the same receipt and stores nothing more.
-    for path, content, headers in (
-        (f"{cases}/{whole}", manifest, jose),
-        (f"{cases}/{whole}/attachments/a1", _pieces(BIRTH_CERTIFICATE, key), stream),
+    for again in (
+        await deliver(whole, manifest),
+        await deliver(whole, _pieces(BIRTH_CERTIFICATE, key), "a1"),
     ):
-        repeated = await m.there.put(path, content=content, headers={**token, **headers})
-        assert repeated.status_code == 200, repeated.text
-        assert repeated.json()["receipt"] == receipt
+        assert again.status_code == 200, again.content
+        assert again.parsed.receipt == receipt
     assert await _stored(m.neighbour) == (1, 1, 1)

@@ -191,7 +191,9 @@ def measure(home: dict[str, Any], mib: int, repeat: int, searches: int) -> dict[
         http.put(
             f"/booking/v1/tenants/{HOME}/offices/{office['id']}/staff/{subject}", headers=admin
         ).raise_for_status()
-        for attempt in range(repeat):
+        direct = httpx.Client(base_url=home["urls"]["documents"], timeout=60)
+        for attempt in range(repeat + 1):
+            time.sleep(3 if attempt else 0)  # the gateway's bucket refills between rounds
             booking_id, items = _book(http, citizen, 2 + attempt)
             started = time.perf_counter()
             uploaded = []
@@ -204,8 +206,10 @@ def measure(home: dict[str, Any], mib: int, repeat: int, searches: int) -> dict[
                 answer.raise_for_status()
                 uploaded.append(answer.json()["id"])
             upload_s = time.perf_counter() - started
+            # Reviews straight at documents: only the upload and the hand-over go through the
+            # gateway, whose limit for POSTs to documents (20 at once, 1/s) they would share.
             for document in uploaded:
-                http.post(
+                direct.post(
                     f"/documents/v1/documents/{document}/review",
                     json={"decision": "accepted"},
                     headers=clerk,
@@ -219,7 +223,12 @@ def measure(home: dict[str, Any], mib: int, repeat: int, searches: int) -> dict[
             handover_s = time.perf_counter() - started
             handed.raise_for_status()
             assert handed.json()["status"] == "received", handed.json()
-            print(f"round {attempt + 1}: upload {upload_s:.2f} s, hand-over {handover_s:.2f} s")
+            print(f"round {attempt}: upload {upload_s:.2f} s, hand-over {handover_s:.2f} s")
+            if attempt == 0:
+                # The first hand-over makes the neighbour's keys (RSA-4096) and fetches the
+                # token and the JWKS: reported, not counted.
+                first = {"upload_s": upload_s, "handover_s": handover_s}
+                continue
             rounds.append(
                 {
                     "upload_mb_s": total / upload_s / 1e6,
@@ -252,6 +261,7 @@ def measure(home: dict[str, Any], mib: int, repeat: int, searches: int) -> dict[
     best = max(rounds, key=lambda r: r["ratio"])
     return {
         "bytes": total,
+        "first": first,
         "rounds": rounds,
         "best": best,
         "median_ratio": statistics.median(r["ratio"] for r in rounds),
@@ -268,7 +278,11 @@ def measure(home: dict[str, Any], mib: int, repeat: int, searches: int) -> dict[
 
 
 def figures(result: dict[str, Any]) -> str:
-    best, search = result["best"], result["search"]
+    search = result["search"]
+    best_upload = max(r["upload_mb_s"] for r in result["rounds"])
+    best_handover = max(r["handover_mb_s"] for r in result["rounds"])
+    median = statistics.median(r["ratio"] for r in result["rounds"])
+    ratio = best_handover / best_upload
     rows = "\n".join(
         f"| {i + 1} | {r['upload_mb_s']:.1f} | {r['handover_mb_s']:.1f} | {r['ratio']:.2f} |"
         for i, r in enumerate(result["rounds"])
@@ -282,7 +296,10 @@ the citizen's plain streamed upload of the same bytes, both through home's gatew
 |---|---|---|---|
 {rows}
 
-Best ratio **{best["ratio"]:.2f}** (median {result["median_ratio"]:.2f}; target >= 0.5).
+Best hand-over / best upload: {best_handover:.1f} / {best_upload:.1f} MB/s =
+**{ratio:.2f}** (median of the rounds' ratios {median:.2f}; target >= 0.5).
+Not counted: the first hand-over ({result["first"]["handover_s"]:.1f} s), in which the neighbour
+makes its RSA-4096 key and home fetches the token and the JWKS.
 
 Federated earliest search with {search["partners"]} partners ({", ".join(search["unavailable"])}
 down, reported unavailable), {search["n"]} searches one after another, every one asking every
@@ -307,7 +324,15 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--searches", type=int, default=200)
+    parser.add_argument(
+        "--figures-only", action="store_true", help="rewrite the README from results.json"
+    )
     args = parser.parse_args()
+    if args.figures_only:
+        text = figures(json.loads((HERE / "results.json").read_text()))
+        write_readme(text)
+        print(text)
+        return
     if args.serve:
         asyncio.run(_serve(args.serve, Path(args.work)))
         return

@@ -12,6 +12,7 @@ from documents.cases.repository import CaseKeyRepository
 from documents.cases.sending import CaseSender
 from documents.clients.dependencies import BookingClientDep
 from documents.crypto.dependencies import KeyRingDep
+from documents.scanning.dependencies import ScannerDep
 from documents.settings import SettingsDep
 from documents.storage.dependencies import BlobStoreDep
 from servicekit.auth import CurrentPrincipal, Principal, require_scopes
@@ -57,11 +58,17 @@ async def _receiver(
     database: DatabaseDep,
     blobs: BlobStoreDep,
     ring: KeyRingDep,
+    scanner: ScannerDep,
     outbox: OutboxDep,
     settings: SettingsDep,
 ) -> CaseReceiver:
     return CaseReceiver(
-        database.sessionmaker, blobs=blobs, ring=ring, outbox=outbox, settings=settings
+        database.sessionmaker,
+        blobs=blobs,
+        ring=ring,
+        scanner=scanner,
+        outbox=outbox,
+        settings=settings,
     )
 
 

@@ -5,9 +5,10 @@
 
 Each attachment is opened piece by piece into our blob store (encrypted at rest under a data
 key of its own, as an upload is), sniffed against the allow-list and hashed on the way; its
-SHA-256 and size must be the manifest's. When the last announced attachment is in, the case
-is received and the answer carries our signed receipt. Anything that fails (a piece that does
-not decrypt, a hash that differs, a file we do not take) rejects the case: what had arrived of
+SHA-256 and size must be the manifest's, and our malware scanner must find it clean. When the
+last announced attachment is in, the case is received and the answer carries our signed
+receipt. Anything that fails (a piece that does not decrypt, a hash that differs, a file we do
+not take, malware) rejects the case: what had arrived of
 it is deleted, and the answer is a signed rejection with the reason. Delivering again what was
 delivered is answered as the first time and stores nothing (the sender may resume or repeat).
 
@@ -45,14 +46,20 @@ from documents.crypto.keys import KeyRing, WrappedKey, new_data_key
 from documents.crypto.stream import decrypt_stream
 from documents.events.models import CASE_RECEIVED, CASE_REJECTED, CaseChanged
 from documents.intake.pipeline import Intake, IntakeRefused
+from documents.scanning.scanner import Scanner, ScannerUnavailable, ScanVerdict
 from documents.settings import DocumentsSettings
 from documents.storage.base import BlobStore
 from servicekit.auth import Principal, jose_safe
 from servicekit.db import utcnow
 from servicekit.events import Outbox
-from servicekit.problems import ValidationFailed
+from servicekit.problems import ServiceUnavailable, ValidationFailed
 
 log = logging.getLogger(__name__)
+
+
+class ScannerUnavailableProblem(ServiceUnavailable):
+    type_slug = "scanner-unavailable"
+    title = "The malware scanner cannot be asked right now; deliver the attachment again later"
 
 
 class ManifestInvalid(ValidationFailed):
@@ -85,10 +92,12 @@ class CaseReceiver:
         *,
         blobs: BlobStore,
         ring: KeyRing,
+        scanner: Scanner,
         outbox: Outbox,
         settings: DocumentsSettings,
     ) -> None:
         self.sessions = sessions
+        self.scanner = scanner
         self.blobs = blobs
         self.ring = ring
         self.outbox = outbox
@@ -245,6 +254,7 @@ class CaseReceiver:
             await self._reject(
                 case, manifest, f"attachment {attachment_id}: its SHA-256 is not the manifest's"
             )
+        await self._scan(case, manifest, attachment_id, data_key, blob_id)
         assert intake.file_type is not None
         wrapped = self.ring.wrap(data_key, attachment_binding(tenant, case_id, attachment_id))
         attachment = ReceivedAttachment(
@@ -278,6 +288,22 @@ class CaseReceiver:
         if replaced is not None:
             await self.blobs.delete(replaced)
         return await self._where(case)
+
+    async def _scan(
+        self, case: ReceivedCase, manifest: Manifest, attachment_id: str, key: bytes, blob_id: str
+    ) -> None:
+        """Our scanner's verdict on a stored attachment, before it counts: malware rejects the
+        case; no verdict (the scanner is away) refuses this delivery with 503, to be repeated,
+        and keeps nothing of it."""
+        try:
+            async with contextlib.aclosing(decrypt_stream(key, self.blobs.read(blob_id))) as plain:
+                result = await self.scanner.scan(plain)
+        except ScannerUnavailable as unavailable:
+            await self.blobs.delete(blob_id)
+            raise ScannerUnavailableProblem(headers={"Retry-After": "60"}) from unavailable
+        if result.verdict == ScanVerdict.INFECTED:
+            await self.blobs.delete(blob_id)
+            await self._reject(case, manifest, f"attachment {attachment_id}: malware found")
 
     # -- deciding ---------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from documents.cases.errors import (
     PartnerTakesNoCases,
     PartnerUnavailable,
 )
-from documents.cases.receiving import Delivery, ManifestInvalid
+from documents.cases.receiving import Delivery, ManifestInvalid, ScannerUnavailableProblem
 from documents.cases.schemas import (
     CaseJwks,
     DeliveryOut,
@@ -205,7 +205,7 @@ async def deliver_case(
     ),
     responses={
         200: {"model": DeliveryOut, "description": "Received: the answer carries our receipt"},
-        **problem_responses(*PARTNER_PROBLEMS),
+        **problem_responses(*PARTNER_PROBLEMS, ScannerUnavailableProblem),
     },
 )
 async def deliver_attachment(
