@@ -1,7 +1,7 @@
 """cases handed between municipalities: our hand-over keys, sent and received cases
 
 Revision ID: 084a5159122e
-Revises: ea4c834ef145
+Revises: 2f321a89173b
 Create Date: 2026-12-06 21:44:31.632215+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "084a5159122e"
-down_revision: str | None = "ea4c834ef145"
+down_revision: str | None = "2f321a89173b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
