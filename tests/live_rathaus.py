@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +26,16 @@ from documents.main import create_app as create_documents
 from documents.settings import DocumentsSettings
 from gateway.main import create_gateway
 from gateway.settings import GatewaySettings
+from identity.accounts.dependencies import account_service
+from identity.audit.dependencies import audit_log
+from identity.audit.service import Actor
+from identity.clients.dependencies import client_service
+from identity.keys.dependencies import key_service
+from identity.mail.dependencies import account_mail
 from identity.main import create_app as create_identity
 from identity.seed import seed_demo as seed_identity
 from identity.settings import IdentitySettings
+from identity.tenants.dependencies import tenant_service
 from servicekit.settings import Environment
 from servicekit.testing.live import LiveServer, free_port, run_live_server
 from servicekit.testing.plugin import DatabaseRegistry
@@ -203,3 +211,144 @@ async def start_system(
         booking_database_url=urls["booking"],
         ports=ports,
     )
+
+
+ADMIN_EMAIL, ADMIN_PASSWORD = "admin@nachbarstadt.example", "admin-password-2026!"
+
+
+async def start_identity(
+    ags: str,
+    database_url: str,
+    *,
+    port: int,
+    client_id: str = "home-municipality",
+    client_secret: str | None = None,
+    scopes: tuple[str, ...] = ("booking:search",),
+) -> tuple[LiveServer, str]:
+    """A partner's identity on ``port``, with an administrator and the OAuth2 client it
+    registered for the home municipality (made by identity's own services, as its seed does);
+    the client's secret."""
+    app = create_identity(
+        IdentitySettings.model_validate(
+            {
+                "environment": Environment.TEST,
+                "auth_issuer": f"http://127.0.0.1:{port}/identity",
+                "database_url": database_url,
+            }
+        )
+    )
+    state = app.state
+    client_secret = client_secret or secrets.token_urlsafe(24)
+    async with state.database.sessionmaker() as session, session.begin():
+        audit = await audit_log(session, state.clock)
+        tenants = await tenant_service(session)
+        await tenants.ensure(ags, f"Partner {ags}")
+        mail = await account_mail(session, state.mailbox, tenants, state.settings)
+        accounts = await account_service(
+            session,
+            tenants,
+            state.passwords,
+            audit,
+            state.clock,
+            mail,
+            state.outbox,
+            state.settings,
+        )
+        await accounts.ensure_account(ags, ADMIN_EMAIL, ADMIN_PASSWORD, ["admin"])
+        clients = await client_service(session, tenants, audit, state.clock)
+        await clients.create(
+            ags, "Home", scopes, Actor("test"), client_id=client_id, secret=client_secret
+        )
+        keys = await key_service(session, state.settings, state.key_cipher, audit, state.clock)
+        await keys.signing_key()
+    await state.database.engine.dispose()  # the server runs its own event loop
+    return run_live_server(app, port=port), client_secret
+
+
+@dataclass
+class Neighbour:
+    """A neighbouring municipality's whole Rathaus (identity, booking, documents, gateway), with
+    the OAuth2 client it registered for the home municipality at its identity."""
+
+    ags: str
+    servers: list[LiveServer]
+    """identity, booking, documents, gateway (in this order)."""
+    issuer: str
+    client_id: str
+    client_secret: str
+    database_urls: dict[str, str]
+    blob_dir: Path
+
+    @property
+    def gateway(self) -> str:
+        return self.servers[3].url
+
+    def stop(self) -> None:
+        for server in reversed(self.servers):
+            server.stop()
+
+
+async def start_neighbour(
+    registry: DatabaseRegistry,
+    backend: str,
+    blob_dir: Path,
+    ags: str,
+    *,
+    client_id: str = "home-municipality",
+    scopes: tuple[str, ...] = ("booking:search", "cases:handover"),
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Neighbour:
+    """A neighbour's Rathaus on loopback, its identity the issuer its services trust, with
+    settings ``overrides`` per server (``booking``, ``documents``, ``gateway``); the caller
+    stops it. Its administrator is ``ADMIN_EMAIL``."""
+    overrides = overrides or {}
+    port = free_port()
+    urls = {name: fresh_database(registry, backend, name) for name in SERVICES}
+    identity, secret = await start_identity(
+        ags, urls["identity"], port=port, client_id=client_id, scopes=scopes
+    )
+    servers = [identity]
+    issuer = f"{identity.url}/identity"
+    auth = {
+        "environment": Environment.TEST,
+        "auth_issuer": issuer,
+        "auth_jwks_url": f"{issuer}/v1/jwks",
+    }
+    try:
+        booking = create_booking(
+            BookingSettings.model_validate(
+                {**auth, "database_url": urls["booking"], **overrides.get("booking", {})}
+            )
+        )
+        servers.append(run_live_server(booking))
+        documents = create_documents(
+            DocumentsSettings.model_validate(
+                {
+                    **auth,
+                    "database_url": urls["documents"],
+                    "blob_dir": blob_dir,
+                    "keks": {"n1": base64.b64encode(os.urandom(32)).decode()},
+                    "active_kek_id": "n1",
+                    "booking_url": servers[1].url,
+                    **overrides.get("documents", {}),
+                }
+            )
+        )
+        servers.append(run_live_server(documents))
+        gateway = create_gateway(
+            GatewaySettings.model_validate(
+                {
+                    **auth,
+                    "identity_url": servers[0].url,
+                    "booking_url": servers[1].url,
+                    "documents_url": servers[2].url,
+                    **overrides.get("gateway", {}),
+                }
+            )
+        )
+        servers.append(run_live_server(gateway))
+    except BaseException:
+        for server in reversed(servers):
+            server.stop()
+        raise
+    return Neighbour(ags, servers, issuer, client_id, secret, urls, blob_dir)

@@ -6,7 +6,6 @@ identity, and a partner that is down or slow is reported, not fatal."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -20,15 +19,6 @@ from sqlalchemy import text
 
 from booking.main import create_app as create_booking
 from booking.settings import BookingSettings
-from identity.accounts.dependencies import account_service
-from identity.audit.dependencies import audit_log
-from identity.audit.service import Actor
-from identity.clients.dependencies import client_service
-from identity.keys.dependencies import key_service
-from identity.mail.dependencies import account_mail
-from identity.main import create_app as create_identity
-from identity.settings import IdentitySettings
-from identity.tenants.dependencies import tenant_service
 from servicekit.settings import Environment
 from servicekit.testing.live import LiveServer, free_port, run_live_server
 from servicekit.testing.plugin import DatabaseRegistry
@@ -38,6 +28,7 @@ from tests.documents_booking.live_booking import (
     set_up_office,
     start_booking_server,
 )
+from tests.live_rathaus import ADMIN_EMAIL, ADMIN_PASSWORD, start_identity
 
 HOME, PARTNER, SLOW, DOWN, WITHOUT = "06999001", "06999002", "06999003", "06999004", "06999005"
 CHATTY, ODD = "06999006", "06999007"
@@ -65,58 +56,6 @@ class Rathaus:
         self.server.stop()
         if self.identity is not None:
             self.identity.stop()
-
-
-ADMIN_EMAIL, ADMIN_PASSWORD = "admin@nachbarstadt.example", "admin-password-2026!"
-
-
-async def start_identity(
-    ags: str,
-    database_url: str,
-    *,
-    port: int,
-    client_id: str = "home-municipality",
-    client_secret: str | None = None,
-    scopes: tuple[str, ...] = ("booking:search",),
-) -> tuple[LiveServer, str]:
-    """A partner's identity on ``port``, with an administrator and the OAuth2 client it
-    registered for the home municipality (made by identity's own services, as its seed does);
-    the client's secret."""
-    app = create_identity(
-        IdentitySettings.model_validate(
-            {
-                "environment": Environment.TEST,
-                "auth_issuer": f"http://127.0.0.1:{port}/identity",
-                "database_url": database_url,
-            }
-        )
-    )
-    state = app.state
-    client_secret = client_secret or secrets.token_urlsafe(24)
-    async with state.database.sessionmaker() as session, session.begin():
-        audit = await audit_log(session, state.clock)
-        tenants = await tenant_service(session)
-        await tenants.ensure(ags, f"Partner {ags}")
-        mail = await account_mail(session, state.mailbox, tenants, state.settings)
-        accounts = await account_service(
-            session,
-            tenants,
-            state.passwords,
-            audit,
-            state.clock,
-            mail,
-            state.outbox,
-            state.settings,
-        )
-        await accounts.ensure_account(ags, ADMIN_EMAIL, ADMIN_PASSWORD, ["admin"])
-        clients = await client_service(session, tenants, audit, state.clock)
-        await clients.create(
-            ags, "Home", scopes, Actor("test"), client_id=client_id, secret=client_secret
-        )
-        keys = await key_service(session, state.settings, state.key_cipher, audit, state.clock)
-        await keys.signing_key()
-    await state.database.engine.dispose()  # the server runs its own event loop
-    return run_live_server(app, port=port), client_secret
 
 
 async def start_partner(

@@ -3,6 +3,9 @@
 purge    delete documents past their tenant's retention period
 rewrap   move every wrapped data key to the active key-encryption key
 rescan   ask the scanner again about documents still pending
+rotate-case-keys
+         new active hand-over keys (encryption and receipt signing); the previous ones stay
+         published as passive until retired
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from documents.cases.keys import CaseKeys
+from documents.cases.models import KeyUse
+from documents.cases.repository import CaseKeyRepository
 from documents.clients.booking import BookingClient
 from documents.crypto.keys import KeyRing
 from documents.main import create_app
@@ -31,6 +37,7 @@ MAINTENANCE = {
     "purge": "delete documents past their tenant's retention period",
     "rewrap": "move every wrapped data key to the active key-encryption key",
     "rescan": "ask the scanner again about documents still pending",
+    "rotate-case-keys": "new active hand-over keys; the previous ones stay published as passive",
 }
 
 
@@ -52,6 +59,11 @@ async def _maintain(command: str, settings: ServiceSettings, tenant: str | None)
             retention = Retention(database.sessionmaker, blobs, settings)
             count = await retention.purge_expired(now=utcnow(), tenant=tenant)
             return f"purged {count} documents"
+        if command == "rotate-case-keys":
+            async with database.sessionmaker() as session, session.begin():
+                case_keys = CaseKeys(CaseKeyRepository(session), keys)
+                made = [await case_keys.rotate(use) for use in KeyUse]
+            return "new active hand-over keys: " + ", ".join(f"{k.use} {k.kid}" for k in made)
         if command == "rewrap":
             count = await rewrap_all(database.sessionmaker, keys)
             return f"rewrapped {count} data keys under {keys.active_id}"

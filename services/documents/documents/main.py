@@ -11,6 +11,7 @@ from documents import models  # noqa: F401 - registers every table on Base.metad
 from documents.calls.hub import CallHub
 from documents.calls.protocol import CALL_PROTOCOL_DESCRIPTION
 from documents.calls.router import router as calls_router
+from documents.cases.router import router as cases_router
 from documents.clients.booking import BookingClient
 from documents.events.models import outbox_of
 from documents.events.models import webhooks as event_webhooks
@@ -26,6 +27,7 @@ from documents.uploads.router import router as uploads_router
 from documents.uploads.service import rescan_pending
 from servicekit.app import create_service_app
 from servicekit.idempotency import IdempotencyStore
+from servicekit.outbound.client import outbound_client
 from servicekit.tracing import Tracing
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,11 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
         tracing=tracing,
     )
 
+    # Partners' URLs are configured, not ours: every call to one is SSRF-checked and pinned.
+    partner_http = outbound_client(
+        settings.outbound_policy(), timeout_s=settings.handover_timeout_s, max_connections=20
+    )
+
     rescanner: list[asyncio.Task[None]] = []
     calls = CallHub(max_sockets=settings.call_sockets_max, redis_url=settings.call_redis_url)
 
@@ -81,6 +88,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await booking.aclose()
+        await partner_http.aclose()
         await blobs.close()
         await calls.close()
 
@@ -89,7 +97,14 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
         title="Rathaus Documents",
         version="1.0.0",
         description=CALL_PROTOCOL_DESCRIPTION,
-        routers=[uploads_router, rooms_router, calls_router, retention_router, events_router],
+        routers=[
+            uploads_router,
+            rooms_router,
+            calls_router,
+            retention_router,
+            events_router,
+            cases_router,
+        ],
         readiness_checks={"blob_store": blobs.check, "scanner": scanner_state},
         on_startup=[start_rescanner],
         on_shutdown=[close_clients],
@@ -103,6 +118,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
     app.state.key_ring = settings.key_ring()
     app.state.scanner = scanner_from(settings)
     app.state.booking_client = booking
+    app.state.partner_http = partner_http
     app.state.room_bell = RoomBell(settings.room_streams_max)
     app.state.call_hub = calls
     app.state.idempotency = IdempotencyStore(

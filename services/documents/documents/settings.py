@@ -104,6 +104,12 @@ class DocumentsSettings(ServiceSettings):
             "booking's documents (metadata, content); 0: booking is asked every time"
         ),
     )
+    handover_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="How long a partner may take for each step of a case hand-over",
+    )
     room_poll_s: float = Field(
         default=2.0,
         gt=0,

@@ -7,6 +7,10 @@ The rules kept here, each with a regression test in ``libs/servicekit/tests/test
 3. the key is picked by ``kid`` from our own key set; unknown kids are rejected;
 4. ``aud`` and ``iss`` are always checked; ``exp``, ``iat``, ``sub``, ``jti`` are required;
 5. every ``JOSEError`` (and the ``TypeError`` of a malformed claim) becomes ``TokenRejected``;
+6. JWE: the unverified header is checked first: only ``RSA-OAEP-256`` + ``A256GCM``, no ``zip``,
+   a ``kid`` of our own encryption keys (:func:`decrypt`);
+7. signing and encryption keys are separate (``use: sig`` / ``use: enc``): a signing key never
+   decrypts, an encryption key never verifies;
 8. nothing is decided from unverified claims: only ``kid``, ``alg`` and ``typ`` of the header
    are read before the signature check, to pick the key and refuse early.
 """
@@ -22,7 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jose import jwk, jws, jwt
+from jose import jwe, jwk, jws, jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError
 
 SIGNING_ALGORITHMS: frozenset[str] = frozenset({"RS256", "ES256"})
@@ -32,6 +36,12 @@ ACCESS_TOKEN_TYPE = "at+jwt"
 """RFC 9068 ``typ`` of an access token: an ID token or other JWT is not an access token."""
 
 RSA_KEY_BITS = 3072
+
+KEY_ALGORITHM = "RSA-OAEP-256"
+CONTENT_ENCRYPTION = "A256GCM"
+"""The one JWE key management and content encryption pair taken (as FIT-Connect's)."""
+ENCRYPTION_RSA_BITS = 4096
+"""The least an encryption key may have (FIT-Connect requires 4096-bit RSA)."""
 
 _KTY_FOR_ALG = {"RS256": "RSA", "ES256": "EC"}
 
@@ -244,3 +254,144 @@ def _check_times(claims: Mapping[str, Any], *, leeway_s: int, now: float) -> Non
         raise TokenRejected("token issued in the future")
     if float(claims["exp"]) <= now - leeway_s:
         raise TokenRejected("token expired")
+
+
+# -- signed documents (a hand-over's receipt) -----------------------------------------------
+
+
+def verify_document(
+    token: str,
+    keys: Mapping[str, Mapping[str, Any]],
+    *,
+    token_type: str,
+    issuer: str,
+    audience: str,
+) -> dict[str, Any]:
+    """The claims of a signed document (a JWS of JSON claims, ``typ`` ``token_type``) that is
+    no access token, e.g. a receipt: the key picked by ``kid`` from ``keys`` (a signing key,
+    its one algorithm), ``iss`` and ``aud`` compared; ``iat`` and ``jti`` required. No ``exp``:
+    a receipt stays evidence."""
+    kid = unverified_key_id(token)
+    key_data = keys.get(kid)
+    if key_data is None:
+        raise UnknownKeyId(f"unknown key id {kid!r}")
+    algorithm = pinned_algorithm(key_data)
+    try:
+        header = jws.get_unverified_header(token)
+        if header.get("alg") != algorithm:
+            raise TokenRejected(f"algorithm {header.get('alg')!r} is not the key's")
+        if header.get("typ") != token_type:
+            raise TokenRejected(f"not a {token_type} (typ)")
+        key = _verifying_key(json.dumps(dict(key_data), sort_keys=True), algorithm)
+        payload = jws.verify(token, key, algorithms=[algorithm])
+        claims = json.loads(payload)
+    except TokenRejected:
+        raise
+    except (JOSEError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise TokenRejected(f"signature not valid: {exc}") from None
+    if not isinstance(claims, dict):
+        raise TokenRejected("the payload is not a claims object")
+    if claims.get("iss") != issuer or claims.get("aud") != audience:
+        raise TokenRejected("issued by or for someone else")
+    if not isinstance(claims.get("iat"), int | float) or not isinstance(claims.get("jti"), str):
+        raise TokenRejected("iat or jti missing")
+    return claims
+
+
+# -- encryption (JWE, RSA-OAEP-256 + A256GCM) --------------------------------------------------
+
+
+class DecryptionFailed(Exception):
+    """The JWE is not one we decrypt (header, key, or tampered ciphertext); the message says
+    why, for logs and for the sender's rejection."""
+
+
+def generate_encryption_jwk() -> dict[str, Any]:
+    """A new private encryption key: RSA 4096, ``alg`` RSA-OAEP-256, ``use: enc``, ``kid``."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=ENCRYPTION_RSA_BITS)
+    private: dict[str, Any] = jwk.construct(key, KEY_ALGORITHM).to_dict()
+    private.update(alg=KEY_ALGORITHM, use="enc")
+    private["kid"] = thumbprint(private)
+    return {name: _text(value) for name, value in private.items()}
+
+
+def _modulus_bits(n: str) -> int:
+    return int.from_bytes(base64.urlsafe_b64decode(n + "=" * (-len(n) % 4)), "big").bit_length()
+
+
+def check_encryption_key(public: Mapping[str, Any]) -> None:
+    """Refuse (``ValueError``) a published key we would
+    not encrypt to: not ``use: enc``, not RSA-OAEP-256, fewer than 4096 bits, no ``kid``."""
+    if public.get("use") != "enc" or public.get("alg") != KEY_ALGORITHM:
+        raise ValueError("not an RSA-OAEP-256 encryption key (use: enc)")
+    if public.get("kty") != "RSA" or not isinstance(public.get("n"), str):
+        raise ValueError("not an RSA key")
+    if _modulus_bits(public["n"]) < ENCRYPTION_RSA_BITS:
+        raise ValueError(f"an encryption key needs at least {ENCRYPTION_RSA_BITS} bits")
+    if not isinstance(public.get("kid"), str) or not public["kid"]:
+        raise ValueError("the key names no kid")
+
+
+@lru_cache(maxsize=64)
+def _rsa_key(members: str, private: bool) -> Any:
+    """The ``cryptography`` RSA key of a JWK (canonical JSON), built once: building and checking
+    a 4096-bit private key costs more than decrypting a MiB."""
+    data = json.loads(members)
+    if not private:
+        data = public_jwk(data)
+    return jwk.construct(data, KEY_ALGORITHM).prepared_key
+
+
+def encrypt(plaintext: bytes, public: Mapping[str, Any]) -> bytes:
+    """``plaintext`` as a JWE compact serialization to ``public`` (checked first)."""
+    check_encryption_key(public)
+    key = _rsa_key(json.dumps(dict(public_jwk(public)), sort_keys=True), False)
+    token: bytes = jwe.encrypt(
+        plaintext,
+        key,
+        encryption=CONTENT_ENCRYPTION,
+        algorithm=KEY_ALGORITHM,
+        kid=str(public["kid"]),
+    )
+    return token
+
+
+def encryption_key_id(token: bytes) -> str:
+    """The ``kid`` of a JWE's header, after the header passed rule 6."""
+    try:
+        header = jwe.get_unverified_header(token)
+    except (JOSEError, ValueError, TypeError, KeyError) as exc:
+        raise DecryptionFailed(f"malformed JWE: {exc}") from None
+    if not isinstance(header, Mapping):
+        raise DecryptionFailed("malformed JWE header")
+    if header.get("alg") != KEY_ALGORITHM or header.get("enc") != CONTENT_ENCRYPTION:
+        raise DecryptionFailed("only RSA-OAEP-256 with A256GCM is accepted")
+    if "zip" in header:
+        raise DecryptionFailed("compressed JWE are not accepted")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise DecryptionFailed("the JWE names no key (kid)")
+    return kid
+
+
+def decrypt(token: bytes, keys: Mapping[str, Mapping[str, Any]], *, max_bytes: int) -> bytes:
+    """The plaintext of a JWE compact serialization encrypted to one of ``keys`` (``kid`` to
+    private encryption JWK), or :class:`DecryptionFailed`.
+
+    python-jose refuses a JWE over 250 KB (its guard against zip bombs, CVE-2024-33664). Zip
+    is refused here before anything is decrypted and the caller bounds what it reads, so the
+    guard is raised to ``max_bytes``, the caller's bound; nothing else in this process decrypts
+    JWE."""
+    if len(token) > max_bytes:
+        raise DecryptionFailed(f"the JWE is larger than {max_bytes} bytes")
+    kid = encryption_key_id(token)
+    private = keys.get(kid)
+    if private is None or private.get("use") != "enc" or private.get("alg") != KEY_ALGORITHM:
+        raise DecryptionFailed(f"not encrypted to a key of ours (kid {kid!r})")
+    key = _rsa_key(json.dumps(dict(private), sort_keys=True), True)
+    jwe.JWE_SIZE_LIMIT = max(jwe.JWE_SIZE_LIMIT, max_bytes)
+    try:
+        plaintext: bytes = jwe.decrypt(token, key)
+    except (JOSEError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise DecryptionFailed(f"the JWE does not decrypt: {type(exc).__name__}") from None
+    return plaintext

@@ -4,20 +4,38 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from booking.access import PartnerSearching, TenantAdmin
+from booking.access import (
+    NotStaff,
+    PartnerSearching,
+    TenantAdmin,
+    TenantStaff,
+)
 from booking.availability.dependencies import CachedAnswersDep
+from booking.bookings.dependencies import BookingsDep
+from booking.bookings.errors import BookingNotFound
+from booking.bookings.service import Caller
 from booking.catalogue.errors import ServiceNotFound
 from booking.catalogue.schemas import LEIKA_PATTERN
 from booking.cooperation.dependencies import PartnersDep, PartnerTokensDep
-from booking.cooperation.errors import PartnerIsItself, PartnerNotFound, PartnerUrlRefused
+from booking.cooperation.errors import (
+    PartnerIsItself,
+    PartnerNotFound,
+    PartnerTakesNoCases,
+    PartnerTokenRefused,
+    PartnerUrlRefused,
+)
 from booking.cooperation.schemas import (
     EarliestOut,
+    GrantedPartner,
+    HandoverGrant,
+    HandoverGrantIn,
     PartnerIn,
     PartnerOut,
     PartnersOut,
     SearchOut,
 )
 from booking.cooperation.service import earliest_here, search_everywhere
+from booking.language import LanguageDep
 from booking.settings import SettingsDep
 from servicekit.auth import AUTH_PROBLEMS, InsufficientScope
 from servicekit.dependencies import DatabaseDep
@@ -131,3 +149,40 @@ async def delete_partner(
     """Stop searching a partner municipality."""
     await partners.remove(ags, partner_ags)
     return Response(status_code=204)
+
+
+@router.post(
+    "/partners/{partner_ags}/handover-grants",
+    response_model=HandoverGrant,
+    responses=problem_responses(
+        *AUTH_PROBLEMS,
+        NotStaff,
+        BookingNotFound,
+        PartnerNotFound,
+        PartnerTakesNoCases,
+        PartnerTokenRefused,
+        ValidationFailed,
+    ),
+)
+async def grant_handover(
+    ags: AgsPath,
+    partner_ags: PartnerAgs,
+    body: HandoverGrantIn,
+    staff: TenantStaff,
+    bookings: BookingsDep,
+    partners: PartnersDep,
+    tokens: PartnerTokensDep,
+    language: LanguageDep,
+) -> HandoverGrant:
+    """What documents needs to hand a booking's case to a partner (a clerk of the booking's
+    office, passed on by documents): the booking, its checklist, the partner, and a token of
+    the partner's identity holding ``cases:handover``."""
+    booking = await bookings.find(body.booking_id, Caller(staff))
+    partner, token = await partners.handover_token(ags, partner_ags, tokens)
+    described = (await bookings.describe([booking], language))[0]
+    return HandoverGrant(
+        booking=described,
+        checklist=(await bookings.checklist(booking, language)).items,
+        partner=GrantedPartner(ags=partner.ags, name=partner.name, base_url=partner.base_url),
+        access_token=token,
+    )

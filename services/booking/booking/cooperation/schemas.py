@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
 from booking.access import SEARCH_SCOPE
+from booking.bookings.schemas import BookingOut, ChecklistItem
 from booking.catalogue.schemas import Leika
 from booking.cooperation.models import Partner
 from servicekit.auth import Scope
@@ -54,6 +55,31 @@ class PartnerIn(BaseModel):
         description="How we sign in at the partner (None: its routes are called without a "
         "token, which a partner that requires one answers 401)",
     )
+
+
+class HandoverGrantIn(BaseModel):
+    """Which booking's case is to go to the partner."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    booking_id: uuid.UUID = Field(description="The booking whose case is handed over")
+
+
+class GrantedPartner(BaseModel):
+    ags: Ags
+    name: str
+    base_url: str = Field(description="Where the partner's Rathaus answers")
+
+
+class HandoverGrant(BaseModel):
+    """Yes to handing a booking's case to a partner: what documents sends along (the booking
+    and its checklist) and how (a token of the partner's identity holding
+    ``cases:handover``, from our cached client-credentials tokens)."""
+
+    booking: BookingOut
+    checklist: list[ChecklistItem]
+    partner: GrantedPartner
+    access_token: str = Field(description="Bearer token for the partner's hand-over routes")
 
 
 class PartnerOut(BaseModel):

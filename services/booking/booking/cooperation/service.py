@@ -23,7 +23,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from booking.availability.service import CachedAnswers, Planner
 from booking.catalogue.errors import ServiceNotFound
 from booking.catalogue.repository import ServiceRepository
-from booking.cooperation.errors import PartnerIsItself, PartnerNotFound, PartnerUrlRefused
+from booking.cooperation.errors import (
+    PartnerIsItself,
+    PartnerNotFound,
+    PartnerTakesNoCases,
+    PartnerTokenRefused,
+    PartnerUrlRefused,
+)
 from booking.cooperation.models import Partner
 from booking.cooperation.repository import PartnerRepository
 from booking.cooperation.schemas import (
@@ -85,6 +91,25 @@ class Partners:
         await self.partners.flush()
         return partner
 
+    async def handover_token(
+        self, tenant: str, ags: str, tokens: PartnerTokens
+    ) -> tuple[Partner, str]:
+        """The partner that takes our cases, and a token of its identity for handing one over
+        (``cases:handover`` among the scopes registered for it; shared with the search's
+        cached tokens)."""
+        partner = await self.partners.get((tenant, ags))
+        if partner is None:
+            raise PartnerNotFound(f"No partner {ags} is registered here.")
+        if HANDOVER_SCOPE not in (partner.scopes or "").split():
+            raise PartnerTakesNoCases(
+                f"Register credentials with the scope {HANDOVER_SCOPE} for partner {ags}."
+            )
+        try:
+            header = await tokens.header(partner)
+        except PartnerTokenUnavailable as unavailable:
+            raise PartnerTokenRefused(headers={"Retry-After": "30"}) from unavailable
+        return partner, header["Authorization"].removeprefix("Bearer ")
+
     async def remove(self, tenant: str, ags: str) -> None:
         if not await self.partners.remove(tenant, ags):
             raise PartnerNotFound()
@@ -118,6 +143,9 @@ async def earliest(
             return EarliestOut(tenant=tenant, leika=leika, appointment=appointment)
     return EarliestOut(tenant=tenant, leika=leika, appointment=None)
 
+
+HANDOVER_SCOPE = "cases:handover"
+"""What our token at a partner must hold for handing it a case."""
 
 MAX_ANSWER_BYTES = 16 * 1024
 """A partner's answer is a few hundred bytes; more is not read."""

@@ -182,7 +182,8 @@ MANAGE_SUBPROTOCOL = "rathaus.manage."
 
 
 CALL_PROTOCOL_DESCRIPTION = """\
-Documents for appointments: checked, encrypted uploads, consultation rooms, review and retention.
+Documents for appointments: checked, encrypted uploads, consultation rooms, review and retention;
+cases handed between municipalities as JWE.
 
 ## The video call (WebSocket, not listed among the paths)
 

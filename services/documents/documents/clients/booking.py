@@ -15,7 +15,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -93,6 +93,36 @@ class CallerCredentials:
         ).digest()
 
 
+class GrantedPartner(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    ags: str
+    name: str
+    base_url: str
+
+
+class HandoverGrant(BaseModel):
+    """Booking's yes to handing a booking's case to a partner (booking's ``HandoverGrant``):
+    the booking's data, the partner, and a token of the partner's identity holding
+    ``cases:handover``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    booking: dict[str, Any]
+    checklist: list[dict[str, Any]]
+    partner: GrantedPartner
+    access_token: str
+
+
+class HandoverRefused(Exception):
+    """Booking said no for a reason of the partner's (``problem_type``: not registered,
+    takes no cases, its identity gives no token), not the booking's."""
+
+    def __init__(self, problem_type: str, detail: str) -> None:
+        super().__init__(detail)
+        self.problem_type = problem_type
+
+
 MANAGE_TOKEN_HEADER = "X-Manage-Token"
 
 
@@ -108,7 +138,7 @@ class BookingClient:
         tracing: Tracing | None = None,
     ) -> None:
         # Traced, the call is a span of the request's trace and booking continues it.
-        self._http = (tracing or Tracing()).instrument_client(
+        self.http = (tracing or Tracing()).instrument_client(
             httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport)
         )
         self._remember_s = remember_s
@@ -136,7 +166,7 @@ class BookingClient:
             if remembered is not None and remembered[0] > time.monotonic():
                 return remembered[1]
         try:
-            response = await self._http.get(
+            response = await self.http.get(
                 f"/booking/v1/bookings/{booking_id}/checklist", headers=headers
             )
         except httpx.HTTPError as exc:
@@ -153,6 +183,42 @@ class BookingClient:
         self._remember(key, checklist)
         return checklist
 
+    async def handover_grant(
+        self, tenant: str, booking_id: str, to: str, credentials: CallerCredentials
+    ) -> HandoverGrant | None:
+        """Booking's yes to handing ``booking_id`` to partner ``to`` (the caller must be a
+        clerk of the booking's office); None when the caller may not see the booking."""
+        if not credentials.authorization:
+            return None
+        headers = {"Accept": "application/json", "Authorization": credentials.authorization}
+        try:
+            response = await self.http.post(
+                f"/booking/v1/tenants/{tenant}/partners/{to}/handover-grants",
+                json={"booking_id": booking_id},
+                headers=headers,
+            )
+        except httpx.HTTPError as exc:
+            raise BookingUnavailable(f"booking not reachable: {exc.__class__.__name__}") from exc
+        if response.status_code in {404, 409, 503}:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = None
+            if isinstance(problem, dict) and str(problem.get("type", "")).endswith(
+                (":partner-not-found", ":partner-takes-no-cases", ":partner-token-unavailable")
+            ):
+                raise HandoverRefused(
+                    str(problem["type"]), str(problem.get("detail") or problem.get("title"))
+                )
+        if response.status_code in {401, 403, 404, 422}:
+            return None
+        if response.status_code != 200:
+            raise BookingUnavailable(f"booking answered {response.status_code}")
+        try:
+            return HandoverGrant.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise BookingUnavailable("booking answered outside its contract") from exc
+
     def _remember(self, key: tuple[str, bytes], checklist: BookingChecklist) -> None:
         if self._remember_s <= 0:
             return
@@ -164,4 +230,4 @@ class BookingClient:
         self._remembered[key] = (now + self._remember_s, checklist)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self.http.aclose()

@@ -6,7 +6,9 @@ documents, for a municipality's case management (Fachverfahren):
 ``...document.needs_replacement`` (with the reason the citizen sees),
 ``...document.withdrawn``, ``...document.sent`` (a clerk put a document into the room for the
 citizen) and ``...document.acknowledged`` (the citizen confirmed receiving it); subject the
-document's id.
+document's id. And what happens to a case handed between municipalities (``...case.sent``,
+``...case.received``, ``...case.rejected``, on the sending and on the receiving side; subject
+the case's id).
 
 Receives booking's ``de.rathaus.booking.citizen.erased`` (data ``{"booking_ids": [...]}``):
 a citizen was erased on their request; the documents and consultation rooms of those bookings
@@ -35,6 +37,9 @@ DOCUMENT_NEEDS_REPLACEMENT = "de.rathaus.documents.document.needs_replacement"
 DOCUMENT_WITHDRAWN = "de.rathaus.documents.document.withdrawn"
 DOCUMENT_SENT = "de.rathaus.documents.document.sent"
 DOCUMENT_ACKNOWLEDGED = "de.rathaus.documents.document.acknowledged"
+CASE_SENT = "de.rathaus.documents.case.sent"
+CASE_RECEIVED = "de.rathaus.documents.case.received"
+CASE_REJECTED = "de.rathaus.documents.case.rejected"
 
 
 class DocumentChanged(BaseModel):
@@ -51,6 +56,20 @@ class DocumentChanged(BaseModel):
     review_reason: str | None = None
     direction: Literal["to_office", "to_citizen"] = "to_office"
     """to_citizen: a clerk put it into the consultation room for the citizen."""
+
+
+class CaseChanged(BaseModel):
+    """A case handed between municipalities, as either side follows it (no personal data)."""
+
+    case_id: str
+    direction: Literal["outgoing", "incoming"]
+    partner_ags: str
+    booking_id: str | None = None
+    status: Literal["sending", "receiving", "received", "rejected"]
+    reason: str | None = None
+    attachments: int
+    receipt: str | None = None
+    """The receiver's signed receipt or rejection (a JWS)."""
 
 
 webhooks = published_events(
@@ -76,6 +95,16 @@ webhooks = published_events(
         DOCUMENT_ACKNOWLEDGED: (
             DocumentChanged,
             "The citizen confirmed receiving a document the office sent.",
+        ),
+        CASE_SENT: (CaseChanged, "A clerk handed a booking's case to a partner municipality."),
+        CASE_RECEIVED: (
+            CaseChanged,
+            "A handed-over case arrived whole: stored by the receiver, which signed a receipt "
+            "(outgoing: the receipt verified; incoming: stored).",
+        ),
+        CASE_REJECTED: (
+            CaseChanged,
+            "The receiver refused a handed-over case, with the reason; it kept nothing of it.",
         ),
     }
 )

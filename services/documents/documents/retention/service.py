@@ -1,4 +1,5 @@
-"""Deleting documents once their tenant's retention period after the appointment has passed.
+"""Deleting documents once their tenant's retention period after the appointment has passed,
+and cases handed to us once theirs after the case was decided has (``delete_after``).
 
 Safe to run concurrently and again: each batch deletes rows (destroying their keys) in its own
 transaction, and only rows this run actually deleted have their blobs removed after the commit.
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from documents.cases.repository import ReceivedCaseRepository
 from documents.rooms.repository import RoomRepository
 from documents.settings import DocumentsSettings
 from documents.storage.base import BlobStore
@@ -65,6 +67,7 @@ class Retention:
             cutoff = now - timedelta(days=self.settings.retention_days_for(current))
             purged += await self._delete_in_batches(_expired(current, cutoff))
             await self._delete_room_events(_expired_events(current, cutoff))
+        await self._delete_received_cases(now, tenant)
         if tenant is None:
             await self.sweep_orphans(now=now)
         return purged
@@ -90,6 +93,7 @@ class Retention:
             batch = candidates[start : start + BATCH]
             async with self.sessionmaker() as session:
                 known = await DocumentRepository(session).known_blobs(batch)
+                known |= await ReceivedCaseRepository(session).known_blobs(batch)
             for blob_id in batch:
                 if blob_id not in known:
                     await self.blobs.delete(blob_id)
@@ -115,6 +119,22 @@ class Retention:
             for blob_id in blobs:
                 await self.blobs.delete(blob_id)
             deleted += len(blobs)
+
+    async def _delete_received_cases(self, now: datetime, tenant: str | None) -> None:
+        """Delete received cases past their ``delete_after`` (rows and keys in one
+        transaction per batch, then the blobs)."""
+        while True:
+            blobs: list[str] = []
+            async with self.sessionmaker() as session:
+                cases = ReceivedCaseRepository(session)
+                doomed = await cases.expired(now, tenant, BATCH)
+                if not doomed:
+                    return
+                for case in doomed:
+                    blobs += await cases.delete_case(case)
+                await session.commit()
+            for blob_id in blobs:
+                await self.blobs.delete(blob_id)
 
     async def _delete_room_events(self, batch: Callable[[RoomRepository], Awaitable[int]]) -> None:
         """Delete room events batch by batch (each in its own transaction) until none is
