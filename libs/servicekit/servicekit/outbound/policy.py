@@ -79,8 +79,11 @@ class OutboundPolicy:
     def check_literal(self, url: str) -> None:
         """Refuse at once what can be told without resolving the URL's host (at registration;
         the transport checks again on every call)."""
-        parsed = urlsplit(url)
-        host = parsed.hostname or ""
+        try:
+            parsed = urlsplit(url)
+            host = parsed.hostname or ""
+        except ValueError as malformed:  # "https://G[/": an unclosed IPv6 literal
+            raise AddressRefused("the URL is not well-formed") from malformed
         self.check_url(parsed.scheme, host, parsed.username or parsed.password or "")
         try:
             address = ipaddress.ip_address(host)
