@@ -75,8 +75,24 @@ def _fix_operation(operation: dict[str, Any]) -> None:
             "content": _problem_content(),
         }
     operation["responses"] = dict(sorted(responses.items()))
+    for parameter in operation.get("parameters", []):
+        plain_optional_header(parameter)
     # An operation without a security requirement is public: say so explicitly.
     operation["security"] = _requirements(operation.get("security", []))
+
+
+def plain_optional_header(parameter: dict[str, Any]) -> None:
+    """An optional header is a string or absent: FastAPI's ``anyOf: [X, null]`` for a
+    ``str | None`` header says a null that no HTTP message can carry (and generated clients
+    turn it into a union type)."""
+    schema = parameter.get("schema", {})
+    alternatives = schema.get("anyOf")
+    if parameter.get("in") != "header" or parameter.get("required") or not alternatives:
+        return
+    kept = [alternative for alternative in alternatives if alternative != {"type": "null"}]
+    if len(kept) == 1 and len(kept) < len(alternatives):
+        rest = {key: value for key, value in schema.items() if key != "anyOf"}
+        parameter["schema"] = {**kept[0], **rest}
 
 
 def _requirements(security: list[dict[str, list[str]]]) -> list[dict[str, list[str]]]:

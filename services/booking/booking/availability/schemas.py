@@ -5,6 +5,10 @@ from datetime import date
 
 from pydantic import AwareDatetime, BaseModel
 
+MAX_SERVICES = 5
+"""The most services one appointment combines, as the contract says (a deployment may set
+fewer: ``BOOKING_MAX_SERVICES_PER_BOOKING``, answered with too-many-services)."""
+
 
 class AvailableDay(BaseModel):
     date: date

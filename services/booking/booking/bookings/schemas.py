@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from booking.availability.schemas import MAX_SERVICES
 from booking.catalogue.schemas import Leika
 from servicekit.datetimes import RequestDatetime
 
@@ -21,7 +22,7 @@ class HoldIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     office_id: uuid.UUID
-    service_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
+    service_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_SERVICES)
     start: RequestDatetime = Field(description="A slot start from the availability endpoint")
 
 

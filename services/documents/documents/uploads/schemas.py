@@ -52,12 +52,27 @@ class BookingDocumentsOut(BaseModel):
 
 
 class ReviewIn(BaseModel):
-    """A clerk's decision on one document."""
+    """A clerk's decision on one document; ``needs_replacement`` needs a ``reason``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # What the validator below enforces, said in the schema.
+        json_schema_extra={
+            "if": {
+                "properties": {"decision": {"const": "needs_replacement"}},
+                "required": ["decision"],
+            },
+            "then": {"properties": {"reason": {"type": "string"}}, "required": ["reason"]},
+        },
+    )
 
     decision: Literal["accepted", "needs_replacement"]
-    reason: str | None = Field(default=None, min_length=1, max_length=1000)
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="What the citizen should hand in instead (required for needs_replacement)",
+    )
 
     @model_validator(mode="after")
     def _reason_for_replacement(self) -> Self:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from identity.accounts.models import Account
 
@@ -64,3 +64,9 @@ class DiscoveryDocument(BaseModel):
     revocation_endpoint_auth_methods_supported: list[str] = Field(default_factory=list)
     ui_locales_supported: list[str] = Field(default_factory=list)
     authorization_response_iss_parameter_supported: bool = False
+
+
+class RevokedOut(BaseModel):
+    """RFC 7009's answer to a revocation: empty (an unknown token is revoked all the same)."""
+
+    model_config = ConfigDict(extra="forbid")
