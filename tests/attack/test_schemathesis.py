@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import yaml
 
 from tests.live_rathaus import TENANT
 
 from .conftest import FAST_IDENTITY, GENEROUS
-from .world import World
+from .world import World, describe
 
 ROOT = Path(__file__).resolve().parents[2]
 ST = Path(sys.executable).parent / "st"
@@ -100,7 +104,6 @@ async def test_every_answer_is_documented_and_no_5xx(
         "--workers=1",
         "--request-timeout=10",
         "--output-truncate=false",
-        "--generation-database=none",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         cwd=tmp_path,
@@ -110,3 +113,42 @@ async def test_every_answer_is_documented_and_no_5xx(
     report = output.decode(errors="replace")
 
     assert process.returncode == 0, f"schemathesis {contract} as {role}:\n{report[-20000:]}"
+
+
+def _example_path(path: str) -> str:
+    """A path of the contract with values that pass validation (ids nobody has)."""
+    values = {"ags": TENANT, "partner_ags": "06999002", "day": "2026-12-24", "kid": "unknown"}
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m[1], str(uuid.uuid4())), path)
+
+
+def _credentialed(service: str) -> list[tuple[str, str]]:
+    """(method, path) of every operation whose contract requires a credential."""
+    contract = yaml.safe_load((ROOT / "contracts" / service / "v1.yaml").read_text("utf-8"))
+    return [
+        (method, path)
+        for path, item in contract["paths"].items()
+        for method, operation in item.items()
+        if method in {"get", "put", "post", "delete", "patch"}
+        and operation.get("security")
+        and {} not in operation["security"]
+    ]
+
+
+@pytest.mark.parametrize("service", ["identity", "booking", "documents"])
+async def test_every_operation_that_requires_a_credential_answers_401_without_one(
+    world: World, service: str
+) -> None:
+    # The contract's security is what a generated client sends; an operation answering 404
+    # (or anything else) without a credential tells it something the contract does not say.
+    operations = _credentialed(service)
+    assert operations
+    answers = {}
+    async with httpx.AsyncClient(base_url=world.gateway, timeout=30) as http:
+        for method, path in operations:
+            response = await http.request(method.upper(), _example_path(path), json={})
+            if response.status_code != 401 or "www-authenticate" not in response.headers:
+                answers[f"{method.upper()} {path}"] = describe(response)
+            else:
+                assert response.headers["content-type"] == "application/problem+json"
+
+    assert answers == {}

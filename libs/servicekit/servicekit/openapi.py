@@ -38,9 +38,26 @@ client_credentials = OAuth2(
 """The security scheme of every scoped route (``servicekit.auth.require_scopes``): the token
 itself is read by the bearer check; this only documents the flow and the scopes."""
 
+ANONYMOUS_TOO: dict[str, Any] = {"security": [{}]}
+"""``openapi_extra`` of a route that takes a token but serves anonymous callers too
+(``OptionalPrincipal``): the empty requirement says that no credential is an alternative."""
+
 _PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
+
+SERVERS = [
+    {
+        "url": "/",
+        "description": (
+            "Where this document is served: the gateway's origin for clients (every path "
+            "carries its service's prefix, /<service>/v1/...); a service answers the same "
+            "paths on its own origin inside the deployment"
+        ),
+    }
+]
+"""Relative, so the one contract holds for every deployment (OpenAPI resolves it against the
+document's own URL)."""
 
 GATEWAY_RESPONSES = {
     "429": "Too many requests (gateway rate limit); see Retry-After and RateLimit",

@@ -47,6 +47,7 @@ from servicekit.auth import (
 from servicekit.botcheck import BOTCHECK_PROBLEMS, BotcheckSolution
 from servicekit.datetimes import RequestDate
 from servicekit.dependencies import ClientAddress, SessionDep
+from servicekit.openapi import ANONYMOUS_TOO
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
 
@@ -77,6 +78,7 @@ SLOT_PROBLEMS = (
     "/booking/v1/tenants/{ags}/holds",
     status_code=201,
     response_model=HoldOut,
+    openapi_extra=ANONYMOUS_TOO,
     responses=problem_responses(
         InvalidToken,
         *SLOT_PROBLEMS,

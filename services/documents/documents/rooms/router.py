@@ -90,7 +90,26 @@ async def post_message(
                 "DOCUMENTS_ROOM_STREAM_MAX_S (15 minutes by default), or when the caller may "
                 "no longer see the booking; reconnect with Last-Event-ID."
             ),
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string"},
+                    # Each event, as OpenAPI 3.2's itemSchema says it (3.1 has no field for
+                    # it): its data is a RoomEventOut in JSON.
+                    "x-itemSchema": {
+                        "type": "object",
+                        "required": ["data"],
+                        "properties": {
+                            "event": {"type": "string", "description": "The event's kind"},
+                            "id": {"type": "string", "description": "The event's id"},
+                            "data": {
+                                "type": "string",
+                                "contentMediaType": "application/json",
+                                "contentSchema": {"$ref": "#/components/schemas/RoomEventOut"},
+                            },
+                        },
+                    },
+                }
+            },
         },
         **problem_responses(*ACCESS_PROBLEMS, BookingNotFound, TooManyStreams, ValidationFailed),
     },

@@ -13,7 +13,25 @@ ItemStatus = Literal["missing", "pending_scan", "submitted", "accepted", "needs_
 class DocumentOut(BaseModel):
     """An uploaded document's metadata (never its content)."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "2756b6682a3e4e4e8f347d288b3aed4e",
+                    "booking_id": "d00d8aab-0182-4e98-8796-ff07df212e8e",
+                    "checklist_item_id": "d6cad1cb-1a0d-410e-9c2d-aa4460623be8",
+                    "display_name": "meldebescheinigung.pdf",
+                    "media_type": "application/pdf",
+                    "size_bytes": 48213,
+                    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    "scan_status": "clean",
+                    "review_status": "submitted",
+                    "created_at": "2026-12-06T09:15:02Z",
+                }
+            ]
+        },
+    )
 
     id: str
     booking_id: str

@@ -51,16 +51,15 @@ GRANT_TYPES = (
 """The grants of the token endpoint (discovery's ``grant_types_supported``)."""
 
 
-def _form_requires(*fields: str) -> dict[str, Any]:
+def _form_requires(*fields: str, example: dict[str, str] | None = None) -> dict[str, Any]:
     """The form's required fields, said in the contract. The endpoint checks them itself, so
     that a missing one is answered as RFC 6749 section 5.2 says (400 ``invalid_request``), not
     as a 422 problem."""
-    schema = {"required": list(fields)}
+    form: dict[str, Any] = {"schema": {"required": list(fields)}}
+    if example is not None:
+        form["example"] = example
     return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/x-www-form-urlencoded": {"schema": schema}},
-        }
+        "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": form}}
     }
 
 
@@ -128,7 +127,16 @@ async def _oauth_client(
     "/token",
     response_model=OAuth2Token,
     responses=OAUTH2_ERROR_RESPONSES,
-    openapi_extra=_form_requires("grant_type"),
+    openapi_extra=_form_requires(
+        "grant_type",
+        # A partner authority's client (client_secret_post; client_secret_basic works too).
+        example={
+            "grant_type": "client_credentials",
+            "client_id": "partner-nachbarstadt",
+            "client_secret": "s3cr3t-from-the-administrator",
+            "scope": "booking:search",
+        },
+    ),
 )
 async def token(
     request: Request,

@@ -8,6 +8,19 @@ from identity.accounts.models import Account
 class OAuth2Token(BaseModel):
     """RFC 6749 section 5.1 access token response."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6Ii4uLiJ9.eyJzdWIiOiIuLi4ifQ.c2ln",
+                    "token_type": "Bearer",
+                    "expires_in": 300,
+                    "scope": "booking:search",
+                }
+            ]
+        }
+    )
+
     access_token: str
     token_type: str = "Bearer"
     expires_in: int
