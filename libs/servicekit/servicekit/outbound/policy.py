@@ -10,6 +10,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import httpx
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[IPNetwork, ...] = (
@@ -82,7 +84,9 @@ class OutboundPolicy:
         try:
             parsed = urlsplit(url)
             host = parsed.hostname or ""
-        except ValueError as malformed:  # "https://G[/": an unclosed IPv6 literal
+            # What the client will make of it: a host that is no IDNA name cannot be called.
+            httpx.URL(url)
+        except (ValueError, httpx.InvalidURL) as malformed:  # "https://G[/", "https://\x84"
             raise AddressRefused("the URL is not well-formed") from malformed
         self.check_url(parsed.scheme, host, parsed.username or parsed.password or "")
         try:
