@@ -274,12 +274,42 @@ async def test_citizen_account_owns_its_booking_and_others_get_404(
     assert (await client.get(url, headers=erika)).status_code == 200
     mine = await client.get("/booking/v1/bookings", headers=erika)
     assert [b["id"] for b in mine.json()["items"]] == [held["id"]]
-    for headers in (max_, foreign, {}, {"X-Manage-Token": "wrong"}):
+    for headers in (max_, foreign, {"X-Manage-Token": "wrong"}):
         response = await client.get(url, headers=headers)
         assert response.status_code == 404
         assert response.json()["type"] == "urn:rathaus:problem:booking-not-found"
         assert (await client.post(f"{url}/cancel", headers=headers)).status_code == 404
         assert (await client.get(f"{url}/checklist", headers=headers)).status_code == 404
+
+
+async def test_booking_routes_without_any_credential_answer_401_as_the_contract_says(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    # They answered 404 (as for a wrong credential), which the contract's security (Bearer or
+    # the manage token) does not say; a stranger's id is still 404 with a credential.
+    office, service = await office_with_service(session)
+    held = (await hold(client, office, service, start=at(local_day(3), 9))).json()
+    url = f"/booking/v1/bookings/{held['id']}"
+    answers = {
+        "get": await client.get(url),
+        "confirm": await client.post(f"{url}/confirm", json=CONTACT),
+        "cancel": await client.post(f"{url}/cancel"),
+        "reschedule": await client.post(
+            f"{url}/reschedule", json={"start": at(local_day(4), 9).isoformat()}
+        ),
+        "checklist": await client.get(f"{url}/checklist"),
+        "calendar": await client.get(f"{url}/calendar.ics"),
+        "check-in": await client.post(f"{url}/check-in"),
+        "feedback": await client.post(f"{url}/feedback", json={"rating": 5}),
+        "empty token": await client.get(url, headers={"X-Manage-Token": ""}),
+    }
+
+    for name, answer in answers.items():
+        assert answer.status_code == 401, (name, answer.text)
+        assert answer.headers["www-authenticate"] == "Bearer", name
+        assert answer.json()["type"] == "urn:rathaus:problem:invalid-token", name
+    still = await client.get(url, headers={"X-Manage-Token": held["manage_token"]})
+    assert still.json()["status"] == "held"  # nothing was cancelled
 
 
 async def test_clerks_see_their_offices_day_and_checklists_others_do_not(
