@@ -178,12 +178,13 @@ def _targets(document: dict[str, Any], entry: dict[str, str]) -> dict[str, dict[
                 if parameter["in"] == where and parameter["name"].lower() == name.lower():
                     nodes[f"{method} {path}"] = parameter.get("schema")
     else:
-        method, path = entry["body"].split(" ", 1)
+        kind = "body" if "body" in entry else "operation"
+        method, path = entry[kind].split(" ", 1)
         operation = (document.get("paths") or {}).get(path, {}).get(method.lower(), {})
-        node: Any = operation.get("requestBody")
+        node: Any = operation.get("requestBody") if kind == "body" else operation
         for step in entry.get("at", "").split("/") if entry.get("at") else []:
             node = node.get(step.replace("~1", "/").replace("~0", "~")) if node else None
-        nodes[entry["body"]] = node
+        nodes[entry[kind]] = node
     return {where: node for where, node in nodes.items() if isinstance(node, dict)}
 
 

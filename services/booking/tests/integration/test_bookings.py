@@ -7,15 +7,18 @@ from zoneinfo import ZoneInfo
 import httpx
 import icalendar
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from booking.availability.schemas import MAX_SERVICES
 from booking.bookings.models import Booking, SlotClaim
 from booking.bookings.schemas import HoldIn
 from booking.catalogue.models import Service
 from booking.idempotency.models import IdempotencyRecord
 from booking.idempotency.service import caller_key, fingerprint, key_hash
 from booking.offices.models import Office
+from booking.settings import BookingSettings
 from servicekit.testing.tokens import TokenFactory
 
 from ..factories import (
@@ -555,3 +558,23 @@ async def test_an_account_keeps_only_a_few_live_holds(
     assert fourth.status_code == 409
     assert fourth.json()["type"] == "urn:rathaus:problem:hold-limit-reached"
     assert anonymous.status_code == 201
+
+
+async def test_a_hold_of_more_services_than_the_contract_allows_is_422(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    # The contract says at most 5 (maxItems); the server refused more before it said so.
+    office, service = await office_with_service(session)
+    body = hold_body(office, service, start=at(local_day(3), 9))
+    body["service_ids"] = [str(uuid.uuid4()) for _ in range(MAX_SERVICES + 1)]
+
+    answer = await client.post(f"/booking/v1/tenants/{TENANT}/holds", json=body)
+
+    assert answer.status_code == 422, answer.text
+    assert [p["name"] for p in answer.json()["invalid_params"]] == ["body.service_ids"]
+
+
+def test_a_deployment_may_allow_fewer_services_per_appointment_never_more() -> None:
+    assert BookingSettings(max_services_per_booking=2).max_services_per_booking == 2
+    with pytest.raises(ValidationError):
+        BookingSettings(max_services_per_booking=MAX_SERVICES + 1)

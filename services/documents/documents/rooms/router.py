@@ -92,22 +92,21 @@ async def post_message(
             ),
             "content": {
                 "text/event-stream": {
-                    "schema": {"type": "string"},
-                    # Each event, as OpenAPI 3.2's itemSchema says it (3.1 has no field for
-                    # it): its data is a RoomEventOut in JSON.
-                    "x-itemSchema": {
+                    # Each event (OpenAPI 3.1 has no itemSchema; tools read an event stream's
+                    # schema as the schema of one event): its data is a RoomEventOut as JSON.
+                    "schema": {
                         "type": "object",
-                        "required": ["data"],
                         "properties": {
                             "event": {"type": "string", "description": "The event's kind"},
                             "id": {"type": "string", "description": "The event's id"},
+                            "retry": {"type": "integer", "description": "Reconnect after (ms)"},
                             "data": {
                                 "type": "string",
                                 "contentMediaType": "application/json",
                                 "contentSchema": {"$ref": "#/components/schemas/RoomEventOut"},
                             },
                         },
-                    },
+                    }
                 }
             },
         },

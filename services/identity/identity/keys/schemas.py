@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+# A member a key of the other type lacks: absent then (the JWKS leaves out None), never null.
+KeyMember = Annotated[str | None, WithJsonSchema({"type": "string"})]
 
 
 class Jwk(BaseModel):
@@ -15,11 +18,11 @@ class Jwk(BaseModel):
     kid: str
     alg: str = Field(examples=["RS256", "ES256"])
     use: Literal["sig", "enc"] = "sig"
-    n: str | None = Field(default=None, description="RSA modulus (base64url)")
-    e: str | None = Field(default=None, description="RSA public exponent (base64url)")
-    crv: str | None = Field(default=None, description="EC curve", examples=["P-256"])
-    x: str | None = Field(default=None, description="EC x coordinate (base64url)")
-    y: str | None = Field(default=None, description="EC y coordinate (base64url)")
+    n: KeyMember = Field(default=None, description="RSA modulus (base64url)")
+    e: KeyMember = Field(default=None, description="RSA public exponent (base64url)")
+    crv: KeyMember = Field(default=None, description="EC curve", examples=["P-256"])
+    x: KeyMember = Field(default=None, description="EC x coordinate (base64url)")
+    y: KeyMember = Field(default=None, description="EC y coordinate (base64url)")
 
 
 class Jwks(BaseModel):
