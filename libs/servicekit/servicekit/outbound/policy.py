@@ -10,8 +10,6 @@ import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import httpx
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[IPNetwork, ...] = (
@@ -81,6 +79,9 @@ class OutboundPolicy:
     def check_literal(self, url: str) -> None:
         """Refuse at once what can be told without resolving the URL's host (at registration;
         the transport checks again on every call)."""
+        # Here, not at the top: settings name the policy and must not load the HTTP client.
+        import httpx
+
         try:
             parsed = urlsplit(url)
             host = parsed.hostname or ""
