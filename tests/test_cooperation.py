@@ -345,7 +345,8 @@ async def test_partners_are_the_administrators_business(
         headers=tokens.headers(tenant=HOME, roles=[], scopes="booking:search", client_id="p"),
     )
 
-    assert (by_citizen.status_code, by_other_admin.status_code) == (403, 403)
+    assert (by_citizen.status_code, by_other_admin.status_code) == (403, 404)
+    assert by_other_admin.json()["type"] == "urn:rathaus:problem:tenant-not-found"
     assert itself.status_code == 422
     assert itself.json()["type"] == "urn:rathaus:problem:partner-is-itself"
     assert (bad_url.status_code, bad_ags.status_code) == (422, 422)

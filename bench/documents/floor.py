@@ -17,6 +17,10 @@ its own process under the same uvicorn, asked in turn by one client over keep-al
   download can do without, since the row holds the document's wrapped key and blob id.
   Still no token check, no booking, no file read.
 
+With a fifth argument (a directory), ``floor.py serve`` also takes ``PUT /row/{id}/{name}``:
+the same one row, then the body streamed to a file with one fsync as the sink writes it. run.py
+starts it so, and measures every upload of the service beside this floor's, in the same run.
+
 Best and median of ``--rounds``; ratios are the sink's time over the server's (MiB/s ratio).
 Writes the figures between the ``floor`` markers in README.md.
 """
@@ -40,7 +44,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import uvicorn
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from documents import models  # noqa: F401 - registers every table
@@ -62,8 +66,9 @@ MIB = 1024 * 1024
 DOCUMENT_ID = "f" * 32
 
 
-def serve(port: int, database_url: str, size: int) -> None:
-    """The floor app: the kit, documents' cipher and repository, nothing else."""
+def serve(port: int, database_url: str, size: int, directory: Path | None = None) -> None:
+    """The floor app: the kit, documents' cipher and repository, nothing else; with a
+    ``directory``, also the upload floor (run.py measures it beside the service's uploads)."""
     key = new_data_key()
     encryptor = ChunkEncryptor(key)
     blob = encryptor.update(os.urandom(size)) + encryptor.finish()
@@ -87,6 +92,22 @@ def serve(port: int, database_url: str, size: int) -> None:
         if await DocumentRepository(session).get(document_id) is None:
             raise LookupError(document_id)
         return answer()
+
+    @router.put("/row/{document_id}/{name}", status_code=201)
+    async def upload(
+        document_id: str, name: str, request: Request, session: SessionDep
+    ) -> Response:
+        # The shape of an upload without the document work: the one row, then the body to a
+        # file with one fsync, as the plain sink writes it (no sniffing, hashing, encryption,
+        # booking, no second statement).
+        if directory is None or await DocumentRepository(session).get(document_id) is None:
+            raise LookupError(document_id)
+        with open(directory / name, "wb") as handle:  # noqa: ASYNC230 - as plainly as the sink
+            async for chunk in request.stream():
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return Response(status_code=201)
 
     async def create_row() -> None:
         database = Database(database_url)
@@ -173,8 +194,9 @@ def figures(seconds: dict[str, list[float]], label: str, size_mib: int, rounds: 
 
 
 def main() -> None:
-    if len(sys.argv) == 5 and sys.argv[1] == "serve":
-        serve(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+    if len(sys.argv) in (5, 6) and sys.argv[1] == "serve":
+        directory = Path(sys.argv[5]) if len(sys.argv) == 6 else None
+        serve(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), directory)
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1)

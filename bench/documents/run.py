@@ -52,6 +52,7 @@ BLOCK = os.urandom(MIB)
 TENANT = "06999001"  # the demo municipality both seeds create
 CITIZEN = {"email": "erika.mustermann@example.org", "password": "demo-citizen-2026"}
 SERVICES = ("identity", "booking", "documents")
+FLOOR_DOCUMENT_ID = "f" * 32  # the row floor.py writes
 T = TypeVar("T")
 
 
@@ -144,6 +145,8 @@ class SizeBench:
     size: int
     plain_dir: Path
     fresh_login: Callable[[], dict[str, str]]
+    floor_base: str
+    """floor.py's kit app: one row read, then the body to a file (the upload floor)."""
 
     def upload(self) -> str:
         response = self.http.post(
@@ -170,7 +173,11 @@ class SizeBench:
     def plain_download(self, name: str) -> None:
         self._read(f"{self.plain_base}/{name}")
 
-    def run(self, repeat: int, service_pid: int, plain_pid: int) -> dict[str, Any]:
+    def floor_upload(self, name: str) -> None:
+        url = f"{self.floor_base}/row/{FLOOR_DOCUMENT_ID}/{name}"
+        self.http.put(url, content=payload(self.size)).raise_for_status()
+
+    def run(self, repeat: int, service_pid: int, plain_pid: int, floor_pid: int) -> dict[str, Any]:
         best: dict[str, Measured] = {}
         seconds: dict[str, list[float]] = {}
 
@@ -191,8 +198,10 @@ class SizeBench:
             plain_first = attempt % 2 == 1
             if plain_first:
                 keep("plain_upload", measure(plain_pid, self.plain_upload, name))
+                keep("floor_upload", measure(floor_pid, self.floor_upload, name))
             document_id = keep("upload", measure(service_pid, self.upload))
             if not plain_first:
+                keep("floor_upload", measure(floor_pid, self.floor_upload, name))
                 keep("plain_upload", measure(plain_pid, self.plain_upload, name))
             if plain_first:
                 keep("plain_download", measure(plain_pid, self.plain_download, name))
@@ -205,6 +214,7 @@ class SizeBench:
             )
             deleted.raise_for_status()
             (self.plain_dir / name).unlink()
+            (self.plain_dir.parent / "floor" / name).unlink()
 
         def mib_s(kind: str) -> float:
             return self.size / MIB / best[kind].seconds
@@ -222,6 +232,9 @@ class SizeBench:
             "plain_upload_mib_s": round(mib_s("plain_upload"), 1),
             "plain_download_mib_s": round(mib_s("plain_download"), 1),
             "upload_ratio": round(mib_s("upload") / mib_s("plain_upload"), 2),
+            "floor_upload_ms": round(best["floor_upload"].seconds * 1000, 2),
+            "upload_floor_ratio": round(mib_s("upload") / mib_s("floor_upload"), 2),
+            "upload_floor_ratio_median": round(median_ms("floor_upload") / median_ms("upload"), 2),
             "download_ratio": round(mib_s("download") / mib_s("plain_download"), 2),
             "download_asking_mib_s": round(mib_s("download_asking"), 1),
             "download_asking_ratio": round(mib_s("download_asking") / mib_s("plain_download"), 2),
@@ -273,7 +286,7 @@ class Databases:
         if self.server is None:
             return
         suffix = uuid.uuid4().hex[:8]
-        self.names = {s: f"rathaus_bench_documents_{suffix}_{s}" for s in SERVICES}
+        self.names = {s: f"rathaus_bench_documents_{suffix}_{s}" for s in (*SERVICES, "floor")}
         for name in self.names.values():
             asyncio.run(_sql(self.server, f'CREATE DATABASE "{name}"'))
 
@@ -432,10 +445,13 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="documents-bench-"))
     (work / "plain").mkdir()
+    (work / "floor").mkdir()
     databases = Databases(work, args.database)
     stack = Stack(databases, work, max_upload=(max(sizes) + 1) * MIB)
     plain_port = free_port()
     plain: subprocess.Popen[bytes] | None = None
+    floor: subprocess.Popen[bytes] | None = None
+    floor_port = free_port()
     rows: list[dict[str, Any]] = []
     try:
         stack.start()
@@ -444,6 +460,19 @@ def main() -> None:
         )
         plain_base = f"http://127.0.0.1:{plain_port}"
         wait_until_up(f"{plain_base}/livez", plain)
+        floor = subprocess.Popen(
+            [
+                sys.executable,
+                str(HERE / "floor.py"),
+                "serve",
+                str(floor_port),
+                databases.url("floor"),
+                "1",
+                str(work / "floor"),
+            ]
+        )
+        floor_base = f"http://127.0.0.1:{floor_port}"
+        wait_until_up(f"{floor_base}/livez", floor)
         headers = login(stack)
         upload_path = book_appointment(stack, headers)
         base = stack.url("documents")
@@ -459,6 +488,9 @@ def main() -> None:
                     f"{base}/documents/v1/documents/{warm.json()['id']}", headers=headers
                 ).raise_for_status()
                 http.put(f"{plain_base}/warm-up", content=b"x").raise_for_status()
+                http.put(
+                    f"{floor_base}/row/{FLOOR_DOCUMENT_ID}/warm-up", content=b"x"
+                ).raise_for_status()
             for size_mib in sizes:
                 bench = SizeBench(
                     http=http,
@@ -469,14 +501,16 @@ def main() -> None:
                     size=size_mib * MIB,
                     plain_dir=work / "plain",
                     fresh_login=lambda: login(stack),
+                    floor_base=floor_base,
                 )
-                row = bench.run(args.repeat, service_pid, plain.pid)
+                row = bench.run(args.repeat, service_pid, plain.pid, floor.pid)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     finally:
-        if plain is not None:
-            plain.terminate()
-            plain.wait(timeout=30)
+        for process in (plain, floor):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
         stack.stop()
         databases.drop()
         shutil.rmtree(work, ignore_errors=True)
@@ -527,6 +561,20 @@ def figures(result: dict[str, Any]) -> str:
             f"| {r['service_peak_rss_mib']} "
             f"| {r['upload_rss_growth_mib']} / {r['download_rss_growth_mib']} |"
         )
+    lines += [
+        "",
+        "Against the kit's own floor (floor.py's app in the same run: one row read, then the "
+        "body to a file with one fsync, no document work; target at 1 MiB: >= 0.9):",
+        "",
+        "| size | upload ms | floor upload ms | ratio, best | ratio of medians |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        if "upload_floor_ratio" in r:
+            lines.append(
+                f"| {r['size_mib']} MiB | {r['upload_ms']} | {r['floor_upload_ms']} "
+                f"| {r['upload_floor_ratio']} | {r['upload_floor_ratio_median']} |"
+            )
     return "\n".join(lines)
 
 

@@ -1,7 +1,9 @@
 """Who may do what: administrators and clerks of the municipality named in the path.
 
 Object-level checks (a booking's citizen, an office's clerks) live in the features' services;
-everything here compares the token's tenant with the ``{ags}`` of the path.
+everything here compares the token's tenant with the ``{ags}`` of the path. A caller of
+another municipality gets 404 (:class:`NotYourMunicipality`, as identity answers), whatever
+the route names; 403 is for a caller of this municipality whose roles do not suffice.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from fastapi import Depends
 from booking.settings import SettingsDep
 from servicekit.auth import CurrentPrincipal, InvalidToken, Principal, require_scopes
 from servicekit.problems import Forbidden
-from servicekit.tenancy import AgsPath
+from servicekit.tenancy import AgsPath, NotYourMunicipality
 
 
 class NotAdministrator(Forbidden):
@@ -26,23 +28,22 @@ class NotStaff(Forbidden):
     title = "Only clerks and administrators of this municipality may do this"
 
 
-class NotThisMunicipalitysPartner(Forbidden):
-    type_slug = "not-this-municipalitys-partner"
-    title = "This client is registered at another municipality"
-
-
 SEARCH_SCOPE = "booking:search"
 """What a partner municipality's client needs to ask for the earliest appointment."""
 
 
 async def _admin_of(ags: AgsPath, principal: CurrentPrincipal) -> Principal:
-    if principal.tenant != ags or not principal.has_role("admin"):
+    if principal.tenant != ags:
+        raise NotYourMunicipality(f"No municipality {ags} among yours.")
+    if not principal.has_role("admin"):
         raise NotAdministrator()
     return principal
 
 
 async def _staff_of(ags: AgsPath, principal: CurrentPrincipal) -> Principal:
-    if principal.tenant != ags or not principal.has_role("clerk", "admin"):
+    if principal.tenant != ags:
+        raise NotYourMunicipality(f"No municipality {ags} among yours.")
+    if not principal.has_role("clerk", "admin"):
         raise NotStaff()
     return principal
 
@@ -60,20 +61,22 @@ async def _partner_of(
             )
         return None
     if principal.tenant != ags:
-        raise NotThisMunicipalitysPartner()
+        raise NotYourMunicipality(f"No municipality {ags} among yours.")
     return principal
 
 
 PartnerSearching = Annotated[Principal | None, Depends(_partner_of)]
 """A partner's client registered at this municipality, holding ``booking:search``: 401 without
 a token (unless ``BOOKING_PARTNER_SEARCH_REQUIRES_TOKEN`` is off, for partners whose Rathaus
-still asks anonymously), 403 without the scope or for another municipality's client."""
+still asks anonymously), 403 without the scope, 404 for another municipality's client."""
 
 TenantAdmin = Annotated[Principal, Depends(_admin_of)]
-"""An administrator of the municipality in the path (403 for anyone else)."""
+"""An administrator of the municipality in the path (404 for another municipality's caller,
+403 for anyone else of this one)."""
 
 TenantStaff = Annotated[Principal, Depends(_staff_of)]
-"""A clerk or administrator of the municipality in the path (403 for anyone else)."""
+"""A clerk or administrator of the municipality in the path (404 for another municipality's
+caller, 403 for anyone else of this one)."""
 
 
 def is_citizen_of(principal: Principal | None, tenant: str) -> bool:

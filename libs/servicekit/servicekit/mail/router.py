@@ -20,8 +20,8 @@ from servicekit.auth import AUTH_PROBLEMS, Principal, require_roles
 from servicekit.db import SessionDep
 from servicekit.mail.addresses import masked
 from servicekit.mail.outbox import Mailbox, MailStatus
-from servicekit.problems import NotFound, ValidationFailed, problem_responses
-from servicekit.tenancy import AgsPath
+from servicekit.problems import ValidationFailed, problem_responses
+from servicekit.tenancy import AgsPath, NotYourMunicipality
 
 Admin = Annotated[Principal, require_roles("admin")]
 
@@ -43,10 +43,6 @@ class MailList(BaseModel):
     items: list[MailOut]
 
 
-class NoSuchMunicipality(NotFound):
-    title = "Municipality not found"
-
-
 def mail_router(prefix: str) -> APIRouter:
     """The router for a service whose app has a mailbox; ``prefix`` like ``/booking/v1``."""
     router = APIRouter(prefix=prefix, tags=["mail"])
@@ -54,7 +50,7 @@ def mail_router(prefix: str) -> APIRouter:
     @router.get(
         "/tenants/{ags}/mail",
         response_model=MailList,
-        responses=problem_responses(*AUTH_PROBLEMS, NoSuchMunicipality, ValidationFailed),
+        responses=problem_responses(*AUTH_PROBLEMS, NotYourMunicipality, ValidationFailed),
     )
     async def undelivered_mail(
         ags: AgsPath,
@@ -66,7 +62,7 @@ def mail_router(prefix: str) -> APIRouter:
     ) -> Any:
         """The municipality's mails that failed (default) or are still pending, newest first."""
         if admin.tenant != ags:
-            raise NoSuchMunicipality(f"no municipality {ags} among yours")
+            raise NotYourMunicipality(f"no municipality {ags} among yours")
         mailbox: Mailbox = request.app.state.mailbox
         model = mailbox.model
         rows = await session.scalars(

@@ -76,6 +76,18 @@ class OfficePlan:
         periods = open_intervals(day, self.zone, self.rules, self.closures, self.holidays)
         return [s for s in slot_starts(periods, self.step, self.length) if s > now]
 
+    def has_free_start(self, day: date, now: datetime, full: FullUnits) -> bool:
+        """Whether :meth:`starts` of ``day`` has a free one, without listing them: a month of
+        a district's offices is thousands of days, and the first free start answers each."""
+        first, end = self.window(now)
+        if not first <= day < end:
+            return False
+        periods = open_intervals(day, self.zone, self.rules, self.closures, self.holidays)
+        return any(
+            start > now and self.is_free(start, full)
+            for start in slot_starts(periods, self.step, self.length)
+        )
+
     def offers(self, start: datetime, now: datetime) -> bool:
         """Whether ``start`` is one of :meth:`starts` of its local day, without listing them."""
         first, end = self.window(now)
@@ -283,7 +295,7 @@ class Planner:
         day = first
         while day < end:
             for plan in plans:
-                if any(plan.is_free(s, full) for s in plan.starts(day, now)):
+                if plan.has_free_start(day, now, full):
                     days.setdefault(day, []).append(plan.office.id)
             day += timedelta(days=1)
         return days

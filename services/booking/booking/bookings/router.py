@@ -49,7 +49,7 @@ from servicekit.dependencies import ClientAddress, SessionDep
 from servicekit.idempotency import IdempotencyKeyReused, IdempotentRequestInProgress
 from servicekit.openapi import ANONYMOUS_TOO
 from servicekit.problems import ValidationFailed, problem_responses
-from servicekit.tenancy import AgsPath
+from servicekit.tenancy import AgsPath, NotYourMunicipality
 
 router = APIRouter(tags=["bookings"])
 
@@ -333,7 +333,12 @@ async def booking_calendar_file(
     "/booking/v1/tenants/{ags}/offices/{office_id}/appointments",
     response_model=DayView,
     responses=problem_responses(
-        InvalidToken, NotStaff, NotOfficeStaff, OfficeNotFound, ValidationFailed
+        InvalidToken,
+        NotStaff,
+        NotYourMunicipality,
+        NotOfficeStaff,
+        OfficeNotFound,
+        ValidationFailed,
     ),
 )
 async def office_day(
@@ -357,7 +362,9 @@ async def office_day(
 @router.get(
     "/booking/v1/tenants/{ags}/appointments",
     response_model=TenantDayView,
-    responses=problem_responses(InvalidToken, NotAdministrator, ValidationFailed),
+    responses=problem_responses(
+        InvalidToken, NotAdministrator, NotYourMunicipality, ValidationFailed
+    ),
 )
 async def tenant_day(
     ags: AgsPath,

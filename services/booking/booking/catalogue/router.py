@@ -13,7 +13,7 @@ from booking.catalogue.schemas import LEIKA_PATTERN, ServiceIn, ServiceList, Ser
 from booking.language import LanguageDep
 from servicekit.auth import InvalidToken
 from servicekit.problems import ValidationFailed, problem_responses
-from servicekit.tenancy import AgsPath
+from servicekit.tenancy import AgsPath, NotYourMunicipality
 
 router = APIRouter(
     prefix="/booking/v1/tenants/{ags}/services",
@@ -51,7 +51,12 @@ async def get_service(
     status_code=201,
     response_model=ServiceOut,
     responses=problem_responses(
-        InvalidToken, NotAdministrator, LeikaTaken, UnknownRequiredDocument, ValidationFailed
+        InvalidToken,
+        NotAdministrator,
+        NotYourMunicipality,
+        LeikaTaken,
+        UnknownRequiredDocument,
+        ValidationFailed,
     ),
 )
 async def create_service(
@@ -71,6 +76,7 @@ async def create_service(
     responses=problem_responses(
         InvalidToken,
         NotAdministrator,
+        NotYourMunicipality,
         ServiceNotFound,
         LeikaTaken,
         UnknownRequiredDocument,

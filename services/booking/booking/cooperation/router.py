@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from booking.access import NotThisMunicipalitysPartner, PartnerSearching, TenantAdmin
+from booking.access import PartnerSearching, TenantAdmin
 from booking.availability.dependencies import CachedAnswersDep
 from booking.catalogue.errors import ServiceNotFound
 from booking.catalogue.schemas import LEIKA_PATTERN
@@ -22,7 +22,7 @@ from booking.settings import SettingsDep
 from servicekit.auth import AUTH_PROBLEMS, InsufficientScope
 from servicekit.dependencies import DatabaseDep
 from servicekit.problems import ValidationFailed, problem_responses
-from servicekit.tenancy import AGS_PATTERN, AgsPath
+from servicekit.tenancy import AGS_PATTERN, AgsPath, NotYourMunicipality
 
 router = APIRouter(prefix="/booking/v1/tenants/{ags}", tags=["cooperation"])
 
@@ -40,7 +40,7 @@ LeikaQuery = Annotated[
     responses=problem_responses(
         *AUTH_PROBLEMS,
         InsufficientScope,
-        NotThisMunicipalitysPartner,
+        NotYourMunicipality,
         ServiceNotFound,
         ValidationFailed,
     ),
@@ -90,7 +90,7 @@ async def search_earliest(
 @router.get(
     "/partners",
     response_model=PartnersOut,
-    responses=problem_responses(*AUTH_PROBLEMS, ValidationFailed),
+    responses=problem_responses(*AUTH_PROBLEMS, NotYourMunicipality, ValidationFailed),
 )
 async def list_partners(ags: AgsPath, _admin: TenantAdmin, partners: PartnersDep) -> PartnersOut:
     """The partner municipalities searched along, and how each answered last (administrators)."""
@@ -101,7 +101,7 @@ async def list_partners(ags: AgsPath, _admin: TenantAdmin, partners: PartnersDep
     "/partners/{partner_ags}",
     response_model=PartnerOut,
     responses=problem_responses(
-        *AUTH_PROBLEMS, PartnerIsItself, PartnerUrlRefused, ValidationFailed
+        *AUTH_PROBLEMS, NotYourMunicipality, PartnerIsItself, PartnerUrlRefused, ValidationFailed
     ),
 )
 async def put_partner(
@@ -121,7 +121,9 @@ async def put_partner(
     "/partners/{partner_ags}",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(*AUTH_PROBLEMS, PartnerNotFound, ValidationFailed),
+    responses=problem_responses(
+        *AUTH_PROBLEMS, NotYourMunicipality, PartnerNotFound, ValidationFailed
+    ),
 )
 async def delete_partner(
     ags: AgsPath, partner_ags: PartnerAgs, _admin: TenantAdmin, partners: PartnersDep

@@ -31,7 +31,7 @@ from servicekit.auth import InvalidToken
 from servicekit.datetimes import RequestDate
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
-from servicekit.tenancy import AgsPath
+from servicekit.tenancy import AgsPath, NotYourMunicipality
 
 router = APIRouter(
     prefix="/booking/v1/tenants/{ags}",
@@ -39,7 +39,7 @@ router = APIRouter(
     dependencies=[Depends(forget_catalogue_on_write)],
 )
 
-ADMIN_PROBLEMS = (InvalidToken, NotAdministrator, ValidationFailed)
+ADMIN_PROBLEMS = (InvalidToken, NotAdministrator, NotYourMunicipality, ValidationFailed)
 
 
 @router.get(

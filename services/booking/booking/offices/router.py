@@ -13,7 +13,7 @@ from booking.offices.errors import OfficeNotFound, UnknownOfficeService
 from booking.offices.schemas import OfficeIn, OfficeList, OfficeOut
 from servicekit.auth import InvalidToken
 from servicekit.problems import ValidationFailed, problem_responses
-from servicekit.tenancy import AgsPath
+from servicekit.tenancy import AgsPath, NotYourMunicipality
 
 router = APIRouter(
     prefix="/booking/v1/tenants/{ags}/offices",
@@ -57,7 +57,7 @@ async def get_office(ags: AgsPath, office_id: uuid.UUID, directory: DirectoryDep
     status_code=201,
     response_model=OfficeOut,
     responses=problem_responses(
-        InvalidToken, NotAdministrator, UnknownOfficeService, ValidationFailed
+        InvalidToken, NotAdministrator, NotYourMunicipality, UnknownOfficeService, ValidationFailed
     ),
 )
 async def create_office(
@@ -72,7 +72,12 @@ async def create_office(
     "/{office_id}",
     response_model=OfficeOut,
     responses=problem_responses(
-        InvalidToken, NotAdministrator, OfficeNotFound, UnknownOfficeService, ValidationFailed
+        InvalidToken,
+        NotAdministrator,
+        NotYourMunicipality,
+        OfficeNotFound,
+        UnknownOfficeService,
+        ValidationFailed,
     ),
 )
 async def replace_office(
@@ -90,7 +95,9 @@ async def replace_office(
 @router.get(
     "/{office_id}/staff",
     response_model=StaffList,
-    responses=problem_responses(InvalidToken, NotAdministrator, OfficeNotFound, ValidationFailed),
+    responses=problem_responses(
+        InvalidToken, NotAdministrator, NotYourMunicipality, OfficeNotFound, ValidationFailed
+    ),
 )
 async def list_staff(
     ags: AgsPath, office_id: uuid.UUID, _admin: TenantAdmin, directory: DirectoryDep
@@ -103,7 +110,9 @@ async def list_staff(
     "/{office_id}/staff/{subject}",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(InvalidToken, NotAdministrator, OfficeNotFound, ValidationFailed),
+    responses=problem_responses(
+        InvalidToken, NotAdministrator, NotYourMunicipality, OfficeNotFound, ValidationFailed
+    ),
 )
 async def add_staff(
     ags: AgsPath,
@@ -120,7 +129,9 @@ async def add_staff(
     "/{office_id}/staff/{subject}",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(InvalidToken, NotAdministrator, OfficeNotFound, ValidationFailed),
+    responses=problem_responses(
+        InvalidToken, NotAdministrator, NotYourMunicipality, OfficeNotFound, ValidationFailed
+    ),
 )
 async def remove_staff(
     ags: AgsPath,

@@ -21,7 +21,7 @@ from servicekit.auth import (
 from servicekit.db import utcnow
 from servicekit.dependencies import DatabaseDep, OutboxDep
 from servicekit.problems import ValidationFailed, problem_responses
-from servicekit.tenancy import AgsPath
+from servicekit.tenancy import AgsPath, NotYourMunicipality
 
 router = APIRouter(tags=["retention"])
 
@@ -82,7 +82,9 @@ async def erase(
 @router.post(
     "/booking/v1/tenants/{ags}/erasures",
     response_model=ErasureOut,
-    responses=problem_responses(InvalidToken, NotAdministrator, ValidationFailed),
+    responses=problem_responses(
+        InvalidToken, NotAdministrator, NotYourMunicipality, ValidationFailed
+    ),
 )
 async def erase_citizen(
     ags: AgsPath,

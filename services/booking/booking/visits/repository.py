@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import ColumnElement, Float, Select, and_, case, cast, exists, func, or_, select
 
 from booking.bookings.models import Booking, BookingItem, BookingStatus
 from booking.db import ignoring_conflicts
@@ -24,6 +26,47 @@ class Outcome:
     completed_at: datetime | None
     resolved: bool | None
     rating: int | None
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Values of one kind (in minutes, or ratings): how many, their sum, and the nearest-rank
+    median and 90th percentile (None without values), unrounded."""
+
+    count: int
+    total: float
+    p50: float | None
+    p90: float | None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What the KPIs of a period are made of, summed over its appointments."""
+
+    appointments: int
+    ended: int
+    checked_in: int
+    walk_ins: int
+    no_shows: int
+    completed: int
+    resolved: int
+    waiting: Spread
+    processing: Spread
+    ratings: Spread
+    saved_minutes: float
+
+
+@dataclass(frozen=True)
+class Period:
+    """Some offices of one time zone and the UTC bounds of the period's local days there."""
+
+    office_ids: Sequence[uuid.UUID]
+    start: datetime
+    end: datetime
+
+
+def _minutes(later: Any, earlier: Any) -> ColumnElement[Any]:
+    return cast(func.extract("epoch", later - earlier), Float) / 60.0
 
 
 _CALL_ORDER = (Booking.starts_at, Visit.checked_in_at, Visit.booking_id)
@@ -143,3 +186,100 @@ class VisitRepository(Repository[Visit]):
                 )
             )
         return [Outcome(*row) for row in await self.session.execute(query)]
+
+    async def totals(
+        self,
+        tenant: str,
+        periods: Sequence[Period],
+        now: datetime,
+        service_id: uuid.UUID | None = None,
+    ) -> Totals | None:
+        """The KPIs' totals over the confirmed appointments of ``periods`` (those including
+        ``service_id``, if given), aggregated by PostgreSQL in one statement: a year of a
+        district's offices is a million rows, too many to carry to Python (see bench/scale).
+        None on other databases, whose callers aggregate :meth:`of_period` themselves."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return None
+        checked = Visit.checked_in_at.is_not(None)
+        called = checked & Visit.called_at.is_not(None)
+        done = called & Visit.completed_at.is_not(None)
+        appointment = Booking.walk_in.is_(False)
+        ended = appointment & (Booking.ends_at <= now)
+        since = func.greatest(Visit.checked_in_at, Booking.starts_at)
+        # NULL where the value does not exist: count, sum and percentile_disc skip NULLs.
+        waiting = case((called, func.greatest(_minutes(Visit.called_at, since), 0.0)))
+        processing = case((done, _minutes(Visit.completed_at, Visit.called_at)))
+        rating = case((checked, cast(Visit.rating, Float)))
+        saved = case(
+            (
+                done,
+                func.greatest(
+                    _minutes(Booking.ends_at, Booking.starts_at)
+                    - _minutes(Visit.completed_at, Visit.called_at),
+                    0.0,
+                ),
+            )
+        )
+
+        def spread(value: ColumnElement[float]) -> list[ColumnElement[Any]]:
+            return [
+                func.count(value),
+                func.coalesce(func.sum(value), 0.0),
+                func.percentile_disc(0.5).within_group(value),
+                func.percentile_disc(0.9).within_group(value),
+            ]
+
+        query = (
+            select(
+                func.count().filter(appointment),
+                func.count().filter(ended),
+                func.count().filter(appointment & checked),
+                func.count().filter(Booking.walk_in.is_(True)),
+                func.count().filter(ended & Visit.checked_in_at.is_(None)),
+                func.count().filter(done),
+                func.count().filter(done & Visit.resolved.is_(True)),
+                *spread(waiting),
+                *spread(processing),
+                *spread(rating),
+                func.coalesce(func.sum(saved), 0.0),
+            )
+            .select_from(Booking)
+            .outerjoin(Visit, Visit.booking_id == Booking.id)
+            .where(
+                Booking.tenant == tenant,
+                Booking.status == BookingStatus.CONFIRMED,
+                or_(
+                    *(
+                        and_(
+                            Booking.office_id.in_(list(period.office_ids)),
+                            Booking.starts_at >= period.start,
+                            Booking.starts_at < period.end,
+                        )
+                        for period in periods
+                    )
+                ),
+            )
+        )
+        if service_id is not None:
+            query = query.where(
+                exists().where(
+                    BookingItem.booking_id == Booking.id, BookingItem.service_id == service_id
+                )
+            )
+        row: list[Any] = list((await self.session.execute(query)).one())
+        appointments, ended_, checked_in, walk_ins, no_shows, completed, resolved = (
+            int(value) for value in row[:7]
+        )
+        return Totals(
+            appointments=appointments,
+            ended=ended_,
+            checked_in=checked_in,
+            walk_ins=walk_ins,
+            no_shows=no_shows,
+            completed=completed,
+            resolved=resolved,
+            waiting=Spread(int(row[7]), float(row[8]), row[9], row[10]),
+            processing=Spread(int(row[11]), float(row[12]), row[13], row[14]),
+            ratings=Spread(int(row[15]), float(row[16]), row[17], row[18]),
+            saved_minutes=float(row[19]),
+        )

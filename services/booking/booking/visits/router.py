@@ -37,7 +37,7 @@ from booking.visits.schemas import (
 from servicekit.auth import CurrentPrincipal, InvalidToken, PrincipalOrManageToken
 from servicekit.datetimes import RequestDate
 from servicekit.problems import ValidationFailed, problem_responses
-from servicekit.tenancy import AgsPath
+from servicekit.tenancy import AgsPath, NotYourMunicipality
 
 router = APIRouter(tags=["visits"])
 
@@ -66,7 +66,12 @@ async def check_in(
     "/booking/v1/tenants/{ags}/offices/{office_id}/queue",
     response_model=Queue,
     responses=problem_responses(
-        InvalidToken, NotStaff, NotOfficeStaff, OfficeNotFound, ValidationFailed
+        InvalidToken,
+        NotStaff,
+        NotYourMunicipality,
+        NotOfficeStaff,
+        OfficeNotFound,
+        ValidationFailed,
     ),
 )
 async def office_queue(
@@ -101,6 +106,7 @@ async def queue_board(ags: AgsPath, office_id: uuid.UUID, visits: VisitsDep) -> 
     responses=problem_responses(
         InvalidToken,
         NotStaff,
+        NotYourMunicipality,
         NotOfficeStaff,
         OfficeNotFound,
         ServiceNotFound,
@@ -125,7 +131,13 @@ async def register_walk_in(
     "/booking/v1/tenants/{ags}/offices/{office_id}/queue/call",
     response_model=VisitOut,
     responses=problem_responses(
-        InvalidToken, NotStaff, NotOfficeStaff, OfficeNotFound, NobodyWaiting, ValidationFailed
+        InvalidToken,
+        NotStaff,
+        NotYourMunicipality,
+        NotOfficeStaff,
+        OfficeNotFound,
+        NobodyWaiting,
+        ValidationFailed,
     ),
 )
 async def call_next(
@@ -190,6 +202,7 @@ async def visit_feedback(
     responses=problem_responses(
         InvalidToken,
         NotStaff,
+        NotYourMunicipality,
         NotAdministrator,
         NotOfficeStaff,
         OfficeNotFound,

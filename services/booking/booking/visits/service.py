@@ -26,7 +26,7 @@ from booking.visits.errors import (
     VisitNotCompleted,
 )
 from booking.visits.models import Visit
-from booking.visits.repository import VisitRepository
+from booking.visits.repository import Outcome, Period, Spread, Totals, VisitRepository
 from booking.visits.schemas import (
     Board,
     BoardCall,
@@ -68,20 +68,72 @@ def visit_out(visit: Visit, booking: Booking, waiting_ahead: int | None = None) 
     )
 
 
-def distribution(values: Sequence[float]) -> Distribution:
-    """Count, mean and nearest-rank median and 90th percentile, rounded to 0.1."""
+def spread(values: Sequence[float]) -> Spread:
+    """Count, sum and nearest-rank median and 90th percentile of ``values``."""
     if not values:
-        return Distribution(count=0, mean=None, p50=None, p90=None)
+        return Spread(count=0, total=0.0, p50=None, p90=None)
     ordered = sorted(values)
 
     def rank(share: float) -> float:
-        return round(ordered[max(math.ceil(share * len(ordered)) - 1, 0)], 1)
+        return ordered[max(math.ceil(share * len(ordered)) - 1, 0)]
 
+    return Spread(count=len(ordered), total=sum(ordered), p50=rank(0.5), p90=rank(0.9))
+
+
+def distribution(values: Spread) -> Distribution:
+    """Count, mean, median and 90th percentile, rounded to 0.1."""
+    if not values.count or values.p50 is None or values.p90 is None:
+        return Distribution(count=0, mean=None, p50=None, p90=None)
     return Distribution(
-        count=len(ordered),
-        mean=round(sum(ordered) / len(ordered), 1),
-        p50=rank(0.5),
-        p90=rank(0.9),
+        count=values.count,
+        mean=round(values.total / values.count, 1),
+        p50=round(values.p50, 1),
+        p90=round(values.p90, 1),
+    )
+
+
+def totals_of(days: Sequence[Outcome], now: datetime) -> Totals:
+    """The KPIs' totals of some appointments' days, summed here (where the database does
+    not: :meth:`VisitRepository.totals`)."""
+    appointments = ended = checked_in = walk_ins = no_shows = completed = resolved = 0
+    waiting: list[float] = []
+    processing: list[float] = []
+    ratings: list[float] = []
+    saved = 0.0
+    for day in days:
+        if day.walk_in:
+            walk_ins += 1
+        else:
+            appointments += 1
+            if day.ends_at <= now:
+                ended += 1
+                no_shows += day.checked_in_at is None
+        if day.checked_in_at is None:
+            continue
+        checked_in += not day.walk_in
+        if day.called_at is not None:
+            since = max(day.checked_in_at, day.starts_at)
+            waiting.append(max(_minutes(day.called_at - since), 0.0))
+            if day.completed_at is not None:
+                completed += 1
+                resolved += bool(day.resolved)
+                spent = _minutes(day.completed_at - day.called_at)
+                processing.append(spent)
+                saved += max(_minutes(day.ends_at - day.starts_at) - spent, 0.0)
+        if day.rating is not None:
+            ratings.append(day.rating)
+    return Totals(
+        appointments=appointments,
+        ended=ended,
+        checked_in=checked_in,
+        walk_ins=walk_ins,
+        no_shows=no_shows,
+        completed=completed,
+        resolved=resolved,
+        waiting=spread(waiting),
+        processing=spread(processing),
+        ratings=spread(ratings),
+        saved_minutes=saved,
     )
 
 
@@ -284,51 +336,45 @@ class Visits:
         else:
             raise NotAdministrator("Name an office you work at, or ask an administrator.")
         now = utcnow()
-        appointments = ended = checked_in = walk_ins = no_shows = completed = resolved = 0
-        waiting: list[float] = []
-        processing: list[float] = []
-        ratings: list[float] = []
-        saved = 0.0
+        zones: dict[str, list[uuid.UUID]] = {}
         for office in offices:
-            zone = ZoneInfo(office.time_zone)
-            start, end = day_bounds(date_from, zone)[0], day_bounds(date_to, zone)[1]
-            for day in await self.visits.of_period(tenant, office.id, start, end, service_id):
-                if day.walk_in:
-                    walk_ins += 1
-                else:
-                    appointments += 1
-                    if day.ends_at <= now:
-                        ended += 1
-                        no_shows += day.checked_in_at is None
-                if day.checked_in_at is None:
-                    continue
-                checked_in += not day.walk_in
-                if day.called_at is not None:
-                    since = max(day.checked_in_at, day.starts_at)
-                    waiting.append(max(_minutes(day.called_at - since), 0.0))
-                    if day.completed_at is not None:
-                        completed += 1
-                        resolved += bool(day.resolved)
-                        spent = _minutes(day.completed_at - day.called_at)
-                        processing.append(spent)
-                        saved += max(_minutes(day.ends_at - day.starts_at) - spent, 0.0)
-                if day.rating is not None:
-                    ratings.append(day.rating)
+            zones.setdefault(office.time_zone, []).append(office.id)
+        periods = [
+            Period(
+                ids,
+                day_bounds(date_from, ZoneInfo(zone))[0],
+                day_bounds(date_to, ZoneInfo(zone))[1],
+            )
+            for zone, ids in zones.items()
+        ]
+        found = await self.visits.totals(tenant, periods, now, service_id) if periods else None
+        if found is None:
+            days = [
+                day
+                for period in periods
+                for office_id in period.office_ids
+                for day in await self.visits.of_period(
+                    tenant, office_id, period.start, period.end, service_id
+                )
+            ]
+            found = totals_of(days, now)
         return Kpis(
             date_from=date_from,
             date_to=date_to,
             office_id=office_id,
             service_id=service_id,
-            appointments=appointments,
-            ended=ended,
-            checked_in=checked_in,
-            walk_ins=walk_ins,
-            no_shows=no_shows,
-            no_show_rate=round(no_shows / ended, 3) if ended else None,
-            waiting=distribution(waiting),
-            processing=distribution(processing),
-            completed=completed,
-            first_contact_resolution_rate=round(resolved / completed, 3) if completed else None,
-            satisfaction=distribution(ratings),
-            staff_minutes_saved=round(saved, 1),
+            appointments=found.appointments,
+            ended=found.ended,
+            checked_in=found.checked_in,
+            walk_ins=found.walk_ins,
+            no_shows=found.no_shows,
+            no_show_rate=round(found.no_shows / found.ended, 3) if found.ended else None,
+            waiting=distribution(found.waiting),
+            processing=distribution(found.processing),
+            completed=found.completed,
+            first_contact_resolution_rate=(
+                round(found.resolved / found.completed, 3) if found.completed else None
+            ),
+            satisfaction=distribution(found.ratings),
+            staff_minutes_saved=round(found.saved_minutes, 1),
         )

@@ -111,7 +111,7 @@ async def test_only_admins_of_the_tenant_write_the_catalogue(
 
     assert anonymous.status_code == 401
     assert citizen.status_code == 403
-    assert foreign_admin.status_code == 403
+    assert foreign_admin.status_code == 404  # another municipality's: not found
     assert foreign_admin.headers["content-type"] == "application/problem+json"
 
 

@@ -38,8 +38,8 @@ async def test_the_earliest_appointment_is_for_this_municipalitys_partners(
     assert anonymous.headers["www-authenticate"] == "Bearer"
     assert (without_scope.status_code, citizen.status_code) == (403, 403)
     assert without_scope.json()["type"] == "urn:rathaus:problem:insufficient-scope"
-    assert elsewhere.status_code == 403
-    assert elsewhere.json()["type"] == "urn:rathaus:problem:not-this-municipalitys-partner"
+    assert elsewhere.status_code == 404
+    assert elsewhere.json()["type"] == "urn:rathaus:problem:tenant-not-found"
     assert allowed.status_code == 200, allowed.text
     assert allowed.json()["leika"] == service.leika
 

@@ -8,14 +8,13 @@ from documents.retention.dependencies import RetentionDep
 from documents.retention.schemas import ErasureIn, ErasureOut, PurgeOut
 from servicekit.auth import (
     AUTH_PROBLEMS,
-    InsufficientRole,
     Principal,
     TokenKeysUnavailable,
     require_roles,
 )
 from servicekit.db import utcnow
 from servicekit.problems import ValidationFailed, problem_responses
-from servicekit.tenancy import AgsPath
+from servicekit.tenancy import AgsPath, NotYourMunicipality
 
 router = APIRouter(tags=["retention"])
 
@@ -42,7 +41,9 @@ async def purge(
 @router.post(
     "/documents/v1/tenants/{ags}/erasures",
     response_model=ErasureOut,
-    responses=problem_responses(*AUTH_PROBLEMS, TokenKeysUnavailable, ValidationFailed),
+    responses=problem_responses(
+        *AUTH_PROBLEMS, NotYourMunicipality, TokenKeysUnavailable, ValidationFailed
+    ),
 )
 async def erase(
     ags: AgsPath,
@@ -54,7 +55,7 @@ async def erase(
     municipality; the bookings as booking's erasure names them). Repeating it deletes nothing
     more."""
     if admin.tenant != ags:
-        raise InsufficientRole("Only an administrator of this municipality may do this.")
+        raise NotYourMunicipality(f"No municipality {ags} among yours.")
     deleted = await retention.erase_bookings(
         tenant=ags,
         booking_ids=[str(booking_id) for booking_id in body.booking_ids],
