@@ -79,7 +79,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             contracts = load_contracts(
                 settings.contracts_dir, list(upstreams.by_name), settings.contract_version
             )
-            app.openapi_schema = merge(contracts, title=TITLE, version="1", description=DESCRIPTION)
+            app.openapi_schema = merge(
+                contracts,
+                title=TITLE,
+                version="1",
+                description=DESCRIPTION,
+                well_known_service=settings.well_known_service,
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

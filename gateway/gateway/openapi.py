@@ -1,7 +1,8 @@
 """One API document: the services' published contracts merged into the gateway's /openapi.json.
 
-Paths are kept (they start with ``/<service>/``); a path outside its service's prefix (such
-as identity's root ``/.well-known/...``) is not reachable through the gateway and left out.
+Paths are kept (they start with ``/<service>/``, or ``/.well-known/`` for the service the
+gateway routes those to: identity's OpenID discovery and JWKS at the root); any other path
+outside its service's prefix is not reachable through the gateway and left out.
 Components of every kind are namespaced ``<service>.<Name>`` and every ``$ref`` (and
 discriminator mapping, and security requirement) is rewritten to match, so two services may
 both have a ``ProblemDetails`` or a ``Tenant`` without colliding. Operation ids get the same
@@ -19,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from servicekit.openapi import GATEWAY_RESPONSES
+from servicekit.openapi import GATEWAY_RESPONSES, SERVERS
 from servicekit.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
 
 logger = logging.getLogger("gateway.openapi")
@@ -75,9 +76,15 @@ def _rewrite_security(requirements: list[dict[str, Any]], service: str) -> list[
 
 
 def merge(
-    contracts: dict[str, dict[str, Any]], *, title: str, version: str, description: str
+    contracts: dict[str, dict[str, Any]],
+    *,
+    title: str,
+    version: str,
+    description: str,
+    well_known_service: str | None = None,
 ) -> dict[str, Any]:
-    """Merge service name -> OpenAPI document into one document."""
+    """Merge service name -> OpenAPI document into one document; ``well_known_service``'s
+    ``/.well-known/...`` paths are kept (the gateway routes them to it)."""
     paths: dict[str, Any] = {}
     webhooks: dict[str, Any] = {}
     components: dict[str, dict[str, Any]] = {}
@@ -92,7 +99,10 @@ def merge(
                 target[_namespaced(service, name)] = value
         default_security = document.get("security")
         for path, item in (document.get("paths") or {}).items():
-            if not path.startswith(f"/{service}/"):
+            reachable = path.startswith(f"/{service}/") or (
+                service == well_known_service and path.startswith("/.well-known/")
+            )
+            if not reachable:
                 logger.info("path outside its service prefix left out", extra={"path": path})
                 continue
             for method, operation in item.items():
@@ -133,6 +143,7 @@ def merge(
     merged: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version, "description": description},
+        "servers": SERVERS,
         "paths": dict(sorted(paths.items())),
         "components": {kind: dict(sorted(v.items())) for kind, v in sorted(components.items())},
     }

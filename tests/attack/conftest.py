@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -41,17 +42,25 @@ def attack_backend() -> str:
 
 
 @pytest.fixture(scope="module")
+def system_overrides() -> dict[str, dict[str, Any]]:
+    """Settings per server for the module's Rathaus (a module may override this fixture)."""
+    return {
+        "identity": FAST_IDENTITY,
+        "gateway": {"route_classes": [GENEROUS], "health_interval_s": 0},
+    }
+
+
+@pytest.fixture(scope="module")
 async def world(
-    database_registry: DatabaseRegistry, tmp_path_factory: pytest.TempPathFactory
+    database_registry: DatabaseRegistry,
+    tmp_path_factory: pytest.TempPathFactory,
+    system_overrides: dict[str, dict[str, Any]],
 ) -> AsyncIterator[World]:
     system = await start_system(
         database_registry,
         attack_backend(),
         tmp_path_factory.mktemp("blobs"),
-        overrides={
-            "identity": FAST_IDENTITY,
-            "gateway": {"route_classes": [GENEROUS], "health_interval_s": 0},
-        },
+        overrides=system_overrides,
     )
     try:
         async with httpx.AsyncClient(base_url=system.gateway, timeout=30) as http:

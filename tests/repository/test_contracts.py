@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from servicekit.openapi import operation_id
+from servicekit.auth import MANAGE_TOKEN_HEADER
+from servicekit.openapi import operation_id, plain_optional_header
 from tests.repository.conftest import CONTRACT_SERVICES, ROOT, git_available
 
 BIN = Path(sys.executable).parent
@@ -120,6 +121,105 @@ def with_readable_operation_ids(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+MANAGE_TOKEN_SCHEME = "manageToken"
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, item in (document.get("paths") or {}).items()
+        for method, operation in item.items()
+        if method in _METHODS
+    ]
+
+
+def with_the_same_wire_described_as_now(
+    document: dict[str, Any], current: dict[str, Any]
+) -> dict[str, Any]:
+    """An early contract as the current one describes the same requests: an optional header
+    as a plain string (no HTTP message carries a null), and the ``X-Manage-Token`` header
+    parameter as the ``manageToken`` apiKey scheme (the same header, an alternative to
+    Bearer) wherever the current operation offers that scheme."""
+    now = {(method, path): operation for method, path, operation in _operations(current)}
+    schemes = current.get("components", {}).get("securitySchemes", {})
+    for method, path, operation in _operations(document):
+        for parameter in operation.get("parameters", []):
+            plain_optional_header(parameter)
+        offered = now.get((method, path), {}).get("security", [])
+        if {MANAGE_TOKEN_SCHEME: []} not in offered:
+            continue
+        parameters = operation.get("parameters", [])
+        kept = [p for p in parameters if p.get("name") != MANAGE_TOKEN_HEADER]
+        if len(kept) < len(parameters):
+            operation["parameters"] = kept
+            operation["security"] = [*operation.get("security", []), {MANAGE_TOKEN_SCHEME: []}]
+            document["components"].setdefault("securitySchemes", {})[MANAGE_TOKEN_SCHEME] = schemes[
+                MANAGE_TOKEN_SCHEME
+            ]
+    return document
+
+
+ENFORCED = ROOT / "contracts" / "enforced.yaml"
+
+
+def _targets(document: dict[str, Any], entry: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The nodes of ``document`` an entry of contracts/enforced.yaml names, by where they are."""
+    nodes: dict[str, Any] = {}
+    if "schema" in entry:
+        name, _, prop = entry["schema"].partition(".")
+        schema = document.get("components", {}).get("schemas", {}).get(name)
+        nodes[entry["schema"]] = (
+            schema.get("properties", {}).get(prop) if prop and schema else schema
+        )
+    elif "parameter" in entry:
+        where, name = entry["parameter"].split(" ", 1)
+        for method, path, operation in _operations(document):
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == where and parameter["name"].lower() == name.lower():
+                    nodes[f"{method} {path}"] = parameter.get("schema")
+    else:
+        kind = "body" if "body" in entry else "operation"
+        method, path = entry[kind].split(" ", 1)
+        operation = (document.get("paths") or {}).get(path, {}).get(method.lower(), {})
+        node: Any = operation.get("requestBody") if kind == "body" else operation
+        for step in entry.get("at", "").split("/") if entry.get("at") else []:
+            node = node.get(step.replace("~1", "/").replace("~0", "~")) if node else None
+        nodes[entry[kind]] = node
+    return {where: node for where, node in nodes.items() if isinstance(node, dict)}
+
+
+def with_enforced_bounds(
+    document: dict[str, Any], current: dict[str, Any], service: str
+) -> dict[str, Any]:
+    """An early contract with the bounds contracts/enforced.yaml lists taken over from the
+    current one: what the server already refused, now said in the schema, breaks no client."""
+    entries = yaml.safe_load(ENFORCED.read_text(encoding="utf-8")).get(service) or []
+    for entry in entries:
+        now = _targets(current, entry)
+        for where, old in _targets(document, entry).items():
+            new = now.get(where)
+            if new is None:
+                continue
+            for key in entry["keys"]:
+                if key in new:
+                    old[key] = new[key]
+                else:
+                    old.pop(key, None)
+    return document
+
+
+@pytest.mark.parametrize("service", CONTRACT_SERVICES)
+def test_every_enforced_bound_names_something_in_the_contract(service: str) -> None:
+    current = yaml.safe_load((ROOT / "contracts" / service / "v1.yaml").read_text("utf-8"))
+    entries = yaml.safe_load(ENFORCED.read_text(encoding="utf-8")).get(service) or []
+
+    for entry in entries:
+        assert entry.get("why"), f"{entry} does not say why the server already enforced it"
+        nodes = _targets(current, entry)
+        assert nodes, f"{entry} names nothing in contracts/{service}/v1.yaml"
+        assert any(key in node for node in nodes.values() for key in entry["keys"]), entry
+
+
 @pytest.mark.parametrize("service", CONTRACT_SERVICES)
 def test_contract_stays_compatible_with_every_committed_v1(
     service: str, redocly: list[str], tool_env: dict[str, str], tmp_path: Path
@@ -131,6 +231,7 @@ def test_contract_stays_compatible_with_every_committed_v1(
     current_blob = subprocess.run(
         ["git", "hash-object", str(current)], capture_output=True, text=True, cwd=ROOT, check=True
     ).stdout.strip()
+    now = yaml.safe_load(current.read_text(encoding="utf-8"))
     breaking: list[str] = []
     for commit, blob in _committed_versions(relative):
         if blob == current_blob:
@@ -139,10 +240,10 @@ def test_contract_stays_compatible_with_every_committed_v1(
         committed = subprocess.run(
             ["git", "cat-file", "blob", blob], capture_output=True, cwd=ROOT, check=True
         ).stdout
-        old.write_text(
-            yaml.safe_dump(with_readable_operation_ids(yaml.safe_load(committed))),
-            encoding="utf-8",
-        )
+        earlier = with_readable_operation_ids(yaml.safe_load(committed))
+        earlier = with_the_same_wire_described_as_now(earlier, now)
+        earlier = with_enforced_bounds(earlier, now, service)
+        old.write_text(yaml.safe_dump(earlier), encoding="utf-8")
         result = diff(redocly, tool_env, old, current)
         if result.returncode != 0:
             breaking.append(f"against {relative} at {commit[:12]}:\n{result.stdout}")

@@ -45,6 +45,8 @@ async def test_openapi_merges_every_service_contract_with_namespaced_components(
         # The events the service publishes are documented there too.
         assert set(contract.get("webhooks", {})) <= set(document.get("webhooks", {}))
     assert "de.rathaus.identity.account.erased" in document["webhooks"]
+    # Identity's discovery and keys at the root, where the gateway routes /.well-known/ to.
+    assert {"/.well-known/openid-configuration", "/.well-known/jwks.json"} <= set(document["paths"])
     refs = [part.split('"')[0] for part in json.dumps(document).split('"$ref": "')[1:]]
     assert refs
     assert all(ref.split("/")[-1].split(".")[0] in {*services, "gateway"} for ref in refs)

@@ -196,16 +196,24 @@ async def test_a_browser_may_send_every_header_the_contracts_take(
     start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient
 ) -> None:
     # A header missing here fails the browser's preflight: the manage link, the ALTCHA proof.
+    contracts = [
+        yaml.safe_load((CONTRACTS / service / "v1.yaml").read_text(encoding="utf-8"))
+        for service in ("identity", "booking", "documents")
+    ]
     taken = {
         parameter["name"].lower()
-        for service in ("identity", "booking", "documents")
-        for item in yaml.safe_load((CONTRACTS / service / "v1.yaml").read_text(encoding="utf-8"))[
-            "paths"
-        ].values()
+        for contract in contracts
+        for item in contract["paths"].values()
         for operation in item.values()
         if isinstance(operation, dict)
         for parameter in operation.get("parameters", [])
         if parameter["in"] == "header"
+    } | {
+        # Headers a security scheme names (the manage link's apiKey).
+        scheme["name"].lower()
+        for contract in contracts
+        for scheme in contract["components"].get("securitySchemes", {}).values()
+        if scheme["type"] == "apiKey" and scheme["in"] == "header"
     }
     gateway = start_gateway(
         services={"alpha": [alpha.url]}, cors_origins=("https://portal.example",)

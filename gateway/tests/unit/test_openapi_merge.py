@@ -77,6 +77,19 @@ def test_path_outside_the_service_prefix_is_left_out() -> None:
     assert document["paths"] == {}
 
 
+def test_the_well_known_services_root_paths_are_kept_as_the_gateway_routes_them() -> None:
+    document = merge(
+        {"a": _contract("/.well-known/x"), "b": _contract("/.well-known/y")},
+        title="t",
+        version="1",
+        description="d",
+        well_known_service="a",
+    )
+
+    assert set(document["paths"]) == {"/.well-known/x"}
+    assert [server["url"] for server in document["servers"]] == ["/"]
+
+
 def test_service_cannot_claim_another_services_path() -> None:
     document = _merged(a=_contract("/a/v1/x"), b=_contract("/a/v1/x"))
 

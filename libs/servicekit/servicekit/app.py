@@ -18,7 +18,7 @@ from servicekit.health import ReadinessCheck
 from servicekit.health import router as health_router
 from servicekit.mail import Mailbox, MailDispatcher, MailSettings
 from servicekit.metrics import install_metrics
-from servicekit.openapi import install_openapi
+from servicekit.openapi import SERVERS, install_openapi
 from servicekit.problems import install_problem_handlers
 from servicekit.requestid import RequestIdMiddleware
 from servicekit.settings import ServiceSettings
@@ -88,6 +88,7 @@ def create_service_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        servers=SERVERS,
     )
     app.state.settings = settings
     app.state.tracing = tracing

@@ -38,9 +38,26 @@ client_credentials = OAuth2(
 """The security scheme of every scoped route (``servicekit.auth.require_scopes``): the token
 itself is read by the bearer check; this only documents the flow and the scopes."""
 
+ANONYMOUS_TOO: dict[str, Any] = {"security": [{}]}
+"""``openapi_extra`` of a route that takes a token but serves anonymous callers too
+(``OptionalPrincipal``): the empty requirement says that no credential is an alternative."""
+
 _PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
+
+SERVERS = [
+    {
+        "url": "/",
+        "description": (
+            "Where this document is served: the gateway's origin for clients (every path "
+            "carries its service's prefix, /<service>/v1/...); a service answers the same "
+            "paths on its own origin inside the deployment"
+        ),
+    }
+]
+"""Relative, so the one contract holds for every deployment (OpenAPI resolves it against the
+document's own URL)."""
 
 GATEWAY_RESPONSES = {
     "429": "Too many requests (gateway rate limit); see Retry-After and RateLimit",
@@ -75,8 +92,24 @@ def _fix_operation(operation: dict[str, Any]) -> None:
             "content": _problem_content(),
         }
     operation["responses"] = dict(sorted(responses.items()))
+    for parameter in operation.get("parameters", []):
+        plain_optional_header(parameter)
     # An operation without a security requirement is public: say so explicitly.
     operation["security"] = _requirements(operation.get("security", []))
+
+
+def plain_optional_header(parameter: dict[str, Any]) -> None:
+    """An optional header is a string or absent: FastAPI's ``anyOf: [X, null]`` for a
+    ``str | None`` header says a null that no HTTP message can carry (and generated clients
+    turn it into a union type)."""
+    schema = parameter.get("schema", {})
+    alternatives = schema.get("anyOf")
+    if parameter.get("in") != "header" or parameter.get("required") or not alternatives:
+        return
+    kept = [alternative for alternative in alternatives if alternative != {"type": "null"}]
+    if len(kept) == 1 and len(kept) < len(alternatives):
+        rest = {key: value for key, value in schema.items() if key != "anyOf"}
+        parameter["schema"] = {**kept[0], **rest}
 
 
 def _requirements(security: list[dict[str, list[str]]]) -> list[dict[str, list[str]]]:

@@ -122,6 +122,8 @@ def test_public_addresses_and_allowed_networks_are_called() -> None:
         ("https://localhost", "loopback"),
         ("https://[::1]/x", "loopback"),
         ("https://169.254.169.254/latest/meta-data", "link-local"),
+        ("https://G[/", "not well-formed"),
+        ("https://\U001012d2a\x84.example", "not well-formed"),
     ],
 )
 def test_urls_are_refused_at_registration_where_that_can_be_told(url: str, why: str) -> None:

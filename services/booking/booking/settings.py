@@ -6,6 +6,7 @@ from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from booking.availability.schemas import MAX_SERVICES
 from servicekit.botcheck import BotcheckSettings
 from servicekit.dependencies import app_state
 from servicekit.mail import Letterhead, MailSettings
@@ -81,7 +82,12 @@ class BookingSettings(MailSettings, BotcheckSettings):
         ge=1,
         description="After this long an unfinished request no longer blocks a retry with its key",
     )
-    max_services_per_booking: int = Field(default=5, ge=1, le=20)
+    max_services_per_booking: int = Field(
+        default=MAX_SERVICES,
+        ge=1,
+        le=MAX_SERVICES,
+        description="The most services one appointment may combine (the contract's maximum)",
+    )
     earliest_horizon_days: int = Field(
         default=92, ge=1, le=366, description="How far ahead the earliest appointment is looked for"
     )

@@ -4,6 +4,8 @@ Public face::
 
     CurrentPrincipal   Annotated dependency: the caller, 401 invalid-token without a valid token
     OptionalPrincipal  None without an Authorization header, 401 with a bad one
+    PrincipalOrManageToken  a booking's citizen by token or by the manage link's secret
+                       (``X-Manage-Token``, the ``manageToken`` scheme); 401 with neither
     require_roles()    Annotated[Principal, require_roles("clerk", "admin")]: 403 without any
     require_scopes()   Annotated[Principal, require_scopes("booking:read")]: 403 unless all held
     AUTH_PROBLEMS      the problems a protected route can answer, for ``problem_responses``
@@ -15,8 +17,11 @@ and answer 404 for another tenant's object. Verification (``TokenVerifier``) is 
 """
 
 from servicekit.auth.dependencies import (
+    MANAGE_TOKEN_HEADER,
     CurrentPrincipal,
+    Holder,
     OptionalPrincipal,
+    PrincipalOrManageToken,
     current_principal,
     optional_principal,
     require_roles,
@@ -38,14 +43,17 @@ AUTH_PROBLEMS = (InvalidToken, InsufficientRole)
 
 __all__ = [
     "AUTH_PROBLEMS",
+    "MANAGE_TOKEN_HEADER",
     "ROLES",
     "CurrentPrincipal",
+    "Holder",
     "InsufficientRole",
     "InsufficientScope",
     "InvalidToken",
     "KeySource",
     "OptionalPrincipal",
     "Principal",
+    "PrincipalOrManageToken",
     "RemoteJwks",
     "Scope",
     "StaticKeys",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from servicekit.auth.errors import InsufficientRole, InsufficientScope, InvalidToken
 from servicekit.auth.principal import Principal
@@ -54,6 +55,47 @@ async def current_principal(
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+MANAGE_TOKEN_HEADER = "X-Manage-Token"
+MANAGE_TOKEN_SCHEME = "manageToken"
+MANAGE_TOKEN_MAX_LENGTH = 512
+_manage_link = APIKeyHeader(
+    name=MANAGE_TOKEN_HEADER,
+    scheme_name=MANAGE_TOKEN_SCHEME,
+    auto_error=False,
+    description=(
+        "The secret of a booking's manage link (answered once by the hold, and mailed): acts "
+        "for the booking's citizen without an account, instead of an access token"
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who acts on a booking: a token's principal, the manage link's secret, or both."""
+
+    principal: Principal | None
+    manage_token: str | None
+
+
+async def principal_or_manage_token(
+    principal: OptionalPrincipal,
+    manage_token: Annotated[str | None, Depends(_manage_link)],
+) -> Holder:
+    """The caller of a route for a booking's citizen; 401 with neither credential (the
+    contract offers both as alternative security schemes: Bearer or ``manageToken``)."""
+    if manage_token is not None and len(manage_token) > MANAGE_TOKEN_MAX_LENGTH:
+        raise InvalidToken("The manage token is not one of ours.")
+    if principal is None and not manage_token:
+        raise InvalidToken(
+            f"Send an access token or the booking's manage-link token ({MANAGE_TOKEN_HEADER}).",
+            token_present=False,
+        )
+    return Holder(principal=principal, manage_token=manage_token or None)
+
+
+PrincipalOrManageToken = Annotated[Holder, Depends(principal_or_manage_token)]
+"""For a route a booking's citizen may call with the manage link instead of an account."""
 
 
 def require_roles(*roles: str) -> Any:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from pydantic import SecretStr
 
+from servicekit.constant_time import same_secret
 from servicekit.problems import Unauthorized
 
 EVENT_MEDIA_TYPE = "application/cloudevents+json"
@@ -64,5 +65,5 @@ def check_signature(
     if abs(now - int(timestamp)) > tolerance_s:
         raise InvalidEventSignature("The timestamp is too far from now.")
     expected = signature(secret.get_secret_value(), timestamp, body)
-    if not hmac.compare_digest(expected, given.lower()):
+    if not same_secret(given.lower(), expected):
         raise InvalidEventSignature()

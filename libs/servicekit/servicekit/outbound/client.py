@@ -79,7 +79,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             pass
         try:
             answers = await self._resolve(host, port)
-        except OSError as error:
+        except (OSError, UnicodeError) as error:  # UnicodeError: no IDNA name
             raise httpx.ConnectError(f"{host} does not resolve: {error}") from error
         addresses = [ipaddress.ip_address(answer.split("%", 1)[0]) for answer in answers]
         if not addresses:

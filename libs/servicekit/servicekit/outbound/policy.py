@@ -79,8 +79,16 @@ class OutboundPolicy:
     def check_literal(self, url: str) -> None:
         """Refuse at once what can be told without resolving the URL's host (at registration;
         the transport checks again on every call)."""
-        parsed = urlsplit(url)
-        host = parsed.hostname or ""
+        # Here, not at the top: settings name the policy and must not load the HTTP client.
+        import httpx
+
+        try:
+            parsed = urlsplit(url)
+            host = parsed.hostname or ""
+            # What the client will make of it: a host that is no IDNA name cannot be called.
+            httpx.URL(url)
+        except (ValueError, httpx.InvalidURL) as malformed:  # "https://G[/", "https://\x84"
+            raise AddressRefused("the URL is not well-formed") from malformed
         self.check_url(parsed.scheme, host, parsed.username or parsed.password or "")
         try:
             address = ipaddress.ip_address(host)

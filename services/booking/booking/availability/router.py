@@ -8,7 +8,13 @@ from fastapi import APIRouter, Query, Response
 
 from booking.availability.dependencies import CachedAnswersDep
 from booking.availability.errors import TooManyServices
-from booking.availability.schemas import AvailableDay, AvailableDays, FreeSlot, FreeSlots
+from booking.availability.schemas import (
+    MAX_SERVICES,
+    AvailableDay,
+    AvailableDays,
+    FreeSlot,
+    FreeSlots,
+)
 from booking.catalogue.errors import ServiceNotFound
 from servicekit.datetimes import RequestDate
 from servicekit.db import utcnow
@@ -19,7 +25,11 @@ router = APIRouter(prefix="/booking/v1/tenants/{ags}/availability", tags=["avail
 
 ServiceIds = Annotated[
     list[uuid.UUID],
-    Query(alias="service_id", description="One or more services; their durations add up"),
+    Query(
+        alias="service_id",
+        max_length=MAX_SERVICES,
+        description="One or more services; their durations add up",
+    ),
 ]
 OfficeIds = Annotated[
     list[uuid.UUID] | None,

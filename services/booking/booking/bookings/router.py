@@ -37,11 +37,17 @@ from booking.idempotency.dependencies import IdempotencyDep
 from booking.idempotency.service import caller_key
 from booking.language import LanguageDep
 from booking.offices.errors import OfficeNotFound
-from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal
+from servicekit.auth import (
+    CurrentPrincipal,
+    InvalidToken,
+    OptionalPrincipal,
+    PrincipalOrManageToken,
+)
 from servicekit.botcheck import BOTCHECK_PROBLEMS, BotcheckSolution
 from servicekit.datetimes import RequestDate
 from servicekit.dependencies import ClientAddress, SessionDep
 from servicekit.idempotency import IdempotencyKeyReused, IdempotentRequestInProgress
+from servicekit.openapi import ANONYMOUS_TOO
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath, NotYourMunicipality
 
@@ -58,14 +64,6 @@ IdempotencyKey = Annotated[
         ),
     ),
 ]
-ManageToken = Annotated[
-    str | None,
-    Header(
-        alias="X-Manage-Token",
-        max_length=200,
-        description="The secret of the booking's manage link (instead of an account token)",
-    ),
-]
 IDEMPOTENCY_PROBLEMS = (IdempotencyKeyReused, IdempotentRequestInProgress)
 SLOT_PROBLEMS = (
     ServiceNotFound,
@@ -80,6 +78,7 @@ SLOT_PROBLEMS = (
     "/booking/v1/tenants/{ags}/holds",
     status_code=201,
     response_model=HoldOut,
+    openapi_extra=ANONYMOUS_TOO,
     responses=problem_responses(
         InvalidToken,
         *SLOT_PROBLEMS,
@@ -151,12 +150,11 @@ async def my_bookings(
 async def get_booking(
     booking_id: uuid.UUID,
     bookings: BookingsDep,
-    principal: OptionalPrincipal,
+    holder: PrincipalOrManageToken,
     language: LanguageDep,
-    manage_token: ManageToken = None,
 ) -> BookingOut:
     """A booking, for its citizen (account or manage token) and the office's clerks."""
-    booking = await bookings.find(booking_id, Caller(principal, manage_token))
+    booking = await bookings.find(booking_id, Caller(holder.principal, holder.manage_token))
     return (await bookings.describe([booking], language))[0]
 
 
@@ -181,10 +179,9 @@ async def confirm_booking(
     session: SessionDep,
     bookings: BookingsDep,
     idempotency: IdempotencyDep,
-    principal: OptionalPrincipal,
+    holder: PrincipalOrManageToken,
     language: LanguageDep,
     address: ClientAddress,
-    manage_token: ManageToken = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Confirm a held slot with the citizen's contact data; answers with the checklist.
@@ -195,12 +192,14 @@ async def confirm_booking(
     """
 
     async def action() -> BookingOut:
-        booking = await bookings.confirm(booking_id, Caller(principal, manage_token), body)
+        booking = await bookings.confirm(
+            booking_id, Caller(holder.principal, holder.manage_token), body
+        )
         return (await bookings.describe([booking], language))[0]
 
     return await idempotency.run(
         session=session,
-        caller=caller_key(principal, address, manage_token),
+        caller=caller_key(holder.principal, address, holder.manage_token),
         key=idempotency_key,
         method="POST",
         path=request.url.path,
@@ -251,12 +250,11 @@ async def confirm_opted_in_booking(
 async def cancel_booking(
     booking_id: uuid.UUID,
     bookings: BookingsDep,
-    principal: OptionalPrincipal,
+    holder: PrincipalOrManageToken,
     language: LanguageDep,
-    manage_token: ManageToken = None,
 ) -> BookingOut:
     """Cancel a hold or a booking and free its slot (repeating it changes nothing)."""
-    booking = await bookings.cancel(booking_id, Caller(principal, manage_token))
+    booking = await bookings.cancel(booking_id, Caller(holder.principal, holder.manage_token))
     return (await bookings.describe([booking], language))[0]
 
 
@@ -277,12 +275,13 @@ async def reschedule_booking(
     booking_id: uuid.UUID,
     body: RescheduleIn,
     bookings: BookingsDep,
-    principal: OptionalPrincipal,
+    holder: PrincipalOrManageToken,
     language: LanguageDep,
-    manage_token: ManageToken = None,
 ) -> BookingOut:
     """Move a confirmed booking atomically: on a lost race it stays where it was (409)."""
-    booking = await bookings.reschedule(booking_id, Caller(principal, manage_token), body)
+    booking = await bookings.reschedule(
+        booking_id, Caller(holder.principal, holder.manage_token), body
+    )
     return (await bookings.describe([booking], language))[0]
 
 
@@ -294,12 +293,11 @@ async def reschedule_booking(
 async def booking_checklist(
     booking_id: uuid.UUID,
     bookings: BookingsDep,
-    principal: OptionalPrincipal,
+    holder: PrincipalOrManageToken,
     language: LanguageDep,
-    manage_token: ManageToken = None,
 ) -> Checklist:
     """The documents to bring (with their ids), for the citizen and the office's clerks."""
-    booking = await bookings.find(booking_id, Caller(principal, manage_token))
+    booking = await bookings.find(booking_id, Caller(holder.principal, holder.manage_token))
     return await bookings.checklist(booking, language)
 
 
@@ -317,12 +315,11 @@ async def booking_checklist(
 async def booking_calendar_file(
     booking_id: uuid.UUID,
     bookings: BookingsDep,
-    principal: OptionalPrincipal,
+    holder: PrincipalOrManageToken,
     language: LanguageDep,
-    manage_token: ManageToken = None,
 ) -> Response:
     """The appointment as an iCalendar file in the office's time zone, with the checklist."""
-    booking = await bookings.find(booking_id, Caller(principal, manage_token))
+    booking = await bookings.find(booking_id, Caller(holder.principal, holder.manage_token))
     described = (await bookings.describe([booking], language, with_contact=False))[0]
     office = await bookings.office_of(booking)
     return Response(

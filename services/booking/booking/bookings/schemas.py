@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from booking.availability.schemas import MAX_SERVICES
 from booking.catalogue.schemas import Leika
 from servicekit.datetimes import RequestDatetime
 
@@ -18,17 +19,39 @@ CancelledByName = Literal["citizen", "staff", "municipality"]
 class HoldIn(BaseModel):
     """Hold a slot for one or several services (their durations add up) at one office."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "office_id": "0b6f2f3e-5d8a-4c41-9a57-3f1f6f0c2a10",
+                    "service_ids": ["5f0c8a1e-2b7d-4e6a-8f43-9d2e1c7b6a55"],
+                    "start": "2026-12-14T08:30:00Z",
+                }
+            ]
+        },
+    )
 
     office_id: uuid.UUID
-    service_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
+    service_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_SERVICES)
     start: RequestDatetime = Field(description="A slot start from the availability endpoint")
 
 
 class ContactIn(BaseModel):
     """The minimum needed to serve and reach the citizen."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Erika Mustermann",
+                    "email": "erika.mustermann@example.org",
+                    "phone": "+49 30 1234567",
+                }
+            ]
+        },
+    )
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     email: Annotated[

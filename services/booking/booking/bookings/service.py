@@ -80,6 +80,7 @@ from booking.offices.service import OfficeDirectory
 from booking.settings import BookingSettings
 from servicekit.auth import Principal
 from servicekit.botcheck import Botcheck
+from servicekit.constant_time import same_secret
 from servicekit.db import utcnow
 from servicekit.events import Outbox
 from servicekit.problems import Forbidden, Problem
@@ -397,7 +398,7 @@ class Bookings:
             booking is None
             or booking.email is None
             or booking.name is None
-            or not hmac.compare_digest(token, opt_in_token_for(booking.id, booking.email, secret))
+            or not same_secret(token, opt_in_token_for(booking.id, booking.email, secret))
         ):
             raise BookingNotFound(f"No booking {booking_id} for this link.")
         return booking

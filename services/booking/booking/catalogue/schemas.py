@@ -52,7 +52,13 @@ class ServiceIn(BaseModel):
     name: LocalizedName
     description: LocalizedText | None = None
     duration_minutes: int = Field(ge=5, le=480, description="Usual length of the appointment")
-    fee_cents: int | None = Field(default=None, ge=0, description="Fee in euro cents, if any")
+    fee_cents: int | None = Field(
+        # The column is a 32-bit integer: a larger fee overflowed it on PostgreSQL.
+        default=None,
+        ge=0,
+        le=2**31 - 1,
+        description="Fee in euro cents, if any",
+    )
     online_hint: LocalizedText | None = Field(
         default=None, description="Hint that (part of) the service can be done online"
     )

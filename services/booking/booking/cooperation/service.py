@@ -197,7 +197,7 @@ async def ask_partner(
         return unavailable("timeout")
     except OutboundRefused as refused:
         return unavailable(f"refused: {refused}"[:200])
-    except httpx.HTTPError:
+    except (httpx.HTTPError, httpx.InvalidURL):  # InvalidURL: registered before it was refused
         return unavailable("unreachable")
     if status == 404:
         return NotOffered()

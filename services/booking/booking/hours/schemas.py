@@ -4,13 +4,36 @@ import uuid
 from datetime import date, time
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from booking.hours.calendar import WeeklyRule
 from booking.hours.models import Closure, Holiday, OpeningRule
 from servicekit.datetimes import RequestDate, RequestDatetime
 
-WallTime = Annotated[time, Field(description="Local wall time of the office, HH:MM")]
+WallTime = Annotated[
+    time,
+    # Not JSON Schema's ``format: time``: that is RFC 3339's full-time, which has an offset, and
+    # a wall time has none (one is refused).
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+            "examples": ["08:00"],
+        }
+    ),
+    Field(
+        description="Local wall time of the office without an offset: HH:MM (or HH:MM:SS) "
+        "in, HH:MM:SS out"
+    ),
+]
 
 
 def _naive(value: time) -> time:

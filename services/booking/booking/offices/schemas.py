@@ -55,7 +55,9 @@ class OfficeIn(BaseModel):
     time_zone: str = Field(default="Europe/Berlin", description="IANA time zone of the office")
     counters: int = Field(ge=1, le=100, description="Counters serving appointments in parallel")
     slot_minutes: int = Field(
-        default=10, description="Grid of appointment start times: one of 5, 10, 15, 20, 30, 60"
+        default=10,
+        description="Grid of appointment start times: one of 5, 10, 15, 20, 30, 60",
+        json_schema_extra={"enum": list(SLOT_MINUTES)},
     )
     bookable_from_days: int = Field(
         default=0, ge=0, le=365, description="Earliest bookable day, in days from today"

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query
 from booking.access import NotAdministrator, NotStaff, TenantStaff
 from booking.availability.errors import ServicesNotOffered, TooManyServices
 from booking.bookings.errors import BookingNotFound
-from booking.bookings.router import ManageToken
 from booking.bookings.service import Caller, NotOfficeStaff
 from booking.catalogue.errors import ServiceNotFound
 from booking.offices.errors import OfficeNotFound
@@ -35,7 +34,7 @@ from booking.visits.schemas import (
     VisitOut,
     WalkInIn,
 )
-from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal
+from servicekit.auth import CurrentPrincipal, InvalidToken, PrincipalOrManageToken
 from servicekit.datetimes import RequestDate
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath, NotYourMunicipality
@@ -55,13 +54,12 @@ MAX_PERIOD_DAYS = 366
 async def check_in(
     booking_id: uuid.UUID,
     visits: VisitsDep,
-    principal: OptionalPrincipal,
-    manage_token: ManageToken = None,
+    holder: PrincipalOrManageToken,
 ) -> VisitOut:
     """The citizen is here: from shortly before the appointment until its end, by the citizen
     (account or manage link, e.g. a QR code at the entrance) or a clerk of the office.
     Repeating it changes nothing; the answer says how many are to be called first."""
-    return await visits.check_in(booking_id, Caller(principal, manage_token))
+    return await visits.check_in(booking_id, Caller(holder.principal, holder.manage_token))
 
 
 @router.get(
@@ -190,11 +188,12 @@ async def visit_feedback(
     booking_id: uuid.UUID,
     body: FeedbackIn,
     visits: VisitsDep,
-    principal: OptionalPrincipal,
-    manage_token: ManageToken = None,
+    holder: PrincipalOrManageToken,
 ) -> VisitOut:
     """The citizen rates the completed visit, once."""
-    return await visits.feedback(booking_id, Caller(principal, manage_token), body.rating)
+    return await visits.feedback(
+        booking_id, Caller(holder.principal, holder.manage_token), body.rating
+    )
 
 
 @router.get(

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from booking.availability.schemas import MAX_SERVICES
+
 VisitStatus = Literal["waiting", "called", "completed"]
 
 
@@ -64,7 +66,7 @@ class WalkInIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    service_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
+    service_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_SERVICES)
     name: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
         | None

@@ -22,6 +22,7 @@ from booking.waitlist.errors import (
 from booking.waitlist.models import Subscription
 from booking.waitlist.schemas import LinkTokenIn, OfferOut, SubscriptionIn, SubscriptionOut
 from servicekit.auth import InvalidToken, OptionalPrincipal
+from servicekit.openapi import ANONYMOUS_TOO
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
 
@@ -38,6 +39,7 @@ def _out(subscription: Subscription) -> SubscriptionOut:
     "/booking/v1/tenants/{ags}/waitlist",
     status_code=201,
     response_model=SubscriptionOut,
+    openapi_extra=ANONYMOUS_TOO,
     responses=problem_responses(
         InvalidToken,
         ServiceNotFound,

@@ -16,7 +16,6 @@ that runs out puts its subscriber at the back of the queue and its seat goes to 
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from booking.waitlist.models import Subscription, WaitlistStatus
 from booking.waitlist.repository import SubscriptionRepository
 from booking.waitlist.schemas import OfferOut, SubscriptionIn, SubscriptionStatusName
 from servicekit.auth import Principal
+from servicekit.constant_time import same_secret
 from servicekit.db import utcnow
 from servicekit.problems import Problem
 
@@ -137,7 +137,7 @@ class Waitlist:
         for any other."""
         subscription = await self.subscriptions.get(subscription_id, for_update=for_update)
         if subscription is None or not any(
-            hmac.compare_digest(token, self._token(subscription, purpose)) for purpose in purposes
+            same_secret(token, self._token(subscription, purpose)) for purpose in purposes
         ):
             raise SubscriptionNotFound(f"No waitlist subscription {subscription_id} for this link.")
         return subscription

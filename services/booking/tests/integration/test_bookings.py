@@ -7,15 +7,18 @@ from zoneinfo import ZoneInfo
 import httpx
 import icalendar
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from booking.availability.schemas import MAX_SERVICES
 from booking.bookings.models import Booking, SlotClaim
 from booking.bookings.schemas import HoldIn
 from booking.catalogue.models import Service
 from booking.idempotency.models import IdempotencyRecord
 from booking.idempotency.service import caller_key, fingerprint
 from booking.offices.models import Office
+from booking.settings import BookingSettings
 from servicekit.idempotency import key_hash
 from servicekit.testing.tokens import TokenFactory
 
@@ -275,12 +278,42 @@ async def test_citizen_account_owns_its_booking_and_others_get_404(
     assert (await client.get(url, headers=erika)).status_code == 200
     mine = await client.get("/booking/v1/bookings", headers=erika)
     assert [b["id"] for b in mine.json()["items"]] == [held["id"]]
-    for headers in (max_, foreign, {}, {"X-Manage-Token": "wrong"}):
+    for headers in (max_, foreign, {"X-Manage-Token": "wrong"}):
         response = await client.get(url, headers=headers)
         assert response.status_code == 404
         assert response.json()["type"] == "urn:rathaus:problem:booking-not-found"
         assert (await client.post(f"{url}/cancel", headers=headers)).status_code == 404
         assert (await client.get(f"{url}/checklist", headers=headers)).status_code == 404
+
+
+async def test_booking_routes_without_any_credential_answer_401_as_the_contract_says(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    # They answered 404 (as for a wrong credential), which the contract's security (Bearer or
+    # the manage token) does not say; a stranger's id is still 404 with a credential.
+    office, service = await office_with_service(session)
+    held = (await hold(client, office, service, start=at(local_day(3), 9))).json()
+    url = f"/booking/v1/bookings/{held['id']}"
+    answers = {
+        "get": await client.get(url),
+        "confirm": await client.post(f"{url}/confirm", json=CONTACT),
+        "cancel": await client.post(f"{url}/cancel"),
+        "reschedule": await client.post(
+            f"{url}/reschedule", json={"start": at(local_day(4), 9).isoformat()}
+        ),
+        "checklist": await client.get(f"{url}/checklist"),
+        "calendar": await client.get(f"{url}/calendar.ics"),
+        "check-in": await client.post(f"{url}/check-in"),
+        "feedback": await client.post(f"{url}/feedback", json={"rating": 5}),
+        "empty token": await client.get(url, headers={"X-Manage-Token": ""}),
+    }
+
+    for name, answer in answers.items():
+        assert answer.status_code == 401, (name, answer.text)
+        assert answer.headers["www-authenticate"] == "Bearer", name
+        assert answer.json()["type"] == "urn:rathaus:problem:invalid-token", name
+    still = await client.get(url, headers={"X-Manage-Token": held["manage_token"]})
+    assert still.json()["status"] == "held"  # nothing was cancelled
 
 
 async def test_clerks_see_their_offices_day_and_checklists_others_do_not(
@@ -526,3 +559,23 @@ async def test_an_account_keeps_only_a_few_live_holds(
     assert fourth.status_code == 409
     assert fourth.json()["type"] == "urn:rathaus:problem:hold-limit-reached"
     assert anonymous.status_code == 201
+
+
+async def test_a_hold_of_more_services_than_the_contract_allows_is_422(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    # The contract says at most 5 (maxItems); the server refused more before it said so.
+    office, service = await office_with_service(session)
+    body = hold_body(office, service, start=at(local_day(3), 9))
+    body["service_ids"] = [str(uuid.uuid4()) for _ in range(MAX_SERVICES + 1)]
+
+    answer = await client.post(f"/booking/v1/tenants/{TENANT}/holds", json=body)
+
+    assert answer.status_code == 422, answer.text
+    assert [p["name"] for p in answer.json()["invalid_params"]] == ["body.service_ids"]
+
+
+def test_a_deployment_may_allow_fewer_services_per_appointment_never_more() -> None:
+    assert BookingSettings(max_services_per_booking=2).max_services_per_booking == 2
+    with pytest.raises(ValidationError):
+        BookingSettings(max_services_per_booking=MAX_SERVICES + 1)

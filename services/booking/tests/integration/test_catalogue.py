@@ -75,6 +75,19 @@ async def test_leika_must_have_14_digits(client: httpx.AsyncClient, tokens: Toke
     assert response.json()["invalid_params"][0]["name"] == "body.leika"
 
 
+async def test_a_fee_beyond_the_32_bit_column_is_422_not_a_database_error(
+    client: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    response = await client.post(
+        f"/booking/v1/tenants/{TENANT}/services",
+        json={**PASSPORT, "fee_cents": 2**31},
+        headers=admin(tokens),
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["invalid_params"][0]["name"] == "body.fee_cents"
+
+
 async def test_second_service_with_same_leika_gets_409(
     client: httpx.AsyncClient, tokens: TokenFactory
 ) -> None:

@@ -105,6 +105,23 @@ async def test_a_hold_without_an_account_is_confirmed_by_the_mailed_link_with_a_
     assert followed.json()["contact"]["email"] == CONTACT["email"]
 
 
+async def test_a_token_with_characters_no_link_has_is_not_found(
+    client: httpx.AsyncClient, session: AsyncSession, app: FastAPI, sink: tuple[MailSink, int]
+) -> None:
+    # Compared as bytes: a non-ASCII token was a TypeError (500) in the constant-time compare.
+    held, _ = await held_and_asked(client, session)
+    await delivered(app, sink)
+    forged = "ä" * 20
+
+    shown = await client.get(f"/booking/v1/bookings/{held['id']}/opt-in", params={"token": forged})
+    confirmed = await client.post(
+        f"/booking/v1/bookings/{held['id']}/opt-in", json={"token": forged}
+    )
+
+    assert (shown.status_code, confirmed.status_code) == (404, 404), confirmed.text
+    assert confirmed.headers["content-type"] == "application/problem+json"
+
+
 async def test_the_link_no_longer_confirms_once_the_hold_ran_out(
     client: httpx.AsyncClient,
     session: AsyncSession,

@@ -126,7 +126,6 @@ async def test_check_in_needs_a_confirmed_booking_of_the_caller_at_its_time(
     strangers = [
         await client.post(url.format(now["id"]), headers=headers)
         for headers in (
-            {},
             {"X-Manage-Token": later["manage_token"]},
             tokens.headers(sub="citizen-max", tenant=TENANT, roles=["citizen"]),
             tokens.headers(sub="clerk-2", tenant=TENANT, roles=["clerk"]),
@@ -143,8 +142,10 @@ async def test_check_in_needs_a_confirmed_booking_of_the_caller_at_its_time(
     assert problem_type(too_late) == "check-in-closed"
     assert unconfirmed.status_code == 409
     assert problem_type(unconfirmed) == "check-in-needs-confirmation"
-    assert [r.status_code for r in strangers] == [404] * 5
+    assert [r.status_code for r in strangers] == [404] * 4
     assert {problem_type(r) for r in strangers} == {"booking-not-found"}
+    nobody = await client.post(url.format(now["id"]))
+    assert (nobody.status_code, problem_type(nobody)) == (401, "invalid-token")
     # A clerk of the office checks a citizen in at the desk.
     assert by_clerk.status_code == 200, by_clerk.text
     assert by_clerk.json()["status"] == "waiting"

@@ -161,6 +161,10 @@ async def test_a_subscriber_confirms_the_address_gets_the_freed_seat_held_and_bo
     wrong = await client.post(
         f"/booking/v1/waitlist/{subscription_id}/confirm", json={"token": asked["unsubscribe"][1]}
     )
+    # Compared as bytes: a non-ASCII token was a TypeError (500) in the constant-time compare.
+    forged = await client.post(
+        f"/booking/v1/waitlist/{subscription_id}/confirm", json={"token": "ä" * 20}
+    )
     cancelled = await cancel(client, booked)
     offer = await offer_mail(app, sink)
     offer_id, offer_token = links(offer)["offer"]
@@ -186,6 +190,7 @@ async def test_a_subscriber_confirms_the_address_gets_the_freed_seat_held_and_bo
     assert scanned.json()["status"] == "pending"  # a scanner's GET changes nothing
     assert confirmed.json()["status"] == "waiting"
     assert wrong.status_code == 404  # the unsubscribe link does not confirm
+    assert forged.status_code == 404, forged.text
     assert cancelled.json()["status"] == "cancelled"
     assert offer_id == subscription_id
     assert "09:00" in str(offer["Subject"])

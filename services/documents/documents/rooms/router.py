@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query
 from fastapi.responses import StreamingResponse
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from documents.access.dependencies import ACCESS_PROBLEMS, BookingId, CallerDep
 from documents.access.errors import BookingClosed, BookingNotFound
@@ -31,15 +31,7 @@ EVENT_ID_MAX = 2**63 - 1
 """The largest id an event can have (a signed 64-bit integer in the database)."""
 
 
-def _event_id(value: int) -> int:
-    # A validator rather than ``le=``: a maximum added to the published v1 schema counts as a
-    # breaking change, though a larger id never worked (it overflowed the database's integer).
-    if value > EVENT_ID_MAX:
-        raise ValueError(f"an event id is at most {EVENT_ID_MAX}")
-    return value
-
-
-EventId = Annotated[int, Field(ge=0), AfterValidator(_event_id)]
+EventId = Annotated[int, Field(ge=0, le=EVENT_ID_MAX)]
 
 After = Annotated[
     EventId,
@@ -128,7 +120,25 @@ async def post_message(
                 "DOCUMENTS_ROOM_STREAM_MAX_S (15 minutes by default), or when the caller may "
                 "no longer see the booking; reconnect with Last-Event-ID."
             ),
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {
+                "text/event-stream": {
+                    # Each event (OpenAPI 3.1 has no itemSchema; tools read an event stream's
+                    # schema as the schema of one event): its data is a RoomEventOut as JSON.
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "event": {"type": "string", "description": "The event's kind"},
+                            "id": {"type": "string", "description": "The event's id"},
+                            "retry": {"type": "integer", "description": "Reconnect after (ms)"},
+                            "data": {
+                                "type": "string",
+                                "contentMediaType": "application/json",
+                                "contentSchema": {"$ref": "#/components/schemas/RoomEventOut"},
+                            },
+                        },
+                    }
+                }
+            },
         },
         **problem_responses(*ACCESS_PROBLEMS, BookingNotFound, TooManyStreams, ValidationFailed),
     },

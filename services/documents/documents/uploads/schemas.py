@@ -13,7 +13,25 @@ ItemStatus = Literal["missing", "pending_scan", "submitted", "accepted", "needs_
 class DocumentOut(BaseModel):
     """An uploaded document's metadata (never its content)."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "2756b6682a3e4e4e8f347d288b3aed4e",
+                    "booking_id": "d00d8aab-0182-4e98-8796-ff07df212e8e",
+                    "checklist_item_id": "d6cad1cb-1a0d-410e-9c2d-aa4460623be8",
+                    "display_name": "meldebescheinigung.pdf",
+                    "media_type": "application/pdf",
+                    "size_bytes": 48213,
+                    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    "scan_status": "clean",
+                    "review_status": "submitted",
+                    "created_at": "2026-12-06T09:15:02Z",
+                }
+            ]
+        },
+    )
 
     id: str
     booking_id: str
@@ -62,12 +80,27 @@ class BookingDocumentsOut(BaseModel):
 
 
 class ReviewIn(BaseModel):
-    """A clerk's decision on one document."""
+    """A clerk's decision on one document; ``needs_replacement`` needs a ``reason``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # What the validator below enforces, said in the schema.
+        json_schema_extra={
+            "if": {
+                "properties": {"decision": {"const": "needs_replacement"}},
+                "required": ["decision"],
+            },
+            "then": {"properties": {"reason": {"type": "string"}}, "required": ["reason"]},
+        },
+    )
 
     decision: Literal["accepted", "needs_replacement"]
-    reason: str | None = Field(default=None, min_length=1, max_length=1000)
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="What the citizen should hand in instead (required for needs_replacement)",
+    )
 
     @model_validator(mode="after")
     def _reason_for_replacement(self) -> Self:

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/identity/v1", tags=["keys"])
 PlatformAdmin = Annotated[Principal, require_roles("platform_admin")]
 
 
-@router.get("/jwks", response_model=Jwks)
+@router.get("/jwks", response_model=Jwks, response_model_exclude_none=True)
 async def jwks(keys: KeyServiceDep, response: Response) -> Jwks:
     """The public keys that verify identity's access tokens (RFC 7517)."""
     await keys.signing_key()

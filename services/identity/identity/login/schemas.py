@@ -12,7 +12,18 @@ Secret = Annotated[str, Field(min_length=1, max_length=1024)]
 class LoginIn(BaseModel):
     """Email and password of an account of the municipality ``tenant``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant": "06999001",
+                    "email": "erika.mustermann@example.org",
+                    "password": "correct horse battery staple",
+                }
+            ]
+        },
+    )
 
     tenant: Ags
     email: Annotated[str, Field(min_length=1, max_length=254)]

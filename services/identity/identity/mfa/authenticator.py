@@ -7,7 +7,6 @@ type slowly); the matching step is returned so that the caller can refuse it a s
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ from datetime import datetime
 
 import pyotp
 import segno
+
+from servicekit.constant_time import same_secret
 
 RECOVERY_CODES = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -68,7 +69,7 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     found: int | None = None
     for step in (current - 1, current, current + 1):
         # Every step is compared, matched or not: the time taken says nothing.
-        if hmac.compare_digest(totp.generate_otp(step), code):
+        if same_secret(code, totp.generate_otp(step)):
             found = step
     return found
 

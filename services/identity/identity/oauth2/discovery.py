@@ -10,6 +10,9 @@ from collections.abc import Iterable
 from fastapi import APIRouter, Response
 
 from identity.clients.dependencies import ClientServiceDep
+from identity.keys.dependencies import KeyServiceDep
+from identity.keys.router import jwks
+from identity.keys.schemas import Jwks
 from identity.mfa.policy import MFA_OTP_GRANT
 from identity.oauth2.pages import LOCALES
 from identity.oauth2.schemas import DiscoveryDocument
@@ -96,3 +99,10 @@ async def root_openid_configuration(
 ) -> DiscoveryDocument:
     """The same document at the host's root, for clients that look there."""
     return await _document(settings, clients, response)
+
+
+@router.get("/.well-known/jwks.json", response_model=Jwks, response_model_exclude_none=True)
+async def root_jwks(keys: KeyServiceDep, response: Response) -> Jwks:
+    """The token keys (as ``GET /identity/v1/jwks``) at the host's root, where some client
+    libraries look for them."""
+    return await jwks(keys, response)

@@ -7,11 +7,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import WithJsonSchema
 
 from identity.accounts.dependencies import AccountServiceDep
 from identity.accounts.errors import AccountNotFound
@@ -28,7 +29,7 @@ from identity.mfa.errors import InvalidMfaChallenge, InvalidMfaCode, MfaEnrolmen
 from identity.mfa.policy import AMR_PASSWORD, MFA_OTP_GRANT
 from identity.oauth2.dependencies import AuthorizationServiceDep
 from identity.oauth2.errors import OAUTH2_ERROR_RESPONSES, OAuth2Failure
-from identity.oauth2.schemas import OAuth2Token, UserInfo
+from identity.oauth2.schemas import OAuth2Token, RevokedOut, UserInfo
 from identity.tenants.schemas import AGS_PATTERN
 from identity.tokens.dependencies import TokenServiceDep
 from identity.tokens.errors import InvalidCredentials, InvalidRefreshToken
@@ -39,6 +40,27 @@ from servicekit.problems import problem_responses
 router = APIRouter(prefix="/identity/v1/oauth2", tags=["oauth2"])
 
 FormText = Annotated[str | None, Form(max_length=2048)]
+
+GRANT_TYPES = (
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+    MFA_OTP_GRANT,
+)
+"""The grants of the token endpoint (discovery's ``grant_types_supported``)."""
+
+
+def _form_requires(*fields: str, example: dict[str, str] | None = None) -> dict[str, Any]:
+    """The form's required fields, said in the contract. The endpoint checks them itself, so
+    that a missing one is answered as RFC 6749 section 5.2 says (400 ``invalid_request``), not
+    as a 422 problem."""
+    form: dict[str, Any] = {"schema": {"required": list(fields)}}
+    if example is not None:
+        form["example"] = example
+    return {
+        "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": form}}
+    }
 
 
 def _answer(issued: IssuedTokens, id_token: str | None = None) -> JSONResponse:
@@ -101,7 +123,21 @@ async def _oauth_client(
     return public
 
 
-@router.post("/token", response_model=OAuth2Token, responses=OAUTH2_ERROR_RESPONSES)
+@router.post(
+    "/token",
+    response_model=OAuth2Token,
+    responses=OAUTH2_ERROR_RESPONSES,
+    openapi_extra=_form_requires(
+        "grant_type",
+        # A partner authority's client (client_secret_post; client_secret_basic works too).
+        example={
+            "grant_type": "client_credentials",
+            "client_id": "partner-nachbarstadt",
+            "client_secret": "s3cr3t-from-the-administrator",
+            "scope": "booking:search",
+        },
+    ),
+)
 async def token(
     request: Request,
     login: LoginServiceDep,
@@ -111,7 +147,12 @@ async def token(
     authorization: AuthorizationServiceDep,
     audit: AuditDep,
     ip: ClientIpDep,
-    grant_type: FormText = None,
+    grant_type: Annotated[
+        str | None,
+        Form(max_length=2048),
+        # Any other is answered unsupported_grant_type (400), as RFC 6749 says.
+        WithJsonSchema({"type": "string", "enum": list(GRANT_TYPES)}),
+    ] = None,
     username: FormText = None,
     password: FormText = None,
     tenant: Annotated[
@@ -237,7 +278,13 @@ def _is_ags(value: str) -> bool:
     return re.fullmatch(AGS_PATTERN, value) is not None
 
 
-@router.post("/revoke", status_code=200, responses=OAUTH2_ERROR_RESPONSES)
+@router.post(
+    "/revoke",
+    status_code=200,
+    response_model=RevokedOut,
+    responses=OAUTH2_ERROR_RESPONSES,
+    openapi_extra=_form_requires("token"),
+)
 async def revoke(
     tokens: TokenServiceDep,
     ip: ClientIpDep,

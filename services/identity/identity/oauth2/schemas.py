@@ -1,12 +1,25 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from identity.accounts.models import Account
 
 
 class OAuth2Token(BaseModel):
     """RFC 6749 section 5.1 access token response."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6Ii4uLiJ9.eyJzdWIiOiIuLi4ifQ.c2ln",
+                    "token_type": "Bearer",
+                    "expires_in": 300,
+                    "scope": "booking:search",
+                }
+            ]
+        }
+    )
 
     access_token: str
     token_type: str = "Bearer"
@@ -64,3 +77,9 @@ class DiscoveryDocument(BaseModel):
     revocation_endpoint_auth_methods_supported: list[str] = Field(default_factory=list)
     ui_locales_supported: list[str] = Field(default_factory=list)
     authorization_response_iss_parameter_supported: bool = False
+
+
+class RevokedOut(BaseModel):
+    """RFC 7009's answer to a revocation: empty (an unknown token is revoked all the same)."""
+
+    model_config = ConfigDict(extra="forbid")

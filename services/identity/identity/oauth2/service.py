@@ -35,6 +35,7 @@ from identity.oauth2.errors import AuthorizationRequestRefused, OAuth2Failure, R
 from identity.oauth2.models import AuthorizationCode
 from identity.oauth2.repository import AuthorizationCodeRepository
 from identity.tokens.service import IssuedTokens, TokenService
+from servicekit.constant_time import same_secret
 
 OIDC_SCOPES = frozenset({"openid", "profile", "email"})
 """What every client may ask of a person's account, beside the scopes it holds."""
@@ -205,7 +206,7 @@ class AuthorizationService:
             raise OAuth2Failure("invalid_grant", "The code was issued to another client.")
         if stored.expires_at <= now:
             raise OAuth2Failure("invalid_grant", "The authorization code has expired.")
-        if not hmac.compare_digest(stored.redirect_uri, redirect_uri):
+        if not same_secret(redirect_uri, stored.redirect_uri):
             raise OAuth2Failure("invalid_grant", "redirect_uri differs from the request's.")
         if not _VERIFIER.fullmatch(code_verifier) or not hmac.compare_digest(
             s256(code_verifier), stored.code_challenge

@@ -547,6 +547,13 @@ async def test_discovery_lists_the_authorization_code_flow_consistently(
     }
     assert {"amr", "nonce", "at_hash"} <= set(document["claims_supported"])
     assert (await client.get("/.well-known/openid-configuration")).json() == document
+    # The token keys at the root too, each member a string (none null) as the contract says.
+    keys = (await client.get("/identity/v1/jwks")).json()
+    assert (await client.get("/.well-known/jwks.json")).json() == keys
+    assert keys["keys"]
+    for key in keys["keys"]:
+        assert {"kty", "kid", "alg", "use"} <= set(key)
+        assert all(isinstance(value, str) for value in key.values()), key
 
 
 async def test_an_admin_registers_a_public_frontend_with_its_redirect_uris(
