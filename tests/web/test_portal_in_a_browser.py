@@ -1,0 +1,162 @@
+"""The reference web frontend (web/) in a real Chromium against a whole Rathaus on loopback.
+
+Playwright (``playwright-core`` from web/node_modules) drives Debian's chromium; the journey is
+keyboard only, axe-core checks every page (no serious or critical violation), German and
+English; with booking down every page still says what happened. The script
+(web/tests/browser.mjs) asks for the mails it needs on stdout; they come from a real SMTP sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import re
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from servicekit.mail.sink import MailSink
+from servicekit.testing.plugin import DatabaseRegistry
+from servicekit.testing.system import require_program
+from tests.live_rathaus import TENANT, System, start_system
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "web"
+LINKS = {
+    "opt-in": re.compile(r"https?://[^/\s]+(/bookings/[0-9a-f-]+/opt-in#token=[\w.-]+)"),
+    "manage": re.compile(r"https?://[^/\s]+(/bookings/[0-9a-f-]+#token=[\w.-]+)"),
+}
+
+
+def _built_portal() -> Path:
+    dist = WEB / "dist"
+    if not (dist / "index.html").is_file() or not (WEB / "node_modules" / "playwright-core").is_dir():
+        pytest.fail("web/ is not installed and built: run `make install` (or `make web`)")
+    return dist
+
+
+@pytest.fixture
+async def mail_sink(tmp_path: Path) -> AsyncIterator[tuple[MailSink, int]]:
+    sink = MailSink(tmp_path / "mail")
+    port = await sink.start()
+    yield sink, port
+    await sink.stop()
+
+
+@pytest.fixture
+async def system(
+    database_registry: DatabaseRegistry,
+    tmp_path: Path,
+    mail_sink: tuple[MailSink, int],
+    capsys: pytest.CaptureFixture[str],
+) -> AsyncIterator[System]:
+    dist = _built_portal()
+    mail = {
+        "mail_smtp_host": "127.0.0.1",
+        "mail_smtp_port": mail_sink[1],
+        "mail_smtp_security": "none",
+        "mail_dispatch_interval_s": 0.2,
+    }
+    running = await start_system(
+        database_registry,
+        "sqlite",
+        tmp_path / "blobs",
+        overrides={
+            # The municipality asks for the proof of work (ALTCHA), as in production.
+            "booking": {
+                **mail,
+                "tenant_botcheck_required": {TENANT: True},
+                "botcheck_max_number": 20_000,
+            },
+            "gateway": {"portal_dir": dist},
+        },
+    )
+    capsys.readouterr()  # the seeds print demo credentials
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _link_in_mail(sink: MailSink, kind: str, seen: set[Path]) -> str | None:
+    for path in sink.stored:
+        if path in seen:
+            continue
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        body = message.get_body(("plain",))
+        if body is None:
+            continue
+        found = LINKS[kind].search(body.get_content())
+        if found:
+            seen.add(path)
+            return found[1]
+    return None
+
+
+async def _run_browser(
+    scenario: str, system: System, sink: MailSink, tmp_path: Path, chromium: Path
+) -> str:
+    node = require_program("node", package="nodejs")
+    env = {
+        **os.environ,
+        "RATHAUS_URL": system.gateway,
+        "CHROMIUM": str(chromium),
+        "USER_DATA_DIR": str(tmp_path / f"chromium-{scenario}"),
+    }
+    if os.environ.get("RATHAUS_WEB_SCREENSHOTS"):
+        env["SCREENSHOTS"] = os.environ["RATHAUS_WEB_SCREENSHOTS"]
+    process = await asyncio.create_subprocess_exec(
+        str(node),
+        str(WEB / "tests" / "browser.mjs"),
+        scenario,
+        cwd=WEB,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    output: list[str] = []
+    seen: set[Path] = set()
+    async with asyncio.timeout(120):
+        while line := (await process.stdout.readline()).decode():
+            output.append(line)
+            if line.startswith("MAIL "):
+                kind = line.split()[1]
+                for _ in range(150):  # the outbox hands it to the sink within moments
+                    link = _link_in_mail(sink, kind, seen)
+                    if link:
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    pytest.fail(f"no {kind} mail arrived")
+                process.stdin.write(f"{link}\n".encode())
+                await process.stdin.drain()
+        stderr = (await process.stderr.read()).decode() if process.stderr else ""
+        code = await process.wait()
+    assert code == 0, "".join(output) + stderr
+    return "".join(output)
+
+
+async def test_citizen_books_and_manages_by_keyboard_with_no_serious_axe_violation(
+    system: System, mail_sink: tuple[MailSink, int], tmp_path: Path
+) -> None:
+    chromium = require_program("chromium", package="chromium")
+    output = await _run_browser("journey", system, mail_sink[0], tmp_path, chromium)
+    assert "OK journey" in output
+    for page in ("start-de", "book-de", "opt-in-de", "manage-de", "start-en", "display-en"):
+        assert page in output
+
+
+async def test_pages_say_so_when_booking_is_down(
+    system: System, mail_sink: tuple[MailSink, int], tmp_path: Path
+) -> None:
+    chromium = require_program("chromium", package="chromium")
+    system.servers[1].stop()  # booking
+    output = await _run_browser("down", system, mail_sink[0], tmp_path, chromium)
+    assert "OK down" in output
