@@ -98,6 +98,28 @@ def _link_in_mail(sink: MailSink, kind: str, seen: set[Path]) -> str | None:
     return None
 
 
+async def _converse(
+    process: asyncio.subprocess.Process, sink: MailSink, output: list[str]
+) -> None:
+    """The script's output, line by line; a "MAIL <kind>" line is answered with the link."""
+    assert process.stdin is not None and process.stdout is not None
+    seen: set[Path] = set()
+    while line := (await process.stdout.readline()).decode():
+        output.append(line)
+        if not line.startswith("MAIL "):
+            continue
+        kind = line.split()[1]
+        for _ in range(150):  # the outbox hands it to the sink within moments
+            link = _link_in_mail(sink, kind, seen)
+            if link:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail(f"no {kind} mail arrived")
+        process.stdin.write(f"{link}\n".encode())
+        await process.stdin.drain()
+
+
 async def _run_browser(
     scenario: str, system: System, sink: MailSink, tmp_path: Path, chromium: Path
 ) -> str:
@@ -120,25 +142,16 @@ async def _run_browser(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    assert process.stdin is not None and process.stdout is not None
     output: list[str] = []
-    seen: set[Path] = set()
-    async with asyncio.timeout(120):
-        while line := (await process.stdout.readline()).decode():
-            output.append(line)
-            if line.startswith("MAIL "):
-                kind = line.split()[1]
-                for _ in range(150):  # the outbox hands it to the sink within moments
-                    link = _link_in_mail(sink, kind, seen)
-                    if link:
-                        break
-                    await asyncio.sleep(0.1)
-                else:
-                    pytest.fail(f"no {kind} mail arrived")
-                process.stdin.write(f"{link}\n".encode())
-                await process.stdin.drain()
-        stderr = (await process.stderr.read()).decode() if process.stderr else ""
-        code = await process.wait()
+    try:
+        async with asyncio.timeout(150):
+            await _converse(process, sink, output)
+            code = await process.wait()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        code = -1
+    stderr = (await process.stderr.read()).decode() if process.stderr else ""
     assert code == 0, "".join(output) + stderr
     return "".join(output)
 
