@@ -20,7 +20,6 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
 
 PAGES = ("services", "book", "bookings", "waitlist", "desk", "display", "demo")
 """First path segments of the frontend's pages besides ``/`` (web/src/routes.ts)."""
@@ -29,7 +28,10 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-_DOCUMENT_HEADERS = {"content-security-policy": CONTENT_SECURITY_POLICY, "cache-control": "no-cache"}
+_DOCUMENT_HEADERS = {
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "cache-control": "no-cache",
+}
 
 
 class _Assets(StaticFiles):
@@ -40,7 +42,6 @@ class _Assets(StaticFiles):
         response.headers["cache-control"] = "public, max-age=31536000, immutable"
         response.headers["content-security-policy"] = CONTENT_SECURITY_POLICY
         return response
-
 
 
 def install_portal(app: FastAPI, directory: Path) -> None:

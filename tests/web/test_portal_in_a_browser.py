@@ -34,7 +34,8 @@ LINKS = {
 
 def _built_portal() -> Path:
     dist = WEB / "dist"
-    if not (dist / "index.html").is_file() or not (WEB / "node_modules" / "playwright-core").is_dir():
+    playwright = WEB / "node_modules" / "playwright-core"
+    if not (dist / "index.html").is_file() or not playwright.is_dir():
         pytest.fail("web/ is not installed and built: run `make install` (or `make web`)")
     return dist
 
@@ -98,11 +99,10 @@ def _link_in_mail(sink: MailSink, kind: str, seen: set[Path]) -> str | None:
     return None
 
 
-async def _converse(
-    process: asyncio.subprocess.Process, sink: MailSink, output: list[str]
-) -> None:
+async def _converse(process: asyncio.subprocess.Process, sink: MailSink, output: list[str]) -> None:
     """The script's output, line by line; a "MAIL <kind>" line is answered with the link."""
-    assert process.stdin is not None and process.stdout is not None
+    assert process.stdin is not None
+    assert process.stdout is not None
     seen: set[Path] = set()
     while line := (await process.stdout.readline()).decode():
         output.append(line)
