@@ -34,7 +34,6 @@ from booking.bookings.schemas import (
 from booking.bookings.service import Caller, NotOfficeStaff
 from booking.catalogue.errors import ServiceNotFound
 from booking.idempotency.dependencies import IdempotencyDep
-from booking.idempotency.errors import IdempotencyKeyReused, IdempotentRequestInProgress
 from booking.idempotency.service import caller_key
 from booking.language import LanguageDep
 from booking.offices.errors import OfficeNotFound
@@ -42,6 +41,7 @@ from servicekit.auth import CurrentPrincipal, InvalidToken, OptionalPrincipal
 from servicekit.botcheck import BOTCHECK_PROBLEMS, BotcheckSolution
 from servicekit.datetimes import RequestDate
 from servicekit.dependencies import ClientAddress, SessionDep
+from servicekit.idempotency import IdempotencyKeyReused, IdempotentRequestInProgress
 from servicekit.problems import ValidationFailed, problem_responses
 from servicekit.tenancy import AgsPath
 

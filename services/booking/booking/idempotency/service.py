@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` for requests that create something.
+"""``Idempotency-Key`` for holds and confirmations, on the kit's store (``servicekit.idempotency``).
 
 The key is registered in a short transaction of its own before the work starts, so a
 concurrent duplicate sees it at once and gets 409 instead of queueing behind the first; the
@@ -18,34 +18,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.idempotency.errors import IdempotencyKeyReused, IdempotentRequestInProgress
-from booking.idempotency.repository import IdempotencyRepository
+from booking.idempotency.models import IdempotencyRecord
 from servicekit.auth import Principal
-from servicekit.db import Database, utcnow
-
-REPLAY_HEADER = "Idempotent-Replayed"
-# Old records are purged now and then by the requests themselves: no job is needed.
-PURGE_PROBABILITY = 0.01
-
-
-@dataclass(frozen=True)
-class Replay:
-    status_code: int
-    body: dict[str, Any]
-
-
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+from servicekit.db import Database
+from servicekit.idempotency import REPLAY_HEADER, IdempotencyStore, key_hash
 
 
 def _keystream(key: str, field: str, length: int) -> bytes:
@@ -90,50 +73,11 @@ def caller_key(
     return "anonymous/" + hashlib.sha256((address or "-").encode()).hexdigest()[:32]
 
 
-class Idempotency:
+class Idempotency(IdempotencyStore):
+    """The kit's store on booking's table, with the replay of a whole JSON response."""
+
     def __init__(self, database: Database, *, ttl: timedelta, stale_after: timedelta) -> None:
-        self.database = database
-        self.ttl = ttl
-        self.stale_after = stale_after
-
-    async def begin(self, caller: str, key: str, request_hash: str) -> Replay | None:
-        """None when this request should run; the stored response when it already ran."""
-        async with self.database.sessionmaker() as session, session.begin():
-            records = IdempotencyRepository(session)
-            now = utcnow()
-            await records.forget_finished_before(caller, key, now - self.ttl)
-            if random.random() < PURGE_PROBABILITY:
-                await records.purge(now - self.ttl)
-            if await records.insert_new(caller, key, request_hash, now):
-                return None
-            record = await records.get((caller, key))
-            if record is None:
-                raise IdempotentRequestInProgress("Retry in a moment.")
-            if record.request_hash != request_hash:
-                raise IdempotencyKeyReused(
-                    "Use a new Idempotency-Key for a request with another body or target."
-                )
-            if record.finished_at is not None and record.status_code is not None:
-                return Replay(status_code=record.status_code, body=dict(record.response or {}))
-            if record.started_at <= now - self.stale_after and await records.take_over(
-                caller, key, record.started_at, now
-            ):
-                return None
-            raise IdempotentRequestInProgress("The first request with this key is still running.")
-
-    async def finish(
-        self,
-        session: AsyncSession,
-        caller: str,
-        key: str,
-        status_code: int,
-        body: dict[str, Any],
-    ) -> None:
-        await IdempotencyRepository(session).finish(caller, key, status_code, body, utcnow())
-
-    async def abandon(self, caller: str, key: str) -> None:
-        async with self.database.sessionmaker() as session, session.begin():
-            await IdempotencyRepository(session).abandon(caller, key)
+        super().__init__(database, IdempotencyRecord, ttl=ttl, stale_after=stale_after)
 
     async def run(
         self,

@@ -36,7 +36,10 @@ class Office(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    services: Mapped[list[OfficeService]] = relationship(lazy="raise", cascade="all, delete-orphan")
+    # In a stable order: PostgreSQL returns the rows of a join in any order it likes.
+    services: Mapped[list[OfficeService]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="OfficeService.service_id"
+    )
 
 
 class OfficeService(Base):

@@ -14,8 +14,9 @@ from booking.bookings.models import Booking, SlotClaim
 from booking.bookings.schemas import HoldIn
 from booking.catalogue.models import Service
 from booking.idempotency.models import IdempotencyRecord
-from booking.idempotency.service import caller_key, fingerprint, key_hash
+from booking.idempotency.service import caller_key, fingerprint
 from booking.offices.models import Office
+from servicekit.idempotency import key_hash
 from servicekit.testing.tokens import TokenFactory
 
 from ..factories import (

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from booking.idempotency.service import key_hash, seal, unseal
+from booking.idempotency.service import seal, unseal
+from servicekit.idempotency import key_hash
 
 
 def test_sealed_secret_opens_only_with_the_idempotency_key() -> None:
