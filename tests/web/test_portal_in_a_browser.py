@@ -9,20 +9,23 @@ English; with booking down every page still says what happened. The script
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
+import json
 import os
 import re
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
+import httpx
 import pytest
 
 from servicekit.mail.sink import MailSink
 from servicekit.testing.plugin import DatabaseRegistry
 from servicekit.testing.system import require_program
-from tests.live_rathaus import TENANT, System, start_system
+from tests.live_rathaus import ADMIN, CLERK, TENANT, System, start_system
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -121,11 +124,17 @@ async def _converse(process: asyncio.subprocess.Process, sink: MailSink, output:
 
 
 async def _run_browser(
-    scenario: str, system: System, sink: MailSink, tmp_path: Path, chromium: Path
+    scenario: str,
+    system: System,
+    sink: MailSink,
+    tmp_path: Path,
+    chromium: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> str:
     node = require_program("node", package="nodejs")
     env = {
         **os.environ,
+        **(extra_env or {}),
         "RATHAUS_URL": system.gateway,
         "CHROMIUM": str(chromium),
         "USER_DATA_DIR": str(tmp_path / f"chromium-{scenario}"),
@@ -163,6 +172,64 @@ async def test_citizen_books_and_manages_by_keyboard_with_no_serious_axe_violati
     output = await _run_browser("journey", system, mail_sink[0], tmp_path, chromium)
     assert "OK journey" in output
     for page in ("start-de", "book-de", "opt-in-de", "manage-de", "start-en", "display-en"):
+        assert page in output
+
+
+def _login(client: httpx.Client, credentials: dict[str, str]) -> dict[str, str]:
+    response = client.post("/identity/v1/auth/login", json=credentials)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def _subject(headers: dict[str, str]) -> str:
+    payload = headers["Authorization"].split(".")[1]
+    subject: str = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
+    return subject
+
+
+def _desk_prepared(system: System) -> dict[str, str]:
+    """A frontend client returning to this gateway, the clerk on an office's staff, and a
+    walk-in waiting there."""
+    with httpx.Client(base_url=system.gateway, timeout=20) as gateway:
+        admin, clerk = _login(gateway, ADMIN), _login(gateway, CLERK)
+        client = gateway.post(
+            f"/identity/v1/tenants/{TENANT}/clients",
+            json={
+                "name": "Portal under test",
+                "scopes": [],
+                "redirect_uris": [f"{system.gateway}/demo/callback"],
+                "first_party": True,
+                "public": True,
+            },
+            headers=admin,
+        )
+        assert client.status_code == 201, client.text
+        office = gateway.get(f"/booking/v1/tenants/{TENANT}/offices").json()["items"][0]
+        where = f"/booking/v1/tenants/{TENANT}/offices/{office['id']}"
+        staffed = gateway.put(f"{where}/staff/{_subject(clerk)}", headers=admin)
+        assert staffed.status_code in {200, 201, 204}, staffed.text
+        walk_in = gateway.post(
+            f"{where}/queue/walk-ins",
+            json={"service_ids": [office["services"][0]["service_id"]]},
+            headers=clerk,
+        )
+        assert walk_in.status_code == 201, walk_in.text
+    return {
+        "DESK_CLIENT_ID": client.json()["client_id"],
+        "DESK_OFFICE": office["id"],
+        "CLERK_EMAIL": CLERK["email"],
+        "CLERK_PASSWORD": CLERK["password"],
+    }
+
+
+async def test_clerk_signs_in_with_pkce_and_serves_the_queue_by_keyboard(
+    system: System, mail_sink: tuple[MailSink, int], tmp_path: Path
+) -> None:
+    chromium = require_program("chromium", package="chromium")
+    prepared = await asyncio.to_thread(_desk_prepared, system)
+    output = await _run_browser("desk", system, mail_sink[0], tmp_path, chromium, prepared)
+    assert "OK desk" in output
+    for page in ("desk-sign-in-de", "identity-sign-in-de", "desk-de", "display-called-de"):
         assert page in output
 
 

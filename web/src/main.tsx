@@ -4,7 +4,22 @@ import { currentLanguage, onLanguage, setLanguage, t } from "./i18n";
 import { interceptLinks, useRoute, type Route } from "./router";
 import { BookingPage, BookPage, OptInPage, ServicePage, ServicesPage } from "./pages/citizen";
 import { DisplayPage } from "./pages/display";
-import { Page } from "./ui";
+import { Loading, Page } from "./ui";
+import type { FunctionComponent } from "preact";
+
+type DeskModule = typeof import("./pages/desk");
+let desk: DeskModule | null = null;
+
+/** The clerk's pages come in their own chunk, fetched when a clerk opens them. */
+function Lazy({ pick }: { pick: (module: DeskModule) => FunctionComponent }) {
+  const [loaded, setLoaded] = useState(desk);
+  useEffect(() => {
+    if (!loaded) void import("./pages/desk").then((module) => setLoaded((desk = module)));
+  }, [loaded]);
+  if (!loaded) return <Loading />;
+  const Component = pick(loaded);
+  return <Component />;
+}
 import "./style.css";
 
 function Content({ route }: { route: Route }) {
@@ -21,6 +36,10 @@ function Content({ route }: { route: Route }) {
       return <OptInPage id={route.id} token={route.token} />;
     case "display":
       return <DisplayPage office={route.office} />;
+    case "desk":
+      return <Lazy pick={(m) => m.DeskPage} />;
+    case "callback":
+      return <Lazy pick={(m) => m.CallbackPage} />;
     default:
       return (
         <Page title={t("notFound")}>
@@ -59,6 +78,11 @@ function App() {
               <li>
                 <a href="/display" aria-current={route.page === "display" ? "page" : undefined}>
                   {t("navDisplay")}
+                </a>
+              </li>
+              <li>
+                <a href="/desk" aria-current={route.page === "desk" ? "page" : undefined}>
+                  {t("navDesk")}
                 </a>
               </li>
             </ul>

@@ -11,6 +11,7 @@ export type Route =
   | { page: "opt-in"; id: string; token: string | null }
   | { page: "display"; office: string | null }
   | { page: "desk" }
+  | { page: "callback" }
   | { page: "not-found" };
 
 function fragmentToken(): string | null {
@@ -28,6 +29,7 @@ export function parse(): Route {
     return { page: "opt-in", id: second, token: fragmentToken() };
   if (first === "display" && parts.length <= 2) return { page: "display", office: second ?? null };
   if (first === "desk" && !second) return { page: "desk" };
+  if (first === "demo" && second === "callback" && !third) return { page: "callback" };
   return { page: "not-found" };
 }
 

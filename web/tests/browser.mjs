@@ -57,7 +57,8 @@ async function audit(page, name) {
 async function focused(page) {
   return page.evaluate(() => {
     const el = document.activeElement;
-    return el ? `${el.tagName.toLowerCase()}|${el.id}|${(el.textContent ?? "").trim()}` : "";
+    const name = el?.getAttribute("name") ?? "";
+    return el ? `${el.tagName.toLowerCase()}|${el.id}|${(el.textContent ?? "").trim()}|${name}` : "";
   });
 }
 
@@ -166,6 +167,42 @@ async function journey(page) {
   await audit(page, "manage-no-token-en");
 }
 
+/** The clerk signs in through identity's page (authorization code + PKCE), calls the person
+ * waiting and completes the visit as resolved, by keyboard; the display shows the call. */
+async function desk(page) {
+  const office = process.env.DESK_OFFICE;
+  await page.goto(`${BASE}/desk?client_id=${encodeURIComponent(process.env.DESK_CLIENT_ID)}`);
+  await heading(page, "Sachbearbeitung");
+  await audit(page, "desk-sign-in-de");
+  await tabTo(page, /^button\|\|Anmelden/);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/\/identity\/v1\/oauth2\/authorize/);
+  await page.locator("input[type=password]").waitFor();
+  await audit(page, "identity-sign-in-de"); // identity's page, on the way
+  await tabTo(page, /^input\|.*\|email$/);
+  await page.keyboard.type(process.env.CLERK_EMAIL);
+  await tabTo(page, /^input\|.*\|password$/);
+  await page.keyboard.type(process.env.CLERK_PASSWORD);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/\/desk$/);
+  await page.locator("text=Angemeldet als").waitFor();
+  await page.locator("h3", { hasText: "Wartend: 1" }).waitFor();
+  await audit(page, "desk-de");
+  await tabTo(page, /^button\|\|Nächste Person aufrufen/);
+  await page.keyboard.press("Enter");
+  const serving = page.locator("#serving .code");
+  await serving.waitFor();
+  const code = (await serving.innerText()).trim();
+  await audit(page, "desk-serving-de");
+  await tabTo(page, /^button\|\|Erledigt: Anliegen gelöst/);
+  await page.keyboard.press("Enter");
+  await page.locator(".success", { hasText: "Abgeschlossen" }).waitFor();
+  await page.locator("h3", { hasText: "Wartend: 0" }).waitFor();
+  await page.goto(`${BASE}/display/${office}`);
+  await page.locator("td.code", { hasText: code }).waitFor();
+  await audit(page, "display-called-de");
+}
+
 /** Booking is down: every page still says what happened, in words. */
 async function down(page) {
   await page.goto(`${BASE}/`);
@@ -181,7 +218,7 @@ async function down(page) {
   await audit(page, "down-service-en");
 }
 
-const scenarios = { journey, down };
+const scenarios = { journey, desk, down };
 const scenario = scenarios[process.argv[2]];
 check(scenario, `scenario: ${Object.keys(scenarios).join("|")}`);
 if (SHOTS) mkdirSync(SHOTS, { recursive: true });
