@@ -1,6 +1,8 @@
 // Largest Contentful Paint of the portal's pages in Chromium (PerformanceObserver), and the
 // JavaScript each page loaded (bytes on the wire, gzip as the gateway's files would travel).
 //   node bench/web/lcp.mjs <gateway URL> <repeat> <path> [<path> ...]
+// A path may list variants separated by "|": visit i takes variant i (a booking page holds its
+// slot, so each visit needs another one).
 // Run by bench/web/run.py; prints one JSON line per page.
 import { createRequire } from "node:module";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -24,9 +26,11 @@ const context = await chromium.launchPersistentContext(folder, {
   viewport: { width: 1100, height: 900 },
 });
 try {
-  for (const path of paths) {
+  for (const variants of paths) {
+    const path = variants.split("|")[0];
     const samples = [];
     const elements = new Set();
+    const ready = [];
     let js = { files: 0, raw: 0, gzip: 0 };
     for (let i = 0; i < Number(repeat); i++) {
       const page = await context.newPage();
@@ -37,7 +41,16 @@ try {
       page.on("response", async (response) => {
         if (response.request().resourceType() === "script") scripts.push(response.body());
       });
-      await page.goto(`${base}${path}`, { waitUntil: "load" });
+      const visit = variants.split("|")[i] ?? path;
+      await page.goto(`${base}${visit}`, { waitUntil: "load" });
+      if (path.startsWith("/book")) {
+        // The booking page is usable once the slot is held (after the proof of work, if any).
+        const at = await page.waitForFunction(() => document.querySelector("form") && performance.now(), null, {
+          polling: "raf",
+          timeout: 60000,
+        });
+        ready.push(await at.jsonValue());
+      }
       await page.waitForSelector("main h1", { timeout: 15000 });
       await page.waitForLoadState("networkidle");
       const lcp = await page.evaluate(
@@ -64,11 +77,12 @@ try {
     samples.sort((a, b) => a - b);
     console.log(
       JSON.stringify({
-        path,
+        path: variants,
         lcp_ms_median: samples[Math.floor(samples.length / 2)],
         lcp_ms_best: samples[0],
         lcp_ms_worst: samples[samples.length - 1],
         lcp_element: [...elements].join(" / "),
+        form_ms_median: ready.length ? ready.sort((a, b) => a - b)[Math.floor(ready.length / 2)] : null,
         js_files: js.files,
         js_kib: +(js.raw / 1024).toFixed(1),
         js_gzip_kib: +(js.gzip / 1024).toFixed(1),
