@@ -25,6 +25,7 @@ import pytest
 from servicekit.mail.sink import MailSink
 from servicekit.testing.plugin import DatabaseRegistry
 from servicekit.testing.system import require_program
+from tests.documents_booking.files import pdf
 from tests.live_rathaus import ADMIN, CLERK, TENANT, System, start_system
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,9 +170,25 @@ async def test_citizen_books_and_manages_by_keyboard_with_no_serious_axe_violati
     system: System, mail_sink: tuple[MailSink, int], tmp_path: Path
 ) -> None:
     chromium = require_program("chromium", package="chromium")
-    output = await _run_browser("journey", system, mail_sink[0], tmp_path, chromium)
+    birth_certificate = tmp_path / "geburtsurkunde.pdf"
+    birth_certificate.write_bytes(pdf(3000))
+    output = await _run_browser(
+        "journey",
+        system,
+        mail_sink[0],
+        tmp_path,
+        chromium,
+        {"UPLOAD_PDF": str(birth_certificate)},
+    )
     assert "OK journey" in output
-    for page in ("start-de", "book-de", "opt-in-de", "manage-de", "start-en", "display-en"):
+    for page in (
+        "start-de",
+        "book-de",
+        "opt-in-de",
+        "manage-uploaded-de",
+        "start-en",
+        "display-en",
+    ):
         assert page in output
 
 

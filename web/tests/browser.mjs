@@ -85,15 +85,15 @@ async function journey(page) {
   await audit(page, "start-de");
   check(/Zum Inhalt springen/.test(await tabTo(page, /^a\|/, 1)), "the first Tab reaches the skip link");
   await tabTo(page, /^input\|service-search/);
-  await page.keyboard.type("Reisepass");
+  await page.keyboard.type("Personalausweis");
   check((await page.locator(".card").count()) === 1, "the search narrows the catalogue");
-  await tabTo(page, /Reisepass beantragen/);
+  await tabTo(page, /Personalausweis beantragen/);
   await page.keyboard.press("Enter");
 
   // The service's pre-information and the earliest appointments.
-  await heading(page, "Reisepass beantragen");
+  await heading(page, "Personalausweis beantragen");
   await page.locator("#bring").waitFor();
-  check(/70,00\s€/.test(await page.locator("main").innerText()), "the fee in German");
+  check(/37,00\s€/.test(await page.locator("main").innerText()), "the fee in German");
   await page.locator(".slots li").first().waitFor({ timeout: 15000 });
   check(await page.evaluate(() => document.activeElement?.tagName === "H1"), "the new page's heading has the focus");
   await audit(page, "service-de");
@@ -127,6 +127,22 @@ async function journey(page) {
   await heading(page, "Ihr Termin");
   await page.locator("dd", { hasText: "bestätigt" }).waitFor();
   await audit(page, "manage-de");
+  // Hand in the birth certificate (a PDF): the file chooser opens from the keyboard too.
+  // A PDF where only a photo (JPEG) is taken: the API's refusal shows in words.
+  await page.locator("#documents").waitFor();
+  for (const [label, outcome] of [
+    ["Biometrisches Lichtbild", ".error"],
+    ["Geburtsurkunde", ".status:text('eingereicht')"],
+  ]) {
+    const id = await page.getByLabel(new RegExp(`Datei auswählen: ${label}`)).getAttribute("id");
+    await tabTo(page, new RegExp(`^input\\|${id}\\|`));
+    const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
+    await chooser.setFiles(process.env.UPLOAD_PDF);
+    await tabTo(page, /^button\|\|Hochladen/);
+    await page.keyboard.press("Enter");
+    await page.locator(".uploads li", { hasText: label }).locator(outcome).waitFor();
+  }
+  await audit(page, "manage-uploaded-de");
   await tabTo(page, /In den Kalender/);
   const [download] = await Promise.all([page.waitForEvent("download"), page.keyboard.press("Enter")]);
   check(/^termin-.+\.ics$/.test(download.suggestedFilename()), `calendar file name ${download.suggestedFilename()}`);

@@ -7,6 +7,7 @@ import { formatDateTime, formatMoney, formatTime, t, type Key } from "../i18n";
 import { navigate } from "../router";
 import { TENANT } from "../tenant";
 import { ErrorMessage, Loading, Page, Show, useAsync } from "../ui";
+import { Documents } from "./documents";
 
 type Service = Schemas["booking.ServiceOut"];
 type Booking = Schemas["booking.BookingOut"];
@@ -422,6 +423,9 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
                     ))}
                   </ul>
                 </section>
+              )}
+              {current.status === "confirmed" && token && current.checklist.length > 0 && (
+                <Documents booking={current} token={token} />
               )}
               {action.error !== undefined && <ErrorMessage error={action.error} />}
               {current.status !== "cancelled" && current.status !== "expired" && (
