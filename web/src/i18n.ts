@@ -122,6 +122,15 @@ const de = {
   docAccepted: "angenommen",
   docNeedsReplacement: "bitte ersetzen",
   formats: "Formate",
+  otherTimes: "Anderen Termin wählen",
+  month: "Monat",
+  day: "Tag",
+  freeTimes: "Freie Uhrzeiten",
+  noDays: "In diesem Monat ist nichts frei.",
+  pickDay: "Bitte einen Tag wählen",
+  reschedule: "Termin verschieben",
+  rescheduleTo: "Hierhin verschieben",
+  rescheduled: "Der Termin ist verschoben.",
   bringOriginal: "Bitte im Original mitbringen.",
   checkedIn: "angemeldet um",
 };
@@ -245,6 +254,15 @@ const en: Record<Key, string> = {
   docAccepted: "accepted",
   docNeedsReplacement: "please replace",
   formats: "Formats",
+  otherTimes: "Choose another time",
+  month: "Month",
+  day: "Day",
+  freeTimes: "Free times",
+  noDays: "Nothing is free in this month.",
+  pickDay: "Please choose a day",
+  reschedule: "Move the appointment",
+  rescheduleTo: "Move it here",
+  rescheduled: "The appointment has been moved.",
   bringOriginal: "Please bring the original.",
   checkedIn: "checked in at",
 };
@@ -297,6 +315,19 @@ export function formatDateTime(iso: string, timeZone = "Europe/Berlin"): string 
     timeStyle: "short",
     timeZone,
   }).format(new Date(iso));
+}
+
+export function formatDate(day: string): string {
+  // A calendar day (YYYY-MM-DD) is no instant: shown as it is, in words.
+  return new Intl.DateTimeFormat(locales[language], { dateStyle: "full", timeZone: "UTC" }).format(
+    new Date(`${day}T12:00:00Z`),
+  );
+}
+
+export function formatMonth(month: string): string {
+  return new Intl.DateTimeFormat(locales[language], { month: "long", year: "numeric", timeZone: "UTC" }).format(
+    new Date(`${month}-15T12:00:00Z`),
+  );
 }
 
 export function formatTime(iso: string, timeZone = "Europe/Berlin"): string {

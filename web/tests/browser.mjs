@@ -143,6 +143,20 @@ async function journey(page) {
     await page.locator(".uploads li", { hasText: label }).locator(outcome).waitFor();
   }
   await audit(page, "manage-uploaded-de");
+
+  // Move it to the second day with free seats: selects and buttons, by keyboard.
+  const before = await page.locator("dl.facts dd").first().innerText();
+  await tabTo(page, /^button\|\|Termin verschieben/);
+  await page.keyboard.press("Enter");
+  await tabTo(page, /^select\|day\|/);
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowDown");
+  await page.locator("#free-times").waitFor();
+  await audit(page, "manage-move-de");
+  await tabTo(page, /^button\|\|\d\d:\d\d/);
+  await page.keyboard.press("Enter");
+  await page.locator(".success", { hasText: "verschoben" }).waitFor();
+  check((await page.locator("dl.facts dd").first().innerText()) !== before, "the new time shows");
   await tabTo(page, /In den Kalender/);
   const [download] = await Promise.all([page.waitForEvent("download"), page.keyboard.press("Enter")]);
   check(/^termin-.+\.ics$/.test(download.suggestedFilename()), `calendar file name ${download.suggestedFilename()}`);
@@ -169,6 +183,11 @@ async function journey(page) {
   await page.locator(".slots li, .error").first().waitFor({ timeout: 15000 });
   check(/€/.test(await page.locator("main").innerText()), "the fee shows in English too");
   await audit(page, "service-en");
+  await page.getByRole("button", { name: "Choose another time" }).click();
+  await page.locator("#day").selectOption({ index: 1 });
+  await page.locator("#free-times").waitFor();
+  check((await page.locator(".times a").count()) > 0, "free times to book");
+  await audit(page, "service-times-en");
 
   // The waiting-room display.
   await page.goto(`${BASE}/display`);

@@ -8,6 +8,7 @@ import { navigate } from "../router";
 import { TENANT } from "../tenant";
 import { ErrorMessage, Loading, Page, Show, useAsync } from "../ui";
 import { Documents } from "./documents";
+import { SlotPicker, slotLabel } from "./slots";
 
 type Service = Schemas["booking.ServiceOut"];
 type Booking = Schemas["booking.BookingOut"];
@@ -186,6 +187,30 @@ function Earliest({ service }: { service: Service }) {
   );
 }
 
+/** Opened on request: the month's free days are computed only when someone wants them. */
+function OtherTimes({ service }: { service: Service }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <section aria-labelledby="other-times">
+      <h2 id="other-times">
+        <button type="button" class="disclosure" aria-expanded={open} onClick={() => setOpen(!open)}>
+          {t("otherTimes")}
+        </button>
+      </h2>
+      {open && (
+        <SlotPicker
+          serviceIds={[service.id]}
+          act={(slot, office) => (
+            <a href={`/book?${new URLSearchParams({ office_id: slot.office_id, service_ids: service.id, start: slot.start })}`}>
+              {slotLabel(slot, office)}
+            </a>
+          )}
+        />
+      )}
+    </section>
+  );
+}
+
 export function ServicePage({ id }: { id: string }) {
   const service = useAsync(
     () => call(api.GET("/booking/v1/tenants/{ags}/services/{service_id}", { params: { path: { ...path, service_id: id } } })),
@@ -201,6 +226,7 @@ export function ServicePage({ id }: { id: string }) {
     <Page title={service.data.name}>
       <PreInformation service={service.data} />
       <Earliest service={service.data} />
+      <OtherTimes service={service.data} />
       <p>
         <a href="/">{t("back")}</a>
       </p>
@@ -370,7 +396,7 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
     if (first.current) first.current = false;
     else (asking ? yes : askButton).current?.focus();
   }, [asking]);
-  const [action, setAction] = useState<{ error?: unknown; done?: Booking }>({});
+  const [action, setAction] = useState<{ error?: unknown; done?: Booking; moved?: boolean }>({});
   const current = action.done ?? booking.data;
   async function calendar() {
     try {
@@ -385,6 +411,21 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
       link.download = `termin-${current?.code ?? id}.ics`;
       link.click();
       setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    } catch (error) {
+      setAction({ error });
+    }
+  }
+  const [moving, setMoving] = useState(false);
+  async function reschedule(start: string, officeId: string) {
+    try {
+      const done = await call(
+        api.POST("/booking/v1/bookings/{booking_id}/reschedule", {
+          params: { path: { booking_id: id }, header: headers },
+          body: { start, office_id: officeId },
+        }),
+      );
+      setMoving(false);
+      setAction({ done, moved: true });
     } catch (error) {
       setAction({ error });
     }
@@ -406,6 +447,11 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
         {() =>
           current && (
             <>
+              {action.moved && (
+                <p class="success" role="status">
+                  {t("rescheduled")}
+                </p>
+              )}
               {action.done?.status === "cancelled" && (
                 <p class="success" role="status">
                   {t("cancelled")}
@@ -424,6 +470,20 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
                   </ul>
                 </section>
               )}
+              {moving && current.services[0] && (
+                <section aria-labelledby="move">
+                  <h2 id="move">{t("reschedule")}</h2>
+                  <SlotPicker
+                    serviceIds={current.services.map((s) => s.service_id)}
+                    act={(slot, office) => (
+                      <button type="button" class="secondary" onClick={() => reschedule(slot.start, slot.office_id)}>
+                        {slotLabel(slot, office)}
+                        <span class="visually-hidden"> – {t("rescheduleTo")}</span>
+                      </button>
+                    )}
+                  />
+                </section>
+              )}
               {current.status === "confirmed" && token && current.checklist.length > 0 && (
                 <Documents booking={current} token={token} />
               )}
@@ -432,6 +492,9 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
                 <div class="actions">
                   <button type="button" onClick={calendar}>
                     {t("calendar")}
+                  </button>
+                  <button type="button" class="secondary" aria-expanded={moving} onClick={() => setMoving(!moving)}>
+                    {t("reschedule")}
                   </button>
                   {asking ? (
                     <div role="group" aria-labelledby="cancel-ask" class="confirm-box">
