@@ -44,21 +44,24 @@ def _built_portal() -> Path:
     return dist
 
 
-@pytest.fixture
-async def mail_sink(tmp_path: Path) -> AsyncIterator[tuple[MailSink, int]]:
-    sink = MailSink(tmp_path / "mail")
+@pytest.fixture(scope="module")
+async def mail_sink(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[tuple[MailSink, int]]:
+    sink = MailSink(tmp_path_factory.mktemp("mail"))
     port = await sink.start()
     yield sink, port
     await sink.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def system(
     database_registry: DatabaseRegistry,
-    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
     mail_sink: tuple[MailSink, int],
-    capsys: pytest.CaptureFixture[str],
 ) -> AsyncIterator[System]:
+    """One Rathaus for the module's tests (starting one takes a while); the last test stops
+    its booking."""
     dist = _built_portal()
     mail = {
         "mail_smtp_host": "127.0.0.1",
@@ -69,7 +72,7 @@ async def system(
     running = await start_system(
         database_registry,
         "sqlite",
-        tmp_path / "blobs",
+        tmp_path_factory.mktemp("blobs"),
         overrides={
             # The municipality asks for the proof of work (ALTCHA), as in production.
             "booking": {
@@ -80,7 +83,6 @@ async def system(
             "gateway": {"portal_dir": dist},
         },
     )
-    capsys.readouterr()  # the seeds print demo credentials
     try:
         yield running
     finally:
@@ -250,6 +252,7 @@ async def test_clerk_signs_in_with_pkce_and_serves_the_queue_by_keyboard(
         assert page in output
 
 
+# Last in the module: it stops the shared system's booking.
 async def test_pages_say_so_when_booking_is_down(
     system: System, mail_sink: tuple[MailSink, int], tmp_path: Path
 ) -> None:
