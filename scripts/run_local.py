@@ -138,7 +138,9 @@ def main() -> int:
     (ROOT / "var").mkdir(exist_ok=True)
     for service in SERVICES:
         _prepare(service)
-    env = {**_events(), **_mail(), **os.environ, "PYTHONUNBUFFERED": "1"}
+    # Short log lines for a person; production keeps one JSON object per line.
+    readable = {f"{name.upper()}_LOG_JSON": "false" for name in [*SERVICES, "gateway"]}
+    env = {**_events(), **_mail(), **readable, **os.environ, "PYTHONUNBUFFERED": "1"}
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
         processes["mail sink"] = _start_mail_sink(env)

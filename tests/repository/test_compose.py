@@ -219,3 +219,67 @@ def test_each_service_starts_with_production_settings_from_compose(
             "gateway": {},
         }[container]
     )
+
+
+def _clamd_conf(path: Path) -> dict[str, str]:
+    """clamd.conf's options (name: value), comments left out."""
+    options: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.strip().partition(" ")
+            options[name] = value.strip()
+    return options
+
+
+def _bytes(size: str) -> int:
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    return int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
+
+
+CLAMD_CONF = ROOT / "deploy" / "clamav" / "clamd.conf"
+
+
+def test_documents_scans_with_the_clamd_beside_it(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    environment = services["documents"]["environment"]
+    clamd = services[environment["DOCUMENTS_CLAMD_HOST"]]
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in clamd["volumes"]}
+    conf = _clamd_conf(CLAMD_CONF)
+
+    assert clamd["image"].startswith("clamav/clamav:")
+    assert mounts["/etc/clamav/clamd.conf"] == "./deploy/clamav/clamd.conf"
+    assert mounts["/etc/clamav/freshclam.conf"] == "./deploy/clamav/freshclam.conf"
+    assert int(environment["DOCUMENTS_CLAMD_PORT"]) == int(conf["TCPSocket"])
+    assert "DOCUMENTS_CLAMD_SOCKET" not in environment
+    assert services["documents"]["depends_on"]["clamd"] == {"condition": "service_started"}
+    assert "clamdscan" in clamd["healthcheck"]["test"]
+    # The rescan job asks the same clamd (and shares documents' settings).
+    assert services["documents-rescan"]["environment"] == environment
+    # Every upload the service takes fits in what clamd reads (else 413 too-large-to-scan).
+    limit = int(environment.get("DOCUMENTS_MAX_UPLOAD_BYTES", DocumentsSettings().max_upload_bytes))
+    assert _bytes(conf["StreamMaxLength"]) >= limit
+    assert _bytes(conf["MaxFileSize"]) >= _bytes(conf["StreamMaxLength"])
+
+
+def test_only_documents_reaches_clamd(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    networks = compose["networks"]
+
+    def members(network: str) -> set[str]:
+        return {
+            name
+            for name, service in services.items()
+            if network in service.get("networks", ["default"])
+        }
+
+    clamd_networks = set(services["clamd"]["networks"])
+    inward = {n for n in clamd_networks if networks[n].get("internal")}
+
+    assert "default" not in clamd_networks
+    assert "ports" not in services["clamd"]
+    assert "expose" not in services["clamd"]
+    assert inward == {"scanning"}
+    assert members("scanning") == {"clamd", "documents", "documents-rescan"}
+    # Its other network is its way out (freshclam), shared with nobody.
+    for network in clamd_networks - inward:
+        assert members(network) == {"clamd"}

@@ -70,14 +70,21 @@ def test_every_deployment_is_probed_and_runs_as_non_root() -> None:
         "booking",
         "documents",
         "gateway",
+        "clamd",
     }
     for deployment in deployments:
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        for container in pod["containers"]:
+            assert "livenessProbe" in container
+        if deployment["metadata"]["name"] == "clamd":
+            continue
         for container in pod["containers"]:
             assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
             assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
-            assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_the_strict_check_rejects_an_unknown_field(tmp_path: Path) -> None:
@@ -170,6 +177,7 @@ def test_only_the_gateway_is_reachable_from_outside() -> None:
         "identity": {"gateway", "booking", "documents", "prometheus"},
         "booking": {"gateway", "identity", "documents", "prometheus"},
         "documents": {"gateway", "booking", "prometheus"},
+        "clamd": {"documents", "documents-rescan"},
     }
 
 
@@ -183,3 +191,69 @@ def test_the_ingress_example_validates_strictly() -> None:
     )
     result = validate(example)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _named(kind: str, name: str) -> dict[str, Any]:
+    (found,) = [d for d in documents() if d["kind"] == kind and d["metadata"]["name"] == name]
+    return found
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {entry["name"]: entry["value"] for entry in container.get("env", [])}
+
+
+CLAMAV = ROOT / "deploy" / "clamav"
+
+
+def test_clamd_runs_beside_documents_with_the_configuration_compose_mounts() -> None:
+    config = _named("ConfigMap", "clamd-config")["data"]
+    service = _named("Service", "clamd")
+    pod = _named("Deployment", "clamd")["spec"]["template"]["spec"]
+    containers = {container["name"]: container for container in pod["containers"]}
+    tcp_socket = next(
+        line.split()[1]
+        for line in config["clamd.conf"].splitlines()
+        if line.startswith("TCPSocket")
+    )
+
+    assert config["clamd.conf"] == (CLAMAV / "clamd.conf").read_text(encoding="utf-8")
+    assert config["freshclam.conf"] == (CLAMAV / "freshclam.conf").read_text(encoding="utf-8")
+    assert service["spec"]["ports"] == [{"name": "clamd", "port": 3310, "targetPort": "clamd"}]
+    assert containers["clamd"]["ports"] == [{"name": "clamd", "containerPort": int(tcp_socket)}]
+    assert "--ping" in containers["clamd"]["readinessProbe"]["exec"]["command"]
+    assert containers["freshclam"]["command"][:2] == ["freshclam", "--daemon"]
+    for container in containers.values():
+        assert container["image"].startswith("clamav/clamav:")
+        mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+        assert mounts["/etc/clamav"] == "config"
+        assert mounts["/var/lib/clamav"] == "signatures"
+
+
+def test_documents_and_its_jobs_scan_with_that_clamd() -> None:
+    service = _named("Service", "clamd")
+    (port,) = [p["port"] for p in service["spec"]["ports"]]
+    pods = {
+        "documents": _named("Deployment", "documents")["spec"]["template"],
+        **{
+            name: _named("CronJob", name)["spec"]["jobTemplate"]["spec"]["template"]
+            for name in ("documents-purge", "documents-rescan")
+        },
+    }
+
+    for name, template in pods.items():
+        (container,) = template["spec"]["containers"]
+        env = _env(container)
+        # Production (refused without a scanner) is set beside the scanner, never apart.
+        assert env["DOCUMENTS_ENVIRONMENT"] == "production", name
+        assert env["DOCUMENTS_CLAMD_HOST"] == service["metadata"]["name"], name
+        assert int(env["DOCUMENTS_CLAMD_PORT"]) == port, name
+        assert "DOCUMENTS_CLAMD_SOCKET" not in env, name
+    # The pods that scan are the ones clamd's policy admits, by their labels.
+    policy = _named("NetworkPolicy", "clamd-ingress")
+    assert _allowed_sources(policy) == {
+        pods[name]["metadata"]["labels"]["app.kubernetes.io/name"]
+        for name in ("documents", "documents-rescan")
+    }
+    assert [rule["ports"] for rule in policy["spec"]["ingress"]] == [
+        [{"port": port, "protocol": "TCP"}]
+    ]

@@ -1,4 +1,10 @@
-"""/livez answers while the process runs; /readyz only while its dependencies answer."""
+"""/livez answers while the process runs; /readyz only while its dependencies answer.
+
+A readiness check returns None (``ok``), raises (``unavailable``: the service is not ready, 503),
+or returns a note: the service is ready without that dependency (one it can wait for, e.g. a
+malware scanner whose documents stay pending meanwhile), and /readyz answers 200 ``degraded``
+with the note as that check's state.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from pydantic import BaseModel
 
 from servicekit.problems import ProblemDetails, ServiceUnavailable
 
-ReadinessCheck = Callable[[], Awaitable[None]]
+ReadinessCheck = Callable[[], Awaitable[str | None]]
 
 logger = logging.getLogger("servicekit.health")
 
@@ -41,11 +47,12 @@ async def readyz(request: Request) -> Health:
     checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
     timeout: float = request.app.state.readiness_timeout_s
     results: dict[str, str] = {}
-    failed = False
+    failed = degraded = False
     for name, check in checks.items():
         try:
-            await asyncio.wait_for(check(), timeout=timeout)
-            results[name] = "ok"
+            note = await asyncio.wait_for(check(), timeout=timeout)
+            results[name] = note or "ok"
+            degraded = degraded or bool(note)
         except Exception as exc:  # any failure of a dependency means "not ready"
             logger.warning(
                 "readiness check failed", extra={"check": name, "error": type(exc).__name__}
@@ -54,4 +61,4 @@ async def readyz(request: Request) -> Health:
             failed = True
     if failed:
         raise ServiceUnavailable("A dependency is unreachable.", checks=results)
-    return Health(status="ok", checks=results)
+    return Health(status="degraded" if degraded else "ok", checks=results)

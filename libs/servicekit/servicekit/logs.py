@@ -1,4 +1,8 @@
-"""JSON logging with the request id on every line; no personal data is logged by the kit."""
+"""Logging with the request id on every line; no personal data is logged by the kit.
+
+Production writes one JSON object per line (for a log collector); ``make run`` sets
+``<SERVICE>_LOG_JSON=false`` and gets :class:`ConsoleFormatter`'s short lines for a person.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,37 @@ from typing import Any
 from pythonjsonlogger.json import JsonFormatter
 
 from servicekit.requestid import current_request_id
+
+# What every LogRecord has; anything else on a record was passed as ``extra``.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+}
+
+
+class ConsoleFormatter(logging.Formatter):
+    """``21:39:34 booking   INFO  request method=GET route=/readyz status=200``: the time, the
+    service, the level, the message and the fields a JSON line would carry, as ``key=value``."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(datefmt="%H:%M:%S")
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(
+            f"{key}={value}"
+            for key, value in record.__dict__.items()
+            if key not in _STANDARD and value is not None
+        )
+        line = (
+            f"{self.formatTime(record, self.datefmt)} {self.service:<9} "
+            f"{record.levelname:<5} {record.getMessage()}"
+        )
+        if fields:
+            line = f"{line}  {fields}"
+        if record.exc_info:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
 
 
 class RequestIdFilter(logging.Filter):
@@ -32,9 +67,7 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
             datefmt="%Y-%m-%dT%H:%M:%S%z",
         )
     else:
-        formatter = logging.Formatter(
-            "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
-        )
+        formatter = ConsoleFormatter(service)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

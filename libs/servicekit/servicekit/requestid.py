@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from servicekit.metrics import RequestMetrics
+from servicekit.metrics import UNRECORDED, RequestMetrics
 from servicekit.problems import (
     PROBLEM_MEDIA_TYPE,
     DependencyUnavailable,
@@ -118,7 +118,11 @@ class RequestIdMiddleware:
                 method = str(scope.get("method"))
                 if self.metrics is not None:
                     self.metrics.observe(method, route, status, seconds)
-                access_logger.info(
+                # A probe that succeeds is only worth a line when debugging: load balancers
+                # and the gateway ask every few seconds.
+                probe = route in UNRECORDED and status < 400
+                access_logger.log(
+                    logging.DEBUG if probe else logging.INFO,
                     "request",
                     extra={
                         "method": method,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -264,6 +265,36 @@ async def test_readyz_is_503_problem_when_the_database_is_unreachable(tmp_path: 
     assert body["checks"] == {"database": "unavailable"}
 
 
+async def test_readyz_is_200_degraded_with_the_note_of_a_check_that_can_wait(
+    tmp_path: Path,
+) -> None:
+    async def scanner() -> str | None:
+        return "unavailable: new documents stay pending"
+
+    settings = ServiceSettings(
+        service_name="kit",
+        environment=Environment.TEST,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'kit.db'}",
+    )
+    app = create_service_app(
+        settings,
+        title="Kit",
+        version="1.0.0",
+        description="kit test app",
+        readiness_checks={"scanner": scanner},
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
+        response = await client.get("/readyz")
+    await app.state.database.dispose()
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "checks": {"database": "ok", "scanner": "unavailable: new documents stay pending"},
+    }
+
+
 async def test_metrics_count_requests_per_route_template(kit: httpx.AsyncClient) -> None:
     await kit.get("/kit/v1/things/first")
     await kit.get("/kit/v1/things/zweites-ding")
@@ -290,3 +321,29 @@ async def test_access_log_is_json_with_request_id_and_route_template(
     assert access[-1]["route"] == "/kit/v1/things/{name}"
     assert access[-1]["service"] == "kit"
     assert "max.mustermann" not in json.dumps(lines)
+
+
+async def test_console_log_lines_read_well_and_keep_the_same_fields(
+    kit: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(service="kit", level="INFO", json=False)
+    try:
+        await kit.get("/kit/v1/things/max.mustermann", headers={"x-request-id": "req-2"})
+        await kit.get("/readyz", headers={"x-request-id": "probe-1"})
+        try:
+            raise RuntimeError("the disk is full")
+        except RuntimeError:
+            logging.getLogger("kit").exception("could not store")
+    finally:
+        logging.getLogger().handlers.clear()
+
+    err = capsys.readouterr().err
+    access = next(line for line in err.splitlines() if " request " in line)
+    assert re.match(r"^\d\d:\d\d:\d\d kit\s+INFO  request  ", access), access
+    assert "route=/kit/v1/things/{name}" in access
+    assert re.search(r" status=\d{3} ", access), access
+    assert "request_id=req-2" in access
+    assert "max.mustermann" not in err
+    assert "probe-1" not in err  # a probe that succeeds is logged at DEBUG only
+    assert "could not store" in err
+    assert "RuntimeError: the disk is full" in err

@@ -15,7 +15,7 @@ from documents.events.router import router as events_router
 from documents.retention.router import router as retention_router
 from documents.rooms.bell import RoomBell
 from documents.rooms.router import router as rooms_router
-from documents.scanning.scanner import NoScanner, scanner_from
+from documents.scanning.scanner import NoScanner, Scanner, scanner_from
 from documents.settings import DocumentsSettings
 from documents.storage.factory import blob_store_from
 from documents.uploads.models import UploadIdempotency
@@ -54,7 +54,17 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
 
     rescanner: list[asyncio.Task[None]] = []
 
+    async def scanner_state() -> str | None:
+        # The scanner as it is now (a test swaps it), asked within the readiness timeout.
+        scanner: Scanner = app.state.scanner
+        return await scanner.state(settings.readiness_timeout_s / 2)
+
     async def start_rescanner(app: FastAPI) -> None:
+        if isinstance(app.state.scanner, NoScanner):
+            log.warning(
+                "no malware scanner configured (DOCUMENTS_CLAMD_HOST or DOCUMENTS_CLAMD_SOCKET): "
+                "every document counts as clean; production refuses this"
+            )
         if settings.rescan_interval_s > 0 and not isinstance(app.state.scanner, NoScanner):
             rescanner.append(asyncio.create_task(_rescan_forever(app, settings.rescan_interval_s)))
 
@@ -75,7 +85,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
             "review and retention."
         ),
         routers=[uploads_router, rooms_router, retention_router, events_router],
-        readiness_checks={"blob_store": blobs.check},
+        readiness_checks={"blob_store": blobs.check, "scanner": scanner_state},
         on_startup=[start_rescanner],
         on_shutdown=[close_clients],
         outbox=outbox_of(settings),

@@ -12,7 +12,7 @@ from pydantic_settings import SettingsConfigDict
 from documents.crypto.keys import KeyRing, decode_kek
 from documents.crypto.stream import DEFAULT_CHUNK_SIZE
 from servicekit.dependencies import app_state
-from servicekit.settings import ServiceSettings
+from servicekit.settings import Environment, ServiceSettings
 
 # Known to everyone who reads this file: fit for a developer's machine only.
 DEVELOPMENT_KEK = base64.b64encode(b"rathaus-documents-development-kk").decode()
@@ -80,10 +80,14 @@ class DocumentsSettings(ServiceSettings):
         ),
     )
 
-    clamd_host: str | None = None
+    clamd_host: str | None = Field(
+        default=None, description="clamd's host (TCP); none and no socket: nothing is scanned"
+    )
     clamd_port: int = Field(default=3310, ge=1, le=65535)
-    clamd_socket: str | None = None
-    scanner_timeout_s: float = Field(default=30.0, gt=0)
+    clamd_socket: str | None = Field(default=None, description="clamd's unix socket instead")
+    scanner_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long one scan (or a readiness ping) may take"
+    )
     rescan_interval_s: float = Field(
         default=60.0, ge=0, description="How often pending documents are rescanned; 0: never"
     )
@@ -136,6 +140,28 @@ class DocumentsSettings(ServiceSettings):
         if self.active_kek_id not in self.keks:
             raise ValueError(f"active_kek_id {self.active_kek_id!r} is not one of keks")
         return self
+
+    @model_validator(mode="after")
+    def _clamd_is_one_place(self) -> Self:
+        if self.clamd_host and self.clamd_socket:
+            raise ValueError("clamd_host and clamd_socket: set one of them, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _production_scans_uploads(self) -> Self:
+        # As production refuses to start without an SMTP server (servicekit.mail.settings):
+        # without a scanner every upload would count as clean.
+        if self.environment is Environment.PRODUCTION and not self.scans():
+            raise ValueError(
+                "no malware scanner configured: production scans every upload and refuses to "
+                "start without clamd; set DOCUMENTS_CLAMD_HOST (and DOCUMENTS_CLAMD_PORT, "
+                "default 3310) or DOCUMENTS_CLAMD_SOCKET"
+            )
+        return self
+
+    def scans(self) -> bool:
+        """Whether a scanner (clamd) is configured."""
+        return bool(self.clamd_host or self.clamd_socket)
 
     def _uses_development_kek(self) -> bool:
         development = decode_kek(DEVELOPMENT_KEK)

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import asyncio
 import atexit
 import functools
 import shutil
-import struct
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -20,7 +18,8 @@ from servicekit.testing.plugin import DatabaseRegistry
 from servicekit.testing.tokens import TokenFactory
 from tests.documents_booking.live_booking import Appointment, LiveBooking, fresh_database
 
-from .factories import EICAR, settings_for_tests
+from .clamd import Clamd
+from .factories import settings_for_tests
 
 # One folder for every test app's blobs, removed when the run ends.
 BLOB_ROOT = Path(tempfile.mkdtemp(prefix="documents-test-blobs-"))
@@ -52,46 +51,23 @@ def s3_endpoint() -> Iterator[str]:
     server.stop()
 
 
-class FakeClamd:
-    """Speaks clamd's INSTREAM protocol on a loopback port; finds the EICAR string."""
-
-    def __init__(self) -> None:
-        self.server: asyncio.Server | None = None
-        self.port = 0
-        self.scans = 0
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-            self.server = None
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        command = await reader.readuntil(b"\0")
-        assert command == b"zINSTREAM\0"
-        data = bytearray()
-        while True:
-            (length,) = struct.unpack(">I", await reader.readexactly(4))
-            if length == 0:
-                break
-            data += await reader.readexactly(length)
-        self.scans += 1
-        found = EICAR in data
-        writer.write(b"stream: Eicar-Signature FOUND\0" if found else b"stream: OK\0")
-        await writer.drain()
-        writer.close()
+@pytest.fixture(scope="session")
+def clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clamd]:
+    """A real clamd with the repository's test signatures, for the whole run (skipped, loudly,
+    where clamav-daemon is not installed)."""
+    server = Clamd(tmp_path_factory.mktemp("clamd"))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
-async def fake_clamd() -> AsyncIterator[FakeClamd]:
-    clamd = FakeClamd()
-    await clamd.start()
-    yield clamd
-    await clamd.stop()
+def own_clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clamd]:
+    """A real clamd of the test's own, which the test may stop and start again."""
+    server = Clamd(tmp_path_factory.mktemp("own-clamd"))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -40,8 +40,6 @@ UPLOAD_LIMIT = 256 * 1024
 """The largest upload the tests' settings take (``max_upload_bytes``)."""
 CANARY = b"CANARY-Erika-Mustermann-1964-08-12"
 """Stands for the personal data in a file: no blob may show it."""
-EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-"""The antivirus test string: every scanner reports it as infected."""
 BOOKING_EVENT_SECRET = "booking-events-secret-for-documents-tests"
 """What booking signs the events it sends documents with (in these tests)."""
 

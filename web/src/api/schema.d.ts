@@ -11624,7 +11624,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["gateway.ProblemDetails"];
                 };
             };
-            /** @description The file is larger than allowed */
+            /** @description The file is larger than allowed; The file is larger than the malware scanner reads */
             413: {
                 headers: {
                     [name: string]: unknown;

@@ -32,6 +32,13 @@ class UploadTooLarge(PayloadTooLarge):
         super().__init__(detail, headers={"Connection": "close"}, limit_bytes=limit_bytes)
 
 
+class TooLargeToScan(PayloadTooLarge):
+    # Within the upload limit, beyond what the malware scanner reads (clamd's StreamMaxLength,
+    # to be set above every upload limit): never stored unscanned.
+    type_slug = "too-large-to-scan"
+    title = "The file is larger than the malware scanner reads"
+
+
 class UnsupportedFileType(UnsupportedMediaType):
     type_slug = "unsupported-file-type"
     title = "This kind of file is not accepted"

@@ -47,6 +47,7 @@ class Document(Base):
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     scan_status: Mapped[str] = mapped_column(String(16), default=ScanStatus.PENDING)
     scan_signature: Mapped[str | None] = mapped_column(String(200), default=None)
+    # When the scanner last read it: with its verdict, or (still pending) without one.
     scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     review_status: Mapped[str] = mapped_column(String(24), default=ReviewStatus.SUBMITTED)
     review_reason: Mapped[str | None] = mapped_column(Text, default=None)

@@ -51,7 +51,9 @@ class DocumentRepository(Repository[Document]):
         result = await self.session.scalars(
             select(Document)
             .where(Document.scan_status == ScanStatus.PENDING)
-            .order_by(Document.created_at)
+            # Those the scanner has not read yet first: one it read without a verdict (larger
+            # than it reads) must not keep the others waiting.
+            .order_by(Document.scanned_at.is_not(None), Document.scanned_at, Document.created_at)
             .limit(limit)
         )
         return result.all()
@@ -66,6 +68,15 @@ class DocumentRepository(Repository[Document]):
             .values(scan_status=status, scan_signature=signature, scanned_at=at)
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def record_unscannable(self, document_id: str, *, at: datetime) -> None:
+        """Note when the scanner read a pending document and gave no verdict (it stays
+        pending)."""
+        await self.session.execute(
+            update(Document)
+            .where(Document.id == document_id, Document.scan_status == ScanStatus.PENDING)
+            .values(scanned_at=at)
+        )
 
     async def delete_by_id(self, document_id: str) -> bool:
         """Delete the row (and with it the wrapped key); False when it was already gone."""

@@ -23,6 +23,7 @@ from documents.uploads.errors import (
     NotReleased,
     PurposeRequired,
     ReviewNotAllowed,
+    TooLargeToScan,
     UnsupportedFileType,
     UploadTooLarge,
 )
@@ -103,6 +104,7 @@ _UPLOAD_BODY: dict[str, Any] = {
         BookingClosed,
         MissingFile,
         UploadTooLarge,
+        TooLargeToScan,
         UnsupportedFileType,
         InvalidFileName,
         IdempotencyKeyReused,

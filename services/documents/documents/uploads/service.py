@@ -42,7 +42,13 @@ from documents.intake.pipeline import (
 from documents.rooms.models import RoomEventKind
 from documents.rooms.repository import RoomRepository
 from documents.rooms.service import new_event
-from documents.scanning.scanner import Scanner, ScannerUnavailable, ScanResult, ScanVerdict
+from documents.scanning.scanner import (
+    ScanLimitExceeded,
+    Scanner,
+    ScannerUnavailable,
+    ScanResult,
+    ScanVerdict,
+)
 from documents.settings import DocumentsSettings
 from documents.storage.base import BlobNotFound, BlobStore
 from documents.uploads.errors import (
@@ -55,6 +61,7 @@ from documents.uploads.errors import (
     NotReleased,
     PurposeRequired,
     ReviewNotAllowed,
+    TooLargeToScan,
     UnsupportedFileType,
     UploadTooLarge,
 )
@@ -311,7 +318,18 @@ class DocumentService:
                 raise _refusal(exc, limit) from exc
             document = self._new_document(document_id, blob_id, data_key, access, item_id, intake)
             # Scanned before the row is written: no transaction is open while the scanner reads.
-            _apply_verdict(document, await scan_blob(self.blobs, self.scanner, data_key, blob_id))
+            try:
+                verdict = await scan_blob(self.blobs, self.scanner, data_key, blob_id)
+            except ScanLimitExceeded as exc:
+                log.error(
+                    "upload refused: larger than the scanner reads (raise clamd's "
+                    "StreamMaxLength above the upload limit)",
+                    extra={"size_bytes": intake.size, "limit_bytes": limit},
+                )
+                raise TooLargeToScan(
+                    "The malware scanner does not read a file this large; send a smaller one."
+                ) from exc
+            _apply_verdict(document, verdict)
             await self.documents.add(document)
             await self._tell(access, RoomEventKind.DOCUMENT_UPLOADED, document)
         except BaseException:
@@ -568,6 +586,17 @@ async def rescan_pending(
         except (IntegrityError, BlobNotFound, KeyRingError):
             # One damaged document must not keep the others pending; it stays pending itself.
             log.exception("document cannot be scanned", extra={"document": document.id})
+            continue
+        except ScanLimitExceeded:
+            # Uploaded while the scanner was down, larger than it reads: never released.
+            log.error(
+                "pending document is larger than the scanner reads; it stays pending (raise "
+                "clamd's StreamMaxLength above the upload limit)",
+                extra={"document": document.id, "size_bytes": document.size_bytes},
+            )
+            async with sessionmaker() as session:
+                await DocumentRepository(session).record_unscannable(document.id, at=utcnow())
+                await session.commit()
             continue
         if result is None:
             continue

@@ -217,6 +217,7 @@ def test_production_with_its_own_kek_is_accepted() -> None:
             "database_url": "postgresql+asyncpg://db/documents",
             "keks": {"2026-11": new_kek()},
             "active_kek_id": "2026-11",
+            "clamd_host": "clamd",
         }
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -16,19 +15,17 @@ from documents.audit.models import AccessRecord
 from documents.scanning.scanner import ClamdScanner
 from documents.uploads.models import Document
 from documents.uploads.service import rescan_pending
-from servicekit.testing.live import free_port
 from servicekit.testing.tokens import TokenFactory
 from tests.documents_booking.live_booking import Appointment, LiveBooking
 
+from ..clamd import EICAR, Clamd
 from ..factories import (
-    EICAR,
     PASSPORT,
     PHOTO,
     citizen,
     clerk,
     pdf,
     rows,
-    settings_for_tests,
     upload,
 )
 
@@ -209,9 +206,10 @@ async def test_with_the_scanner_down_documents_stay_pending_and_are_not_handed_o
     session: AsyncSession,
     appointment: Appointment,
     tokens: TokenFactory,
-    fake_clamd: Any,
+    own_clamd: Clamd,
 ) -> None:
-    app.state.scanner = ClamdScanner(host="127.0.0.1", port=free_port(), timeout_s=2)
+    app.state.scanner = ClamdScanner(host="127.0.0.1", port=own_clamd.port, timeout_s=2)
+    own_clamd.stop()
     document = await upload(client, tokens, appointment, PASSPORT)
 
     pending = await client.get(
@@ -223,7 +221,7 @@ async def test_with_the_scanner_down_documents_stay_pending_and_are_not_handed_o
     assert pending.json()["type"] == "urn:rathaus:problem:document-not-released"
 
     # The scanner is back: a rescan releases the document.
-    app.state.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
+    own_clamd.start()
     state = app.state
     parts = {"keys": state.key_ring, "blobs": state.blob_store, "scanner": state.scanner}
     assert await rescan_pending(state.database.sessionmaker, **parts) == 1
@@ -240,9 +238,9 @@ async def test_infected_document_is_never_handed_out(
     app: FastAPI,
     appointment: Appointment,
     tokens: TokenFactory,
-    fake_clamd: Any,
+    clamd: Clamd,
 ) -> None:
-    app.state.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
+    app.state.scanner = ClamdScanner(host="127.0.0.1", port=clamd.port)
     document = await upload(client, tokens, appointment, PASSPORT, pdf(marker=EICAR))
 
     response = await client.get(
@@ -253,52 +251,6 @@ async def test_infected_document_is_never_handed_out(
     assert document["scan_status"] == "infected"
     assert response.status_code == 409
     assert listed["items"][0]["status"] == "needs_replacement"
-
-
-async def test_the_app_rescans_pending_documents_by_itself(
-    fresh_database_url: str,
-    fake_clamd: Any,
-    tmp_path: Any,
-    appointment: Appointment,
-    live_booking: LiveBooking,
-    tokens: TokenFactory,
-) -> None:
-    from documents.main import create_app
-
-    app = create_app(
-        settings_for_tests(
-            fresh_database_url,
-            blob_dir=tmp_path,
-            clamd_host="127.0.0.1",
-            clamd_port=free_port(),  # nobody listens: the scanner is down
-            scanner_timeout_s=1,
-            rescan_interval_s=0.05,
-            booking_url=live_booking.url,
-            events_subscribers=[],  # the lifespan runs: no dispatcher to start
-        )
-    )
-    tokens.trust(app)
-    headers = citizen(tokens)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            created = await client.post(
-                appointment.upload_path(PASSPORT),
-                content=pdf(),
-                headers=headers,
-            )
-            assert created.json()["scan_status"] == "pending"
-            app.state.scanner = ClamdScanner(host="127.0.0.1", port=fake_clamd.port)
-            status = "pending"
-            for _ in range(200):
-                document = await client.get(
-                    f"/documents/v1/documents/{created.json()['id']}", headers=headers
-                )
-                status = document.json()["scan_status"]
-                if status != "pending":
-                    break
-                await asyncio.sleep(0.05)
-    assert status == "clean"
 
 
 async def test_citizen_sees_who_read_their_documents_and_why(
