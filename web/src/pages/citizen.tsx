@@ -256,7 +256,7 @@ function BookingFacts({ booking }: { booking: Booking }) {
   );
 }
 
-function statusKey(status: Booking["status"]): Key {
+export function statusKey(status: Booking["status"]): Key {
   if (status === "held") return "statusHeld";
   if (status === "confirmed") return "statusConfirmed";
   if (status === "cancelled" || status === "expired") return "statusCancelled";

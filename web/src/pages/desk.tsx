@@ -7,6 +7,7 @@ import { formatTime, t } from "../i18n";
 import { completeSignIn, currentSession, signIn, signOut, type Session } from "../oauth";
 import { navigate } from "../router";
 import { TENANT } from "../tenant";
+import { statusKey } from "./citizen";
 import { ErrorMessage, Page, Show, useAsync } from "../ui";
 
 type Visit = Schemas["booking.VisitOut"];
@@ -143,7 +144,7 @@ function Appointments({ office, session }: { office: string; session: Session })
                     <td>{formatTime(b.starts_at, view.time_zone)}</td>
                     <td class="code">{b.code}</td>
                     <td>{b.services.map((s) => s.name).join(", ")}</td>
-                    <td>{b.status}</td>
+                    <td>{t(statusKey(b.status))}</td>
                   </tr>
                 ))}
               </tbody>
