@@ -416,6 +416,19 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
     }
   }
   const [moving, setMoving] = useState(false);
+  const [visit, setVisit] = useState<Schemas["booking.VisitOut"] | null>(null);
+  async function checkIn() {
+    try {
+      setVisit(
+        await call(
+          api.POST("/booking/v1/bookings/{booking_id}/check-in", { params: { path: { booking_id: id }, header: headers } }),
+        ),
+      );
+      setAction({});
+    } catch (error) {
+      setAction({ error });
+    }
+  }
   async function reschedule(start: string, officeId: string) {
     try {
       const done = await call(
@@ -468,6 +481,21 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
                       </li>
                     ))}
                   </ul>
+                </section>
+              )}
+              {current.status === "confirmed" && (
+                <section aria-labelledby="check-in" class="check-in">
+                  <h2 id="check-in">{t("checkIn")}</h2>
+                  <p class="hint">{t("checkInHint")}</p>
+                  {visit ? (
+                    <p class="success" role="status">
+                      {t("checkedInNow")} {visit.waiting_ahead ?? 0}
+                    </p>
+                  ) : (
+                    <button type="button" onClick={checkIn}>
+                      {t("checkIn")}
+                    </button>
+                  )}
                 </section>
               )}
               {moving && current.services[0] && (
