@@ -73,10 +73,12 @@ function UploadItem({ item, formats, upload }: { item: Item; formats: string[]; 
   const inputId = `file-${item.id}`;
   async function submit(event: Event) {
     event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
     if (!file) return;
     setState({ busy: true });
     try {
       await upload(file);
+      form.reset();
       setFile(null);
       setState({ busy: false });
     } catch (error) {
