@@ -89,12 +89,14 @@ async def start_system(
     blob_dir: Path,
     *,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    ports: Mapping[str, int] | None = None,
 ) -> System:
     """Start the four servers, seeded; ``overrides`` are settings per server (``identity``,
-    ``booking``, ``documents``, ``gateway``). The caller stops the system."""
+    ``booking``, ``documents``, ``gateway``), ``ports`` the services' ports where a test needs
+    to know them up front (free ones otherwise). The caller stops the system."""
     overrides = overrides or {}
     auth = {"environment": Environment.TEST, "auth_issuer": ISSUER}
-    ports = {name: free_port() for name in SERVICES}
+    ports = {name: (ports or {}).get(name) or free_port() for name in SERVICES}
     # Events between the services as in production: identity -> booking -> documents.
     to_booking, to_documents = "i" * 32 + os.urandom(8).hex(), "b" * 32 + os.urandom(8).hex()
     events = {"events_dispatch_interval_s": 0.1}

@@ -37,6 +37,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from servicekit.testing.otlp import OtlpReceiver
 from servicekit.testing.tokens import TokenFactory
 
 HERE = Path(__file__).resolve().parent
@@ -66,7 +67,7 @@ def ensure_tools() -> bool:
     return shutil.which("nginx") is not None
 
 
-def wait_ready(url: str, timeout_s: float = 20) -> None:
+def wait_ready(url: str, timeout_s: float = 90) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -217,7 +218,9 @@ def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     upstream_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
-    httpx_port = free_port()
+    httpx_port, traced_port = free_port(), free_port()
+    # The traced gateway's collector: counts what arrives (decoded, not kept).
+    collector = OtlpReceiver(keep=False)
     env = {
         **os.environ,
         "GATEWAY_PORT": str(gateway_port),
@@ -245,6 +248,17 @@ def main() -> None:
         )
         gateway = subprocess.Popen([str(GATEWAY), "serve"], env=env)
         processes.append(gateway)
+        # The same gateway with tracing on: every request sampled (two spans each), exported
+        # over OTLP/HTTP; a queue large enough that no span is dropped at this rate.
+        traced_env = {
+            **env,
+            "GATEWAY_PORT": str(traced_port),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+            "OTEL_BSP_MAX_QUEUE_SIZE": "200000",
+            "OTEL_BSP_SCHEDULE_DELAY": "1000",
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "4096",
+        }
+        processes.append(subprocess.Popen([str(GATEWAY), "serve"], env=traced_env))
         processes.append(
             subprocess.Popen(
                 [
@@ -266,6 +280,7 @@ def main() -> None:
         path = "/bench/v1/ping"
         targets = {"direct": f"http://127.0.0.1:{upstream_port}{path}"}
         targets["gateway"] = f"http://127.0.0.1:{gateway_port}{path}"
+        targets["gateway+traces"] = f"http://127.0.0.1:{traced_port}{path}"
         if have_nginx:
             targets["nginx"] = f"http://127.0.0.1:{nginx_port}{path}"
         targets["httpx-proxy"] = f"http://127.0.0.1:{httpx_port}{path}"
@@ -298,6 +313,7 @@ def main() -> None:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+        collector.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     ratio = wide["gateway"].rps / wide["direct"].rps
@@ -333,6 +349,13 @@ def main() -> None:
         f"- gateway with a bearer token on every request (verified at the edge, remembered "
         f"until it expires)/direct @32: {wide['gateway+token'].rps / wide['direct'].rps:.2f}; "
         f"added p50 @1: {narrow['gateway+token'].p50_ms - narrow['direct'].p50_ms:.3f} ms"
+    )
+    lines.append(
+        f"- gateway with traces on (each request sampled: a server and a client span, sent over "
+        f"OTLP/HTTP to a local collector)/direct @32: "
+        f"{wide['gateway+traces'].rps / wide['direct'].rps:.2f}; added p50 @1: "
+        f"{narrow['gateway+traces'].p50_ms - narrow['direct'].p50_ms:.3f} ms; "
+        f"spans received: {collector.count} in {collector.requests} exports"
     )
     lines.append(
         f"- baseline FastAPI + shared httpx.AsyncClient (the foundation's design)/direct @32: "

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry.trace import Tracer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.edge import Edge
@@ -31,10 +32,12 @@ from gateway.proxy import ClientGone, Proxy
 from gateway.ratelimit import Limiter
 from gateway.readiness import answer_readiness, route_services
 from gateway.settings import GatewaySettings
+from gateway.spans import EdgeSpans
 from gateway.upstreams import Upstream, Upstreams
 from gateway.websocket import refuse, relay, upgrade_headers
 from servicekit.problems import Problem
 from servicekit.requestid import request_id_var
+from servicekit.tracing import traceparent_var
 
 logger = logging.getLogger("gateway.proxy")
 access_logger = logging.getLogger("gateway.access")
@@ -52,8 +55,11 @@ class Gateway:
         limiter: Limiter,
         verifier: Callable[[], Any],
         metrics: ProxyMetrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.app = app
+        # None with tracing off: the proxy path then makes no span at all.
+        self._spans = EdgeSpans(tracer) if tracer is not None else None
         self.upstreams = upstreams
         self.edge = Edge(settings, limiter=limiter, verifier=verifier)
         self.proxy = Proxy(settings, metrics=metrics)
@@ -88,13 +94,20 @@ class Gateway:
         self, scope: Scope, receive: Receive, send: Send, upstream: Upstream
     ) -> None:
         exchange = read_exchange(scope, addresses=self._addresses)
+        spans = self._spans
+        server = call = None
+        if spans is not None:
+            server = spans.enter(exchange, upstream.name)
         headers = self.edge.answer_headers(exchange)
         context = request_id_var.set(exchange.request_id.decode())
+        trace_context = traceparent_var.set(exchange.traceparent.decode())
         try:
             if exchange.preflight:
                 await self.edge.answer_preflight(send, exchange, headers)
             else:
                 headers.extend(await self.edge.admit(exchange))
+                if spans is not None and server is not None:
+                    call = spans.call(exchange, server, upstream.name)
                 await self.proxy.forward(scope, receive, send, upstream, exchange, headers)
         except Problem as problem:
             await self._answer_problem(send, exchange, problem, headers)
@@ -109,6 +122,9 @@ class Gateway:
             await self._answer_problem(send, exchange, Problem(), headers)
         finally:
             self._observe(upstream, exchange)
+            if spans is not None:
+                spans.leave(exchange, call, server)
+            traceparent_var.reset(trace_context)
             request_id_var.reset(context)
 
     async def _relay(self, scope: Scope, receive: Receive, send: Send, upstream: Upstream) -> None:

@@ -69,6 +69,8 @@ class Exchange:
     client_ip: str
     request_id: bytes
     traceparent: bytes
+    """The trace context the service gets (and the client, back)."""
+    incoming_traceparent: bytes | None
     started: float
     route: RouteClass | None = None
     status: int = 0
@@ -197,5 +199,6 @@ def read_exchange(scope: Scope, *, addresses: ClientAddresses) -> Exchange:
         client_ip=addresses.resolve(scope),
         request_id=make_request_id(incoming_id),
         traceparent=make_traceparent(incoming_trace),
+        incoming_traceparent=incoming_trace,
         started=time.perf_counter(),
     )

@@ -112,4 +112,5 @@ def create_gateway(settings: GatewaySettings | None = None) -> Gateway:
         limiter=app.state.limiter,
         verifier=lambda: getattr(app.state, "token_verifier", None),
         metrics=ProxyMetrics(app.state.metrics_registry, app.state.upstreams, app.state.limiter),
+        tracer=app.state.tracing.tracer("gateway"),
     )

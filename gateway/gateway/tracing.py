@@ -4,6 +4,10 @@ A well-formed incoming ``X-Request-ID`` is kept, otherwise one is made. An incom
 ``traceparent`` keeps its trace id and flags and gets the gateway's own span as parent for the
 service; otherwise a new trace starts (sampled). The service sees both headers, and the client
 gets them back.
+
+With tracing off (the default: ``servicekit.tracing``) that is all, and costs a random number:
+the gateway's span is only an id. With tracing on, :class:`gateway.spans.EdgeSpans` makes the
+gateway's spans real and exported.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from servicekit.openapi import install_openapi
 from servicekit.problems import install_problem_handlers
 from servicekit.requestid import RequestIdMiddleware
 from servicekit.settings import ServiceSettings
+from servicekit.tracing import Tracing
 
 LifecycleHook = Callable[[FastAPI], Awaitable[None]]
 logger = logging.getLogger("servicekit.app")
@@ -42,7 +43,11 @@ def create_service_app(
     outbox: Outbox | None = None,
     mailbox: Mailbox | None = None,
     webhooks: Sequence[APIRouter] = (),
+    tracing: Tracing | None = None,
 ) -> FastAPI:
+    """The service's app. ``tracing`` is the service's own (:meth:`Tracing.of` its settings,
+    when not given), for a service that traces clients of its own with it."""
+    tracing = tracing or Tracing.of(settings)
     if mailbox is not None and not isinstance(settings, MailSettings):
         raise TypeError("a service with a mailbox needs settings derived from MailSettings")
     database = (
@@ -54,6 +59,8 @@ def create_service_app(
         if with_database
         else None
     )
+    if database is not None:
+        tracing.instrument_engine(database.engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,6 +79,7 @@ def create_service_app(
             await app.state.token_verifier.aclose()
             if database is not None:
                 await database.dispose()
+            await tracing.shutdown()
 
     app = FastAPI(
         title=title,
@@ -82,8 +90,11 @@ def create_service_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.tracing = tracing
     # Read per request, so tests may swap it (servicekit.testing.tokens does).
-    app.state.token_verifier = token_verifier or TokenVerifier.from_settings(settings)
+    app.state.token_verifier = token_verifier or TokenVerifier.from_settings(
+        settings, tracing=tracing
+    )
     app.state.database = database
     app.state.outbox = outbox
     app.state.mailbox = mailbox
@@ -108,6 +119,8 @@ def create_service_app(
     metrics = install_metrics(app)
     install_openapi(app)
     app.add_middleware(RequestIdMiddleware, metrics=metrics)
+    # Outermost: the server span covers the kit's middleware too (its access log line).
+    tracing.instrument_app(app)
     return app
 
 
@@ -141,6 +154,7 @@ def _start_dispatching(app: FastAPI, settings: ServiceSettings) -> _Dispatching 
         app.state.database.sessionmaker,
         policy=settings.outbound_policy(),
         registry=app.state.metrics_registry,
+        tracing=app.state.tracing,
     )
     return _Dispatching(dispatcher.run(settings.events_dispatch_interval_s), dispatcher.aclose)
 

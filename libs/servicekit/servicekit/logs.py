@@ -1,4 +1,5 @@
-"""Logging with the request id on every line; no personal data is logged by the kit.
+"""Logging with the request id and the trace id on every line; no personal data is logged by
+the kit.
 
 Production writes one JSON object per line (for a log collector); ``make run`` sets
 ``<SERVICE>_LOG_JSON=false`` and gets :class:`ConsoleFormatter`'s short lines for a person.
@@ -13,6 +14,7 @@ from typing import Any
 from pythonjsonlogger.json import JsonFormatter
 
 from servicekit.requestid import current_request_id
+from servicekit.tracing import current_trace_id
 
 # What every LogRecord has; anything else on a record was passed as ``extra``.
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -49,6 +51,7 @@ class ConsoleFormatter(logging.Formatter):
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id()
+        record.trace_id = current_trace_id()
         # uvicorn adds an ANSI-coloured copy of some messages; JSON lines need only one.
         record.__dict__.pop("color_message", None)
         return True
@@ -61,7 +64,7 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
     formatter: logging.Formatter
     if json:
         formatter = JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             static_fields={"service": service},
             datefmt="%Y-%m-%dT%H:%M:%S%z",

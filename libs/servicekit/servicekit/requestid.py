@@ -1,7 +1,9 @@
 """X-Request-ID: accepted from the caller when well-formed, created otherwise, echoed back.
 
 The id lives in a context variable for the duration of the request so that every log line
-carries it (see ``servicekit.logs``) and outgoing calls can pass it on.
+carries it (see ``servicekit.logs``) and outgoing calls can pass it on; so does the caller's
+W3C ``traceparent`` (``servicekit.tracing.traceparent_var``), whose trace id every log line
+carries too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from servicekit.problems import (
     Problem,
     internal_error_body,
 )
+from servicekit.tracing import traceparent_var, valid_traceparent
 
 REQUEST_ID_HEADER = "x-request-id"
 RETRY_AFTER_S = b"5"
@@ -62,14 +65,17 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = None
+        incoming = traceparent = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
-                break
+            elif name == b"traceparent":
+                traceparent = valid_traceparent(value.decode("latin-1"))
         request_id = incoming if incoming and _VALID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
+        # For the log lines and the outbox when no span of ours is current (tracing off).
+        trace_token = traceparent_var.set(traceparent)
         status = 500
         started = time.perf_counter()
         response_started = False
@@ -134,3 +140,4 @@ class RequestIdMiddleware:
                     },
                 )
             request_id_var.reset(token)
+            traceparent_var.reset(trace_token)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from typing import Literal, Self
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servicekit.events.subscribers import Subscriber
@@ -22,10 +28,27 @@ class InsecureSettingsError(ValueError):
     """Raised when a setting that is only fit for development is used elsewhere."""
 
 
+TRACES_EXPORTERS = frozenset({"none", "otlp", "console"})
+TRACES_SAMPLERS = frozenset(
+    {
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    }
+)
+
+
 class ServiceSettings(BaseSettings):
     """Common settings. Subclasses set ``model_config`` with their own ``env_prefix``."""
 
-    model_config = SettingsConfigDict(env_prefix="RATHAUS_", extra="ignore", frozen=True)
+    # OpenTelemetry's variables are read under their own names (validation_alias), and may be
+    # passed by field name too (otel_...).
+    model_config = SettingsConfigDict(
+        env_prefix="RATHAUS_", extra="ignore", frozen=True, validate_by_name=True
+    )
 
     service_name: str = "service"
     environment: Environment = Environment.DEVELOPMENT
@@ -76,6 +99,39 @@ class ServiceSettings(BaseSettings):
     # Host names called over http and wherever they resolve: the deployment's own services
     # (compose's and Kubernetes' service names), e.g. ["booking"].
     outbound_allowed_hosts: list[str] = Field(default_factory=list)
+    # Traces (servicekit.tracing, docs/architecture.md#observability), by OpenTelemetry's own
+    # variables. Off unless an exporter is named or an OTLP endpoint is set; then OTLP over
+    # HTTP/protobuf to OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces) or, as it is,
+    # OTEL_EXPORTER_OTLP_TRACES_ENDPOINT. service.name: OTEL_SERVICE_NAME, else service_name.
+    otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
+    otel_traces_exporter: str | None = Field(default=None, validation_alias="OTEL_TRACES_EXPORTER")
+    otel_service_name: str | None = Field(default=None, validation_alias="OTEL_SERVICE_NAME")
+    otel_resource_attributes: str | None = Field(
+        default=None, validation_alias="OTEL_RESOURCE_ATTRIBUTES"
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+    # "key=value,key2=value2", e.g. a collector's API key: a secret.
+    otel_exporter_otlp_headers: SecretStr | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_HEADERS"
+    )
+    # Only OTLP over HTTP with protobuf is built in; a gRPC collector takes it on port 4318 too.
+    otel_exporter_otlp_protocol: Literal["http/protobuf"] = Field(
+        default="http/protobuf", validation_alias="OTEL_EXPORTER_OTLP_PROTOCOL"
+    )
+    otel_exporter_otlp_timeout: int = Field(
+        default=10_000, gt=0, validation_alias="OTEL_EXPORTER_OTLP_TIMEOUT"
+    )
+    otel_traces_sampler: str = Field(
+        default="parentbased_always_on", validation_alias="OTEL_TRACES_SAMPLER"
+    )
+    otel_traces_sampler_arg: float | None = Field(
+        default=None, ge=0, le=1, validation_alias="OTEL_TRACES_SAMPLER_ARG"
+    )
 
     def outbound_policy(self) -> OutboundPolicy:
         """What a configured URL may point at: https only in production; non-public addresses
@@ -97,6 +153,34 @@ class ServiceSettings(BaseSettings):
         if len(names) != len(set(names)):
             raise ValueError("subscriber names must be unique")
         return value
+
+    @field_validator("otel_traces_exporter")
+    @classmethod
+    def _known_exporters(cls, value: str | None) -> str | None:
+        if value is not None:
+            unknown = {name.strip() for name in value.lower().split(",")} - TRACES_EXPORTERS
+            if unknown:
+                raise ValueError(f"unknown traces exporter(s): {', '.join(sorted(unknown))}")
+        return value
+
+    @field_validator("otel_traces_sampler")
+    @classmethod
+    def _known_sampler(cls, value: str) -> str:
+        if value.strip().lower() not in TRACES_SAMPLERS:
+            raise ValueError(
+                f"unknown sampler {value!r}: one of {', '.join(sorted(TRACES_SAMPLERS))}"
+            )
+        return value.strip().lower()
+
+    def traces_exporters(self) -> frozenset[str]:
+        """Where the service's spans go: {"otlp"}, {"console"}, both, or none (tracing off)."""
+        if self.otel_sdk_disabled:
+            return frozenset()
+        if self.otel_traces_exporter is None:
+            endpoint = self.otel_exporter_otlp_traces_endpoint or self.otel_exporter_otlp_endpoint
+            return frozenset({"otlp"}) if endpoint else frozenset()
+        names = {name.strip() for name in self.otel_traces_exporter.lower().split(",")}
+        return frozenset(names - {"none"})
 
     @field_validator("events_secrets")
     @classmethod

@@ -117,8 +117,12 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
     )
     # Asks partner municipalities (cooperation): addresses checked and pinned, no redirects.
     app.state.partner_tokens = PartnerTokens(
-        outbound_client(
-            settings.outbound_policy(), timeout_s=settings.partner_timeout_s, max_connections=50
+        app.state.tracing.instrument_client(
+            outbound_client(
+                settings.outbound_policy(),
+                timeout_s=settings.partner_timeout_s,
+                max_connections=50,
+            )
         ),
         partner_sealer(settings),
     )

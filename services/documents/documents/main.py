@@ -23,6 +23,7 @@ from documents.uploads.router import router as uploads_router
 from documents.uploads.service import rescan_pending
 from servicekit.app import create_service_app
 from servicekit.idempotency import IdempotencyStore
+from servicekit.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,12 @@ async def _rescan_forever(app: FastAPI, interval_s: float) -> None:
 def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
     settings = settings or DocumentsSettings()
     blobs = blob_store_from(settings)
+    tracing = Tracing.of(settings)
     booking = BookingClient(
         settings.booking_url,
         timeout_s=settings.booking_timeout_s,
         remember_s=settings.access_reuse_s,
+        tracing=tracing,
     )
 
     rescanner: list[asyncio.Task[None]] = []
@@ -90,6 +93,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
         on_shutdown=[close_clients],
         outbox=outbox_of(settings),
         webhooks=[event_webhooks],
+        tracing=tracing,
     )
     # The long-lived parts requests share, each declared for routes in the dependencies
     # module of its feature (e.g. documents.storage.dependencies.BlobStoreDep).

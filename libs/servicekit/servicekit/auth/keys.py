@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import httpx
 
 from servicekit.auth.errors import TokenKeysUnavailable
+from servicekit.tracing import Tracing
 
 logger = logging.getLogger("servicekit.auth")
 
@@ -80,9 +81,11 @@ class RemoteJwks:
         min_refetch_interval_s: float = 30.0,
         timeout_s: float = 5.0,
         clock: Clock = time.monotonic,
+        tracing: Tracing | None = None,
     ) -> None:
         self.url = url
         self.ttl_s = ttl_s
+        self._tracing = tracing or Tracing()
         self.min_refetch_interval_s = min_refetch_interval_s
         self._timeout_s = timeout_s
         self._clock = clock
@@ -139,7 +142,8 @@ class RemoteJwks:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient()
+            # Traced, a fetch is a span of the request that needed the keys.
+            self._client = self._tracing.instrument_client(httpx.AsyncClient())
         return self._client
 
     async def aclose(self) -> None:

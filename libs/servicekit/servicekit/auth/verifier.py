@@ -14,6 +14,7 @@ from servicekit.auth.jose_safe import TokenRejected, unverified_key_id, verify
 from servicekit.auth.keys import Jwk, KeySource, RemoteJwks
 from servicekit.auth.principal import Principal
 from servicekit.settings import ServiceSettings
+from servicekit.tracing import Tracing
 
 logger = logging.getLogger("servicekit.auth")
 
@@ -98,7 +99,9 @@ class TokenVerifier:
         self.verified = verified or VerifiedTokens(DEFAULT_VERIFIED_TOKENS)
 
     @classmethod
-    def from_settings(cls, settings: ServiceSettings) -> TokenVerifier:
+    def from_settings(
+        cls, settings: ServiceSettings, *, tracing: Tracing | None = None
+    ) -> TokenVerifier:
         return cls(
             issuer=settings.auth_issuer,
             audience=settings.auth_audience,
@@ -107,6 +110,7 @@ class TokenVerifier:
                     settings.auth_jwks_url,
                     ttl_s=settings.auth_jwks_cache_s,
                     min_refetch_interval_s=settings.auth_jwks_min_refetch_s,
+                    tracing=tracing,
                 )
             ],
             leeway_s=settings.auth_leeway_s,

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from cloudevents.core.bindings.http import to_structured_event
+from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,6 +36,7 @@ from servicekit.events.signing import signed_headers
 from servicekit.events.tables import OutboxDeliveryColumns, OutboxEventColumns
 from servicekit.outbound.client import outbound_client
 from servicekit.outbound.policy import DEVELOPMENT_POLICY, OutboundPolicy
+from servicekit.tracing import TRACEPARENT_HEADER, Tracing
 
 logger = logging.getLogger("servicekit.events")
 
@@ -60,11 +62,15 @@ class Dispatcher:
         pauses_s: Sequence[float] = RETRY_PAUSES_S,
         clock: Callable[[], datetime] = utcnow,
         registry: CollectorRegistry | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.outbox = outbox
         self.sessionmaker = sessionmaker
         # Webhook URLs are configured, not ours: called only where ``policy`` allows.
-        self._client = client or outbound_client(policy, timeout_s=timeout_s)
+        self.tracing = tracing or Tracing()
+        self._client = self.tracing.instrument_client(
+            client or outbound_client(policy, timeout_s=timeout_s)
+        )
         self._owns_client = client is None
         self.batch = batch
         self.claim_s = claim_s
@@ -160,12 +166,29 @@ class Dispatcher:
             return "no such subscriber configured"
         message = to_structured_event(self.outbox.cloud_event(row))
         headers = signed_headers(subscriber.secret.get_secret_value(), message.body)
-        try:
-            response = await self._client.post(
-                subscriber.url, content=message.body, headers=headers
-            )
-        except httpx.HTTPError as exc:
-            return f"not reached: {exc.__class__.__name__}"
+        if row.traceparent is not None:
+            # The trace that wrote the event goes on at the subscriber (replaced by the
+            # delivery's own client span when tracing is on).
+            headers[TRACEPARENT_HEADER] = row.traceparent
+        with self.tracing.continued_span(
+            f"deliver {row.type}",
+            row.traceparent,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "cloudevents-webhook",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": delivery.subscriber,
+                "messaging.message.id": row.id,
+                "cloudevents.event_type": row.type,
+                "rathaus.delivery.attempt": delivery.attempts + 1,
+            },
+        ):
+            try:
+                response = await self._client.post(
+                    subscriber.url, content=message.body, headers=headers
+                )
+            except httpx.HTTPError as exc:
+                return f"not reached: {exc.__class__.__name__}"
         if 200 <= response.status_code < 300:
             return None
         return f"answered {response.status_code}"

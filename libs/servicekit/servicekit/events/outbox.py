@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.db import utcnow
 from servicekit.events.subscribers import Subscriber
+from servicekit.tracing import current_traceparent
 
 if TYPE_CHECKING:  # the tables module builds outboxes of its tables
     from servicekit.events.tables import OutboxDeliveryColumns, OutboxEventColumns
@@ -97,6 +98,8 @@ class Outbox:
                 tenant=tenant,
                 time=now,
                 data=json.dumps(data, separators=(",", ":"), sort_keys=True),
+                # The trace of the change: its delivery continues it (servicekit.tracing).
+                traceparent=current_traceparent(),
             )
         )
         for subscriber in wanted_by:

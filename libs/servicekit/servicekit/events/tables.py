@@ -34,6 +34,8 @@ class OutboxEventColumns:
     tenant: Mapped[str | None] = mapped_column(String(8), default=None)
     time: Mapped[datetime] = mapped_column(UTCDateTime())
     data: Mapped[str] = mapped_column(Text)
+    # The W3C trace context of the change that wrote the event, sent on with its deliveries.
+    traceparent: Mapped[str | None] = mapped_column(String(55), default=None)
 
 
 class OutboxDeliveryColumns(DeliveryColumns):

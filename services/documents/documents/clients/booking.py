@@ -20,6 +20,8 @@ from typing import Literal
 import httpx
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from servicekit.tracing import Tracing
+
 
 class BookingUnavailable(Exception):
     """Booking could not be asked; the caller must fail closed."""
@@ -102,9 +104,11 @@ class BookingClient:
         transport: httpx.AsyncBaseTransport | None = None,
         remember_s: float = 0.0,
         max_remembered: int = 10_000,
+        tracing: Tracing | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport
+        # Traced, the call is a span of the request's trace and booking continues it.
+        self._http = (tracing or Tracing()).instrument_client(
+            httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport)
         )
         self._remember_s = remember_s
         self._max_remembered = max_remembered
