@@ -17,7 +17,7 @@ PACKAGES := servicekit booking documents identity gateway
 export UV_SYSTEM_CERTS := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install system-packages run test lint typecheck contracts clean
+.PHONY: help install web system-packages run test lint typecheck contracts clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,12 +34,25 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The reference web frontend (web/): its own package.json and lock; built into web/dist,
+# which the gateway serves at / (make run).
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run --silent build
+
+web: web/dist/index.html ## build the web frontend (web/dist, served by the gateway at /)
+
 system-packages: ## the Debian packages the real-component tests need (where apt exists)
 	@scripts/install_system_packages.sh
 
-install: $(VENV)/.synced node_modules/.installed system-packages ## create the environment and install everything
+install: $(VENV)/.synced node_modules/.installed web/dist/index.html system-packages ## create the environment and install everything
 
-run: $(VENV)/.synced ## migrate, seed and start every service locally (SQLite, var/)
+run: $(VENV)/.synced web/dist/index.html ## migrate, seed and start every service locally (SQLite, var/)
 	$(BIN)/python scripts/run_local.py
 
 lint: install ## ruff, formatting and architecture boundaries
@@ -63,6 +76,8 @@ contracts: install ## write each service's OpenAPI contract to contracts/<servic
 		echo "contracts/$$service/v1.yaml"; \
 	done
 	node_modules/.bin/redocly lint --config redocly.yaml contracts/*/v1.yaml
+	cd web && npm run --silent generate
+	@echo "web/src/api/schema.d.ts"
 
 clean: ## remove the environment and local data
-	rm -rf $(VENV) $(TOOLS) node_modules var
+	rm -rf $(VENV) $(TOOLS) node_modules web/node_modules web/dist var

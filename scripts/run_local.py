@@ -162,6 +162,11 @@ def main() -> int:
         lines = [
             "",
             "Rathaus is running. Press Ctrl-C to stop.",
+            *(
+                [f"  Citizen portal       {gateway}/  (clerk desk: /desk, call display: /display)"]
+                if (ROOT / "web" / "dist" / "index.html").is_file()
+                else []
+            ),
             f"  API docs (gateway)   {gateway}/docs",
             f"  OpenAPI (gateway)    {gateway}/openapi.json",
             *(

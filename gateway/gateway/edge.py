@@ -114,7 +114,13 @@ class Edge:
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                headers.extend(h for h in self.security if not (docs and h[0].startswith(b"c")))
+                # The portal's pages bring a policy of their own (gateway.portal).
+                own = {name.lower() for name, _ in headers}
+                headers.extend(
+                    h
+                    for h in self.security
+                    if h[0] not in own and not (docs and h[0].startswith(b"c"))
+                )
                 if origin is not None and origin in self._origins:
                     headers.extend(self._cors_headers(origin))
                 message = {**message, "headers": headers}

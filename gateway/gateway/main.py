@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from gateway.asgi import Gateway
 from gateway.metrics import ProxyMetrics
 from gateway.openapi import load_contracts, merge
+from gateway.portal import install_portal
 from gateway.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
@@ -89,6 +90,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    if settings.portal_dir is not None:
+        install_portal(app, settings.portal_dir)
     return app
 
 

@@ -169,6 +169,9 @@ class GatewaySettings(ServiceSettings):
     max_concurrency: int | None = Field(default=10_000, ge=1)
 
     contracts_dir: Path = _REPOSITORY / "contracts"
+    portal_dir: Path | None = _REPOSITORY / "web" / "dist"
+    """The built reference frontend (``make install`` builds it), served at ``/``; None, or
+    a folder without ``index.html``: no pages, the API alone."""
     contract_version: str = "v1"
     access_log: bool = True
 
