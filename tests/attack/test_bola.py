@@ -80,6 +80,19 @@ NOT_OBJECT_SCOPED: dict[str, str] = {
     "POST /booking/v1/waitlist/{subscription_id}/unsubscribe": "capability link",
     "GET /booking/v1/waitlist/{subscription_id}/offer": "capability link",
     "POST /booking/v1/waitlist/{subscription_id}/offer": "capability link",
+    # Cases handed between municipalities: the sender picks the case id it delivers under
+    # (PUT, a partner's client with cases:handover, tests/test_case_handover.py refuses the
+    # wrong scope and tenant). The clerks' reads of one case are not in the matrix's world yet
+    # (it hands no case over); their tenant checks are those of the lists, which are.
+    "PUT /documents/v1/tenants/{ags}/cases/{case_id}": "sender's id (hand-over tests)",
+    "PUT /documents/v1/tenants/{ags}/cases/{case_id}/attachments/{attachment_id}": (
+        "sender's id (hand-over tests)"
+    ),
+    "GET /documents/v1/tenants/{ags}/handovers/{case_id}": "no case in the world yet",
+    "GET /documents/v1/tenants/{ags}/cases/{case_id}": "no case in the world yet",
+    "GET /documents/v1/tenants/{ags}/cases/{case_id}/attachments/{attachment_id}": (
+        "no case in the world yet"
+    ),
     # Signing keys are the platform's, not a tenant's (identity's key tests: platform admins).
     "POST /identity/v1/keys/{kid}/retire": "platform key, platform administrators only",
 }

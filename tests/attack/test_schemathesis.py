@@ -121,6 +121,10 @@ async def test_every_answer_is_documented_and_no_5xx(
         "--workers=1",
         "--request-timeout=10",
         "--output-truncate=false",
+        # A case's manifest and attachments travel as JWE (application/jose, jose-stream),
+        # which schemathesis cannot generate; tests/test_case_handover.py sends them, forged
+        # ones too. The clerks' reads of a case share these paths.
+        "--exclude-path-regex=/cases/[^/]+(/attachments/[^/]+)?$",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         cwd=tmp_path,

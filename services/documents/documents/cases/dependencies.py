@@ -5,7 +5,7 @@ from typing import Annotated
 import httpx
 from fastapi import Depends
 
-from documents.cases.errors import NotStaff, NotThisMunicipalitysPartner
+from documents.cases.errors import NotStaff
 from documents.cases.keys import CaseKeys
 from documents.cases.receiving import CaseReceiver
 from documents.cases.repository import CaseKeyRepository
@@ -17,7 +17,7 @@ from documents.settings import SettingsDep
 from documents.storage.dependencies import BlobStoreDep
 from servicekit.auth import CurrentPrincipal, Principal, require_scopes
 from servicekit.dependencies import DatabaseDep, OutboxDep, SessionDep, app_state
-from servicekit.tenancy import AgsPath
+from servicekit.tenancy import AgsPath, NotYourMunicipality
 
 HANDOVER_SCOPE = "cases:handover"
 """What a partner municipality's client needs to hand us a case."""
@@ -30,7 +30,7 @@ async def _partner_of(
     ags: AgsPath, principal: Annotated[Principal, require_scopes(HANDOVER_SCOPE)]
 ) -> Principal:
     if principal.tenant != ags:
-        raise NotThisMunicipalitysPartner()
+        raise NotYourMunicipality()
     return principal
 
 
@@ -39,7 +39,9 @@ PartnerHandingOver = Annotated[Principal, Depends(_partner_of)]
 
 
 async def _staff_of(ags: AgsPath, principal: CurrentPrincipal) -> Principal:
-    if principal.tenant != ags or not principal.has_role("clerk", "admin"):
+    if principal.tenant != ags:
+        raise NotYourMunicipality()
+    if not principal.has_role("clerk", "admin"):
         raise NotStaff()
     return principal
 

@@ -15,11 +15,6 @@ class CaseNotFound(NotFound):
     title = "No such case"
 
 
-class NotThisMunicipalitysPartner(Forbidden):
-    type_slug = "not-this-municipalitys-partner"
-    title = "This client is registered at another municipality"
-
-
 class NotStaff(Forbidden):
     type_slug = "not-staff"
     title = "Only clerks and administrators of this municipality may do this"

@@ -36,7 +36,6 @@ from documents.cases.errors import (
     CaseUndecryptable,
     NothingToHandOver,
     NotStaff,
-    NotThisMunicipalitysPartner,
     PartnerTakesNoCases,
     PartnerUnavailable,
 )
@@ -53,7 +52,7 @@ from documents.cases.schemas import (
 )
 from servicekit.auth import AUTH_PROBLEMS, InsufficientScope, TokenKeysUnavailable
 from servicekit.problems import PayloadTooLarge, ValidationFailed, problem_responses
-from servicekit.tenancy import AgsPath
+from servicekit.tenancy import AgsPath, NotYourMunicipality
 
 router = APIRouter(prefix="/documents/v1", tags=["cases"])
 
@@ -62,7 +61,7 @@ AttachmentId = Annotated[str, Path(pattern=ID_PATTERN, description="The attachme
 PARTNER_PROBLEMS = (
     *AUTH_PROBLEMS,
     InsufficientScope,
-    NotThisMunicipalitysPartner,
+    NotYourMunicipality,
     TokenKeysUnavailable,
     CaseNotFound,
     CaseRejected,
@@ -124,7 +123,9 @@ async def hand_over(
 @router.get(
     "/tenants/{ags}/handovers",
     response_model=SentCasesOut,
-    responses=problem_responses(*AUTH_PROBLEMS, NotStaff, TokenKeysUnavailable, ValidationFailed),
+    responses=problem_responses(
+        *AUTH_PROBLEMS, NotStaff, NotYourMunicipality, TokenKeysUnavailable, ValidationFailed
+    ),
 )
 async def list_sent_cases(
     ags: AgsPath,
@@ -142,7 +143,12 @@ async def list_sent_cases(
     "/tenants/{ags}/handovers/{case_id}",
     response_model=SentCaseOut,
     responses=problem_responses(
-        *AUTH_PROBLEMS, NotStaff, TokenKeysUnavailable, CaseNotFound, ValidationFailed
+        *AUTH_PROBLEMS,
+        NotStaff,
+        NotYourMunicipality,
+        TokenKeysUnavailable,
+        CaseNotFound,
+        ValidationFailed,
     ),
 )
 async def get_sent_case(
@@ -231,7 +237,9 @@ async def deliver_attachment(
 @router.get(
     "/tenants/{ags}/cases",
     response_model=ReceivedCasesOut,
-    responses=problem_responses(*AUTH_PROBLEMS, NotStaff, TokenKeysUnavailable, ValidationFailed),
+    responses=problem_responses(
+        *AUTH_PROBLEMS, NotStaff, NotYourMunicipality, TokenKeysUnavailable, ValidationFailed
+    ),
 )
 async def list_received_cases(
     ags: AgsPath, _staff: TenantStaff, receiver: ReceiverDep
@@ -257,7 +265,12 @@ async def list_received_cases(
     "/tenants/{ags}/cases/{case_id}",
     response_model=ReceivedCaseOut,
     responses=problem_responses(
-        *AUTH_PROBLEMS, NotStaff, TokenKeysUnavailable, CaseNotFound, ValidationFailed
+        *AUTH_PROBLEMS,
+        NotStaff,
+        NotYourMunicipality,
+        TokenKeysUnavailable,
+        CaseNotFound,
+        ValidationFailed,
     ),
 )
 async def get_received_case(
@@ -292,7 +305,12 @@ async def get_received_case(
             },
         },
         **problem_responses(
-            *AUTH_PROBLEMS, NotStaff, TokenKeysUnavailable, CaseNotFound, ValidationFailed
+            *AUTH_PROBLEMS,
+            NotStaff,
+            NotYourMunicipality,
+            TokenKeysUnavailable,
+            CaseNotFound,
+            ValidationFailed,
         ),
     },
 )
