@@ -385,7 +385,7 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
   const headers = { "X-Manage-Token": token ?? "" };
   const booking = useAsync(async () => {
     if (!token) throw new ApiError(400, { title: t("missingToken") });
-    return call(api.GET("/booking/v1/bookings/{booking_id}", { params: { path: { booking_id: id }, header: headers } }));
+    return call(api.GET("/booking/v1/bookings/{booking_id}", { params: { path: { booking_id: id } }, headers }));
   }, [id, token]);
   const [asking, setAsking] = useState(false);
   const yes = useRef<HTMLButtonElement>(null);
@@ -402,7 +402,7 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
     try {
       const blob = await call(
         api.GET("/booking/v1/bookings/{booking_id}/calendar.ics", {
-          params: { path: { booking_id: id }, header: headers },
+          params: { path: { booking_id: id } }, headers,
           parseAs: "blob",
         }),
       );
@@ -421,7 +421,7 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
     try {
       setVisit(
         await call(
-          api.POST("/booking/v1/bookings/{booking_id}/check-in", { params: { path: { booking_id: id }, header: headers } }),
+          api.POST("/booking/v1/bookings/{booking_id}/check-in", { params: { path: { booking_id: id } }, headers }),
         ),
       );
       setAction({});
@@ -433,7 +433,7 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
     try {
       const done = await call(
         api.POST("/booking/v1/bookings/{booking_id}/reschedule", {
-          params: { path: { booking_id: id }, header: headers },
+          params: { path: { booking_id: id } }, headers,
           body: { start, office_id: officeId },
         }),
       );
@@ -446,7 +446,7 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
   async function cancel() {
     try {
       const done = await call(
-        api.POST("/booking/v1/bookings/{booking_id}/cancel", { params: { path: { booking_id: id }, header: headers } }),
+        api.POST("/booking/v1/bookings/{booking_id}/cancel", { params: { path: { booking_id: id } }, headers }),
       );
       setAsking(false);
       setAction({ done });

@@ -26,7 +26,7 @@ export function Documents({ booking, token }: { booking: Booking; token: string 
   const header = { "X-Manage-Token": token };
   const path = { booking_id: booking.id };
   const state = useAsync(
-    () => call(api.GET("/documents/v1/bookings/{booking_id}/documents", { params: { path, header } })),
+    () => call(api.GET("/documents/v1/bookings/{booking_id}/documents", { params: { path }, headers: header })),
     [booking.id],
   );
   const formats = useMemo(() => new Map(booking.checklist.map((c) => [c.id, c.accepted_formats])), [booking]);
