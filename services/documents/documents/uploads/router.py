@@ -96,6 +96,22 @@ _UPLOAD_BODY: dict[str, Any] = {
 }
 
 
+Filename = Annotated[
+    str | None, Query(max_length=255, description="The file's name, for raw-body uploads")
+]
+
+
+def _upload_body(request: Request, filename: str | None) -> UploadBody:
+    """The request's body as it streams in, raw or multipart (the service tells them apart)."""
+    length = request.headers.get("content-length")
+    return UploadBody(
+        stream=request.stream(),
+        content_type=request.headers.get("content-type", "application/octet-stream"),
+        content_length=int(length) if length and length.isdigit() else None,
+        filename=filename,
+    )
+
+
 @router.post(
     "/bookings/{booking_id}/items/{item_id}/documents",
     status_code=201,
@@ -126,19 +142,11 @@ async def upload_document(
     database: DatabaseDep,
     background: BackgroundTasks,
     idempotency: IdempotencyDep,
-    filename: Annotated[
-        str | None, Query(max_length=255, description="The file's name, for raw-body uploads")
-    ] = None,
+    filename: Filename = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Upload a document for one item of a booking's checklist (streamed, checked, encrypted)."""
-    length = request.headers.get("content-length")
-    body = UploadBody(
-        stream=request.stream(),
-        content_type=request.headers.get("content-type", "application/octet-stream"),
-        content_length=int(length) if length and length.isdigit() else None,
-        filename=filename,
-    )
+    body = _upload_body(request, filename)
     if idempotency_key is None:
         document = await documents.upload(booking_id, item_id, caller, body)
         answer = DocumentOut.model_validate(document).model_dump(mode="json")
@@ -189,20 +197,12 @@ async def send_document_to_citizen(
     documents: DocumentsDep,
     bell: RoomBellDep,
     background: BackgroundTasks,
-    filename: Annotated[
-        str | None, Query(max_length=255, description="The file's name, for raw-body uploads")
-    ] = None,
+    filename: Filename = None,
 ) -> DocumentOut:
     """A clerk of the booking's office puts a document into the consultation room for the
     citizen (a notice, a filled form): checked, scanned, encrypted and kept as uploads are;
     booking mails the citizen that it arrived."""
-    length = request.headers.get("content-length")
-    body = UploadBody(
-        stream=request.stream(),
-        content_type=request.headers.get("content-type", "application/octet-stream"),
-        content_length=int(length) if length and length.isdigit() else None,
-        filename=filename,
-    )
+    body = _upload_body(request, filename)
     document = await documents.send_to_citizen(booking_id, caller, body)
     ring_after_commit(background, bell, document.booking_id)
     return DocumentOut.model_validate(document)
