@@ -35,6 +35,7 @@ import yaml
 from fastapi import FastAPI, Request
 from sqlalchemy import func, select
 
+from documents.audit.models import AccessRecord
 from documents.cases.envelope import (
     ATTACHMENT_MEDIA_TYPE,
     MANIFEST_MEDIA_TYPE,
@@ -293,6 +294,21 @@ async def _stored(neighbour: Neighbour) -> tuple[int, int, int]:
     return int(cases or 0), int(attachments or 0), len(blobs)
 
 
+async def _access_log(neighbour: Neighbour) -> list[tuple[str, str | None, str]]:
+    """The neighbour's access log: (action, document, purpose) of each read, in order."""
+    engine = create_engine(neighbour.database_urls["documents"])
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(AccessRecord.action, AccessRecord.document_id, AccessRecord.purpose)
+                .where(AccessRecord.booking_id.like("case:%"))
+                .order_by(AccessRecord.id)
+            )
+            return [(r.action, r.document_id, r.purpose) for r in rows]
+    finally:
+        await engine.dispose()
+
+
 async def _partner_token(m: Municipalities, scope: str = "cases:handover") -> dict[str, str]:
     """A token of the client the neighbour registered for home, from the neighbour's identity."""
     answer = await m.there.post(
@@ -350,10 +366,17 @@ async def test_a_booking_with_two_documents_is_handed_over_and_received_whole(
     for attachment in there["attachments"]:
         content = await m.there.get(
             f"/documents/v1/tenants/{NEIGHBOUR}/cases/{case['id']}/attachments/{attachment['id']}",
+            params={"purpose": "Prüfung der Zuständigkeit"},
             headers=admin,
         )
         assert content.status_code == 200, content.text
         assert content.content == by_sha[attachment["sha256"]]
+    # Each read is in the neighbour's access log, as a read of one of its own documents is.
+    logged = await _access_log(m.neighbour)
+    assert logged[0] == ("metadata", None, "reading a case handed over by a partner municipality")
+    assert sorted(logged[1:]) == sorted(
+        ("download", a["id"], "Prüfung der Zuständigkeit") for a in there["attachments"]
+    )
     # At rest the neighbour keeps ciphertext only.
     blobs = [p.read_bytes() for p in m.neighbour.blob_dir.rglob("*") if p.is_file()]
     assert len(blobs) == 2
