@@ -7,8 +7,9 @@ The rules kept here, each with a regression test in ``libs/servicekit/tests/test
 3. the key is picked by ``kid`` from our own key set; unknown kids are rejected;
 4. ``aud`` and ``iss`` are always checked; ``exp``, ``iat``, ``sub``, ``jti`` are required;
 5. every ``JOSEError`` (and the ``TypeError`` of a malformed claim) becomes ``TokenRejected``;
-6. JWE: the unverified header is checked first: only ``RSA-OAEP-256`` + ``A256GCM``, no ``zip``,
-   a ``kid`` of our own encryption keys (:func:`decrypt`);
+6. JWE: the unverified header is checked first: only ``RSA-OAEP-256`` + ``A256GCM``, no ``zip``
+   nor ``crit``, a ``kid`` of our own encryption keys (:func:`decrypt`; JWE are written and read
+   here with ``cryptography``, see :func:`encrypt`);
 7. signing and encryption keys are separate (``use: sig`` / ``use: enc``): a signing key never
    decrypts, an encryption key never verifies;
 8. nothing is decided from unverified claims: only ``kid``, ``alg`` and ``typ`` of the header
