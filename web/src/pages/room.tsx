@@ -94,26 +94,29 @@ function Timeline({ events, live }: { events: Event[]; live: boolean }) {
   return (
     <>
       <p class="meta">{live ? t("roomLive") : t("roomNotLive")}</p>
-      {events.length === 0 ? (
-        <p>{t("roomEmpty")}</p>
-      ) : (
-        <ol class="timeline" role="log" aria-labelledby="timeline">
-          {events.map((event) => (
-            <li key={event.id} class={event.by_me ? "mine" : "theirs"}>
-              <p class="meta">
-                <span>{event.by_me ? t("roomYou") : event.actor_role === "clerk" ? t("roomClerk") : t("roomCitizen")}</span>
-                {" · "}
-                <time dateTime={event.at}>{formatDateTime(event.at)}</time>
-              </p>
-              <p>
-                {event.kind === "message"
-                  ? event.text
-                  : `${t(KINDS[event.kind] ?? "roomSomething")}${event.text ? `: ${event.text}` : ""}`}
-              </p>
-            </li>
-          ))}
-        </ol>
-      )}
+      {/* The log exists from the start, so that the first live event is announced too. */}
+      <div role="log" aria-labelledby="timeline">
+        {events.length === 0 ? (
+          <p>{t("roomEmpty")}</p>
+        ) : (
+          <ol class="timeline">
+            {events.map((event) => (
+              <li key={event.id} class={event.by_me ? "mine" : "theirs"}>
+                <p class="meta">
+                  <span>{event.by_me ? t("roomYou") : event.actor_role === "clerk" ? t("roomClerk") : t("roomCitizen")}</span>
+                  {" · "}
+                  <time dateTime={event.at}>{formatDateTime(event.at)}</time>
+                </p>
+                <p>
+                  {event.kind === "message"
+                    ? event.text
+                    : `${t(KINDS[event.kind] ?? "roomSomething")}${event.text ? `: ${event.text}` : ""}`}
+                </p>
+              </li>
+            ))}
+          </ol>
+        )}
+      </div>
     </>
   );
 }
