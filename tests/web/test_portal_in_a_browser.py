@@ -474,6 +474,7 @@ class Clerk:
 FRAMES = 5
 
 
+@pytest.mark.slow
 async def test_citizen_talks_in_the_room_by_video_and_checks_in_by_qr_code(
     system: System, room: Room, mail_sink: tuple[MailSink, int], tmp_path: Path
 ) -> None:
