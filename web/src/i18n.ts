@@ -198,6 +198,7 @@ const de = {
   checkInLink: "Einchecken",
   checkInCalled: "Sie sind eingecheckt und schon aufgerufen.",
   checkInCounter: "Schalter",
+  callElsewhere: "Das Videogespräch dieser Stadt läuft über ein eigenes Videosystem, nicht über dieses Portal. Nachrichten und Dokumente gehen hier.",
 };
 
 export type Key = keyof typeof de;
@@ -395,6 +396,7 @@ const en: Record<Key, string> = {
   checkInLink: "Check in",
   checkInCalled: "You are checked in and have already been called.",
   checkInCounter: "Counter",
+  callElsewhere: "This municipality's video calls run on its own video system, not in this portal. Messages and documents work here.",
 };
 
 const dictionaries: Record<Language, Record<Key, string>> = { de, en };

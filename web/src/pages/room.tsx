@@ -257,7 +257,7 @@ const PHASES: Record<Phase, Key> = {
   "clerk-left": "callClerkLeft",
   ended: "callEnded",
 };
-const STOPS: Record<Stop | "denied" | "missing" | "busy", Key> = {
+const STOPS: Record<Stop | "denied" | "missing" | "busy" | "elsewhere", Key> = {
   ended: "callEnded",
   window: "callWindowOver",
   access: "callNoAccess",
@@ -266,6 +266,7 @@ const STOPS: Record<Stop | "denied" | "missing" | "busy", Key> = {
   denied: "callDenied",
   missing: "callMissing",
   busy: "callBusy",
+  elsewhere: "callElsewhere",
 };
 
 type CallState =
@@ -300,6 +301,12 @@ function VideoCall({ id, token, headers }: { id: string; token: string; headers:
     } catch (error) {
       media.getTracks().forEach((track) => track.stop());
       setState({ step: "refused", error });
+      return;
+    }
+    if (ice.provider !== "webrtc") {
+      // The municipality's LiveKit server: its client is not part of this portal.
+      media.getTracks().forEach((track) => track.stop());
+      setState({ step: "out", why: "elsewhere" });
       return;
     }
     if (own.current) own.current.srcObject = media;
