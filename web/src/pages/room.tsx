@@ -43,6 +43,7 @@ function useTimeline(id: string, headers: Headers, onEvent: (event: Event) => vo
     fresh.forEach((e) => react.current(e));
   };
   useEffect(() => {
+    if (!headers["X-Manage-Token"]) return; // the page says the link is incomplete
     const stop = new AbortController();
     const path = { booking_id: id };
     async function follow() {
