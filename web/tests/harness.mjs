@@ -9,6 +9,7 @@ import { chromium } from "playwright-core";
 
 const require = createRequire(import.meta.url);
 export const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const JSQR = readFileSync(require.resolve("jsqr/dist/jsQR.js"), "utf8");
 export const BASE = process.env.RATHAUS_URL;
 export const SHOTS = process.env.SCREENSHOTS;
 export const ARGS = [
@@ -52,6 +53,26 @@ export async function audit(page, name) {
   );
   audited.push(name);
   if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** What the QR code (an SVG) at ``selector`` says, read as a camera would: drawn to a canvas
+ * and decoded by jsQR; null when it cannot be read. */
+export async function readQr(page, selector) {
+  await page.evaluate(JSQR); // like axe: through the DevTools protocol, the page's CSP stays
+  return page.evaluate(async (selector) => {
+    const svg = document.querySelector(selector);
+    const image = new Image();
+    image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(new XMLSerializer().serializeToString(svg))}`;
+    await image.decode();
+    const size = 480;
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = size;
+    const context = canvas.getContext("2d");
+    context.imageSmoothingEnabled = false;
+    context.drawImage(image, 0, 0, size, size);
+    // eslint-disable-next-line no-undef
+    return jsQR(context.getImageData(0, 0, size, size).data, size, size)?.data ?? null;
+  }, selector);
 }
 
 export async function focused(page) {

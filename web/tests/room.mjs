@@ -6,7 +6,7 @@
 // is the test's aiortc peer: "DO clerk-joins", "DO admit", "DO frames" (how many frames of our
 // fake camera it received), "DO end"; "DO clerk-writes" posts a message as the clerk.
 import { readFileSync } from "node:fs";
-import { act, audit, BASE, browserPage, check, heading, run, tabTo } from "./harness.mjs";
+import { act, audit, BASE, browserPage, check, heading, readQr, run, tabTo } from "./harness.mjs";
 
 // Chromium's fake camera and microphone, allowed without asking; raw host candidates on loopback.
 const MEDIA = [
@@ -26,6 +26,8 @@ async function checkIn(page) {
   await page.getByRole("img", { name: "QR-Code zum Einchecken" }).waitFor();
   const href = await page.locator(".qr-figure a").getAttribute("href");
   check(/^\/bookings\/[0-9a-f-]+\/check-in#token=/.test(href), `the check-in link ${href}`);
+  const scanned = await readQr(page, "svg.qr");
+  check(scanned === `${BASE}${href}`, `the QR code says ${scanned}, not the link ${BASE}${href}`);
   await tabTo(page, /^a\|\|Einchecken\|/);
   await page.keyboard.press("Enter");
   await heading(page, "Einchecken");
