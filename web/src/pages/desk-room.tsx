@@ -69,7 +69,8 @@ function Timeline({ id, session }: { id: string; session: Session }) {
     <section aria-labelledby="timeline">
       <h2 id="timeline">{d("timeline")}</h2>
       {error !== undefined && <ErrorMessage error={error} retry={() => setRound((r) => r + 1)} />}
-      <ol class="timeline" role="log" aria-labelledby="timeline">
+      <div role="log" aria-labelledby="timeline">
+      <ol class="timeline">
         {events.map((event) => (
           <li key={event.id} class={event.kind === "message" ? "message" : "happening"}>
             <span class="meta">
@@ -80,6 +81,7 @@ function Timeline({ id, session }: { id: string; session: Session }) {
           </li>
         ))}
       </ol>
+      </div>
       {loaded && events.length === 0 && <p>{d("nothingYet")}</p>}
       <MessageForm id={id} session={session} />
     </section>
