@@ -390,6 +390,7 @@ async def test_pages_say_so_when_booking_is_down(
 
 
 # After the booking one: it stops documents too.
+@pytest.mark.slow
 async def test_desk_pages_say_so_when_booking_and_documents_are_down(
     system: System,
     mail_sink: tuple[MailSink, int],
