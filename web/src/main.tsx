@@ -4,6 +4,8 @@ import { currentLanguage, onLanguage, setLanguage, t } from "./i18n";
 import { interceptLinks, useRoute, type Route } from "./router";
 import { BookingPage, BookPage, OptInPage, ServicePage, ServicesPage } from "./pages/citizen";
 import { DisplayPage } from "./pages/display";
+import { RoomPage } from "./pages/room";
+import { CheckInPage } from "./pages/checkin";
 import { Loading, Page } from "./ui";
 import type { ComponentChildren, FunctionComponent } from "preact";
 
@@ -55,6 +57,10 @@ function Content({ route }: { route: Route }) {
       return <LazyView view={(m) => <m.DeskRoomPage id={route.id} />} />;
     case "desk-kpis":
       return <LazyView view={(m) => <m.KpisPage />} />;
+    case "room":
+      return <RoomPage id={route.id} token={route.token} />;
+    case "check-in":
+      return <CheckInPage id={route.id} token={route.token} />;
     default:
       return (
         <Page title={t("notFound")}>

@@ -8,11 +8,15 @@
 // down: with booking and documents stopped, every desk page says so.
 // Environment (beside harness.mjs's): DESK_CLIENT_ID, BOOKING_ID, BOOKING_CODE, MFA_EMAIL,
 // MFA_PASSWORD, ADMIN_EMAIL, ADMIN_PASSWORD, CITIZEN_TOKEN, ROOM_PDF, CLERK_EMAIL,
-// CLERK_PASSWORD. It asks for "OTP" (the clerk's code now) on stdout.
+// CLERK_PASSWORD. It asks for "DO otp" (the clerk's code now) on stdout.
 import { readFileSync } from "node:fs";
-import { ask, audit, BASE, check, focused, heading, run, tabTo } from "./harness.mjs";
+import { act, audit, BASE, check, focused, heading, run, tabTo as tabToWithin, tabToLink } from "./harness.mjs";
 
 const env = process.env;
+// The review and room pages have many stops: a longer way round than the harness's default.
+const tabTo = (page, pattern, limit = 120) => tabToWithin(page, pattern, limit);
+// A camera and a microphone that exist (a test pattern and a tone), allowed without asking.
+const MEDIA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required"];
 
 /** From the desk's sign-in button through identity's page (password, and the code where the
  * account has a second factor) back to the desk. */
@@ -23,9 +27,9 @@ async function signIn(page, email, password, { otp = false, name = "" } = {}) {
   await page.keyboard.press("Enter");
   await page.waitForURL(/\/identity\/v1\/oauth2\/authorize/);
   await page.locator("input[type=password]").waitFor();
-  await tabTo(page, /^input\|.*\|email\|/);
+  await tabTo(page, /^input\|.*\|email$/);
   await page.keyboard.type(email);
-  await tabTo(page, /^input\|.*\|password\|/);
+  await tabTo(page, /^input\|.*\|password$/);
   await page.keyboard.type(password);
   await page.keyboard.press("Enter");
   if (otp) {
@@ -33,7 +37,7 @@ async function signIn(page, email, password, { otp = false, name = "" } = {}) {
     await page.locator("input#otp").waitFor();
     await audit(page, `identity-mfa-${name}`);
     check((await focused(page)).startsWith("input|otp|"), "the code field has the focus");
-    await page.keyboard.type(await ask("OTP"));
+    await page.keyboard.type(await act("otp"));
     await page.keyboard.press("Enter");
   }
   await page.waitForURL(/\/desk$/);
@@ -96,7 +100,7 @@ async function review(page, context) {
   // The day's appointments: the booking, with its documents and its room.
   await page.locator("td.code", { hasText: env.BOOKING_CODE }).waitFor();
   await audit(page, "desk-appointments-de");
-  await tabTo(page, new RegExp(`^a\\|\\|Unterlagen\\|\\|/desk/bookings/${booking}$`));
+  await tabToLink(page, `/desk/bookings/${booking}`);
   await page.keyboard.press("Enter");
 
   // Review: download (the purpose is logged), accept one, send the other back with a reason.
@@ -126,23 +130,23 @@ async function review(page, context) {
   await audit(page, "desk-reviewed-de");
 
   // The room: the timeline has what happened, a message, a document for the citizen.
-  await tabTo(page, new RegExp(`^a\\|\\|Raum\\|\\|/desk/bookings/${booking}/room$`), 200);
+  await tabToLink(page, `/desk/bookings/${booking}/room`);
   await page.keyboard.press("Enter");
   await heading(page, "Beratungsraum");
-  await page.locator(".timeline li", { hasText: "Ersatz angefordert" }).waitFor();
+  await page.locator(".desk-timeline li", { hasText: "Ersatz angefordert" }).waitFor();
   await audit(page, "desk-room-de");
   await tabTo(page, /^textarea\|message\|/);
   await page.keyboard.type("Guten Tag, bitte reichen Sie ein aktuelles Lichtbild nach.");
   await tabTo(page, /^button\|\|Senden/);
   await page.keyboard.press("Enter");
-  await page.locator(".timeline li.message", { hasText: "aktuelles Lichtbild" }).waitFor();
+  await page.locator(".desk-timeline li.message", { hasText: "aktuelles Lichtbild" }).waitFor();
   await tabTo(page, /^input\|room-file\|/);
   const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
   await chooser.setFiles(env.ROOM_PDF);
   await tabTo(page, /^button\|\|In den Raum legen/);
   await page.keyboard.press("Enter");
   await page.locator("#room-documents ~ ul li", { hasText: "bescheid.pdf" }).waitFor();
-  await page.locator(".timeline li", { hasText: "Unterlage in den Raum gelegt" }).waitFor();
+  await page.locator(".desk-timeline li", { hasText: "Unterlage in den Raum gelegt" }).waitFor();
 
   // The call: open it, the citizen waits, let them in, their picture arrives, end it.
   await tabTo(page, /^button\|\|Anruf öffnen/, 200);
@@ -164,7 +168,7 @@ async function review(page, context) {
   await page.keyboard.press("Enter");
   await page.locator("[role=status]", { hasText: "Der Anruf ist beendet" }).waitFor();
   await citizen.waitForFunction(() => window.citizenCall.events.includes("ended") || window.citizenCall.closed === 4000);
-  await page.locator(".timeline li", { hasText: "Anruf beendet" }).waitFor();
+  await page.locator(".desk-timeline li", { hasText: "Anruf beendet" }).waitFor();
   await citizen.close();
 
   // The admin's key figures, by period and office, charts and table.
@@ -218,4 +222,4 @@ async function down(page) {
   await audit(page, "desk-kpis-down-en");
 }
 
-await run({ review, down });
+await run({ review, down }, MEDIA);

@@ -70,7 +70,7 @@ function Timeline({ id, session }: { id: string; session: Session }) {
       <h2 id="timeline">{d("timeline")}</h2>
       {error !== undefined && <ErrorMessage error={error} retry={() => setRound((r) => r + 1)} />}
       <div role="log" aria-labelledby="timeline">
-      <ol class="timeline">
+      <ol class="desk-timeline">
         {events.map((event) => (
           <li key={event.id} class={event.kind === "message" ? "message" : "happening"}>
             <span class="meta">
@@ -345,7 +345,7 @@ function Call({ id, session }: { id: string; session: Session }) {
               ))}
             </ul>
           )}
-          <div class="videos">
+          <div class="desk-videos">
             <figure>
               <video ref={otherVideo} id="other-video" autoplay playsInline aria-labelledby="other-video-caption" />
               <figcaption id="other-video-caption">{d("otherVideo")}</figcaption>
