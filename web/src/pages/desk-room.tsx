@@ -4,7 +4,8 @@
  * the waiting citizen in, see and hear them, end it. */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, call, type Schemas } from "../api/client";
-import { addCandidate, answerOffer, CallSocket, connectPeer, iceServers, localMedia, type PeerState, type Role, type ServerMessage } from "../calls";
+import type { PeerState, ServerMessage } from "../call";
+import { addCandidate, answerOffer, CallSocket, connectPeer, iceServers, localMedia } from "./desk-call";
 import { formatDateTime, formatTime } from "../i18n";
 import type { Session } from "../oauth";
 import { ErrorMessage, Show, useAsync } from "../ui";
@@ -209,7 +210,7 @@ const STATE_TEXT: Record<PeerState, DeskKey> = {
   left: "stateLeft",
 };
 
-type Peer = { role: Role; state: PeerState };
+type Peer = { role: "citizen" | "clerk"; state: PeerState };
 
 function Call({ id, session }: { id: string; session: Session }) {
   const [open, setOpen] = useState(false);
@@ -290,7 +291,7 @@ function Call({ id, session }: { id: string; session: Session }) {
           break;
       }
     };
-    socket.current = new CallSocket(id, { bearer: session.accessToken }, onMessage, (code, reason) => {
+    socket.current = new CallSocket(id, session.accessToken, onMessage, (code, reason) => {
       socket.current = null;
       hangUp();
       setOpen(false);

@@ -1,24 +1,9 @@
-/** The room's video call: its signalling WebSocket (version 1, `rathaus.call.v1`, described in
- * the documents contract's description, since a WebSocket is no OpenAPI path) and the
- * RTCPeerConnection it sets up. Shared by the citizen's room and the clerk's.
- *
- * A browser cannot set headers on a WebSocket, so the credential rides as a second offered
- * subprotocol: `rathaus.bearer.<token>` (an access token) or `rathaus.manage.<token>` (the
- * booking's manage link). The citizen, once admitted, sends the offer; the clerk answers. */
-import { api, call, type Schemas } from "./api/client";
-
-export type Role = "citizen" | "clerk";
-export type PeerState = "waiting" | "joined" | "admitted" | "left";
-
-/** What the server sends (documents/calls/protocol.py's *Out models). */
-export type ServerMessage =
-  | { v: 1; type: "welcome"; peer: string; role: Role; state: PeerState; closes_at: string; protocol: string }
-  | { v: 1; type: "peer"; peer: string; role: Role; state: PeerState }
-  | { v: 1; type: "admitted" }
-  | { v: 1; type: "offer" | "answer"; peer: string; role: Role; sdp: string }
-  | ({ v: 1; type: "candidate"; peer: string; role: Role } & RTCIceCandidateInit & { candidate: string })
-  | { v: 1; type: "ended" }
-  | { v: 1; type: "error"; reason: string };
+/** The clerk's side of the room's video call (the citizen's is ../call.ts, whose message
+ * types and media it shares): the signalling socket with the clerk's access token offered as
+ * the subprotocol `rathaus.bearer.<token>` (a browser cannot set headers on a WebSocket), the
+ * peer connection that answers the admitted citizen's offer, candidates both ways. */
+import { api, call, type Schemas } from "../api/client";
+import { cameraAndMicrophone, SUBPROTOCOL, type ServerMessage } from "../call";
 
 /** What a client sends (documents/calls/protocol.py's *In models). */
 export type ClientMessage =
@@ -27,32 +12,19 @@ export type ClientMessage =
   | { type: "admit"; peer?: string }
   | { type: "end" };
 
-export type Credential = { bearer: string } | { manage: string };
-
-export const SUBPROTOCOL = "rathaus.call.v1";
-
-/** The close codes of the protocol (CloseCode) that a page explains. */
-export const CLOSED_BECAUSE: Record<number, string> = {
-  4000: "ended",
-  4401: "token-expired",
-  4403: "access-lost",
-  4408: "window-closed",
-};
-
 export class CallSocket {
   private socket: WebSocket;
 
   constructor(
     bookingId: string,
-    credential: Credential,
+    accessToken: string,
     onMessage: (message: ServerMessage) => void,
     onClose: (code: number, reason: string) => void,
   ) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const secret = "bearer" in credential ? `rathaus.bearer.${credential.bearer}` : `rathaus.manage.${credential.manage}`;
     this.socket = new WebSocket(
       `${scheme}//${location.host}/documents/v1/bookings/${encodeURIComponent(bookingId)}/room/call`,
-      [SUBPROTOCOL, secret],
+      [SUBPROTOCOL, `rathaus.bearer.${accessToken}`],
     );
     this.socket.onmessage = (event) => {
       if (typeof event.data === "string") onMessage(JSON.parse(event.data) as ServerMessage);
@@ -89,11 +61,8 @@ export async function iceServers(
 
 /** Camera and microphone, or none (the call still shows and plays the other side). */
 export async function localMedia(): Promise<MediaStream | null> {
-  try {
-    return await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
-  } catch {
-    return null;
-  }
+  const media = await cameraAndMicrophone();
+  return typeof media === "string" ? null : media;
 }
 
 /** One peer connection to the other side, wired to the socket: local tracks out, the remote
