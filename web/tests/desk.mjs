@@ -143,6 +143,8 @@ async function review(page, context) {
   await tabTo(page, /^input\|room-file\|/);
   const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
   await chooser.setFiles(env.ROOM_PDF);
+  // The button is disabled until the page has taken the file: a disabled one takes no focus.
+  await page.waitForFunction(() => document.querySelector("#room-file ~ button")?.disabled === false);
   await tabTo(page, /^button\|\|In den Raum legen/);
   await page.keyboard.press("Enter");
   await page.locator("#room-documents ~ ul li", { hasText: "bescheid.pdf" }).waitFor();
