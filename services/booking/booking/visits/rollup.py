@@ -248,7 +248,7 @@ async def close_days(
                     await repository.set_watermark(current, zone_name, None)
             while True:
                 async with sessionmaker() as session, session.begin():
-                    count = await _close_some(
+                    count = await close_next_days(
                         KpiDayRepository(session), current, zone_name, office_ids, now
                     )
                 closed += count
@@ -257,7 +257,7 @@ async def close_days(
     return closed
 
 
-async def _close_some(
+async def close_next_days(
     repository: KpiDayRepository,
     tenant: str,
     zone_name: str,
