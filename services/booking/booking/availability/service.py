@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -58,6 +58,16 @@ class OfficePlan:
     holidays: frozenset[date] = frozenset()
     mode: str = "in_person"
     """video when the office serves every one of the plan's services by video."""
+    opened: dict[date, list[Interval]] = field(default_factory=dict)
+    """:meth:`periods` already computed, shared by the plans of one office's hours."""
+
+    def periods(self, day: date) -> list[Interval]:
+        """When the office is open on the local ``day`` (UTC intervals; do not change them)."""
+        found = self.opened.get(day)
+        if found is None:
+            found = open_intervals(day, self.zone, self.rules, self.closures, self.holidays)
+            self.opened[day] = found
+        return found
 
     @property
     def capacity(self) -> int:
@@ -75,8 +85,7 @@ class OfficePlan:
         first, end = self.window(now)
         if not first <= day < end:
             return []
-        periods = open_intervals(day, self.zone, self.rules, self.closures, self.holidays)
-        return [s for s in slot_starts(periods, self.step, self.length) if s > now]
+        return [s for s in slot_starts(self.periods(day), self.step, self.length) if s > now]
 
     def has_free_start(self, day: date, now: datetime, full: FullUnits) -> bool:
         """Whether :meth:`starts` of ``day`` has a free one, without listing them: a month of
@@ -84,10 +93,9 @@ class OfficePlan:
         first, end = self.window(now)
         if not first <= day < end:
             return False
-        periods = open_intervals(day, self.zone, self.rules, self.closures, self.holidays)
         return any(
             start > now and self.is_free(start, full)
-            for start in slot_starts(periods, self.step, self.length)
+            for start in slot_starts(self.periods(day), self.step, self.length)
         )
 
     def offers(self, start: datetime, now: datetime) -> bool:
@@ -96,12 +104,11 @@ class OfficePlan:
         day = self.local_day(start)
         if start <= now or not first <= day < end:
             return False
-        periods = open_intervals(day, self.zone, self.rules, self.closures, self.holidays)
         return any(
             opens <= start
             and start + self.length <= closes
             and (start - opens) % self.step == timedelta(0)
-            for opens, closes in periods
+            for opens, closes in self.periods(day)
         )
 
     def units(self, start: datetime) -> list[datetime]:
@@ -254,15 +261,20 @@ class Planner:
             if any(service.id not in office.durations for service in services):
                 continue
             minutes = sum(office.durations.get(s.id) or s.duration_minutes for s in services)
+            rules = snapshot.rules.get(office.id, [])
+            closures = snapshot.closures.get(office.id, [])
+            holidays = snapshot.closed_days(office)
+            hours_key = (office.time_zone, tuple(rules), tuple(closures), holidays)
             plans.append(
                 OfficePlan(
                     office=office,
                     zone=ZoneInfo(office.time_zone),
                     length=timedelta(minutes=minutes),
                     step=timedelta(minutes=office.slot_minutes),
-                    rules=snapshot.rules.get(office.id, []),
-                    closures=snapshot.closures.get(office.id, []),
-                    holidays=snapshot.closed_days(office),
+                    rules=rules,
+                    closures=closures,
+                    holidays=holidays,
+                    opened=self.cache.opening_days(hours_key),
                     mode=(
                         "video"
                         if services and all(s.id in office.video for s in services)
