@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequen
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,10 +89,17 @@ class OfficePlan:
             return []
         return [s for s in slot_starts(self.periods(day), self.step, self.length) if s > now]
 
-    def has_free_start(self, day: date, now: datetime, full: FullUnits) -> bool:
+    def has_free_start(
+        self,
+        day: date,
+        now: datetime,
+        full: FullUnits,
+        window: tuple[date, date] | None = None,
+    ) -> bool:
         """Whether :meth:`starts` of ``day`` has a free one, without listing them: a month of
-        a district's offices is thousands of days, and the first free start answers each."""
-        first, end = self.window(now)
+        a district's offices is thousands of days, and the first free start answers each.
+        ``window``: :meth:`window` of ``now``, if the caller has it already."""
+        first, end = window or self.window(now)
         if not first <= day < end:
             return False
         return any(
@@ -116,6 +125,8 @@ class OfficePlan:
 
     def is_free(self, start: datetime, full: FullUnits) -> bool:
         office_id = self.office.id
+        if self.length <= self.step:  # one unit: most appointments
+            return (office_id, start) not in full
         return not any((office_id, unit) in full for unit in self.units(start))
 
     def local_day(self, instant: datetime) -> date:
@@ -125,8 +136,9 @@ class OfficePlan:
         return self.office.durations.get(service.id) or service.duration_minutes
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
+    """A free slot (a tuple: a district's day has thousands of them)."""
+
     office_id: uuid.UUID
     start: datetime
     end: datetime
@@ -315,8 +327,8 @@ class Planner:
         days: dict[date, list[uuid.UUID]] = {}
         day = first
         while day < end:
-            for plan in plans:
-                if plan.has_free_start(day, now, full):
+            for plan, window in zip(plans, windows, strict=True):
+                if plan.has_free_start(day, now, full, window):
                     days.setdefault(day, []).append(plan.office.id)
             day += timedelta(days=1)
         return days
@@ -336,12 +348,14 @@ class Planner:
             return []
         full = await self.full_units(plans, day, day + timedelta(days=1), now)
         slots = [
-            Slot(office_id=plan.office.id, start=start, end=start + plan.length, mode=plan.mode)
+            Slot(plan.office.id, start, start + plan.length, plan.mode)
             for plan in plans
             for start in starts[plan.office.id]
             if plan.is_free(start, full)
         ]
-        return sorted(slots, key=lambda s: (s.start, str(s.office_id)))
+        # By start, then by office id: the plans come ordered by office id, and the sort is
+        # stable.
+        return sorted(slots, key=itemgetter(1))
 
     async def plan_for(
         self, tenant: str, office_id: uuid.UUID, services: Sequence[ServiceInfo]

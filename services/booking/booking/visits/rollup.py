@@ -203,9 +203,20 @@ def _rows(
     figures: dict[tuple[uuid.UUID, uuid.UUID, date], Figures] = {}
     for each in placed:
         day = _local_day(each.outcome.starts_at, zone)
-        for office_id in (each.office_id, EVERY) if every_office else (each.office_id,):
-            for service_id in (EVERY, *booked.get(each.booking_id, ())):
-                figures.setdefault((office_id, service_id, day), Figures()).count(each.outcome, now)
+        for service_id in (EVERY, *booked.get(each.booking_id, ())):
+            key = (each.office_id, service_id, day)
+            found = figures.get(key)
+            if found is None:
+                found = figures[key] = Figures()
+            found.count(each.outcome, now)
+    if every_office:
+        offices = list(figures.items())
+        for (_, service_id, day), found in offices:
+            key = (EVERY, service_id, day)
+            every = figures.get(key)
+            if every is None:
+                every = figures[key] = Figures()
+            every.add(found)
     return [
         {
             "tenant": tenant,
