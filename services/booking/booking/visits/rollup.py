@@ -115,7 +115,7 @@ class Figures:
             self.rating_total += day.rating
 
     def add(self, other: Figures) -> None:
-        for each in fields(self):
+        for each in _FIELDS:
             mine, theirs = getattr(self, each.name), getattr(other, each.name)
             if isinstance(mine, Counter):
                 mine.update(theirs)
@@ -125,7 +125,7 @@ class Figures:
     def row(self) -> dict[str, Any]:
         """The columns of a :class:`KpiDay` (histograms keyed by text, as JSON has it)."""
         values: dict[str, Any] = {}
-        for each in fields(self):
+        for each in _FIELDS:
             value = getattr(self, each.name)
             values[each.name] = (
                 {str(key): count for key, count in sorted(value.items())}
@@ -137,7 +137,7 @@ class Figures:
     @classmethod
     def of_row(cls, row: dict[str, Any]) -> Figures:
         values: dict[str, Any] = {}
-        for each in fields(cls):
+        for each in _FIELDS:
             value = row[each.name]
             values[each.name] = (
                 Counter({int(key): count for key, count in value.items()})
@@ -160,6 +160,9 @@ class Figures:
             ratings=_spread(self.ratings, self.rating_total),
             saved_minutes=self.saved_minutes,
         )
+
+
+_FIELDS = fields(Figures)
 
 
 def _spread(histogram: Counter[int], total: float) -> Spread:
