@@ -96,9 +96,12 @@ async def free_slots(
             FreeSlots(
                 date=day,
                 service_ids=list(dict.fromkeys(service_ids)),
-                # Built by the planner from aware UTC datetimes: nothing left to validate, and a
-                # district's day is thousands of slots.
-                slots=[FreeSlot.model_construct(**slot._asdict()) for slot in slots],
+                slots=[
+                    FreeSlot.model_validate(
+                        {"office_id": s.office_id, "start": s.start, "end": s.end, "mode": s.mode}
+                    )
+                    for s in slots
+                ],
             )
             .model_dump_json()
             .encode()
