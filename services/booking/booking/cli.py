@@ -9,6 +9,7 @@ from booking.main import create_app
 from booking.retention.service import erase_expired
 from booking.seed import seed_demo
 from booking.settings import BookingSettings
+from booking.visits.rollup import close_days
 from servicekit.cli import run_cli
 from servicekit.db import Database, utcnow
 from servicekit.settings import ServiceSettings
@@ -23,14 +24,24 @@ def _create_app(settings: ServiceSettings) -> FastAPI:
 
 MAINTENANCE = {
     "erase": "erase the citizens' data of bookings past their tenant's retention period",
+    "kpi-days": "close the days that are over for the KPIs (their rollup); nightly",
+    "kpi-days-rebuild": "drop the KPI rollup and close every past day again (after SQL by hand)",
 }
 
 
 async def _maintain(command: str, settings: ServiceSettings, tenant: str | None) -> str:
     assert isinstance(settings, BookingSettings)
-    assert command == "erase"
     database: Database = create_app(settings).state.database
     try:
+        if command.startswith("kpi-days"):
+            days = await close_days(
+                database.sessionmaker,
+                now=utcnow(),
+                tenant=tenant,
+                rebuild=command == "kpi-days-rebuild",
+            )
+            return f"closed {days} days for the KPIs"
+        assert command == "erase"
         count = await erase_expired(database.sessionmaker, settings, now=utcnow(), tenant=tenant)
         return f"erased the citizens' data of {count} bookings"
     finally:

@@ -9,7 +9,7 @@ from booking.hours.models import Closure, Holiday, OpeningRule
 from booking.idempotency.models import IdempotencyRecord
 from booking.mail.models import OutboxMail
 from booking.offices.models import Office, OfficeService, OfficeStaff
-from booking.visits.models import Visit
+from booking.visits.models import KpiDay, KpiWatermark, Visit
 from booking.waitlist.models import Subscription
 
 __all__ = [
@@ -19,6 +19,8 @@ __all__ = [
     "Holiday",
     "IdempotencyRecord",
     "InboxEvent",
+    "KpiDay",
+    "KpiWatermark",
     "Office",
     "OfficeService",
     "OfficeStaff",

@@ -10,10 +10,15 @@
   one request recomputes it while the others still get the old one (for at most another
   ``answer_seconds``).
 
-Both are forgotten at once in this process when the data behind them changes here (a hold,
-a cancellation, an administrator's edit); other replicas see the change after the TTL at the
-latest. Neither is used to decide capacity: a hold is always checked by the database, so a
-stale answer can at worst offer a slot that then answers 409.
+* **Opening days**: an office's open UTC intervals of a local day, keyed by everything they
+  are computed from (zone, rules, closures, closed days), so a changed office simply gets a
+  new key: a month of a district's offices is thousands of office-days, each a handful of
+  time-zone conversions, and the hours change far more rarely than the snapshot is reloaded.
+
+Snapshots and answers are forgotten at once in this process when the data behind them
+changes here (a hold, a cancellation, an administrator's edit); other replicas see the change
+after the TTL at the latest. None of them decides capacity: a hold is always checked by the
+database, so a stale answer can at worst offer a slot that then answers 409.
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ from typing import Generic, TypeVar
 from booking.hours.calendar import Interval, WeeklyRule
 
 K = TypeVar("K", bound=Hashable)
+
+MAX_OPENING_KEYS = 10_000
+"""Offices' hours whose opening days one process keeps (a changed office's old key ages out)."""
+MAX_OPENING_DAYS = 1_000
+"""Days kept per office's hours before they start over (the window moves a day a day)."""
 V = TypeVar("V")
 
 
@@ -155,6 +165,17 @@ class AvailabilityCache:
         self._answers: _SingleFlightCache[tuple[str, Hashable], bytes] = _SingleFlightCache(
             answer_seconds, max_answers, serve_stale=True
         )
+        self._opening: dict[Hashable, dict[date, list[Interval]]] = {}
+
+    def opening_days(self, key: Hashable) -> dict[date, list[Interval]]:
+        """The open intervals of the local days of one office's hours (``key``: what they
+        are computed from), filled in by the caller; bounded by dropping all at a limit."""
+        found = self._opening.get(key)
+        if found is None or len(found) > MAX_OPENING_DAYS:
+            if len(self._opening) >= MAX_OPENING_KEYS:
+                self._opening.clear()
+            found = self._opening[key] = {}
+        return found
 
     async def snapshot(
         self, tenant: str, load: Callable[[], Awaitable[TenantSnapshot]]

@@ -10,8 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +60,16 @@ class OfficePlan:
     holidays: frozenset[date] = frozenset()
     mode: str = "in_person"
     """video when the office serves every one of the plan's services by video."""
+    opened: dict[date, list[Interval]] = field(default_factory=dict)
+    """:meth:`periods` already computed, shared by the plans of one office's hours."""
+
+    def periods(self, day: date) -> list[Interval]:
+        """When the office is open on the local ``day`` (UTC intervals; do not change them)."""
+        found = self.opened.get(day)
+        if found is None:
+            found = open_intervals(day, self.zone, self.rules, self.closures, self.holidays)
+            self.opened[day] = found
+        return found
 
     @property
     def capacity(self) -> int:
@@ -75,19 +87,24 @@ class OfficePlan:
         first, end = self.window(now)
         if not first <= day < end:
             return []
-        periods = open_intervals(day, self.zone, self.rules, self.closures, self.holidays)
-        return [s for s in slot_starts(periods, self.step, self.length) if s > now]
+        return [s for s in slot_starts(self.periods(day), self.step, self.length) if s > now]
 
-    def has_free_start(self, day: date, now: datetime, full: FullUnits) -> bool:
+    def has_free_start(
+        self,
+        day: date,
+        now: datetime,
+        full: FullUnits,
+        window: tuple[date, date] | None = None,
+    ) -> bool:
         """Whether :meth:`starts` of ``day`` has a free one, without listing them: a month of
-        a district's offices is thousands of days, and the first free start answers each."""
-        first, end = self.window(now)
+        a district's offices is thousands of days, and the first free start answers each.
+        ``window``: :meth:`window` of ``now``, if the caller has it already."""
+        first, end = window or self.window(now)
         if not first <= day < end:
             return False
-        periods = open_intervals(day, self.zone, self.rules, self.closures, self.holidays)
         return any(
             start > now and self.is_free(start, full)
-            for start in slot_starts(periods, self.step, self.length)
+            for start in slot_starts(self.periods(day), self.step, self.length)
         )
 
     def offers(self, start: datetime, now: datetime) -> bool:
@@ -96,12 +113,11 @@ class OfficePlan:
         day = self.local_day(start)
         if start <= now or not first <= day < end:
             return False
-        periods = open_intervals(day, self.zone, self.rules, self.closures, self.holidays)
         return any(
             opens <= start
             and start + self.length <= closes
             and (start - opens) % self.step == timedelta(0)
-            for opens, closes in periods
+            for opens, closes in self.periods(day)
         )
 
     def units(self, start: datetime) -> list[datetime]:
@@ -109,6 +125,8 @@ class OfficePlan:
 
     def is_free(self, start: datetime, full: FullUnits) -> bool:
         office_id = self.office.id
+        if self.length <= self.step:  # one unit: most appointments
+            return (office_id, start) not in full
         return not any((office_id, unit) in full for unit in self.units(start))
 
     def local_day(self, instant: datetime) -> date:
@@ -118,8 +136,9 @@ class OfficePlan:
         return self.office.durations.get(service.id) or service.duration_minutes
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
+    """A free slot (a tuple: a district's day has thousands of them)."""
+
     office_id: uuid.UUID
     start: datetime
     end: datetime
@@ -254,15 +273,20 @@ class Planner:
             if any(service.id not in office.durations for service in services):
                 continue
             minutes = sum(office.durations.get(s.id) or s.duration_minutes for s in services)
+            rules = snapshot.rules.get(office.id, [])
+            closures = snapshot.closures.get(office.id, [])
+            holidays = snapshot.closed_days(office)
+            hours_key = (office.time_zone, tuple(rules), tuple(closures), holidays)
             plans.append(
                 OfficePlan(
                     office=office,
                     zone=ZoneInfo(office.time_zone),
                     length=timedelta(minutes=minutes),
                     step=timedelta(minutes=office.slot_minutes),
-                    rules=snapshot.rules.get(office.id, []),
-                    closures=snapshot.closures.get(office.id, []),
-                    holidays=snapshot.closed_days(office),
+                    rules=rules,
+                    closures=closures,
+                    holidays=holidays,
+                    opened=self.cache.opening_days(hours_key),
                     mode=(
                         "video"
                         if services and all(s.id in office.video for s in services)
@@ -303,8 +327,8 @@ class Planner:
         days: dict[date, list[uuid.UUID]] = {}
         day = first
         while day < end:
-            for plan in plans:
-                if plan.has_free_start(day, now, full):
+            for plan, window in zip(plans, windows, strict=True):
+                if plan.has_free_start(day, now, full, window):
                     days.setdefault(day, []).append(plan.office.id)
             day += timedelta(days=1)
         return days
@@ -324,12 +348,14 @@ class Planner:
             return []
         full = await self.full_units(plans, day, day + timedelta(days=1), now)
         slots = [
-            Slot(office_id=plan.office.id, start=start, end=start + plan.length, mode=plan.mode)
+            Slot(plan.office.id, start, start + plan.length, plan.mode)
             for plan in plans
             for start in starts[plan.office.id]
             if plan.is_free(start, full)
         ]
-        return sorted(slots, key=lambda s: (s.start, str(s.office_id)))
+        # By start, then by office id: the plans come ordered by office id, and the sort is
+        # stable.
+        return sorted(slots, key=itemgetter(1))
 
     async def plan_for(
         self, tenant: str, office_id: uuid.UUID, services: Sequence[ServiceInfo]

@@ -3,15 +3,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, and_, case, cast, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from booking.bookings.models import Booking, BookingItem, BookingStatus
-from booking.db import ignoring_conflicts
-from booking.visits.models import Visit
-from servicekit.repository import Repository
+from booking.db import Base, ignoring_conflicts
+from booking.offices.models import Office
+from booking.visits.models import EVERY, KpiDay, KpiWatermark, Visit
+from servicekit.repository import Repository, SessionRepository
 
 
 @dataclass(frozen=True)
@@ -64,10 +76,6 @@ class Period:
     office_ids: Sequence[uuid.UUID]
     start: datetime
     end: datetime
-
-
-def _minutes(later: Any, earlier: Any) -> ColumnElement[Any]:
-    return cast(func.extract("epoch", later - earlier), Float) / 60.0
 
 
 _CALL_ORDER = (Booking.starts_at, Visit.checked_in_at, Visit.booking_id)
@@ -149,21 +157,62 @@ class VisitRepository(Repository[Visit]):
         )
         return [(visit, booking) for visit, booking in rows]
 
-    async def of_period(
-        self,
-        tenant: str,
-        office_id: uuid.UUID,
-        start: datetime,
-        end: datetime,
-        service_id: uuid.UUID | None = None,
-        *,
-        mode: str | None = None,
-    ) -> list[Outcome]:
-        """Confirmed appointments of an office starting in ``[start, end)`` (those including
-        ``service_id``, those of ``mode``, if given) and how their day went: only the columns
-        the KPIs need (a year of a large office is many rows)."""
+
+@dataclass(frozen=True)
+class Placed:
+    """An appointment's outcome with the booking and office it belongs to."""
+
+    booking_id: uuid.UUID
+    office_id: uuid.UUID
+    outcome: Outcome
+
+
+def _in_periods(tenant: str, periods: Sequence[Period]) -> list[ColumnElement[bool]]:
+    return [
+        Booking.tenant == tenant,
+        Booking.status == BookingStatus.CONFIRMED,
+        or_(
+            *(
+                and_(
+                    Booking.office_id.in_(list(period.office_ids)),
+                    Booking.starts_at >= period.start,
+                    Booking.starts_at < period.end,
+                )
+                for period in periods
+            )
+        ),
+    ]
+
+
+_KPI_DAYS = Base.metadata.tables[KpiDay.__tablename__]
+
+
+class KpiDayRepository(SessionRepository):
+    """The KPI rollup (:class:`KpiDay`, :class:`KpiWatermark`) and the raw outcomes it is
+    made of."""
+
+    async def tenants(self) -> Sequence[str]:
+        return (await self.session.scalars(select(Office.tenant).distinct())).all()
+
+    async def zones(self, tenant: str) -> dict[str, list[uuid.UUID]]:
+        """The tenant's offices by time zone."""
+        zones: dict[str, list[uuid.UUID]] = {}
+        rows = await self.session.execute(
+            select(Office.time_zone, Office.id).where(Office.tenant == tenant).order_by(Office.id)
+        )
+        for zone, office_id in rows:
+            zones.setdefault(zone, []).append(office_id)
+        return zones
+
+    async def outcomes(
+        self, tenant: str, periods: Sequence[Period], service_id: uuid.UUID | None = None
+    ) -> list[Placed]:
+        """The confirmed appointments of ``periods`` (those including ``service_id``, if
+        given) and how their day went: only the columns the KPIs need."""
         query = (
             select(
+                Booking.id,
+                Booking.office_id,
                 Booking.starts_at,
                 Booking.ends_at,
                 Booking.walk_in,
@@ -175,13 +224,7 @@ class VisitRepository(Repository[Visit]):
                 Booking.mode,
             )
             .outerjoin(Visit, Visit.booking_id == Booking.id)
-            .where(
-                Booking.tenant == tenant,
-                Booking.office_id == office_id,
-                Booking.status == BookingStatus.CONFIRMED,
-                Booking.starts_at >= start,
-                Booking.starts_at < end,
-            )
+            .where(*_in_periods(tenant, periods))
         )
         if service_id is not None:
             query = query.where(
@@ -189,103 +232,117 @@ class VisitRepository(Repository[Visit]):
                     BookingItem.booking_id == Booking.id, BookingItem.service_id == service_id
                 )
             )
-        if mode is not None:
-            query = query.where(Booking.mode == mode)
-        return [Outcome(*row) for row in await self.session.execute(query)]
+        return [
+            Placed(row[0], row[1], Outcome(*row[2:])) for row in await self.session.execute(query)
+        ]
 
-    async def totals(
+    async def services_booked(
+        self, tenant: str, periods: Sequence[Period]
+    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """(booking, service) of the confirmed appointments of ``periods``."""
+        rows = await self.session.execute(
+            select(BookingItem.booking_id, BookingItem.service_id)
+            .join(Booking, Booking.id == BookingItem.booking_id)
+            .where(*_in_periods(tenant, periods))
+            .distinct()
+        )
+        return [(booking_id, service_id) for booking_id, service_id in rows]
+
+    async def first_start(self, tenant: str, office_ids: Sequence[uuid.UUID]) -> datetime | None:
+        """When the earliest confirmed appointment of these offices begins."""
+        return await self.session.scalar(
+            select(func.min(Booking.starts_at)).where(
+                Booking.tenant == tenant,
+                Booking.office_id.in_(list(office_ids)),
+                Booking.status == BookingStatus.CONFIRMED,
+            )
+        )
+
+    async def closed_through(self, tenant: str, zone: str) -> date | None:
+        """The last day of the rollup of the tenant's offices in ``zone`` (None: no day)."""
+        return await self.session.scalar(
+            select(KpiWatermark.closed_through).where(
+                KpiWatermark.tenant == tenant, KpiWatermark.time_zone == zone
+            )
+        )
+
+    async def lock_watermark(self, tenant: str, zone: str) -> date | None:
+        """:meth:`closed_through`, its row (made now if missing) locked for this
+        transaction: the rollup's writers of a tenant and zone wait for each other here, and
+        each then reads what the one before it committed."""
+        dialect = self.session.get_bind().dialect.name
+        await self.session.execute(
+            ignoring_conflicts(dialect, KpiWatermark).values(
+                tenant=tenant, time_zone=zone, closed_through=None
+            )
+        )
+        return await self.session.scalar(
+            select(KpiWatermark.closed_through)
+            .where(KpiWatermark.tenant == tenant, KpiWatermark.time_zone == zone)
+            .with_for_update()
+        )
+
+    async def set_watermark(self, tenant: str, zone: str, closed_through: date | None) -> None:
+        await self.session.execute(
+            update(KpiWatermark)
+            .where(KpiWatermark.tenant == tenant, KpiWatermark.time_zone == zone)
+            .values(closed_through=closed_through)
+        )
+
+    async def days(
         self,
         tenant: str,
-        periods: Sequence[Period],
-        now: datetime,
-        service_id: uuid.UUID | None = None,
-    ) -> Totals | None:
-        """The KPIs' totals over the confirmed appointments of ``periods`` (those including
-        ``service_id``, if given), aggregated by PostgreSQL in one statement: a year of a
-        district's offices is a million rows, too many to carry to Python (see bench/scale).
-        None on other databases, whose callers aggregate :meth:`of_period` themselves."""
-        if self.session.get_bind().dialect.name != "postgresql":
-            return None
-        checked = Visit.checked_in_at.is_not(None)
-        called = checked & Visit.called_at.is_not(None)
-        done = called & Visit.completed_at.is_not(None)
-        appointment = Booking.walk_in.is_(False)
-        ended = appointment & (Booking.ends_at <= now)
-        since = func.greatest(Visit.checked_in_at, Booking.starts_at)
-        # NULL where the value does not exist: count, sum and percentile_disc skip NULLs.
-        waiting = case((called, func.greatest(_minutes(Visit.called_at, since), 0.0)))
-        processing = case((done, _minutes(Visit.completed_at, Visit.called_at)))
-        rating = case((checked, cast(Visit.rating, Float)))
-        saved = case(
-            (
-                done,
-                func.greatest(
-                    _minutes(Booking.ends_at, Booking.starts_at)
-                    - _minutes(Visit.completed_at, Visit.called_at),
-                    0.0,
-                ),
+        zone: str,
+        office_ids: Sequence[uuid.UUID],
+        service_id: uuid.UUID,
+        first: date,
+        last: date,
+    ) -> list[dict[str, Any]]:
+        """The rollup rows of ``office_ids`` (:data:`EVERY`: every office of the zone) for
+        ``service_id`` (:data:`EVERY`: every appointment) on the days ``first`` to ``last``."""
+        rows = await self.session.execute(
+            select(_KPI_DAYS).where(
+                _KPI_DAYS.c.tenant == tenant,
+                _KPI_DAYS.c.time_zone == zone,
+                _KPI_DAYS.c.office_id.in_(list(office_ids)),
+                _KPI_DAYS.c.service_id == service_id,
+                _KPI_DAYS.c.day >= first,
+                _KPI_DAYS.c.day <= last,
             )
         )
+        return [dict(row._mapping) for row in rows]
 
-        def spread(value: ColumnElement[float]) -> list[ColumnElement[Any]]:
-            return [
-                func.count(value),
-                func.coalesce(func.sum(value), 0.0),
-                func.percentile_disc(0.5).within_group(value),
-                func.percentile_disc(0.9).within_group(value),
-            ]
+    async def offices_days(self, tenant: str, zone: str, day: date) -> list[dict[str, Any]]:
+        """Every office's rollup rows of ``day`` (not those summing every office)."""
+        rows = await self.session.execute(
+            select(_KPI_DAYS).where(
+                _KPI_DAYS.c.tenant == tenant,
+                _KPI_DAYS.c.time_zone == zone,
+                _KPI_DAYS.c.office_id != EVERY,
+                _KPI_DAYS.c.day == day,
+            )
+        )
+        return [dict(row._mapping) for row in rows]
 
-        query = (
-            select(
-                func.count().filter(appointment),
-                func.count().filter(ended),
-                func.count().filter(appointment & checked),
-                func.count().filter(Booking.walk_in.is_(True)),
-                func.count().filter(ended & Visit.checked_in_at.is_(None)),
-                func.count().filter(done),
-                func.count().filter(done & Visit.resolved.is_(True)),
-                *spread(waiting),
-                *spread(processing),
-                *spread(rating),
-                func.coalesce(func.sum(saved), 0.0),
-            )
-            .select_from(Booking)
-            .outerjoin(Visit, Visit.booking_id == Booking.id)
-            .where(
-                Booking.tenant == tenant,
-                Booking.status == BookingStatus.CONFIRMED,
-                or_(
-                    *(
-                        and_(
-                            Booking.office_id.in_(list(period.office_ids)),
-                            Booking.starts_at >= period.start,
-                            Booking.starts_at < period.end,
-                        )
-                        for period in periods
-                    )
-                ),
-            )
+    async def replace_days(
+        self,
+        tenant: str,
+        zone: str,
+        office_ids: Sequence[uuid.UUID] | None,
+        first: date,
+        last: date,
+        rows: Sequence[dict[str, Any]],
+    ) -> None:
+        """Put ``rows`` in place of the rollup rows of ``office_ids`` (None: all of the
+        zone's rows) on the days ``first`` to ``last``."""
+        statement = delete(_KPI_DAYS).where(
+            _KPI_DAYS.c.tenant == tenant,
+            _KPI_DAYS.c.time_zone == zone,
+            _KPI_DAYS.c.day >= first,
+            _KPI_DAYS.c.day <= last,
         )
-        if service_id is not None:
-            query = query.where(
-                exists().where(
-                    BookingItem.booking_id == Booking.id, BookingItem.service_id == service_id
-                )
-            )
-        row: list[Any] = list((await self.session.execute(query)).one())
-        appointments, ended_, checked_in, walk_ins, no_shows, completed, resolved = (
-            int(value) for value in row[:7]
-        )
-        return Totals(
-            appointments=appointments,
-            ended=ended_,
-            checked_in=checked_in,
-            walk_ins=walk_ins,
-            no_shows=no_shows,
-            completed=completed,
-            resolved=resolved,
-            waiting=Spread(int(row[7]), float(row[8]), row[9], row[10]),
-            processing=Spread(int(row[11]), float(row[12]), row[13], row[14]),
-            ratings=Spread(int(row[15]), float(row[16]), row[17], row[18]),
-            saved_minutes=float(row[19]),
-        )
+        if office_ids is not None:
+            statement = statement.where(_KPI_DAYS.c.office_id.in_(list(office_ids)))
+        await self.session.execute(statement)
+        if rows:
+            await self.session.execute(insert(_KPI_DAYS), list(rows))

@@ -26,7 +26,8 @@ from booking.visits.errors import (
     VisitNotCompleted,
 )
 from booking.visits.models import Visit
-from booking.visits.repository import Outcome, Period, Spread, Totals, VisitRepository
+from booking.visits.repository import KpiDayRepository, Outcome, Spread, Totals, VisitRepository
+from booking.visits.rollup import kpi_figures, refresh_day
 from booking.visits.schemas import (
     Board,
     BoardCall,
@@ -94,8 +95,8 @@ def distribution(values: Spread) -> Distribution:
 
 
 def totals_of(days: Sequence[Outcome], now: datetime) -> Totals:
-    """The KPIs' totals of some appointments' days, summed here (where the database does
-    not: :meth:`VisitRepository.totals`)."""
+    """The KPIs' totals of some appointments' days, from their values: the definition the
+    rollup (:mod:`booking.visits.rollup`) is checked against."""
     appointments = ended = checked_in = walk_ins = no_shows = completed = resolved = 0
     waiting: list[float] = []
     processing: list[float] = []
@@ -154,9 +155,14 @@ class Visits:
     """The day of an appointment: check-in, the office's queue, the outcome, and the KPIs."""
 
     def __init__(
-        self, visits: VisitRepository, bookings: Bookings, settings: BookingSettings
+        self,
+        visits: VisitRepository,
+        bookings: Bookings,
+        settings: BookingSettings,
+        rollup: KpiDayRepository,
     ) -> None:
         self.visits = visits
+        self.rollup = rollup
         self.bookings = bookings
         self.directory = bookings.directory
         self.settings = settings
@@ -302,6 +308,7 @@ class Visits:
         visit.completed_at = utcnow()
         visit.resolved = resolved
         await self.visits.flush()
+        await self._refresh_kpis(booking)
         await self.bookings.ask_for_feedback(booking)
         return visit_out(visit, booking)
 
@@ -317,7 +324,16 @@ class Visits:
         visit.rating = rating
         visit.rated_at = utcnow()
         await self.visits.flush()
+        await self._refresh_kpis(booking)
         return visit_out(visit, booking)
+
+    async def _refresh_kpis(self, booking: Booking) -> None:
+        """A visit of a day already closed for the KPIs changed (completed after midnight,
+        rated later): its day's rollup follows, in this transaction."""
+        office = await self.directory.get(booking.tenant, booking.office_id)
+        await refresh_day(
+            self.rollup, booking.tenant, office.time_zone, office.id, booking.starts_at, utcnow()
+        )
 
     async def kpis(
         self,
@@ -337,38 +353,24 @@ class Visits:
             offices = list(await self.directory.search(tenant))
         else:
             raise NotAdministrator("Name an office you work at, or ask an administrator.")
-        now = utcnow()
         zones: dict[str, list[uuid.UUID]] = {}
         for office in offices:
             zones.setdefault(office.time_zone, []).append(office.id)
-        periods = [
-            Period(
-                ids,
-                day_bounds(date_from, ZoneInfo(zone))[0],
-                day_bounds(date_to, ZoneInfo(zone))[1],
-            )
-            for zone, ids in zones.items()
-        ]
-        found = await self.visits.totals(tenant, periods, now, service_id) if periods else None
-        if found is None:
-            days = [
-                day
-                for period in periods
-                for office_id in period.office_ids
-                for day in await self.visits.of_period(
-                    tenant, office_id, period.start, period.end, service_id
-                )
-            ]
-            found = totals_of(days, now)
-        remote = remote_visits(
-            [
-                day
-                for period in periods
-                for office_id in period.office_ids
-                for day in await self.visits.of_period(
-                    tenant, office_id, period.start, period.end, service_id, mode="video"
-                )
-            ]
+        figures = await kpi_figures(
+            self.rollup,
+            tenant,
+            zones,
+            every_office=office_id is None,
+            first=date_from,
+            last=date_to,
+            service_id=service_id,
+            now=utcnow(),
+        )
+        found = figures.totals()
+        remote = RemoteVisits(
+            appointments=figures.video_appointments,
+            completed=figures.video_completed,
+            minutes=round(figures.video_minutes, 1),
         )
         return Kpis(
             date_from=date_from,
@@ -394,7 +396,8 @@ class Visits:
 
 
 def remote_visits(days: Sequence[Outcome]) -> RemoteVisits:
-    """The video appointments among ``days`` (no walk-ins: those are at the desk)."""
+    """The video appointments among ``days`` (no walk-ins: those are at the desk): the
+    definition the rollup is checked against, as :func:`totals_of`."""
     appointments = completed = 0
     minutes = 0.0
     for day in days:

@@ -12,12 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from booking.bookings.models import Booking, BookingStatus, SlotClaim
 from booking.mail.models import OutboxMail
-from booking.visits.models import Visit
+from booking.visits.models import EVERY, KpiDay, Visit
+from booking.visits.rollup import close_days
 from booking.waitlist.models import Subscription
 from servicekit.db import create_engine
 from servicekit.testing import LiveServer
@@ -567,3 +568,110 @@ async def test_parallel_cancellations_offer_each_seat_once_and_each_subscriber_o
     assert set(claims.values()) == {1}
     assert len(claims) == 2 * subscribers  # the offers' seats; the others are free
     assert mails == Counter({f"waitlist:{row.id}": 1 for row in offers})
+
+
+async def test_parallel_completions_and_ratings_of_a_closed_day_lose_no_count(
+    http: httpx.AsyncClient, engine: AsyncEngine, tokens: TokenFactory
+) -> None:
+    # Yesterday's visits were called but not completed when the day was closed for the
+    # KPIs; clerks complete them all at once, then the citizens rate them all at once. Each
+    # rewrites the day's rollup: none may work from a day without the others' changes.
+    citizens = 10
+    office_id, service_id = await setup_office(http, tokens, counters=citizens)
+    holds = await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/tenants/{TENANT}/holds",
+                "json": {
+                    "office_id": office_id,
+                    "service_ids": [service_id],
+                    "start": at(local_day(3), 9).isoformat(),
+                },
+            }
+            for _ in range(citizens)
+        ],
+    )
+    tokens_by_id = {h.json()["id"]: h.json()["manage_token"] for h in holds}
+    for n, (booking_id, token) in enumerate(tokens_by_id.items()):
+        confirmed = await http.post(
+            f"/booking/v1/bookings/{booking_id}/confirm",
+            json={"name": "Citizen", "email": f"citizen-{n}@example.org"},
+            headers={"X-Manage-Token": token},
+        )
+        assert confirmed.status_code == 200, confirmed.text
+    yesterday = local_day(-1)
+    start = at(yesterday, 9)
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(Booking)
+            .where(Booking.office_id == uuid.UUID(office_id))
+            .values(starts_at=start, ends_at=start + timedelta(minutes=20))
+        )
+        await connection.execute(
+            insert(Visit),
+            [
+                {
+                    "booking_id": uuid.UUID(booking_id),
+                    "office_id": uuid.UUID(office_id),
+                    "checked_in_at": start - timedelta(minutes=n),
+                    "called_at": start + timedelta(minutes=n),
+                    "counter": str(n),
+                    "called_by": "admin-1",
+                }
+                for n, booking_id in enumerate(tokens_by_id)
+            ],
+        )
+    closed = await close_days(async_sessionmaker(engine), now=datetime.now(UTC), tenant=TENANT)
+    assert closed >= 1
+    admin = tokens.headers(sub="admin-1", tenant=TENANT, roles=["admin"])
+    period = {"from": yesterday.isoformat(), "to": yesterday.isoformat()}
+    url = f"/booking/v1/tenants/{TENANT}/kpis"
+    assert (await http.get(url, params=period, headers=admin)).json()["completed"] == 0
+
+    completions = await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/bookings/{booking_id}/complete",
+                "json": {"resolved": True},
+                "headers": admin,
+            }
+            for booking_id in tokens_by_id
+        ],
+    )
+    ratings = await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/bookings/{booking_id}/feedback",
+                "json": {"rating": 1 + n % 5},
+                "headers": {"X-Manage-Token": token},
+            }
+            for n, (booking_id, token) in enumerate(tokens_by_id.items())
+        ],
+    )
+
+    assert statuses(completions) == {200: citizens}
+    assert statuses(ratings) == {200: citizens}
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(KpiDay.office_id, KpiDay.completed, KpiDay.ratings).where(
+                    KpiDay.day == yesterday, KpiDay.service_id == EVERY
+                )
+            )
+        ).all()
+    # The office's row and the row of every office of its time zone, from the rollup.
+    assert sorted((office, done) for office, done, _ in rows) == sorted(
+        [(uuid.UUID(office_id), citizens), (EVERY, citizens)]
+    )
+    assert all(sum(histogram.values()) == citizens for _, _, histogram in rows)
+    for params in (period, {**period, "office_id": office_id}):
+        kpis = (await http.get(url, params=params, headers=admin)).json()
+        assert kpis["completed"] == citizens
+        assert kpis["first_contact_resolution_rate"] == 1.0
+        assert kpis["satisfaction"] == {"count": citizens, "mean": 3.0, "p50": 3.0, "p90": 5.0}
