@@ -104,7 +104,7 @@ def test_each_job_runs_a_maintenance_command_with_its_services_environment(
         if service.get("healthcheck") == {"disable": True}
     }
 
-    assert set(jobs) == {"booking-erase", "documents-purge", "documents-rescan"}
+    assert set(jobs) == {"booking-erase", "booking-kpi-days", "documents-purge", "documents-rescan"}
     for name, job in jobs.items():
         service = job["build"]["args"]["SERVICE"]
         command, every, seconds = job["command"]

@@ -124,6 +124,7 @@ def test_every_cronjob_runs_a_maintenance_command_of_its_service() -> None:
 
     assert {doc["metadata"]["name"] for doc in cronjobs} == {
         "booking-erase",
+        "booking-kpi-days",
         "documents-purge",
         "documents-rescan",
     }

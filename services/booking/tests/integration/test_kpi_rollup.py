@@ -3,6 +3,7 @@ three weeks, asked before and after their days were closed, against the definiti
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -10,15 +11,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.bookings.models import Booking, BookingItem, BookingStatus
 from booking.catalogue.models import Service
 from booking.hours.calendar import day_bounds
+from booking.main import create_app
 from booking.offices.models import Office
-from booking.visits.models import Visit
+from booking.settings import BookingSettings
+from booking.visits.models import KpiDay, Visit
 from booking.visits.repository import KpiDayRepository, Period
-from booking.visits.rollup import close_next_days
+from booking.visits.rollup import close_days, close_next_days
 from booking.visits.service import distribution, remote_visits, totals_of
 from servicekit.testing.tokens import TokenFactory
 
@@ -206,3 +210,42 @@ async def test_the_rollup_gives_the_kpis_the_visits_give_on_random_data(
     assert after == expected
     assert expected[0]["waiting"]["count"] > 50  # the data says something
     assert expected[0]["remote"]["completed"] > 0
+
+
+async def test_parallel_runs_of_the_nightly_job_close_each_day_once(
+    fresh_database_url: str,
+) -> None:
+    # compose repeats `rathaus-booking kpi-days`, Kubernetes runs it as a CronJob: two copies
+    # at once must close each day once, and a third finds nothing left to do.
+    database = create_app(BookingSettings(database_url=fresh_database_url)).state.database
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    try:
+        async with database.sessionmaker() as session:
+            services = [await create_service(session) for _ in range(2)]
+            office = await create_office(session, *services, name="Mitte")
+            bookings = [
+                _booking(rng, office, services, at(local_day(days), rng.randint(8, 16), 0), n)
+                for n, days in enumerate(d for d in range(-6, 0) for _ in range(4))
+            ]
+            session.add_all(bookings)
+            await session.flush()
+            session.add_all(v for b in bookings if (v := _visit(rng, b, now)) is not None)
+            await session.commit()
+
+        runs = await asyncio.gather(
+            *(close_days(database.sessionmaker, now=now, tenant=TENANT) for _ in range(4))
+        )
+
+        async with database.sessionmaker() as session:
+            closed = await KpiDayRepository(session).closed_through(TENANT, office.time_zone)
+            rows = (await session.execute(select(func.count()).select_from(KpiDay))).scalar_one()
+        assert closed == now.astimezone(ZoneInfo(office.time_zone)).date() - timedelta(days=1)
+        assert await close_days(database.sessionmaker, now=now, tenant=TENANT) == 0
+        alone = await close_days(database.sessionmaker, now=now, tenant=TENANT, rebuild=True)
+        assert sum(runs) == alone > 0
+        async with database.sessionmaker() as session:
+            again = (await session.execute(select(func.count()).select_from(KpiDay))).scalar_one()
+        assert rows == again > 0
+    finally:
+        await database.dispose()
