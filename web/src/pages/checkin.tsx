@@ -7,10 +7,6 @@ import { api, ApiError, call } from "../api/client";
 import { formatTime, t } from "../i18n";
 import { Page, Show, useAsync } from "../ui";
 
-export function checkInHref(id: string, token: string): string {
-  return `${location.origin}/bookings/${encodeURIComponent(id)}/check-in#token=${token}`;
-}
-
 /** The link as a QR code: SVG drawn from the matrix (no inline code, the CSP stays strict). */
 export function QrCode({ text, label }: { text: string; label: string }) {
   const { path, size } = useMemo(() => {
