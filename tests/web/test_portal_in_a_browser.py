@@ -663,3 +663,7 @@ async def test_pages_say_so_when_booking_is_down(
         "down", system, mail_sink[0], tmp_path / "room", chromium, env, script="room.mjs"
     )
     assert "OK down" in output
+    output = await _run_browser(
+        "down", system, mail_sink[0], tmp_path / "mails", chromium, script="mails.mjs"
+    )
+    assert "OK down" in output

@@ -1,7 +1,7 @@
 // The pages the booking mails link to, reached from the real mails in the test's SMTP sink, in a
 // real Chromium, keyboard only, axe-core on each page. Started by
 // tests/web/test_portal_in_a_browser.py:
-//   node web/tests/mails.mjs mails
+//   node web/tests/mails.mjs mails|down
 // Environment (besides harness.mjs's): WAITLIST_SERVICE, a service with nothing free (offered
 // only at an office without opening hours), WAITLISTER, the address to subscribe with. The test
 // answers "DO open-hours" (the office opens: a seat frees for the waitlist) and "DO
@@ -90,4 +90,19 @@ async function mails(page) {
   await unsubscribeInEnglish(page);
 }
 
-await run({ mails });
+/** Booking is down: each link's page says so, in words (no real link needed to get that far). */
+async function down(page) {
+  const id = "00000000-0000-4000-8000-000000000000";
+  for (const [path, title] of [
+    [`/waitlist/${id}/confirm#token=${"x".repeat(20)}`, "Warteliste: Adresse bestätigen"],
+    [`/waitlist/${id}/offer#token=${"x".repeat(20)}`, "Ein Termin ist frei geworden"],
+    [`/bookings/${id}/feedback#token=${"x".repeat(20)}`, "Ihr Besuch"],
+  ]) {
+    await page.goto(`${BASE}${path}`);
+    await heading(page, title);
+    await page.locator("[role=alert]", { hasText: "nicht erreichbar" }).waitFor({ timeout: 20000 });
+  }
+  await audit(page, "feedback-down-de");
+}
+
+await run({ mails, down });
