@@ -2,11 +2,12 @@
  * from 1 to 5, given once (the API refuses a second one and a visit not yet completed in words). */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError, call } from "../api/client";
-import { t, type Key } from "../i18n";
+import { t } from "../i18n";
 import { ErrorMessage, Page, Show, useAsync } from "../ui";
 import { BookingFacts } from "./citizen";
+import { tm, type MailWord } from "./mailwords";
 
-const RATINGS: [number, Key][] = [
+const RATINGS: [number, MailWord][] = [
   [5, "feedback5"],
   [4, "feedback4"],
   [3, "feedback3"],
@@ -43,23 +44,23 @@ export function FeedbackPage({ id, token }: { id: string; token: string | null }
     }
   }
   return (
-    <Page title={t("feedbackTitle")}>
+    <Page title={tm("feedbackTitle")}>
       <Show state={booking}>
         {(shown) => (
           <>
             <BookingFacts booking={shown} />
             {state.rated ? (
               <div ref={result} tabIndex={-1} class="success" role="status">
-                <p>{t("feedbackThanks")}</p>
+                <p>{tm("feedbackThanks")}</p>
               </div>
             ) : (
               <form onSubmit={submit} class="form">
                 <fieldset>
-                  <legend>{t("feedbackQuestion")}</legend>
+                  <legend>{tm("feedbackQuestion")}</legend>
                   {RATINGS.map(([value, key]) => (
                     <div class="choice" key={value}>
                       <input id={`rating-${value}`} type="radio" name="rating" value={value} required />
-                      <label for={`rating-${value}`}>{t(key)}</label>
+                      <label for={`rating-${value}`}>{tm(key)}</label>
                     </div>
                   ))}
                 </fieldset>
@@ -67,7 +68,7 @@ export function FeedbackPage({ id, token }: { id: string; token: string | null }
                   {state.error !== undefined && <ErrorMessage error={state.error} />}
                 </div>
                 <button type="submit" disabled={state.busy}>
-                  {t("feedbackSend")}
+                  {tm("feedbackSend")}
                 </button>
               </form>
             )}

@@ -4,11 +4,12 @@
  * that changes nothing, as mail scanners follow links) and acts only by its button (a POST). */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError, call, type Schemas } from "../api/client";
-import { formatDate, formatTime, t, type Key } from "../i18n";
+import { formatDate, formatTime, t } from "../i18n";
 import type { WaitlistPurpose } from "../router";
 import { TENANT } from "../tenant";
 import { ErrorMessage, Page, Show, useAsync } from "../ui";
 import { BookingFacts } from "./citizen";
+import { tm, type MailWord } from "./mailwords";
 
 type Service = Schemas["booking.ServiceOut"];
 type Office = Schemas["booking.OfficeOut"];
@@ -21,7 +22,7 @@ function localDay(offsetDays = 0): string {
   return new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Berlin" }).format(at);
 }
 
-const statusKeys: Record<Status, Key> = {
+const statusKeys: Record<Status, MailWord> = {
   pending: "waitlistPending",
   waiting: "waitlistWaiting",
   offered: "waitlistOffered",
@@ -63,20 +64,20 @@ export function WaitlistForm({ service, offices }: { service: Service; offices: 
   }
   return (
     <section aria-labelledby="waitlist">
-      <h2 id="waitlist">{t("waitlistTitle")}</h2>
+      <h2 id="waitlist">{tm("waitlistTitle")}</h2>
       {state.done ? (
         <div ref={result} tabIndex={-1} class="success" role="status">
-          <p>{state.done.status === "pending" ? t("waitlistCheckMail") : t("waitlistWaiting")}</p>
+          <p>{state.done.status === "pending" ? tm("waitlistCheckMail") : tm("waitlistWaiting")}</p>
         </div>
       ) : (
         <form onSubmit={submit} class="form">
-          <p>{t("waitlistIntro")}</p>
+          <p>{tm("waitlistIntro")}</p>
           <fieldset>
-            <legend>{t("waitlistWhen")}</legend>
+            <legend>{tm("waitlistWhen")}</legend>
             <div class="field">
               <label for="waitlist-office">{t("office")}</label>
               <select id="waitlist-office" name="waitlist-office">
-                <option value="">{t("waitlistAnyOffice")}</option>
+                <option value="">{tm("waitlistAnyOffice")}</option>
                 {offering.map((office) => (
                   <option key={office.id} value={office.id}>
                     {office.name}, {office.address.street}
@@ -86,13 +87,13 @@ export function WaitlistForm({ service, offices }: { service: Service; offices: 
             </div>
             <div class="field">
               <label for="waitlist-first">
-                {t("waitlistFirst")} <span class="req">({t("required")})</span>
+                {tm("waitlistFirst")} <span class="req">({t("required")})</span>
               </label>
               <input id="waitlist-first" name="waitlist-first" type="date" required value={localDay()} min={localDay()} />
             </div>
             <div class="field">
               <label for="waitlist-last">
-                {t("waitlistLast")} <span class="req">({t("required")})</span>
+                {tm("waitlistLast")} <span class="req">({t("required")})</span>
               </label>
               <input id="waitlist-last" name="waitlist-last" type="date" required value={localDay(27)} min={localDay()} />
             </div>
@@ -116,7 +117,7 @@ export function WaitlistForm({ service, offices }: { service: Service; offices: 
             {state.error !== undefined && <ErrorMessage error={state.error} />}
           </div>
           <button type="submit" disabled={state.busy}>
-            {state.busy ? t("waitlistSubscribing") : t("waitlistSubscribe")}
+            {state.busy ? tm("waitlistSubscribing") : tm("waitlistSubscribe")}
           </button>
         </form>
       )}
@@ -148,23 +149,23 @@ function SubscriptionFacts({ subscription }: { subscription: Subscription }) {
     <Show state={about}>
       {([service, office]) => (
         <dl class="facts">
-          <dt>{t("waitlistService")}</dt>
+          <dt>{tm("waitlistService")}</dt>
           <dd>{service.name}</dd>
           <dt>{t("office")}</dt>
-          <dd>{office ? `${office.name}, ${office.address.street}` : t("waitlistAnyOffice")}</dd>
-          <dt>{t("waitlistDays")}</dt>
+          <dd>{office ? `${office.name}, ${office.address.street}` : tm("waitlistAnyOffice")}</dd>
+          <dt>{tm("waitlistDays")}</dt>
           <dd>
             {formatDate(subscription.first_day)} – {formatDate(subscription.last_day)}
           </dd>
           <dt>{t("status")}</dt>
-          <dd>{t(statusKeys[subscription.status])}</dd>
+          <dd>{tm(statusKeys[subscription.status])}</dd>
         </dl>
       )}
     </Show>
   );
 }
 
-const titles: Record<WaitlistPurpose, Key> = {
+const titles: Record<WaitlistPurpose, MailWord> = {
   confirm: "waitlistConfirmTitle",
   unsubscribe: "waitlistUnsubscribeTitle",
   offer: "waitlistOfferTitle",
@@ -172,7 +173,7 @@ const titles: Record<WaitlistPurpose, Key> = {
 
 export function WaitlistPage({ id, purpose, token }: { id: string; purpose: WaitlistPurpose; token: string | null }) {
   return (
-    <Page title={t(titles[purpose])}>
+    <Page title={tm(titles[purpose])}>
       {!token ? (
         <ErrorMessage error={new ApiError(400, { title: t("missingToken") })} />
       ) : purpose === "offer" ? (
@@ -214,16 +215,16 @@ function Link({ id, token, purpose }: { id: string; token: string; purpose: "con
           <>
             {state.done ? (
               <p class="success" role="status">
-                {purpose === "confirm" ? t("waitlistConfirmed") : t("waitlistLeft")}
+                {purpose === "confirm" ? tm("waitlistConfirmed") : tm("waitlistLeft")}
               </p>
             ) : (
-              <p>{purpose === "confirm" ? t("waitlistConfirmIntro") : t("waitlistUnsubscribeIntro")}</p>
+              <p>{purpose === "confirm" ? tm("waitlistConfirmIntro") : tm("waitlistUnsubscribeIntro")}</p>
             )}
             <SubscriptionFacts subscription={current} />
             {state.error !== undefined && <ErrorMessage error={state.error} />}
             {open && (
               <button type="button" class={purpose === "unsubscribe" ? "danger" : undefined} onClick={act} disabled={state.busy}>
-                {purpose === "confirm" ? t("waitlistConfirmButton") : t("waitlistUnsubscribeButton")}
+                {purpose === "confirm" ? tm("waitlistConfirmButton") : tm("waitlistUnsubscribeButton")}
               </button>
             )}
           </>
@@ -262,11 +263,11 @@ function Offer({ id, token }: { id: string; token: string }) {
           <>
             {booked ? (
               <p class="success" role="status">
-                {t("waitlistOfferBooked")}
+                {tm("waitlistOfferBooked")}
               </p>
             ) : (
               <p>
-                {t("waitlistOfferIntro")}{" "}
+                {tm("waitlistOfferIntro")}{" "}
                 {shown.expires_at && (
                   <strong>
                     {t("heldUntil")} {formatTime(shown.expires_at, booking.office.time_zone)}
@@ -278,7 +279,7 @@ function Offer({ id, token }: { id: string; token: string }) {
             {state.error !== undefined && <ErrorMessage error={state.error} />}
             {!booked && (
               <button type="button" onClick={accept} disabled={state.busy}>
-                {state.busy ? t("confirming") : t("waitlistOfferAccept")}
+                {state.busy ? t("confirming") : tm("waitlistOfferAccept")}
               </button>
             )}
           </>
