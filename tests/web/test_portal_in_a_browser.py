@@ -2,8 +2,9 @@
 
 Playwright (``playwright-core`` from web/node_modules) drives Debian's chromium; the journey is
 keyboard only, axe-core checks every page (no serious or critical violation), German and
-English; with booking down every page still says what happened. The script
-(web/tests/browser.mjs) asks for the mails it needs on stdout; they come from a real SMTP sink.
+English; with booking down every page still says what happened. The scripts
+(web/tests/browser.mjs, room.mjs, mails.mjs) ask for the mails they need on stdout; they come
+from a real SMTP sink.
 """
 
 from __future__ import annotations
@@ -588,6 +589,7 @@ def _manage_link_to(sink: MailSink, address: str) -> str | None:
     return found
 
 
+@pytest.mark.slow
 async def test_mailed_links_of_the_waitlist_and_the_feedback_land_on_working_pages(
     system: System, waitlisted: Waitlisted, mail_sink: tuple[MailSink, int], tmp_path: Path
 ) -> None:
