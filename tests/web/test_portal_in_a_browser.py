@@ -3,8 +3,9 @@
 Playwright (``playwright-core`` from web/node_modules) drives Debian's chromium; the journey is
 keyboard only, axe-core checks every page (no serious or critical violation), German and
 English; with booking down every page still says what happened. The scripts
-(web/tests/browser.mjs, room.mjs, mails.mjs) ask for the mails they need on stdout; they come
-from a real SMTP sink.
+(web/tests/browser.mjs for the citizen, room.mjs for the room and check-in, mails.mjs for the
+mailed links' pages, web/tests/desk.mjs for the clerk and the admin) ask for the mails they need
+on stdout (they come from a real SMTP sink), and for a clerk's TOTP code.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import email.policy
 import json
 import os
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +25,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from aiortc.sdp import candidate_from_sdp
@@ -30,13 +33,23 @@ from altcha import v1 as altcha
 from av import VideoFrame
 from websockets.asyncio.client import connect
 
+from identity.seed import DEMO_MFA_ACCOUNT, DEMO_MFA_SECRET
 from servicekit.mail.sink import MailSink
 from servicekit.testing.plugin import DatabaseRegistry
 from servicekit.testing.system import require_program
 from tests.calls.conftest import move_appointment
 from tests.calls.signalling import GUARD_S, Peer, call_path
-from tests.documents_booking.files import pdf
-from tests.live_rathaus import ADMIN, CLERK, TENANT, System, start_system
+from tests.documents_booking.files import jpeg, pdf
+from tests.live_rathaus import (
+    ADMIN,
+    CITIZEN,
+    CLERK,
+    TENANT,
+    System,
+    appointment_begins_now,
+    book_first_slot,
+    start_system,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -189,7 +202,7 @@ async def _run_browser(
     )
     output: list[str] = []
     try:
-        async with asyncio.timeout(150):
+        async with asyncio.timeout(180):
             await _converse(process, sink, output, act)
             code = await process.wait()
     except TimeoutError:
@@ -282,6 +295,120 @@ async def test_clerk_signs_in_with_pkce_and_serves_the_queue_by_keyboard(
     output = await _run_browser("desk", system, mail_sink[0], tmp_path, chromium, prepared)
     assert "OK desk" in output
     for page in ("desk-sign-in-de", "identity-sign-in-de", "desk-de", "display-called-de"):
+        assert page in output
+
+
+def _frontend_client(gateway: httpx.Client, admin: dict[str, str], system: System) -> str:
+    client = gateway.post(
+        f"/identity/v1/tenants/{TENANT}/clients",
+        json={
+            "name": "Desk under test",
+            "scopes": [],
+            "redirect_uris": [f"{system.gateway}/demo/callback"],
+            "first_party": True,
+            "public": True,
+        },
+        headers=admin,
+    )
+    assert client.status_code == 201, client.text
+    client_id: str = client.json()["client_id"]
+    return client_id
+
+
+def _review_prepared(system: System, tmp_path: Path) -> dict[str, str]:
+    """The seed's clerk with a second factor on the staff of the office where the citizen's
+    appointment begins now, with a photo and a birth certificate handed in (both scanned)."""
+    mfa_email, mfa_password, _ = DEMO_MFA_ACCOUNT
+    with httpx.Client(base_url=system.gateway, timeout=20) as gateway:
+        admin, citizen = _login(gateway, ADMIN), _login(gateway, CITIZEN)
+        client_id = _frontend_client(gateway, admin, system)
+        accounts = gateway.get(f"/identity/v1/tenants/{TENANT}/accounts", headers=admin)
+        assert accounts.status_code == 200, accounts.text
+        clerk = next(a for a in accounts.json()["items"] if a["email"] == mfa_email)
+        # Personalausweis beantragen: a photo (JPEG) and a birth certificate (PDF) to hand in.
+        booking_id, office_id = book_first_slot(gateway, citizen, leika="99115001001000")
+        asyncio.run(appointment_begins_now(system.booking_database_url, booking_id))
+        where = f"/booking/v1/tenants/{TENANT}/offices/{office_id}"
+        staffed = gateway.put(f"{where}/staff/{clerk['id']}", headers=admin)
+        assert staffed.status_code in {200, 201, 204}, staffed.text
+        booking = gateway.get(f"/booking/v1/bookings/{booking_id}", headers=citizen).json()
+        files = {
+            "image/jpeg": ("lichtbild.jpg", jpeg()),
+            "application/pdf": ("geburtsurkunde.pdf", pdf(3000)),
+        }
+        for item in booking["checklist"]:
+            kind = next((f for f in item["accepted_formats"] if f in files), None)
+            if kind is None:
+                continue
+            name, content = files.pop(kind)
+            upload = gateway.post(
+                f"/documents/v1/bookings/{booking_id}/items/{item['id']}/documents",
+                params={"filename": name},
+                content=content,
+                headers={**citizen, "content-type": "application/octet-stream"},
+            )
+            assert upload.status_code == 201, upload.text
+        assert not files, "the first service takes a photo and a PDF"
+        for _ in range(100):  # the scan decides within moments
+            listing = gateway.get(f"/documents/v1/bookings/{booking_id}/documents", headers=citizen)
+            scans = [d["scan_status"] for i in listing.json()["items"] for d in i["documents"]]
+            if len(scans) == 2 and all(status == "clean" for status in scans):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"the uploads were not scanned clean: {listing.text}")
+    notice = tmp_path / "bescheid.pdf"
+    notice.write_bytes(pdf(2500, b"BESCHEID"))
+    return {
+        "DESK_CLIENT_ID": client_id,
+        "BOOKING_ID": booking_id,
+        "BOOKING_CODE": booking["code"],
+        "MFA_EMAIL": mfa_email,
+        "MFA_PASSWORD": mfa_password,
+        "ADMIN_EMAIL": ADMIN["email"],
+        "ADMIN_PASSWORD": ADMIN["password"],
+        "CITIZEN_TOKEN": citizen["Authorization"].removeprefix("Bearer "),
+        "ROOM_PDF": str(notice),
+    }
+
+
+async def _totp(what: str) -> str:
+    """The code of the seed's clerk with a second factor, for the script's "DO otp": the next
+    step's (accepted a step either side), since the seed confirmed the enrolment with the
+    current one and a used step is refused."""
+    assert what == "otp", what
+    return pyotp.TOTP(DEMO_MFA_SECRET).at(time.time() + 30)
+
+
+@pytest.fixture(scope="module")
+def reviewed_booking() -> dict[str, str]:
+    """What the review test prepared, for the test with the services down."""
+    return {}
+
+
+@pytest.mark.slow
+async def test_clerk_with_totp_reviews_documents_runs_the_room_and_call_admin_reads_kpis(
+    system: System,
+    mail_sink: tuple[MailSink, int],
+    tmp_path: Path,
+    reviewed_booking: dict[str, str],
+) -> None:
+    chromium = require_program("chromium", package="chromium")
+    prepared = await asyncio.to_thread(_review_prepared, system, tmp_path)
+    reviewed_booking.update(prepared)
+    output = await _run_browser(
+        "review", system, mail_sink[0], tmp_path, chromium, prepared, script="desk.mjs", act=_totp
+    )
+    assert "OK review" in output
+    for page in (
+        "identity-mfa-de",
+        "desk-review-de",
+        "desk-reviewed-de",
+        "desk-room-de",
+        "desk-call-de",
+        "desk-kpis-de",
+        "desk-kpis-en",
+    ):
         assert page in output
 
 
@@ -667,5 +794,30 @@ async def test_pages_say_so_when_booking_is_down(
     assert "OK down" in output
     output = await _run_browser(
         "down", system, mail_sink[0], tmp_path / "mails", chromium, script="mails.mjs"
+    )
+    assert "OK down" in output
+
+
+# After the booking one: it stops documents too.
+@pytest.mark.slow
+async def test_desk_pages_say_so_when_booking_and_documents_are_down(
+    system: System,
+    mail_sink: tuple[MailSink, int],
+    tmp_path: Path,
+    reviewed_booking: dict[str, str],
+) -> None:
+    chromium = require_program("chromium", package="chromium")
+    with httpx.Client(base_url=system.gateway, timeout=20) as gateway:
+        client_id = _frontend_client(gateway, _login(gateway, ADMIN), system)
+    system.servers[1].stop()  # booking (already, after the test before)
+    system.servers[2].stop()  # documents
+    prepared = {
+        "DESK_CLIENT_ID": client_id,
+        "BOOKING_ID": reviewed_booking.get("BOOKING_ID", "00000000-0000-0000-0000-000000000000"),
+        "CLERK_EMAIL": CLERK["email"],
+        "CLERK_PASSWORD": CLERK["password"],
+    }
+    output = await _run_browser(
+        "down", system, mail_sink[0], tmp_path, chromium, prepared, script="desk.mjs"
     )
     assert "OK down" in output

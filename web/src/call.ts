@@ -15,7 +15,7 @@ export type ServerMessage =
   | ({ type: "candidate"; peer: string; role: "citizen" | "clerk" } & RTCIceCandidateInit)
   | { type: "ended" }
   | { type: "error"; reason: string };
-type PeerState = "waiting" | "joined" | "admitted" | "left";
+export type PeerState = "waiting" | "joined" | "admitted" | "left";
 
 export type Phase =
   | "waiting" // connected, a clerk has not admitted the citizen yet
@@ -33,7 +33,7 @@ export type CallEvents = {
   stopped(why: Stop, detail?: string): void;
 };
 
-const SUBPROTOCOL = "rathaus.call.v1";
+export const SUBPROTOCOL = "rathaus.call.v1";
 
 export class Call {
   private socket: WebSocket;

@@ -6,7 +6,7 @@ import { BookingPage, BookPage, OptInPage, ServicePage, ServicesPage } from "./p
 import { DisplayPage } from "./pages/display";
 import { CheckInPage, FeedbackPage, RoomPage, WaitlistPage } from "./lazy";
 import { Loading, Page } from "./ui";
-import type { FunctionComponent } from "preact";
+import type { ComponentChildren, FunctionComponent } from "preact";
 
 type DeskModule = typeof import("./pages/desk");
 let desk: DeskModule | null = null;
@@ -20,6 +20,15 @@ function Lazy({ pick }: { pick: (module: DeskModule) => FunctionComponent }) {
   if (!loaded) return <Loading />;
   const Component = pick(loaded);
   return <Component />;
+}
+
+/** A desk page that takes the route's values: rendered from the loaded chunk, not remounted. */
+function LazyView({ view }: { view: (module: DeskModule) => ComponentChildren }) {
+  const [loaded, setLoaded] = useState(desk);
+  useEffect(() => {
+    if (!loaded) void import("./pages/desk").then((module) => setLoaded((desk = module)));
+  }, [loaded]);
+  return loaded ? <>{view(loaded)}</> : <Loading />;
 }
 import "./style.css";
 
@@ -41,6 +50,12 @@ function Content({ route }: { route: Route }) {
       return <Lazy pick={(m) => m.DeskPage} />;
     case "callback":
       return <Lazy pick={(m) => m.CallbackPage} />;
+    case "desk-documents":
+      return <LazyView view={(m) => <m.DeskDocumentsPage id={route.id} />} />;
+    case "desk-room":
+      return <LazyView view={(m) => <m.DeskRoomPage id={route.id} />} />;
+    case "desk-kpis":
+      return <LazyView view={(m) => <m.KpisPage />} />;
     case "room":
       return <RoomPage id={route.id} token={route.token} />;
     case "check-in":
@@ -90,7 +105,7 @@ function App() {
                 </a>
               </li>
               <li>
-                <a href="/desk" aria-current={route.page === "desk" ? "page" : undefined}>
+                <a href="/desk" aria-current={route.page === "desk" || route.page.startsWith("desk-") ? "page" : undefined}>
                   {t("navDesk")}
                 </a>
               </li>

@@ -14,6 +14,9 @@ export type Route =
   | { page: "display"; office: string | null }
   | { page: "desk" }
   | { page: "callback" }
+  | { page: "desk-documents"; id: string }
+  | { page: "desk-room"; id: string }
+  | { page: "desk-kpis" }
   | { page: "not-found" }
   | { page: "room"; id: string; token: string | null }
   | { page: "check-in"; id: string; token: string | null }
@@ -47,6 +50,11 @@ export function parse(): Route {
   if (first === "display" && parts.length <= 2) return { page: "display", office: second ?? null };
   if (first === "desk" && !second) return { page: "desk" };
   if (first === "demo" && second === "callback" && !third) return { page: "callback" };
+  // The clerk's review and room of one booking, the admin's key figures (the desk's chunk).
+  if (first === "desk" && second === "bookings" && third && parts.length === 3) return { page: "desk-documents", id: third };
+  if (first === "desk" && second === "bookings" && third && parts[3] === "room" && parts.length === 4)
+    return { page: "desk-room", id: third };
+  if (first === "desk" && second === "kpis" && !third) return { page: "desk-kpis" };
   return { page: "not-found" };
 }
 

@@ -144,3 +144,13 @@ export async function run(scenarios, extraArgs = []) {
     reader.close(); // stdin would keep the process alive
   }
 }
+
+/** Tab (forward) until the focused element is the link to ``href`` (one of several with the
+ * same text, as a table's rows have). */
+export async function tabToLink(page, href, limit = 120) {
+  for (let i = 0; i < limit; i++) {
+    await page.keyboard.press("Tab");
+    if ((await page.evaluate(() => document.activeElement?.getAttribute("href"))) === href) return;
+  }
+  throw new Error(`no link to ${href} within ${limit} tabs on ${page.url()}`);
+}
