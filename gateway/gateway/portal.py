@@ -3,10 +3,11 @@
 The portal speaks only the public API, from the same origin, so it needs no CORS. Its pages
 are one HTML document (``index.html``) that routes in the browser; the gateway answers it for
 the page paths the frontend knows (and the booking mails link to: ``/bookings/<id>``,
-``/bookings/<id>/opt-in``, ``/bookings/<id>/room``, ``/book``, ``/waitlist/...``; the manage
-page's QR code to ``/bookings/<id>/check-in``). Any other path stays a 404
-problem. Built files carry a content hash in their names (``/assets/``), so they are cached
-for good; the document itself is revalidated each time.
+``/bookings/<id>/opt-in``, ``/bookings/<id>/room``, ``/bookings/<id>/feedback``, ``/book``,
+``/waitlist/<id>/confirm``, ``.../unsubscribe``, ``.../offer``; the manage page's QR code to
+``/bookings/<id>/check-in``). Any other path stays a 404 problem. Built files carry a content
+hash in their names (``/assets/``), so they are cached for good; the document itself is
+revalidated each time.
 
 The pages get their own Content-Security-Policy: scripts, styles and API calls from this
 origin only, nothing inline, no frames.

@@ -3,8 +3,9 @@
 Playwright (``playwright-core`` from web/node_modules) drives Debian's chromium; the journey is
 keyboard only, axe-core checks every page (no serious or critical violation), German and
 English; with booking down every page still says what happened. The scripts
-(web/tests/browser.mjs for the citizen, web/tests/desk.mjs for the clerk and the admin) ask for
-the mails they need on stdout (they come from a real SMTP sink), and for a clerk's TOTP code.
+(web/tests/browser.mjs for the citizen, room.mjs for the room and check-in, mails.mjs for the
+mailed links' pages, web/tests/desk.mjs for the clerk and the admin) ask for the mails they need
+on stdout (they come from a real SMTP sink), and for a clerk's TOTP code.
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ WEB = ROOT / "web"
 LINKS = {
     "opt-in": re.compile(r"https?://[^/\s]+(/bookings/[0-9a-f-]+/opt-in#token=[\w.-]+)"),
     "manage": re.compile(r"https?://[^/\s]+(/bookings/[0-9a-f-]+#token=[\w.-]+)"),
+    "feedback": re.compile(r"https?://[^/\s]+(/bookings/[0-9a-f-]+/feedback#token=[\w.-]+)"),
+    **{
+        f"waitlist-{page}": re.compile(
+            rf"https?://[^/\s]+(/waitlist/[0-9a-f-]+/{page}#token=[\w.-]+)"
+        )
+        for page in ("confirm", "unsubscribe", "offer")
+    },
 }
 
 
@@ -101,6 +109,8 @@ async def system(
                 **mail,
                 "tenant_botcheck_required": {TENANT: True},
                 "botcheck_max_number": 20_000,
+                # The visit's feedback is asked by mail (its link is a portal page).
+                "tenant_mail": {TENANT: {"satisfaction_mail": True}},
             },
             "gateway": {"portal_dir": dist},
         },
@@ -111,9 +121,9 @@ async def system(
         running.stop()
 
 
-def _link_in_mail(sink: MailSink, kind: str, seen: set[Path]) -> str | None:
+def _link_in_mail(sink: MailSink, kind: str, seen: set[tuple[Path, str]]) -> str | None:
     for path in sink.stored:
-        if path in seen:
+        if (path, kind) in seen:
             continue
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert isinstance(message, EmailMessage)
@@ -122,7 +132,7 @@ def _link_in_mail(sink: MailSink, kind: str, seen: set[Path]) -> str | None:
             continue
         found = LINKS[kind].search(body.get_content())
         if found:
-            seen.add(path)
+            seen.add((path, kind))
             return found[1]
     return None
 
@@ -138,7 +148,7 @@ async def _converse(
     "DO <what>" line with what ``act`` answers."""
     assert process.stdin is not None
     assert process.stdout is not None
-    seen: set[Path] = set()
+    seen: set[tuple[Path, str]] = set()
     while line := (await process.stdout.readline()).decode():
         output.append(line)
         if line.startswith("DO ") and act is not None:
@@ -639,6 +649,136 @@ async def test_citizen_talks_in_the_room_by_video_and_checks_in_by_qr_code(
         assert page in output
 
 
+WAITLISTER = "warteliste@example.org"
+
+
+@dataclass
+class Waitlisted:
+    """A service offered only at an office without opening hours (nothing is free), and the
+    clerk on that office's staff."""
+
+    service: str
+    office: str
+    admin: dict[str, str]
+    clerk: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+async def waitlisted(system: System) -> Waitlisted:
+    async with httpx.AsyncClient(base_url=system.gateway, timeout=30) as http:
+        admin = await _alogin(http, ADMIN)
+        clerk = await _alogin(http, CLERK)
+        tenant = f"/booking/v1/tenants/{TENANT}"
+        service = await http.post(
+            f"{tenant}/services",
+            json={
+                "leika": "99050012104000",
+                "name": {"de": "Fischereischein beantragen", "en": "Apply for a fishing licence"},
+                "duration_minutes": 20,
+                "fee_cents": 3000,
+            },
+            headers=admin,
+        )
+        assert service.status_code == 201, service.text
+        office = await http.post(
+            f"{tenant}/offices",
+            json={
+                "name": "Bürgerbüro Süd",
+                "address": {
+                    "street": "Heidelberger Straße 9",
+                    "postal_code": "64283",
+                    "city": "Musterstadt",
+                },
+                "counters": 1,
+                "slot_minutes": 20,
+                "services": [{"service_id": service.json()["id"]}],
+            },
+            headers=admin,
+        )
+        assert office.status_code == 201, office.text
+        staffed = await http.put(
+            f"{tenant}/offices/{office.json()['id']}/staff/{_subject(clerk)}", headers=admin
+        )
+        assert staffed.status_code in {200, 201, 204}, staffed.text
+    return Waitlisted(service.json()["id"], office.json()["id"], admin, clerk)
+
+
+def _manage_link_to(sink: MailSink, address: str) -> str | None:
+    """The manage link of the (latest) booking mail to ``address``."""
+    found = None
+    for path in sink.stored:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        body = message.get_body(("plain",))
+        link = body and LINKS["manage"].search(body.get_content())
+        if link and address in str(message["To"]):
+            found = link[1]
+    return found
+
+
+@pytest.mark.slow
+async def test_mailed_links_of_the_waitlist_and_the_feedback_land_on_working_pages(
+    system: System, waitlisted: Waitlisted, mail_sink: tuple[MailSink, int], tmp_path: Path
+) -> None:
+    """Keyboard only, axe on each page: nothing free, so the pre-information page offers the
+    waitlist; its mailed link confirms the address; new opening hours free a seat, whose
+    offer mail's link books it; the visit completed, the satisfaction mail's link rates it
+    (a second rating refused in the API's words); the unsubscribe link in English."""
+    chromium = require_program("chromium", package="chromium")
+    sink = mail_sink[0]
+
+    async def act(what: str) -> str:
+        async with httpx.AsyncClient(base_url=system.gateway, timeout=30) as http:
+            where = f"/booking/v1/tenants/{TENANT}/offices/{waitlisted.office}"
+            if what == "open-hours":  # the municipality opens the office: a seat frees
+                rules = [
+                    {
+                        "weekday": day,
+                        "opens": "08:00",
+                        "closes": "18:00",
+                        "valid_from": "2024-01-01",
+                    }
+                    for day in range(1, 8)
+                ]
+                opened = await http.put(
+                    f"{where}/opening-hours", json={"rules": rules}, headers=waitlisted.admin
+                )
+                assert opened.status_code in {200, 204}, opened.text
+                return "ok"
+            assert what == "visit-completed", what
+            for _ in range(150):
+                manage = _manage_link_to(sink, WAITLISTER)
+                if manage:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("no confirmation mail of the booked offer")
+            booking, _, token = manage.removeprefix("/bookings/").partition("#token=")
+            await move_appointment(system.booking_database_url, booking, datetime.now(UTC))
+            steps = [
+                (
+                    f"/booking/v1/bookings/{booking}/check-in",
+                    None,
+                    {"X-Manage-Token": token},
+                ),
+                (f"{where}/queue/call", {"counter": "1"}, waitlisted.clerk),
+                (f"/booking/v1/bookings/{booking}/complete", {"resolved": True}, waitlisted.clerk),
+            ]
+            for path, body, headers in steps:
+                answer = await http.post(path, json=body, headers=headers)
+                assert answer.status_code in {200, 201}, answer.text
+            return "ok"
+
+    env = {"WAITLIST_SERVICE": waitlisted.service, "WAITLISTER": WAITLISTER}
+    output = await _run_browser(
+        "mails", system, sink, tmp_path, chromium, env, script="mails.mjs", act=act
+    )
+    assert "OK mails" in output
+    for page in ("service-waitlist-de", "waitlist-confirm-de", "waitlist-offer-de", "feedback-de"):
+        assert page in output
+    assert "waitlist-unsubscribe-en" in output
+
+
 # Last in the module: it stops the shared system's booking.
 async def test_pages_say_so_when_booking_is_down(
     system: System, room: Room, mail_sink: tuple[MailSink, int], tmp_path: Path
@@ -650,6 +790,10 @@ async def test_pages_say_so_when_booking_is_down(
     env = {"ROOM_MANAGE": room.now["manage"]}
     output = await _run_browser(
         "down", system, mail_sink[0], tmp_path / "room", chromium, env, script="room.mjs"
+    )
+    assert "OK down" in output
+    output = await _run_browser(
+        "down", system, mail_sink[0], tmp_path / "mails", chromium, script="mails.mjs"
     )
     assert "OK down" in output
 

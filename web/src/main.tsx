@@ -4,8 +4,7 @@ import { currentLanguage, onLanguage, setLanguage, t } from "./i18n";
 import { interceptLinks, useRoute, type Route } from "./router";
 import { BookingPage, BookPage, OptInPage, ServicePage, ServicesPage } from "./pages/citizen";
 import { DisplayPage } from "./pages/display";
-import { RoomPage } from "./pages/room";
-import { CheckInPage } from "./pages/checkin";
+import { CheckInPage, FeedbackPage, RoomPage, WaitlistPage } from "./lazy";
 import { Loading, Page } from "./ui";
 import type { ComponentChildren, FunctionComponent } from "preact";
 
@@ -61,6 +60,10 @@ function Content({ route }: { route: Route }) {
       return <RoomPage id={route.id} token={route.token} />;
     case "check-in":
       return <CheckInPage id={route.id} token={route.token} />;
+    case "feedback":
+      return <FeedbackPage id={route.id} token={route.token} />;
+    case "waitlist":
+      return <WaitlistPage id={route.id} purpose={route.purpose} token={route.token} />;
     default:
       return (
         <Page title={t("notFound")}>

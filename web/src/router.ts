@@ -1,6 +1,8 @@
 /** The pages and their paths (the gateway serves index.html for these first segments:
  * gateway/gateway/portal.py PAGES). Booking mails link to /bookings/<id>#token=...,
- * /bookings/<id>/opt-in#token=..., /bookings/<id>/room#token=... and /book?office_id=...&service_ids=...&start=... */
+ * /bookings/<id>/opt-in#token=..., /bookings/<id>/room#token=..., /bookings/<id>/feedback#token=...,
+ * /book?office_id=...&service_ids=...&start=... and the waitlist's /waitlist/<id>/<purpose>#token=...
+ * (purpose: confirm, unsubscribe, offer). */
 import { useEffect, useState } from "preact/hooks";
 
 export type Route =
@@ -17,7 +19,12 @@ export type Route =
   | { page: "desk-kpis" }
   | { page: "not-found" }
   | { page: "room"; id: string; token: string | null }
-  | { page: "check-in"; id: string; token: string | null };
+  | { page: "check-in"; id: string; token: string | null }
+  | { page: "feedback"; id: string; token: string | null }
+  | { page: "waitlist"; id: string; purpose: WaitlistPurpose; token: string | null };
+
+export type WaitlistPurpose = "confirm" | "unsubscribe" | "offer";
+const WAITLIST_PURPOSES: readonly string[] = ["confirm", "unsubscribe", "offer"];
 
 function fragmentToken(): string | null {
   return new URLSearchParams(location.hash.slice(1)).get("token");
@@ -36,6 +43,10 @@ export function parse(): Route {
     return { page: "room", id: second, token: fragmentToken() };
   if (first === "bookings" && second && third === "check-in" && parts.length === 3)
     return { page: "check-in", id: second, token: fragmentToken() };
+  if (first === "bookings" && second && third === "feedback" && parts.length === 3)
+    return { page: "feedback", id: second, token: fragmentToken() };
+  if (first === "waitlist" && second && third && WAITLIST_PURPOSES.includes(third) && parts.length === 3)
+    return { page: "waitlist", id: second, purpose: third as WaitlistPurpose, token: fragmentToken() };
   if (first === "display" && parts.length <= 2) return { page: "display", office: second ?? null };
   if (first === "desk" && !second) return { page: "desk" };
   if (first === "demo" && second === "callback" && !third) return { page: "callback" };

@@ -33,6 +33,10 @@ def dist(tmp_path: Path) -> Path:
         "/bookings/1/opt-in",
         "/bookings/1/room",
         "/bookings/1/check-in",
+        "/bookings/1/feedback",
+        "/waitlist/1/confirm",
+        "/waitlist/1/unsubscribe",
+        "/waitlist/1/offer",
         "/display/1",
     ],
 )

@@ -6,10 +6,7 @@ import { encode } from "uqr";
 import { api, ApiError, call } from "../api/client";
 import { formatTime, t } from "../i18n";
 import { Page, Show, useAsync } from "../ui";
-
-export function checkInHref(id: string, token: string): string {
-  return `${location.origin}/bookings/${encodeURIComponent(id)}/check-in#token=${token}`;
-}
+import { r } from "./room-text";
 
 /** The link as a QR code: SVG drawn from the matrix (no inline code, the CSP stays strict). */
 export function QrCode({ text, label }: { text: string; label: string }) {
@@ -37,14 +34,14 @@ export function CheckInPage({ id, token }: { id: string; token: string | null })
     );
   }, [id, token]);
   return (
-    <Page title={t("checkInTitle")}>
+    <Page title={r("checkInTitle")}>
       <Show state={visit}>
         {(done) => (
           <div class="success" role="status">
             <p>
               {done.status === "waiting"
                 ? `${t("checkedInNow")} ${done.waiting_ahead ?? 0}`
-                : t("checkInCalled")}
+                : r("checkInCalled")}
             </p>
             <dl class="facts">
               <dt>{t("code")}</dt>
@@ -53,7 +50,7 @@ export function CheckInPage({ id, token }: { id: string; token: string | null })
               <dd>{formatTime(done.starts_at)}</dd>
               {done.counter && (
                 <>
-                  <dt>{t("checkInCounter")}</dt>
+                  <dt>{r("checkInCounter")}</dt>
                   <dd>{done.counter}</dd>
                 </>
               )}

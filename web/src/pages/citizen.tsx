@@ -8,7 +8,7 @@ import { navigate } from "../router";
 import { TENANT } from "../tenant";
 import { ErrorMessage, Loading, Page, Show, useAsync } from "../ui";
 import { Documents } from "./documents";
-import { checkInHref, QrCode } from "./checkin";
+import { QrCode, WaitlistForm } from "../lazy";
 import { SlotPicker, slotLabel } from "./slots";
 
 type Service = Schemas["booking.ServiceOut"];
@@ -16,6 +16,11 @@ type Booking = Schemas["booking.BookingOut"];
 type Office = Schemas["booking.OfficeOut"];
 
 const path = { ags: TENANT };
+
+/** The check-in page's link, as the manage page's QR code says it (pages/checkin.tsx). */
+export function checkInHref(id: string, token: string): string {
+  return `${location.origin}/bookings/${encodeURIComponent(id)}/check-in#token=${token}`;
+}
 
 function loadServices() {
   return call(api.GET("/booking/v1/tenants/{ags}/services", { params: { path } }));
@@ -146,6 +151,7 @@ function Earliest({ service }: { service: Service }) {
       <Show state={search}>
         {([found, offices]) => {
           const byId = new Map<string, Office>(offices.items.map((o) => [o.id, o]));
+          const freeHere = found.appointments.some((appointment) => !appointment.municipality);
           return (
             <>
               {found.appointments.length === 0 ? (
@@ -180,6 +186,7 @@ function Earliest({ service }: { service: Service }) {
                   {t("partnerDown")} {found.unavailable.map((u) => u.municipality).join(", ")}
                 </p>
               )}
+              {!freeHere && <WaitlistForm service={service} offices={offices.items} />}
             </>
           );
         }}
@@ -235,7 +242,7 @@ export function ServicePage({ id }: { id: string }) {
   );
 }
 
-function BookingFacts({ booking }: { booking: Booking }) {
+export function BookingFacts({ booking }: { booking: Booking }) {
   const zone = booking.office.time_zone;
   return (
     <dl class="facts">

@@ -6,14 +6,15 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { EventSourceParserStream } from "eventsource-parser/stream";
 import { api, ApiError, call, type Schemas } from "../api/client";
 import { Call, cameraAndMicrophone, type Phase, type Stop } from "../call";
-import { formatDateTime, formatTime, t, type Key } from "../i18n";
+import { formatDateTime, formatTime, t } from "../i18n";
 import { ErrorMessage, Page, Show, useAsync } from "../ui";
+import { r, type RoomWord } from "./room-text";
 
 type Event = Schemas["documents.TimelineEventOut"];
 type Sent = Schemas["documents.DocumentOut"];
 type Headers = { "X-Manage-Token": string };
 
-const KINDS: Record<string, Key> = {
+const KINDS: Record<string, RoomWord> = {
   document_uploaded: "roomDocumentUploaded",
   document_accepted: "roomDocumentAccepted",
   document_needs_replacement: "roomDocumentNeedsReplacement",
@@ -94,24 +95,24 @@ function useTimeline(id: string, headers: Headers, onEvent: (event: Event) => vo
 function Timeline({ events, live }: { events: Event[]; live: boolean }) {
   return (
     <>
-      <p class="meta">{live ? t("roomLive") : t("roomNotLive")}</p>
+      <p class="meta">{live ? r("roomLive") : r("roomNotLive")}</p>
       {/* The log exists from the start, so that the first live event is announced too. */}
       <div role="log" aria-labelledby="timeline">
         {events.length === 0 ? (
-          <p>{t("roomEmpty")}</p>
+          <p>{r("roomEmpty")}</p>
         ) : (
           <ol class="timeline">
             {events.map((event) => (
               <li key={event.id} class={event.by_me ? "mine" : "theirs"}>
                 <p class="meta">
-                  <span>{event.by_me ? t("roomYou") : event.actor_role === "clerk" ? t("roomClerk") : t("roomCitizen")}</span>
+                  <span>{event.by_me ? r("roomYou") : event.actor_role === "clerk" ? r("roomClerk") : r("roomCitizen")}</span>
                   {" · "}
                   <time dateTime={event.at}>{formatDateTime(event.at)}</time>
                 </p>
                 <p>
                   {event.kind === "message"
                     ? event.text
-                    : `${t(KINDS[event.kind] ?? "roomSomething")}${event.text ? `: ${event.text}` : ""}`}
+                    : `${r(KINDS[event.kind] ?? "roomSomething")}${event.text ? `: ${event.text}` : ""}`}
                 </p>
               </li>
             ))}
@@ -147,7 +148,7 @@ function MessageForm({ id, headers, sent }: { id: string; headers: Headers; sent
   return (
     <form class="form message" onSubmit={submit}>
       <div class="field">
-        <label for="message">{t("roomMessage")}</label>
+        <label for="message">{r("roomMessage")}</label>
         <textarea
           id="message"
           rows={3}
@@ -157,12 +158,12 @@ function MessageForm({ id, headers, sent }: { id: string; headers: Headers; sent
           onInput={(e) => setText(e.currentTarget.value)}
         />
         <p id="message-hint" class="hint">
-          {t("roomMessageHint")}
+          {r("roomMessageHint")}
         </p>
       </div>
       {state.error !== undefined && <ErrorMessage error={state.error} />}
       <button type="submit" disabled={state.busy || !text.trim()}>
-        {state.busy ? t("roomSending") : t("roomSend")}
+        {state.busy ? r("roomSending") : r("roomSend")}
       </button>
     </form>
   );
@@ -177,7 +178,7 @@ function SentDocuments({ id, headers, round }: { id: string; headers: Headers; r
     <Show state={state}>
       {(list) =>
         list.items.length === 0 ? (
-          <p>{t("roomNoDocuments")}</p>
+          <p>{r("roomNoDocuments")}</p>
         ) : (
           <ul class="uploads sent">
             {list.items.map((document) => (
@@ -223,24 +224,24 @@ function SentDocument({ document: sent, headers, changed }: { document: Sent; he
       <p>
         <strong>{sent.display_name}</strong>{" "}
         <span class="meta">
-          ({t("roomSentAt")} {formatDateTime(sent.created_at)}, {Math.max(1, Math.round(sent.size_bytes / 1024))} KB)
+          ({r("roomSentAt")} {formatDateTime(sent.created_at)}, {Math.max(1, Math.round(sent.size_bytes / 1024))} KB)
         </span>
       </p>
       {!scanned && <p class="meta">{t("docPendingScan")}</p>}
       {sent.acknowledged_at && (
         <p class="status">
-          {t("roomAcknowledgedAt")} {formatDateTime(sent.acknowledged_at)}
+          {r("roomAcknowledgedAt")} {formatDateTime(sent.acknowledged_at)}
         </p>
       )}
       {scanned && (
         <div class="actions">
           <button type="button" onClick={download}>
-            {t("roomDownload")}
+            {r("roomDownload")}
             <span class="visually-hidden">: {sent.display_name}</span>
           </button>
           {!sent.acknowledged_at && (
             <button type="button" class="secondary" onClick={acknowledge}>
-              {t("roomAcknowledge")}
+              {r("roomAcknowledge")}
               <span class="visually-hidden">: {sent.display_name}</span>
             </button>
           )}
@@ -251,14 +252,14 @@ function SentDocument({ document: sent, headers, changed }: { document: Sent; he
   );
 }
 
-const PHASES: Record<Phase, Key> = {
+const PHASES: Record<Phase, RoomWord> = {
   waiting: "callWaiting",
   admitted: "callAdmitted",
   connected: "callConnected",
   "clerk-left": "callClerkLeft",
   ended: "callEnded",
 };
-const STOPS: Record<Stop | "denied" | "missing" | "busy" | "elsewhere", Key> = {
+const STOPS: Record<Stop | "denied" | "missing" | "busy" | "elsewhere", RoomWord> = {
   ended: "callEnded",
   window: "callWindowOver",
   access: "callNoAccess",
@@ -330,39 +331,39 @@ function VideoCall({ id, token, headers }: { id: string; token: string; headers:
   const inCall = state.step === "in" || state.step === "preparing";
   return (
     <>
-      <p>{t("callIntro")}</p>
+      <p>{r("callIntro")}</p>
       <div ref={status} tabIndex={-1} class="call-status">
-        {state.step === "preparing" && <p role="status">{t("callPreparing")}</p>}
+        {state.step === "preparing" && <p role="status">{r("callPreparing")}</p>}
         {state.step === "in" && (
           <p role="status" class={state.phase === "connected" ? "success" : "notice"} data-phase={state.phase}>
-            {t(PHASES[state.phase])}
+            {r(PHASES[state.phase])}
           </p>
         )}
         {state.step === "out" && (
           <p role="alert" class={state.why === "ended" ? "notice" : "error"} data-stop={state.why}>
-            {t(STOPS[state.why])}
+            {r(STOPS[state.why])}
           </p>
         )}
         {state.step === "refused" && <ErrorMessage error={state.error} />}
       </div>
       <div class="videos" hidden={!inCall}>
         <figure>
-          <video ref={other} class="remote" autoplay playsInline aria-label={t("callTheirVideo")} />
-          <figcaption>{t("callTheirVideo")}</figcaption>
+          <video ref={other} class="remote" autoplay playsInline aria-label={r("callTheirVideo")} />
+          <figcaption>{r("callTheirVideo")}</figcaption>
         </figure>
         <figure>
-          <video ref={own} class="own" autoplay playsInline muted aria-label={t("callOwnVideo")} />
-          <figcaption>{t("callOwnVideo")}</figcaption>
+          <video ref={own} class="own" autoplay playsInline muted aria-label={r("callOwnVideo")} />
+          <figcaption>{r("callOwnVideo")}</figcaption>
         </figure>
       </div>
       <div class="actions">
         {inCall ? (
           <button type="button" class="danger" onClick={leave}>
-            {t("callLeave")}
+            {r("callLeave")}
           </button>
         ) : (
           <button type="button" onClick={join}>
-            {state.step === "idle" ? t("callJoin") : t("callJoinAgain")}
+            {state.step === "idle" ? r("callJoin") : r("callJoinAgain")}
           </button>
         )}
       </div>
@@ -387,20 +388,20 @@ export function RoomPage({ id, token }: { id: string; token: string | null }) {
           <>
             <p class="lead">
               {formatDateTime(shown.starts_at, shown.office.time_zone)} – {formatTime(shown.ends_at, shown.office.time_zone)},{" "}
-              {shown.services.map((s) => s.name).join(", ")} ({shown.mode === "video" ? t("roomVideoMode") : shown.office.name})
+              {shown.services.map((s) => s.name).join(", ")} ({shown.mode === "video" ? r("roomVideoMode") : shown.office.name})
             </p>
             <section aria-labelledby="call">
-              <h2 id="call">{t("callTitle")}</h2>
+              <h2 id="call">{r("callTitle")}</h2>
               <VideoCall id={id} token={token ?? ""} headers={headers} />
             </section>
             <section aria-labelledby="timeline">
-              <h2 id="timeline">{t("roomTimeline")}</h2>
+              <h2 id="timeline">{r("roomTimeline")}</h2>
               {timeline.error !== undefined && <ErrorMessage error={timeline.error} />}
               <Timeline events={timeline.events} live={timeline.live} />
               <MessageForm id={id} headers={headers} sent={(event) => timeline.add([event as Event])} />
             </section>
             <section aria-labelledby="sent">
-              <h2 id="sent">{t("roomDocuments")}</h2>
+              <h2 id="sent">{r("roomDocuments")}</h2>
               <SentDocuments id={id} headers={headers} round={documentsRound} />
             </section>
             <p>

@@ -1,0 +1,91 @@
+/** The waitlist's and the feedback's words (their chunks', not the start page's: i18n.words). */
+import { words } from "../i18n";
+
+const de = {
+  waitlistTitle: "Warteliste",
+  waitlistIntro:
+    "Wird ein Termin frei, halten wir ihn für Sie fest und schreiben Ihnen. Bitte bestätigen Sie dazu einmal Ihre E-Mail-Adresse über den Link, den wir Ihnen schicken.",
+  waitlistWhen: "Wann und wo",
+  waitlistAnyOffice: "Jeder Ort",
+  waitlistFirst: "Frühestens am",
+  waitlistLast: "Spätestens am",
+  waitlistSubscribe: "Auf die Warteliste setzen",
+  waitlistSubscribing: "Wird eingetragen …",
+  waitlistCheckMail:
+    "Fast geschafft: Bitte öffnen Sie den Link in der E-Mail, die wir Ihnen gerade geschickt haben, um Ihre Adresse zu bestätigen.",
+  waitlistService: "Leistung",
+  waitlistDays: "Tage",
+  waitlistPending: "Adresse noch nicht bestätigt",
+  waitlistWaiting: "Sie stehen auf der Warteliste. Wird ein Termin frei, schreiben wir Ihnen.",
+  waitlistOffered: "Ein Termin ist für Sie reserviert",
+  waitlistBooked: "Termin gebucht",
+  waitlistEnded: "Beendet",
+  waitlistConfirmTitle: "Warteliste: Adresse bestätigen",
+  waitlistConfirmIntro: "Bitte bestätigen Sie Ihre E-Mail-Adresse, damit Sie auf die Warteliste kommen.",
+  waitlistConfirmButton: "Adresse bestätigen",
+  waitlistConfirmed: "Danke! Sie stehen jetzt auf der Warteliste. Wird ein Termin frei, schreiben wir Ihnen.",
+  waitlistUnsubscribeTitle: "Von der Warteliste abmelden",
+  waitlistUnsubscribeIntro: "Möchten Sie nicht mehr auf einen Termin warten? Dann melden Sie sich hier ab.",
+  waitlistUnsubscribeButton: "Von der Warteliste abmelden",
+  waitlistLeft: "Sie sind von der Warteliste abgemeldet. Wir schreiben Ihnen dazu nicht mehr.",
+  waitlistOfferTitle: "Ein Termin ist frei geworden",
+  waitlistOfferIntro: "Dieser Termin ist für Sie reserviert. Buchen Sie ihn, wenn er Ihnen passt.",
+  waitlistOfferAccept: "Diesen Termin verbindlich buchen",
+  waitlistOfferBooked:
+    "Ihr Termin ist gebucht. Die Bestätigung mit dem Link, unter dem Sie ihn verschieben oder absagen können, kommt per E-Mail.",
+  feedbackTitle: "Ihr Besuch",
+  feedbackQuestion: "Wie zufrieden waren Sie mit Ihrem Besuch?",
+  feedback5: "5 – sehr zufrieden",
+  feedback4: "4 – zufrieden",
+  feedback3: "3 – teils, teils",
+  feedback2: "2 – unzufrieden",
+  feedback1: "1 – sehr unzufrieden",
+  feedbackSend: "Bewertung senden",
+  feedbackThanks: "Danke für Ihre Bewertung! Sie hilft uns, besser zu werden.",
+};
+
+const en: Record<keyof typeof de, string> = {
+  waitlistTitle: "Waiting list",
+  waitlistIntro:
+    "When an appointment frees up, we hold it for you and write to you. For that, please confirm your e-mail address once by the link we send you.",
+  waitlistWhen: "When and where",
+  waitlistAnyOffice: "Any office",
+  waitlistFirst: "Not before",
+  waitlistLast: "Not after",
+  waitlistSubscribe: "Join the waiting list",
+  waitlistSubscribing: "Joining …",
+  waitlistCheckMail:
+    "Almost done: please open the link in the e-mail we have just sent you to confirm your address.",
+  waitlistService: "Service",
+  waitlistDays: "Days",
+  waitlistPending: "Address not yet confirmed",
+  waitlistWaiting: "You are on the waiting list. When an appointment frees up, we will write to you.",
+  waitlistOffered: "An appointment is held for you",
+  waitlistBooked: "Appointment booked",
+  waitlistEnded: "Ended",
+  waitlistConfirmTitle: "Waiting list: confirm your address",
+  waitlistConfirmIntro: "Please confirm your e-mail address to join the waiting list.",
+  waitlistConfirmButton: "Confirm the address",
+  waitlistConfirmed: "Thank you! You are on the waiting list now. When an appointment frees up, we will write to you.",
+  waitlistUnsubscribeTitle: "Leave the waiting list",
+  waitlistUnsubscribeIntro: "No longer waiting for an appointment? Leave the waiting list here.",
+  waitlistUnsubscribeButton: "Leave the waiting list",
+  waitlistLeft: "You have left the waiting list. We will not write to you about it again.",
+  waitlistOfferTitle: "An appointment has become free",
+  waitlistOfferIntro: "This appointment is held for you. Book it if it suits you.",
+  waitlistOfferAccept: "Book this appointment",
+  waitlistOfferBooked:
+    "Your appointment is booked. The confirmation, with the link to move or cancel it, comes by e-mail.",
+  feedbackTitle: "Your visit",
+  feedbackQuestion: "How satisfied were you with your visit?",
+  feedback5: "5 – very satisfied",
+  feedback4: "4 – satisfied",
+  feedback3: "3 – neither",
+  feedback2: "2 – dissatisfied",
+  feedback1: "1 – very dissatisfied",
+  feedbackSend: "Send the rating",
+  feedbackThanks: "Thank you for your rating! It helps us improve.",
+};
+
+export type MailWord = keyof typeof de;
+export const tm = words({ de, en });
