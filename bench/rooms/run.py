@@ -198,7 +198,7 @@ async def _book_many(
     while len(booked) < wanted:
         if position >= len(slots):
             raise RuntimeError(f"only {len(booked)} bookings of {len(slots)} slots")
-        chunk = slots[position : position + min(20, wanted - len(booked))]
+        chunk = slots[position : position + min(5, wanted - len(booked))]
         position += len(chunk)
         made = await asyncio.gather(*(_book(http, *slot) for slot in chunk))
         booked.extend(b for b in made if b is not None)
