@@ -263,7 +263,10 @@ class Documents:
 async def _idle_socket(documents: str, booking_id: str, manage_token: str) -> ClientConnection:
     """A citizen straight at documents, waiting to be admitted."""
     url = documents.replace("http://", "ws://", 1) + CALL.format(booking_id)
-    connection = await connect(url, additional_headers={"X-Manage-Token": manage_token})
+    # A loaded machine (other work on the cores) may take long to answer an upgrade.
+    connection = await connect(
+        url, additional_headers={"X-Manage-Token": manage_token}, open_timeout=120
+    )
     await _json(connection, "welcome")
     return connection
 
@@ -367,7 +370,7 @@ async def main(
             waiting = booked[rooms_wanted:]
             for step in sorted(idle_steps):
                 while len(idle) < step:
-                    batch = waiting[len(idle) : min(step, len(idle) + 20)]
+                    batch = waiting[len(idle) : min(step, len(idle) + 5)]
                     idle.extend(
                         await asyncio.gather(*(_idle_socket(documents.url, *b) for b in batch))
                     )
