@@ -4,6 +4,8 @@ import { currentLanguage, onLanguage, setLanguage, t } from "./i18n";
 import { interceptLinks, useRoute, type Route } from "./router";
 import { BookingPage, BookPage, OptInPage, ServicePage, ServicesPage } from "./pages/citizen";
 import { DisplayPage } from "./pages/display";
+import { RoomPage } from "./pages/room";
+import { CheckInPage } from "./pages/checkin";
 import { Loading, Page } from "./ui";
 import type { FunctionComponent } from "preact";
 
@@ -40,6 +42,10 @@ function Content({ route }: { route: Route }) {
       return <Lazy pick={(m) => m.DeskPage} />;
     case "callback":
       return <Lazy pick={(m) => m.CallbackPage} />;
+    case "room":
+      return <RoomPage id={route.id} token={route.token} />;
+    case "check-in":
+      return <CheckInPage id={route.id} token={route.token} />;
     default:
       return (
         <Page title={t("notFound")}>

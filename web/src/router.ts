@@ -1,6 +1,6 @@
 /** The pages and their paths (the gateway serves index.html for these first segments:
  * gateway/gateway/portal.py PAGES). Booking mails link to /bookings/<id>#token=...,
- * /bookings/<id>/opt-in#token=... and /book?office_id=...&service_ids=...&start=... */
+ * /bookings/<id>/opt-in#token=..., /bookings/<id>/room#token=... and /book?office_id=...&service_ids=...&start=... */
 import { useEffect, useState } from "preact/hooks";
 
 export type Route =
@@ -12,7 +12,9 @@ export type Route =
   | { page: "display"; office: string | null }
   | { page: "desk" }
   | { page: "callback" }
-  | { page: "not-found" };
+  | { page: "not-found" }
+  | { page: "room"; id: string; token: string | null }
+  | { page: "check-in"; id: string; token: string | null };
 
 function fragmentToken(): string | null {
   return new URLSearchParams(location.hash.slice(1)).get("token");
@@ -27,6 +29,10 @@ export function parse(): Route {
   if (first === "bookings" && second && !third) return { page: "booking", id: second, token: fragmentToken() };
   if (first === "bookings" && second && third === "opt-in" && parts.length === 3)
     return { page: "opt-in", id: second, token: fragmentToken() };
+  if (first === "bookings" && second && third === "room" && parts.length === 3)
+    return { page: "room", id: second, token: fragmentToken() };
+  if (first === "bookings" && second && third === "check-in" && parts.length === 3)
+    return { page: "check-in", id: second, token: fragmentToken() };
   if (first === "display" && parts.length <= 2) return { page: "display", office: second ?? null };
   if (first === "desk" && !second) return { page: "desk" };
   if (first === "demo" && second === "callback" && !third) return { page: "callback" };
