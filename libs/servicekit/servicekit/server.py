@@ -375,6 +375,10 @@ def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
     return {
         "http": cast(type[asyncio.Protocol], protocol),
         "ws": DenyingWebSocketsProtocol,
+        # permessage-deflate keeps a zlib compressor and decompressor per socket (about 46 KiB,
+        # measured in bench/rooms), more than all else an idle socket holds; the messages on
+        # our sockets are a few KiB of signalling, not worth it.
+        "ws_per_message_deflate": False,
         # For whoever swaps in h11: its own bound on a request head.
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "limit_concurrency": settings.max_concurrency,

@@ -8,6 +8,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from documents import models  # noqa: F401 - registers every table on Base.metadata
+from documents.calls.closing import close_due_rooms
 from documents.calls.hub import CallHub
 from documents.calls.protocol import CALL_PROTOCOL_DESCRIPTION
 from documents.calls.router import router as calls_router
@@ -26,6 +27,7 @@ from documents.uploads.models import UploadIdempotency
 from documents.uploads.router import router as uploads_router
 from documents.uploads.service import rescan_pending
 from servicekit.app import create_service_app
+from servicekit.db import utcnow
 from servicekit.idempotency import IdempotencyStore
 from servicekit.outbound.client import outbound_client
 from servicekit.tracing import Tracing
@@ -49,6 +51,16 @@ async def _rescan_forever(app: FastAPI, interval_s: float) -> None:
             log.exception("rescanning pending documents failed")
 
 
+async def _close_calls_forever(app: FastAPI, settings: DocumentsSettings) -> None:
+    """LiveKit rooms whose call's window is over are closed (documents.calls.closing)."""
+    while True:
+        await asyncio.sleep(settings.call_close_interval_s)
+        try:
+            await close_due_rooms(app.state.database.sessionmaker, settings.livekit, utcnow())
+        except Exception:  # the next round tries again; the loop must not die
+            log.exception("closing LiveKit rooms failed")
+
+
 def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
     settings = settings or DocumentsSettings()
     blobs = blob_store_from(settings)
@@ -65,7 +77,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
         settings.outbound_policy(), timeout_s=settings.handover_timeout_s, max_connections=20
     )
 
-    rescanner: list[asyncio.Task[None]] = []
+    loops: list[asyncio.Task[None]] = []
     calls = CallHub(max_sockets=settings.call_sockets_max, redis_url=settings.call_redis_url)
 
     async def scanner_state() -> str | None:
@@ -73,17 +85,19 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
         scanner: Scanner = app.state.scanner
         return await scanner.state(settings.readiness_timeout_s / 2)
 
-    async def start_rescanner(app: FastAPI) -> None:
+    async def start_loops(app: FastAPI) -> None:
         if isinstance(app.state.scanner, NoScanner):
             log.warning(
                 "no malware scanner configured (DOCUMENTS_CLAMD_HOST or DOCUMENTS_CLAMD_SOCKET): "
                 "every document counts as clean; production refuses this"
             )
         if settings.rescan_interval_s > 0 and not isinstance(app.state.scanner, NoScanner):
-            rescanner.append(asyncio.create_task(_rescan_forever(app, settings.rescan_interval_s)))
+            loops.append(asyncio.create_task(_rescan_forever(app, settings.rescan_interval_s)))
+        if settings.livekit and settings.call_close_interval_s > 0:
+            loops.append(asyncio.create_task(_close_calls_forever(app, settings)))
 
     async def close_clients(_app: FastAPI) -> None:
-        for task in rescanner:
+        for task in loops:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -106,7 +120,7 @@ def create_app(settings: DocumentsSettings | None = None) -> FastAPI:
             cases_router,
         ],
         readiness_checks={"blob_store": blobs.check, "scanner": scanner_state},
-        on_startup=[start_rescanner],
+        on_startup=[start_loops],
         on_shutdown=[close_clients],
         outbox=outbox_of(settings),
         webhooks=[event_webhooks],

@@ -1,6 +1,7 @@
 """Imports every feature's models so that alembic and the app see all tables."""
 
 from documents.audit.models import AccessRecord
+from documents.calls.models import LiveKitRoom
 from documents.cases.models import CaseKey, ReceivedAttachment, ReceivedCase, SentCase
 from documents.events.models import InboxEvent, OutboxDelivery, OutboxEvent
 from documents.rooms.models import RoomEvent
@@ -11,6 +12,7 @@ __all__ = [
     "CaseKey",
     "Document",
     "InboxEvent",
+    "LiveKitRoom",
     "OutboxDelivery",
     "OutboxEvent",
     "ReceivedAttachment",

@@ -188,6 +188,15 @@ class DocumentsSettings(ServiceSettings):
             'WebRTC with TURN: {"06999001": {"url", "api_key", "api_secret"}}'
         ),
     )
+    call_close_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description=(
+            "How often the LiveKit rooms whose window is over are closed (a round of each "
+            "replica); 0: never (closed by hand, or by LiveKit once empty)"
+        ),
+    )
     turn_credential_ttl_s: int = Field(
         default=4 * 3600,
         ge=60,

@@ -1160,11 +1160,33 @@ export interface paths {
         /**
          * Call Ice Servers
          * @description STUN/TURN servers for the room's video call, with TURN credentials that expire (the
-         *     booking's citizen and the office's clerks, in the call's window only).
+         *     booking's citizen and the office's clerks, in the call's window only); or, where the
+         *     municipality runs LiveKit, a LiveKit token (a citizen's lets them wait until admitted).
          */
         get: operations["documents.callIceServers"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/documents/v1/bookings/{booking_id}/room/call/livekit/admit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Admit On Livekit
+         * @description A clerk of the booking's office lets the waiting citizen into the LiveKit room: they
+         *     may publish and subscribe from now on (a room event ``call_admitted``).
+         */
+        post: operations["documents.admitOnLivekit"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1291,7 +1313,7 @@ export interface paths {
         /**
          * Livekit Webhook
          * @description A municipality's LiveKit server tells what happened in an appointment's room
-         *     (participant joined or left, room finished): a room event each.
+         *     (participant joined or left, room finished): a room event each, once per webhook id.
          */
         post: operations["documents.livekitWebhook"];
         delete?: never;
@@ -5106,6 +5128,14 @@ export interface components {
              * @enum {string}
              */
             provider: "webrtc" | "livekit";
+        };
+        /** documents.LiveKitAdmitIn */
+        "documents.LiveKitAdmitIn": {
+            /**
+             * Identity
+             * @description The waiting citizen's participant identity, as the LiveKit room shows it
+             */
+            identity: string;
         };
         /** documents.LiveKitJoin */
         "documents.LiveKitJoin": {
@@ -13234,6 +13264,130 @@ export interface operations {
                 };
             };
             /** @description The booking service cannot be asked right now; The signing keys of the identity service cannot be fetched */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["gateway.ProblemDetails"];
+                };
+            };
+            /** @description The service did not answer in time (gateway) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["gateway.ProblemDetails"];
+                };
+            };
+            /** @description An unexpected error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["gateway.ProblemDetails"];
+                };
+            };
+        };
+    };
+    "documents.admitOnLivekit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The booking's id */
+                booking_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["documents.LiveKitAdmitIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request body is not well-formed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["gateway.ProblemDetails"];
+                };
+            };
+            /** @description Missing or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["gateway.ProblemDetails"];
+                };
+            };
+            /** @description Only a clerk of the booking's office admits a citizen to the call */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["gateway.ProblemDetails"];
+                };
+            };
+            /** @description No such booking, or not yours; No such participant is in the LiveKit room */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["gateway.ProblemDetails"];
+                };
+            };
+            /** @description Only a confirmed booking has a video call; The appointment's video call is not open now; The municipality's calls do not go to a LiveKit server */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["gateway.ProblemDetails"];
+                };
+            };
+            /** @description The request is not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["gateway.ProblemDetails"];
+                };
+            };
+            /** @description Too many requests (gateway rate limit); see Retry-After and RateLimit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["gateway.ProblemDetails"];
+                };
+            };
+            /** @description The service broke off its answer (gateway) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["gateway.ProblemDetails"];
+                };
+            };
+            /** @description The booking service cannot be asked right now; The signing keys of the identity service cannot be fetched; The municipality's LiveKit server did not answer; try again shortly */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -17,7 +17,8 @@ on each event once. The package, a job a module:
   - dispatch    claim, send, back off, prune         Dispatcher, undelivered
                 (the claims, the pauses and the bookkeeping: servicekit.delivery)
 * receiving
-  - receive     check, parse, act once (inbox)       EventReceiver, event_data, first_delivery
+  - receive     check, parse, act once (inbox)       EventReceiver, event_data, first_delivery,
+                                                     first_receipt
 * contract      the published events and the route   published_events, CloudEventOf,
                 in the service's OpenAPI             WEBHOOK_ROUTE
 
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from servicekit.events.receive import MalformedEvent as MalformedEvent
     from servicekit.events.receive import event_data as event_data
     from servicekit.events.receive import first_delivery as first_delivery
+    from servicekit.events.receive import first_receipt as first_receipt
     from servicekit.events.signing import EVENT_MEDIA_TYPE as EVENT_MEDIA_TYPE
     from servicekit.events.signing import SIGNATURE_HEADER as SIGNATURE_HEADER
     from servicekit.events.signing import SIGNATURE_TOLERANCE_S as SIGNATURE_TOLERANCE_S
@@ -82,6 +84,7 @@ MODULE_OF: dict[str, str] = {
     "MalformedEvent": "servicekit.events.receive",
     "event_data": "servicekit.events.receive",
     "first_delivery": "servicekit.events.receive",
+    "first_receipt": "servicekit.events.receive",
     "EVENT_MEDIA_TYPE": "servicekit.events.signing",
     "SIGNATURE_HEADER": "servicekit.events.signing",
     "SIGNATURE_TOLERANCE_S": "servicekit.events.signing",

@@ -111,11 +111,28 @@ async def first_delivery(
 ) -> bool:
     """Record ``event`` in the consumer's inbox (in ``session``'s transaction): False when it
     was recorded before, i.e. this is a repeated delivery to acknowledge without acting."""
+    return await first_receipt(
+        session,
+        inbox_model,
+        source=event.get_source(),
+        event_id=event.get_id(),
+        event_type=event.get_type(),
+    )
+
+
+async def first_receipt(
+    session: AsyncSession,
+    inbox_model: type[InboxColumns],
+    *,
+    source: str,
+    event_id: str,
+    event_type: str,
+) -> bool:
+    """:func:`first_delivery` for a notification that is not a CloudEvent but has a source and
+    an id of its own (another product's webhook)."""
     try:
         async with session.begin_nested():
-            session.add(
-                inbox_model(source=event.get_source(), id=event.get_id(), type=event.get_type())
-            )
+            session.add(inbox_model(source=source, id=event_id, type=event_type))
     except IntegrityError:
         return False
     return True

@@ -41,6 +41,7 @@ def run_live_server(app: ASGIApp, *, port: int | None = None, **options: Any) ->
         "backlog": 2048,
         "timeout_graceful_shutdown": 5,
         "ws": DenyingWebSocketsProtocol,
+        "ws_per_message_deflate": False,  # as servicekit.server.uvicorn_options
         **options,
     }
     config = uvicorn.Config(app, host="127.0.0.1", port=port, **settings)

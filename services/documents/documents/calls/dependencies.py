@@ -8,12 +8,14 @@ from starlette.requests import HTTPConnection
 from documents.access.checks import Caller
 from documents.calls.hub import CallHub
 from documents.calls.protocol import BEARER_SUBPROTOCOL, MANAGE_SUBPROTOCOL
-from documents.calls.service import CallService
+from documents.calls.repository import LiveKitRoomRepository
+from documents.calls.service import CallService, LiveKitCalls
 from documents.clients.booking import MANAGE_TOKEN_HEADER, BookingClient, CallerCredentials
+from documents.rooms.repository import RoomRepository
 from documents.settings import SettingsDep
 from servicekit.auth import InvalidToken
 from servicekit.auth.verifier import TokenVerifier
-from servicekit.dependencies import app_state
+from servicekit.dependencies import SessionDep, app_state
 
 CallHubDep = Annotated[CallHub, Depends(app_state("call_hub", CallHub))]
 """This process's call sockets by room (see :mod:`documents.calls.hub`)."""
@@ -27,6 +29,15 @@ async def _calls(
 
 
 CallsDep = Annotated[CallService, Depends(_calls)]
+
+
+async def _livekit_calls(session: SessionDep) -> LiveKitCalls:
+    return LiveKitCalls(RoomRepository(session), LiveKitRoomRepository(session))
+
+
+LiveKitCallsDep = Annotated[LiveKitCalls, Depends(_livekit_calls)]
+"""The LiveKit provider's state, on the request's session (never on a socket's: it would be
+held for the whole call)."""
 VerifierDep = Annotated[TokenVerifier, Depends(app_state("token_verifier", TokenVerifier))]
 
 

@@ -3,22 +3,34 @@ from __future__ import annotations
 import functools
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, WebSocket
+from fastapi import APIRouter, BackgroundTasks, Header, Request, Response, WebSocket
+from pydantic import BaseModel, ConfigDict, Field
 
 from documents.access.dependencies import ACCESS_PROBLEMS, BookingId, CallerDep
 from documents.access.errors import BookingNotFound
-from documents.calls.dependencies import CallHubDep, CallsDep, VerifierDep, socket_caller
+from documents.calls.dependencies import (
+    CallHubDep,
+    CallsDep,
+    LiveKitCallsDep,
+    VerifierDep,
+    socket_caller,
+)
 from documents.calls.errors import (
     BookingNotConfirmed,
     CallNotOpen,
     InvalidLiveKitWebhook,
+    LiveKitUnavailable,
+    NoLiveKit,
+    NotAClerk,
+    ParticipantNotWaiting,
     TooManyCalls,
 )
 from documents.calls.ice import IceServersOut
-from documents.calls.livekit import InvalidWebhook, happening, verified_event
+from documents.calls.livekit import CITIZEN_IDENTITY, InvalidWebhook, verified_event
 from documents.calls.protocol import SUBPROTOCOL
-from documents.calls.service import record, record_happening
+from documents.calls.service import receive_webhook, record
 from documents.calls.session import CallSession, SessionLimits
+from documents.rooms.bell import ring_after_commit
 from documents.rooms.dependencies import RoomBellDep
 from documents.settings import SettingsDep
 from servicekit.dependencies import DatabaseDep
@@ -43,11 +55,53 @@ router = APIRouter(prefix="/documents/v1", tags=["consultation rooms"])
     ),
 )
 async def call_ice_servers(
-    booking_id: BookingId, caller: CallerDep, calls: CallsDep
+    booking_id: BookingId, caller: CallerDep, calls: CallsDep, livekit: LiveKitCallsDep
 ) -> IceServersOut:
     """STUN/TURN servers for the room's video call, with TURN credentials that expire (the
-    booking's citizen and the office's clerks, in the call's window only)."""
-    return await calls.ice_servers(booking_id, caller)
+    booking's citizen and the office's clerks, in the call's window only); or, where the
+    municipality runs LiveKit, a LiveKit token (a citizen's lets them wait until admitted)."""
+    return await calls.ice_servers(booking_id, caller, livekit)
+
+
+class LiveKitAdmitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    identity: str = Field(
+        pattern=CITIZEN_IDENTITY,
+        description="The waiting citizen's participant identity, as the LiveKit room shows it",
+    )
+
+
+@router.post(
+    "/bookings/{booking_id}/room/call/livekit/admit",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(
+        *ACCESS_PROBLEMS,
+        BookingNotFound,
+        BookingNotConfirmed,
+        CallNotOpen,
+        NotAClerk,
+        NoLiveKit,
+        ParticipantNotWaiting,
+        LiveKitUnavailable,
+        ValidationFailed,
+    ),
+)
+async def admit_on_livekit(
+    booking_id: BookingId,
+    admit: LiveKitAdmitIn,
+    caller: CallerDep,
+    calls: CallsDep,
+    livekit: LiveKitCallsDep,
+    bell: RoomBellDep,
+    background: BackgroundTasks,
+) -> Response:
+    """A clerk of the booking's office lets the waiting citizen into the LiveKit room: they
+    may publish and subscribe from now on (a room event ``call_admitted``)."""
+    event = await calls.admit_on_livekit(booking_id, caller, admit.identity, livekit)
+    ring_after_commit(background, bell, event.booking_id)
+    return Response(status_code=204)
 
 
 LIVEKIT_WEBHOOK_MAX_BYTES = 64 * 1024
@@ -77,7 +131,7 @@ async def livekit_webhook(
     ] = None,
 ) -> Response:
     """A municipality's LiveKit server tells what happened in an appointment's room
-    (participant joined or left, room finished): a room event each."""
+    (participant joined or left, room finished): a room event each, once per webhook id."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -89,9 +143,7 @@ async def livekit_webhook(
         )
     except InvalidWebhook as exc:
         raise InvalidLiveKitWebhook() from exc
-    happened = happening(tenant, event)
-    if happened is not None:
-        await record_happening(database.sessionmaker, bell, happened)
+    await receive_webhook(database.sessionmaker, bell, tenant, event)
     return Response(status_code=204)
 
 

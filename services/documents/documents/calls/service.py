@@ -10,21 +10,43 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import aiohttp
+from livekit.protocol.webhook import WebhookEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from documents.access.checks import Access, Caller, resolve_access
 from documents.access.errors import BookingNotFound, BookingUnavailableProblem
-from documents.calls.errors import BookingNotConfirmed, CallNotOpen
+from documents.calls.errors import (
+    BookingNotConfirmed,
+    CallNotOpen,
+    LiveKitUnavailable,
+    NoLiveKit,
+    NotAClerk,
+    ParticipantNotWaiting,
+)
 from documents.calls.ice import IceServersOut, credential_expiry, ice_servers, turn_subject
-from documents.calls.livekit import RoomHappening, join_token
+from documents.calls.livekit import (
+    API_TIMEOUT,
+    LiveKitServer,
+    LiveKitUnreachable,
+    NotInRoom,
+    RoomControl,
+    RoomHappening,
+    happening,
+    join_token,
+    room_name,
+)
 from documents.calls.protocol import window_text
+from documents.calls.repository import LiveKitRoomRepository
 from documents.calls.window import CallWindow, window_of
 from documents.clients.booking import BookingClient
+from documents.events.models import InboxEvent
 from documents.rooms.bell import RoomBell
 from documents.rooms.models import RoomEvent, RoomEventKind
 from documents.rooms.repository import RoomRepository
 from documents.rooms.service import new_event
 from documents.settings import DocumentsSettings
+from servicekit.events import first_receipt
 
 
 class CallService:
@@ -62,33 +84,15 @@ class CallService:
             return None
         return access, window_of(access.booking, self.settings)
 
-    async def ice_servers(self, booking_id: str, caller: Caller) -> IceServersOut:
+    async def ice_servers(
+        self, booking_id: str, caller: Caller, livekit: LiveKitCalls
+    ) -> IceServersOut:
         access, window = await self.enter(booking_id, caller)
         settings = self.settings
         now = datetime.now(UTC)
-        livekit = settings.livekit.get(access.booking.tenant)
-        if livekit is not None:
-            pseudonym = turn_subject(
-                livekit.api_secret.get_secret_value(), access.booking.booking_id, caller.actor
-            )
-            join, expires = join_token(
-                livekit,
-                tenant=access.booking.tenant,
-                booking_id=access.booking.booking_id,
-                appointment_at=access.booking.appointment_at,
-                clerk=access.is_clerk,
-                pseudonym=pseudonym,
-                now=now,
-                closes_at=window.closes_at,
-            )
-            return IceServersOut(
-                provider="livekit",
-                ice_servers=[],
-                livekit=join,
-                expires_at=expires,
-                opens_at=window.opens_at,
-                closes_at=window.closes_at,
-            )
+        server = settings.livekit.get(access.booking.tenant)
+        if server is not None:
+            return await livekit.join(server, access, window, now)
         secret = settings.turn_secret.get_secret_value() if settings.turn_secret else None
         expires_at = credential_expiry(now, window.closes_at, settings.turn_credential_ttl_s)
         servers = ice_servers(
@@ -106,6 +110,78 @@ class CallService:
             closes_at=window.closes_at,
         )
 
+    async def admit_on_livekit(
+        self, booking_id: str, caller: Caller, identity: str, livekit: LiveKitCalls
+    ) -> RoomEvent:
+        """A clerk lets a waiting citizen into the LiveKit room (see documents.calls.livekit)."""
+        access, _window = await self.enter(booking_id, caller)
+        if not access.is_clerk:
+            raise NotAClerk()
+        server = self.settings.livekit.get(access.booking.tenant)
+        if server is None:
+            raise NoLiveKit()
+        return await livekit.admit(server, access, identity)
+
+
+_ADMISSION = (RoomEventKind.CALL_ADMITTED, RoomEventKind.CALL_ENDED)
+
+
+class LiveKitCalls:
+    """The LiveKit provider's part that keeps state: the rooms to close, the admissions."""
+
+    def __init__(self, rooms: RoomRepository, livekit_rooms: LiveKitRoomRepository) -> None:
+        self.rooms = rooms
+        self.livekit_rooms = livekit_rooms
+
+    async def join(
+        self, server: LiveKitServer, access: Access, window: CallWindow, now: datetime
+    ) -> IceServersOut:
+        booking = access.booking
+        admitted = access.is_clerk or (
+            await self.rooms.newest_kind(
+                booking.tenant, booking.booking_id, _ADMISSION, window.opens_at
+            )
+            == RoomEventKind.CALL_ADMITTED
+        )
+        join, expires = join_token(
+            server,
+            tenant=booking.tenant,
+            booking_id=booking.booking_id,
+            appointment_at=booking.appointment_at,
+            clerk=access.is_clerk,
+            admitted=admitted,
+            pseudonym=_pseudonym(server, access),
+            now=now,
+            closes_at=window.closes_at,
+        )
+        await self.livekit_rooms.opened(
+            join.room, booking.tenant, booking.booking_id, window.closes_at
+        )
+        return IceServersOut(
+            provider="livekit",
+            ice_servers=[],
+            livekit=join,
+            expires_at=expires,
+            opens_at=window.opens_at,
+            closes_at=window.closes_at,
+        )
+
+    async def admit(self, server: LiveKitServer, access: Access, identity: str) -> RoomEvent:
+        room = room_name(access.booking.tenant, access.booking.booking_id)
+        async with aiohttp.ClientSession(timeout=API_TIMEOUT) as http:
+            try:
+                await RoomControl(http, server).admit(room, identity)
+            except NotInRoom as exc:
+                raise ParticipantNotWaiting() from exc
+            except LiveKitUnreachable as exc:
+                raise LiveKitUnavailable(headers={"Retry-After": "5"}) from exc
+        return await self.rooms.add(new_event(access, RoomEventKind.CALL_ADMITTED))
+
+
+def _pseudonym(server: LiveKitServer, access: Access) -> str:
+    secret = server.api_secret.get_secret_value()
+    return turn_subject(secret, access.booking.booking_id, access.caller.actor)
+
 
 async def record(
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -119,27 +195,47 @@ async def record(
     await bell.ring(access.booking.booking_id)
 
 
-async def record_happening(
-    sessionmaker: async_sessionmaker[AsyncSession], bell: RoomBell, happened: RoomHappening
+async def receive_webhook(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bell: RoomBell,
+    tenant: str,
+    event: WebhookEvent,
 ) -> bool:
-    """A LiveKit room's happening as a room event; False when the room has no appointment
-    time to keep it by (a room documents never gave a token for)."""
+    """A LiveKit webhook's happening as a room event, once per webhook id (LiveKit delivers
+    again when it missed our answer); False when it makes none (another kind, a repetition, a
+    room documents never gave a token for)."""
+    happened = happening(tenant, event)
+    if happened is None:
+        return False
     async with sessionmaker() as session, session.begin():
-        rooms = RoomRepository(session)
-        appointment_at = happened.appointment_at or await rooms.appointment_at(
-            happened.tenant, happened.booking_id
-        )
-        if appointment_at is None:
+        if event.id and not await first_receipt(
+            session,
+            InboxEvent,
+            source=f"livekit:{tenant}",
+            event_id=event.id,
+            event_type=f"livekit.{event.event}",
+        ):
             return False
-        await rooms.add(
-            RoomEvent(
-                tenant=happened.tenant,
-                booking_id=happened.booking_id,
-                appointment_at=appointment_at,
-                kind=happened.kind,
-                actor=happened.actor,
-                actor_role=happened.role,
-            )
-        )
+        if not await _record_happening(RoomRepository(session), happened):
+            return False
     await bell.ring(happened.booking_id)
+    return True
+
+
+async def _record_happening(rooms: RoomRepository, happened: RoomHappening) -> bool:
+    appointment_at = happened.appointment_at or await rooms.appointment_at(
+        happened.tenant, happened.booking_id
+    )
+    if appointment_at is None:
+        return False
+    await rooms.add(
+        RoomEvent(
+            tenant=happened.tenant,
+            booking_id=happened.booking_id,
+            appointment_at=appointment_at,
+            kind=happened.kind,
+            actor=happened.actor,
+            actor_role=happened.role,
+        )
+    )
     return True

@@ -42,6 +42,22 @@ class RoomRepository(Repository[RoomEvent]):
             .limit(1)
         )
 
+    async def newest_kind(
+        self, tenant: str, booking_id: str, kinds: Collection[str], since: datetime
+    ) -> str | None:
+        """The kind of the room's newest event of ``kinds`` at or after ``since``, or None."""
+        return await self.session.scalar(
+            select(RoomEvent.kind)
+            .where(
+                RoomEvent.tenant == tenant,
+                RoomEvent.booking_id == booking_id,
+                RoomEvent.kind.in_(list(kinds)),
+                RoomEvent.at >= since,
+            )
+            .order_by(RoomEvent.id.desc())
+            .limit(1)
+        )
+
     async def follow_reschedule(self, booking_id: str, appointment_at: datetime) -> None:
         await self.session.execute(
             update(RoomEvent)
