@@ -12,13 +12,18 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
+from sqlalchemy import update
 
+from booking.bookings.models import Booking
 from booking.main import create_app as create_booking
 from booking.seed import seed_demo as seed_booking
 from booking.settings import BookingSettings
@@ -36,6 +41,7 @@ from identity.main import create_app as create_identity
 from identity.seed import seed_demo as seed_identity
 from identity.settings import IdentitySettings
 from identity.tenants.dependencies import tenant_service
+from servicekit.db import create_engine
 from servicekit.settings import Environment
 from servicekit.testing.live import LiveServer, free_port, run_live_server
 from servicekit.testing.plugin import DatabaseRegistry
@@ -211,6 +217,61 @@ async def start_system(
         booking_database_url=urls["booking"],
         ports=ports,
     )
+
+
+def book_first_slot(
+    gateway: httpx.Client, citizen: dict[str, str], *, leika: str | None = None
+) -> tuple[str, str]:
+    """The citizen books the first free slot of the first service (or the one with ``leika``);
+    (booking id, office id)."""
+    services = gateway.get(f"/booking/v1/tenants/{TENANT}/services").json()["items"]
+    service = next(s for s in services if leika in (None, s["leika"]))
+    assert service["required_documents"], "the pre-information: what to bring"
+    office = gateway.get(f"/booking/v1/tenants/{TENANT}/offices").json()["items"][0]
+    month = (date.today() + timedelta(days=10)).strftime("%Y-%m")
+    where = {"service_id": service["id"], "office_id": office["id"]}
+    days = gateway.get(
+        f"/booking/v1/tenants/{TENANT}/availability/days", params={**where, "month": month}
+    ).json()["days"]
+    slots = gateway.get(
+        f"/booking/v1/tenants/{TENANT}/availability/slots",
+        params={**where, "date": days[0]["date"]},
+    ).json()["slots"]
+
+    hold = gateway.post(
+        f"/booking/v1/tenants/{TENANT}/holds",
+        json={
+            "office_id": office["id"],
+            "service_ids": [service["id"]],
+            "start": slots[0]["start"],
+        },
+        headers=citizen,
+    )
+    assert hold.status_code == 201, hold.text
+    booking_id: str = hold.json()["id"]
+    confirmed = gateway.post(
+        f"/booking/v1/bookings/{booking_id}/confirm",
+        json={"name": "Erika Mustermann", "email": CITIZEN["email"]},
+        headers=citizen,
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "confirmed"
+    return booking_id, office["id"]
+
+
+async def appointment_begins_now(database_url: str, booking_id: str) -> None:
+    """Move the appointment to now, as if the day had come (behind the services' backs)."""
+    engine = create_engine(database_url)
+    try:
+        now = datetime.now(UTC)
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(Booking)
+                .where(Booking.id == uuid.UUID(booking_id))
+                .values(starts_at=now, ends_at=now + timedelta(minutes=20))
+            )
+    finally:
+        await engine.dispose()
 
 
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@nachbarstadt.example", "admin-password-2026!"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -22,7 +23,7 @@ import json
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -35,6 +36,7 @@ import yaml
 from fastapi import FastAPI, Request
 from sqlalchemy import func, select
 
+from documents.audit.models import AccessRecord
 from documents.cases.envelope import (
     ATTACHMENT_MEDIA_TYPE,
     MANIFEST_MEDIA_TYPE,
@@ -117,12 +119,64 @@ def _subject(headers: dict[str, str]) -> str:
     return str(claims["sub"])
 
 
+def _clamd_module() -> ModuleType:
+    """documents' test clamd (services/documents/tests/clamd.py), by its path: the two test
+    packages are both named ``tests``."""
+    path = ROOT / "services" / "documents" / "tests" / "clamd.py"
+    spec = importlib.util.spec_from_file_location("documents_test_clamd", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CLAMD = _clamd_module()
+
+
 @pytest.fixture
 async def municipalities(
     database_registry: DatabaseRegistry,
     db_backend: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+) -> AsyncIterator[Municipalities]:
+    async with _two_municipalities(database_registry, db_backend, tmp_path, capsys, {}) as m:
+        yield m
+
+
+@pytest.fixture
+def neighbours_clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real clamd (Debian's clamav-daemon, the repository's test signature) for the
+    neighbour, which the test may stop and start again."""
+    server = CLAMD.Clamd(tmp_path_factory.mktemp("clamd"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def scanning_neighbour(
+    database_registry: DatabaseRegistry,
+    db_backend: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    neighbours_clamd: Any,
+) -> AsyncIterator[Municipalities]:
+    """Home and a neighbour whose documents scans what it receives with ``neighbours_clamd``."""
+    async with _two_municipalities(
+        database_registry, db_backend, tmp_path, capsys, neighbours_clamd.settings()
+    ) as m:
+        yield m
+
+
+@contextlib.asynccontextmanager
+async def _two_municipalities(
+    database_registry: DatabaseRegistry,
+    db_backend: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    neighbours_documents: dict[str, Any],
 ) -> AsyncIterator[Municipalities]:
     events: list[dict[str, Any]] = []
     subscriber = FastAPI()
@@ -167,7 +221,7 @@ async def municipalities(
             tmp_path / "neighbour",
             NEIGHBOUR,
             # Received cases are due for deletion as soon as they are decided.
-            overrides={"documents": {"retention_days": 0, **subscribed}},
+            overrides={"documents": {"retention_days": 0, **subscribed, **neighbours_documents}},
         )
         async with (
             httpx.AsyncClient(base_url=home.gateway, timeout=60) as http,
@@ -293,6 +347,21 @@ async def _stored(neighbour: Neighbour) -> tuple[int, int, int]:
     return int(cases or 0), int(attachments or 0), len(blobs)
 
 
+async def _access_log(neighbour: Neighbour) -> list[tuple[str, str | None, str]]:
+    """The neighbour's access log: (action, document, purpose) of each read, in order."""
+    engine = create_engine(neighbour.database_urls["documents"])
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(AccessRecord.action, AccessRecord.document_id, AccessRecord.purpose)
+                .where(AccessRecord.booking_id.like("case:%"))
+                .order_by(AccessRecord.id)
+            )
+            return [(r.action, r.document_id, r.purpose) for r in rows]
+    finally:
+        await engine.dispose()
+
+
 async def _partner_token(m: Municipalities, scope: str = "cases:handover") -> dict[str, str]:
     """A token of the client the neighbour registered for home, from the neighbour's identity."""
     answer = await m.there.post(
@@ -350,10 +419,17 @@ async def test_a_booking_with_two_documents_is_handed_over_and_received_whole(
     for attachment in there["attachments"]:
         content = await m.there.get(
             f"/documents/v1/tenants/{NEIGHBOUR}/cases/{case['id']}/attachments/{attachment['id']}",
+            params={"purpose": "Prüfung der Zuständigkeit"},
             headers=admin,
         )
         assert content.status_code == 200, content.text
         assert content.content == by_sha[attachment["sha256"]]
+    # Each read is in the neighbour's access log, as a read of one of its own documents is.
+    logged = await _access_log(m.neighbour)
+    assert logged[0] == ("metadata", None, "reading a case handed over by a partner municipality")
+    assert sorted(logged[1:]) == sorted(
+        ("download", a["id"], "Prüfung der Zuständigkeit") for a in there["attachments"]
+    )
     # At rest the neighbour keeps ciphertext only.
     blobs = [p.read_bytes() for p in m.neighbour.blob_dir.rglob("*") if p.is_file()]
     assert len(blobs) == 2
@@ -564,3 +640,125 @@ async def test_what_a_sender_must_not_get_away_with_is_refused_and_nothing_kept(
         assert again.parsed.receipt == receipt
     client.get_httpx_client().close()
     assert await _stored(m.neighbour) == (1, 1, 1)
+
+
+@pytest.mark.slow  # two Rathaus instances and a clamd of its own
+async def test_the_receivers_clamd_rejects_malware_and_a_broken_off_handover_resumes(
+    scanning_neighbour: Municipalities, neighbours_clamd: Any
+) -> None:
+    m = scanning_neighbour
+    jwks = (await m.there.get("/documents/v1/cases/jwks")).json()
+    [key] = [k for k in jwks["keys"] if k["use"] == "enc"]
+    token = await _partner_token(m)
+    cases = f"/documents/v1/tenants/{NEIGHBOUR}/cases"
+
+    # An infected attachment, delivered as a partner would: rejected with the reason, signed.
+    infected = pdf(50_000, CLAMD.EICAR)
+    entry = AttachmentEntry(
+        id="a1",
+        checklist_item_id="item-1",
+        name="anlage.pdf",
+        media_type="application/pdf",
+        size_bytes=len(infected),
+        sha256=hashlib.sha256(infected).hexdigest(),
+    )
+    case_id = uuid.uuid4().hex
+    announced = await m.there.put(
+        f"{cases}/{case_id}",
+        content=jose_safe.encrypt(_manifest(case_id, [entry]), key),
+        headers={**token, "Content-Type": MANIFEST_MEDIA_TYPE},
+    )
+    assert announced.status_code == 202, announced.text
+    refused = await m.there.put(
+        f"{cases}/{case_id}/attachments/a1",
+        content=_pieces(infected, key),
+        headers={**token, "Content-Type": ATTACHMENT_MEDIA_TYPE},
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["type"] == "urn:rathaus:problem:case-rejected"
+    rejection = verify_receipt(refused.json()["rejection"], jwks, receiver=NEIGHBOUR, sender=TENANT)
+    assert rejection.status == "rejected"
+    assert rejection.reason == "attachment a1: malware found"
+    assert await _stored(m.neighbour) == (0, 0, 0)
+
+    # The neighbour's scanner is away: its documents took the manifest, refuses the document
+    # (503), and the case stays sending at home with the reason.
+    booking_id, clerk, documents = await _booking_with_documents(m, (BIRTH_CERTIFICATE,))
+    handovers = f"/documents/v1/bookings/{booking_id}/handovers"
+    neighbours_clamd.stop()
+    try:
+        broken = await m.http.post(handovers, json={"to": NEIGHBOUR}, headers=clerk)
+    finally:
+        neighbours_clamd.start()
+    assert broken.status_code == 503, broken.text
+    [first] = (
+        await m.http.get(
+            f"/documents/v1/tenants/{TENANT}/handovers",
+            params={"booking_id": booking_id},
+            headers=clerk,
+        )
+    ).json()["items"]
+    assert first["status"] == "sending"
+    assert "503" in first["reason"]
+
+    # The citizen adds a document that the clerk accepts: the case broken off is not resumed
+    # with other documents (the neighbour holds its manifest) but closed as superseded, and
+    # the booking handed over anew, received whole.
+    citizen = await _login(m.http, CITIZEN)
+    later = pdf(40_000, b"LATER")
+    added = await m.http.post(
+        f"/documents/v1/bookings/{booking_id}/items/{documents[0]['checklist_item_id']}/documents",
+        content=later,
+        headers={**citizen, "content-type": "application/pdf"},
+    )
+    assert added.status_code == 201, added.text
+    accepted = await m.http.post(
+        f"/documents/v1/documents/{added.json()['id']}/review",
+        json={"decision": "accepted"},
+        headers=clerk,
+    )
+    assert accepted.status_code == 200, accepted.text
+    handed = await m.http.post(handovers, json={"to": NEIGHBOUR}, headers=clerk)
+    assert handed.status_code == 200, handed.text
+    second = handed.json()
+    assert second["id"] != first["id"]
+    assert second["status"] == "received", second["reason"]
+    assert second["attachments"] == 2
+    listed = (
+        await m.http.get(
+            f"/documents/v1/tenants/{TENANT}/handovers",
+            params={"booking_id": booking_id},
+            headers=clerk,
+        )
+    ).json()["items"]
+    superseded = next(c for c in listed if c["id"] == first["id"])
+    assert superseded["status"] == "rejected"
+    assert superseded["reason"].startswith("superseded:")
+
+    # Broken off with the documents unchanged: resumed as the same case, with the manifest
+    # first sent, which the neighbour recognises.
+    other, clerk, _ = await _booking_with_documents(m, (BIRTH_CERTIFICATE,))
+    neighbours_clamd.stop()
+    try:
+        broken = await m.http.post(
+            f"/documents/v1/bookings/{other}/handovers", json={"to": NEIGHBOUR}, headers=clerk
+        )
+    finally:
+        neighbours_clamd.start()
+    assert broken.status_code == 503, broken.text
+    resumed = await m.http.post(
+        f"/documents/v1/bookings/{other}/handovers", json={"to": NEIGHBOUR}, headers=clerk
+    )
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["status"] == "received", resumed.json()["reason"]
+    [only] = (
+        await m.http.get(
+            f"/documents/v1/tenants/{TENANT}/handovers",
+            params={"booking_id": other},
+            headers=clerk,
+        )
+    ).json()["items"]
+    assert only["id"] == resumed.json()["id"]
+    # The neighbour holds the two cases received (three documents) and, still receiving, the
+    # superseded one's manifest: no message tells a receiver that a sender gave a case up.
+    assert await _stored(m.neighbour) == (3, 3, 3)

@@ -10,21 +10,26 @@ import asyncio
 import base64
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
 
-from booking.bookings.models import Booking
-from servicekit.db import create_engine
 from servicekit.testing.plugin import DatabaseRegistry
 from tests.documents_booking.files import pdf
-from tests.live_rathaus import ADMIN, CITIZEN, CLERK, TENANT, System, start_system
+from tests.live_rathaus import (
+    ADMIN,
+    CITIZEN,
+    CLERK,
+    TENANT,
+    System,
+    appointment_begins_now,
+    book_first_slot,
+    start_system,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PDF = pdf(2000)
@@ -51,47 +56,11 @@ def _login(client: httpx.Client, credentials: dict[str, str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def _book(gateway: httpx.Client, citizen: dict[str, str]) -> tuple[str, str]:
-    """The citizen books the first free slot of the first service; (booking id, office id)."""
-    service = gateway.get(f"/booking/v1/tenants/{TENANT}/services").json()["items"][0]
-    assert service["required_documents"], "the pre-information: what to bring"
-    office = gateway.get(f"/booking/v1/tenants/{TENANT}/offices").json()["items"][0]
-    month = (date.today() + timedelta(days=10)).strftime("%Y-%m")
-    where = {"service_id": service["id"], "office_id": office["id"]}
-    days = gateway.get(
-        f"/booking/v1/tenants/{TENANT}/availability/days", params={**where, "month": month}
-    ).json()["days"]
-    slots = gateway.get(
-        f"/booking/v1/tenants/{TENANT}/availability/slots",
-        params={**where, "date": days[0]["date"]},
-    ).json()["slots"]
-
-    hold = gateway.post(
-        f"/booking/v1/tenants/{TENANT}/holds",
-        json={
-            "office_id": office["id"],
-            "service_ids": [service["id"]],
-            "start": slots[0]["start"],
-        },
-        headers=citizen,
-    )
-    assert hold.status_code == 201, hold.text
-    booking_id: str = hold.json()["id"]
-    confirmed = gateway.post(
-        f"/booking/v1/bookings/{booking_id}/confirm",
-        json={"name": "Erika Mustermann", "email": CITIZEN["email"]},
-        headers=citizen,
-    )
-    assert confirmed.status_code == 200, confirmed.text
-    assert confirmed.json()["status"] == "confirmed"
-    return booking_id, office["id"]
-
-
 def test_citizen_books_with_pre_information_and_hands_in_a_document(system: System) -> None:
     with httpx.Client(base_url=system.gateway, timeout=20) as gateway:
         assert gateway.get("/readyz").status_code == 200
         citizen = _login(gateway, CITIZEN)
-        booking_id, _ = _book(gateway, citizen)
+        booking_id, _ = book_first_slot(gateway, citizen)
 
         checklist = gateway.get(f"/booking/v1/bookings/{booking_id}/checklist", headers=citizen)
         item = checklist.json()["items"][0]["id"]
@@ -108,21 +77,6 @@ def test_citizen_books_with_pre_information_and_hands_in_a_document(system: Syst
         assert download.headers["x-request-id"]
 
 
-async def _appointment_begins_now(database_url: str, booking_id: str) -> None:
-    """Move the appointment to now, as if the day had come (behind the services' backs)."""
-    engine = create_engine(database_url)
-    try:
-        now = datetime.now(UTC)
-        async with engine.begin() as connection:
-            await connection.execute(
-                update(Booking)
-                .where(Booking.id == uuid.UUID(booking_id))
-                .values(starts_at=now, ends_at=now + timedelta(minutes=20))
-            )
-    finally:
-        await engine.dispose()
-
-
 def _subject(headers: dict[str, str]) -> str:
     payload = headers["Authorization"].split(".")[1]
     subject: str = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
@@ -134,8 +88,8 @@ def test_the_day_of_the_appointment_check_in_call_outcome_and_kpis(system: Syste
         citizen = _login(gateway, CITIZEN)
         admin = _login(gateway, ADMIN)
         clerk = _login(gateway, CLERK)
-        booking_id, office_id = _book(gateway, citizen)
-        asyncio.run(_appointment_begins_now(system.booking_database_url, booking_id))
+        booking_id, office_id = book_first_slot(gateway, citizen)
+        asyncio.run(appointment_begins_now(system.booking_database_url, booking_id))
         office = f"/booking/v1/tenants/{TENANT}/offices/{office_id}"
         staffed = gateway.put(f"{office}/staff/{_subject(clerk)}", headers=admin)
         assert staffed.status_code in {200, 201, 204}, staffed.text
@@ -207,7 +161,7 @@ def test_citizen_and_clerk_meet_in_the_consultation_room(system: System) -> None
         citizen = _login(gateway, CITIZEN)
         admin = _login(gateway, ADMIN)
         clerk = _login(gateway, CLERK)
-        booking_id, office_id = _book(gateway, citizen)
+        booking_id, office_id = book_first_slot(gateway, citizen)
         office = f"/booking/v1/tenants/{TENANT}/offices/{office_id}"
         staffed = gateway.put(f"{office}/staff/{_subject(clerk)}", headers=admin)
         assert staffed.status_code in {200, 201, 204}, staffed.text
@@ -252,7 +206,7 @@ def test_an_erased_account_is_erased_in_every_service(system: System) -> None:
     with httpx.Client(base_url=system.gateway, timeout=20) as gateway:
         citizen = _login(gateway, CITIZEN)
         admin = _login(gateway, ADMIN)
-        booking_id, _ = _book(gateway, citizen)
+        booking_id, _ = book_first_slot(gateway, citizen)
         item = gateway.get(f"/booking/v1/bookings/{booking_id}/checklist", headers=citizen).json()[
             "items"
         ][0]["id"]

@@ -3,7 +3,8 @@
 The portal speaks only the public API, from the same origin, so it needs no CORS. Its pages
 are one HTML document (``index.html``) that routes in the browser; the gateway answers it for
 the page paths the frontend knows (and the booking mails link to: ``/bookings/<id>``,
-``/bookings/<id>/opt-in``, ``/book``, ``/waitlist/...``). Any other path stays a 404
+``/bookings/<id>/opt-in``, ``/bookings/<id>/room``, ``/book``, ``/waitlist/...``; the manage
+page's QR code to ``/bookings/<id>/check-in``). Any other path stays a 404
 problem. Built files carry a content hash in their names (``/assets/``), so they are cached
 for good; the document itself is revalidated each time.
 
@@ -22,7 +23,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 PAGES = ("services", "book", "bookings", "waitlist", "desk", "display", "demo")
-"""First path segments of the frontend's pages besides ``/`` (web/src/routes.ts)."""
+"""First path segments of the frontend's pages besides ``/`` (web/src/router.ts)."""
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "

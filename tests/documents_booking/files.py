@@ -3,6 +3,10 @@ checks that they do (``documents.intake.inspection``)."""
 
 from __future__ import annotations
 
+import io
+
+from PIL import Image
+
 
 def pdf(size: int = 20_000, marker: bytes = b"CANARY") -> bytes:
     """A PDF of exactly ``size`` bytes (from about 500) that opens in a viewer: one blank page,
@@ -36,3 +40,10 @@ def pdf(size: int = 20_000, marker: bytes = b"CANARY") -> bytes:
     elif rest > 1:
         body += b"%" + b"0" * (rest - 2) + b"\n"
     return bytes(body + tail(len(body)))
+
+
+def jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A real JPEG image (a photo as a viewer loads it)."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, "JPEG")
+    return out.getvalue()

@@ -4,8 +4,10 @@ import { currentLanguage, onLanguage, setLanguage, t } from "./i18n";
 import { interceptLinks, useRoute, type Route } from "./router";
 import { BookingPage, BookPage, OptInPage, ServicePage, ServicesPage } from "./pages/citizen";
 import { DisplayPage } from "./pages/display";
+import { RoomPage } from "./pages/room";
+import { CheckInPage } from "./pages/checkin";
 import { Loading, Page } from "./ui";
-import type { FunctionComponent } from "preact";
+import type { ComponentChildren, FunctionComponent } from "preact";
 
 type DeskModule = typeof import("./pages/desk");
 let desk: DeskModule | null = null;
@@ -19,6 +21,15 @@ function Lazy({ pick }: { pick: (module: DeskModule) => FunctionComponent }) {
   if (!loaded) return <Loading />;
   const Component = pick(loaded);
   return <Component />;
+}
+
+/** A desk page that takes the route's values: rendered from the loaded chunk, not remounted. */
+function LazyView({ view }: { view: (module: DeskModule) => ComponentChildren }) {
+  const [loaded, setLoaded] = useState(desk);
+  useEffect(() => {
+    if (!loaded) void import("./pages/desk").then((module) => setLoaded((desk = module)));
+  }, [loaded]);
+  return loaded ? <>{view(loaded)}</> : <Loading />;
 }
 import "./style.css";
 
@@ -40,6 +51,16 @@ function Content({ route }: { route: Route }) {
       return <Lazy pick={(m) => m.DeskPage} />;
     case "callback":
       return <Lazy pick={(m) => m.CallbackPage} />;
+    case "desk-documents":
+      return <LazyView view={(m) => <m.DeskDocumentsPage id={route.id} />} />;
+    case "desk-room":
+      return <LazyView view={(m) => <m.DeskRoomPage id={route.id} />} />;
+    case "desk-kpis":
+      return <LazyView view={(m) => <m.KpisPage />} />;
+    case "room":
+      return <RoomPage id={route.id} token={route.token} />;
+    case "check-in":
+      return <CheckInPage id={route.id} token={route.token} />;
     default:
       return (
         <Page title={t("notFound")}>
@@ -81,7 +102,7 @@ function App() {
                 </a>
               </li>
               <li>
-                <a href="/desk" aria-current={route.page === "desk" ? "page" : undefined}>
+                <a href="/desk" aria-current={route.page === "desk" || route.page.startsWith("desk-") ? "page" : undefined}>
                   {t("navDesk")}
                 </a>
               </li>

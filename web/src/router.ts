@@ -1,6 +1,6 @@
 /** The pages and their paths (the gateway serves index.html for these first segments:
  * gateway/gateway/portal.py PAGES). Booking mails link to /bookings/<id>#token=...,
- * /bookings/<id>/opt-in#token=... and /book?office_id=...&service_ids=...&start=... */
+ * /bookings/<id>/opt-in#token=..., /bookings/<id>/room#token=... and /book?office_id=...&service_ids=...&start=... */
 import { useEffect, useState } from "preact/hooks";
 
 export type Route =
@@ -12,7 +12,12 @@ export type Route =
   | { page: "display"; office: string | null }
   | { page: "desk" }
   | { page: "callback" }
-  | { page: "not-found" };
+  | { page: "desk-documents"; id: string }
+  | { page: "desk-room"; id: string }
+  | { page: "desk-kpis" }
+  | { page: "not-found" }
+  | { page: "room"; id: string; token: string | null }
+  | { page: "check-in"; id: string; token: string | null };
 
 function fragmentToken(): string | null {
   return new URLSearchParams(location.hash.slice(1)).get("token");
@@ -27,9 +32,18 @@ export function parse(): Route {
   if (first === "bookings" && second && !third) return { page: "booking", id: second, token: fragmentToken() };
   if (first === "bookings" && second && third === "opt-in" && parts.length === 3)
     return { page: "opt-in", id: second, token: fragmentToken() };
+  if (first === "bookings" && second && third === "room" && parts.length === 3)
+    return { page: "room", id: second, token: fragmentToken() };
+  if (first === "bookings" && second && third === "check-in" && parts.length === 3)
+    return { page: "check-in", id: second, token: fragmentToken() };
   if (first === "display" && parts.length <= 2) return { page: "display", office: second ?? null };
   if (first === "desk" && !second) return { page: "desk" };
   if (first === "demo" && second === "callback" && !third) return { page: "callback" };
+  // The clerk's review and room of one booking, the admin's key figures (the desk's chunk).
+  if (first === "desk" && second === "bookings" && third && parts.length === 3) return { page: "desk-documents", id: third };
+  if (first === "desk" && second === "bookings" && third && parts[3] === "room" && parts.length === 4)
+    return { page: "desk-room", id: third };
+  if (first === "desk" && second === "kpis" && !third) return { page: "desk-kpis" };
   return { page: "not-found" };
 }
 

@@ -4,77 +4,8 @@
 // Environment: RATHAUS_URL (the gateway), CHROMIUM (the executable), SCREENSHOTS (optional
 // folder). When the journey needs a mail (the opt-in link, the manage link), it prints
 // "MAIL <kind>" and reads the link's path from stdin.
-import { createInterface } from "node:readline";
-import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
-
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const BASE = process.env.RATHAUS_URL;
-const SHOTS = process.env.SCREENSHOTS;
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-const reader = createInterface({ input: process.stdin });
-const lines = reader[Symbol.asyncIterator]();
-async function mail(kind) {
-  console.log(`MAIL ${kind}`);
-  const { value } = await lines.next();
-  return value.trim();
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const audited = [];
-/** axe-core over the page as it is now: no serious or critical violation (WCAG 2.1 A/AA). */
-async function audit(page, name) {
-  await page.evaluate(AXE); // through the DevTools protocol: the page's CSP stays as served
-  const result = await page.evaluate(() =>
-    // eslint-disable-next-line no-undef
-    axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } }),
-  );
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  check(
-    bad.length === 0,
-    `axe on ${name}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`).join("; ")}`,
-  );
-  audited.push(name);
-  if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function focused(page) {
-  return page.evaluate(() => {
-    const el = document.activeElement;
-    const name = el?.getAttribute("name") ?? "";
-    return el ? `${el.tagName.toLowerCase()}|${el.id}|${(el.textContent ?? "").trim()}|${name}` : "";
-  });
-}
-
-/** Tab (forward) until the focused element matches: the keyboard is the only way in. */
-async function tabTo(page, pattern, limit = 60) {
-  for (let i = 0; i < limit; i++) {
-    await page.keyboard.press("Tab");
-    const now = await focused(page);
-    if (pattern.test(now)) return now;
-  }
-  throw new Error(`no focusable element matching ${pattern} within ${limit} tabs on ${page.url()}`);
-}
-
-async function heading(page, text) {
-  await page.locator("h1", { hasText: text }).waitFor({ timeout: 15000 });
-}
+import { readFileSync } from "node:fs";
+import { audit, BASE, check, heading, mail, run, tabTo } from "./harness.mjs";
 
 async function moveToSecondDay(page) {
   const before = await page.locator("dl.facts dd").first().innerText();
@@ -264,40 +195,4 @@ async function down(page) {
   await audit(page, "down-service-en");
 }
 
-const scenarios = { journey, desk, down };
-const scenario = scenarios[process.argv[2]];
-check(scenario, `scenario: ${Object.keys(scenarios).join("|")}`);
-if (SHOTS) mkdirSync(SHOTS, { recursive: true });
-const userDataDir = process.env.USER_DATA_DIR;
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM,
-  args: ARGS,
-  headless: true,
-  acceptDownloads: true,
-  locale: "de-DE",
-  viewport: { width: 1100, height: 900 },
-});
-const errors = [];
-try {
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(15000);
-  const started = Date.now();
-  page.on("framenavigated", (frame) => {
-    if (frame === page.mainFrame()) console.log(`${((Date.now() - started) / 1000).toFixed(1)}s ${frame.url()}`);
-  });
-  page.on("pageerror", (error) => errors.push(String(error)));
-  page.on("console", (message) => {
-    if (message.type() === "error" && !/Failed to load resource/.test(message.text())) errors.push(message.text());
-  });
-  try {
-    await scenario(page);
-  } catch (error) {
-    console.error(`failed on ${page.url()}; the page said:\n${await page.locator("body").innerText().catch(() => "")}`);
-    throw error;
-  }
-  check(errors.length === 0, `errors in the page: ${errors.join("; ")}`);
-  console.log(`OK ${process.argv[2]}: axe clean on ${audited.join(", ")}`);
-} finally {
-  await context.close();
-  reader.close(); // stdin would keep the process alive
-}
+await run({ journey, desk, down });

@@ -25,7 +25,16 @@ def dist(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/services/x", "/book?office_id=1", "/bookings/1/opt-in", "/display/1"]
+    "path",
+    [
+        "/",
+        "/services/x",
+        "/book?office_id=1",
+        "/bookings/1/opt-in",
+        "/bookings/1/room",
+        "/bookings/1/check-in",
+        "/display/1",
+    ],
 )
 async def test_page_paths_answer_the_document_with_the_portal_policy(
     start_gateway: StartGateway, alpha: LiveServer, http: httpx.AsyncClient, dist: Path, path: str

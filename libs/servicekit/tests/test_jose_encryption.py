@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from jose import jwe, jws
 from jose.utils import base64url_decode, base64url_encode
+from joserfc import jwe as rfc_jwe
+from joserfc.jwk import RSAKey
 
 from servicekit.auth import jose_safe
 from servicekit.auth.jose_safe import DecryptionFailed, TokenRejected
@@ -58,6 +60,54 @@ def test_a_jwe_larger_than_the_libraries_cap_decrypts_within_our_bound(
     assert jose_safe.decrypt(token, _keys(private), max_bytes=2 << 20) == plaintext
     with pytest.raises(DecryptionFailed, match="larger than"):
         jose_safe.decrypt(token, _keys(private), max_bytes=len(token) - 1)
+
+
+def test_our_jwe_is_standard_python_jose_and_joserfc_decrypt_it_and_we_theirs(
+    private: dict[str, Any], public: dict[str, Any]
+) -> None:
+    plaintext = bytes(range(256)) * 5000  # over python-jose's 250 KB cap, unaligned to blocks
+    ours = jose_safe.encrypt(memoryview(plaintext), public)
+    jwe.JWE_SIZE_LIMIT = max(jwe.JWE_SIZE_LIMIT, 2 << 20)
+    assert jwe.decrypt(ours, private) == plaintext
+    # joserfc caps a ciphertext at 64 KB unless its registry says more.
+    registry = rfc_jwe.JWERegistry(algorithms=["RSA-OAEP-256", "A256GCM"])
+    registry.max_ciphertext_length = 2 << 20
+    opened = rfc_jwe.decrypt_compact(ours, RSAKey.import_key(private), registry=registry)
+    assert opened.plaintext == plaintext
+
+    by_jose = jwe.encrypt(
+        plaintext, public, encryption="A256GCM", algorithm="RSA-OAEP-256", kid=public["kid"]
+    )
+    by_joserfc = rfc_jwe.encrypt_compact(
+        {"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": public["kid"]},
+        plaintext,
+        RSAKey.import_key(public),
+        registry=registry,
+    ).encode()
+    for theirs in (by_jose, by_joserfc):
+        assert jose_safe.decrypt(theirs, _keys(private), max_bytes=2 << 20) == plaintext
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda parts: parts[:4],  # four parts
+        lambda parts: [*parts, b""],  # six parts
+        lambda parts: [parts[0], parts[1], parts[2], parts[3][:-1], parts[3][-1:] + parts[4]],
+        lambda parts: [*parts[:3], parts[3].replace(b"-", b"+").replace(b"_", b"/"), parts[4]],
+        lambda parts: [*parts[:4], parts[4] + b"=="],
+        lambda parts: [parts[0] + b"x", *parts[1:]],  # the header, which is the AAD
+        lambda parts: [*parts[:2], parts[2][:-2], *parts[3:]],  # a short IV
+    ],
+)
+def test_a_jwe_not_exactly_as_the_compact_serialization_says_is_refused(
+    private: dict[str, Any], public: dict[str, Any], damage: Any
+) -> None:
+    plaintext = bytes(range(256)) * 40
+    parts = jose_safe.encrypt(plaintext, public).split(b".")
+    assert any(b"-" in p or b"_" in p for p in parts[3:4])
+    with pytest.raises(DecryptionFailed):
+        jose_safe.decrypt(b".".join(damage(parts)), _keys(private), max_bytes=1 << 20)
 
 
 def test_a_tampered_ciphertext_is_refused(private: dict[str, Any], public: dict[str, Any]) -> None:

@@ -6,6 +6,9 @@ rescan   ask the scanner again about documents still pending
 rotate-case-keys
          new active hand-over keys (encryption and receipt signing); the previous ones stay
          published as passive until retired
+retire-case-keys
+         retire the passive hand-over keys (unpublished, no longer decrypting); the active
+         keys are never retired
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ MAINTENANCE = {
     "rewrap": "move every wrapped data key to the active key-encryption key",
     "rescan": "ask the scanner again about documents still pending",
     "rotate-case-keys": "new active hand-over keys; the previous ones stay published as passive",
+    "retire-case-keys": "retire the passive hand-over keys; the active ones stay",
 }
 
 
@@ -64,6 +68,12 @@ async def _maintain(command: str, settings: ServiceSettings, tenant: str | None)
                 case_keys = CaseKeys(CaseKeyRepository(session), keys)
                 made = [await case_keys.rotate(use) for use in KeyUse]
             return "new active hand-over keys: " + ", ".join(f"{k.use} {k.kid}" for k in made)
+        if command == "retire-case-keys":
+            async with database.sessionmaker() as session, session.begin():
+                retired = await CaseKeys(CaseKeyRepository(session), keys).retire_passive()
+            if not retired:
+                return "no passive hand-over keys to retire"
+            return "retired hand-over keys: " + ", ".join(f"{k.use} {k.kid}" for k in retired)
         if command == "rewrap":
             count = await rewrap_all(database.sessionmaker, keys)
             return f"rewrapped {count} data keys under {keys.active_id}"

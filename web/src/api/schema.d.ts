@@ -1476,7 +1476,8 @@ export interface paths {
         };
         /**
          * Get Received Case
-         * @description A case handed to this municipality: the booking, its checklist and the documents.
+         * @description A case handed to this municipality: the booking, its checklist and the documents
+         *     (the read is recorded in the access log).
          */
         get: operations["documents.getReceivedCase"];
         /**
@@ -1502,7 +1503,7 @@ export interface paths {
         };
         /**
          * Received Attachment
-         * @description One document of a received case, streamed.
+         * @description One document of a received case, streamed (the read is recorded in the access log).
          */
         get: operations["documents.receivedAttachment"];
         /**
@@ -14952,7 +14953,10 @@ export interface operations {
     };
     "documents.getReceivedCase": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Why a clerk reads this (recorded in the access log) */
+                purpose?: string | null;
+            };
             header?: never;
             path: {
                 /** @description Amtlicher Gemeindeschlüssel */
@@ -15205,7 +15209,10 @@ export interface operations {
     };
     "documents.receivedAttachment": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Why a clerk reads this (recorded in the access log) */
+                purpose?: string | null;
+            };
             header?: never;
             path: {
                 /** @description Amtlicher Gemeindeschlüssel */

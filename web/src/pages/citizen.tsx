@@ -8,6 +8,7 @@ import { navigate } from "../router";
 import { TENANT } from "../tenant";
 import { ErrorMessage, Loading, Page, Show, useAsync } from "../ui";
 import { Documents } from "./documents";
+import { checkInHref, QrCode } from "./checkin";
 import { SlotPicker, slotLabel } from "./slots";
 
 type Service = Schemas["booking.ServiceOut"];
@@ -487,6 +488,14 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
                 <section aria-labelledby="check-in" class="check-in">
                   <h2 id="check-in">{t("checkIn")}</h2>
                   <p class="hint">{t("checkInHint")}</p>
+                  {token && (
+                    <figure class="qr-figure">
+                      <QrCode text={checkInHref(id, token)} label={t("checkInQr")} />
+                      <figcaption>
+                        {t("checkInQrHint")} <a href={`/bookings/${id}/check-in#token=${token}`}>{t("checkInLink")}</a>
+                      </figcaption>
+                    </figure>
+                  )}
                   {visit ? (
                     <p class="success" role="status">
                       {t("checkedInNow")} {visit.waiting_ahead ?? 0}
@@ -496,6 +505,17 @@ export function BookingPage({ id, token }: { id: string; token: string | null })
                       {t("checkIn")}
                     </button>
                   )}
+                </section>
+              )}
+              {current.status === "confirmed" && token && (
+                <section aria-labelledby="room">
+                  <h2 id="room">{t("roomTitle")}</h2>
+                  <p>{current.mode === "video" ? t("roomIntroVideo") : t("roomIntro")}</p>
+                  <p>
+                    <a class="button" href={`/bookings/${id}/room#token=${token}`}>
+                      {t("roomOpen")}
+                    </a>
+                  </p>
                 </section>
               )}
               {moving && current.services[0] && (

@@ -3,18 +3,20 @@
  * a clerk opens it, so the citizen's pages do not carry it. */
 import { useEffect, useState } from "preact/hooks";
 import { api, call, type Schemas } from "../api/client";
-import { formatTime, t } from "../i18n";
+import { formatDate, formatTime, t } from "../i18n";
 import { completeSignIn, currentSession, signIn, signOut, type Session } from "../oauth";
 import { navigate } from "../router";
 import { TENANT } from "../tenant";
 import { statusKey } from "./citizen";
 import { ErrorMessage, Page, Show, useAsync } from "../ui";
+import { auth } from "./desk-session";
+import { d } from "./desk-text";
+
+export { DeskDocumentsPage } from "./desk-review";
+export { DeskRoomPage } from "./desk-room";
+export { KpisPage } from "./desk-kpis";
 
 type Visit = Schemas["booking.VisitOut"];
-
-function auth(session: Session) {
-  return { Authorization: `Bearer ${session.accessToken}` };
-}
 
 export function CallbackPage() {
   const [error, setError] = useState<unknown>();
@@ -84,6 +86,7 @@ function Desk({ session, onSignOut }: { session: Session; onSignOut: () => void 
         <button type="button" class="secondary" onClick={onSignOut}>
           {t("signOut")}
         </button>
+        <a href="/desk/kpis">{d("kpisLink")}</a>
       </div>
       {me.error !== undefined && <ErrorMessage error={me.error} />}
       <Show state={offices}>
@@ -111,19 +114,29 @@ function today(): string {
 }
 
 function Appointments({ office, session }: { office: string; session: Session }) {
+  const [date, setDate] = useState(today);
   const day = useAsync(
     () =>
       call(
         api.GET("/booking/v1/tenants/{ags}/offices/{office_id}/appointments", {
-          params: { path: { ags: TENANT, office_id: office }, query: { date: today() } },
+          params: { path: { ags: TENANT, office_id: office }, query: { date } },
           headers: auth(session),
         }),
       ),
-    [office],
+    [office, date],
   );
   return (
     <section aria-labelledby="today">
-      <h2 id="today">{t("today")}</h2>
+      <h2 id="today">{date === today() ? t("today") : `${d("appointments")}: ${formatDate(date)}`}</h2>
+      <div class="field">
+        <label for="appointments-day">{d("pickDay")}</label>
+        <input
+          id="appointments-day"
+          type="date"
+          value={date}
+          onChange={(e) => e.currentTarget.value && setDate(e.currentTarget.value)}
+        />
+      </div>
       <Show state={day}>
         {(view) =>
           view.items.length === 0 ? (
@@ -136,6 +149,7 @@ function Appointments({ office, session }: { office: string; session: Session })
                   <th scope="col">{t("code")}</th>
                   <th scope="col">{t("services")}</th>
                   <th scope="col">{t("status")}</th>
+                  <th scope="col">{d("actions")}</th>
                 </tr>
               </thead>
               <tbody>
@@ -145,6 +159,15 @@ function Appointments({ office, session }: { office: string; session: Session })
                     <td class="code">{b.code}</td>
                     <td>{b.services.map((s) => s.name).join(", ")}</td>
                     <td>{t(statusKey(b.status))}</td>
+                    <td>
+                      <a href={`/desk/bookings/${b.id}`} aria-label={`${d("openDocuments")} ${b.code}`}>
+                        {d("openDocuments")}
+                      </a>{" "}
+                      ·{" "}
+                      <a href={`/desk/bookings/${b.id}/room`} aria-label={`${d("openRoom")} ${b.code}`}>
+                        {d("openRoom")}
+                      </a>
+                    </td>
                   </tr>
                 ))}
               </tbody>

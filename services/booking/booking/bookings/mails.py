@@ -134,6 +134,7 @@ class BookingMails:
             "manage_url": manage_url(self.settings, booking.id),
             "feedback_url": manage_url(self.settings, booking.id, page="feedback"),
             "room_url": manage_url(self.settings, booking.id, page="room"),
+            "video": booking.mode == "video",
             "opt_in_url": opt_in_url(self.settings, booking.id, booking.email),
             "hold_expires_at": booking.hold_expires_at,
             "portal_url": self.settings.portal_url,

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.mail.models import OutboxMail
+from booking.offices.models import OfficeService
 from servicekit.db import utcnow
 from servicekit.mail import MailDispatcher, MailStatus, SmtpSecurity, SmtpServer
 from servicekit.mail.sink import MailSink
@@ -135,6 +136,41 @@ async def test_a_confirmation_mails_the_appointment_with_its_invitation_and_mana
     followed = await follow(client, link)
     assert followed.status_code == 200, followed.text
     assert followed.json()["code"] == booking["code"]
+
+
+ROOM_LINK = re.compile(re.escape(PORTAL_URL) + r"/bookings/[0-9a-f-]{36}/room#token=[A-Za-z0-9_-]+")
+
+
+async def test_a_video_appointments_mail_links_its_consultation_room(
+    client: httpx.AsyncClient, session: AsyncSession, app: FastAPI, sink: tuple[MailSink, int]
+) -> None:
+    video = await create_service(session)
+    desk = await create_service(session)
+    office = await create_office(session, video, desk)
+    await open_every_day(session, office)
+    await session.execute(
+        update(OfficeService)
+        .where(OfficeService.office_id == office.id, OfficeService.service_id == video.id)
+        .values(mode="video")
+    )
+    remote = await book(client, office, video, start=at(local_day(3), 9))
+    present = await book(client, office, desk, start=at(local_day(3), 10))
+    assert (remote["mode"], present["mode"]) == ("video", "in_person")
+
+    by_video, in_person = [parts(mail)[:2] for mail in await delivered(app, sink)]
+    text, html = by_video
+    [link] = set(ROOM_LINK.findall(text))
+    assert f'href="{link}"' in html
+    assert f"/bookings/{remote['id']}/room#" in link
+    assert "Videogespräch" in text
+    # The room's link opens with the manage token, as the manage link does.
+    token = link.partition("#token=")[2]
+    seen = await client.get(
+        f"/booking/v1/bookings/{remote['id']}", headers={"X-Manage-Token": token}
+    )
+    assert seen.status_code == 200, seen.text
+    assert not any(ROOM_LINK.search(part) for part in in_person)
+    assert "Videogespräch" not in in_person[0]
 
 
 async def test_reschedule_and_cancel_update_the_same_invitation_with_a_raised_sequence(

@@ -24,7 +24,7 @@ class AccessRecord(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     tenant: Mapped[str] = mapped_column(String(8), index=True)
     booking_id: Mapped[str] = mapped_column(String(64), index=True)
-    document_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    document_id: Mapped[str | None] = mapped_column(String(64), index=True)
     actor: Mapped[str] = mapped_column(String(200))
     actor_roles: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(32))

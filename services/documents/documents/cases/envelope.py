@@ -148,7 +148,7 @@ async def _pieces(source: AsyncIterable[bytes], size: int) -> AsyncGenerator[byt
     async for chunk in source:
         pending += chunk
         while len(pending) >= size:
-            yield bytes(pending[:size])
+            yield bytes(memoryview(pending)[:size])
             del pending[:size]
     if pending:
         yield bytes(pending)
@@ -161,10 +161,14 @@ class PieceRefused(Exception):
 async def _lines(body: AsyncIterable[bytes]) -> AsyncGenerator[bytes, None]:
     pending = bytearray()
     async for chunk in body:
+        # Only the new bytes are searched: a piece arrives in many chunks, and searching all
+        # that is pending for each of them would scan a MiB over and over.
+        start = len(pending)
         pending += chunk
-        while (end := pending.find(b"\n")) >= 0:
-            line = bytes(pending[:end])
+        while (end := pending.find(b"\n", start)) >= 0:
+            line = bytes(memoryview(pending)[:end])
             del pending[: end + 1]
+            start = 0
             if line:
                 yield line
         if len(pending) > MAX_PIECE_JWE_BYTES:

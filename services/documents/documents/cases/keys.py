@@ -5,8 +5,9 @@ They live here, in documents, because documents decrypts and signs: the private 
 leave this service (sealed at rest under the key-encryption key, as the documents' data keys
 are). They are kept apart from identity's token signing keys (``use: enc`` / ``use: sig``),
 and rotate the way those do: a new active key, the previous one passive (still published,
-still decrypting what was encrypted to it in flight), retired by hand after the partners'
-JWKS caches have moved on.
+still decrypting what was encrypted to it in flight), retired by hand
+(``rathaus-documents retire-case-keys``) after the partners' JWKS caches have moved on and the
+hand-overs in flight have arrived.
 """
 
 from __future__ import annotations
@@ -106,7 +107,17 @@ class CaseKeys:
             raise CaseKeyRotationConflict()
         return new
 
+    async def retire_passive(self) -> list[CaseKey]:
+        """Retire every passive key (no longer published, no longer decrypting); the active
+        keys stay. Run once partners have moved on to the active key."""
+        return [
+            await self.retire(key.kid)
+            for key in await self.keys.published()
+            if key.state == KeyState.PASSIVE
+        ]
+
     async def retire(self, kid: str) -> CaseKey:
+        """Retire the passive key ``kid``; the active key of its use refuses (409)."""
         key = await self.keys.get(kid)
         if key is None:
             raise CaseKeyNotFound()

@@ -98,6 +98,10 @@ class SentCase(Base):
     receipt: Mapped[str | None] = mapped_column(Text, default=None)
     """The receiver's signed receipt or rejection (a JWS), verified against its JWKS."""
     sent_by: Mapped[str] = mapped_column(String(200))
+    kek_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    manifest_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    """The manifest as first sent (sealed under the KEK): a resumed hand-over sends these
+    very bytes again, so the receiver recognises the case."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -30,6 +30,8 @@ import anyio
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from documents.audit.models import AccessRecord
+from documents.audit.repository import AccessLogRepository
 from documents.cases.envelope import (
     MAX_MANIFEST_BYTES,
     RECEIPT_TYPE,
@@ -85,6 +87,37 @@ def attachment_binding(tenant: str, case_id: str, attachment_id: str) -> str:
     return f"received-attachment:{tenant}:{case_id}:{attachment_id}"
 
 
+RECEIVED_CASE_PURPOSE = "reading a case handed over by a partner municipality"
+
+
+def access_subject(case_id: str) -> str:
+    """What a received case's reads are filed under in the access log, in the place of a
+    booking of ours (the booking is the sender's)."""
+    return f"case:{case_id}"
+
+
+async def _audit(
+    session: AsyncSession,
+    tenant: str,
+    case_id: str,
+    attachment_id: str | None,
+    clerk: Principal,
+    action: str,
+    purpose: str | None,
+) -> None:
+    await AccessLogRepository(session).append(
+        AccessRecord(
+            tenant=tenant,
+            booking_id=access_subject(case_id),
+            document_id=attachment_id,
+            actor=clerk.subject,
+            actor_roles=" ".join(sorted(clerk.roles)),
+            action=action,
+            purpose=(purpose or "").strip() or RECEIVED_CASE_PURPOSE,
+        )
+    )
+
+
 class CaseReceiver:
     def __init__(
         self,
@@ -118,28 +151,37 @@ class CaseReceiver:
             return await ReceivedCaseRepository(session).of(tenant)
 
     async def one(
-        self, tenant: str, case_id: str
+        self, tenant: str, case_id: str, clerk: Principal, purpose: str | None = None
     ) -> tuple[ReceivedCase, Manifest | None, Sequence[ReceivedAttachment]]:
-        """A case of ours with its manifest (while we keep it) and attachments."""
-        async with self.sessions() as session:
+        """A case of ours with its manifest (while we keep it) and attachments; the read is in
+        the access log, as a clerk's read of a document's metadata is."""
+        async with self.sessions() as session, session.begin():
             cases = ReceivedCaseRepository(session)
             case = await cases.get((tenant, case_id))
             if case is None:
                 raise CaseNotFound()
             attachments = await cases.attachments(tenant, case_id)
+            await _audit(session, tenant, case_id, None, clerk, "metadata", purpose)
         manifest = self.manifest_of(case) if case.manifest_sealed is not None else None
         return case, manifest, attachments
 
     async def content(
-        self, tenant: str, case_id: str, attachment_id: str
+        self,
+        tenant: str,
+        case_id: str,
+        attachment_id: str,
+        clerk: Principal,
+        purpose: str | None = None,
     ) -> tuple[ReceivedAttachment, AsyncGenerator[bytes, None]]:
-        """A received attachment's bytes, decrypted as they stream (received cases only)."""
-        async with self.sessions() as session:
+        """A received attachment's bytes, decrypted as they stream (received cases only); the
+        read is in the access log before a byte goes out."""
+        async with self.sessions() as session, session.begin():
             cases = ReceivedCaseRepository(session)
             case = await cases.get((tenant, case_id))
             attachment = await cases.attachment(tenant, case_id, attachment_id)
-        if case is None or case.status != CaseStatus.RECEIVED or attachment is None:
-            raise CaseNotFound()
+            if case is None or case.status != CaseStatus.RECEIVED or attachment is None:
+                raise CaseNotFound()
+            await _audit(session, tenant, case_id, attachment_id, clerk, "download", purpose)
         key = self.ring.unwrap(
             WrappedKey(attachment.kek_id, attachment.wrapped_key),
             attachment_binding(tenant, case_id, attachment_id),

@@ -58,6 +58,13 @@ router = APIRouter(prefix="/documents/v1", tags=["cases"])
 
 CaseId = Annotated[str, Path(pattern=CASE_ID_PATTERN, description="The case's id")]
 AttachmentId = Annotated[str, Path(pattern=ID_PATTERN, description="The attachment's id")]
+Purpose = Annotated[
+    str | None,
+    Query(
+        max_length=500,
+        description="Why a clerk reads this (recorded in the access log)",
+    ),
+]
 PARTNER_PROBLEMS = (
     *AUTH_PROBLEMS,
     InsufficientScope,
@@ -274,10 +281,15 @@ async def list_received_cases(
     ),
 )
 async def get_received_case(
-    ags: AgsPath, case_id: CaseId, _staff: TenantStaff, receiver: ReceiverDep
+    ags: AgsPath,
+    case_id: CaseId,
+    staff: TenantStaff,
+    receiver: ReceiverDep,
+    purpose: Purpose = None,
 ) -> ReceivedCaseOut:
-    """A case handed to this municipality: the booking, its checklist and the documents."""
-    case, manifest, attachments = await receiver.one(ags, case_id)
+    """A case handed to this municipality: the booking, its checklist and the documents
+    (the read is recorded in the access log)."""
+    case, manifest, attachments = await receiver.one(ags, case_id, staff, purpose)
     return ReceivedCaseOut(
         id=case.id,
         from_ags=case.from_ags,
@@ -318,11 +330,12 @@ async def received_attachment(
     ags: AgsPath,
     case_id: CaseId,
     attachment_id: AttachmentId,
-    _staff: TenantStaff,
+    staff: TenantStaff,
     receiver: ReceiverDep,
+    purpose: Purpose = None,
 ) -> StreamingResponse:
-    """One document of a received case, streamed."""
-    attachment, chunks = await receiver.content(ags, case_id, attachment_id)
+    """One document of a received case, streamed (the read is recorded in the access log)."""
+    attachment, chunks = await receiver.content(ags, case_id, attachment_id, staff, purpose)
     name = attachment.display_name
     fallback = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
     return StreamingResponse(

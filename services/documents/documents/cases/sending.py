@@ -9,7 +9,10 @@ piece on its way out (see :mod:`documents.cases.envelope`). The receiver's signe
 rejection is verified against the same JWKS before the case counts as received or rejected.
 
 Handing the same booking to the same partner again is the same case (its id is kept): a case
-broken off is resumed, one received or rejected is answered as it stands.
+broken off is resumed with the manifest first sent (kept sealed, so the receiver recognises
+it), one received or rejected is answered as it stands. A case broken off whose documents
+changed since (one accepted more, one replaced) is not resumed: it is closed as rejected with
+the reason (superseded) and the booking handed over anew, as a new case.
 """
 
 from __future__ import annotations
@@ -115,11 +118,24 @@ class CaseSender:
             documents = [
                 d for d in await DocumentRepository(session).for_booking(booking_id) if _handed(d)
             ]
-        case = await self._open_case(tenant, booking_id, grant, caller.principal.subject, documents)
+        clerk = caller.principal.subject
+        case = await self._open_case(tenant, booking_id, grant, clerk, documents)
         if case.status != CaseStatus.SENDING:
             return case  # received or rejected before: as it stands
+        manifest = self._sent_manifest(case)
+        if manifest is not None and _fingerprint(
+            Manifest.model_validate_json(manifest).attachments
+        ) != _fingerprint(documents):
+            # Broken off, and the documents changed since: the receiver may hold the old
+            # manifest under this id and would refuse another one (409), so this version is
+            # closed with the reason and the case handed over anew, as a case of its own.
+            await self._settle(case.id, CaseStatus.REJECTED, SUPERSEDED, None)
+            case = await self._open_case(tenant, booking_id, grant, clerk, documents)
+            manifest = None
+        if manifest is None:
+            manifest = await self._keep_manifest(case, grant, documents)
         try:
-            outcome = await self._transmit(case, grant, documents)
+            outcome = await self._transmit(case, grant, documents, manifest)
         except (_Unavailable, httpx.HTTPError, AnswerTooLarge) as exc:
             reason = str(exc) or type(exc).__name__
             await self._settle(case.id, CaseStatus.SENDING, f"not delivered: {reason}"[:500], None)
@@ -196,12 +212,18 @@ class CaseSender:
 
     # -- on the wire ------------------------------------------------------------------------
 
-    async def _transmit(
+    def _sent_manifest(self, case: SentCase) -> bytes | None:
+        """The manifest's bytes as first sent, if it was."""
+        if case.manifest_sealed is None or case.kek_id is None:
+            return None
+        return self.ring.unwrap(
+            WrappedKey(case.kek_id, case.manifest_sealed), _manifest_binding(case)
+        )
+
+    async def _keep_manifest(
         self, case: SentCase, grant: HandoverGrant, documents: Sequence[Document]
-    ) -> tuple[CaseStatus, ReceiptClaims, str]:
-        base = grant.partner.base_url.rstrip("/")
-        jwks = await self._jwks(base)
-        key = _encryption_key(jwks)
+    ) -> bytes:
+        """The case's manifest, made once and kept (sealed) before it is first sent."""
         entries = {
             d.id: AttachmentEntry(
                 id=d.id,
@@ -224,13 +246,31 @@ class CaseSender:
             checklist=grant.checklist,
             attachments=list(entries.values()),
         )
+        plaintext = manifest.model_dump_json().encode()
+        sealed = self.ring.wrap(plaintext, _manifest_binding(case))
+        async with self.sessions() as session, session.begin():
+            kept = await SentCaseRepository(session).get(case.id)
+            assert kept is not None
+            kept.kek_id, kept.manifest_sealed = sealed.kek_id, sealed.wrapped
+        return plaintext
+
+    async def _transmit(
+        self,
+        case: SentCase,
+        grant: HandoverGrant,
+        documents: Sequence[Document],
+        manifest: bytes,
+    ) -> tuple[CaseStatus, ReceiptClaims, str]:
+        base = grant.partner.base_url.rstrip("/")
+        jwks = await self._jwks(base)
+        key = _encryption_key(jwks)
         headers = {"Authorization": f"Bearer {grant.access_token}"}
         url = f"{base}/documents/v1/tenants/{case.to_ags}/cases/{case.id}"
         answer = await self._put(
             url,
             headers,
             MANIFEST_MEDIA_TYPE,
-            jose_safe.encrypt(manifest.model_dump_json().encode(), key),
+            jose_safe.encrypt(manifest, key),
         )
         by_id = {d.id: d for d in documents}
         while answer.get("status") == "receiving":
@@ -297,6 +337,21 @@ class CaseSender:
         if status in (200, 201, 202) or (status == 422 and "rejection" in answer):
             return answer
         raise _Unavailable(f"the partner answered {status} {answer.get('type', '')}".strip())
+
+
+SUPERSEDED = (
+    "superseded: the case's documents changed before it was delivered; "
+    "it was handed over again as a new case"
+)
+
+
+def _manifest_binding(case: SentCase) -> str:
+    return f"sent-case:{case.tenant}:{case.id}"
+
+
+def _fingerprint(items: Sequence[Document] | Sequence[AttachmentEntry]) -> dict[str, str]:
+    """What a resumed hand-over must still send: each document's id and SHA-256."""
+    return {item.id: item.sha256 for item in items}
 
 
 def _handed(document: Document) -> bool:

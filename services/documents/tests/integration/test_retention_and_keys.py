@@ -15,6 +15,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from documents.cases.keys import CaseKeyRotationConflict, CaseKeys
+from documents.cases.models import KeyUse
+from documents.cases.repository import CaseKeyRepository
 from documents.cli import _maintain
 from documents.crypto.keys import KeyRing
 from documents.retention.service import Retention
@@ -318,5 +321,47 @@ async def test_orphaned_blobs_are_swept_but_young_and_known_ones_stay(
         assert young == 0
         assert old == 1
         assert await blobs.list_ids() == [known.blob_id]
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.slow  # two RSA-4096 keys are made
+async def test_retiring_case_keys_unpublishes_the_passive_ones_and_never_the_active(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    configured = settings(fresh_database_url, tmp_path)
+    assert await _maintain("retire-case-keys", configured, None) == (
+        "no passive hand-over keys to retire"
+    )
+    await _maintain("rotate-case-keys", configured, None)  # the first keys: nothing passive
+    await _maintain("rotate-case-keys", configured, None)  # the first ones become passive
+    database = Database(fresh_database_url)
+    try:
+
+        async def published() -> dict[str, str]:
+            async with database.sessionmaker() as session:
+                keys = await CaseKeyRepository(session).published()
+            return {key.kid: key.state for key in keys}
+
+        before = await published()
+        assert sorted(before.values()) == ["active", "active", "passive", "passive"]
+        passive = {kid for kid, state in before.items() if state == "passive"}
+
+        report = await _maintain("retire-case-keys", configured, None)
+
+        assert report.startswith("retired hand-over keys: ")
+        assert all(kid in report for kid in passive)
+        after = await published()
+        assert after == {kid: "active" for kid in set(before) - passive}
+        async with database.sessionmaker() as session, session.begin():
+            case_keys = CaseKeys(CaseKeyRepository(session), configured.key_ring())
+            assert set(await case_keys.decryption_keys()) <= set(after)
+            active = await case_keys.active(KeyUse.ENCRYPTION)
+            with pytest.raises(CaseKeyRotationConflict):
+                await case_keys.retire(active.kid)
+        assert await published() == after
+        assert await _maintain("retire-case-keys", configured, None) == (
+            "no passive hand-over keys to retire"
+        )
     finally:
         await database.dispose()
