@@ -131,7 +131,7 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while not _stun_answers(TURN_PORT):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"coturn did not start: {_log(home)}")
