@@ -101,6 +101,37 @@ async def race(http: httpx.AsyncClient, requests: list[dict[str, Any]]) -> list[
     return list(await asyncio.gather(*(send(r) for r in requests)))
 
 
+async def confirmed_bookings(
+    http: httpx.AsyncClient, office_id: str, service_id: str, count: int
+) -> dict[str, str]:
+    """``count`` citizens hold the same slot in parallel and confirm it, each under their own
+    e-mail; their manage tokens by booking id."""
+    holds = await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/tenants/{TENANT}/holds",
+                "json": {
+                    "office_id": office_id,
+                    "service_ids": [service_id],
+                    "start": at(local_day(3), 9).isoformat(),
+                },
+            }
+            for _ in range(count)
+        ],
+    )
+    tokens_by_id = {h.json()["id"]: h.json()["manage_token"] for h in holds}
+    for n, (booking_id, token) in enumerate(tokens_by_id.items()):
+        confirmed = await http.post(
+            f"/booking/v1/bookings/{booking_id}/confirm",
+            json={"name": "Citizen", "email": f"citizen-{n}@example.org"},
+            headers={"X-Manage-Token": token},
+        )
+        assert confirmed.status_code == 200, confirmed.text
+    return tokens_by_id
+
+
 def statuses(responses: list[httpx.Response]) -> Counter[int]:
     return Counter(r.status_code for r in responses)
 
@@ -425,29 +456,7 @@ async def test_parallel_calls_of_clerks_call_each_waiting_citizen_once(
 ) -> None:
     office_id, service_id = await setup_office(http, tokens, counters=10)
     waiting = 5
-    holds = await race(
-        http,
-        [
-            {
-                "method": "POST",
-                "url": f"/booking/v1/tenants/{TENANT}/holds",
-                "json": {
-                    "office_id": office_id,
-                    "service_ids": [service_id],
-                    "start": at(local_day(3), 9).isoformat(),
-                },
-            }
-            for _ in range(waiting)
-        ],
-    )
-    tokens_by_id = {h.json()["id"]: h.json()["manage_token"] for h in holds}
-    for n, (booking_id, token) in enumerate(tokens_by_id.items()):
-        confirmed = await http.post(
-            f"/booking/v1/bookings/{booking_id}/confirm",
-            json={"name": "Citizen", "email": f"citizen-{n}@example.org"},
-            headers={"X-Manage-Token": token},
-        )
-        assert confirmed.status_code == 200, confirmed.text
+    tokens_by_id = await confirmed_bookings(http, office_id, service_id, waiting)
     # Their appointments begin now (moved behind the service's back), and they check in.
     now = datetime.now(UTC)
     async with engine.begin() as connection:
@@ -578,29 +587,7 @@ async def test_parallel_completions_and_ratings_of_a_closed_day_lose_no_count(
     # rewrites the day's rollup: none may work from a day without the others' changes.
     citizens = 10
     office_id, service_id = await setup_office(http, tokens, counters=citizens)
-    holds = await race(
-        http,
-        [
-            {
-                "method": "POST",
-                "url": f"/booking/v1/tenants/{TENANT}/holds",
-                "json": {
-                    "office_id": office_id,
-                    "service_ids": [service_id],
-                    "start": at(local_day(3), 9).isoformat(),
-                },
-            }
-            for _ in range(citizens)
-        ],
-    )
-    tokens_by_id = {h.json()["id"]: h.json()["manage_token"] for h in holds}
-    for n, (booking_id, token) in enumerate(tokens_by_id.items()):
-        confirmed = await http.post(
-            f"/booking/v1/bookings/{booking_id}/confirm",
-            json={"name": "Citizen", "email": f"citizen-{n}@example.org"},
-            headers={"X-Manage-Token": token},
-        )
-        assert confirmed.status_code == 200, confirmed.text
+    tokens_by_id = await confirmed_bookings(http, office_id, service_id, citizens)
     yesterday = local_day(-1)
     start = at(yesterday, 9)
     async with engine.begin() as connection:
