@@ -1,7 +1,7 @@
 """calls: the LiveKit rooms to close at their window's end
 
 Revision ID: 5506d6edcce7
-Revises: 084a5159122e
+Revises: 9c4f2a6e8d13
 Create Date: 2026-12-07 14:46:08.715625+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5506d6edcce7"
-down_revision: str | None = "084a5159122e"
+down_revision: str | None = "9c4f2a6e8d13"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
