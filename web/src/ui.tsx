@@ -83,3 +83,24 @@ export function useFocusOnResult(state: object, shown: boolean): RefObject<HTMLD
   }, [state]);
   return result;
 }
+
+/** The required name and e-mail fields of a contact form; ``prefix`` keeps their ids and
+ * names apart from those of another form on the same page. */
+export function ContactFields({ prefix = "" }: { prefix?: string }) {
+  return (
+    <>
+      <div class="field">
+        <label for={`${prefix}name`}>
+          {t("name")} <span class="req">({t("required")})</span>
+        </label>
+        <input id={`${prefix}name`} name={`${prefix}name`} required autocomplete="name" maxLength={200} />
+      </div>
+      <div class="field">
+        <label for={`${prefix}email`}>
+          {t("email")} <span class="req">({t("required")})</span>
+        </label>
+        <input id={`${prefix}email`} name={`${prefix}email`} type="email" required autocomplete="email" />
+      </div>
+    </>
+  );
+}

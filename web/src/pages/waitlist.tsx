@@ -7,7 +7,7 @@ import { api, ApiError, call, type Schemas } from "../api/client";
 import { formatDate, formatTime, t } from "../i18n";
 import type { WaitlistPurpose } from "../router";
 import { TENANT } from "../tenant";
-import { ErrorMessage, Page, Show, useAsync, useFocusOnResult } from "../ui";
+import { ContactFields, ErrorMessage, Page, Show, useAsync, useFocusOnResult } from "../ui";
 import { BookingFacts } from "./citizen";
 import { tm, type MailWord } from "./mailwords";
 
@@ -97,18 +97,7 @@ export function WaitlistForm({ service, offices }: { service: Service; offices: 
           </fieldset>
           <fieldset>
             <legend>{t("contact")}</legend>
-            <div class="field">
-              <label for="waitlist-name">
-                {t("name")} <span class="req">({t("required")})</span>
-              </label>
-              <input id="waitlist-name" name="waitlist-name" required autocomplete="name" maxLength={200} />
-            </div>
-            <div class="field">
-              <label for="waitlist-email">
-                {t("email")} <span class="req">({t("required")})</span>
-              </label>
-              <input id="waitlist-email" name="waitlist-email" type="email" required autocomplete="email" />
-            </div>
+            <ContactFields prefix="waitlist-" />
           </fieldset>
           <div ref={result} tabIndex={-1}>
             {state.error !== undefined && <ErrorMessage error={state.error} />}
