@@ -25,7 +25,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -60,6 +60,7 @@ from tests.live_rathaus import (
     TENANT,
     Neighbour,
     System,
+    book_first_slot,
     start_neighbour,
     start_system,
 )
@@ -260,44 +261,14 @@ async def _booking_with_documents(
     office: (booking id, the clerk's headers, the documents)."""
     http = m.http
     citizen, clerk, admin = [await _login(http, c) for c in (CITIZEN, CLERK, ADMIN)]
-    services = (await http.get(f"/booking/v1/tenants/{TENANT}/services")).json()["items"]
-    service = next(s for s in services if s["leika"] == LEIKA)
     office = (await http.get(f"/booking/v1/tenants/{TENANT}/offices")).json()["items"][0]
     staffed = await http.put(
         f"/booking/v1/tenants/{TENANT}/offices/{office['id']}/staff/{_subject(clerk)}",
         headers=admin,
     )
     assert staffed.status_code in {200, 201, 204}, staffed.text
-    where = {"service_id": service["id"], "office_id": office["id"]}
-    month = (date.today() + timedelta(days=10)).strftime("%Y-%m")
-    days = (
-        await http.get(
-            f"/booking/v1/tenants/{TENANT}/availability/days", params={**where, "month": month}
-        )
-    ).json()["days"]
-    slots = (
-        await http.get(
-            f"/booking/v1/tenants/{TENANT}/availability/slots",
-            params={**where, "date": days[0]["date"]},
-        )
-    ).json()["slots"]
-    hold = await http.post(
-        f"/booking/v1/tenants/{TENANT}/holds",
-        json={
-            "office_id": office["id"],
-            "service_ids": [service["id"]],
-            "start": slots[0]["start"],
-        },
-        headers=citizen,
-    )
-    assert hold.status_code == 201, hold.text
-    booking_id: str = hold.json()["id"]
-    confirmed = await http.post(
-        f"/booking/v1/bookings/{booking_id}/confirm",
-        json={"name": "Erika Mustermann", "email": CITIZEN["email"]},
-        headers=citizen,
-    )
-    assert confirmed.status_code == 200, confirmed.text
+    with httpx.Client(base_url=m.home.gateway, timeout=60) as gateway:
+        booking_id, _ = await asyncio.to_thread(book_first_slot, gateway, citizen, leika=LEIKA)
     checklist = (
         await http.get(f"/booking/v1/bookings/{booking_id}/checklist", headers=citizen)
     ).json()["items"]
