@@ -37,7 +37,6 @@ from identity.seed import DEMO_MFA_ACCOUNT, DEMO_MFA_SECRET
 from servicekit.mail.sink import MailSink
 from servicekit.testing.plugin import DatabaseRegistry
 from servicekit.testing.system import require_program
-from tests.calls.conftest import move_appointment
 from tests.calls.signalling import GUARD_S, Peer, call_path
 from tests.documents_booking.files import jpeg, pdf
 from tests.live_rathaus import (
@@ -48,6 +47,7 @@ from tests.live_rathaus import (
     System,
     appointment_begins_now,
     book_first_slot,
+    move_appointment,
     start_system,
 )
 
