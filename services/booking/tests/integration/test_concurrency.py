@@ -101,12 +101,11 @@ async def race(http: httpx.AsyncClient, requests: list[dict[str, Any]]) -> list[
     return list(await asyncio.gather(*(send(r) for r in requests)))
 
 
-async def confirmed_bookings(
+async def parallel_holds(
     http: httpx.AsyncClient, office_id: str, service_id: str, count: int
-) -> dict[str, str]:
-    """``count`` citizens hold the same slot in parallel and confirm it, each under their own
-    e-mail; their manage tokens by booking id."""
-    holds = await race(
+) -> list[httpx.Response]:
+    """``count`` citizens hold the same slot (9:00 in three days) at once."""
+    return await race(
         http,
         [
             {
@@ -121,6 +120,14 @@ async def confirmed_bookings(
             for _ in range(count)
         ],
     )
+
+
+async def confirmed_bookings(
+    http: httpx.AsyncClient, office_id: str, service_id: str, count: int
+) -> dict[str, str]:
+    """``count`` citizens hold the same slot at once and confirm it, each under their own
+    e-mail; their manage tokens by booking id."""
+    holds = await parallel_holds(http, office_id, service_id, count)
     tokens_by_id = {h.json()["id"]: h.json()["manage_token"] for h in holds}
     for n, (booking_id, token) in enumerate(tokens_by_id.items()):
         confirmed = await http.post(
@@ -411,21 +418,7 @@ async def test_parallel_confirmations_by_one_email_respect_the_open_booking_cap(
     http: httpx.AsyncClient, engine: AsyncEngine, tokens: TokenFactory
 ) -> None:
     office_id, service_id = await setup_office(http, tokens, counters=20)
-    holds = await race(
-        http,
-        [
-            {
-                "method": "POST",
-                "url": f"/booking/v1/tenants/{TENANT}/holds",
-                "json": {
-                    "office_id": office_id,
-                    "service_ids": [service_id],
-                    "start": at(local_day(3), 9).isoformat(),
-                },
-            }
-            for _ in range(20)
-        ],
-    )
+    holds = await parallel_holds(http, office_id, service_id, 20)
     assert statuses(holds) == {201: 20}
 
     confirmations = await race(
