@@ -475,6 +475,18 @@ async def test_a_partner_url_into_our_own_network_is_not_called_for_a_handover(
     assert private.status_code == 422, private.text
 
 
+def _pdf_entry(name: str, content: bytes) -> AttachmentEntry:
+    """A manifest's entry of the one PDF ``content`` of a case (for the first checklist item)."""
+    return AttachmentEntry(
+        id="a1",
+        checklist_item_id="item-1",
+        name=name,
+        media_type="application/pdf",
+        size_bytes=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
+
+
 def _manifest(case_id: str, attachments: list[AttachmentEntry]) -> bytes:
     return (
         Manifest(
@@ -505,14 +517,7 @@ async def test_what_a_sender_must_not_get_away_with_is_refused_and_nothing_kept(
     jwks = (await m.there.get("/documents/v1/cases/jwks")).json()
     [key] = [k for k in jwks["keys"] if k["use"] == "enc"]
     token = await _partner_token(m)
-    entry = AttachmentEntry(
-        id="a1",
-        checklist_item_id="item-1",
-        name="geburtsurkunde.pdf",
-        media_type="application/pdf",
-        size_bytes=len(BIRTH_CERTIFICATE),
-        sha256=hashlib.sha256(BIRTH_CERTIFICATE).hexdigest(),
-    )
+    entry = _pdf_entry("geburtsurkunde.pdf", BIRTH_CERTIFICATE)
     cases = f"/documents/v1/tenants/{NEIGHBOUR}/cases"
     jose = {"Content-Type": MANIFEST_MEDIA_TYPE}
     stream = {"Content-Type": ATTACHMENT_MEDIA_TYPE}
@@ -625,14 +630,7 @@ async def test_the_receivers_clamd_rejects_malware_and_a_broken_off_handover_res
 
     # An infected attachment, delivered as a partner would: rejected with the reason, signed.
     infected = pdf(50_000, CLAMD.EICAR)
-    entry = AttachmentEntry(
-        id="a1",
-        checklist_item_id="item-1",
-        name="anlage.pdf",
-        media_type="application/pdf",
-        size_bytes=len(infected),
-        sha256=hashlib.sha256(infected).hexdigest(),
-    )
+    entry = _pdf_entry("anlage.pdf", infected)
     case_id = uuid.uuid4().hex
     announced = await m.there.put(
         f"{cases}/{case_id}",
