@@ -412,6 +412,51 @@ async def test_clerk_with_totp_reviews_documents_runs_the_room_and_call_admin_re
         assert page in output
 
 
+SHORT_TOKENS_S = 30
+"""Identity's shortest access token lifetime: the session test's Rathaus issues these."""
+
+
+@pytest.mark.slow
+async def test_desk_session_outlives_its_access_tokens_and_returns_to_the_deep_link(
+    database_registry: DatabaseRegistry,
+    tmp_path_factory: pytest.TempPathFactory,
+    mail_sink: tuple[MailSink, int],
+    tmp_path: Path,
+) -> None:
+    """A Rathaus of its own whose identity issues 30-second access tokens, which no service
+    accepts a moment longer (no leeway): the admin opens the key figures' deep link, signs in
+    and is back there; the desk renews its token before the expiry and works after it,
+    renews once on a 401 and repeats the call, and signing out revokes (desk.mjs session)."""
+    chromium = require_program("chromium", package="chromium")
+    strict = {"auth_leeway_s": 0}
+    running = await start_system(
+        database_registry,
+        "sqlite",
+        tmp_path_factory.mktemp("blobs-session"),
+        overrides={
+            "identity": {**strict, "access_token_ttl_s": SHORT_TOKENS_S},
+            "booking": strict,
+            "documents": strict,
+            "gateway": {"portal_dir": _built_portal()},
+        },
+    )
+    try:
+        with httpx.Client(base_url=running.gateway, timeout=20) as gateway:
+            client_id = _frontend_client(gateway, _login(gateway, ADMIN), running)
+        prepared = {
+            "DESK_CLIENT_ID": client_id,
+            "ADMIN_EMAIL": ADMIN["email"],
+            "ADMIN_PASSWORD": ADMIN["password"],
+        }
+        output = await _run_browser(
+            "session", running, mail_sink[0], tmp_path, chromium, prepared, script="desk.mjs"
+        )
+    finally:
+        running.stop()
+    assert "OK session" in output
+    assert "desk-kpis-renewed-de" in output
+
+
 async def _botcheck(http: httpx.AsyncClient) -> dict[str, str]:
     """The solved proof of work this municipality asks of every hold (as the page solves it)."""
     challenge = (await http.get(f"/booking/v1/tenants/{TENANT}/botcheck")).json()
