@@ -232,7 +232,8 @@ const unsent = new WeakMap<Request, Request>();
 const bearer: Middleware = {
   async onRequest({ request }) {
     if (!BEARER.test(request.headers.get("authorization") ?? "") || !stored()) return request;
-    const token = await freshAccessToken();
+    // Identity unreachable: the token as it is (the API's answer says the rest).
+    const token = await freshAccessToken().catch(() => null);
     if (token) request.headers.set("authorization", `Bearer ${token}`);
     unsent.set(request, request.clone());
     return request;

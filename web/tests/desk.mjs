@@ -42,7 +42,7 @@ async function signIn(page, email, password, { otp = false, name = "" } = {}) {
     await page.keyboard.type(await act("otp"));
     await page.keyboard.press("Enter");
   }
-  await page.waitForURL(/\/desk$/);
+  await page.waitForURL(/\/desk(\?|$)/);
   await page.locator("text=/Angemeldet als|Signed in as/").waitFor();
 }
 
