@@ -67,8 +67,12 @@ typecheck: install ## mypy --strict on every package and its tests
 	@# Test folders share module names (conftest), so each is checked on its own.
 	@for dir in $(TYPED_TEST_DIRS); do echo "mypy $$dir"; $(BIN)/mypy $$dir; done
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist, one per processor by default), a test
+# module staying whole on one of them so that its live systems are started once.
+TEST_WORKERS ?= auto
+
 test: lint typecheck ## the whole suite: lint, types, tests on SQLite and PostgreSQL
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 contracts: install ## write each service's OpenAPI contract to contracts/<service>/v1.yaml
 	@for service in $(SERVICES); do \

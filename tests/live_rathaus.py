@@ -259,19 +259,23 @@ def book_first_slot(
     return booking_id, office["id"]
 
 
-async def appointment_begins_now(database_url: str, booking_id: str) -> None:
-    """Move the appointment to now, as if the day had come (behind the services' backs)."""
+async def move_appointment(database_url: str, booking_id: str, starts_at: datetime) -> None:
+    """Move the appointment behind the services' backs (booking's own table)."""
     engine = create_engine(database_url)
     try:
-        now = datetime.now(UTC)
         async with engine.begin() as connection:
             await connection.execute(
                 update(Booking)
                 .where(Booking.id == uuid.UUID(booking_id))
-                .values(starts_at=now, ends_at=now + timedelta(minutes=20))
+                .values(starts_at=starts_at, ends_at=starts_at + timedelta(minutes=20))
             )
     finally:
         await engine.dispose()
+
+
+async def appointment_begins_now(database_url: str, booking_id: str) -> None:
+    """Move the appointment to now, as if the day had come (behind the services' backs)."""
+    await move_appointment(database_url, booking_id, datetime.now(UTC))
 
 
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@nachbarstadt.example", "admin-password-2026!"

@@ -25,7 +25,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -60,6 +60,7 @@ from tests.live_rathaus import (
     TENANT,
     Neighbour,
     System,
+    book_first_slot,
     start_neighbour,
     start_system,
 )
@@ -260,44 +261,14 @@ async def _booking_with_documents(
     office: (booking id, the clerk's headers, the documents)."""
     http = m.http
     citizen, clerk, admin = [await _login(http, c) for c in (CITIZEN, CLERK, ADMIN)]
-    services = (await http.get(f"/booking/v1/tenants/{TENANT}/services")).json()["items"]
-    service = next(s for s in services if s["leika"] == LEIKA)
     office = (await http.get(f"/booking/v1/tenants/{TENANT}/offices")).json()["items"][0]
     staffed = await http.put(
         f"/booking/v1/tenants/{TENANT}/offices/{office['id']}/staff/{_subject(clerk)}",
         headers=admin,
     )
     assert staffed.status_code in {200, 201, 204}, staffed.text
-    where = {"service_id": service["id"], "office_id": office["id"]}
-    month = (date.today() + timedelta(days=10)).strftime("%Y-%m")
-    days = (
-        await http.get(
-            f"/booking/v1/tenants/{TENANT}/availability/days", params={**where, "month": month}
-        )
-    ).json()["days"]
-    slots = (
-        await http.get(
-            f"/booking/v1/tenants/{TENANT}/availability/slots",
-            params={**where, "date": days[0]["date"]},
-        )
-    ).json()["slots"]
-    hold = await http.post(
-        f"/booking/v1/tenants/{TENANT}/holds",
-        json={
-            "office_id": office["id"],
-            "service_ids": [service["id"]],
-            "start": slots[0]["start"],
-        },
-        headers=citizen,
-    )
-    assert hold.status_code == 201, hold.text
-    booking_id: str = hold.json()["id"]
-    confirmed = await http.post(
-        f"/booking/v1/bookings/{booking_id}/confirm",
-        json={"name": "Erika Mustermann", "email": CITIZEN["email"]},
-        headers=citizen,
-    )
-    assert confirmed.status_code == 200, confirmed.text
+    with httpx.Client(base_url=m.home.gateway, timeout=60) as gateway:
+        booking_id, _ = await asyncio.to_thread(book_first_slot, gateway, citizen, leika=LEIKA)
     checklist = (
         await http.get(f"/booking/v1/bookings/{booking_id}/checklist", headers=citizen)
     ).json()["items"]
@@ -504,6 +475,18 @@ async def test_a_partner_url_into_our_own_network_is_not_called_for_a_handover(
     assert private.status_code == 422, private.text
 
 
+def _pdf_entry(name: str, content: bytes) -> AttachmentEntry:
+    """A manifest's entry of the one PDF ``content`` of a case (for the first checklist item)."""
+    return AttachmentEntry(
+        id="a1",
+        checklist_item_id="item-1",
+        name=name,
+        media_type="application/pdf",
+        size_bytes=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
+
+
 def _manifest(case_id: str, attachments: list[AttachmentEntry]) -> bytes:
     return (
         Manifest(
@@ -534,14 +517,7 @@ async def test_what_a_sender_must_not_get_away_with_is_refused_and_nothing_kept(
     jwks = (await m.there.get("/documents/v1/cases/jwks")).json()
     [key] = [k for k in jwks["keys"] if k["use"] == "enc"]
     token = await _partner_token(m)
-    entry = AttachmentEntry(
-        id="a1",
-        checklist_item_id="item-1",
-        name="geburtsurkunde.pdf",
-        media_type="application/pdf",
-        size_bytes=len(BIRTH_CERTIFICATE),
-        sha256=hashlib.sha256(BIRTH_CERTIFICATE).hexdigest(),
-    )
+    entry = _pdf_entry("geburtsurkunde.pdf", BIRTH_CERTIFICATE)
     cases = f"/documents/v1/tenants/{NEIGHBOUR}/cases"
     jose = {"Content-Type": MANIFEST_MEDIA_TYPE}
     stream = {"Content-Type": ATTACHMENT_MEDIA_TYPE}
@@ -654,14 +630,7 @@ async def test_the_receivers_clamd_rejects_malware_and_a_broken_off_handover_res
 
     # An infected attachment, delivered as a partner would: rejected with the reason, signed.
     infected = pdf(50_000, CLAMD.EICAR)
-    entry = AttachmentEntry(
-        id="a1",
-        checklist_item_id="item-1",
-        name="anlage.pdf",
-        media_type="application/pdf",
-        size_bytes=len(infected),
-        sha256=hashlib.sha256(infected).hexdigest(),
-    )
+    entry = _pdf_entry("anlage.pdf", infected)
     case_id = uuid.uuid4().hex
     announced = await m.there.put(
         f"{cases}/{case_id}",

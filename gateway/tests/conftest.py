@@ -65,14 +65,19 @@ class UpstreamProcess:
         self.process = subprocess.Popen(
             [sys.executable, str(UPSTREAM_SCRIPT), self.name, str(self.port)]
         )
-        deadline = time.monotonic() + 20
+        # Generous: on a loaded machine (the suite's workers, a CI runner) a new Python
+        # process importing FastAPI can take many seconds; a healthy start returns at once.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"upstream process exited with {self.process.returncode}")
             try:
                 if httpx.get(f"{self.url}/livez", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.05)
-        raise RuntimeError("upstream process did not start")
+        self.kill()
+        raise RuntimeError("upstream process did not start within 90 s")
 
     def kill(self) -> None:
         if self.process is not None:
@@ -87,8 +92,8 @@ def upstream_process() -> Iterator[Callable[[str], UpstreamProcess]]:
 
     def start(name: str) -> UpstreamProcess:
         process = UpstreamProcess(name)
+        started.append(process)  # killed afterwards even if it fails to start
         process.start()
-        started.append(process)
         return process
 
     yield start

@@ -7,24 +7,20 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import update
 
-from booking.bookings.models import Booking
 from gateway.settings import default_route_classes
-from servicekit.db import create_engine
 from servicekit.testing.live import free_port
 from servicekit.testing.plugin import DatabaseRegistry
 from servicekit.testing.system import require_program
 from tests.attack.conftest import FAST_IDENTITY, GENEROUS, attack_backend
 from tests.attack.world import World, build_world
-from tests.live_rathaus import start_system
+from tests.live_rathaus import move_appointment, start_system
 
 WEBHOOKS = next(route for route in default_route_classes() if route.name == "webhooks")
 TURN_SECRET = "turn-shared-secret-of-the-tests-0123456789"
@@ -36,20 +32,6 @@ CALLS = {
     "stun_urls": [f"stun:127.0.0.1:{TURN_PORT}"],
     "turn_urls": [f"turn:127.0.0.1:{TURN_PORT}?transport=udp"],
 }
-
-
-async def move_appointment(database_url: str, booking_id: str, starts_at: datetime) -> None:
-    """Move the appointment behind the services' backs (booking's own table)."""
-    engine = create_engine(database_url)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(
-                update(Booking)
-                .where(Booking.id == uuid.UUID(booking_id))
-                .values(starts_at=starts_at, ends_at=starts_at + timedelta(minutes=20))
-            )
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +113,7 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while not _stun_answers(TURN_PORT):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"coturn did not start: {_log(home)}")

@@ -23,10 +23,9 @@ from livekit.protocol.webhook import WebhookEvent
 
 from servicekit.testing.live import free_port, run_live_server
 from tests.attack.world import World
-from tests.calls.conftest import move_appointment
 from tests.calls.livekit_twirp import FakeRoomService
 from tests.calls.signalling import GUARD_S
-from tests.live_rathaus import TENANT
+from tests.live_rathaus import TENANT, move_appointment
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -21,9 +21,9 @@ from servicekit.testing.plugin import DatabaseRegistry
 from servicekit.testing.system import require_program
 from tests.attack.conftest import FAST_IDENTITY, GENEROUS, attack_backend
 from tests.attack.world import World, build_world
-from tests.calls.conftest import CALLS, move_appointment
+from tests.calls.conftest import CALLS
 from tests.calls.signalling import GUARD_S, Peer, call_path
-from tests.live_rathaus import start_system
+from tests.live_rathaus import move_appointment, start_system
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -15,8 +15,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.attack.world import World, _first_slot, book
-from tests.calls.conftest import move_appointment
 from tests.calls.signalling import GUARD_S, call_url, joined
+from tests.live_rathaus import move_appointment
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

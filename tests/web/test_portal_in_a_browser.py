@@ -37,7 +37,6 @@ from identity.seed import DEMO_MFA_ACCOUNT, DEMO_MFA_SECRET
 from servicekit.mail.sink import MailSink
 from servicekit.testing.plugin import DatabaseRegistry
 from servicekit.testing.system import require_program
-from tests.calls.conftest import move_appointment
 from tests.calls.signalling import GUARD_S, Peer, call_path
 from tests.documents_booking.files import jpeg, pdf
 from tests.live_rathaus import (
@@ -48,6 +47,7 @@ from tests.live_rathaus import (
     System,
     appointment_begins_now,
     book_first_slot,
+    move_appointment,
     start_system,
 )
 
@@ -252,23 +252,30 @@ def _subject(headers: dict[str, str]) -> str:
     return subject
 
 
+def _frontend_client(gateway: httpx.Client, admin: dict[str, str], system: System) -> str:
+    """A first-party public client signing in with PKCE and returning to this gateway."""
+    client = gateway.post(
+        f"/identity/v1/tenants/{TENANT}/clients",
+        json={
+            "name": "Desk under test",
+            "scopes": [],
+            "redirect_uris": [f"{system.gateway}/demo/callback"],
+            "first_party": True,
+            "public": True,
+        },
+        headers=admin,
+    )
+    assert client.status_code == 201, client.text
+    client_id: str = client.json()["client_id"]
+    return client_id
+
+
 def _desk_prepared(system: System) -> dict[str, str]:
     """A frontend client returning to this gateway, the clerk on an office's staff, and a
     walk-in waiting there."""
     with httpx.Client(base_url=system.gateway, timeout=20) as gateway:
         admin, clerk = _login(gateway, ADMIN), _login(gateway, CLERK)
-        client = gateway.post(
-            f"/identity/v1/tenants/{TENANT}/clients",
-            json={
-                "name": "Portal under test",
-                "scopes": [],
-                "redirect_uris": [f"{system.gateway}/demo/callback"],
-                "first_party": True,
-                "public": True,
-            },
-            headers=admin,
-        )
-        assert client.status_code == 201, client.text
+        client_id = _frontend_client(gateway, admin, system)
         office = gateway.get(f"/booking/v1/tenants/{TENANT}/offices").json()["items"][0]
         where = f"/booking/v1/tenants/{TENANT}/offices/{office['id']}"
         staffed = gateway.put(f"{where}/staff/{_subject(clerk)}", headers=admin)
@@ -280,7 +287,7 @@ def _desk_prepared(system: System) -> dict[str, str]:
         )
         assert walk_in.status_code == 201, walk_in.text
     return {
-        "DESK_CLIENT_ID": client.json()["client_id"],
+        "DESK_CLIENT_ID": client_id,
         "DESK_OFFICE": office["id"],
         "CLERK_EMAIL": CLERK["email"],
         "CLERK_PASSWORD": CLERK["password"],
@@ -296,23 +303,6 @@ async def test_clerk_signs_in_with_pkce_and_serves_the_queue_by_keyboard(
     assert "OK desk" in output
     for page in ("desk-sign-in-de", "identity-sign-in-de", "desk-de", "display-called-de"):
         assert page in output
-
-
-def _frontend_client(gateway: httpx.Client, admin: dict[str, str], system: System) -> str:
-    client = gateway.post(
-        f"/identity/v1/tenants/{TENANT}/clients",
-        json={
-            "name": "Desk under test",
-            "scopes": [],
-            "redirect_uris": [f"{system.gateway}/demo/callback"],
-            "first_party": True,
-            "public": True,
-        },
-        headers=admin,
-    )
-    assert client.status_code == 201, client.text
-    client_id: str = client.json()["client_id"]
-    return client_id
 
 
 def _review_prepared(system: System, tmp_path: Path) -> dict[str, str]:

@@ -1,5 +1,5 @@
 /** Building blocks every page uses: loading, errors that say what to do, the page heading. */
-import type { ComponentChildren } from "preact";
+import type { ComponentChildren, RefObject } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "./api/client";
 import { currentLanguage, t } from "./i18n";
@@ -72,4 +72,35 @@ export function Show<T>({ state, children }: { state: Async<T>; children: (data:
   if (state.error !== undefined) return <ErrorMessage error={state.error} retry={state.reload} />;
   if (state.data === undefined) return <Loading />;
   return <>{children(state.data)}</>;
+}
+
+/** A ref for the place that shows a form's outcome: it takes the focus whenever ``state``
+ * changes and ``shown`` (a result or an error in it) is true, so screen readers announce it. */
+export function useFocusOnResult(state: object, shown: boolean): RefObject<HTMLDivElement> {
+  const result = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (shown) result.current?.focus();
+  }, [state]);
+  return result;
+}
+
+/** The required name and e-mail fields of a contact form; ``prefix`` keeps their ids and
+ * names apart from those of another form on the same page. */
+export function ContactFields({ prefix = "" }: { prefix?: string }) {
+  return (
+    <>
+      <div class="field">
+        <label for={`${prefix}name`}>
+          {t("name")} <span class="req">({t("required")})</span>
+        </label>
+        <input id={`${prefix}name`} name={`${prefix}name`} required autocomplete="name" maxLength={200} />
+      </div>
+      <div class="field">
+        <label for={`${prefix}email`}>
+          {t("email")} <span class="req">({t("required")})</span>
+        </label>
+        <input id={`${prefix}email`} name={`${prefix}email`} type="email" required autocomplete="email" />
+      </div>
+    </>
+  );
 }

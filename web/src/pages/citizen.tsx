@@ -6,7 +6,7 @@ import { solve } from "../altcha";
 import { formatDateTime, formatMoney, formatTime, t, type Key } from "../i18n";
 import { navigate } from "../router";
 import { TENANT } from "../tenant";
-import { ErrorMessage, Loading, Page, Show, useAsync } from "../ui";
+import { ContactFields, ErrorMessage, Loading, Page, Show, useAsync, useFocusOnResult } from "../ui";
 import { Documents } from "./documents";
 import { QrCode, WaitlistForm } from "../lazy";
 import { SlotPicker, slotLabel } from "./slots";
@@ -312,10 +312,7 @@ export function BookPage({ query }: { query: URLSearchParams }) {
 
 function ContactStep({ held }: { held: Held }) {
   const [state, setState] = useState<{ busy: boolean; error?: unknown; booking?: Booking }>({ busy: false });
-  const result = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (state.booking || state.error) result.current?.focus();
-  }, [state]);
+  const result = useFocusOnResult(state, Boolean(state.booking || state.error));
   async function submit(event: Event) {
     event.preventDefault();
     const form = new FormData(event.currentTarget as HTMLFormElement);
@@ -361,18 +358,7 @@ function ContactStep({ held }: { held: Held }) {
       <form onSubmit={submit} class="form">
         <fieldset>
           <legend>{t("contact")}</legend>
-          <div class="field">
-            <label for="name">
-              {t("name")} <span class="req">({t("required")})</span>
-            </label>
-            <input id="name" name="name" required autocomplete="name" maxLength={200} />
-          </div>
-          <div class="field">
-            <label for="email">
-              {t("email")} <span class="req">({t("required")})</span>
-            </label>
-            <input id="email" name="email" type="email" required autocomplete="email" />
-          </div>
+          <ContactFields />
           <div class="field">
             <label for="phone">{t("phone")}</label>
             <input id="phone" name="phone" type="tel" autocomplete="tel" />

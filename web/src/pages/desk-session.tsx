@@ -11,18 +11,22 @@ export function auth(session: Session) {
   return { Authorization: `Bearer ${session.accessToken}` };
 }
 
+/** A desk page's heading, when no clerk is signed in, with the button to sign in. */
+export function SignInPage({ title }: { title: string }) {
+  return (
+    <Page title={title}>
+      <p>{t("deskIntro")}</p>
+      <button type="button" onClick={() => void signIn()}>
+        {t("signIn")}
+      </button>
+    </Page>
+  );
+}
+
 /** The page for a signed-in clerk, or its heading with the button to sign in. */
 export function SignedIn({ title, children }: { title: string; children: (session: Session) => ComponentChildren }) {
   const [session] = useState(currentSession);
-  if (!session)
-    return (
-      <Page title={title}>
-        <p>{t("deskIntro")}</p>
-        <button type="button" onClick={() => void signIn()}>
-          {t("signIn")}
-        </button>
-      </Page>
-    );
+  if (!session) return <SignInPage title={title} />;
   return (
     <Page title={title}>
       <p>

@@ -4,12 +4,12 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, call, type Schemas } from "../api/client";
 import { formatDate, formatTime, t } from "../i18n";
-import { completeSignIn, currentSession, signIn, signOut, type Session } from "../oauth";
+import { completeSignIn, currentSession, signOut, type Session } from "../oauth";
 import { navigate } from "../router";
 import { TENANT } from "../tenant";
 import { statusKey } from "./citizen";
 import { ErrorMessage, Page, Show, useAsync } from "../ui";
-import { auth } from "./desk-session";
+import { auth, SignInPage } from "./desk-session";
 import { d } from "./desk-text";
 
 export { DeskDocumentsPage } from "./desk-review";
@@ -46,15 +46,7 @@ export function CallbackPage() {
 
 export function DeskPage() {
   const [session, setSession] = useState(currentSession);
-  if (!session)
-    return (
-      <Page title={t("deskTitle")}>
-        <p>{t("deskIntro")}</p>
-        <button type="button" onClick={() => void signIn()}>
-          {t("signIn")}
-        </button>
-      </Page>
-    );
+  if (!session) return <SignInPage title={t("deskTitle")} />;
   return (
     <Desk
       session={session}

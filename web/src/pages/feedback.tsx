@@ -1,9 +1,9 @@
 /** The satisfaction mail's link (``/bookings/<id>/feedback#token=``): the visit, and its rating
  * from 1 to 5, given once (the API refuses a second one and a visit not yet completed in words). */
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api, ApiError, call } from "../api/client";
 import { t } from "../i18n";
-import { ErrorMessage, Page, Show, useAsync } from "../ui";
+import { ErrorMessage, Page, Show, useAsync, useFocusOnResult } from "../ui";
 import { BookingFacts } from "./citizen";
 import { tm, type MailWord } from "./mailwords";
 
@@ -22,10 +22,7 @@ export function FeedbackPage({ id, token }: { id: string; token: string | null }
     return call(api.GET("/booking/v1/bookings/{booking_id}", { params: { path: { booking_id: id } }, headers }));
   }, [id, token]);
   const [state, setState] = useState<{ busy: boolean; error?: unknown; rated?: number }>({ busy: false });
-  const result = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (state.rated || state.error) result.current?.focus();
-  }, [state]);
+  const result = useFocusOnResult(state, Boolean(state.rated || state.error));
   async function submit(event: Event) {
     event.preventDefault();
     const rating = Number(new FormData(event.currentTarget as HTMLFormElement).get("rating"));

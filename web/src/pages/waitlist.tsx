@@ -2,12 +2,12 @@
  * its mailed links (services/booking/booking/waitlist/mails.py): confirming the address,
  * leaving the list, the offer of a held seat. Each link's page shows what it is about (a GET
  * that changes nothing, as mail scanners follow links) and acts only by its button (a POST). */
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api, ApiError, call, type Schemas } from "../api/client";
 import { formatDate, formatTime, t } from "../i18n";
 import type { WaitlistPurpose } from "../router";
 import { TENANT } from "../tenant";
-import { ErrorMessage, Page, Show, useAsync } from "../ui";
+import { ContactFields, ErrorMessage, Page, Show, useAsync, useFocusOnResult } from "../ui";
 import { BookingFacts } from "./citizen";
 import { tm, type MailWord } from "./mailwords";
 
@@ -33,10 +33,7 @@ const statusKeys: Record<Status, MailWord> = {
 /** Shown where no appointment is free: wait for a seat of ``service`` on some days. */
 export function WaitlistForm({ service, offices }: { service: Service; offices: Office[] }) {
   const [state, setState] = useState<{ busy: boolean; error?: unknown; done?: Subscription }>({ busy: false });
-  const result = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (state.done || state.error) result.current?.focus();
-  }, [state]);
+  const result = useFocusOnResult(state, Boolean(state.done || state.error));
   const offering = offices.filter((office) => office.services.some((s) => s.service_id === service.id));
   async function submit(event: Event) {
     event.preventDefault();
@@ -100,18 +97,7 @@ export function WaitlistForm({ service, offices }: { service: Service; offices: 
           </fieldset>
           <fieldset>
             <legend>{t("contact")}</legend>
-            <div class="field">
-              <label for="waitlist-name">
-                {t("name")} <span class="req">({t("required")})</span>
-              </label>
-              <input id="waitlist-name" name="waitlist-name" required autocomplete="name" maxLength={200} />
-            </div>
-            <div class="field">
-              <label for="waitlist-email">
-                {t("email")} <span class="req">({t("required")})</span>
-              </label>
-              <input id="waitlist-email" name="waitlist-email" type="email" required autocomplete="email" />
-            </div>
+            <ContactFields prefix="waitlist-" />
           </fieldset>
           <div ref={result} tabIndex={-1}>
             {state.error !== undefined && <ErrorMessage error={state.error} />}

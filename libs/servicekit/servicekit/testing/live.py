@@ -48,7 +48,7 @@ def run_live_server(app: ASGIApp, *, port: int | None = None, **options: Any) ->
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"live-server-{port}", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60  # generous for a loaded machine; a healthy start is quick
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("live server did not start")

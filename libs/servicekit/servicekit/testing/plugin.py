@@ -13,6 +13,7 @@ import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from servicekit.migrations import upgrade
 from servicekit.testing.live import LiveServer, run_live_server
 from servicekit.testing.postgres import PostgresServer, locate_postgres, run_in_thread
 from servicekit.testing.service import ServiceUnderTest
-from servicekit.testing.system import report_missing
+from servicekit.testing.system import MISSING, report_missing
 from servicekit.testing.tokens import TokenFactory
 
 ALL_BACKENDS = ("sqlite", "postgresql")
@@ -224,20 +225,58 @@ def live_service(
     server.stop()
 
 
+@dataclass
+class _Seen:
+    """What the run's processes found missing: this process's, and with pytest-xdist (``-n``)
+    what each worker reported when it finished, so the controller prints one banner."""
+
+    postgres_hows: set[str] = field(default_factory=set)
+    postgres_reasons: set[str] = field(default_factory=set)
+    missing: dict[str, str] = field(default_factory=dict)
+
+    def add(self, found: dict[str, Any]) -> None:
+        self.postgres_hows.update(found["postgres_hows"])
+        self.postgres_reasons.update(found["postgres_reasons"])
+        self.missing.update(found["missing"])
+
+
+_SEEN = _Seen()
+
+
+def _found_here() -> dict[str, Any]:
+    located = _POSTGRES.located
+    return {
+        "postgres_hows": [_POSTGRES.server.how] if located and _POSTGRES.server else [],
+        "postgres_reasons": [_POSTGRES.reason] if located and not _POSTGRES.server else [],
+        "missing": dict(MISSING),
+    }
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist: a worker finished; keep what it found missing for the banner."""
+    found = getattr(node, "workeroutput", {}).get("rathaus_found")
+    if found:
+        _SEEN.add(found)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    report_missing(terminalreporter)
-    if not _POSTGRES.located:
-        return
-    if _POSTGRES.server is None:
+    _SEEN.add(_found_here())
+    report_missing(terminalreporter, _SEEN.missing)
+    if _SEEN.postgres_reasons:
         terminalreporter.write_sep("!", "PostgreSQL TESTS SKIPPED", red=True, bold=True)
-        terminalreporter.write_line(f"reason: {_POSTGRES.reason}", red=True, bold=True)
+        for reason in sorted(_SEEN.postgres_reasons):
+            terminalreporter.write_line(f"reason: {reason}", red=True, bold=True)
         terminalreporter.write_line(
             "Set RATHAUS_TEST_DATABASE_URL or start PostgreSQL on 127.0.0.1:5432.", red=True
         )
-    else:
-        terminalreporter.write_line(f"PostgreSQL tests ran against: {_POSTGRES.server.how}")
+    for how in sorted(_SEEN.postgres_hows):
+        terminalreporter.write_line(f"PostgreSQL tests ran against: {how}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller prints the banner
+        workeroutput["rathaus_found"] = _found_here()
     if _POSTGRES.server is not None:
         _POSTGRES.server.close()

@@ -30,12 +30,13 @@ def require_program(program: str, *, package: str) -> Path:
     return Path(found)
 
 
-def report_missing(terminalreporter: pytest.TerminalReporter) -> None:
-    """The red banner at the end of a run in which a real component was missing."""
-    if not MISSING:
+def report_missing(terminalreporter: pytest.TerminalReporter, missing: dict[str, str]) -> None:
+    """The red banner at the end of a run in which a real component was missing
+    (``missing``: program -> Debian package, from every process of the run)."""
+    if not missing:
         return
     terminalreporter.write_sep("!", "TESTS OF REAL COMPONENTS SKIPPED", red=True, bold=True)
-    for program, package in sorted(MISSING.items()):
+    for program, package in sorted(missing.items()):
         terminalreporter.write_line(
             f"{program}: not installed (Debian package {package}); its tests did not run",
             red=True,

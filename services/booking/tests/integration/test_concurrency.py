@@ -101,6 +101,44 @@ async def race(http: httpx.AsyncClient, requests: list[dict[str, Any]]) -> list[
     return list(await asyncio.gather(*(send(r) for r in requests)))
 
 
+async def parallel_holds(
+    http: httpx.AsyncClient, office_id: str, service_id: str, count: int
+) -> list[httpx.Response]:
+    """``count`` citizens hold the same slot (9:00 in three days) at once."""
+    return await race(
+        http,
+        [
+            {
+                "method": "POST",
+                "url": f"/booking/v1/tenants/{TENANT}/holds",
+                "json": {
+                    "office_id": office_id,
+                    "service_ids": [service_id],
+                    "start": at(local_day(3), 9).isoformat(),
+                },
+            }
+            for _ in range(count)
+        ],
+    )
+
+
+async def confirmed_bookings(
+    http: httpx.AsyncClient, office_id: str, service_id: str, count: int
+) -> dict[str, str]:
+    """``count`` citizens hold the same slot at once and confirm it, each under their own
+    e-mail; their manage tokens by booking id."""
+    holds = await parallel_holds(http, office_id, service_id, count)
+    tokens_by_id = {h.json()["id"]: h.json()["manage_token"] for h in holds}
+    for n, (booking_id, token) in enumerate(tokens_by_id.items()):
+        confirmed = await http.post(
+            f"/booking/v1/bookings/{booking_id}/confirm",
+            json={"name": "Citizen", "email": f"citizen-{n}@example.org"},
+            headers={"X-Manage-Token": token},
+        )
+        assert confirmed.status_code == 200, confirmed.text
+    return tokens_by_id
+
+
 def statuses(responses: list[httpx.Response]) -> Counter[int]:
     return Counter(r.status_code for r in responses)
 
@@ -380,21 +418,7 @@ async def test_parallel_confirmations_by_one_email_respect_the_open_booking_cap(
     http: httpx.AsyncClient, engine: AsyncEngine, tokens: TokenFactory
 ) -> None:
     office_id, service_id = await setup_office(http, tokens, counters=20)
-    holds = await race(
-        http,
-        [
-            {
-                "method": "POST",
-                "url": f"/booking/v1/tenants/{TENANT}/holds",
-                "json": {
-                    "office_id": office_id,
-                    "service_ids": [service_id],
-                    "start": at(local_day(3), 9).isoformat(),
-                },
-            }
-            for _ in range(20)
-        ],
-    )
+    holds = await parallel_holds(http, office_id, service_id, 20)
     assert statuses(holds) == {201: 20}
 
     confirmations = await race(
@@ -425,29 +449,7 @@ async def test_parallel_calls_of_clerks_call_each_waiting_citizen_once(
 ) -> None:
     office_id, service_id = await setup_office(http, tokens, counters=10)
     waiting = 5
-    holds = await race(
-        http,
-        [
-            {
-                "method": "POST",
-                "url": f"/booking/v1/tenants/{TENANT}/holds",
-                "json": {
-                    "office_id": office_id,
-                    "service_ids": [service_id],
-                    "start": at(local_day(3), 9).isoformat(),
-                },
-            }
-            for _ in range(waiting)
-        ],
-    )
-    tokens_by_id = {h.json()["id"]: h.json()["manage_token"] for h in holds}
-    for n, (booking_id, token) in enumerate(tokens_by_id.items()):
-        confirmed = await http.post(
-            f"/booking/v1/bookings/{booking_id}/confirm",
-            json={"name": "Citizen", "email": f"citizen-{n}@example.org"},
-            headers={"X-Manage-Token": token},
-        )
-        assert confirmed.status_code == 200, confirmed.text
+    tokens_by_id = await confirmed_bookings(http, office_id, service_id, waiting)
     # Their appointments begin now (moved behind the service's back), and they check in.
     now = datetime.now(UTC)
     async with engine.begin() as connection:
@@ -578,29 +580,7 @@ async def test_parallel_completions_and_ratings_of_a_closed_day_lose_no_count(
     # rewrites the day's rollup: none may work from a day without the others' changes.
     citizens = 10
     office_id, service_id = await setup_office(http, tokens, counters=citizens)
-    holds = await race(
-        http,
-        [
-            {
-                "method": "POST",
-                "url": f"/booking/v1/tenants/{TENANT}/holds",
-                "json": {
-                    "office_id": office_id,
-                    "service_ids": [service_id],
-                    "start": at(local_day(3), 9).isoformat(),
-                },
-            }
-            for _ in range(citizens)
-        ],
-    )
-    tokens_by_id = {h.json()["id"]: h.json()["manage_token"] for h in holds}
-    for n, (booking_id, token) in enumerate(tokens_by_id.items()):
-        confirmed = await http.post(
-            f"/booking/v1/bookings/{booking_id}/confirm",
-            json={"name": "Citizen", "email": f"citizen-{n}@example.org"},
-            headers={"X-Manage-Token": token},
-        )
-        assert confirmed.status_code == 200, confirmed.text
+    tokens_by_id = await confirmed_bookings(http, office_id, service_id, citizens)
     yesterday = local_day(-1)
     start = at(yesterday, 9)
     async with engine.begin() as connection:

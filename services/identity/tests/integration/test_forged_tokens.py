@@ -7,6 +7,7 @@ kit's regression tests with the real key table, real JWKS and real rotation behi
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -103,12 +104,20 @@ async def test_tampered_payload_is_401(
     assert_invalid_token(response)
 
 
+@dataclass(frozen=True)
+class FromNow:
+    """A time claim relative to when the test runs, not to when it was collected: a run of
+    many workers may reach a test long after collecting it."""
+
+    seconds: int
+
+
 @pytest.mark.parametrize(
     "changes",
     [
-        pytest.param({"exp": int(time.time()) - 120}, id="expired"),
-        pytest.param({"nbf": int(time.time()) + 600}, id="not-yet-valid"),
-        pytest.param({"iat": int(time.time()) + 600}, id="issued-in-the-future"),
+        pytest.param({"exp": FromNow(-120)}, id="expired"),
+        pytest.param({"nbf": FromNow(600)}, id="not-yet-valid"),
+        pytest.param({"iat": FromNow(600)}, id="issued-in-the-future"),
         pytest.param({"iss": "https://evil.example/identity"}, id="wrong-iss"),
         pytest.param({"aud": "other-audience"}, id="wrong-aud"),
         pytest.param({"exp": None}, id="no-exp"),
@@ -118,7 +127,11 @@ async def test_tampered_payload_is_401(
 async def test_validly_signed_but_unacceptable_token_is_401(
     client: httpx.AsyncClient, identity: Identity, changes: dict[str, Any]
 ) -> None:
-    response = await client.get(ME, headers=bearer(identity.resign(**changes)))
+    claims = {
+        name: int(time.time()) + value.seconds if isinstance(value, FromNow) else value
+        for name, value in changes.items()
+    }
+    response = await client.get(ME, headers=bearer(identity.resign(**claims)))
 
     assert_invalid_token(response)
 
