@@ -402,6 +402,68 @@ async def test_clerk_with_totp_reviews_documents_runs_the_room_and_call_admin_re
         assert page in output
 
 
+def _session_prepared(system: System) -> dict[str, str]:
+    """A frontend client, and an appointment beginning now (its call open) at an office with
+    the seed's clerk on its staff."""
+    with httpx.Client(base_url=system.gateway, timeout=20) as gateway:
+        admin, clerk = _login(gateway, ADMIN), _login(gateway, CLERK)
+        client_id = _frontend_client(gateway, admin, system)
+        booking_id, office_id = book_first_slot(gateway, _login(gateway, CITIZEN))
+        asyncio.run(appointment_begins_now(system.booking_database_url, booking_id))
+        staffed = gateway.put(
+            f"/booking/v1/tenants/{TENANT}/offices/{office_id}/staff/{_subject(clerk)}",
+            headers=admin,
+        )
+        assert staffed.status_code in {200, 201, 204}, staffed.text
+    return {
+        "DESK_CLIENT_ID": client_id,
+        "BOOKING_ID": booking_id,
+        "CLERK_EMAIL": CLERK["email"],
+        "CLERK_PASSWORD": CLERK["password"],
+    }
+
+
+SHORT_TOKENS_S = 30
+"""Identity's shortest access token lifetime: the session test's Rathaus issues these."""
+
+
+@pytest.mark.slow
+async def test_desk_session_outlives_its_access_tokens_and_returns_to_the_deep_link(
+    database_registry: DatabaseRegistry,
+    tmp_path_factory: pytest.TempPathFactory,
+    mail_sink: tuple[MailSink, int],
+    tmp_path: Path,
+) -> None:
+    """A Rathaus of its own whose identity issues 30-second access tokens, which no service
+    accepts a moment longer (no leeway): the clerk opens the room's deep link, signs in and is
+    back there, opens the call; the desk renews its token before the expiry, the call's socket
+    (closed by documents when its token expires) opens again and the call stays, the desk works
+    after the expiry, renews once on a 401 and repeats the call, and signing out revokes
+    (desk.mjs session)."""
+    chromium = require_program("chromium", package="chromium")
+    strict = {"auth_leeway_s": 0}
+    running = await start_system(
+        database_registry,
+        "sqlite",
+        tmp_path_factory.mktemp("blobs-session"),
+        overrides={
+            "identity": {**strict, "access_token_ttl_s": SHORT_TOKENS_S},
+            "booking": strict,
+            "documents": strict,
+            "gateway": {"portal_dir": _built_portal()},
+        },
+    )
+    try:
+        prepared = await asyncio.to_thread(_session_prepared, running)
+        output = await _run_browser(
+            "session", running, mail_sink[0], tmp_path, chromium, prepared, script="desk.mjs"
+        )
+    finally:
+        running.stop()
+    assert "OK session" in output
+    assert "desk-room-renewed-de" in output
+
+
 async def _botcheck(http: httpx.AsyncClient) -> dict[str, str]:
     """The solved proof of work this municipality asks of every hold (as the page solves it)."""
     challenge = (await http.get(f"/booking/v1/tenants/{TENANT}/botcheck")).json()

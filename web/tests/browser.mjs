@@ -161,7 +161,7 @@ async function desk(page) {
   await tabTo(page, /^input\|.*\|password$/);
   await page.keyboard.type(process.env.CLERK_PASSWORD);
   await page.keyboard.press("Enter");
-  await page.waitForURL(/\/desk$/);
+  await page.waitForURL(/\/desk(\?|$)/); // back where the clerk started, query and all
   await page.locator("text=Angemeldet als").waitFor();
   await page.locator("h3", { hasText: "Wartend: 1" }).waitFor();
   await audit(page, "desk-de");

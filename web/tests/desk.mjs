@@ -6,6 +6,8 @@
 // the citizen's side of the call with the fake camera), sees their picture, ends the call;
 // then the admin signs in and reads the key figures, in German and English.
 // down: with booking and documents stopped, every desk page says so.
+// session: the desk's session outlives its access tokens (identity issuing 30 s ones); a deep
+// link returns after sign-in; signing out revokes.
 // Environment (beside harness.mjs's): DESK_CLIENT_ID, BOOKING_ID, BOOKING_CODE, MFA_EMAIL,
 // MFA_PASSWORD, ADMIN_EMAIL, ADMIN_PASSWORD, CITIZEN_TOKEN, ROOM_PDF, CLERK_EMAIL,
 // CLERK_PASSWORD. It asks for "DO otp" (the clerk's code now) on stdout.
@@ -40,8 +42,86 @@ async function signIn(page, email, password, { otp = false, name = "" } = {}) {
     await page.keyboard.type(await act("otp"));
     await page.keyboard.press("Enter");
   }
-  await page.waitForURL(/\/desk$/);
+  await page.waitForURL(/\/desk(\?|$)/);
   await page.locator("text=/Angemeldet als|Signed in as/").waitFor();
+}
+
+const stored = (page) => page.evaluate(() => JSON.parse(sessionStorage.getItem("rathaus.oauth.session") ?? "null"));
+const expiry = (token) => JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()).exp * 1000;
+
+/** The clerk opens the room's deep link, signs in and is back on it, opens the call; identity's
+ * access tokens live 30 s (no leeway): the desk renews its token before it expires; the call's
+ * socket, closed by documents when its first token expires, opens again with the renewed one
+ * and the call stays open; the first token is refused by then and the desk still works; a
+ * token the API refuses (a tab whose timers slept) is renewed once and the call repeated;
+ * signing out revokes the refresh token. */
+async function session(page) {
+  const room = `/desk/bookings/${env.BOOKING_ID}/room`;
+  await page.goto(`${BASE}${room}?client_id=${encodeURIComponent(env.DESK_CLIENT_ID)}`);
+  await heading(page, "Beratungsraum");
+  await tabTo(page, /^button\|\|Anmelden/);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/\/identity\/v1\/oauth2\/authorize/);
+  await page.locator("input[type=password]").waitFor();
+  await tabTo(page, /^input\|.*\|email$/);
+  await page.keyboard.type(env.CLERK_EMAIL);
+  await tabTo(page, /^input\|.*\|password$/);
+  await page.keyboard.type(env.CLERK_PASSWORD);
+  await page.keyboard.press("Enter");
+  await page.waitForURL((url) => url.pathname === room && url.searchParams.has("client_id")); // where the clerk started
+  await heading(page, "Beratungsraum");
+  const first = await stored(page);
+  check(first.refreshToken, "the code grant gave a refresh token");
+  await tabTo(page, /^button\|\|Anruf öffnen/, 200);
+  await page.keyboard.press("Enter");
+  await page.locator("text=Noch niemand im Anruf.").waitFor();
+  const joined = page.locator(".desk-timeline li", { hasText: "dem Anruf beigetreten" });
+  await joined.first().waitFor();
+
+  // Renewed before it expires, with no one doing anything.
+  await page.waitForFunction((old) => JSON.parse(sessionStorage.getItem("rathaus.oauth.session")).accessToken !== old, first.accessToken, { timeout: 40000 });
+  const second = await stored(page);
+  check(second.refreshToken !== first.refreshToken, "the refresh token rotated");
+  check(Date.now() < expiry(first.accessToken), "renewed before the first token expired");
+  // Once the first token is past its expiry, the API refuses it; the call's socket opened again.
+  await page.waitForFunction((at) => Date.now() > at + 1000, expiry(first.accessToken), { timeout: 40000 });
+  const refused = await page.evaluate(async (token) => (await fetch("/identity/v1/oauth2/userinfo", { headers: { authorization: `Bearer ${token}` } })).status, first.accessToken);
+  check(refused === 401, `the expired token was answered ${refused}`);
+  await page.waitForFunction(() => [...document.querySelectorAll(".desk-timeline li")].filter((li) => li.textContent.includes("dem Anruf beigetreten")).length >= 2, null, { timeout: 20000 });
+  check((await page.locator("text=Die Verbindung zum Anruf ist getrennt").count()) === 0, "the call did not drop");
+  await page.locator("button", { hasText: "Anruf beenden" }).waitFor();
+
+  // A tab that slept holds the expired token and believes it valid: one 401, renewed, repeated
+  // (the timeline asks every few seconds).
+  await page.evaluate((token) => {
+    const now = JSON.parse(sessionStorage.getItem("rathaus.oauth.session"));
+    sessionStorage.setItem("rathaus.oauth.session", JSON.stringify({ ...now, accessToken: token, expiresAt: Date.now() + 600000 }));
+  }, first.accessToken);
+  await page.waitForFunction((old) => JSON.parse(sessionStorage.getItem("rathaus.oauth.session")).accessToken !== old, first.accessToken);
+  await tabTo(page, /^textarea\|message\|/, 200);
+  await page.keyboard.type("Nach der Erneuerung.");
+  await tabTo(page, /^button\|\|Senden/);
+  await page.keyboard.press("Enter");
+  await page.locator(".desk-timeline li.message", { hasText: "Nach der Erneuerung." }).waitFor();
+  check((await page.locator("[role=alert]").count()) === 0, "no error after the expiry and the 401");
+  await audit(page, "desk-room-renewed-de");
+
+  // Signing out revokes: the last refresh token no longer works.
+  const last = await stored(page);
+  await page.goto(`${BASE}/desk`);
+  await page.locator("text=Angemeldet als").waitFor();
+  await tabTo(page, /^button\|\|Abmelden/);
+  await page.keyboard.press("Enter");
+  await tabTo(page, /^button\|\|Anmelden/);
+  const answer = await page.evaluate(async ({ token, client }) => {
+    const r = await fetch("/identity/v1/oauth2/token", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: token, client_id: client }),
+    });
+    return `${r.status} ${(await r.json()).error}`;
+  }, { token: last.refreshToken, client: env.DESK_CLIENT_ID });
+  check(answer === "400 invalid_grant", `the revoked refresh token was answered ${answer}`);
 }
 
 /** The citizen's side of the call in another tab: the fake camera, the offer once let in, the
@@ -224,4 +304,4 @@ async function down(page) {
   await audit(page, "desk-kpis-down-en");
 }
 
-await run({ review, down }, MEDIA);
+await run({ review, down, session }, MEDIA);

@@ -12,32 +12,61 @@ export type ClientMessage =
   | { type: "admit"; peer?: string }
   | { type: "end" };
 
-export class CallSocket {
-  private socket: WebSocket;
+/** documents' CloseCode.TOKEN_EXPIRED. */
+const TOKEN_EXPIRED = 4401;
 
+export class CallSocket {
+  private socket: WebSocket | null = null;
+  private closed = false;
+  private refused = 0;
+
+  /** ``token``: the access token to open with. The server closes the socket when the token
+   * it was opened with expires (4401): the socket opens again at once with the renewed one,
+   * and the peer connections (media flows peer to peer) never notice. */
   constructor(
-    bookingId: string,
-    accessToken: string,
-    onMessage: (message: ServerMessage) => void,
-    onClose: (code: number, reason: string) => void,
+    private readonly bookingId: string,
+    private readonly token: () => Promise<string | null>,
+    private readonly onMessage: (message: ServerMessage) => void,
+    private readonly onClose: (code: number, reason: string) => void,
   ) {
+    void this.open();
+  }
+
+  private async open(): Promise<void> {
+    const token = await this.token();
+    if (this.closed) return;
+    if (!token) {
+      this.onClose(TOKEN_EXPIRED, "signed out");
+      return;
+    }
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    this.socket = new WebSocket(
-      `${scheme}//${location.host}/documents/v1/bookings/${encodeURIComponent(bookingId)}/room/call`,
-      [SUBPROTOCOL, `rathaus.bearer.${accessToken}`],
+    const socket = new WebSocket(
+      `${scheme}//${location.host}/documents/v1/bookings/${encodeURIComponent(this.bookingId)}/room/call`,
+      [SUBPROTOCOL, `rathaus.bearer.${token}`],
     );
-    this.socket.onmessage = (event) => {
-      if (typeof event.data === "string") onMessage(JSON.parse(event.data) as ServerMessage);
+    this.socket = socket;
+    socket.onmessage = (event) => {
+      if (typeof event.data !== "string") return;
+      const message = JSON.parse(event.data) as ServerMessage;
+      if (message.type === "welcome") this.refused = 0;
+      this.onMessage(message);
     };
-    this.socket.onclose = (event) => onClose(event.code, event.reason);
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      // Twice in a row without a welcome: the renewed token is refused too.
+      if (event.code === TOKEN_EXPIRED && !this.closed && this.refused++ < 2) void this.open();
+      else this.onClose(event.code, event.reason);
+    };
   }
 
   send(message: ClientMessage): void {
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ v: 1, ...message }));
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ v: 1, ...message }));
   }
 
   close(): void {
-    this.socket.close(1000);
+    this.closed = true;
+    this.socket?.close(1000);
   }
 }
 

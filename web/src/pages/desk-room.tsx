@@ -7,7 +7,7 @@ import { api, call, type Schemas } from "../api/client";
 import type { PeerState, ServerMessage } from "../call";
 import { addCandidate, answerOffer, CallSocket, connectPeer, iceServers, localMedia } from "./desk-call";
 import { formatDateTime, formatTime } from "../i18n";
-import type { Session } from "../oauth";
+import { freshAccessToken, type Session } from "../oauth";
 import { ErrorMessage, Show, useAsync } from "../ui";
 import { formatSize } from "./desk-review";
 import { auth, SignedIn } from "./desk-session";
@@ -218,6 +218,8 @@ function Call({ id, session }: { id: string; session: Session }) {
   const [status, setStatus] = useState<string | null>(null);
   const [closesAt, setClosesAt] = useState<string | null>(null);
   const [self, setSelf] = useState<string | null>(null);
+  // The socket's ids so far: it opens again with a renewed token (a new id, the old one leaves).
+  const own = useRef(new Set<string>());
   const [peers, setPeers] = useState<Record<string, Peer>>({});
   const [noCamera, setNoCamera] = useState(false);
   const socket = useRef<CallSocket | null>(null);
@@ -258,11 +260,13 @@ function Call({ id, session }: { id: string; session: Session }) {
     const onMessage = (message: ServerMessage) => {
       switch (message.type) {
         case "welcome":
+          own.current.add(message.peer);
           setSelf(message.peer);
           setClosesAt(message.closes_at);
           setStatus(null);
           break;
         case "peer":
+          if (own.current.has(message.peer)) break;
           setPeers((old) => ({ ...old, [message.peer]: { role: message.role, state: message.state } }));
           if (message.state === "left") connections.current.get(message.peer)?.close();
           break;
@@ -291,7 +295,7 @@ function Call({ id, session }: { id: string; session: Session }) {
           break;
       }
     };
-    socket.current = new CallSocket(id, session.accessToken, onMessage, (code, reason) => {
+    socket.current = new CallSocket(id, freshAccessToken, onMessage, (code, reason) => {
       socket.current = null;
       hangUp();
       setOpen(false);
@@ -304,7 +308,7 @@ function Call({ id, session }: { id: string; session: Session }) {
     if (open && ownVideo.current) ownVideo.current.srcObject = local.current;
   }, [open]);
 
-  const others = Object.entries(peers).filter(([peer]) => peer !== self);
+  const others = Object.entries(peers).filter(([peer]) => peer !== self && !own.current.has(peer));
   return (
     <section aria-labelledby="call">
       <h2 id="call">{d("call")}</h2>

@@ -22,7 +22,7 @@ export function CallbackPage() {
   const [error, setError] = useState<unknown>();
   useEffect(() => {
     completeSignIn(new URLSearchParams(location.search)).then(
-      () => navigate("/desk"),
+      (next) => navigate(next),
       (e: unknown) => setError(e),
     );
   }, []);
@@ -51,8 +51,8 @@ export function DeskPage() {
     <Desk
       session={session}
       onSignOut={() => {
-        signOut();
-        setSession(null);
+        // The sign-in button shows once identity has revoked the session.
+        void signOut().then(() => setSession(null));
       }}
     />
   );
