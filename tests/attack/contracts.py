@@ -34,6 +34,7 @@ PATTERNS = {
     r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$": "bola.probe@example.org",
     r"^\+?[0-9 ()/-]{4,40}$": "+49 30 1234567",
     r"^https?://[^\s/?#]+(/[^\s?#]*)?$": "https://rathaus.nachbarstadt.example",
+    "^citizen-[0-9a-f]{20}$": "citizen-" + "0" * 20,
 }
 # A moment every "future" check accepts, on the office grid (whole hour, local morning).
 SOMETIME = (datetime.now(UTC) + timedelta(days=20)).replace(
