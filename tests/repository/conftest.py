@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -31,3 +34,16 @@ def tool_env() -> dict[str, str]:
 
 def git_available() -> bool:
     return shutil.which("git") is not None and (ROOT / ".git").exists()
+
+
+def command_help(service: str, *args: str) -> tuple[int, str]:
+    """Exit status and output of ``rathaus-<service> <args> --help``, the installed console
+    script's own function run in this process: a new process importing a service costs seconds."""
+    (script,) = entry_points(group="console_scripts", name=f"rathaus-{service}")
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        try:
+            script.load()([*args, "--help"])
+        except SystemExit as exit:
+            return int(exit.code or 0), output.getvalue()
+    return 0, output.getvalue()

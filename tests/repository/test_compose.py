@@ -19,7 +19,7 @@ from documents.settings import DocumentsSettings
 from gateway.settings import GatewaySettings
 from identity.settings import IdentitySettings
 from servicekit.settings import Environment, ServiceSettings
-from tests.repository.conftest import ROOT
+from tests.repository.conftest import ROOT, command_help
 
 COMPOSE = ROOT / "compose.yaml"
 BIN = Path(sys.executable).parent
@@ -113,13 +113,8 @@ def test_each_job_runs_a_maintenance_command_with_its_services_environment(
         assert float(seconds) > 0
         assert job["environment"] == compose["services"][service]["environment"]
         assert job["restart"] == "unless-stopped"
-        result = subprocess.run(
-            [str(BIN / f"rathaus-{service}"), *job["command"], "--help"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
+        status, output = command_help(service, *job["command"])
+        assert status == 0, output
 
 
 def test_dockerfile_runs_as_non_root() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.repository.conftest import ROOT
+from tests.repository.conftest import ROOT, command_help
 
 BASE = ROOT / "deploy" / "k8s" / "base"
 BIN = Path(sys.executable).parent
@@ -138,13 +138,8 @@ def test_every_cronjob_runs_a_maintenance_command_of_its_service() -> None:
             f"{service}-secrets"
         }
         # The command exists: its --help answers.
-        result = subprocess.run(
-            [str(BIN / f"rathaus-{service}"), *container["args"], "--help"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
+        status, output = command_help(service, *container["args"])
+        assert status == 0, output
 
 
 def _allowed_sources(policy: dict[str, Any]) -> set[str] | None:
